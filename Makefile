@@ -1,0 +1,54 @@
+# Every target is a thin wrapper of one documented command; `install` bootstraps .venv/ from the lock file.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8080
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: install run test test-fast lint format synth bench deploy smoke lock clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Re-pin every Python dependency after changing pyproject.toml.
+lock: $(BIN)/python
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
+
+## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)).
+run: install
+	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT)
+
+## The whole offline test suite.
+test: install
+	$(BIN)/pytest -n auto --dist loadgroup
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Synthesize the CloudFormation template into cdk.out/ (offline: no Docker, no credentials).
+synth: install
+	$(BIN)/python app.py
+
+deploy: install node_modules/.installed
+	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
+
+clean:
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

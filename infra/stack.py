@@ -1,0 +1,48 @@
+"""The stack: composes the capability constructs and wires their names and grants together."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack, aws_lambda, aws_ssm
+from constructs import Construct
+
+from infra.api import Api
+from infra.config import StackSettings
+from infra.layer import stage_layer
+from infra.service_function import POWERTOOLS_LAYER_PARAMETER, RUNTIME
+from infra.storage import Storage
+
+
+class ExhaustStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        storage = Storage(self, "Storage", settings=settings)
+
+        shared_layer = aws_lambda.LayerVersion(
+            self,
+            "SharedPackageLayer",
+            code=aws_lambda.Code.from_asset(str(stage_layer())),
+            compatible_runtimes=[RUNTIME],
+            description="exhaust shared package",
+        )
+        powertools_layer = aws_lambda.LayerVersion.from_layer_version_arn(
+            self,
+            "PowertoolsLayer",
+            aws_ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+        )
+        environment = {
+            **storage.environment(),
+            "EXHAUST_LINK_EXPIRY_SECONDS": str(settings.link_expiry_minutes * 60),
+            "EXHAUST_MAX_OPEN_REQUESTS_PER_CHANNEL": str(settings.max_open_requests_per_channel),
+            "EXHAUST_MAX_RUNNING_PER_CHANNEL": str(settings.max_running_per_channel),
+            "EXHAUST_OUTPUT_RETENTION_DAYS": str(settings.output_retention_days),
+        }
+        self.api = Api(
+            self,
+            "Api",
+            stage=settings.stage,
+            layers=[powertools_layer, shared_layer],
+            environment=environment,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")

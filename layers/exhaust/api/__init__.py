@@ -1,0 +1,1 @@
+"""The HTTP side: envelope, event parsing, route table, OpenAPI."""

@@ -1,0 +1,199 @@
+"""API Gateway REST proxy events in, envelope answers out.
+
+`api_endpoint` is the one place where typed errors become HTTP answers: a handler returns a result (or a
+RawResponse for files and redirects) and raises ServiceError subclasses; anything else is logged and answered
+as a 500 without details.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from exhaust.api.envelope import envelope
+from exhaust.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
+from exhaust.observability import logger
+from exhaust.principal import Principal
+
+MAX_BODY_BYTES = 256 * 1024
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+@dataclass
+class ApiRequest:
+    """The parts of an API Gateway proxy event a handler needs, with headers looked up case-insensitively."""
+
+    method: str
+    path: str
+    path_params: dict[str, str]
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    authorizer: dict[str, Any] = field(default_factory=dict)
+    request_id: str = ""
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ApiRequest:
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        query: dict[str, list[str]] = {}
+        multi = event.get("multiValueQueryStringParameters") or {}
+        single = event.get("queryStringParameters") or {}
+        for key in set(multi) | set(single):
+            query[key] = [str(v) for v in (multi.get(key) or [single[key]])]
+        raw = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(raw)
+        else:
+            body = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else bytes(raw)
+        context = event.get("requestContext") or {}
+        return cls(
+            method=str(event.get("httpMethod", "GET")).upper(),
+            path=str(event.get("path", "")),
+            path_params={k: str(v) for k, v in (event.get("pathParameters") or {}).items()},
+            query=query,
+            headers=headers,
+            body=body,
+            authorizer=dict(context.get("authorizer") or {}),
+            request_id=str(context.get("requestId", "")),
+        )
+
+    def header(self, name: str) -> str | None:
+        value = self.headers.get(name.lower())
+        return value.strip() if value is not None and value.strip() else None
+
+    def query_value(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def query_values(self, name: str) -> list[str]:
+        """Repeated (?a=1&a=2) and comma-separated (?a=1,2) values alike."""
+        return [
+            part.strip() for value in self.query.get(name, []) for part in value.split(",") if part.strip()
+        ]
+
+    def json_body(self) -> dict[str, Any]:
+        """The body as a JSON object, or a 400/413 that says what is wrong with it."""
+        if len(self.body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"body: must be at most {MAX_BODY_BYTES} bytes, got {len(self.body)}")
+        if not self.body.strip():
+            raise BadRequest("body: must be a JSON object, got an empty body")
+        try:
+            text = self.body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BadRequest(
+                f"body: must be UTF-8 encoded JSON (invalid byte at position {exc.start})"
+            ) from None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BadRequest(
+                f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from None
+        if not isinstance(value, dict):
+            raise BadRequest("body: must be a JSON object")
+        return value
+
+    def msgid(self) -> str | None:
+        """The caller's params.msgid, echoed in the answer; None when the body has none or is not JSON."""
+        if not self.body or len(self.body) > MAX_BODY_BYTES:
+            return None
+        try:
+            params = json.loads(self.body).get("params")
+        except (ValueError, AttributeError):
+            return None
+        msgid = params.get("msgid") if isinstance(params, dict) else None
+        return str(msgid) if isinstance(msgid, str | int) else None
+
+    @property
+    def principal(self) -> Principal:
+        if not self.authorizer.get("credentialId"):
+            raise Unauthorized("Authorization: a valid Bearer token is required")
+        return Principal.from_authorizer_context(self.authorizer)
+
+
+@dataclass
+class RawResponse:
+    """A non-envelope answer: a file, a redirect, an HTML page or an empty 204."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_proxy(self) -> dict[str, Any]:
+        content_type = self.headers.get("Content-Type", "")
+        if not self.body or content_type.startswith(("text/", "application/json")):
+            return {
+                "statusCode": self.status,
+                "headers": self.headers,
+                "body": self.body.decode("utf-8"),
+                "isBase64Encoded": False,
+            }
+        body = base64.b64encode(self.body).decode("ascii")
+        return {"statusCode": self.status, "headers": self.headers, "body": body, "isBase64Encoded": True}
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {**JSON_HEADERS, **(headers or {})},
+        "body": json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        "isBase64Encoded": False,
+    }
+
+
+def error_response(api_id: str, error: ServiceError, msgid: str | None = None) -> dict[str, Any]:
+    body = envelope(
+        api_id, msgid=msgid, response_code=error.response_code, err=error.code, errmsg=error.message
+    )
+    return json_response(error.status, body, error.headers)
+
+
+def describe_validation_error(error: ValidationError, prefix: str = "request") -> str:
+    """`request.datasetConfig.batchFilter: must be ...` for the first problem pydantic found."""
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return f"{location}: {message}"
+
+
+Handler = Callable[[ApiRequest], Any]
+
+
+def api_endpoint(api_id: str) -> Callable[[Handler], Callable[[dict[str, Any], Any], dict[str, Any]]]:
+    """Turn `fn(request) -> result` into a Lambda proxy handler answering in the envelope."""
+
+    def decorate(fn: Handler) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        @wraps(fn)
+        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            request = ApiRequest.from_event(event)
+            msgid = request.msgid()
+            try:
+                result = fn(request)
+            except ServiceError as error:
+                if error.status >= 500:
+                    logger.exception("request failed", extra={"api_id": api_id})
+                else:
+                    logger.info("request refused", extra={"api_id": api_id, "status": error.status})
+                return error_response(api_id, error, msgid)
+            except ValidationError as error:
+                return error_response(api_id, BadRequest(describe_validation_error(error)), msgid)
+            except Exception:
+                logger.exception("unexpected error", extra={"api_id": api_id})
+                return error_response(api_id, ServiceError("Internal error; it has been logged"), msgid)
+            if isinstance(result, RawResponse):
+                return result.to_proxy()
+            if isinstance(result, BaseModel):
+                result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+            return json_response(200, envelope(api_id, msgid=msgid, result=result))
+
+        return handler
+
+    return decorate

@@ -1,0 +1,45 @@
+"""The route table: the single source of truth for API Gateway (infra/api.py) and the local gateway."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Auth = Literal["token", "none"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str  # folder under functions/ holding handler.py
+    api_id: str
+    auth: Auth
+    summary: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        return re.compile(f"^{regex}$")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method.upper() != self.method:
+            return None
+        found = self.pattern.match(path)
+        return found.groupdict() if found else None
+
+
+ROUTES: tuple[Route, ...] = (Route("GET", "/api/health", "health", "api.health", "none", "Service health"),)
+
+
+def find_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for route in ROUTES:
+        params = route.match(method, path)
+        if params is not None:
+            return route, params
+    return None
+
+
+def paths_for(path: str) -> list[Route]:
+    return [route for route in ROUTES if route.pattern.match(path)]

@@ -1,0 +1,30 @@
+"""boto3 clients, created on first use and cached (never at import time).
+
+Local mode points every client at the moto server through the standard AWS_ENDPOINT_URL variable.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+@cache
+def resource(service: str) -> Any:
+    return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+
+
+def reset_clients() -> None:
+    """Forget cached clients, e.g. after local mode or a test changed the endpoint."""
+    client.cache_clear()
+    resource.cache_clear()

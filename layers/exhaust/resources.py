@@ -1,0 +1,123 @@
+"""The service's AWS resources, described once.
+
+The CDK constructs and local mode both build their tables, buckets and queues from these specs, and every
+Lambda learns the physical names from the environment variables named here (never hard-coded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+# Key attributes stored as numbers (epoch milliseconds); every other key attribute is a string.
+NUMBER_KEY_ATTRIBUTES = frozenset({"submittedAt"})
+
+
+def key_type(attribute: str) -> str:
+    return "N" if attribute in NUMBER_KEY_ATTRIBUTES else "S"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    env_var: str
+    partition_key: str
+    sort_key: str | None = None
+    indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class BucketSpec:
+    name: str
+    env_var: str
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    env_var: str
+    dead_letter_env_var: str
+    visibility_timeout_seconds: int = 120
+    max_receive_count: int = 5
+
+
+# Exhaust requests. Access patterns (docs/dynamodb.md): read by requestId, list by channel+tag, search by
+# channel / status / dataset, each newest first on `submittedAt`.
+REQUESTS_TABLE = TableSpec(
+    name="requests",
+    env_var="EXHAUST_REQUESTS_TABLE",
+    partition_key="requestId",
+    indexes=(
+        IndexSpec("by-tag", "tagKey", "submittedAt"),
+        IndexSpec("by-channel", "channel", "submittedAt"),
+        IndexSpec("by-status", "status", "submittedAt"),
+        IndexSpec("by-dataset", "dataset", "submittedAt"),
+    ),
+)
+# Idempotency-Key records, expired by DynamoDB TTL after 24 hours.
+IDEMPOTENCY_TABLE = TableSpec(
+    name="idempotency",
+    env_var="EXHAUST_IDEMPOTENCY_TABLE",
+    partition_key="idempotencyKey",
+    ttl_attribute="expiresAt",
+)
+# API tokens and legacy license keys, stored only as SHA-256 hashes.
+CREDENTIALS_TABLE = TableSpec(
+    name="credentials",
+    env_var="EXHAUST_CREDENTIALS_TABLE",
+    partition_key="secretHash",
+)
+# The dataset registry.
+DATASETS_TABLE = TableSpec(
+    name="datasets",
+    env_var="EXHAUST_DATASETS_TABLE",
+    partition_key="datasetId",
+)
+TABLES: tuple[TableSpec, ...] = (REQUESTS_TABLE, IDEMPOTENCY_TABLE, CREDENTIALS_TABLE, DATASETS_TABLE)
+
+# Request outputs (requests/...) and standard datasets (data-exhaust/...).
+EXHAUST_BUCKET = BucketSpec("exhaust", "EXHAUST_EXHAUST_BUCKET")
+# The data lake the builders read (Parquet).
+LAKE_BUCKET = BucketSpec("lake", "EXHAUST_LAKE_BUCKET")
+# Public datasets, served through CloudFront.
+PUBLIC_BUCKET = BucketSpec("public", "EXHAUST_PUBLIC_BUCKET")
+BUCKETS: tuple[BucketSpec, ...] = (EXHAUST_BUCKET, LAKE_BUCKET, PUBLIC_BUCKET)
+
+EXHAUST_QUEUE = QueueSpec("exhaust-requests", "EXHAUST_QUEUE_URL", "EXHAUST_DEAD_LETTER_QUEUE_URL")
+
+# KMS key that encrypts the partner's encryptionKey at rest.
+SECRETS_KEY_ENV_VAR = "EXHAUST_SECRETS_KEY_ID"
+SECRETS_KEY_ALIAS = "exhaust-secrets"
+
+# Prefixes inside the buckets.
+REQUESTS_PREFIX = "requests/"
+STANDARD_DATASETS_PREFIX = "data-exhaust/"
+LAKE_PREFIX = "lake/"
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    """Physical names local mode gives the resources (the stack lets CloudFormation name them)."""
+
+    prefix: str = "exhaust-local"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def table(self, spec: TableSpec) -> str:
+        return f"{self.prefix}-{spec.name}"
+
+    def bucket(self, spec: BucketSpec) -> str:
+        return f"{self.prefix}-{spec.name}"
+
+    def queue(self, spec: QueueSpec) -> str:
+        return f"{self.prefix}-{spec.name}"
+
+    def dead_letter_queue(self, spec: QueueSpec) -> str:
+        return f"{self.prefix}-{spec.name}-dlq"

@@ -1,0 +1,53 @@
+"""Runtime settings of the Lambdas and local mode, read from the environment when first asked for."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+from exhaust import resources
+
+
+class RuntimeSettings(BaseModel):
+    """What a function needs to know about its environment. Every field has an environment variable."""
+
+    requests_table: str = ""
+    idempotency_table: str = ""
+    credentials_table: str = ""
+    datasets_table: str = ""
+    exhaust_bucket: str = ""
+    lake_bucket: str = ""
+    public_bucket: str = ""
+    queue_url: str = ""
+    dead_letter_queue_url: str = ""
+    secrets_key_id: str = ""
+    state_machine_arn: str = ""
+    event_bus_name: str = "default"
+    # https://<distribution domain> in AWS; http://127.0.0.1:<port>/cdn locally.
+    cdn_base_url: str = ""
+    lake_prefix: str = resources.LAKE_PREFIX
+    link_expiry_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
+    max_open_requests_per_channel: int = Field(default=100, ge=1)
+    max_running_per_channel: int = Field(default=5, ge=1)
+    output_retention_days: int = Field(default=30, ge=1)
+    callback_secret: str = ""
+
+    @classmethod
+    def from_environ(cls, environ: dict[str, str] | None = None) -> RuntimeSettings:
+        env = os.environ if environ is None else environ
+        values: dict[str, str] = {}
+        for name in cls.model_fields:
+            variable = f"EXHAUST_{name.upper()}"
+            if variable in env:
+                values[name] = env[variable]
+        return cls.model_validate(values)
+
+    def as_environ(self) -> dict[str, str]:
+        return {f"EXHAUST_{name.upper()}": str(value) for name, value in self.model_dump().items()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> RuntimeSettings:
+    return RuntimeSettings.from_environ()

@@ -1,0 +1,51 @@
+from aws_cdk.assertions import Match
+from exhaust.api.routes import ROUTES
+
+
+def test_every_function_runs_python312_on_arm_with_tracing_and_json_logs(template):
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert functions
+    for function in functions.values():
+        properties = function["Properties"]
+        assert properties["Runtime"] == "python3.12"
+        assert properties["Architectures"] == ["arm64"]
+        assert properties["TracingConfig"] == {"Mode": "Active"}
+        assert properties["LoggingConfig"]["LogFormat"] == "JSON"
+        assert properties["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "exhaust"
+
+
+def test_every_route_of_the_route_table_is_a_method(template):
+    methods = template.find_resources("AWS::ApiGateway::Method")
+    verbs = sorted(m["Properties"]["HttpMethod"] for m in methods.values())
+    assert sorted(route.method for route in ROUTES) == verbs
+
+
+def test_tables_have_point_in_time_recovery_and_kms(template):
+    template.all_resources_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": Match.object_like({"SSEEnabled": True, "SSEType": "KMS"}),
+        },
+    )
+
+
+def test_buckets_block_public_access_and_are_encrypted(template):
+    template.all_resources_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "BucketEncryption": Match.any_value(),
+        },
+    )
+
+
+def test_request_queue_has_a_dead_letter_queue(template):
+    template.has_resource_properties(
+        "AWS::SQS::Queue", {"RedrivePolicy": Match.object_like({"maxReceiveCount": 5})}
+    )
