@@ -1,0 +1,5 @@
+"""The data lake the builders read: table schemas, a reader/writer, a catalog and a synthetic generator.
+
+Everything here imports pyarrow, so only the builder image and the CLI load this package (never the API).
+See docs/lake.md for the tables and their layout.
+"""

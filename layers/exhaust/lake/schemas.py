@@ -1,0 +1,195 @@
+"""The lake's tables: their Arrow schemas, sort keys and row-group sizes (docs/lake.md explains each column).
+
+Every table is stored as Parquet files under `{lake root}/{table}/`, sorted by its sort key and cut into row
+groups whose min/max statistics let a reader skip every row group that cannot hold the rows it wants (one
+batch's enrolments, one user range, one day of telemetry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+
+COLLECTION_STATUSES = ("Live", "Unlisted", "Retired")
+RETIRED = "Retired"
+CONSENT_ACTIVE = "ACTIVE"
+CONSENT_REVOKED = "REVOKED"
+ENROLMENT_COMPLETED = 2
+CERTIFICATE_ISSUED = "Issued"
+CERTIFICATE_FAILED = "Failed"
+# Assessment categories whose best attempts make up the progress dataset's scores.
+SCORED_CATEGORIES = ("SelfAssess", "Practice Question Set")
+
+UNIT = pa.struct(
+    [
+        ("unit_id", pa.string()),
+        ("name", pa.string()),
+        ("parent_id", pa.string()),
+        ("depth", pa.int16()),
+        ("trackable", pa.bool_()),
+        ("leaf_count", pa.int32()),
+        ("leaf_ids", pa.list_(pa.string())),
+    ]
+)
+ASSESSMENT = pa.struct(
+    [
+        ("assessment_id", pa.string()),
+        ("name", pa.string()),
+        ("category", pa.string()),
+        ("unit_id", pa.string()),
+    ]
+)
+CERTIFICATE = pa.struct(
+    [
+        ("certificate_id", pa.string()),
+        ("name", pa.string()),
+        ("status", pa.string()),
+        ("issued_on", TIMESTAMP),
+    ]
+)
+
+COLLECTIONS = pa.schema(
+    [
+        ("collection_id", pa.string(), False),
+        ("name", pa.string()),
+        ("channel", pa.string()),
+        ("content_type", pa.string()),
+        ("status", pa.string()),
+        ("requires_consent", pa.bool_()),
+        ("leaf_count", pa.int32()),
+        ("leaf_ids", pa.list_(pa.string())),
+        ("units", pa.list_(UNIT)),
+        ("assessments", pa.list_(ASSESSMENT)),
+        ("created_on", TIMESTAMP),
+    ]
+)
+BATCHES = pa.schema(
+    [
+        ("batch_id", pa.string(), False),
+        ("collection_id", pa.string(), False),
+        ("name", pa.string()),
+        ("enrolment_type", pa.string()),
+        ("start_date", pa.date32()),
+        ("end_date", pa.date32()),
+        ("created_by", pa.string()),
+    ]
+)
+ENROLMENTS = pa.schema(
+    [
+        ("batch_id", pa.string(), False),
+        ("user_id", pa.string(), False),
+        ("collection_id", pa.string(), False),
+        ("enrolled_on", TIMESTAMP),
+        ("completed_on", TIMESTAMP),
+        ("status", pa.int8()),
+        ("completed_contents", pa.list_(pa.string())),
+        ("certificates", pa.list_(CERTIFICATE)),
+    ]
+)
+USERS = pa.schema(
+    [
+        ("user_id", pa.string(), False),
+        ("name", pa.string()),
+        ("state", pa.string()),
+        ("district", pa.string()),
+        ("block", pa.string()),
+        ("cluster", pa.string()),
+        ("school_id", pa.string()),
+        ("school_name", pa.string()),
+        ("org_name", pa.string()),
+        ("board", pa.string()),
+        ("user_type", pa.string()),
+        ("user_sub_type", pa.string()),
+        ("declared_org", pa.string()),
+        ("email", pa.string()),
+        ("phone", pa.string()),
+        ("root_org_id", pa.string()),
+    ]
+)
+CONSENTS = pa.schema(
+    [
+        ("collection_id", pa.string(), False),
+        ("consumer_id", pa.string(), False),
+        ("user_id", pa.string(), False),
+        ("status", pa.string()),
+        ("consented_on", TIMESTAMP),
+    ]
+)
+ASSESSMENT_ATTEMPTS = pa.schema(
+    [
+        ("batch_id", pa.string(), False),
+        ("user_id", pa.string(), False),
+        ("collection_id", pa.string(), False),
+        ("content_id", pa.string(), False),
+        ("content_title", pa.string()),
+        ("attempt_id", pa.string(), False),
+        ("attempted_on", TIMESTAMP),
+        ("question_index", pa.int16()),
+        ("question_id", pa.string()),
+        ("question_type", pa.string()),
+        ("question_title", pa.string()),
+        ("question_description", pa.string()),
+        ("question_duration", pa.float64()),
+        ("question_score", pa.float64()),
+        ("question_max_score", pa.float64()),
+        ("question_options", pa.string()),
+        ("question_response", pa.string()),
+    ]
+)
+TELEMETRY = pa.schema(
+    [
+        ("event_date", pa.date32(), False),
+        ("channel", pa.string()),
+        ("partner_id", pa.string()),
+        ("event_id", pa.string()),
+        ("eid", pa.string()),
+        ("ets", TIMESTAMP),
+        ("session_id", pa.string()),
+        ("actor_id", pa.string()),
+        ("content_id", pa.string()),
+        ("duration_seconds", pa.float64()),
+        ("event_json", pa.string()),
+    ]
+)
+OBSERVATIONS = pa.schema(
+    [
+        ("observed_at", TIMESTAMP, False),
+        ("producer_type", pa.string()),
+        ("producer_id", pa.string()),
+        ("metric", pa.string()),
+        ("unit", pa.string()),
+        ("value", pa.float64()),
+        ("channel", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    schema: pa.Schema
+    sort_key: tuple[str, ...]
+    row_group_size: int = 65_536
+
+
+TABLES: dict[str, TableSpec] = {
+    spec.name: spec
+    for spec in (
+        TableSpec("collections", COLLECTIONS, ("collection_id",)),
+        TableSpec("batches", BATCHES, ("batch_id",)),
+        TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id")),
+        TableSpec("users", USERS, ("user_id",)),
+        TableSpec("consents", CONSENTS, ("collection_id", "consumer_id", "user_id", "consented_on")),
+        TableSpec(
+            "assessment_attempts",
+            ASSESSMENT_ATTEMPTS,
+            ("batch_id", "user_id", "content_id", "attempt_id", "question_index"),
+            row_group_size=131_072,
+        ),
+        TableSpec("telemetry", TELEMETRY, ("event_date", "channel", "partner_id", "ets")),
+        TableSpec("observations", OBSERVATIONS, ("observed_at",)),
+    )
+}

@@ -1,0 +1,188 @@
+"""Read and write the lake: a local directory or `s3://bucket/prefix`, Parquet files per table.
+
+Reads skip row groups with Parquet min/max statistics before decoding anything: `scan("enrolments",
+equals={"batch_id": b})` only fetches the row groups whose batch_id range can hold `b`, because every table is
+written sorted by its sort key (exhaust.lake.schemas). The exact filter is then applied to the decoded rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from exhaust.lake.schemas import TABLES, TableSpec
+
+DEFAULT_SCAN_ROWS = 65_536
+
+
+def s3_filesystem() -> pafs.S3FileSystem:
+    """S3 as the environment describes it: AWS_ENDPOINT_URL (local mode's moto server) and AWS_REGION."""
+    options: dict[str, Any] = {"region": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")}
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        parsed = urlparse(endpoint)
+        options["endpoint_override"] = parsed.netloc or parsed.path
+        options["scheme"] = parsed.scheme or "https"
+    return pafs.S3FileSystem(**{name: value for name, value in options.items() if value})
+
+
+def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and the path inside it of a lake root (`s3://bucket/prefix` or a directory)."""
+    if uri.startswith("s3://"):
+        return s3_filesystem(), uri.removeprefix("s3://").rstrip("/")
+    return pafs.LocalFileSystem(), os.path.abspath(uri)
+
+
+Bounds = tuple[Any, Any]
+
+
+def _may_hold(row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]) -> bool:
+    for name, (low, high) in ranges.items():
+        statistics = row_group.column(columns[name]).statistics
+        if statistics is None or not statistics.has_min_max:
+            continue
+        if (high is not None and statistics.min > high) or (low is not None and statistics.max < low):
+            return False
+    return True
+
+
+@dataclass
+class Lake:
+    """A lake root: `Lake.open("s3://bucket/lake")`, `Lake.open("/tmp/lake")`, or a filesystem and path."""
+
+    filesystem: pafs.FileSystem
+    root: str
+    _files: dict[str, list[tuple[str, pq.FileMetaData]]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def open(cls, uri: str) -> Lake:
+        filesystem, root = resolve(uri)
+        return cls(filesystem, root)
+
+    def table_dir(self, table: str) -> str:
+        return f"{self.root}/{table}"
+
+    def files(self, table: str) -> list[tuple[str, pq.FileMetaData]]:
+        """The table's Parquet files in name order, with their footers (read once per Lake)."""
+        if table not in self._files:
+            selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
+            paths = sorted(
+                info.path
+                for info in self.filesystem.get_file_info(selector)
+                if info.type == pafs.FileType.File and info.path.endswith(".parquet")
+            )
+            footers = []
+            for path in paths:
+                with self.filesystem.open_input_file(path) as source:
+                    footers.append((path, pq.ParquetFile(source).metadata))
+            self._files[table] = footers
+        return self._files[table]
+
+    def scan(
+        self,
+        table: str,
+        columns: Sequence[str] | None = None,
+        *,
+        equals: Mapping[str, Any] | None = None,
+        between: Mapping[str, Bounds] | None = None,
+        isin: Mapping[str, Sequence[Any] | pa.Array] | None = None,
+        batch_rows: int = DEFAULT_SCAN_ROWS,
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of the rows that match every condition, in the table's sort order.
+
+        `equals` and `between` (inclusive; None for an open end) also prune row groups by their statistics;
+        `isin` only filters decoded rows (combine it with `between` on the same column to prune).
+        """
+        equals = dict(equals or {})
+        ranges: dict[str, Bounds] = {name: (value, value) for name, value in equals.items()}
+        for name, (low, high) in (between or {}).items():
+            ranges[name] = (low, high)
+        conditions = list(ranges) + list(isin or {})
+        wanted = list(columns) if columns is not None else TABLES[table].schema.names
+        read_columns = wanted + [name for name in conditions if name not in wanted]
+        for path, metadata in self.files(table):
+            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+            row_groups = [
+                index
+                for index in range(metadata.num_row_groups)
+                if _may_hold(metadata.row_group(index), positions, ranges)
+            ]
+            if not row_groups:
+                continue
+            with self.filesystem.open_input_file(path) as source:
+                parquet = pq.ParquetFile(source, metadata=metadata)
+                for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups, columns=read_columns):
+                    mask = _mask(batch, ranges, isin or {})
+                    if mask is not None:
+                        batch = batch.filter(mask)
+                    if batch.num_rows:
+                        yield batch.select(wanted)
+
+    def read(self, table: str, columns: Sequence[str] | None = None, **conditions: Any) -> pa.Table:
+        """Like scan, as one table (only for the small tables or already narrowed reads)."""
+        spec = TABLES[table]
+        schema = spec.schema if columns is None else pa.schema([spec.schema.field(name) for name in columns])
+        return pa.Table.from_batches(list(self.scan(table, columns, **conditions)), schema=schema)
+
+    def write(self, table: str, data: pa.Table | Iterable[pa.Table], *, row_group_size: int | None = None) -> str:
+        """Write a whole table (replacing it): sorted by its sort key, cut into row groups with statistics.
+
+        Several tables given as an iterable are appended in order, so they must already be in sort order
+        relative to one another (the generator writes the large lake batch by batch this way).
+        """
+        spec = TABLES[table]
+        path = f"{self.table_dir(table)}/part-00000.parquet"
+        self._remove(table)
+        self.filesystem.create_dir(self.table_dir(table), recursive=True)
+        parts = [data] if isinstance(data, pa.Table) else data
+        with pq.ParquetWriter(
+            path,
+            spec.schema,
+            filesystem=self.filesystem,
+            compression="zstd",
+            write_statistics=True,
+        ) as writer:
+            for part in parts:
+                writer.write_table(sort_table(spec, part), row_group_size=row_group_size or spec.row_group_size)
+        self._files.pop(table, None)
+        return path
+
+    def _remove(self, table: str) -> None:
+        selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
+        for info in self.filesystem.get_file_info(selector):
+            if info.type == pafs.FileType.File:
+                self.filesystem.delete_file(info.path)
+
+
+def sort_table(spec: TableSpec, table: pa.Table) -> pa.Table:
+    table = table.select(spec.schema.names).cast(spec.schema)
+    return table.sort_by([(name, "ascending") for name in spec.sort_key])
+
+
+def _mask(batch: pa.RecordBatch, ranges: Mapping[str, Bounds], isin: Mapping[str, Any]) -> pa.Array | None:
+    mask = None
+    for name, (low, high) in ranges.items():
+        column = batch.column(name)
+        if low is not None and low == high:
+            parts = [pc.equal(column, low)]
+        else:
+            parts = []
+            if low is not None:
+                parts.append(pc.greater_equal(column, low))
+            if high is not None:
+                parts.append(pc.less_equal(column, high))
+        for part in parts:
+            mask = part if mask is None else pc.and_(mask, part)
+    for name, values in isin.items():
+        value_set = values if isinstance(values, pa.Array) else pa.array(values, type=batch.schema.field(name).type)
+        part = pc.is_in(batch.column(name), value_set=value_set)
+        mask = part if mask is None else pc.and_(mask, part)
+    return mask
