@@ -29,6 +29,7 @@ def aws_resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Every resource of the stack in moto (mock_aws), with the environment a Lambda would get."""
     from exhaust import aws
     from exhaust.local.resources import create_resources
+    from exhaust.requests import api as request_api
     from exhaust.settings import get_settings
     from moto import mock_aws
 
@@ -43,12 +44,14 @@ def aws_resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         aws.reset_clients()
+        request_api.service.cache_clear()
         settings = create_resources()
         for name, value in settings.as_environ().items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
         yield settings
     aws.reset_clients()
+    request_api.service.cache_clear()
     get_settings.cache_clear()
 
 
@@ -116,3 +119,77 @@ def local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
     service.start()
     yield service
     service.stop()
+
+
+def call_api(event: dict[str, Any], token: str | None = None, **headers: str) -> tuple[int, dict[str, Any], Any]:
+    """Send an API event as API Gateway would: the authorizer first on private routes, then the route's handler.
+
+    Answers (status, headers, parsed JSON body or raw text).
+    """
+    from exhaust.api.http import error_response
+    from exhaust.api.routes import find_route
+    from exhaust.errors import ServiceError
+    from exhaust.local.functions import invoke
+    from exhaust.local.gateway import GATEWAY_API_ID, authorize
+
+    event = copy.deepcopy(event)
+    event["headers"] = {k: v for k, v in (event.get("headers") or {}).items() if k != "Authorization"}
+    if token is not None:
+        event["headers"]["Authorization"] = f"Bearer {token}"
+    for name, value in headers.items():
+        header = name.replace("_", "-")
+        event["headers"] = {k: v for k, v in event["headers"].items() if k.lower() != header.lower()}
+        if value is not None:
+            event["headers"][header] = value
+    found = find_route(event["httpMethod"], event["path"])
+    assert found is not None, event["path"]
+    route, _ = found
+    try:
+        if route.auth == "token":
+            event.setdefault("requestContext", {})["authorizer"] = authorize(event)
+        answer = invoke(route.function, event)
+    except ServiceError as error:
+        answer = error_response(GATEWAY_API_ID, error)
+    body = answer.get("body") or ""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = body
+    return int(answer["statusCode"]), dict(answer.get("headers") or {}), parsed
+
+
+@pytest.fixture
+def tokens(aws_resources) -> dict[str, str]:
+    """Tokens of every kind the authorization matrix needs, in moto."""
+    from exhaust.auth.credentials import CredentialStore
+
+    store = CredentialStore()
+    made = {
+        "channel_a": store.create("token", "partner a", channels=["channel-a"], roles=["ORG_ADMIN"], user_id="user-a")[
+            0
+        ],
+        "channel_b": store.create("token", "partner b", channels=["channel-b"], roles=["ORG_ADMIN"], user_id="user-b")[
+            0
+        ],
+        "no_role": store.create("token", "viewer", channels=["channel-a"], roles=["VIEWER"], user_id="viewer")[0],
+        "on_behalf": store.create("token", "portal", channels=["channel-a"], roles=["ORG_ADMIN", "ON_BEHALF"])[0],
+        "admin": store.create("token", "operator", channels=["*"], roles=["ADMIN"])[0],
+    }
+    expired_secret, expired = store.create("token", "old", channels=["channel-a"], roles=["ORG_ADMIN"])
+    store.table.update_item(
+        Key={"secretHash": expired.secretHash},
+        UpdateExpression="SET expiresAt = :past",
+        ExpressionAttributeValues={":past": 1_000_000},
+    )
+    made["expired"] = expired_secret
+    revoked_secret, revoked = store.create("token", "gone", channels=["channel-a"], roles=["ORG_ADMIN"])
+    store.revoke(revoked.credentialId)
+    made["revoked"] = revoked_secret
+    return made
+
+
+def set_query(event: dict[str, Any], params: dict[str, str] | None) -> dict[str, Any]:
+    """Replace an event's query string the way API Gateway fills it (single and multi-value forms)."""
+    event["queryStringParameters"] = params or None
+    event["multiValueQueryStringParameters"] = {key: [value] for key, value in params.items()} if params else None
+    return event

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exhaust.auth import cli as auth_cli
+
 
 def _run_local(args: argparse.Namespace) -> int:
     from exhaust.local.runtime import LocalService
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
     local.add_argument("--credentials-file", default=".exhaust/local.json")
     local.set_defaults(run=_run_local)
+    auth_cli.register(commands)
     return parser
 
 

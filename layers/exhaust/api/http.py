@@ -73,9 +73,7 @@ class ApiRequest:
 
     def query_values(self, name: str) -> list[str]:
         """Repeated (?a=1&a=2) and comma-separated (?a=1,2) values alike."""
-        return [
-            part.strip() for value in self.query.get(name, []) for part in value.split(",") if part.strip()
-        ]
+        return [part.strip() for value in self.query.get(name, []) for part in value.split(",") if part.strip()]
 
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object, or a 400/413 that says what is wrong with it."""
@@ -86,15 +84,11 @@ class ApiRequest:
         try:
             text = self.body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise BadRequest(
-                f"body: must be UTF-8 encoded JSON (invalid byte at position {exc.start})"
-            ) from None
+            raise BadRequest(f"body: must be UTF-8 encoded JSON (invalid byte at position {exc.start})") from None
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise BadRequest(
-                f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            ) from None
+            raise BadRequest(f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
         if not isinstance(value, dict):
             raise BadRequest("body: must be a JSON object")
         return value
@@ -148,9 +142,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(api_id: str, error: ServiceError, msgid: str | None = None) -> dict[str, Any]:
-    body = envelope(
-        api_id, msgid=msgid, response_code=error.response_code, err=error.code, errmsg=error.message
-    )
+    body = envelope(api_id, msgid=msgid, response_code=error.response_code, err=error.code, errmsg=error.message)
     return json_response(error.status, body, error.headers)
 
 

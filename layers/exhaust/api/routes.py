@@ -30,7 +30,43 @@ class Route:
         return found.groupdict() if found else None
 
 
-ROUTES: tuple[Route, ...] = (Route("GET", "/api/health", "health", "api.health", "none", "Service health"),)
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/api/health", "health", "api.health", "none", "Service health"),
+    Route(
+        "POST",
+        "/api/dataset/v1/request/submit",
+        "submit",
+        "ekstep.analytics.dataset.request.submit",
+        "token",
+        "Submit an on-demand exhaust request",
+    ),
+    Route(
+        "GET",
+        "/api/dataset/v1/request/read/{tag}",
+        "read",
+        "ekstep.analytics.dataset.request.info",
+        "token",
+        "Read one request, with fresh download links",
+    ),
+    Route(
+        "GET",
+        "/api/dataset/v1/request/list/{tag}",
+        "list",
+        "ekstep.analytics.dataset.request.list",
+        "token",
+        "List a tag's requests, newest first",
+    ),
+    Route(
+        "POST",
+        "/api/dataset/v1/request/search",
+        "search",
+        "ekstep.analytics.dataset.request.search",
+        "token",
+        "Search requests by dataset, channel, status and date",
+    ),
+    Route("POST", "/api/dataset/v1/add", "dataset_add", "ekstep.analytics.dataset.add", "token", "Register a dataset"),
+    Route("GET", "/api/dataset/v1/list", "dataset_list", "ekstep.analytics.dataset.list", "token", "List datasets"),
+)
 
 
 def find_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:

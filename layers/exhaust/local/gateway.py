@@ -73,9 +73,7 @@ def build_event(
 
 def authorize(event: dict[str, Any]) -> dict[str, Any]:
     """Run the REQUEST authorizer as API Gateway does: an exception is a 401, a Deny policy a 403."""
-    method_arn = (
-        f"arn:aws:execute-api:us-east-1:000000000000:local/local/{event['httpMethod']}{event['resource']}"
-    )
+    method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{event['httpMethod']}{event['resource']}"
     authorizer_event = {
         "type": "REQUEST",
         "methodArn": method_arn,
@@ -123,9 +121,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._send_proxy_answer(error_response(GATEWAY_API_ID, error))
         except Exception:
             logger.exception("local gateway failure")
-            self._send_proxy_answer(
-                error_response(GATEWAY_API_ID, ServiceError("Internal error in the gateway"))
-            )
+            self._send_proxy_answer(error_response(GATEWAY_API_ID, ServiceError("Internal error in the gateway")))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 

@@ -23,15 +23,11 @@ def _create_table(dynamodb: Any, name: str, spec: TableSpec) -> None:
         if index.sort_key:
             attributes.add(index.sort_key)
             index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
-        indexes.append(
-            {"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}}
-        )
+        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}})
     arguments: dict[str, Any] = {
         "TableName": name,
         "KeySchema": key_schema,
-        "AttributeDefinitions": [
-            {"AttributeName": a, "AttributeType": key_type(a)} for a in sorted(attributes)
-        ],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": key_type(a)} for a in sorted(attributes)],
         "BillingMode": "PAY_PER_REQUEST",
     }
     if indexes:
@@ -55,16 +51,12 @@ def create_resources(names: LocalNames | None = None, region: str = "us-east-1")
         if region == "us-east-1":
             s3.create_bucket(Bucket=names.bucket(bucket))
         else:
-            s3.create_bucket(
-                Bucket=names.bucket(bucket), CreateBucketConfiguration={"LocationConstraint": region}
-            )
+            s3.create_bucket(Bucket=names.bucket(bucket), CreateBucketConfiguration={"LocationConstraint": region})
 
     sqs = aws.client("sqs")
     queue = resources.EXHAUST_QUEUE
     dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue(queue))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
     queue_url = sqs.create_queue(
         QueueName=names.queue(queue),

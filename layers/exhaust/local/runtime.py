@@ -31,9 +31,9 @@ LOCAL_ENVIRONMENT = {
     "POWERTOOLS_DEV": "false",
 }
 
-# A seeder fills the fresh resources with what a newcomer needs and answers the entries it adds to the
-# credentials file (top-level keys, plus a "samples" dict merged with the others').
-Seeder = Callable[[RuntimeSettings, str], dict[str, Any]]
+# A seeder fills the fresh resources with what a newcomer needs. It sees the samples earlier seeders found and
+# answers the entries it adds to the credentials file (top-level keys, plus "samples" merged with the others').
+Seeder = Callable[[RuntimeSettings, str, dict[str, Any]], dict[str, Any]]
 
 
 def free_port(host: str) -> int:
@@ -43,7 +43,9 @@ def free_port(host: str) -> int:
 
 
 def seeders() -> list[Seeder]:
-    return []
+    from exhaust.auth.seed import seed_credentials
+
+    return [seed_credentials]
 
 
 class LocalService:
@@ -80,7 +82,7 @@ class LocalService:
             "samples": {},
         }
         for seed in seeders():
-            added = seed(settings, LOCAL_CHANNEL)
+            added = seed(settings, LOCAL_CHANNEL, credentials["samples"])
             credentials["samples"].update(added.pop("samples", {}))
             credentials.update(added)
         self._start_thread("gateway", self._gateway.serve_forever)

@@ -1,0 +1,12 @@
+from typing import Any
+
+from exhaust.api.http import ApiRequest, api_endpoint
+from exhaust.datasets import api
+from exhaust.observability import logger, tracer
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@api_endpoint("ekstep.analytics.dataset.list")
+def handler(request: ApiRequest) -> dict[str, Any]:
+    return api.list_datasets(request)

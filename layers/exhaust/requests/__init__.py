@@ -1,0 +1,1 @@
+"""On-demand exhaust requests: rules, storage, and the submit/read/list/search operations."""

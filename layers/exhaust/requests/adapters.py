@@ -1,0 +1,92 @@
+"""Small AWS adapters the request operations use: the queue, the key vault (KMS), idempotency records, links."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from exhaust import aws
+from exhaust.settings import get_settings
+
+IDEMPOTENCY_SECONDS = 24 * 3600
+
+
+class RequestQueue:
+    def __init__(self, queue_url: str | None = None):
+        self.queue_url = queue_url or get_settings().queue_url
+
+    def send(self, request_id: str, attempt: int = 0, delay_seconds: int = 0) -> None:
+        aws.client("sqs").send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps({"requestId": request_id, "attempt": attempt}),
+            DelaySeconds=delay_seconds,
+        )
+
+
+class KeyVault:
+    """Encrypts partners' encryption keys with the service's KMS key, bound to the request by its id."""
+
+    def __init__(self, key_id: str | None = None):
+        self.key_id = key_id or get_settings().secrets_key_id
+
+    def encrypt(self, secret: str, request_id: str) -> str:
+        blob = aws.client("kms").encrypt(
+            KeyId=self.key_id, Plaintext=secret.encode("utf-8"), EncryptionContext={"requestId": request_id}
+        )["CiphertextBlob"]
+        return base64.b64encode(blob).decode("ascii")
+
+    def decrypt(self, ciphertext: str, request_id: str) -> str:
+        plaintext = aws.client("kms").decrypt(
+            CiphertextBlob=base64.b64decode(ciphertext), EncryptionContext={"requestId": request_id}
+        )["Plaintext"]
+        return bytes(plaintext).decode("utf-8")
+
+
+class IdempotencyRecords:
+    def __init__(self, table_name: str | None = None):
+        self.table = aws.resource("dynamodb").Table(table_name or get_settings().idempotency_table)
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"idempotencyKey": key}, ConsistentRead=True).get("Item")
+        # DynamoDB's TTL deletes late: an expired record no longer counts.
+        if not item or int(item["expiresAt"]) < time.time():
+            return None
+        return dict(item)
+
+    def remember(self, key: str, body_hash: str, request_id: str) -> None:
+        try:
+            self.table.put_item(
+                Item={
+                    "idempotencyKey": key,
+                    "bodyHash": body_hash,
+                    "requestId": request_id,
+                    "expiresAt": int(time.time()) + IDEMPOTENCY_SECONDS,
+                },
+                ConditionExpression="attribute_not_exists(idempotencyKey) OR expiresAt < :now",
+                ExpressionAttributeValues={":now": int(time.time())},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+
+class LinkSigner:
+    """Fresh presigned GET links to objects of the exhaust bucket."""
+
+    def __init__(self, bucket: str | None = None, expiry_seconds: int | None = None):
+        settings = get_settings()
+        self.bucket = bucket or settings.exhaust_bucket
+        self.expiry_seconds = expiry_seconds or settings.link_expiry_seconds
+
+    def sign(self, key: str, filename: str | None = None) -> str:
+        params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
+        if filename:
+            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        return str(aws.client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=self.expiry_seconds))
+
+    def expires_at_ms(self, now_ms: int) -> int:
+        return now_ms + self.expiry_seconds * 1000

@@ -1,0 +1,158 @@
+"""Submit validation and the deterministic requestId. Pure functions: no AWS, no clock reads."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit
+
+import fastjsonschema
+
+from exhaust.datasets.registry import Dataset
+from exhaust.errors import BadRequest
+
+SELECTORS = ("batchId", "batchFilter", "searchFilter")
+MAX_TAG_LENGTH = 100
+MIN_KEY_LENGTH = 8
+MAX_SEARCH_LIMIT = 49  # seed 002: "limit should be less than 50"
+
+
+@dataclass(frozen=True)
+class SubmitInput:
+    tag: str
+    dataset: str
+    dataset_config: dict[str, Any]
+    encryption_key: str | None
+    callback_url: str | None
+
+
+def _non_empty_string(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def parse_submit(body: dict[str, Any]) -> SubmitInput:
+    """The fields of `request` every dataset needs; messages name the field and the rule."""
+    request = body.get("request")
+    if not isinstance(request, dict) or not request:
+        raise BadRequest("request: must be an object with tag, dataset and datasetConfig")
+    tag = request.get("tag")
+    if not _non_empty_string(tag):
+        raise BadRequest("request.tag: tag is empty (must be a non-empty string)")
+    if len(tag) > MAX_TAG_LENGTH or "#" in tag:
+        raise BadRequest(f"request.tag: must be at most {MAX_TAG_LENGTH} characters and not contain '#'")
+    dataset = request.get("dataset")
+    if not _non_empty_string(dataset):
+        raise BadRequest("request.dataset: dataset is empty (must be a dataset id such as progress-exhaust)")
+    config = request.get("datasetConfig")
+    if not isinstance(config, dict) or not config:
+        raise BadRequest(
+            "request.datasetConfig: datasetConfig is empty (must be an object with one of "
+            "batchId, batchFilter or searchFilter)"
+        )
+    key = request.get("encryptionKey")
+    if key is not None and not isinstance(key, str):
+        raise BadRequest("request.encryptionKey: must be a string")
+    callback = request.get("callbackUrl")
+    if callback is not None:
+        parts = urlsplit(callback) if isinstance(callback, str) else None
+        if parts is None or parts.scheme != "https" or not parts.hostname:
+            raise BadRequest("request.callbackUrl: must be an https:// URL")
+    return SubmitInput(tag.strip(), dataset.strip(), normalize_config(config), key or None, callback)
+
+
+def normalize_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Check the batch selector (exactly one of batchId, batchFilter, searchFilter) and deduplicate batchFilter."""
+    present = [name for name in SELECTORS if config.get(name) is not None]
+    if len(present) != 1:
+        raise BadRequest(
+            "request.datasetConfig: must have exactly one of batchId, batchFilter or searchFilter"
+            + (f" (got {', '.join(present)})" if present else "")
+        )
+    normalized = dict(config)
+    selector = present[0]
+    value = config[selector]
+    if selector == "batchId" and not _non_empty_string(value):
+        raise BadRequest("request.datasetConfig.batchId: must be a batch id string")
+    if selector == "batchFilter":
+        if not isinstance(value, list) or not value or not all(_non_empty_string(item) for item in value):
+            raise BadRequest("request.datasetConfig.batchFilter: must be an array of batch ids")
+        normalized["batchFilter"] = list(dict.fromkeys(item.strip() for item in value))
+    if selector == "searchFilter":
+        _check_search_filter(value)
+    return normalized
+
+
+def _check_search_filter(value: Any) -> None:
+    where = "request.datasetConfig.searchFilter"
+    request = value.get("request") if isinstance(value, dict) else None
+    filters = request.get("filters") if isinstance(request, dict) else None
+    if not isinstance(request, dict) or not isinstance(filters, dict):
+        raise BadRequest(f'{where}: must be {{"request": {{"filters": {{...}}, "limit": N}}}}')
+    if filters.get("contentType") != "Course":
+        raise BadRequest(f'{where}.request.filters.contentType: must be "Course"')
+    if not _non_empty_string(filters.get("channel")):
+        raise BadRequest(f"{where}.request.filters.channel: must be a channel id string")
+    identifiers = filters.get("identifier")
+    if identifiers is not None and (
+        not isinstance(identifiers, list) or not identifiers or not all(_non_empty_string(i) for i in identifiers)
+    ):
+        raise BadRequest(f"{where}.request.filters.identifier: must be an array of collection ids")
+    limit = request.get("limit")
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SEARCH_LIMIT
+    ):
+        raise BadRequest(f"{where}.request.limit: must be an integer from 1 to {MAX_SEARCH_LIMIT}")
+
+
+def check_against_dataset(submit: SubmitInput, dataset: Dataset) -> None:
+    """The dataset's own rules: encryption key and its JSON schema of datasetConfig."""
+    if dataset.type != "on-demand":
+        raise BadRequest(f"request.dataset: {dataset.datasetId} is a {dataset.type} dataset, not an on-demand one")
+    if dataset.encryptionKeyRequired and submit.encryption_key is None:
+        raise BadRequest(f"request.encryptionKey: is required for {dataset.datasetId}")
+    if submit.encryption_key is not None and len(submit.encryption_key) < MIN_KEY_LENGTH:
+        raise BadRequest(f"request.encryptionKey: must be at least {MIN_KEY_LENGTH} characters")
+    if dataset.validationJson:
+        try:
+            fastjsonschema.validate(dataset.validationJson, submit.dataset_config)
+        except fastjsonschema.JsonSchemaValueException as error:
+            name = error.name or "data"
+            field = name.replace("data", "request.datasetConfig", 1)
+            raise BadRequest(f"{field}: {error.message.removeprefix(name + ' ')}") from None
+        except fastjsonschema.JsonSchemaDefinitionException:
+            raise BadRequest(f"request.dataset: the registered schema of {dataset.datasetId} is invalid") from None
+
+
+def request_id(
+    *,
+    channel: str,
+    tag: str,
+    dataset: str,
+    dataset_config: dict[str, Any],
+    requested_by: str,
+    encryption_key: str | None,
+    day: date,
+) -> str:
+    """Same caller, tag, dataset, config, key and UTC day -> the same request; any difference -> another one.
+
+    The key enters only as its hash, so two partners' different keys never share one encrypted output.
+    """
+    key_digest = hashlib.sha256(encryption_key.encode()).hexdigest() if encryption_key else ""
+    canonical = json.dumps(
+        {
+            "channel": channel,
+            "tag": tag,
+            "dataset": dataset,
+            "datasetConfig": dataset_config,
+            "requestedBy": requested_by,
+            "key": key_digest,
+            "date": day.isoformat(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32].upper()

@@ -1,0 +1,302 @@
+"""The on-demand request operations behind submit, read, list and search."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from exhaust.auth.checks import require_any_role
+from exhaust.datasets.registry import DatasetRegistry
+from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from exhaust.observability import logger
+from exhaust.principal import ON_BEHALF_ROLE, Principal
+from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
+from exhaust.requests.models import (
+    ExhaustRequest,
+    FileLink,
+    JobStats,
+    JobStatusResponse,
+    Progress,
+    Status,
+)
+from exhaust.requests.rules import check_against_dataset, parse_submit, request_id
+from exhaust.requests.store import ConcurrentUpdate, RequestStore
+from exhaust.settings import RuntimeSettings, get_settings
+
+NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
+LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
+SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 1000
+SEARCH_FILTERS = ("dataset", "channel", "status", "requestedDate")
+RETRY_AFTER_SECONDS = 60
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class RequestService:
+    """The operations, with their adapters injectable (tests pass their own)."""
+
+    store: RequestStore = field(default_factory=RequestStore)
+    registry: DatasetRegistry = field(default_factory=DatasetRegistry)
+    queue: RequestQueue = field(default_factory=RequestQueue)
+    vault: KeyVault = field(default_factory=KeyVault)
+    idempotency: IdempotencyRecords = field(default_factory=IdempotencyRecords)
+    signer: LinkSigner = field(default_factory=LinkSigner)
+    settings: RuntimeSettings = field(default_factory=get_settings)
+
+    # -- submit -------------------------------------------------------------------------------------------
+    def submit(
+        self,
+        principal: Principal,
+        channel: str,
+        body: dict[str, Any],
+        *,
+        on_behalf_of: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> JobStatusResponse:
+        submitted = parse_submit(body)
+        dataset = self.registry.get(submitted.dataset)
+        if dataset is None:
+            valid = ", ".join(self.registry.ids("on-demand"))
+            raise BadRequest(f"request.dataset: unknown dataset '{submitted.dataset}'; valid datasets: {valid}")
+        require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset.datasetId}")
+        check_against_dataset(submitted, dataset)
+        requested_by = principal.user_id
+        if on_behalf_of and (principal.is_admin or ON_BEHALF_ROLE in principal.roles):
+            requested_by = on_behalf_of
+
+        idempotency_record_key = None
+        body_hash = hashlib.sha256(
+            json.dumps(body.get("request"), sort_keys=True, separators=(",", ":")).encode()
+        ).hexdigest()
+        if idempotency_key:
+            idempotency_record_key = f"{channel}#{principal.credential_id}#{idempotency_key}"
+            remembered = self.idempotency.get(idempotency_record_key)
+            if remembered is not None:
+                if remembered["bodyHash"] != body_hash:
+                    raise Conflict("Idempotency-Key: was already used with a different request body")
+                earlier = self.store.get(str(remembered["requestId"]))
+                if earlier is not None:
+                    return self.view(earlier, principal)
+
+        rid = request_id(
+            channel=channel,
+            tag=submitted.tag,
+            dataset=dataset.datasetId,
+            dataset_config=submitted.dataset_config,
+            requested_by=requested_by,
+            encryption_key=submitted.encryption_key,
+            day=datetime.now(UTC).date(),
+        )
+        existing = self.store.get(rid)
+        if existing is not None and existing.status != Status.FAILED:
+            self._remember(idempotency_record_key, body_hash, rid)
+            return self.view(existing, principal)
+
+        if self.store.count_open(channel) >= self.settings.max_open_requests_per_channel:
+            raise TooManyRequests(
+                f"channel {channel} has {self.settings.max_open_requests_per_channel} open requests, the most "
+                "allowed; retry when some have finished",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            )
+        encrypted_key = self.vault.encrypt(submitted.encryption_key, rid) if submitted.encryption_key else None
+        moment = now_ms()
+        if existing is not None:
+            request = self._reset_failed(existing, encrypted_key, submitted.callback_url, moment)
+        else:
+            request = ExhaustRequest(
+                requestId=rid,
+                channel=channel,
+                tag=submitted.tag,
+                dataset=dataset.datasetId,
+                datasetConfig=submitted.dataset_config,
+                requestedBy=requested_by,
+                submittedAt=moment,
+                updatedAt=moment,
+                encryptedKey=encrypted_key,
+                callbackUrl=submitted.callback_url,
+            )
+            if not self.store.create(request):
+                # A concurrent identical submit won the race: answer its request.
+                raced = self.store.get(rid)
+                if raced is None:
+                    raise ConcurrentUpdate(rid)
+                return self.view(raced, principal)
+        self._enqueue(request)
+        self._remember(idempotency_record_key, body_hash, rid)
+        logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset.datasetId})
+        return self.view(request, principal)
+
+    def _reset_failed(
+        self, failed: ExhaustRequest, encrypted_key: str | None, callback_url: str | None, moment: int
+    ) -> ExhaustRequest:
+        """A re-submit of a FAILED request starts it afresh: nothing of the failed run is shown any more."""
+        fresh = failed.model_copy(
+            update={
+                "status": Status.SUBMITTED,
+                "statusMessage": None,
+                "attempts": 0,
+                "files": [],
+                "progress": Progress(),
+                "completedAt": None,
+                "executionTimeMs": None,
+                "executionArn": None,
+                "submittedAt": moment,
+                "updatedAt": moment,
+                "encryptedKey": encrypted_key,
+                "callbackUrl": callback_url,
+            }
+        )
+        try:
+            return self.store.replace(fresh, failed.version)
+        except ConcurrentUpdate:
+            current = self.store.get(failed.requestId)
+            if current is None:
+                raise
+            return current
+
+    def _enqueue(self, request: ExhaustRequest) -> None:
+        try:
+            self.queue.send(request.requestId)
+        except Exception:
+            # The request is stored as SUBMITTED: the sweeper queues it again later, so nothing is lost.
+            logger.exception("queueing failed; the sweeper will retry", extra={"request_id": request.requestId})
+
+    def _remember(self, key: str | None, body_hash: str, rid: str) -> None:
+        if key:
+            self.idempotency.remember(key, body_hash, rid)
+
+    # -- read / list / search --------------------------------------------------------------------------
+    def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:
+        if not rid:
+            raise BadRequest("requestId: query parameter is required")
+        request = self.store.get(rid.strip().upper())
+        # Another channel's request, or another tag's, is not revealed: the same 404 as a missing one.
+        if request is None or request.channel != channel or request.tag != tag:
+            raise NotFound(NOT_FOUND_MESSAGE)
+        return self.view(request, principal)
+
+    def list_by_tag(
+        self, principal: Principal, channel: str, tag: str, limit: str | None, cursor: str | None
+    ) -> dict[str, Any]:
+        size = parse_limit(limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
+        requests, next_cursor = self.store.list_by_tag(channel, tag, size, cursor)
+        jobs = [self.view(request, principal).model_dump(mode="json", exclude_none=True) for request in requests]
+        answer: dict[str, Any] = {"count": len(jobs), "jobs": jobs}
+        if next_cursor:
+            answer["nextCursor"] = next_cursor
+        return answer
+
+    def search(self, principal: Principal, channel: str | None, body: dict[str, Any]) -> dict[str, Any]:
+        request = body.get("request")
+        if not isinstance(request, dict):
+            raise BadRequest("request: must be an object with filters")
+        filters = request.get("filters")
+        if not isinstance(filters, dict) or not filters:
+            raise BadRequest("Filters are empty")
+        supported = {name: value for name, value in filters.items() if name in SEARCH_FILTERS}
+        if not supported:
+            raise BadRequest(f"Unsupported filters: use one or more of {', '.join(SEARCH_FILTERS)}")
+        unknown = sorted(set(filters) - set(SEARCH_FILTERS))
+        if unknown:
+            raise BadRequest(f"Unsupported filters: {', '.join(unknown)}")
+        for name, value in supported.items():
+            if not isinstance(value, str) or not value.strip():
+                raise BadRequest(f"request.filters.{name}: must be a non-empty string")
+        limit = request.get("limit")
+        if isinstance(limit, bool) or (limit is not None and not isinstance(limit, int)):
+            raise BadRequest(f"request.limit: must be an integer from 1 to {SEARCH_MAX_LIMIT}")
+        size = parse_limit(None if limit is None else str(limit), SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT)
+        if "status" in supported:
+            status = supported["status"].upper()
+            if status not in Status.__members__:
+                raise BadRequest(f"request.filters.status: must be one of {', '.join(Status.__members__)}")
+            supported["status"] = status
+        day_range = None
+        if "requestedDate" in supported:
+            day = parse_date(supported.pop("requestedDate"), "request.filters.requestedDate")
+            start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+            day_range = (start, start + 86_400_000 - 1)
+        if not principal.is_admin:
+            if channel is None:
+                raise BadRequest("X-Channel-Id: header is required")
+            asked = supported.get("channel", channel)
+            if asked != channel:
+                raise Forbidden("request.filters.channel: you may only search your own channel's requests")
+            supported["channel"] = channel
+        matches = self.store.search(supported, day_range)
+        jobs = [self.view(found, principal).model_dump(mode="json", exclude_none=True) for found in matches[:size]]
+        return {"count": len(matches), "jobs": jobs}
+
+    # -- the answer -------------------------------------------------------------------------------------
+    def view(self, request: ExhaustRequest, principal: Principal | None) -> JobStatusResponse:
+        """The JobStatusResponse, with links signed now and only for a caller of the request's own channel."""
+        links: list[FileLink] = []
+        message = request.statusMessage
+        moment = now_ms()
+        if request.status == Status.SUCCESS and request.completedAt is not None:
+            expires_on = request.completedAt + self.settings.output_retention_days * 86_400_000
+            if moment >= expires_on:
+                day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
+                message = f"The files of this request expired on {day}; submit it again to rebuild them"
+            elif principal is not None and request.channel in principal.channels:
+                links = [
+                    FileLink(
+                        name=f.name,
+                        rows=f.rows,
+                        bytes=f.bytes,
+                        sha256=f.sha256,
+                        url=self.signer.sign(f.key, f.name),
+                    )
+                    for f in request.files
+                ]
+        return JobStatusResponse(
+            requestId=request.requestId,
+            tag=request.tag,
+            dataset=request.dataset,
+            datasetConfig=request.datasetConfig,
+            requestedBy=request.requestedBy,
+            requestedChannel=request.channel,
+            status=request.status,
+            statusMessage=message,
+            attempts=request.attempts,
+            lastUpdated=request.completedAt or request.submittedAt,
+            jobStats=JobStats(
+                dtJobSubmitted=request.submittedAt,
+                dtJobCompleted=request.completedAt,
+                executionTime=request.executionTimeMs,
+            ),
+            downloadUrls=[link.url for link in links],
+            expiresAt=self.signer.expires_at_ms(moment) if links else None,
+            progress=request.progress,
+            files=links,
+        )
+
+
+def parse_limit(value: str | None, default: int, maximum: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadRequest(f"limit: must be an integer from 1 to {maximum}") from None
+    if not 1 <= number <= maximum:
+        raise BadRequest(f"limit: must be an integer from 1 to {maximum}")
+    return number
+
+
+def parse_date(value: str, name: str) -> date:
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else _bad_date(name, value)
+    except ValueError:
+        return _bad_date(name, value)
+
+
+def _bad_date(name: str, value: str) -> date:
+    raise BadRequest(f"{name}: '{value}' is not a date in the form yyyy-mm-dd")
