@@ -253,10 +253,11 @@ class Generator:
             )
             questions[assessment_id] = self.question_bank(4)
             all_leaves.append(assessment_id)
+        trackable = [index for index, unit in enumerate(units) if unit["trackable"]]
         for index, unit in enumerate(units):
-            # One nested unit of a course without leaf counts, and the last trackable unit of nested courses,
-            # lack a leaf count, as metadata in the wild sometimes does.
-            missing = not leaf_count_known or (index == len(units) - 1 and unit["trackable"])
+            # Every unit of a course without leaf counts, and the last trackable unit of nested courses, lack a
+            # leaf count, as metadata in the wild sometimes does.
+            missing = not leaf_count_known or (len(trackable) > 1 and index == trackable[-1])
             unit["leaf_count"] = None if missing else len(unit["leaf_ids"])
         patterns = []
         for _ in range(24):

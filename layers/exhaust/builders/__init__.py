@@ -1,0 +1,99 @@
+"""The three on-demand datasets of seed 002's appendix, built from the lake one batch at a time.
+
+The pipeline's build step calls, once per batch:
+
+    build_batch_file(
+        dataset_id: str,        # "progress-exhaust" | "userinfo-exhaust" | "response-exhaust"
+        batch_id: str,
+        channel: str,           # the requesting org (the request's channel): it scopes userinfo consents
+        password: str,          # the request's encryptionKey: the zip's AES-256 password
+        lake: Lake | str,       # a Lake or its root: "s3://bucket/prefix" or a directory
+        bucket: str,            # where the zip goes
+        key_prefix: str,        # e.g. "requests/{channel}/{requestId}/"
+        date: datetime.date,    # the file name's yyyyMMdd
+        *, chunk_rows=65_536, compresslevel=6,
+    ) -> BuiltFile              # name, key, rows, bytes, sha256 (exhaust.packaging)
+
+and writes `{key_prefix}{batchId}_{progress|userinfo|response}_{yyyyMMdd}.zip`, a WinZip AES-256 zip holding
+one CSV of the same name (.csv). `build_batch_zip(...)` does the same into a local path without S3.
+
+Permanent failures raise exhaust.builders.errors (subclasses of exhaust.errors.ServiceError, `permanent`):
+NoDataFound ("No data found": unknown batch, or no rows), RetiredCollection, ConsentNotRequested (userinfo on a
+collection that does not ask for consent). Anything else is transient and may be retried.
+
+This module itself does not import pyarrow (only calling the builders does), so the errors are cheap to import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from exhaust.builders.errors import (
+    BuildError,
+    ConsentNotRequested,
+    NoDataFound,
+    RetiredCollection,
+    UnknownDataset,
+)
+
+if TYPE_CHECKING:
+    from exhaust.lake.store import Lake
+    from exhaust.packaging import BuiltFile, ZipSummary
+
+DATASET_SUFFIXES = {
+    "progress-exhaust": "progress",
+    "userinfo-exhaust": "userinfo",
+    "response-exhaust": "response",
+}
+
+__all__ = [
+    "DATASET_SUFFIXES",
+    "BuildError",
+    "ConsentNotRequested",
+    "NoDataFound",
+    "RetiredCollection",
+    "UnknownDataset",
+    "build_batch_file",
+    "build_batch_zip",
+    "file_stem",
+]
+
+
+def file_stem(dataset_id: str, batch_id: str, date: dt.date) -> str:
+    """`{batchId}_{progress|userinfo|response}_{yyyyMMdd}`, the name of the CSV and (with .zip) of its zip."""
+    if dataset_id not in DATASET_SUFFIXES:
+        raise UnknownDataset(f"Unknown dataset {dataset_id}")
+    return f"{batch_id}_{DATASET_SUFFIXES[dataset_id]}_{date:%Y%m%d}"
+
+
+def build_batch_file(
+    dataset_id: str,
+    batch_id: str,
+    channel: str,
+    password: str,
+    lake: Lake | str,
+    bucket: str,
+    key_prefix: str,
+    date: dt.date,
+    **options: Any,
+) -> BuiltFile:
+    from exhaust.builders.build import build_batch_file as build
+
+    return build(dataset_id, batch_id, channel, password, lake, bucket, key_prefix, date, **options)
+
+
+def build_batch_zip(
+    dataset_id: str,
+    batch_id: str,
+    channel: str,
+    password: str,
+    lake: Lake | str,
+    path: Path,
+    date: dt.date,
+    **options: Any,
+) -> ZipSummary:
+    from exhaust.builders.build import build_batch_zip as build
+
+    return build(dataset_id, batch_id, channel, password, lake, path, date, **options)

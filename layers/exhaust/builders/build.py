@@ -1,0 +1,91 @@
+"""One batch of one dataset -> an encrypted zip (local path or S3). See exhaust.builders for the contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from exhaust.builders import file_stem, progress, response, userinfo
+from exhaust.builders.common import CHUNK_ROWS
+from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
+from exhaust.lake.catalog import BatchInfo, Catalog
+from exhaust.lake.store import Lake
+from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, ZipSummary, upload_zip
+
+
+def plan(
+    dataset_id: str, batch_id: str, channel: str, lake: Lake, chunk_rows: int
+) -> tuple[list[str], Iterator[tuple[bytes, int]]]:
+    """The header and the CSV chunks of one batch, after the checks that fail the batch permanently."""
+    batch: BatchInfo | None = Catalog(lake).batch(batch_id)
+    if batch is None:
+        raise NoDataFound()
+    if batch.retired:
+        raise RetiredCollection()
+    if dataset_id == "progress-exhaust":
+        return progress.header(batch.collection), progress.rows(lake, batch, chunk_rows)
+    if dataset_id == "userinfo-exhaust":
+        if not batch.requires_consent:
+            raise ConsentNotRequested()
+        return userinfo.header(), userinfo.rows(lake, batch, channel, chunk_rows)
+    if dataset_id == "response-exhaust":
+        return response.header(), response.rows(lake, batch, chunk_rows)
+    raise UnknownDataset(f"Unknown dataset {dataset_id}")
+
+
+def build_batch_zip(
+    dataset_id: str,
+    batch_id: str,
+    channel: str,
+    password: str,
+    lake: Lake | str,
+    path: Path,
+    date: dt.date,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    compresslevel: int = COMPRESS_LEVEL,
+) -> ZipSummary:
+    """Write the batch's dataset into an AES-256 zip at `path`; NoDataFound when it has no rows."""
+    lake = lake if isinstance(lake, Lake) else Lake.open(lake)
+    stem = file_stem(dataset_id, batch_id, date)
+    labels, chunks = plan(dataset_id, batch_id, channel, lake, chunk_rows)
+    with EncryptedCsvZip(Path(path), f"{stem}.csv", password, compresslevel) as archive:
+        archive.write_header(labels)
+        for chunk, rows in chunks:
+            archive.write_csv_bytes(chunk, rows=rows)
+    assert archive.summary is not None
+    if archive.summary.rows == 0:
+        raise NoDataFound()
+    return archive.summary
+
+
+def build_batch_file(
+    dataset_id: str,
+    batch_id: str,
+    channel: str,
+    password: str,
+    lake: Lake | str,
+    bucket: str,
+    key_prefix: str,
+    date: dt.date,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    compresslevel: int = COMPRESS_LEVEL,
+) -> BuiltFile:
+    """Build the batch's zip in a temporary directory and upload it to `{key_prefix}{stem}.zip`."""
+    stem = file_stem(dataset_id, batch_id, date)
+    with tempfile.TemporaryDirectory(prefix="exhaust-build-") as workdir:
+        summary = build_batch_zip(
+            dataset_id,
+            batch_id,
+            channel,
+            password,
+            lake,
+            Path(workdir) / f"{stem}.zip",
+            date,
+            chunk_rows=chunk_rows,
+            compresslevel=compresslevel,
+        )
+        return upload_zip(summary, bucket, f"{key_prefix}{stem}.zip")

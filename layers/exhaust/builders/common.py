@@ -1,0 +1,125 @@
+"""Pieces every dataset builder shares: chunked reads of one batch, lookups, value formats, CSV encoding.
+
+Formats (docs/lake.md): dates `dd/MM/yyyy`, date-times `dd/MM/yyyy HH:mm:ss`, both in UTC; scores
+`ceil(score x 100 / max)` followed by `%`; empty fields for unknown values.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from exhaust.lake.store import Lake
+
+DATE_FORMAT = "%d/%m/%Y"
+DATE_TIME_FORMAT = "%d/%m/%Y %H:%M:%S"
+CHUNK_ROWS = 65_536
+_CSV_OPTIONS = pacsv.WriteOptions(include_header=False, eol="\r\n", quoting_style="needed")
+
+USER_COLUMNS = (
+    "user_id",
+    "name",
+    "state",
+    "district",
+    "block",
+    "cluster",
+    "school_id",
+    "school_name",
+    "org_name",
+    "board",
+    "user_type",
+    "user_sub_type",
+    "declared_org",
+    "email",
+    "phone",
+)
+
+
+def chunks_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
+    """Regroup record batches into tables of about `rows` rows (never splitting one record batch)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(pending)
+            pending, count = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def enrolment_chunks(lake: Lake, batch_id: str, columns: Sequence[str], rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
+    """The batch's enrolments in user id order, `rows` at a time."""
+    wanted = ["user_id", *[name for name in columns if name != "user_id"]]
+    scan = lake.scan("enrolments", wanted, equals={"batch_id": batch_id}, batch_rows=min(rows, 65_536))
+    yield from chunks_of(scan, rows)
+
+
+def user_range(user_ids: pa.ChunkedArray | pa.Array) -> tuple[str, str]:
+    bounds = pc.min_max(user_ids)
+    return bounds["min"].as_py(), bounds["max"].as_py()
+
+
+def align(found: pa.Table, key: str, keys: pa.Array) -> pa.Table:
+    """Rows of `found` in the order of `keys` (one per key; all-null where a key has no row)."""
+    positions = pc.index_in(keys, value_set=found.column(key).combine_chunks())
+    return found.take(positions)
+
+
+def users_of(lake: Lake, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
+    """The users' profiles aligned with `user_ids` (sorted ids: the range prunes the users table)."""
+    low, high = user_range(user_ids)
+    found = lake.read("users", list(columns), between={"user_id": (low, high)}, isin={"user_id": user_ids})
+    return align(found, "user_id", user_ids)
+
+
+def format_dates(values: pa.ChunkedArray | pa.Array, pattern: str = DATE_FORMAT) -> pa.Array:
+    seconds = pc.cast(values, pa.timestamp("s", tz="UTC"), safe=False)
+    return pc.strftime(seconds, format=pattern)
+
+
+def percent(score: pa.Array, maximum: pa.Array) -> pa.Array:
+    """`ceil(score x 100 / max)%`; empty where max is 0 or unknown.
+
+    Rounded to 6 decimals before the ceiling so float sums such as 0.1 + 0.2 do not turn 100% into 101%.
+    """
+    maximum = pc.if_else(pc.greater(maximum, 0), maximum, pa.scalar(None, pa.float64()))
+    ratio = pc.round(pc.divide(pc.multiply(pc.cast(score, pa.float64()), 100.0), pc.cast(maximum, pa.float64())), 6)
+    whole = pc.cast(pc.ceil(ratio), pa.int64())
+    return pc.binary_join_element_wise(pc.cast(whole, pa.string()), "%", "")
+
+
+def list_match_counts(lists: pa.ListArray, value_set: pa.Array) -> pa.Array:
+    """For each list, how many of its values are in `value_set` (the lists hold distinct values)."""
+    offsets = lists.offsets
+    hits = pc.cast(pc.is_in(lists.values, value_set=value_set), pa.int64())
+    running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)]) if len(hits) else None
+    if running is None:
+        return pa.array([0] * len(lists), pa.int64())
+    ends = pc.take(running, offsets.slice(1))
+    starts = pc.take(running, offsets.slice(0, len(lists)))
+    return pc.subtract(ends, starts)
+
+
+def single(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
+    column = table.column(name)
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def constant(value: str, length: int) -> pa.Array:
+    return (
+        pa.array([value], pa.string()).take(pa.array([0] * length, pa.int32())) if length else pa.array([], pa.string())
+    )
+
+
+def encode_csv(columns: Sequence[pa.Array | pa.ChunkedArray]) -> bytes:
+    """RFC 4180 lines (CRLF), UTF-8. Strings are always quoted, numbers never; nulls are empty fields."""
+    table = pa.table({f"c{index}": column for index, column in enumerate(columns)})
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink, _CSV_OPTIONS)
+    return sink.getvalue()

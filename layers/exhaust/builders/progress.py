@@ -1,0 +1,182 @@
+"""progress-exhaust: one row per enrolment of the batch (seed 002 appendix I).
+
+Columns: the appendix's static columns in its order, then `<nested collection id> - Progress` for each nested
+trackable unit and `<assessment id> - Score` for each scored assessment (SelfAssess or practice question set),
+both in the collection's hierarchy order (depth first, as the collections table stores them). Rows are in User
+UUID order.
+
+Values:
+- Progress: 100 when the enrolment is completed; else completed leaf contents / the collection's leaf count x 100,
+  rounded half up, capped at 100; empty when the leaf count is unknown or 0 (the reference showed 100).
+- Nested progress: the same from the unit's own leaf contents and leaf count (empty when unknown).
+- Certificate Status: Issued when any certificate was issued, Failed when one failed and none was issued, else empty.
+- `<id> - Score`: the best attempt (highest score) of the batch's attempts at that assessment, as ceil(%).
+- Total Score: the best attempts of all scored assessments, ceil(sum score x 100 / sum max)%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exhaust.builders import common
+from exhaust.lake.catalog import BatchInfo, CollectionInfo
+from exhaust.lake.schemas import CERTIFICATE_FAILED, CERTIFICATE_ISSUED, ENROLMENT_COMPLETED
+from exhaust.lake.store import Lake
+
+STATIC_LABELS = (
+    "Collection Id",
+    "Collection Name",
+    "Batch Id",
+    "Batch Name",
+    "User UUID",
+    "State",
+    "District",
+    "Org Name",
+    "School Id",
+    "School Name",
+    "Block Name",
+    "Declared Board",
+    "Cluster",
+    "Usertype",
+    "Usersubtype",
+    "Declared Org",
+    "Enrolment Date",
+    "Completion Date",
+    "Progress",
+    "Certificate Status",
+    "Total Score",
+)
+ENROLMENT_COLUMNS = ("user_id", "enrolled_on", "completed_on", "status", "completed_contents", "certificates")
+USER_COLUMNS = (
+    "user_id",
+    "state",
+    "district",
+    "org_name",
+    "school_id",
+    "school_name",
+    "block",
+    "board",
+    "cluster",
+    "user_type",
+    "user_sub_type",
+    "declared_org",
+)
+
+
+def header(collection: CollectionInfo) -> list[str]:
+    return [
+        *STATIC_LABELS,
+        *(f"{unit.unit_id} - Progress" for unit in collection.trackable_units),
+        *(f"{assessment.assessment_id} - Score" for assessment in collection.scored_assessments),
+    ]
+
+
+def _progress(count: pa.Array, leaf_count: int | None) -> pa.Array:
+    if not leaf_count or leaf_count <= 0:
+        return pa.nulls(len(count), pa.int64())
+    rounded = pc.divide(pc.add(pc.multiply(count, 200), leaf_count), 2 * leaf_count)
+    return pc.min_element_wise(rounded, 100)
+
+
+def _certificate_status(certificates: pa.ListArray) -> pa.Array:
+    statuses = certificates.values.field("status")
+    per_status = pa.ListArray.from_arrays(certificates.offsets, statuses)
+    issued = pc.greater(common.list_match_counts(per_status, pa.array([CERTIFICATE_ISSUED])), 0)
+    failed = pc.greater(common.list_match_counts(per_status, pa.array([CERTIFICATE_FAILED])), 0)
+    blank = pa.scalar(None, pa.string())
+    return pc.if_else(issued, CERTIFICATE_ISSUED, pc.if_else(failed, CERTIFICATE_FAILED, blank))
+
+
+def best_attempts(lake: Lake, batch_id: str, user_ids: pa.Array, assessment_ids: list[str]) -> pa.Table:
+    """user_id, content_id, score, max of each user's best attempt at each assessment, within the batch."""
+    empty = pa.table(
+        {
+            "user_id": pa.array([], pa.string()),
+            "content_id": pa.array([], pa.string()),
+            "score": pa.array([], pa.float64()),
+            "max": pa.array([], pa.float64()),
+        }
+    )
+    if not assessment_ids or not len(user_ids):
+        return empty
+    low, high = common.user_range(user_ids)
+    rows = lake.read(
+        "assessment_attempts",
+        ["user_id", "content_id", "attempt_id", "question_score", "question_max_score"],
+        equals={"batch_id": batch_id},
+        between={"user_id": (low, high)},
+        isin={"content_id": assessment_ids},
+    )
+    if not rows.num_rows:
+        return empty
+    attempts = rows.group_by(["user_id", "content_id", "attempt_id"]).aggregate(
+        [("question_score", "sum"), ("question_max_score", "sum")]
+    )
+    attempts = attempts.rename_columns(["user_id", "content_id", "attempt_id", "score", "max"])
+    ordered = attempts.sort_by(
+        [("user_id", "ascending"), ("content_id", "ascending"), ("score", "descending"), ("max", "ascending")]
+    )
+    best = ordered.group_by(["user_id", "content_id"], use_threads=False).aggregate(
+        [("score", "first"), ("max", "first")]
+    )
+    return best.rename_columns(["user_id", "content_id", "score", "max"])
+
+
+def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+    """CSV chunks (without the header) of the batch's rows, with their row counts."""
+    collection = batch.collection
+    units = collection.trackable_units
+    scored = [assessment.assessment_id for assessment in collection.scored_assessments]
+    leaf_ids = pa.array(collection.leaf_ids, pa.string())
+    for chunk in common.enrolment_chunks(lake, batch.batch_id, ENROLMENT_COLUMNS, chunk_rows):
+        length = chunk.num_rows
+        user_ids = common.single(chunk, "user_id")
+        users = common.users_of(lake, user_ids, USER_COLUMNS)
+        completed_contents = common.single(chunk, "completed_contents")
+        completed = pc.equal(common.single(chunk, "status"), ENROLMENT_COMPLETED)
+        overall = _progress(common.list_match_counts(completed_contents, leaf_ids), collection.leaf_count)
+        overall = pc.if_else(completed, pa.scalar(100, pa.int64()), overall)
+        unit_columns = [
+            _progress(
+                common.list_match_counts(completed_contents, pa.array(unit.leaf_ids, pa.string())), unit.leaf_count
+            )
+            for unit in units
+        ]
+        best = best_attempts(lake, batch.batch_id, user_ids, scored)
+        score_columns = []
+        for assessment_id in scored:
+            mine = best.filter(pc.equal(best["content_id"], assessment_id))
+            aligned = common.align(mine, "user_id", user_ids)
+            score_columns.append(common.percent(common.single(aligned, "score"), common.single(aligned, "max")))
+        totals = best.group_by("user_id").aggregate([("score", "sum"), ("max", "sum")])
+        totals = common.align(totals, "user_id", user_ids)
+        total_score = common.percent(common.single(totals, "score_sum"), common.single(totals, "max_sum"))
+        columns = [
+            common.constant(collection.collection_id, length),
+            common.constant(collection.name, length),
+            common.constant(batch.batch_id, length),
+            common.constant(batch.name, length),
+            user_ids,
+            users["state"],
+            users["district"],
+            users["org_name"],
+            users["school_id"],
+            users["school_name"],
+            users["block"],
+            users["board"],
+            users["cluster"],
+            users["user_type"],
+            users["user_sub_type"],
+            users["declared_org"],
+            common.format_dates(common.single(chunk, "enrolled_on")),
+            common.format_dates(common.single(chunk, "completed_on")),
+            overall,
+            _certificate_status(common.single(chunk, "certificates")),
+            total_score,
+            *unit_columns,
+            *score_columns,
+        ]
+        yield common.encode_csv(columns), length

@@ -1,0 +1,97 @@
+"""userinfo-exhaust: enrolled users who consented to share their details with the requesting org (appendix II).
+
+Only for collections that ask for consent. A user appears only when their latest consent for this collection
+and the requesting org (the request's channel) is ACTIVE: revoked, absent or another org's consent leaves them
+out, so `Consent Provided` is always `Yes` and `Consent Provided Date` is that ACTIVE consent's date. The
+appendix's "(On user consent)" notes are not part of the labels. Rows are in User UUID order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from exhaust.builders import common
+from exhaust.lake.catalog import BatchInfo
+from exhaust.lake.schemas import CONSENT_ACTIVE
+from exhaust.lake.store import Lake
+
+LABELS = (
+    "Collection Id",
+    "Collection Name",
+    "Batch Id",
+    "Batch Name",
+    "User UUID",
+    "User Name",
+    "State",
+    "District",
+    "Org Name",
+    "Mobile number",
+    "Email ID",
+    "Consent Provided",
+    "Consent Provided Date",
+    "Block Name",
+    "Cluster",
+    "Usertype",
+    "Usersubtype",
+    "School Id",
+    "School Name",
+)
+
+
+def header() -> list[str]:
+    return list(LABELS)
+
+
+def active_consents(lake: Lake, collection_id: str, channel: str, user_ids: pa.Array) -> pa.Table:
+    """user_id and consented_on of the users whose latest consent for (collection, channel) is ACTIVE."""
+    low, high = common.user_range(user_ids)
+    found = lake.read(
+        "consents",
+        ["user_id", "status", "consented_on"],
+        equals={"collection_id": collection_id, "consumer_id": channel},
+        between={"user_id": (low, high)},
+    )
+    ordered = found.sort_by([("user_id", "ascending"), ("consented_on", "ascending")])
+    latest = ordered.group_by("user_id", use_threads=False).aggregate([("status", "last"), ("consented_on", "last")])
+    latest = latest.rename_columns(["user_id", "status", "consented_on"])
+    return latest.filter(pc.equal(latest["status"], CONSENT_ACTIVE))
+
+
+def rows(
+    lake: Lake, batch: BatchInfo, channel: str, chunk_rows: int = common.CHUNK_ROWS
+) -> Iterator[tuple[bytes, int]]:
+    collection = batch.collection
+    for chunk in common.enrolment_chunks(lake, batch.batch_id, ["user_id"], chunk_rows):
+        enrolled = common.single(chunk, "user_id")
+        consents = active_consents(lake, collection.collection_id, channel, enrolled)
+        consenting = consents.filter(pc.is_in(consents["user_id"], value_set=enrolled)).sort_by("user_id")
+        length = consenting.num_rows
+        if not length:
+            continue
+        user_ids = common.single(consenting, "user_id")
+        users = common.users_of(lake, user_ids)
+        columns = [
+            common.constant(collection.collection_id, length),
+            common.constant(collection.name, length),
+            common.constant(batch.batch_id, length),
+            common.constant(batch.name, length),
+            user_ids,
+            users["name"],
+            users["state"],
+            users["district"],
+            users["org_name"],
+            users["phone"],
+            users["email"],
+            common.constant("Yes", length),
+            common.format_dates(common.single(consenting, "consented_on")),
+            users["block"],
+            users["cluster"],
+            users["user_type"],
+            users["user_sub_type"],
+            users["school_id"],
+            users["school_name"],
+        ]
+        yield common.encode_csv(columns), length
