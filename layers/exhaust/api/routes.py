@@ -32,6 +32,8 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/health", "health", "api.health", "none", "Service health"),
+    Route("GET", "/api/openapi.json", "openapi", "api.openapi", "none", "OpenAPI 3.1 document of every route"),
+    Route("GET", "/api/docs", "docs", "api.docs", "none", "Swagger UI of the API"),
     Route(
         "POST",
         "/api/dataset/v1/request/submit",
