@@ -1,16 +1,80 @@
-"""The REST API, built route by route from the shared route table."""
+"""The REST API, built route by route from the shared route table.
+
+Any route of `exhaust.api.routes.ROUTES` becomes a method backed by the Lambda of its function folder, which gets
+the grants of infra/grants.py. Routes with auth "token" sit behind the REQUEST authorizer (functions/authorizer);
+routes with auth "none" are public. Errors API Gateway answers itself (401, 403, 404, 429, 5xx) use the service's
+JSON envelope, as the local gateway does.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import aws_apigateway, aws_lambda, aws_logs
+import json
+import re
+from collections.abc import Sequence
+
+from aws_cdk import Duration, aws_apigateway, aws_lambda, aws_logs
 from constructs import Construct
 from exhaust.api.routes import ROUTES, Route
 
+from infra.config import StackSettings
+from infra.grants import apply_grants, grants_for
+from infra.nag import acknowledge
 from infra.service_function import ServiceFunction
+from infra.storage import Storage
+
+AUTHORIZER_FUNCTION = "authorizer"
+AUTHORIZER_CACHE = Duration.seconds(60)
+GATEWAY_API_ID = "api.gateway"
+# Lambda answers zips base64-encoded (legacy and export APIs); API Gateway decodes them for these types.
+BINARY_MEDIA_TYPES = ["application/zip"]
 
 
 def _construct_id(function: str) -> str:
     return "".join(part.title() for part in function.replace("_", "-").split("-")) + "Function"
+
+
+def path_parameters(path: str) -> list[str]:
+    return re.findall(r"\{(\w+)\}", path)
+
+
+def gateway_envelope(err: str, response_code: str, errmsg: str | None = None) -> str:
+    """The body template of a gateway response: the envelope of exhaust.api.envelope, filled by API Gateway."""
+    body = {
+        "id": GATEWAY_API_ID,
+        "ver": "1.0",
+        "ts": "@TS@",
+        "params": {"resmsgid": "$context.requestId", "status": "failed", "err": err, "errmsg": "@MSG@"},
+        "responseCode": response_code,
+    }
+    message = json.dumps(errmsg) if errmsg is not None else "$context.error.messageString"  # already quoted
+    return json.dumps(body).replace('"@TS@"', '"$context.requestTime"').replace('"@MSG@"', message)
+
+
+# (response type, HTTP status or None to keep API Gateway's, err, responseCode, fixed errmsg or None)
+GATEWAY_RESPONSES: tuple[tuple[aws_apigateway.ResponseType, str | None, str, str, str | None], ...] = (
+    (
+        aws_apigateway.ResponseType.UNAUTHORIZED,
+        "401",
+        "UNAUTHORIZED",
+        "UNAUTHORIZED",
+        "Authorization: a valid Bearer token is required",
+    ),
+    (aws_apigateway.ResponseType.ACCESS_DENIED, "403", "FORBIDDEN", "FORBIDDEN", None),
+    # API Gateway answers 403 "Missing Authentication Token" for a path or method it does not know.
+    (
+        aws_apigateway.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+        "404",
+        "NOT_FOUND",
+        "RESOURCE_NOT_FOUND",
+        "No route for this method and path",
+    ),
+    (aws_apigateway.ResponseType.BAD_REQUEST_PARAMETERS, "400", "INVALID_REQUEST", "CLIENT_ERROR", None),
+    (aws_apigateway.ResponseType.BAD_REQUEST_BODY, "400", "INVALID_REQUEST", "CLIENT_ERROR", None),
+    (aws_apigateway.ResponseType.THROTTLED, "429", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", None),
+    (aws_apigateway.ResponseType.REQUEST_TOO_LARGE, "413", "PAYLOAD_TOO_LARGE", "CLIENT_ERROR", None),
+    (aws_apigateway.ResponseType.DEFAULT_4_XX, None, "$context.error.responseType", "CLIENT_ERROR", None),
+    (aws_apigateway.ResponseType.DEFAULT_5_XX, None, "INTERNAL_ERROR", "SERVER_ERROR", None),
+)
 
 
 class Api(Construct):
@@ -19,23 +83,30 @@ class Api(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        stage: str,
+        settings: StackSettings,
+        storage: Storage,
         layers: list[aws_lambda.ILayerVersion],
         environment: dict[str, str],
+        routes: Sequence[Route] = ROUTES,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._storage = storage
+        self._layers = layers
+        self._environment = environment
         access_logs = aws_logs.LogGroup(self, "AccessLogs", retention=aws_logs.RetentionDays.THREE_MONTHS)
         self.rest_api = aws_apigateway.RestApi(
             self,
             "RestApi",
-            rest_api_name=f"exhaust-{stage}",
+            rest_api_name=f"exhaust-{settings.stage}",
             description="Data exhaust service API",
             cloud_watch_role=True,
+            binary_media_types=BINARY_MEDIA_TYPES,
+            endpoint_types=[aws_apigateway.EndpointType.REGIONAL],
             deploy_options=aws_apigateway.StageOptions(
-                stage_name=stage,
+                stage_name=settings.stage,
                 tracing_enabled=True,
-                throttling_rate_limit=50,
-                throttling_burst_limit=100,
+                throttling_rate_limit=settings.api_rate_limit,
+                throttling_burst_limit=settings.api_burst_limit,
                 logging_level=aws_apigateway.MethodLoggingLevel.ERROR,
                 access_log_destination=aws_apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=aws_apigateway.AccessLogFormat.json_with_standard_fields(
@@ -51,23 +122,98 @@ class Api(Construct):
                 ),
             ),
         )
-        self.functions: dict[str, aws_lambda.Function] = {}
-        for route in ROUTES:
-            self._add_route(route, layers, environment)
+        # Path parameters are declared required; bodies are validated by the handlers (pydantic), which name
+        # the offending field in the envelope exactly as local mode does.
+        self.validator = self.rest_api.add_request_validator(
+            "ParametersValidator", validate_request_parameters=True, validate_request_body=False
+        )
+        for response_type, status, err, response_code, errmsg in GATEWAY_RESPONSES:
+            self.rest_api.add_gateway_response(
+                f"{response_type.response_type.title().replace('_', '')}Response",
+                type=response_type,
+                status_code=status,
+                templates={"application/json": gateway_envelope(err, response_code, errmsg)},
+            )
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-APIG2",
+            "Request parameters are validated by API Gateway (required path parameters); bodies are validated "
+            "by each handler's pydantic model, which names the offending field in the envelope as local mode "
+            "does. The route table carries no body schemas for API Gateway models to enforce.",
+        )
+        self._acknowledge_api()
 
-    def _add_route(
-        self, route: Route, layers: list[aws_lambda.ILayerVersion], environment: dict[str, str]
-    ) -> None:
-        function = self.functions.get(route.function)
+        self.functions: dict[str, aws_lambda.Function] = {}
+        self.authorizer: aws_apigateway.RequestAuthorizer | None = None
+        if any(route.auth == "token" for route in routes):
+            self.authorizer = aws_apigateway.RequestAuthorizer(
+                self,
+                "TokenAuthorizer",
+                handler=self._function(AUTHORIZER_FUNCTION, "Bearer token -> principal (REQUEST authorizer)"),
+                identity_sources=[aws_apigateway.IdentitySource.header("Authorization")],
+                results_cache_ttl=AUTHORIZER_CACHE,
+            )
+        for route in routes:
+            self._add_route(route)
+
+    def _function(self, name: str, description: str) -> aws_lambda.Function:
+        function = self.functions.get(name)
         if function is None:
             function = ServiceFunction(
                 self,
-                _construct_id(route.function),
-                function=route.function,
-                layers=layers,
-                environment=environment,
-                description=route.summary,
+                _construct_id(name),
+                function=name,
+                layers=self._layers,
+                environment=self._environment,
+                description=description,
             )
-            self.functions[route.function] = function
+            apply_grants(function, grants_for(name) or (), self._storage)
+            self.functions[name] = function
+        return function
+
+    def _add_route(self, route: Route) -> None:
+        function = self._function(route.function, route.summary)
         resource = self.rest_api.root.resource_for_path(route.path)
-        resource.add_method(route.method, aws_apigateway.LambdaIntegration(function))
+        private = route.auth == "token"
+        method = resource.add_method(
+            route.method,
+            aws_apigateway.LambdaIntegration(function),
+            authorizer=self.authorizer if private else None,
+            authorization_type=(
+                aws_apigateway.AuthorizationType.CUSTOM if private else aws_apigateway.AuthorizationType.NONE
+            ),
+            request_validator=self.validator,
+            request_parameters={f"method.request.path.{name}": True for name in path_parameters(route.path)},
+            operation_name=route.api_id,
+        )
+        acknowledge(
+            method,
+            "AwsSolutions-COG4",
+            "Callers are partner systems holding service-issued API tokens, checked by the REQUEST Lambda "
+            "authorizer (or public by design); there are no Cognito users.",
+        )
+        if not private:
+            acknowledge(
+                method,
+                "AwsSolutions-APIG4",
+                f"{route.method} {route.path} is public by design (route table auth='none': {route.summary}); "
+                "its handler applies its own checks (license key, channel header) where the API defines them.",
+            )
+
+    def _acknowledge_api(self) -> None:
+        role = self.rest_api.node.try_find_child("CloudWatchRole")
+        if role is not None:
+            acknowledge(
+                role,
+                "AwsSolutions-IAM4",
+                "API Gateway's account-level logging role needs AmazonAPIGatewayPushToCloudWatchLogs (the "
+                "policy AWS documents for it); it only writes API Gateway logs.",
+                finding="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs",
+            )
+        acknowledge(
+            self.rest_api.deployment_stage,
+            "AwsSolutions-APIG3",
+            "No WAF by default (cost): every private route needs a token checked by the authorizer, and stage "
+            "throttling caps the rate; docs/deploy.md shows how to attach a web ACL.",
+        )

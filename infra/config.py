@@ -1,4 +1,7 @@
-"""Deployment settings, from CDK context (`-c key=value`, cdk.json) or EXHAUST_* environment variables."""
+"""Deployment settings, from CDK context (`-c key=value`, cdk.json) or EXHAUST_* environment variables.
+
+Every field is documented in the README, section "Configuration" (a test keeps the two in step).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,27 @@ from pydantic import BaseModel, Field
 
 
 class StackSettings(BaseModel):
+    # Names the stack (exhaust-<stage>) and the API stage, so several stacks can live in one account.
     stage: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{1,20}$")
-    # An existing lake bucket to read; a new one is created when empty.
-    lake_bucket_name: str = ""
+    # An existing lake bucket to read; a new (empty) one is created when this is empty.
+    lake_bucket_name: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # Where the lake's Parquet tables live inside the lake bucket.
+    lake_prefix: str = Field(default="lake/", pattern=r"^$|^[A-Za-z0-9!_.*'()/-]*/$")
+    # Request outputs (requests/...) expire after this many days (S3 lifecycle rule).
     output_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Lifetime of the presigned download links.
     link_expiry_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # Open (SUBMITTED or PROCESSING) requests a channel may have before submit answers 429.
     max_open_requests_per_channel: int = Field(default=100, ge=1)
+    # Step Functions executions running at once per channel (the dispatcher's throttle).
     max_running_per_channel: int = Field(default=5, ge=1)
+    # MaxConcurrency of the Distributed Map (builders running at once per request).
     map_max_concurrency: int = Field(default=10, ge=1, le=1000)
-    alarm_email: str = ""
+    # API Gateway stage throttling: steady requests per second and burst, across all callers.
+    api_rate_limit: int = Field(default=50, ge=1, le=10_000)
+    api_burst_limit: int = Field(default=100, ge=1, le=5_000)
+    # Alarm notifications go to this address (SNS e-mail subscription, confirmed by e-mail) when set.
+    alarm_email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     @classmethod
     def from_sources(cls, context: dict[str, Any], environ: dict[str, str] | None = None) -> StackSettings:

@@ -1,16 +1,83 @@
-"""ServiceFunction: every zip Lambda of the service, with runtime, logging and tracing fixed once."""
+"""ServiceFunction: every zip Lambda of the service, with runtime, logging, tracing and its own role fixed once."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, aws_lambda, aws_logs
+from aws_cdk import Duration, Stack, aws_iam, aws_lambda, aws_logs
 from constructs import Construct
 
 from infra.layer import REPO_ROOT
+from infra.nag import acknowledge
 
 RUNTIME = aws_lambda.Runtime.PYTHON_3_12
 # Graviton: about 20% cheaper per GB-second than x86_64, and every dependency ships aarch64 wheels.
 ARCHITECTURE = aws_lambda.Architecture.ARM_64
 POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.12/latest"
+TRACING_POLICY_ID = "TracingPolicy"
+
+
+def tracing_policy(scope: Construct) -> aws_iam.ManagedPolicy:
+    """The stack's one X-Ray write policy, shared by every function role (created on first use).
+
+    X-Ray's PutTraceSegments / PutTelemetryRecords have no resource-level permissions, so they need `*`. Keeping
+    them in this one policy (instead of the `tracing=ACTIVE` statement CDK adds to each role) lets the `*` be
+    acknowledged here, once, and keeps every role's own policy free of any `*`.
+    """
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(TRACING_POLICY_ID)
+    if isinstance(existing, aws_iam.ManagedPolicy):
+        return existing
+    policy = aws_iam.ManagedPolicy(
+        stack,
+        TRACING_POLICY_ID,
+        description="X-Ray trace upload for the exhaust functions",
+        statements=[
+            aws_iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"])
+        ],
+    )
+    acknowledge(
+        policy,
+        "AwsSolutions-IAM5",
+        "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions (AWS docs: "
+        "'Resource: *' is required); the policy holds no other action.",
+        finding="Resource::*",
+    )
+    return policy
+
+
+def function_role(scope: Construct, construct_id: str, log_group: aws_logs.ILogGroup) -> aws_iam.Role:
+    """A function's own role: writes to its own log group and X-Ray, nothing else until granted.
+
+    Used instead of CDK's default role, which attaches the AWS managed AWSLambdaBasicExecutionRole (logs on
+    every log group of the account). The pipeline's container-image function uses it too.
+    """
+    role = aws_iam.Role(
+        scope,
+        construct_id,
+        assumed_by=aws_iam.ServicePrincipal("lambda.amazonaws.com"),
+        managed_policies=[tracing_policy(scope)],
+    )
+    role.add_to_principal_policy(
+        aws_iam.PolicyStatement(
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+        )
+    )
+    return role
+
+
+def enable_active_tracing(function: aws_lambda.Function) -> None:
+    """X-Ray active tracing without CDK's per-role `xray:* on *` statement (the role has tracing_policy)."""
+    cfn = function.node.default_child
+    assert isinstance(cfn, aws_lambda.CfnFunction)
+    cfn.tracing_config = aws_lambda.CfnFunction.TracingConfigProperty(mode="Active")
+
+
+def acknowledge_runtime(function: aws_lambda.Function) -> None:
+    acknowledge(
+        function,
+        "AwsSolutions-L1",
+        "python3.12 is pinned on purpose: the official Powertools layer (SSM parameter for python3.12/arm64) "
+        "and the local Python 3.11 toolchain set it; runtime upgrades are a deliberate, tested change.",
+    )
 
 
 class ServiceFunction(aws_lambda.Function):
@@ -28,9 +95,8 @@ class ServiceFunction(aws_lambda.Function):
         memory_size: int = 512,
         description: str = "",
     ) -> None:
-        log_group = aws_logs.LogGroup(
-            scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH
-        )
+        log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
+        role = function_role(scope, f"{construct_id}Role", log_group)
         super().__init__(
             scope,
             construct_id,
@@ -39,9 +105,9 @@ class ServiceFunction(aws_lambda.Function):
             handler="handler.handler",
             code=aws_lambda.Code.from_asset(str(REPO_ROOT / "functions" / function)),
             layers=layers,
+            role=role,
             memory_size=memory_size,
             timeout=timeout or Duration.seconds(29),
-            tracing=aws_lambda.Tracing.ACTIVE,
             logging_format=aws_lambda.LoggingFormat.JSON,
             log_group=log_group,
             description=description or f"exhaust {function}",
@@ -52,3 +118,6 @@ class ServiceFunction(aws_lambda.Function):
                 **(environment or {}),
             },
         )
+        self.folder = function  # the functions/<folder> it runs, and its key in infra/grants.py
+        enable_active_tracing(self)
+        acknowledge_runtime(self)

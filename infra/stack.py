@@ -6,18 +6,22 @@ from aws_cdk import CfnOutput, Stack, aws_lambda, aws_ssm
 from constructs import Construct
 
 from infra.api import Api
+from infra.cdn import Cdn
 from infra.config import StackSettings
 from infra.layer import stage_layer
+from infra.monitoring import Monitoring
 from infra.service_function import POWERTOOLS_LAYER_PARAMETER, RUNTIME
 from infra.storage import Storage
 
 
 class ExhaustStack(Stack):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         storage = Storage(self, "Storage", settings=settings)
+        self.monitoring = Monitoring(
+            self, "Monitoring", dead_letter_queue=storage.dead_letter_queue, alarm_email=settings.alarm_email
+        )
+        self.cdn = Cdn(self, "Cdn", bucket=storage.public_bucket, log_bucket=storage.access_logs)
 
         shared_layer = aws_lambda.LayerVersion(
             self,
@@ -37,12 +41,21 @@ class ExhaustStack(Stack):
             "EXHAUST_MAX_OPEN_REQUESTS_PER_CHANNEL": str(settings.max_open_requests_per_channel),
             "EXHAUST_MAX_RUNNING_PER_CHANNEL": str(settings.max_running_per_channel),
             "EXHAUST_OUTPUT_RETENTION_DAYS": str(settings.output_retention_days),
+            "EXHAUST_CDN_BASE_URL": self.cdn.base_url,
         }
         self.api = Api(
             self,
             "Api",
-            stage=settings.stage,
+            settings=settings,
+            storage=storage,
             layers=[powertools_layer, shared_layer],
             environment=environment,
         )
+        self.monitoring.watch_api(self.api.rest_api)
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
+        CfnOutput(
+            self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"
+        ).override_logical_id("CdnDomainName")
+        CfnOutput(
+            self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="SNS topic of the alarms"
+        ).override_logical_id("AlarmTopicArn")

@@ -35,6 +35,7 @@ class Storage(Construct):
             encryption=aws_s3.BucketEncryption.S3_MANAGED,
             enforce_ssl=True,
             lifecycle_rules=[aws_s3.LifecycleRule(expiration=Duration.days(90))],
+            # CloudFront standard logging writes with an ACL grant, which needs ACLs enabled.
             object_ownership=aws_s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
         )
         self.exhaust_bucket = self._bucket(
@@ -45,9 +46,7 @@ class Storage(Construct):
                     prefix=resources.REQUESTS_PREFIX,
                     expiration=Duration.days(settings.output_retention_days),
                 ),
-                aws_s3.LifecycleRule(
-                    id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(1)
-                ),
+                aws_s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
         )
         if settings.lake_bucket_name:
@@ -55,6 +54,13 @@ class Storage(Construct):
         else:
             self.lake_bucket = self._bucket("LakeBucket")
         self.public_bucket = self._bucket("PublicBucket")
+        # By BucketSpec.name, for the declarative grants (infra/grants.py).
+        self.buckets: dict[str, aws_s3.IBucket] = {
+            resources.EXHAUST_BUCKET.name: self.exhaust_bucket,
+            resources.LAKE_BUCKET.name: self.lake_bucket,
+            resources.PUBLIC_BUCKET.name: self.public_bucket,
+        }
+        self.lake_prefix = settings.lake_prefix
 
         queue_spec = resources.EXHAUST_QUEUE
         self.dead_letter_queue = aws_sqs.Queue(
@@ -119,5 +125,7 @@ class Storage(Construct):
         env[resources.LAKE_BUCKET.env_var] = self.lake_bucket.bucket_name
         env[resources.PUBLIC_BUCKET.env_var] = self.public_bucket.bucket_name
         env[resources.EXHAUST_QUEUE.env_var] = self.queue.queue_url
+        env[resources.EXHAUST_QUEUE.dead_letter_env_var] = self.dead_letter_queue.queue_url
+        env["EXHAUST_LAKE_PREFIX"] = self.lake_prefix
         env[resources.SECRETS_KEY_ENV_VAR] = self.key.key_arn
         return env

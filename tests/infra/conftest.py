@@ -1,16 +1,65 @@
+"""One synthesis of the real app, with its cdk-nag checks, shared by every infra test (it costs seconds).
+
+The template is read from the cloud assembly, so a cdk-nag finding fails only test_checks (which reports it)
+while the other tests still inspect the template; all infra tests run in one xdist group, hence one synth.
+"""
+
+import json
 import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """The synthesized stack (one synth per module: it costs seconds)."""
-    from aws_cdk.assertions import Template
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/infra/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.xdist_group("infra"))
 
+
+@dataclass
+class Synthesis:
+    outdir: Path
+    stack_name: str
+    error: str | None  # the validation failure cdk-nag or CloudFormation Validate raised, if any
+
+    @property
+    def template_path(self) -> Path:
+        return self.outdir / f"{self.stack_name}.template.json"
+
+    def template_json(self) -> dict[str, Any]:
+        return json.loads(self.template_path.read_text())
+
+    def validation_report(self) -> dict[str, Any]:
+        return json.loads((self.outdir / "validation-report.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def synthesis(tmp_path_factory) -> Synthesis:
     from app import build_app
 
-    _, stack = build_app(outdir=str(tmp_path_factory.mktemp("cdk.out")))
-    return Template.from_stack(stack)
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app, stack = build_app(outdir=str(outdir), checks=True)
+    try:
+        app.synth()
+        error = None
+    except RuntimeError as failure:  # the templates are written before validation runs
+        error = str(failure)
+    return Synthesis(outdir=outdir, stack_name=stack.stack_name, error=error)
+
+
+@pytest.fixture(scope="session")
+def template(synthesis):
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(synthesis.template_json())
+
+
+@pytest.fixture(scope="session")
+def resources(synthesis) -> dict[str, dict[str, Any]]:
+    """The raw Resources section, for walks the assertions API does not offer."""
+    return synthesis.template_json()["Resources"]

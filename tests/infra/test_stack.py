@@ -46,6 +46,4 @@ def test_buckets_block_public_access_and_are_encrypted(template):
 
 
 def test_request_queue_has_a_dead_letter_queue(template):
-    template.has_resource_properties(
-        "AWS::SQS::Queue", {"RedrivePolicy": Match.object_like({"maxReceiveCount": 5})}
-    )
+    template.has_resource_properties("AWS::SQS::Queue", {"RedrivePolicy": Match.object_like({"maxReceiveCount": 5})})

@@ -1,0 +1,179 @@
+"""What each function may touch: one declarative table, applied as exact IAM statements.
+
+Every API function of the route table is a key here (an empty tuple means "nothing beyond its logs and
+X-Ray"); tests/infra asserts that, so a new route cannot silently deploy without a decision about its access.
+A function missing from the table gets no grant at all. Statements name exact actions (no `s3:Get*`) and exact
+resources: tables and their indexes by ARN, objects under one prefix, the queue, the key. The only wildcards are
+`<prefix>*` object ARNs, each acknowledged for cdk-nag where it is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aws_cdk import aws_iam, aws_lambda
+from exhaust import resources
+
+from infra.nag import acknowledge, iam5_resource
+
+if TYPE_CHECKING:
+    from infra.storage import Storage
+
+# Exhaust bucket prefixes beyond those of exhaust.resources (requests/, data-exhaust/).
+LEGACY_PREFIX = "legacy/"
+EXPORTS_PREFIX = "exports/"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Items of one table (by TableSpec.name) and its indexes; write adds Put/Update/Delete."""
+
+    name: str
+    write: bool = False
+
+
+@dataclass(frozen=True)
+class Objects:
+    """Objects of one bucket (by BucketSpec.name) under a prefix (None: the lake prefix of the settings).
+
+    read: GetObject (also what a presigned GET needs); list: ListBucket limited to the prefix; write: PutObject.
+    """
+
+    bucket: str
+    prefix: str | None
+    read: bool = True
+    list: bool = False
+    write: bool = False
+
+
+@dataclass(frozen=True)
+class SendToQueue:
+    """SendMessage on the requests queue."""
+
+
+@dataclass(frozen=True)
+class EncryptSecrets:
+    """kms:Encrypt with the secrets key (the partner's encryptionKey is stored encrypted)."""
+
+
+@dataclass(frozen=True)
+class DecryptSecrets:
+    """kms:Decrypt with the secrets key (only the builder reads the encryptionKey back)."""
+
+
+Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets
+
+REQUESTS_READ = Table(resources.REQUESTS_TABLE.name)
+DATASETS_READ = Table(resources.DATASETS_TABLE.name)
+CREDENTIALS_READ = Table(resources.CREDENTIALS_TABLE.name)
+LAKE_READ = Objects(resources.LAKE_BUCKET.name, None, list=True)
+REQUEST_OUTPUTS_READ = Objects(resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX)
+
+# Function folder (Route.function) -> what it needs. Names accept both spellings the team uses (- and _).
+API_GRANTS: dict[str, tuple[Grant, ...]] = {
+    "health": (),
+    "openapi": (),
+    "docs": (),
+    "authorizer": (CREDENTIALS_READ,),
+    "submit": (
+        Table(resources.REQUESTS_TABLE.name, write=True),
+        Table(resources.IDEMPOTENCY_TABLE.name, write=True),
+        DATASETS_READ,
+        SendToQueue(),
+        EncryptSecrets(),
+    ),
+    "read": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
+    "list": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
+    "search": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
+    "dataset_get": (
+        DATASETS_READ,
+        Objects(resources.EXHAUST_BUCKET.name, resources.STANDARD_DATASETS_PREFIX, list=True),
+    ),
+    # Answers CloudFront URLs: lists which daily files exist, never reads or signs them.
+    "public_dataset_get": (DATASETS_READ, Objects(resources.PUBLIC_BUCKET.name, "", read=False, list=True)),
+    "dataset_add": (Table(resources.DATASETS_TABLE.name, write=True),),
+    "dataset_list": (DATASETS_READ,),
+    "legacy": (
+        CREDENTIALS_READ,
+        DATASETS_READ,
+        LAKE_READ,
+        Objects(resources.EXHAUST_BUCKET.name, LEGACY_PREFIX, write=True),
+    ),
+    "export": (LAKE_READ, Objects(resources.EXHAUST_BUCKET.name, EXPORTS_PREFIX, write=True)),
+}
+
+
+def grants_for(function: str, table: Mapping[str, tuple[Grant, ...]] = API_GRANTS) -> tuple[Grant, ...] | None:
+    """The grants of a function folder, `-` and `_` alike; None when the table does not know it."""
+    return table.get(function, table.get(function.replace("-", "_")))
+
+
+_TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"]
+_TABLE_WRITE = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+]
+# DynamoDB tables use the customer managed key on the caller's behalf (mirrors CDK's grant*Data, spelled out).
+_KEY_FOR_TABLE_READ = ["kms:Decrypt", "kms:DescribeKey"]
+_KEY_FOR_TABLE_WRITE = [
+    "kms:Encrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+]
+
+
+def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws_iam.PolicyStatement]:
+    """The exact statements of one grant (acknowledging, on `scope`, the prefix wildcard an Objects grant needs)."""
+    if isinstance(grant, Table):
+        table = storage.tables[grant.name]
+        spec = next(spec for spec in resources.TABLES if spec.name == grant.name)
+        arns = [table.table_arn, *(f"{table.table_arn}/index/{index.name}" for index in spec.indexes)]
+        actions = _TABLE_READ + (_TABLE_WRITE if grant.write else [])
+        key_actions = _KEY_FOR_TABLE_READ + (_KEY_FOR_TABLE_WRITE if grant.write else [])
+        return [
+            aws_iam.PolicyStatement(actions=actions, resources=arns),
+            aws_iam.PolicyStatement(actions=key_actions, resources=[storage.key.key_arn]),
+        ]
+    if isinstance(grant, Objects):
+        bucket = storage.buckets[grant.bucket]
+        prefix = storage.lake_prefix if grant.prefix is None else grant.prefix
+        result = []
+        if grant.list:
+            listing = aws_iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn])
+            if prefix:
+                listing.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
+            result.append(listing)
+        object_actions = (["s3:GetObject"] if grant.read else []) + (
+            ["s3:PutObject", "s3:AbortMultipartUpload"] if grant.write else []
+        )
+        if object_actions:
+            objects = bucket.arn_for_objects(f"{prefix}*")
+            result.append(aws_iam.PolicyStatement(actions=object_actions, resources=[objects]))
+            acknowledge(
+                scope,
+                "AwsSolutions-IAM5",
+                f"Object access is limited to the '{prefix}' prefix of the {grant.bucket} bucket: object keys "
+                "are generated per request/day, so they can only be named by prefix.",
+                finding=iam5_resource(scope, objects),
+            )
+        return result
+    if isinstance(grant, SendToQueue):
+        return [aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[storage.queue.queue_arn])]
+    if isinstance(grant, EncryptSecrets):
+        return [aws_iam.PolicyStatement(actions=["kms:Encrypt"], resources=[storage.key.key_arn])]
+    return [aws_iam.PolicyStatement(actions=["kms:Decrypt"], resources=[storage.key.key_arn])]
+
+
+def apply_grants(function: aws_lambda.Function, grants: Iterable[Grant], storage: Storage) -> None:
+    role = function.role
+    assert role is not None
+    for grant in grants:
+        for statement in statements(grant, storage, role):
+            role.add_to_principal_policy(statement)
