@@ -28,8 +28,6 @@ from typing import Any
 
 import pyzipper
 
-from exhaust import aws
-
 COMPRESS_LEVEL = 6
 MULTIPART_CHUNK_BYTES = 16 * 1024 * 1024
 _QUEUE_CHUNKS = 4
@@ -157,15 +155,16 @@ def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
     return text.getvalue().encode("utf-8")
 
 
-def upload_zip(summary: ZipSummary, bucket: str, key: str) -> BuiltFile:
-    """Upload an encrypted zip (multipart above 16 MiB) and answer its manifest record."""
+def upload_zip(summary: ZipSummary, bucket: str, key: str, *, part_bytes: int = MULTIPART_CHUNK_BYTES) -> BuiltFile:
+    """Upload an encrypted zip (multipart in parts of `part_bytes`, 16 MiB) and answer its manifest record."""
+    # Imported here: boto3 (urllib3) probes the network stack on import, which building a zip does not need.
     from boto3.s3.transfer import TransferConfig
+
+    from exhaust import aws
 
     if not key.endswith(".zip"):
         raise ValueError(f"only encrypted zips are uploaded, not {key!r}")
-    config = TransferConfig(
-        multipart_threshold=MULTIPART_CHUNK_BYTES, multipart_chunksize=MULTIPART_CHUNK_BYTES, max_concurrency=4
-    )
+    config = TransferConfig(multipart_threshold=part_bytes, multipart_chunksize=part_bytes, max_concurrency=4)
     aws.client("s3").upload_file(
         str(summary.path), bucket, key, ExtraArgs={"ContentType": "application/zip"}, Config=config
     )
@@ -185,6 +184,8 @@ def write_manifest(bucket: str, key_prefix: str, files: Sequence[BuiltFile]) -> 
         "totalRows": sum(record.rows for record in files),
         "totalBytes": sum(record.bytes for record in files),
     }
+    from exhaust import aws
+
     key = manifest_key(key_prefix)
     aws.client("s3").put_object(
         Bucket=bucket,
