@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ def _list(kind: str) -> Any:
 def _revoke(args: argparse.Namespace) -> int:
     revoked = store_for(args).revoke(args.credential_id)
     if revoked is None:
-        print(f"no credential with id {args.credential_id}")
+        print(f"no credential with id {args.credential_id}", file=sys.stderr)
         return 1
     _print(revoked.public_view())
     return 0

@@ -1,0 +1,102 @@
+"""Credentials: hashing, license key rules and the admin CLI."""
+
+import json
+
+import pytest
+from exhaust.auth.checks import AuthorizationFailed, LoginFailed, authenticate_license, authenticate_token
+from exhaust.auth.credentials import CredentialStore, hash_secret, resource_id_of
+from exhaust.cli import main
+from exhaust.errors import Unauthorized
+
+
+def test_only_the_hash_of_a_token_is_stored(aws_resources):
+    from exhaust import aws
+
+    secret, _credential = CredentialStore().create("token", "t", channels=["c"], roles=["ORG_ADMIN"])
+    assert len(secret) > 40
+    stored = json.dumps(aws.client("dynamodb").scan(TableName=aws_resources.credentials_table)["Items"])
+    assert secret not in stored
+    assert hash_secret(secret) in stored
+    assert authenticate_token(secret).channels == ("c",)
+
+
+def test_license_key_rules(aws_resources):
+    resource = resource_id_of("org.partner.one")
+    key, credential = CredentialStore().create("license", "p1", resource_ids=[resource], datasets=["raw-telemetry"])
+    assert authenticate_license(key, resource, "raw-telemetry").credentialId == credential.credentialId
+    with pytest.raises(LoginFailed):
+        authenticate_license("lic_unknown", resource, "raw-telemetry")
+    with pytest.raises(AuthorizationFailed):
+        authenticate_license(key, resource_id_of("org.partner.two"), "raw-telemetry")
+    with pytest.raises(AuthorizationFailed):
+        authenticate_license(key, resource, "other-dataset")
+    CredentialStore().revoke(credential.credentialId)
+    with pytest.raises(LoginFailed):
+        authenticate_license(key, resource, "raw-telemetry")
+
+
+def test_a_license_key_is_not_a_token(aws_resources):
+    key, _ = CredentialStore().create("license", "p1", resource_ids=["r"], datasets=["d"])
+    with pytest.raises(Unauthorized):
+        authenticate_token(key)
+
+
+def test_admin_cli_creates_lists_and_revokes_without_printing_secrets(aws_resources, capsys):
+    table = aws_resources.credentials_table
+    assert (
+        main(
+            [
+                "token",
+                "create",
+                "--table",
+                table,
+                "--name",
+                "portal",
+                "--channel",
+                "c1",
+                "--role",
+                "ORG_ADMIN",
+                "--expires-days",
+                "30",
+            ]
+        )
+        == 0
+    )
+    created = json.loads(capsys.readouterr().out)
+    token = created["token"]
+    assert created["channels"] == ["c1"]
+    assert created["expiresAt"] - created["createdAt"] == 30 * 86400
+
+    assert main(["token", "list", "--table", table]) == 0
+    listing = capsys.readouterr().out
+    assert "portal" in listing
+    assert token not in listing
+    assert hash_secret(token) not in listing
+
+    assert main(["token", "revoke", "--table", table, created["credentialId"]]) == 0
+    capsys.readouterr()
+    with pytest.raises(Unauthorized):
+        authenticate_token(token)
+    assert main(["token", "revoke", "--table", table, "no-such-id"]) == 1
+
+    assert (
+        main(
+            [
+                "license",
+                "create",
+                "--table",
+                table,
+                "--name",
+                "partner",
+                "--partner-id",
+                "org.p",
+                "--dataset",
+                "raw-telemetry",
+            ]
+        )
+        == 0
+    )
+    license_created = json.loads(capsys.readouterr().out)
+    assert license_created["resourceIds"] == [resource_id_of("org.p")]
+    assert main(["license", "list", "--table", table]) == 0
+    assert license_created["licenseKey"] not in capsys.readouterr().out
