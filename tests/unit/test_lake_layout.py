@@ -1,0 +1,228 @@
+"""The layout lets a builder read one batch without reading the whole enrolments table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pytest
+from exhaust.builders import build_batch_zip
+from exhaust.lake import schemas
+from exhaust.lake.store import Lake
+
+BATCHES = 40
+USERS_PER_BATCH = 1000
+
+
+class CountingFile:
+    """A read-only file that adds every byte it hands out to a per-table counter."""
+
+    def __init__(self, inner: pafs.NativeFile, counter: Counter, table: str):
+        self.inner, self.counter, self.table = inner, counter, table
+        self.closed = False
+
+    def read(self, size=-1):
+        data = self.inner.read() if size is None or size < 0 else self.inner.read(size)
+        self.counter[self.table] += len(data)
+        return data
+
+    def seek(self, offset, whence=0):
+        return self.inner.seek(offset, whence)
+
+    def tell(self):
+        return self.inner.tell()
+
+    def size(self):
+        return self.inner.size()
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def writable(self):
+        return False
+
+    def close(self):
+        self.closed = True
+        self.inner.close()
+
+
+class CountingHandler(pafs.FileSystemHandler):
+    """The local filesystem, counting the bytes read from each table's files."""
+
+    def __init__(self):
+        self.local = pafs.LocalFileSystem()
+        self.bytes_read: Counter = Counter()
+
+    def open_input_file(self, path):
+        table = path.rstrip("/").split("/")[-2]
+        return pa.PythonFile(CountingFile(self.local.open_input_file(path), self.bytes_read, table), mode="r")
+
+    def get_type_name(self):
+        return "counting"
+
+    def normalize_path(self, path):
+        return path
+
+    def get_file_info(self, paths):
+        return self.local.get_file_info(paths)
+
+    def get_file_info_selector(self, selector):
+        return self.local.get_file_info(selector)
+
+    def create_dir(self, path, recursive):
+        self.local.create_dir(path, recursive=recursive)
+
+    def delete_dir(self, path):
+        self.local.delete_dir(path)
+
+    def delete_dir_contents(self, path, missing_dir_ok=False):
+        self.local.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
+
+    def delete_root_dir_contents(self):
+        raise NotImplementedError
+
+    def delete_file(self, path):
+        self.local.delete_file(path)
+
+    def move(self, src, dest):
+        self.local.move(src, dest)
+
+    def copy_file(self, src, dest):
+        self.local.copy_file(src, dest)
+
+    def open_input_stream(self, path):
+        return self.open_input_file(path)
+
+    def open_output_stream(self, path, metadata):
+        return self.local.open_output_stream(path)
+
+    def open_append_stream(self, path, metadata):
+        raise NotImplementedError
+
+    def equals(self, other):
+        return self is other
+
+
+def batch_id(number: int) -> str:
+    return f"batch-{number:03d}"
+
+
+@pytest.fixture(scope="module")
+def many_batches(tmp_path_factory):
+    """40 batches of 1000 enrolments of one course, in row groups of 1000 rows (a few MB in all)."""
+    root = str(tmp_path_factory.mktemp("layout"))
+    lake = Lake.open(root)
+    lake.write(
+        "collections",
+        pa.Table.from_pylist(
+            [
+                {
+                    "collection_id": "C",
+                    "name": "Course",
+                    "channel": "ch",
+                    "content_type": "Course",
+                    "status": "Live",
+                    "requires_consent": False,
+                    "leaf_count": 3,
+                    "leaf_ids": ["L1", "L2", "L3"],
+                }
+            ],
+            schema=schemas.COLLECTIONS,
+        ),
+    )
+    lake.write(
+        "batches",
+        pa.Table.from_pylist(
+            [{"batch_id": batch_id(n), "collection_id": "C", "name": f"B{n}"} for n in range(BATCHES)],
+            schema=schemas.BATCHES,
+        ),
+    )
+    enrolled = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    rows = [
+        {
+            "batch_id": batch_id(n),
+            "user_id": f"user-{n:03d}-{u:04d}-{hashlib.sha1(f'{n}/{u}'.encode()).hexdigest()}",
+            "collection_id": "C",
+            "enrolled_on": enrolled,
+            "status": 1,
+            "completed_contents": ["L1", hashlib.sha1(f"{u}/{n}".encode()).hexdigest()]
+            if u % 2
+            else ["L1", "L2", "L3"],
+        }
+        for n in range(BATCHES)
+        for u in range(USERS_PER_BATCH)
+    ]
+    lake.write("enrolments", pa.Table.from_pylist(rows, schema=schemas.ENROLMENTS), row_group_size=USERS_PER_BATCH)
+    lake.write(
+        "users",
+        pa.Table.from_pylist([{"user_id": row["user_id"], "state": "Goa"} for row in rows], schema=schemas.USERS),
+        row_group_size=USERS_PER_BATCH,
+    )
+    lake.write("assessment_attempts", pa.Table.from_pylist([], schema=schemas.ASSESSMENT_ATTEMPTS))
+    return root
+
+
+def test_building_one_batch_reads_a_small_part_of_the_enrolments_table(many_batches, tmp_path):
+    handler = CountingHandler()
+    lake = Lake(pafs.PyFileSystem(handler), many_batches)
+    summary = build_batch_zip(
+        "progress-exhaust", batch_id(17), "ch", "pw", lake, tmp_path / "b.zip", dt.date(2026, 11, 2)
+    )
+
+    assert summary.rows == USERS_PER_BATCH
+    table_bytes = sum(info.size for info in pafs.LocalFileSystem().get_file_info(
+        pafs.FileSelector(f"{many_batches}/enrolments")))  # fmt: skip
+    assert 0 < handler.bytes_read["enrolments"] < table_bytes / 4
+    assert 0 < handler.bytes_read["users"] < table_bytes / 4
+
+
+def test_scan_prunes_row_groups_and_still_returns_every_matching_row(many_batches):
+    handler = CountingHandler()
+    lake = Lake(pafs.PyFileSystem(handler), many_batches)
+    rows = lake.read("enrolments", ["batch_id", "user_id"], equals={"batch_id": batch_id(3)})
+    assert rows.num_rows == USERS_PER_BATCH
+    assert set(rows["batch_id"].to_pylist()) == {batch_id(3)}
+    assert rows["user_id"].to_pylist() == sorted(rows["user_id"].to_pylist())
+    first_scan = handler.bytes_read["enrolments"]
+
+    everything = lake.read("enrolments", ["batch_id", "user_id"])
+    assert everything.num_rows == BATCHES * USERS_PER_BATCH
+    # The first scan also read the footer (Arrow fetches the file's last 64 KiB for it).
+    assert handler.bytes_read["enrolments"] - first_scan > 5 * first_scan
+
+
+def test_scan_combines_equality_range_and_membership(many_batches):
+    lake = Lake.open(many_batches)
+    ids = lake.read("enrolments", ["user_id"])["user_id"].to_pylist()
+    wanted = [ids[5 * USERS_PER_BATCH + 11], ids[5 * USERS_PER_BATCH + 15]]
+    other = ids[6 * USERS_PER_BATCH + 11]
+    found = lake.read(
+        "enrolments",
+        ["user_id"],
+        equals={"batch_id": batch_id(5)},
+        between={"user_id": ("user-005-0010", "user-005-0019~")},
+        isin={"user_id": [wanted[0], wanted[1], other]},
+    )
+    assert found["user_id"].to_pylist() == wanted
+
+
+def test_a_missing_table_reads_as_empty(tmp_path):
+    assert Lake.open(str(tmp_path)).read("consents").num_rows == 0
+
+
+def test_write_sorts_rows_by_the_tables_sort_key(tmp_path):
+    lake = Lake.open(str(tmp_path))
+    lake.write(
+        "batches",
+        pa.Table.from_pylist(
+            [{"batch_id": "b2", "collection_id": "c"}, {"batch_id": "b1", "collection_id": "c"}],
+            schema=schemas.BATCHES,
+        ),
+    )
+    assert lake.read("batches", ["batch_id"])["batch_id"].to_pylist() == ["b1", "b2"]
