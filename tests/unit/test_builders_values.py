@@ -1,0 +1,30 @@
+"""Value rules of the datasets that the golden lake does not reach: rounding, caps, float sums."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+from exhaust.builders.common import list_match_counts, percent
+from exhaust.builders.progress import _progress
+
+
+def test_progress_rounds_half_up_and_caps_at_100():
+    counts = pa.array([0, 1, 3, 8, 9], pa.int64())
+    assert _progress(counts, 8).to_pylist() == [0, 13, 38, 100, 100]
+
+
+def test_progress_is_empty_without_a_leaf_count():
+    counts = pa.array([0, 5], pa.int64())
+    assert _progress(counts, None).to_pylist() == [None, None]
+    assert _progress(counts, 0).to_pylist() == [None, None]
+
+
+def test_percent_is_the_ceiling_and_float_sums_do_not_overshoot():
+    score = pa.array([1.0, 0.1 + 0.2, 2.0, 1.0, None])
+    maximum = pa.array([3.0, 0.3, 0.0, None, 5.0])
+    assert percent(score, maximum).to_pylist() == ["34%", "100%", None, None, None]
+
+
+def test_list_match_counts_counts_only_listed_values_per_row():
+    lists = pa.array([["a", "b", "x"], [], None, ["b"]], pa.list_(pa.string()))
+    assert list_match_counts(lists, pa.array(["a", "b"])).to_pylist() == [2, 0, 0, 1]
+    assert list_match_counts(lists.slice(1), pa.array(["b"])).to_pylist() == [0, 0, 1]

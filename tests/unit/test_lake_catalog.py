@@ -1,0 +1,55 @@
+"""The catalog the Plan step asks: batch lookups, batchFilter and searchFilter resolution."""
+
+from __future__ import annotations
+
+import pytest
+from exhaust.lake.catalog import Catalog
+
+from tests.unit.handmade_lake import CHANNEL, write_handmade_lake
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    return Catalog(write_handmade_lake(tmp_path_factory.mktemp("catalog")))
+
+
+def test_batch_lookup_carries_its_collection(catalog):
+    batch = catalog.batch("B1")
+    assert batch is not None
+    assert (batch.name, batch.collection_id, batch.channel) == ("Batch one", "C1", CHANNEL)
+    assert batch.requires_consent
+    assert not batch.retired
+    assert batch.collection.status == "Live"
+    assert [unit.unit_id for unit in batch.collection.trackable_units] == ["U1", "U1A"]
+    assert [item.assessment_id for item in batch.collection.scored_assessments] == ["A1", "A2"]
+
+
+def test_retired_and_unknown_batches(catalog):
+    assert catalog.batch("B4").retired
+    assert catalog.batch("B4").collection.status == "Retired"
+    assert catalog.batch("nope") is None
+
+
+def test_batch_filter_is_deduplicated_and_drops_unknown_ids_keeping_order(catalog):
+    assert catalog.resolve_batch_filter(["B2", "nope", "B1", "B2"]) == ["B2", "B1"]
+    assert catalog.resolve_batch_filter([]) == []
+
+
+def test_search_filter_by_channel_and_identifiers(catalog):
+    search = {"request": {"filters": {"contentType": "Course", "channel": CHANNEL, "identifier": ["C1"]}, "limit": 5}}
+    assert catalog.resolve_search_filter(search) == ["B1", "B2"]
+
+
+def test_search_filter_without_identifiers_takes_the_channels_collections_up_to_the_limit(catalog):
+    everything = {"request": {"filters": {"contentType": "Course", "channel": CHANNEL}, "limit": 49}}
+    # Retired collections are kept: the Plan step tells them apart to answer its own message.
+    assert catalog.resolve_search_filter(everything) == ["B1", "B2", "B3", "B4"]
+    limited = {"request": {"filters": {"contentType": "Course", "channel": CHANNEL}, "limit": 1}}
+    assert catalog.resolve_search_filter(limited) == ["B1", "B2"]
+
+
+def test_search_filter_never_crosses_channels_or_content_types(catalog):
+    other = {"request": {"filters": {"contentType": "Course", "channel": "ch-b"}, "limit": 10}}
+    assert catalog.resolve_search_filter(other) == ["B5"]
+    assert catalog.search_batches(channel=CHANNEL, identifiers=["C4"]) == []
+    assert catalog.search_batches(channel=CHANNEL, content_type="Resource") == []
