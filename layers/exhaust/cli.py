@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from exhaust.auth import cli as auth_cli
+from exhaust.lake import cli as lake_cli
 
 
 def _run_local(args: argparse.Namespace) -> int:
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--credentials-file", default=".exhaust/local.json")
     local.set_defaults(run=_run_local)
     auth_cli.register(commands)
+    lake_cli.register(commands)
     return parser
 
 

@@ -44,8 +44,10 @@ def free_port(host: str) -> int:
 
 def seeders() -> list[Seeder]:
     from exhaust.auth.seed import seed_credentials
+    from exhaust.lake.seed import seed_lake
 
-    return [seed_credentials]
+    # The lake first: the credentials seeder licenses the lake's sample partner.
+    return [seed_lake, seed_credentials]
 
 
 class LocalService:

@@ -1,0 +1,36 @@
+"""Local mode seeds a lake in moto S3 and writes its sample ids where a newcomer finds them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from exhaust.builders import build_batch_zip
+from exhaust.lake.catalog import Catalog
+from exhaust.lake.store import Lake
+
+
+def test_samples_point_at_a_lake_the_builders_can_read(local_service, monkeypatch, tmp_path):
+    credentials = local_service.credentials
+    samples = credentials["samples"]
+    for key in ("collectionId", "progressBatchId", "userinfoBatchId", "responseBatchId", "retiredBatchId"):
+        assert samples[key], key
+    monkeypatch.setenv("AWS_ENDPOINT_URL", credentials["awsEndpoint"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+    lake = Lake.open(samples["lakeUri"])
+    catalog = Catalog(lake)
+    assert catalog.batch(samples["progressBatchId"]).collection_id == samples["collectionId"]
+    assert catalog.batch(samples["retiredBatchId"]).retired
+    assert catalog.batch(samples["userinfoBatchId"]).requires_consent
+    summary = build_batch_zip(
+        "progress-exhaust",
+        samples["progressBatchId"],
+        credentials["channel"],
+        "pw",
+        lake,
+        tmp_path / "progress.zip",
+        dt.date.today(),
+    )
+    assert summary.rows > 0
