@@ -50,5 +50,12 @@ synth: install
 deploy: install node_modules/.installed
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
 
+## Smoke-test a deployed stack: submit -> wait for SUCCESS -> download (docs/deploy.md). Standard library only.
+smoke:
+	@test -n "$(BASE_URL)" -a -n "$(TOKEN)" -a -n "$(CHANNEL)" -a -n "$(BATCH)" || \
+	  { echo "usage: make smoke BASE_URL=<ApiUrl output> TOKEN=<exh_...> CHANNEL=<channel> BATCH=<batch id>"; exit 2; }
+	PYTHONPATH=layers $(or $(wildcard $(BIN)/python),python3) -m exhaust.smoke --base-url "$(BASE_URL)" \
+	  --token "$(TOKEN)" --channel "$(CHANNEL)" --batch-id "$(BATCH)" $(ARGS)
+
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -76,6 +76,7 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
     "health": (),
     "openapi": (),
     "docs": (),
+    "export_ui": (),
     "authorizer": (CREDENTIALS_READ,),
     "submit": (
         Table(resources.REQUESTS_TABLE.name, write=True),

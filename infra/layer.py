@@ -11,8 +11,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "layers" / "exhaust"
-# Local mode and the CLI are not shipped: they need moto and are never imported by a Lambda.
-EXCLUDED = ("__pycache__", "*.pyc", "local", "cli.py")
+# Local mode and the CLI are not shipped: they need moto and are never imported by a Lambda; nor is the smoke test.
+EXCLUDED = ("__pycache__", "*.pyc", "local", "cli.py", "smoke.py")
 
 
 def stage_layer(build_dir: Path | None = None) -> Path:

@@ -1,0 +1,64 @@
+"""Deployment settings: sources, validation, documentation, and the environment the functions receive."""
+
+import re
+from pathlib import Path
+
+import pytest
+from exhaust.settings import RuntimeSettings
+from pydantic import ValidationError
+
+from infra.config import StackSettings
+
+from .walk import of_type
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    match = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def test_every_setting_is_documented_with_its_context_key_and_environment_variable():
+    section = _section("Configuration")
+    for name in StackSettings.model_fields:
+        assert f"`{name}`" in section, name
+        assert f"`EXHAUST_{name.upper()}`" in section, name
+
+
+def test_context_wins_over_the_environment_and_strings_are_coerced():
+    settings = StackSettings.from_sources(
+        {"stage": "prod", "output_retention_days": "7"},
+        {"EXHAUST_STAGE": "ignored", "EXHAUST_LINK_EXPIRY_MINUTES": "15", "EXHAUST_ALARM_EMAIL": "ops@example.org"},
+    )
+    assert settings.stage == "prod"
+    assert settings.stack_name == "exhaust-prod"
+    assert settings.output_retention_days == 7
+    assert settings.link_expiry_minutes == 15
+    assert settings.alarm_email == "ops@example.org"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"stage": "Prod_1"},
+        {"alarm_email": "not-an-address"},
+        {"lake_prefix": "lake"},
+        {"lake_bucket_name": "UPPER"},
+        {"output_retention_days": 0},
+        {"api_rate_limit": 0},
+    ],
+)
+def test_invalid_settings_are_refused_at_synth(bad):
+    with pytest.raises(ValidationError):
+        StackSettings.from_sources(bad, {})
+
+
+def test_functions_receive_only_variables_the_runtime_settings_read(resources):
+    known = {f"EXHAUST_{name.upper()}" for name in RuntimeSettings.model_fields}
+    for logical_id, function in of_type(resources, "AWS::Lambda::Function").items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        unknown = {v for v in variables if v.startswith("EXHAUST_")} - known
+        assert not unknown, f"{logical_id} gets variables no setting reads: {unknown}"
