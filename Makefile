@@ -47,6 +47,10 @@ format: install
 synth: install
 	$(BIN)/python app.py
 
+## Build progress-exhaust for the large lake's 1M-enrolment batch; figures in bench/results.json (docs/benchmarks.md).
+bench: install
+	$(BIN)/python bench/bench_builders.py
+
 deploy: install node_modules/.installed
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
 
