@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack, aws_lambda, aws_ssm
 from constructs import Construct
+from exhaust.resources import CREDENTIALS_TABLE
 
 from infra.api import Api
 from infra.cdn import Cdn
@@ -59,3 +60,10 @@ class ExhaustStack(Stack):
         CfnOutput(
             self, "AlarmTopicArn", value=self.monitoring.topic.topic_arn, description="SNS topic of the alarms"
         ).override_logical_id("AlarmTopicArn")
+        credentials = storage.tables[CREDENTIALS_TABLE.name].table_name
+        CfnOutput(
+            self, "CredentialsTableName", value=credentials, description="exhaust token|license ... --table"
+        ).override_logical_id("CredentialsTableName")
+        CfnOutput(
+            self, "LakeBucketName", value=storage.lake_bucket.bucket_name, description="the lake the builders read"
+        ).override_logical_id("LakeBucketName")

@@ -62,7 +62,7 @@ def test_functions_get_the_cdn_base_url(resources):
 
 def test_outputs_have_pinned_logical_ids(synthesis):
     outputs = synthesis.template_json()["Outputs"]
-    assert {"ApiUrl", "CdnDomainName", "AlarmTopicArn"} <= set(outputs)
+    assert {"ApiUrl", "CdnDomainName", "AlarmTopicArn", "CredentialsTableName", "LakeBucketName"} <= set(outputs)
     (distribution_id,) = of_type(synthesis.template_json()["Resources"], "AWS::CloudFront::Distribution")
     assert outputs["CdnDomainName"]["Value"] == {"Fn::GetAtt": [distribution_id, "DomainName"]}
 
