@@ -33,6 +33,12 @@ class RuntimeSettings(BaseModel):
     max_running_per_channel: int = Field(default=5, ge=1)
     output_retention_days: int = Field(default=30, ge=1)
     callback_secret: str = ""
+    # Secrets Manager secret holding the callback signing secret (AWS); callback_secret wins when set (local mode).
+    callback_secret_arn: str = ""
+    # The sweeper re-queues requests SUBMITTED (untouched) this long, and recovers PROCESSING ones without
+    # progress this long even when their execution still runs.
+    sweep_submitted_after_seconds: int = Field(default=900, ge=1)
+    sweep_stuck_after_seconds: int = Field(default=6 * 3600, ge=60)
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> RuntimeSettings:

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from exhaust import aws
 from exhaust.errors import BadRequest
-from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest
+from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
 from exhaust.settings import get_settings
 
 
@@ -126,6 +126,35 @@ class RequestStore:
                     break
                 arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return total
+
+    def count_in_status(self, status: Status, channel: str) -> int:
+        """How many of the channel's requests are in `status` (the dispatcher's throttle counts PROCESSING)."""
+        arguments: dict[str, Any] = {
+            "IndexName": "by-status",
+            "KeyConditionExpression": Key("status").eq(status.value),
+            "FilterExpression": Attr("channel").eq(channel),
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            page = self.table.query(**arguments)
+            total += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return total
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def in_status(self, status: Status, updated_before: int | None = None) -> list[ExhaustRequest]:
+        """Every request in `status`, optionally only those not updated since `updated_before` (epoch ms)."""
+        arguments: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": Key("status").eq(status.value)}
+        if updated_before is not None:
+            arguments["FilterExpression"] = Attr("updatedAt").lt(updated_before)
+        found: list[ExhaustRequest] = []
+        while True:
+            page = self.table.query(**arguments)
+            found.extend(from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def search(self, filters: dict[str, str], day_range: tuple[int, int] | None) -> list[ExhaustRequest]:
         """Every request matching all filters, newest first. Uses the most selective index available."""

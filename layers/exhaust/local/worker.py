@@ -1,0 +1,85 @@
+"""Local mode's worker: what SQS, the dispatcher, Step Functions and the sweeper do in AWS, on threads.
+
+It long-polls the requests queue with short waits (so stopping takes about a second), applies the dispatcher's
+rules to each message, and runs the workflow definition in-process (exhaust.pipeline.runner) on the same steps
+the deployed functions call. A message is deleted once dispatched; one that failed becomes visible again soon. The
+sweeper runs every `sweep_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from exhaust import aws
+from exhaust.observability import logger
+from exhaust.pipeline.definition import workflow_definition
+from exhaust.pipeline.dispatch import Dispatcher
+from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
+from exhaust.pipeline.steps import Pipeline
+from exhaust.pipeline.sweeper import Sweeper
+from exhaust.settings import RuntimeSettings
+
+POLL_WAIT_SECONDS = 1
+RETRY_VISIBILITY_SECONDS = 5
+# Locally a request retried after a failure waits seconds, not the minutes it waits in AWS.
+LOCAL_RETRY_BASE_DELAY_SECONDS = 2
+# Also the local throttle's delay: a request of a busy channel is looked at again this soon.
+LOCAL_THROTTLE_DELAY_SECONDS = 2
+
+
+@dataclass
+class LocalWorker:
+    settings: RuntimeSettings
+    stopping: threading.Event = field(default_factory=threading.Event)
+    sweep_interval: float = 30.0
+    workflow: LocalWorkflow | None = None
+
+    def __post_init__(self) -> None:
+        pipeline = Pipeline(settings=self.settings, retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS)
+        if self.workflow is None:
+            self.workflow = LocalWorkflow(LocalRunner(workflow_definition(), step_functions(pipeline)))
+        self.dispatcher = Dispatcher(
+            workflow=self.workflow, settings=self.settings, throttle_delay_seconds=LOCAL_THROTTLE_DELAY_SECONDS
+        )
+        self.sweeper = Sweeper(pipeline=pipeline, workflow=self.workflow)
+
+    def run(self) -> None:
+        """Until `stopping` is set: drain the queue, sweep on the interval."""
+        next_sweep = time.monotonic()
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self.poll_once()
+                    if time.monotonic() >= next_sweep:
+                        self.sweeper.sweep()
+                        next_sweep = time.monotonic() + self.sweep_interval
+                except Exception:
+                    if self.stopping.is_set():
+                        break  # the moto server is going away with the rest of local mode
+                    logger.exception("local worker loop failed; continuing")
+                    self.stopping.wait(1)
+        finally:
+            assert self.workflow is not None
+            self.workflow.shutdown()
+
+    def poll_once(self) -> int:
+        sqs = aws.client("sqs")
+        answer = sqs.receive_message(
+            QueueUrl=self.settings.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=POLL_WAIT_SECONDS
+        )
+        messages = answer.get("Messages", [])
+        for message in messages:
+            try:
+                self.dispatcher.dispatch_message(message["Body"])
+            except Exception:
+                logger.exception("dispatch failed; the message comes back", extra={"message_id": message["MessageId"]})
+                sqs.change_message_visibility(
+                    QueueUrl=self.settings.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=RETRY_VISIBILITY_SECONDS,
+                )
+                continue
+            sqs.delete_message(QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)

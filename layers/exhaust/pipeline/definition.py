@@ -1,0 +1,167 @@
+"""The exhaust workflow, defined once in Amazon States Language.
+
+    Plan --> BuildBatches (Distributed Map: one BuildBatch per batch) --> Finalize
+    any state's Catch --> MarkFailed
+
+The CDK state machine (infra/pipeline.py) deploys this document with the functions' ARNs substituted for the
+`${...}` placeholders; local mode's runner (exhaust.pipeline.runner) executes the same document in-process with
+the placeholders bound to Python callables. tests/infra compares the synthesized states with these.
+
+Retries: every task retries the errors of TRANSIENT_ERRORS (Lambda throttling and service errors, timeouts, our
+TransientFailure) 3 times in all with exponential backoff. PermanentFailure is never retried: inside the map it
+is caught per batch (BatchFailed) so the other batches finish and Finalize reports the message; anywhere else it
+reaches MarkFailed. Any other error also reaches MarkFailed, which retries the whole request (a new execution)
+while it has attempts left.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+
+# Placeholders of the functions' ARNs (definition substitutions in CDK, callables in the local runner).
+BUILDER_FUNCTION = "BuilderFunctionArn"
+FINALIZE_FUNCTION = "FinalizeFunctionArn"
+MARK_FAILED_FUNCTION = "MarkFailedFunctionArn"
+FUNCTION_PLACEHOLDERS = (BUILDER_FUNCTION, FINALIZE_FUNCTION, MARK_FAILED_FUNCTION)
+
+PLAN, BUILD_BATCHES, BUILD_BATCH, BATCH_FAILED, FINALIZE, MARK_FAILED = (
+    "Plan",
+    "BuildBatches",
+    "BuildBatch",
+    "BatchFailed",
+    "Finalize",
+    "MarkFailed",
+)
+# The states of the top level and of the map's item processor, as the local runner and the state machine have them.
+TOP_LEVEL_STATES = (PLAN, BUILD_BATCHES, FINALIZE, MARK_FAILED)
+ITEM_STATES = (BUILD_BATCH, BATCH_FAILED)
+
+PERMANENT_ERROR = "PermanentFailure"
+TRANSIENT_ERRORS = (
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+    "States.Timeout",
+    "TransientFailure",
+)
+RETRY_INTERVAL_SECONDS = 2
+RETRY_MAX_ATTEMPTS = 2  # retries after the first try: 3 attempts in all
+RETRY_BACKOFF_RATE = 2.0
+DEFAULT_MAP_MAX_CONCURRENCY = 10
+
+
+def _placeholder(name: str) -> str:
+    return "${" + name + "}"
+
+
+def _transient_retry() -> list[dict[str, Any]]:
+    return [
+        {
+            "ErrorEquals": list(TRANSIENT_ERRORS),
+            "IntervalSeconds": RETRY_INTERVAL_SECONDS,
+            "MaxAttempts": RETRY_MAX_ATTEMPTS,
+            "BackoffRate": RETRY_BACKOFF_RATE,
+            "JitterStrategy": "FULL",
+        }
+    ]
+
+
+def _to_mark_failed() -> list[dict[str, Any]]:
+    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": MARK_FAILED}]
+
+
+def _invoke(function: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {"FunctionName": _placeholder(function), "Payload": payload},
+    }
+
+
+_REQUEST = {"requestId.$": "$.requestId", "executionArn.$": "$$.Execution.Id"}
+
+
+def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) -> dict[str, Any]:
+    """The workflow document. Its input is `{"requestId": ..., "attempt": n}` (what the dispatcher starts)."""
+    build_batch = _invoke(
+        BUILDER_FUNCTION,
+        {"step": "build", "requestId.$": "$.requestId", "executionArn.$": "$.executionArn", "batchId.$": "$.batchId"},
+    )
+    build_batch.update(
+        {
+            "ResultSelector": {"batchId.$": "$.Payload.batchId", "rows.$": "$.Payload.rows"},
+            "Retry": _transient_retry(),
+            "Catch": [{"ErrorEquals": [PERMANENT_ERROR], "ResultPath": "$.failure", "Next": BATCH_FAILED}],
+            "End": True,
+        }
+    )
+    plan = _invoke(BUILDER_FUNCTION, {"step": "plan", **_REQUEST})
+    plan.update(
+        {
+            "ResultSelector": {"batches.$": "$.Payload.batches"},
+            "ResultPath": "$.plan",
+            "Retry": _transient_retry(),
+            "Catch": _to_mark_failed(),
+            "Next": BUILD_BATCHES,
+        }
+    )
+    finalize = _invoke(
+        FINALIZE_FUNCTION, {**_REQUEST, "startedAt.$": "$$.Execution.StartTime", "results.$": "$.results"}
+    )
+    finalize.update({"ResultPath": None, "Retry": _transient_retry(), "Catch": _to_mark_failed(), "End": True})
+    mark_failed = _invoke(
+        MARK_FAILED_FUNCTION, {**_REQUEST, "startedAt.$": "$$.Execution.StartTime", "error.$": "$.error"}
+    )
+    mark_failed.update({"ResultPath": None, "Retry": _transient_retry(), "End": True})
+    states: dict[str, Any] = {
+        PLAN: plan,
+        BUILD_BATCHES: {
+            "Type": "Map",
+            "ItemsPath": "$.plan.batches",
+            "ItemSelector": {**_REQUEST, "batchId.$": "$$.Map.Item.Value"},
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": BUILD_BATCH,
+                "States": {
+                    BUILD_BATCH: build_batch,
+                    BATCH_FAILED: {
+                        "Type": "Pass",
+                        "Parameters": {"batchId.$": "$.batchId", "failure.$": "$.failure.Cause"},
+                        "End": True,
+                    },
+                },
+            },
+            "MaxConcurrency": map_max_concurrency,
+            "Label": "BuildBatches",
+            "ResultPath": "$.results",
+            "Catch": _to_mark_failed(),
+            "Next": FINALIZE,
+        },
+        FINALIZE: finalize,
+        MARK_FAILED: mark_failed,
+    }
+    return {
+        "Comment": "Exhaust request: plan the batches, build each into an encrypted zip, finalize (docs/pipeline.md)",
+        "StartAt": PLAN,
+        "States": copy.deepcopy(states),
+    }
+
+
+def task_functions(definition: dict[str, Any]) -> dict[str, str]:
+    """State name -> the function placeholder it invokes, over the top level and the map's item processor."""
+    found: dict[str, str] = {}
+
+    def walk(states: dict[str, Any]) -> None:
+        for name, state in states.items():
+            if state["Type"] == "Task":
+                found[name] = state["Parameters"]["FunctionName"].removeprefix("${").removesuffix("}")
+            if state["Type"] == "Map":
+                walk(state["ItemProcessor"]["States"])
+
+    walk(definition["States"])
+    return found

@@ -1,0 +1,306 @@
+"""Runs the workflow definition in-process: local mode's worker and the tests use it instead of Step Functions.
+
+It interprets the subset of Amazon States Language the definition uses, with the same semantics: Task (the
+lambda:invoke integration, answering `{"Payload": ...}`), Map (a thread pool bounded by MaxConcurrency; an item
+that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does), Pass; Parameters,
+ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
+(ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate) and Catch. A function's error is known by its exception's
+class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from exhaust.observability import logger
+from exhaust.pipeline import definition as workflow
+from exhaust.pipeline.steps import Pipeline, finalize_step, mark_failed_step, run_step
+from exhaust.pipeline.workflow import RUNNING, ExecutionAlreadyExists, execution_arn_for
+
+LOCAL_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:exhaust-local-workflow"
+Function = Callable[[dict[str, Any]], Any]
+
+
+class StatesError(Exception):
+    """An error as Step Functions names it: Error and Cause."""
+
+    def __init__(self, error: str, cause: str):
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+
+
+class ExecutionStopped(StatesError):
+    def __init__(self) -> None:
+        super().__init__("States.Aborted", "the execution was stopped")
+
+
+def error_of(failure: BaseException) -> tuple[str, str]:
+    if isinstance(failure, StatesError):
+        return failure.error, failure.cause
+    name = type(failure).__name__
+    return name, json.dumps({"errorMessage": str(failure), "errorType": name})
+
+
+def _matches(error_equals: list[str], error: str) -> bool:
+    if "States.ALL" in error_equals or error in error_equals:
+        return True
+    return "States.TaskFailed" in error_equals and error != "States.Timeout"
+
+
+def read_path(path: str, data: Any, context: Mapping[str, Any]) -> Any:
+    if path.startswith("$$"):
+        value: Any = context
+        parts = path[2:].lstrip(".").split(".") if path != "$$" else []
+    elif path.startswith("$"):
+        value = data
+        parts = path[1:].lstrip(".").split(".") if path != "$" else []
+    else:
+        raise ValueError(f"not a path: {path}")
+    for part in parts:
+        if not isinstance(value, Mapping) or part not in value:
+            raise StatesError("States.Runtime", f"the path {path} does not exist in the input")
+        value = value[part]
+    return copy.deepcopy(value)
+
+
+def resolve(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
+    """Parameters / ItemSelector / ResultSelector: keys ending in `.$` take the value at their path."""
+    if isinstance(template, Mapping):
+        resolved: dict[str, Any] = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                resolved[key[:-2]] = read_path(value, data, context)
+            else:
+                resolved[key] = resolve(value, data, context)
+        return resolved
+    if isinstance(template, list):
+        return [resolve(item, data, context) for item in template]
+    return template
+
+
+def apply_result_path(data: Any, result: Any, path: str | None) -> Any:
+    if path is None:
+        return data
+    if path == "$":
+        return result
+    merged = copy.deepcopy(data) if isinstance(data, dict) else {}
+    target = merged
+    parts = path[2:].split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = result
+    return merged
+
+
+@dataclass
+class LocalRunner:
+    """Executes `definition` with its function placeholders bound to callables (payload -> result)."""
+
+    definition: dict[str, Any]
+    functions: Mapping[str, Function]
+    retry_interval_scale: float = 1.0
+    sleep: Callable[[float], None] = time.sleep
+
+    def run(self, execution_arn: str, payload: dict[str, Any], should_stop: Callable[[], bool] = lambda: False) -> Any:
+        started = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        context = {"Execution": {"Id": execution_arn, "StartTime": started, "Input": payload}}
+        return self._run_machine(self.definition, copy.deepcopy(payload), context, should_stop)
+
+    def _run_machine(
+        self, machine: Mapping[str, Any], data: Any, context: Mapping[str, Any], should_stop: Callable[[], bool]
+    ) -> Any:
+        name = machine["StartAt"]
+        while True:
+            if should_stop():
+                raise ExecutionStopped()
+            state = machine["States"][name]
+            try:
+                data = self._run_state(state, data, context, should_stop)
+            except ExecutionStopped:
+                raise
+            except Exception as failure:
+                error, cause = error_of(failure)
+                catcher = next((c for c in state.get("Catch", []) if _matches(c["ErrorEquals"], error)), None)
+                if catcher is None:
+                    raise StatesError(error, cause) from failure
+                data = apply_result_path(data, {"Error": error, "Cause": cause}, catcher.get("ResultPath", "$"))
+                name = catcher["Next"]
+                continue
+            if state["Type"] == "Succeed" or state.get("End"):
+                return data
+            name = state["Next"]
+
+    def _run_state(
+        self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any], should_stop: Callable[[], bool]
+    ) -> Any:
+        kind = state["Type"]
+        if kind == "Succeed":
+            return data
+        if kind == "Fail":
+            raise StatesError(state.get("Error", "States.Fail"), state.get("Cause", ""))
+        if kind == "Pass":
+            result = resolve(state["Parameters"], data, context) if "Parameters" in state else data
+            return apply_result_path(data, result, state.get("ResultPath", "$"))
+        if kind == "Task":
+            result = self._with_retry(state, lambda: self._invoke(state, data, context))
+        elif kind == "Map":
+            result = self._with_retry(state, lambda: self._map(state, data, context, should_stop))
+        else:
+            raise StatesError("States.Runtime", f"the local runner does not run {kind} states")
+        if "ResultSelector" in state:
+            result = resolve(state["ResultSelector"], result, context)
+        return apply_result_path(data, result, state.get("ResultPath", "$"))
+
+    def _invoke(self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> Any:
+        if state["Resource"] != workflow.LAMBDA_INVOKE:
+            raise StatesError("States.Runtime", f"unsupported resource {state['Resource']}")
+        parameters = resolve(state["Parameters"], data, context)
+        placeholder = str(parameters["FunctionName"]).removeprefix("${").removesuffix("}")
+        answer = self.functions[placeholder](parameters.get("Payload", {}))
+        # As Lambda's JSON round trip would: what a function answers must be JSON.
+        return {"Payload": json.loads(json.dumps(answer))}
+
+    def _with_retry(self, state: Mapping[str, Any], call: Callable[[], Any]) -> Any:
+        retriers = state.get("Retry", [])
+        retried = [0] * len(retriers)
+        while True:
+            try:
+                return call()
+            except ExecutionStopped:
+                raise
+            except Exception as failure:
+                error, _ = error_of(failure)
+                index = next((i for i, r in enumerate(retriers) if _matches(r["ErrorEquals"], error)), None)
+                if index is None or retried[index] >= retriers[index].get("MaxAttempts", 3):
+                    raise
+                retrier = retriers[index]
+                interval = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** retried[index]
+                retried[index] += 1
+                logger.info("local runner retries a state", extra={"error": error, "attempt": retried[index] + 1})
+                self.sleep(interval * self.retry_interval_scale)
+
+    def _map(
+        self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any], should_stop: Callable[[], bool]
+    ) -> list[Any]:
+        items = read_path(state.get("ItemsPath", "$"), data, context)
+        processor = state.get("ItemProcessor") or state["Iterator"]
+        failed = threading.Event()
+
+        def item_stopped() -> bool:
+            return failed.is_set() or should_stop()
+
+        def run_item(index: int, item: Any) -> Any:
+            item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
+            item_input = resolve(state["ItemSelector"], data, item_context) if "ItemSelector" in state else item
+            try:
+                return self._run_machine(processor, item_input, item_context, item_stopped)
+            except Exception:
+                failed.set()
+                raise
+
+        workers = max(1, min(int(state.get("MaxConcurrency") or len(items) or 1), len(items) or 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exhaust-map") as pool:
+            futures: list[Future[Any]] = [pool.submit(run_item, i, item) for i, item in enumerate(items)]
+            results: list[Any] = []
+            failures: list[BaseException] = []
+            for future in futures:
+                try:
+                    results.append(future.result())
+                except BaseException as failure:
+                    failures.append(failure)
+        if should_stop():
+            raise ExecutionStopped()
+        # Items cut short because another failed are not the cause.
+        causes = [failure for failure in failures if not isinstance(failure, ExecutionStopped)]
+        if causes:
+            error, _ = error_of(causes[0])
+            raise StatesError(
+                "States.ExceedToleratedFailureThreshold", f"an item of {state.get('Label', 'the map')} failed: {error}"
+            ) from causes[0]
+        return results
+
+
+def step_functions(pipeline: Pipeline) -> dict[str, Function]:
+    """The definition's functions bound straight to the steps (tests)."""
+    return {
+        workflow.BUILDER_FUNCTION: lambda event: run_step(pipeline, event),
+        workflow.FINALIZE_FUNCTION: lambda event: finalize_step(pipeline, event),
+        workflow.MARK_FAILED_FUNCTION: lambda event: mark_failed_step(pipeline, event),
+    }
+
+
+@dataclass
+class LocalWorkflow:
+    """The Workflow port on the local runner: executions run on a small thread pool (or inline, for tests)."""
+
+    runner: LocalRunner
+    state_machine_arn: str = LOCAL_STATE_MACHINE_ARN
+    max_running: int = 4
+    synchronous: bool = False
+    statuses: dict[str, str] = field(default_factory=dict)
+    _stopped: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _pool: ThreadPoolExecutor | None = None
+    _futures: list[Future[None]] = field(default_factory=list)
+
+    def execution_arn(self, name: str) -> str:
+        return execution_arn_for(self.state_machine_arn, name)
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        arn = self.execution_arn(name)
+        with self._lock:
+            if arn in self.statuses:
+                raise ExecutionAlreadyExists(name)
+            self.statuses[arn] = RUNNING
+        if self.synchronous:
+            self._execute(arn, payload)
+            return arn
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.max_running, thread_name_prefix="exhaust-execution")
+        self._futures.append(self._pool.submit(self._execute, arn, payload))
+        return arn
+
+    def _execute(self, arn: str, payload: dict[str, Any]) -> None:
+        try:
+            self.runner.run(arn, payload, lambda: self._stopping.is_set() or arn in self._stopped)
+            status = "SUCCEEDED"
+        except ExecutionStopped:
+            status = "ABORTED"
+        except Exception as failure:
+            error, cause = error_of(failure)
+            logger.warning("local execution failed", extra={"execution": arn, "error": error, "cause": cause[:500]})
+            status = "FAILED"
+        with self._lock:
+            if self.statuses.get(arn) == RUNNING:
+                self.statuses[arn] = status
+
+    def describe(self, execution_arn: str) -> str | None:
+        return self.statuses.get(execution_arn)
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        with self._lock:
+            self._stopped.add(execution_arn)
+            if self.statuses.get(execution_arn) == RUNNING:
+                self.statuses[execution_arn] = "ABORTED"
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Wait for the executions started so far (tests)."""
+        deadline = time.monotonic() + timeout
+        for future in list(self._futures):
+            future.result(timeout=max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self) -> None:
+        """Stop: running executions end at their next state; queued ones never start."""
+        self._stopping.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,388 @@
+"""The workflow's steps as plain functions on the request store, the lake and the builders.
+
+Every step first checks that its execution still owns the request (status PROCESSING and the request's
+executionArn is this execution's): a stale execution, e.g. one the sweeper gave up on, changes nothing. Every
+write is a conditional write, re-read and re-applied when another step (a parallel batch) wrote first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exhaust import aws, resources
+from exhaust.builders.errors import CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
+from exhaust.datasets.registry import DatasetLimits, DatasetRegistry
+from exhaust.observability import logger
+from exhaust.pipeline.definition import PERMANENT_ERROR
+from exhaust.pipeline.errors import PermanentFailure, StaleExecution, TransientFailure
+from exhaust.pipeline.notify import Notifier
+from exhaust.requests.adapters import KeyVault, RequestQueue
+from exhaust.requests.models import MAX_ATTEMPTS, ExhaustRequest, OutputFile, Progress, Status
+from exhaust.requests.store import ConcurrentUpdate, RequestStore
+from exhaust.settings import RuntimeSettings, get_settings
+
+MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
+USERINFO_DATASET = "userinfo-exhaust"
+MANIFEST_NAME = "manifest.json"
+UPDATE_ATTEMPTS = 25
+RETRY_BASE_DELAY_SECONDS = 60
+SQS_MAX_DELAY_SECONDS = 900
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "InternalServerError",
+        "RequestTimeout",
+        "KMSInternalException",
+    }
+)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def key_prefix(request: ExhaustRequest) -> str:
+    """Where the request's zips and manifest.json live: `requests/{channel}/{requestId}/`."""
+    return f"{resources.REQUESTS_PREFIX}{request.channel}/{request.requestId}/"
+
+
+def failure_message(cause: str | None) -> str:
+    """The readable message of a Step Functions error Cause (a Lambda error's JSON, or plain text)."""
+    if not cause:
+        return "unknown error"
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        return str(parsed["errorMessage"])
+    return cause
+
+
+def classify(error: Exception) -> Exception:
+    """The workflow error for what a builder raised: permanent, transient, or the error itself (request retry)."""
+    if getattr(error, "permanent", False):
+        return PermanentFailure(getattr(error, "message", str(error)))
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+        return TransientFailure(str(error))
+    if isinstance(error, BotoCoreError | TimeoutError | ConnectionError):
+        return TransientFailure(str(error))
+    return error
+
+
+def retry_delay_seconds(attempts: int, base: int = RETRY_BASE_DELAY_SECONDS) -> int:
+    """Backoff before attempt number `attempts + 1` of a request: base, 2 x base, ... (SQS allows 15 minutes)."""
+    return int(min(SQS_MAX_DELAY_SECONDS, base * 2 ** max(attempts - 1, 0)))
+
+
+def _elapsed_ms(started_at: str | None, moment: int) -> int | None:
+    if not started_at:
+        return None
+    try:
+        started = dt.datetime.fromisoformat(started_at)
+    except ValueError:
+        return None
+    return max(0, moment - int(started.timestamp() * 1000))
+
+
+def _default_build_file(*args: Any, **kwargs: Any) -> Any:
+    from exhaust.builders import build_batch_file  # pyarrow: only the builder image and local mode
+
+    return build_batch_file(*args, **kwargs)
+
+
+@dataclass
+class Pipeline:
+    """The steps with their adapters; tests pass fakes or moto-backed adapters, and a directory lake."""
+
+    store: RequestStore = field(default_factory=RequestStore)
+    queue: RequestQueue = field(default_factory=RequestQueue)
+    vault: KeyVault = field(default_factory=KeyVault)
+    registry: DatasetRegistry = field(default_factory=DatasetRegistry)
+    notifier: Notifier = field(default_factory=Notifier)
+    settings: RuntimeSettings = field(default_factory=get_settings)
+    lake_uri: str = ""
+    build_file: Callable[..., Any] = _default_build_file
+    clock: Callable[[], int] = now_ms
+    retry_base_delay_seconds: int = RETRY_BASE_DELAY_SECONDS
+
+    @property
+    def lake(self) -> str:
+        return self.lake_uri or f"s3://{self.settings.lake_bucket}/{self.settings.lake_prefix}".rstrip("/")
+
+    # -- ownership and writes ---------------------------------------------------------------------------------
+    def owned(self, request_id: str, execution_arn: str) -> ExhaustRequest:
+        request = self.store.get(request_id)
+        if request is None or request.status != Status.PROCESSING or request.executionArn != execution_arn:
+            raise StaleExecution(f"{execution_arn} no longer owns request {request_id}")
+        return request
+
+    def update(
+        self, request_id: str, execution_arn: str, change: Callable[[ExhaustRequest], ExhaustRequest]
+    ) -> ExhaustRequest:
+        """Apply `change` to the owned request with a conditional write, again on a fresh copy if one races."""
+        for _ in range(UPDATE_ATTEMPTS):
+            request = self.owned(request_id, execution_arn)
+            changed = change(request)
+            if changed is request:
+                return request
+            try:
+                return self.store.replace(changed.model_copy(update={"updatedAt": self.clock()}), request.version)
+            except ConcurrentUpdate:
+                continue
+        raise TransientFailure(f"request {request_id} kept changing under the update")
+
+    # -- Plan -----------------------------------------------------------------------------------------------
+    def plan(self, request_id: str, execution_arn: str) -> dict[str, Any]:
+        """Resolve the batches, enforce the dataset's limits, record batchesTotal; answer the batches to build."""
+        from exhaust.lake.catalog import Catalog
+        from exhaust.lake.store import Lake
+
+        request = self.owned(request_id, execution_arn)
+        config = request.datasetConfig
+        if not request.encryptedKey:
+            raise PermanentFailure(MISSING_INPUT)
+        catalog = Catalog(Lake.open(self.lake))
+        if config.get("batchId"):
+            batch_ids = catalog.resolve_batch_filter([str(config["batchId"])])
+        elif config.get("batchFilter"):
+            batch_ids = catalog.resolve_batch_filter(str(value) for value in config["batchFilter"])
+        elif config.get("searchFilter"):
+            batch_ids = catalog.resolve_search_filter(config["searchFilter"])
+        else:
+            raise PermanentFailure(MISSING_INPUT)
+        if not batch_ids:
+            raise PermanentFailure(NO_DATA_FOUND)
+        batches = [info for info in (catalog.batch(batch_id) for batch_id in batch_ids) if info is not None]
+        live = [batch for batch in batches if not batch.retired]
+        if not live:
+            raise PermanentFailure(RETIRED_COLLECTION)
+        dataset = self.registry.get(request.dataset)
+        limit = (dataset.limits if dataset else DatasetLimits()).maxBatchesPerRequest
+        if len(live) > limit:
+            raise PermanentFailure(f"Number of batches in request exceeded. It should be within {limit}")
+        if request.dataset == USERINFO_DATASET and any(not batch.requires_consent for batch in live):
+            raise PermanentFailure(CONSENT_NOT_REQUESTED)
+        wanted = [batch.batch_id for batch in live]
+
+        def record_plan(current: ExhaustRequest) -> ExhaustRequest:
+            done = [f for f in current.files if f.batchId in wanted]
+            progress = Progress(batchesTotal=len(wanted), batchesDone=len(done), rowsWritten=sum(f.rows for f in done))
+            return current.model_copy(update={"progress": progress})
+
+        planned = self.update(request_id, execution_arn, record_plan)
+        built = {f.batchId for f in planned.files}
+        todo = [batch_id for batch_id in wanted if batch_id not in built]
+        logger.info(
+            "request planned",
+            extra={"request_id": request_id, "batches": len(wanted), "to_build": len(todo)},
+        )
+        return {"batches": todo}
+
+    # -- BuildBatch -----------------------------------------------------------------------------------------
+    def build_batch(self, request_id: str, execution_arn: str, batch_id: str) -> dict[str, Any]:
+        """Build one batch's encrypted zip and record it; a batch built by an earlier attempt is not rebuilt."""
+        request = self.owned(request_id, execution_arn)
+        existing = next((f for f in request.files if f.batchId == batch_id), None)
+        if existing is not None:
+            return {"batchId": batch_id, "rows": existing.rows}
+        if not request.encryptedKey:
+            raise PermanentFailure(MISSING_INPUT)
+        try:
+            password = self.vault.decrypt(request.encryptedKey, request.requestId)
+            built = self.build_file(
+                request.dataset,
+                batch_id,
+                request.channel,
+                password,
+                self.lake,
+                self.settings.exhaust_bucket,
+                key_prefix(request),
+                dt.datetime.now(dt.UTC).date(),
+            )
+        except Exception as error:
+            raise classify(error) from error
+        output = OutputFile(
+            name=built.name, key=built.key, rows=built.rows, bytes=built.bytes, sha256=built.sha256, batchId=batch_id
+        )
+
+        def record_file(current: ExhaustRequest) -> ExhaustRequest:
+            if any(f.batchId == batch_id for f in current.files):
+                return current
+            progress = current.progress.model_copy(
+                update={
+                    "batchesDone": current.progress.batchesDone + 1,
+                    "rowsWritten": current.progress.rowsWritten + output.rows,
+                }
+            )
+            return current.model_copy(update={"files": [*current.files, output], "progress": progress})
+
+        self.update(request_id, execution_arn, record_file)
+        logger.info("batch built", extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows})
+        return {"batchId": batch_id, "rows": output.rows}
+
+    # -- Finalize -------------------------------------------------------------------------------------------
+    def finalize(
+        self, request_id: str, execution_arn: str, results: list[dict[str, Any]], started_at: str | None = None
+    ) -> ExhaustRequest:
+        """SUCCESS with the manifest, or FAILED with the first batch's permanent failure; then notify."""
+        failures = [result for result in results if result.get("failure")]
+        if failures:
+            request = self.owned(request_id, execution_arn)
+            return self.end_attempt(request, PERMANENT_ERROR, failure_message(failures[0]["failure"]), started_at)
+        request = self.owned(request_id, execution_arn)
+        files = sorted(request.files, key=lambda f: f.name)
+        self.write_manifest(request, files)
+        moment = self.clock()
+
+        def succeed(current: ExhaustRequest) -> ExhaustRequest:
+            return current.model_copy(
+                update={
+                    "status": Status.SUCCESS,
+                    "statusMessage": None,
+                    "files": sorted(current.files, key=lambda f: f.name),
+                    "completedAt": moment,
+                    "executionTimeMs": _elapsed_ms(started_at, moment),
+                    "encryptedKey": None,
+                }
+            )
+
+        done = self.update(request_id, execution_arn, succeed)
+        logger.info("request succeeded", extra={"request_id": request_id, "files": len(done.files)})
+        self.notifier.request_ended(done)
+        return done
+
+    def write_manifest(self, request: ExhaustRequest, files: list[OutputFile]) -> str:
+        """`requests/{channel}/{requestId}/manifest.json`: the request and its files (name, key, rows, sha256...)."""
+        body = {
+            "requestId": request.requestId,
+            "dataset": request.dataset,
+            "channel": request.channel,
+            "tag": request.tag,
+            "files": [f.model_dump(exclude={"batchId"}) | {"batchId": f.batchId} for f in files],
+            "totalRows": sum(f.rows for f in files),
+            "totalBytes": sum(f.bytes for f in files),
+        }
+        key = f"{key_prefix(request)}{MANIFEST_NAME}"
+        aws.client("s3").put_object(
+            Bucket=self.settings.exhaust_bucket,
+            Key=key,
+            Body=json.dumps(body, indent=2).encode("utf-8"),
+            ContentType="application/json",
+        )
+        return key
+
+    # -- MarkFailed and the sweeper -------------------------------------------------------------------------
+    def mark_failed(
+        self, request_id: str, execution_arn: str, error: dict[str, Any], started_at: str | None = None
+    ) -> ExhaustRequest | None:
+        """What the Catch clauses reach: end the attempt (FAILED, or SUBMITTED again while attempts remain)."""
+        name = str(error.get("Error") or "States.Runtime")
+        try:
+            request = self.owned(request_id, execution_arn)
+            return self.end_attempt(request, name, failure_message(error.get("Cause")), started_at)
+        except StaleExecution:
+            logger.info("stale execution failed; request left as it is", extra={"request_id": request_id})
+            return None
+
+    def end_attempt(
+        self, request: ExhaustRequest, error_name: str, message: str, started_at: str | None = None
+    ) -> ExhaustRequest:
+        """Count the attempt: FAILED (permanent error, or the last attempt) or back to SUBMITTED and re-queued.
+
+        A racing write (a batch still recording its file) is re-read and the attempt ended on the fresh copy, as
+        long as the request is still in the same status under the same execution.
+        """
+        for _ in range(UPDATE_ATTEMPTS):
+            try:
+                return self._end_attempt(request, error_name, message, started_at)
+            except ConcurrentUpdate:
+                fresh = self.store.get(request.requestId)
+                if fresh is None or fresh.status != request.status or fresh.executionArn != request.executionArn:
+                    raise StaleExecution(f"request {request.requestId} moved on while ending its attempt") from None
+                request = fresh
+        raise TransientFailure(f"request {request.requestId} kept changing while ending its attempt")
+
+    def _end_attempt(
+        self, request: ExhaustRequest, error_name: str, message: str, started_at: str | None
+    ) -> ExhaustRequest:
+        attempts = request.attempts + 1
+        moment = self.clock()
+        permanent = error_name == PERMANENT_ERROR
+        if permanent or attempts >= MAX_ATTEMPTS:
+            shown = message if permanent else f"Internal Server Error: {message}"
+            ended = request.model_copy(
+                update={
+                    "status": Status.FAILED,
+                    "statusMessage": shown,
+                    "attempts": attempts,
+                    "completedAt": moment,
+                    "executionTimeMs": _elapsed_ms(started_at, moment),
+                    "encryptedKey": None,
+                    "updatedAt": moment,
+                }
+            )
+            stored = self.store.replace(ended, request.version)
+            logger.info(
+                "request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name}
+            )
+            self.notifier.request_ended(stored)
+            return stored
+        again = request.model_copy(
+            update={
+                "status": Status.SUBMITTED,
+                "statusMessage": None,
+                "attempts": attempts,
+                "executionArn": None,
+                "updatedAt": moment,
+            }
+        )
+        stored = self.store.replace(again, request.version)
+        delay = retry_delay_seconds(attempts, self.retry_base_delay_seconds)
+        logger.info(
+            "attempt failed; request queued again",
+            extra={"request_id": request.requestId, "attempts": attempts, "error": error_name, "delay": delay},
+        )
+        self.queue.send(request.requestId, attempts, delay_seconds=delay)
+        return stored
+
+
+def run_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
+    """The builder image's entry: `{"step": "plan" | "build", ...}` as the workflow's Payload sends it."""
+    step = event.get("step")
+    if step == "plan":
+        return pipeline.plan(event["requestId"], event["executionArn"])
+    if step == "build":
+        return pipeline.build_batch(event["requestId"], event["executionArn"], event["batchId"])
+    raise ValueError(f"unknown step {step!r}")
+
+
+def finalize_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
+    """The finalize function's entry (the workflow's Finalize Payload)."""
+    request = pipeline.finalize(
+        event["requestId"], event["executionArn"], list(event.get("results") or []), event.get("startedAt")
+    )
+    return {"requestId": request.requestId, "status": request.status.value}
+
+
+def mark_failed_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
+    """The mark_failed function's entry (the workflow's MarkFailed Payload)."""
+    request = pipeline.mark_failed(
+        event["requestId"], event["executionArn"], dict(event.get("error") or {}), event.get("startedAt")
+    )
+    return {"requestId": event["requestId"], "status": request.status.value if request else None}

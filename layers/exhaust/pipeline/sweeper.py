@@ -1,0 +1,78 @@
+"""The sweeper: nothing is lost, nothing stays PROCESSING after its execution ended.
+
+- SUBMITTED and untouched for `sweep_submitted_after_seconds`: the queue message was lost (queueing failed at
+  submit, or a message went to the dead-letter queue): queue it again (and touch the request, so the next sweep
+  waits another period). A duplicate message is harmless: the dispatcher starts one execution per attempt.
+- PROCESSING whose execution ended (or never started, or is unknown, e.g. local mode's worker was killed) and,
+  after `sweep_stuck_after_seconds` without progress, even while it runs (it is stopped): the attempt ends as a
+  transient failure, so the request is queued again while it has attempts left, and FAILED after that.
+A PROCESSING request younger than PROCESSING_GRACE_MS is left alone: its dispatcher may be starting it right now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from exhaust.observability import logger
+from exhaust.pipeline.errors import StaleExecution
+from exhaust.pipeline.steps import Pipeline
+from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow, Workflow
+from exhaust.requests.models import ExhaustRequest, Status
+from exhaust.requests.store import ConcurrentUpdate
+
+PROCESSING_GRACE_MS = 60_000
+EXECUTION_LOST = "States.ExecutionLost"
+EXECUTION_STUCK = "States.ExecutionStuck"
+
+
+@dataclass
+class SweepReport:
+    requeued: list[str] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Sweeper:
+    pipeline: Pipeline = field(default_factory=Pipeline)
+    workflow: Workflow = field(default_factory=StepFunctionsWorkflow)
+    processing_grace_ms: int = PROCESSING_GRACE_MS
+
+    def sweep(self) -> SweepReport:
+        report = SweepReport()
+        now = self.pipeline.clock()
+        settings = self.pipeline.settings
+        store = self.pipeline.store
+        for request in store.in_status(Status.SUBMITTED, now - settings.sweep_submitted_after_seconds * 1000):
+            if self._requeue(request, now):
+                report.requeued.append(request.requestId)
+        for request in store.in_status(Status.PROCESSING, now - self.processing_grace_ms):
+            if self._recover(request, now):
+                report.recovered.append(request.requestId)
+        if report.requeued or report.recovered:
+            logger.info("sweep", extra={"requeued": report.requeued, "recovered": report.recovered})
+        return report
+
+    def _requeue(self, request: ExhaustRequest, now: int) -> bool:
+        try:
+            self.pipeline.store.replace(request.model_copy(update={"updatedAt": now}), request.version)
+        except ConcurrentUpdate:
+            return False  # it moved on meanwhile
+        self.pipeline.queue.send(request.requestId, request.attempts)
+        return True
+
+    def _recover(self, request: ExhaustRequest, now: int) -> bool:
+        state = self.workflow.describe(request.executionArn) if request.executionArn else None
+        stuck_ms = self.pipeline.settings.sweep_stuck_after_seconds * 1000
+        if state == RUNNING:
+            if now - request.updatedAt < stuck_ms:
+                return False
+            assert request.executionArn is not None
+            self.workflow.stop(request.executionArn, "stuck without progress; the sweeper ended the attempt")
+            error, message = EXECUTION_STUCK, "the request made no progress and was stopped"
+        else:
+            error, message = EXECUTION_LOST, f"the execution ended without finishing the request ({state or 'lost'})"
+        try:
+            self.pipeline.end_attempt(request, error, message)
+        except StaleExecution:
+            return False
+        return True

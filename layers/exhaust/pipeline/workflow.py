@@ -1,0 +1,88 @@
+"""The Workflow port (start, describe, stop executions) and its Step Functions adapter.
+
+Executions are named `{requestId}-{submittedAt}-{attempt}`: a redelivered message for the same attempt asks for
+the same name, which Step Functions refuses (or answers with the running execution), so it cannot start a second
+run. `submittedAt` changes when a FAILED request is re-submitted, so the fresh request does not collide with the
+names of its earlier run (Step Functions keeps names of STANDARD executions for 90 days).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from exhaust import aws
+from exhaust.requests.models import ExhaustRequest
+from exhaust.settings import get_settings
+
+RUNNING = "RUNNING"
+ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+class ExecutionAlreadyExists(Exception):
+    """An execution of this name was already started: this attempt is under way or done."""
+
+
+def execution_name(request: ExhaustRequest) -> str:
+    return f"{request.requestId}-{request.submittedAt}-{request.attempts}"
+
+
+def execution_arn_for(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the execution `name` of this state machine (known before it starts)."""
+    prefix, machine = state_machine_arn.split(":stateMachine:", 1)
+    return f"{prefix}:execution:{machine}:{name}"
+
+
+def workflow_input(request: ExhaustRequest) -> dict[str, Any]:
+    return {"requestId": request.requestId, "attempt": request.attempts}
+
+
+class Workflow(Protocol):
+    def execution_arn(self, name: str) -> str: ...
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        """Start the execution `name`; ExecutionAlreadyExists when that name was used."""
+        ...
+
+    def describe(self, execution_arn: str) -> str | None:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; None when no such execution exists."""
+        ...
+
+    def stop(self, execution_arn: str, cause: str) -> None: ...
+
+
+@dataclass
+class StepFunctionsWorkflow:
+    state_machine_arn: str = field(default_factory=lambda: get_settings().state_machine_arn)
+
+    def execution_arn(self, name: str) -> str:
+        return execution_arn_for(self.state_machine_arn, name)
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        try:
+            answer = aws.client("stepfunctions").start_execution(
+                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload, sort_keys=True)
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                raise ExecutionAlreadyExists(name) from None
+            raise
+        return str(answer["executionArn"])
+
+    def describe(self, execution_arn: str) -> str | None:
+        try:
+            return str(aws.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+                return None
+            raise
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        try:
+            aws.client("stepfunctions").stop_execution(executionArn=execution_arn, cause=cause[:256])
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
+                raise

@@ -1,0 +1,393 @@
+"""The pipeline on moto: dispatcher -> the workflow definition run by the local runner -> steps -> S3/DynamoDB.
+
+moto's Step Functions cannot run Lambda code, so the same definition runs in-process (exhaust.pipeline.runner);
+the builders read a tiny generated lake from a directory and write real encrypted zips to moto S3.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import pyzipper
+from exhaust import aws
+from exhaust.builders import build_batch_file
+from exhaust.pipeline.definition import workflow_definition
+from exhaust.pipeline.dispatch import Dispatcher, Outcome
+from exhaust.pipeline.errors import TransientFailure
+from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, verify_signature
+from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
+from exhaust.pipeline.steps import Pipeline
+from exhaust.pipeline.sweeper import Sweeper
+from exhaust.requests.adapters import KeyVault, RequestQueue
+from exhaust.requests.models import ExhaustRequest, Status
+from exhaust.requests.store import RequestStore
+
+PASSWORD = "s3cret-Key!"
+CALLBACK_SECRET = "callback-signing-secret"
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> dict[str, Any]:
+    from exhaust.lake.catalog import Catalog
+    from exhaust.lake.generator import generate
+    from exhaust.lake.store import Lake
+
+    root = tmp_path_factory.mktemp("lake")
+    samples = generate("tiny", 7, str(root))
+    catalog = Catalog(Lake.open(str(root)))
+    main_batches = [batch.batch_id for batch in catalog.batches_of(samples["collectionId"])]
+    second = next(
+        batch.batch_id
+        for batch in catalog.batches.values()
+        if not batch.retired and not batch.requires_consent and batch.collection_id != samples["collectionId"]
+    )
+    return {"root": str(root), "samples": samples, "mainBatches": main_batches, "noConsentBatch": second}
+
+
+class CountingBuilder:
+    """The real builder, counting calls per batch, failing the first calls of chosen batches."""
+
+    def __init__(self, fail_first: dict[str, Exception] | None = None):
+        self.calls: dict[str, int] = {}
+        self.fail_first = dict(fail_first or {})
+
+    def __call__(self, dataset, batch_id, *args, **kwargs):
+        self.calls[batch_id] = self.calls.get(batch_id, 0) + 1
+        if batch_id in self.fail_first:
+            raise self.fail_first.pop(batch_id)
+        return build_batch_file(dataset, batch_id, *args, **kwargs)
+
+
+@dataclass
+class Harness:
+    settings: Any
+    lake: dict[str, Any]
+    builder: CountingBuilder = field(default_factory=CountingBuilder)
+    callbacks: list[tuple[str, bytes, dict[str, str]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.store = RequestStore()
+        self.queue = RequestQueue()
+        self.notifier = Notifier(settings=self.settings, post=self._post, sleep=lambda _: None)
+        self.pipeline = Pipeline(
+            settings=self.settings,
+            notifier=self.notifier,
+            lake_uri=self.lake["root"],
+            build_file=self.builder,
+            retry_base_delay_seconds=0,
+        )
+        self.workflow = self.new_workflow()
+        self.dispatcher = Dispatcher(workflow=self.workflow, settings=self.settings, throttle_delay_seconds=0)
+
+    def new_workflow(self) -> LocalWorkflow:
+        runner = LocalRunner(workflow_definition(), step_functions(self.pipeline), retry_interval_scale=0)
+        return LocalWorkflow(runner, synchronous=True)
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        self.callbacks.append((url, body, headers))
+        return 200
+
+    def submit(self, dataset: str = "progress-exhaust", callback_url: str | None = None, **config: Any) -> str:
+        now = int(time.time() * 1000)
+        request_id = f"REQ{len(self.store.in_status(Status.SUBMITTED))}{now}"
+        self.store.create(
+            ExhaustRequest(
+                requestId=request_id,
+                channel=self.lake["samples"]["channel"],
+                tag="tag-1",
+                dataset=dataset,
+                datasetConfig=config,
+                requestedBy="user-1",
+                submittedAt=now,
+                updatedAt=now,
+                encryptedKey=KeyVault().encrypt(PASSWORD, request_id),
+                callbackUrl=callback_url,
+            )
+        )
+        self.queue.send(request_id)
+        return request_id
+
+    def messages(self) -> list[dict[str, Any]]:
+        answer = aws.client("sqs").receive_message(
+            QueueUrl=self.settings.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        )
+        return answer.get("Messages", [])
+
+    def drain(self, rounds: int = 10) -> list[Outcome]:
+        """Deliver every queued message to the dispatcher (the workflow runs inline) until the queue is empty."""
+        outcomes = []
+        for _ in range(rounds):
+            messages = self.messages()
+            if not messages:
+                return outcomes
+            for message in messages:
+                outcomes.append(self.dispatcher.dispatch_message(message["Body"]))
+                aws.client("sqs").delete_message(
+                    QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return outcomes
+
+    def request(self, request_id: str) -> ExhaustRequest:
+        found = self.store.get(request_id)
+        assert found is not None
+        return found
+
+
+@pytest.fixture
+def harness(aws_resources, lake) -> Harness:
+    settings = aws_resources.model_copy(update={"callback_secret": CALLBACK_SECRET, "max_running_per_channel": 2})
+    return Harness(settings=settings, lake=lake)
+
+
+def object_keys(settings) -> list[str]:
+    listed = aws.client("s3").list_objects_v2(Bucket=settings.exhaust_bucket, Prefix="requests/")
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+def read_zip_csv(settings, key: str, password: str) -> str:
+    body = aws.client("s3").get_object(Bucket=settings.exhaust_bucket, Key=key)["Body"].read()
+    with pyzipper.AESZipFile(io.BytesIO(body)) as archive:
+        archive.setpassword(password.encode())
+        (name,) = archive.namelist()
+        return archive.read(name).decode("utf-8")
+
+
+def test_request_goes_to_success_with_encrypted_zips_a_manifest_and_progress(harness):
+    batches = harness.lake["mainBatches"][:2]
+    request_id = harness.submit(batchFilter=[*batches, batches[0], "unknown-batch"])
+    assert harness.drain() == [Outcome.STARTED]
+
+    done = harness.request(request_id)
+    assert done.status == Status.SUCCESS, done.statusMessage
+    assert done.attempts == 0
+    assert done.encryptedKey is None  # the key is gone once the request ended
+    assert done.completedAt is not None
+    assert done.executionTimeMs is not None
+    assert sorted(f.batchId for f in done.files) == sorted(batches)
+    assert done.progress.batchesTotal == 2
+    assert done.progress.batchesDone == 2
+    assert done.progress.rowsWritten == sum(f.rows for f in done.files) > 0
+
+    prefix = f"requests/{done.channel}/{request_id}/"
+    keys = object_keys(harness.settings)
+    assert keys == sorted([*(f.key for f in done.files), f"{prefix}manifest.json"])
+    assert all(key.startswith(prefix) for key in keys)
+    assert all(key.endswith(".zip") for key in keys if not key.endswith("manifest.json"))
+    manifest = json.loads(
+        aws.client("s3").get_object(Bucket=harness.settings.exhaust_bucket, Key=f"{prefix}manifest.json")["Body"].read()
+    )
+    assert [f["sha256"] for f in manifest["files"]] == [f.sha256 for f in done.files]
+    assert manifest["totalRows"] == done.progress.rowsWritten
+    text = read_zip_csv(harness.settings, done.files[0].key, PASSWORD)
+    assert text.count("\r\n") == done.files[0].rows + 1  # header + rows
+    with pytest.raises(RuntimeError):
+        read_zip_csv(harness.settings, done.files[0].key, "wrong-password")
+
+
+def test_duplicate_delivery_starts_one_execution(harness):
+    request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
+    harness.queue.send(request_id)  # SQS delivers at least once: the same request twice
+    outcomes = harness.drain()
+    assert sorted(outcomes) == sorted([Outcome.STARTED, Outcome.IGNORED])
+    assert len(harness.workflow.statuses) == 1
+    assert harness.request(request_id).status == Status.SUCCESS
+
+
+def test_redelivery_while_claimed_cannot_start_a_second_execution(harness):
+    request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
+    request = harness.request(request_id)
+    # A first delivery started the execution, then its claim was undone (e.g. the start call timed out).
+    from exhaust.pipeline.workflow import execution_name, workflow_input
+
+    harness.workflow.start(execution_name(request), workflow_input(request))
+    assert harness.drain() == [Outcome.ALREADY_STARTED]
+    assert len(harness.workflow.statuses) == 1
+
+
+def test_builder_failing_once_is_retried_and_built_batches_are_not_rebuilt(harness):
+    first, second = harness.lake["mainBatches"][:2]
+    harness.builder.fail_first[second] = RuntimeError("the builder crashed")
+    request_id = harness.submit(batchFilter=[first, second])
+    outcomes = harness.drain()
+    assert outcomes == [Outcome.STARTED, Outcome.STARTED]  # the failed attempt queued the request again
+
+    done = harness.request(request_id)
+    assert done.status == Status.SUCCESS
+    assert done.attempts == 1
+    assert harness.builder.calls == {first: 1, second: 2}
+    assert sorted(f.batchId for f in done.files) == sorted([first, second])
+    assert len(harness.workflow.statuses) == 2
+
+
+def test_transient_builder_error_is_retried_inside_the_execution(harness):
+    batch = harness.lake["mainBatches"][0]
+    harness.builder.fail_first[batch] = TransientFailure("throttled")
+    request_id = harness.submit(batchId=batch)
+    assert harness.drain() == [Outcome.STARTED]
+    done = harness.request(request_id)
+    assert done.status == Status.SUCCESS
+    assert done.attempts == 0
+    assert harness.builder.calls == {batch: 2}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "config_of", "message"),
+    [
+        ("progress-exhaust", lambda lake: {"batchId": lake["samples"]["retiredBatchId"]}, "retired collection"),
+        ("progress-exhaust", lambda lake: {"batchFilter": ["no-such-batch"]}, "No data found"),
+        ("userinfo-exhaust", lambda lake: {"batchId": lake["noConsentBatch"]}, "User info exhaust is not applicable"),
+        (
+            "progress-exhaust",
+            lambda lake: {"batchFilter": lake["mainBatches"]},
+            "Number of batches in request exceeded. It should be within 1",
+        ),
+    ],
+)
+def test_permanent_failure_is_failed_with_its_message_and_never_retried(harness, dataset, config_of, message):
+    if "exceeded" in message:
+        from exhaust.datasets.registry import BUILT_IN, DatasetLimits, DatasetRegistry
+
+        limited = next(d for d in BUILT_IN if d.datasetId == dataset)
+        DatasetRegistry().put(limited.model_copy(update={"limits": DatasetLimits(maxBatchesPerRequest=1)}))
+    request_id = harness.submit(dataset=dataset, **config_of(harness.lake))
+    assert harness.drain() == [Outcome.STARTED]
+    failed = harness.request(request_id)
+    assert failed.status == Status.FAILED
+    assert message in (failed.statusMessage or "")
+    assert failed.attempts == 1
+    assert failed.encryptedKey is None
+    assert harness.messages() == []  # not queued again
+    assert harness.builder.calls == {}
+
+
+def test_a_batch_without_rows_fails_the_request_and_keeps_the_other_batch(harness):
+    first, second = harness.lake["mainBatches"][:2]
+    from exhaust.builders.errors import NoDataFound
+
+    harness.builder.fail_first[second] = NoDataFound()
+    request_id = harness.submit(batchFilter=[first, second])
+    harness.drain()
+    failed = harness.request(request_id)
+    assert failed.status == Status.FAILED
+    assert failed.statusMessage == "No data found"
+    assert [f.batchId for f in failed.files] == [first]
+
+
+def test_transient_failures_fail_the_request_after_three_attempts(harness):
+    batch = harness.lake["mainBatches"][0]
+
+    def always_broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    harness.pipeline.build_file = always_broken
+    request_id = harness.submit(batchId=batch)
+    assert harness.drain() == [Outcome.STARTED] * 3
+    failed = harness.request(request_id)
+    assert failed.status == Status.FAILED
+    assert failed.attempts == 3
+    assert failed.statusMessage is not None
+    assert failed.statusMessage.startswith("Internal Server Error: ")
+
+
+def test_worker_killed_mid_request_is_recovered_by_the_sweeper(harness):
+    request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
+
+    class DyingWorkflow(LocalWorkflow):
+        def start(self, name, payload):  # the process died right after the execution was handed over
+            return self.execution_arn(name)
+
+    harness.dispatcher.workflow = DyingWorkflow(harness.workflow.runner)
+    assert harness.drain() == [Outcome.STARTED]
+    assert harness.request(request_id).status == Status.PROCESSING
+
+    # A new worker: it knows nothing of the dead one's executions.
+    harness.workflow = harness.new_workflow()
+    harness.dispatcher.workflow = harness.workflow
+    sweeper = Sweeper(pipeline=harness.pipeline, workflow=harness.workflow, processing_grace_ms=0)
+    report = sweeper.sweep()
+    assert report.recovered == [request_id]
+    assert harness.request(request_id).status == Status.SUBMITTED
+    assert harness.drain() == [Outcome.STARTED]
+    done = harness.request(request_id)
+    assert done.status == Status.SUCCESS
+    assert done.attempts == 1
+
+
+def test_sweeper_requeues_requests_whose_message_was_lost_and_stops_stuck_ones(harness):
+    request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
+    harness.messages()  # the message is received and lost
+    request = harness.request(request_id)
+    old = request.model_copy(update={"updatedAt": request.updatedAt - 3_600_000})
+    harness.store.replace(old, request.version)
+    sweeper = Sweeper(pipeline=harness.pipeline, workflow=harness.workflow)
+    assert sweeper.sweep().requeued == [request_id]
+    assert sweeper.sweep().requeued == []  # touched: not queued again on every sweep
+
+    class HangingWorkflow(LocalWorkflow):
+        def start(self, name, payload):
+            arn = self.execution_arn(name)
+            self.statuses[arn] = "RUNNING"
+            return arn
+
+    hanging = HangingWorkflow(harness.workflow.runner)
+    harness.dispatcher.workflow = hanging
+    harness.drain()
+    claimed = harness.request(request_id)
+    assert claimed.status == Status.PROCESSING
+    stuck = claimed.model_copy(update={"updatedAt": claimed.updatedAt - 7 * 3_600_000})
+    harness.store.replace(stuck, claimed.version)
+    report = Sweeper(pipeline=harness.pipeline, workflow=hanging).sweep()
+    assert report.recovered == [request_id]
+    assert hanging.describe(claimed.executionArn) == "ABORTED"
+    assert harness.request(request_id).status == Status.SUBMITTED
+
+
+def test_channel_throttle_keeps_requests_submitted_and_requeues_them(harness):
+    class HangingWorkflow(LocalWorkflow):
+        def start(self, name, payload):
+            arn = self.execution_arn(name)
+            self.statuses[arn] = "RUNNING"
+            return arn
+
+    harness.dispatcher.workflow = HangingWorkflow(harness.workflow.runner)
+    batch = harness.lake["mainBatches"][0]
+    first, second, third = (harness.submit(batchId=batch) for _ in range(3))
+    dispatched = [harness.dispatcher.dispatch_message(m["Body"]) for m in harness.messages()]
+    assert dispatched == [Outcome.STARTED, Outcome.STARTED, Outcome.THROTTLED]
+    assert [harness.request(r).status for r in (first, second, third)] == [
+        Status.PROCESSING,
+        Status.PROCESSING,
+        Status.SUBMITTED,
+    ]
+    # Queued again for later; another channel is not held back by this one.
+    other = harness.submit(batchId=batch)
+    harness.store.replace(harness.request(other).model_copy(update={"channel": "other-channel"}), 1)
+    again = [json.loads(m["Body"])["requestId"] for m in harness.messages()]
+    assert third in again
+    assert other in again
+    assert harness.dispatcher.dispatch(other) == Outcome.STARTED
+
+
+def test_completion_callback_is_signed_and_the_event_published(harness):
+    request_id = harness.submit(batchId=harness.lake["mainBatches"][0], callback_url="https://partner.example/hook")
+    harness.drain()
+    assert harness.request(request_id).status == Status.SUCCESS
+    ((url, body, headers),) = harness.callbacks
+    assert url == "https://partner.example/hook"
+    detail = json.loads(body)
+    assert detail == {
+        "requestId": request_id,
+        "channel": harness.lake["samples"]["channel"],
+        "dataset": "progress-exhaust",
+        "status": "SUCCESS",
+    }
+    signature = headers[SIGNATURE_HEADER]
+    assert verify_signature(CALLBACK_SECRET, signature, body)
+    assert not verify_signature("another-secret", signature, body)
+    assert not verify_signature(CALLBACK_SECRET, signature, body.replace(b"SUCCESS", b"FAILED"))
+    assert not verify_signature(CALLBACK_SECRET, signature, body, now=time.time() + 3600)  # a replay, later
