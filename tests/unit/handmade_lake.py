@@ -227,7 +227,7 @@ def answer(batch_id, user_id, content_id, title, attempt_id, when, index, questi
         "question_id": question_id,
         "question_type": "mcq",
         "question_title": f"Question {question_id}",
-        "question_description": 'Say "4"' if index == 0 else None,
+        "question_description": 'Say "4",\nthen submit' if index == 0 else None,
         "question_duration": 12.5,
         "question_score": score,
         "question_max_score": maximum,

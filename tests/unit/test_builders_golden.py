@@ -16,6 +16,7 @@ from tests.unit.handmade_lake import CHANNEL, OPTIONS, write_handmade_lake
 DAY = dt.date(2026, 11, 2)
 PASSWORD = "uKW)Afn9D5"
 COURSE = 'Course, "One"'
+SAY_FOUR = 'Say "4",\nthen submit'  # a quote, a comma and a newline in one field
 PROGRESS_STATIC = [
     "Collection Id",
     "Collection Name",
@@ -148,19 +149,19 @@ def test_response_has_one_row_per_question_of_the_batchs_own_attempts(lake, tmp_
     ]  # fmt: skip
     prefix = ["C1", COURSE, "B1", "Batch one"]
     assert rows[1:] == [
-        [*prefix, "u1", "A1", "Quiz one", "t1", "05/09/2026 09:15:00", "Q1", "mcq", "Question Q1", 'Say "4"',
+        [*prefix, "u1", "A1", "Quiz one", "t1", "05/09/2026 09:15:00", "Q1", "mcq", "Question Q1", SAY_FOUR,
          "12.5", "1", "1", OPTIONS, '{"value": 1}'],
         [*prefix, "u1", "A1", "Quiz one", "t1", "05/09/2026 09:15:00", "Q2", "mcq", "Question Q2", "",
          "12.5", "0", "2", OPTIONS, '{"value": 0}'],
-        [*prefix, "u1", "A1", "Quiz one", "t2", "06/09/2026 09:15:00", "Q1", "mcq", "Question Q1", 'Say "4"',
+        [*prefix, "u1", "A1", "Quiz one", "t2", "06/09/2026 09:15:00", "Q1", "mcq", "Question Q1", SAY_FOUR,
          "12.5", "1", "1", OPTIONS, '{"value": 1}'],
         [*prefix, "u1", "A1", "Quiz one", "t2", "06/09/2026 09:15:00", "Q2", "mcq", "Question Q2", "",
          "12.5", "2", "2", OPTIONS, '{"value": 2}'],
-        [*prefix, "u1", "A2", "Practice", "t3", "07/09/2026 09:15:00", "Q3", "mcq", "Question Q3", 'Say "4"',
+        [*prefix, "u1", "A2", "Practice", "t3", "07/09/2026 09:15:00", "Q3", "mcq", "Question Q3", SAY_FOUR,
          "12.5", "1", "2", OPTIONS, '{"value": 1}'],
         [*prefix, "u1", "S1", "Feedback survey", "t4", "07/09/2026 10:00:00", "Q4", "mcq", "Question Q4",
-         'Say "4"', "12.5", "1", "1", OPTIONS, '{"value": 1}'],
-        [*prefix, "u2", "A1", "Quiz one", "t5", "08/09/2026 09:15:00", "Q1", "mcq", "Question Q1", 'Say "4"',
+         SAY_FOUR, "12.5", "1", "1", OPTIONS, '{"value": 1}'],
+        [*prefix, "u2", "A1", "Quiz one", "t5", "08/09/2026 09:15:00", "Q1", "mcq", "Question Q1", SAY_FOUR,
          "12.5", "1", "1", OPTIONS, '{"value": 1}'],
         [*prefix, "u2", "A1", "Quiz one", "t5", "08/09/2026 09:15:00", "Q2", "mcq", "Question Q2", "",
          "12.5", "0", "2", OPTIONS, '{"value": 0}'],
