@@ -88,6 +88,9 @@ class LocalService:
             credentials["samples"].update(added.pop("samples", {}))
             credentials.update(added)
         self._start_thread("gateway", self._gateway.serve_forever)
+        from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
+
+        self._start_thread("worker", LocalWorker(get_settings(), self._stopping).run)
         self.credentials = credentials
         self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
         self.credentials_file.write_text(json.dumps(credentials, indent=2) + "\n")
