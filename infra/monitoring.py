@@ -47,15 +47,8 @@ class Monitoring(Construct):
                 resources=["*"],  # in a key policy, "*" means this key
             )
         )
-        self.topic = aws_sns.Topic(self, "AlarmTopic", display_name="exhaust alarms", master_key=key)
-        self.topic.add_to_resource_policy(
-            aws_iam.PolicyStatement(
-                effect=aws_iam.Effect.DENY,
-                actions=["sns:Publish"],
-                principals=[aws_iam.AnyPrincipal()],
-                resources=[self.topic.topic_arn],
-                conditions={"Bool": {"aws:SecureTransport": "false"}},
-            )
+        self.topic = aws_sns.Topic(
+            self, "AlarmTopic", display_name="exhaust alarms", master_key=key, enforce_ssl=True
         )
         if alarm_email:
             self.topic.add_subscription(aws_sns_subscriptions.EmailSubscription(alarm_email))
