@@ -47,9 +47,7 @@ class Monitoring(Construct):
                 resources=["*"],  # in a key policy, "*" means this key
             )
         )
-        self.topic = aws_sns.Topic(
-            self, "AlarmTopic", display_name="exhaust alarms", master_key=key, enforce_ssl=True
-        )
+        self.topic = aws_sns.Topic(self, "AlarmTopic", display_name="exhaust alarms", master_key=key, enforce_ssl=True)
         if alarm_email:
             self.topic.add_subscription(aws_sns_subscriptions.EmailSubscription(alarm_email))
         self.alarms: list[aws_cloudwatch.Alarm] = []
