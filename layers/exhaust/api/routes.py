@@ -68,6 +68,22 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("POST", "/api/dataset/v1/add", "dataset_add", "ekstep.analytics.dataset.add", "token", "Register a dataset"),
     Route("GET", "/api/dataset/v1/list", "dataset_list", "ekstep.analytics.dataset.list", "token", "List datasets"),
+    Route(
+        "GET",
+        "/api/data/v3/dataset/get/{datasetId}",
+        "dataset_get",
+        "org.ekstep.analytics.telemetry",
+        "token",
+        "Presigned links to a channel's daily files of a standard dataset",
+    ),
+    Route(
+        "GET",
+        "/api/data/v3/public/dataset/get/{datasetId}",
+        "public_dataset_get",
+        "org.ekstep.analytics.telemetry",
+        "none",
+        "CDN links to the daily files of a public dataset (no authentication)",
+    ),
 )
 
 

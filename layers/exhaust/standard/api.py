@@ -1,0 +1,105 @@
+"""The two dataset get routes: standard (token, the caller's channel, presigned links) and public (no auth, CDN).
+
+Checks run in the order a caller fixes them: who you are and which channel, which dataset, which days.
+This module never imports pyarrow: it runs in API Lambdas (the producer lives in exhaust.standard.producer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+from exhaust.api.http import ApiRequest
+from exhaust.auth.checks import CHANNEL_HEADER, require_any_role, require_channel
+from exhaust.datasets.registry import Dataset, DatasetRegistry
+from exhaust.errors import BadRequest, NotFound
+from exhaust.requests.adapters import LinkSigner
+from exhaust.resources import STANDARD_DATASETS_PREFIX
+from exhaust.settings import get_settings
+from exhaust.standard.dates import DateQuery, resolve_range
+from exhaust.standard.files import (
+    DatasetFiles,
+    KeyLister,
+    S3KeyLister,
+    as_answer,
+    cdn_link,
+    dataset_prefix,
+    keys_by_day,
+)
+
+# A channel becomes one level of an S3 key: no slashes, no dot-only names, nothing a key would mangle.
+CHANNEL_PATTERN = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]{1,128}$")
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def checked_channel(channel: str) -> str:
+    if not CHANNEL_PATTERN.match(channel):
+        raise BadRequest(f"{CHANNEL_HEADER}: '{channel}' is not a channel id (letters, digits, '.', '_', '-')")
+    return channel
+
+
+def date_query(request: ApiRequest, *, presets_allowed: bool) -> DateQuery:
+    return DateQuery(
+        from_=request.query_value("from"),
+        since=request.query_value("since"),
+        to=request.query_value("to"),
+        date=request.query_value("date") if presets_allowed else None,
+        date_range=request.query_value("date_range") if presets_allowed else None,
+    )
+
+
+def find_dataset(registry: DatasetRegistry, dataset_id: str, dataset_type: str) -> Dataset | None:
+    dataset = registry.get(dataset_id)
+    return dataset if dataset is not None and dataset.type == dataset_type else None
+
+
+def standard_get(request: ApiRequest, *, lister: KeyLister | None = None, today: dt.date | None = None) -> DatasetFiles:
+    principal, channel = require_channel(request)
+    checked_channel(channel)
+    dataset_id = request.path_params["datasetId"]
+    registry = DatasetRegistry()
+    dataset = find_dataset(registry, dataset_id, "standard")
+    if dataset is None:
+        # The reference answered empty lists for an unknown dataset, which hid typos.
+        valid = ", ".join(registry.ids("standard"))
+        raise NotFound(f"datasetId: unknown standard dataset '{dataset_id}'; valid ids: {valid}")
+    if dataset.authorizedRoles:
+        require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset_id}")
+    days = resolve_range(
+        date_query(request, presets_allowed=False),
+        today or today_utc(),
+        max_range_days=dataset.limits.maxDateRangeDays,
+        retention_days=dataset.limits.retentionDays,
+        presets_allowed=False,
+    )
+    prefix = dataset_prefix(STANDARD_DATASETS_PREFIX, dataset_id, channel if dataset.perChannel else None)
+    signer = LinkSigner()
+    found = keys_by_day(lister or S3KeyLister(), signer.bucket, prefix, days)
+    return as_answer(found, signer.sign, signer.expires_at_ms(int(time.time() * 1000)))
+
+
+def public_get(request: ApiRequest, *, lister: KeyLister | None = None, today: dt.date | None = None) -> DatasetFiles:
+    dataset_id = request.path_params["datasetId"]
+    registry = DatasetRegistry()
+    dataset = find_dataset(registry, dataset_id, "public")
+    if dataset is None:
+        valid = ", ".join(registry.ids("public"))
+        raise BadRequest(f"datasetId: unknown public dataset '{dataset_id}'; valid ids: {valid}")
+    channel = request.header(CHANNEL_HEADER)
+    if dataset.perChannel and channel is None:
+        raise BadRequest(f"{CHANNEL_HEADER}: header is required: the files of {dataset_id} are per channel")
+    days = resolve_range(
+        date_query(request, presets_allowed=True),
+        today or today_utc(),
+        max_range_days=dataset.limits.maxDateRangeDays,
+        retention_days=dataset.limits.retentionDays,
+        presets_allowed=True,
+    )
+    settings = get_settings()
+    prefix = dataset_prefix("", dataset_id, checked_channel(channel) if dataset.perChannel and channel else None)
+    found = keys_by_day(lister or S3KeyLister(), settings.public_bucket, prefix, days)
+    return as_answer(found, lambda key: cdn_link(settings.cdn_base_url, key), None)

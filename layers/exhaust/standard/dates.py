@@ -1,0 +1,151 @@
+"""Which days a dataset get call asks for: `from`/`since`/`to`, `date`, `date_range` presets, and their limits.
+
+Pure functions of the query values and today's date, so every rule is unit-tested without AWS. Each refusal is
+a BadRequest whose message starts with the parameter at fault.
+
+A range is inclusive at both ends and its length counts days: from=2026-01-01&to=2026-01-10 is 10 days, so a
+dataset with maxDateRangeDays=10 accepts it (and LAST_30_DAYS fits the public limit of 30).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from exhaust.errors import BadRequest
+
+DATE_FORMAT = "YYYY-MM-DD"
+
+# Presets end yesterday: today's file is only produced after the day is over.
+DAYS_PRESETS = {
+    "LAST_DAY": 1,
+    "LAST_2_DAYS": 2,
+    "LAST_7_DAYS": 7,
+    "LAST_14_DAYS": 14,
+    "LAST_30_DAYS": 30,
+}
+LAST_WEEK = "LAST_WEEK"
+PRESETS = (*DAYS_PRESETS, LAST_WEEK)
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def each_day(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=offset) for offset in range(self.days)]
+
+
+@dataclass(frozen=True)
+class DateQuery:
+    """The date parameters of a call, as given (None when absent)."""
+
+    from_: str | None = None
+    since: str | None = None
+    to: str | None = None
+    date: str | None = None
+    date_range: str | None = None
+
+
+def parse_day(name: str, value: str) -> dt.date:
+    """A `YYYY-MM-DD` day, or a 400 naming the parameter (the reference answered a 500 after a timeout)."""
+    text = value.strip()
+    try:
+        if len(text) != len(DATE_FORMAT):
+            raise ValueError(text)
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name}: '{value}' is not a date in the {DATE_FORMAT} format") from None
+
+
+def preset_range(value: str, today: dt.date) -> DateRange:
+    preset = value.strip().upper()
+    if preset in DAYS_PRESETS:
+        return DateRange(today - dt.timedelta(days=DAYS_PRESETS[preset]), today - dt.timedelta(days=1))
+    if preset == LAST_WEEK:
+        # The previous calendar week, Monday to Sunday (ISO weeks), whatever weekday today is.
+        this_monday = today - dt.timedelta(days=today.weekday())
+        return DateRange(this_monday - dt.timedelta(days=7), this_monday - dt.timedelta(days=1))
+    raise BadRequest(f"date_range: '{value}' is not one of {', '.join(PRESETS)}")
+
+
+def requested_range(query: DateQuery, today: dt.date, *, presets_allowed: bool) -> DateRange:
+    """The days a call names, before limits: defaults are from yesterday to today; `since` is `from`'s alias."""
+    if query.from_ is not None and query.since is not None:
+        raise BadRequest("since: is an alias of from; give one of them, not both")
+    start_text = query.from_ if query.from_ is not None else query.since
+    start_name = "from" if query.from_ is not None else "since"
+    if presets_allowed:
+        chosen = [name for name, value in (("date", query.date), ("date_range", query.date_range)) if value is not None]
+        if start_text is not None or query.to is not None:
+            chosen.append(start_name if start_text is not None else "to")
+        if len(chosen) > 1:
+            raise BadRequest(f"{chosen[0]}: cannot be combined with {chosen[1]}; give one way of naming the days")
+        if query.date is not None:
+            day = parse_day("date", query.date)
+            return DateRange(day, day)
+        if query.date_range is not None:
+            return preset_range(query.date_range, today)
+    start = parse_day(start_name, start_text) if start_text is not None else today - dt.timedelta(days=1)
+    end = parse_day("to", query.to) if query.to is not None else today
+    return DateRange(start, end)
+
+
+def validate_range(
+    days: DateRange,
+    today: dt.date,
+    *,
+    max_range_days: int,
+    retention_days: int,
+    start_name: str = "from",
+    end_name: str = "to",
+) -> DateRange:
+    """The limits every route applies: nothing after today, no negative range, the dataset's range and retention."""
+    if days.end > today:
+        raise BadRequest(f"{end_name}: {days.end.isoformat()} is after today ({today.isoformat()})")
+    if days.start > days.end:
+        raise BadRequest(
+            f"{start_name}: {days.start.isoformat()} is after {end_name} ({days.end.isoformat()}); "
+            "the range cannot be negative"
+        )
+    if days.days > max_range_days:
+        raise BadRequest(
+            f"{start_name}: the range {days.start.isoformat()} to {days.end.isoformat()} covers {days.days} days; "
+            f"this dataset allows at most {max_range_days}"
+        )
+    earliest = today - dt.timedelta(days=retention_days)
+    if days.start < earliest:
+        raise BadRequest(
+            f"{start_name}: {days.start.isoformat()} is older than this dataset's retention of {retention_days} days "
+            f"(earliest {earliest.isoformat()})"
+        )
+    return days
+
+
+def parameter_names(query: DateQuery) -> tuple[str, str]:
+    """The parameters a refusal names for the start and the end of the range (defaults name their parameter)."""
+    if query.date is not None:
+        return "date", "date"
+    if query.date_range is not None:
+        return "date_range", "date_range"
+    return ("since" if query.since is not None and query.from_ is None else "from"), "to"
+
+
+def resolve_range(
+    query: DateQuery, today: dt.date, *, max_range_days: int, retention_days: int, presets_allowed: bool
+) -> DateRange:
+    days = requested_range(query, today, presets_allowed=presets_allowed)
+    start_name, end_name = parameter_names(query)
+    return validate_range(
+        days,
+        today,
+        max_range_days=max_range_days,
+        retention_days=retention_days,
+        start_name=start_name,
+        end_name=end_name,
+    )
