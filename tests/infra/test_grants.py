@@ -121,3 +121,10 @@ def test_object_writes_stay_under_a_prefix(resources):
                 for resource in listed(statement["Resource"]):
                     text = render(resource)
                     assert not text.endswith(">/*"), f"{logical_id} writes anywhere in a bucket: {text}"
+
+
+def test_granted_prefixes_are_the_ones_the_code_writes_under():
+    from infra import grants
+
+    assert grants.LEGACY_PREFIX == pytest.importorskip("exhaust.legacy.service").LEGACY_PREFIX
+    assert grants.EXPORTS_PREFIX == pytest.importorskip("exhaust.export.service").EXPORTS_PREFIX
