@@ -71,7 +71,7 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             chunk["content_id"],
             chunk["content_title"],
             chunk["attempt_id"],
-            common.format_dates(common.single(chunk, "attempted_on"), common.DATE_TIME_FORMAT),
+            common.format_dates(common.single(chunk, "attempted_on"), with_time=True),
             *(chunk[name] for name in ATTEMPT_COLUMNS[5:]),
         ]
         yield common.encode_csv(columns), length
