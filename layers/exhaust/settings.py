@@ -29,6 +29,9 @@ class RuntimeSettings(BaseModel):
     cdn_base_url: str = ""
     lake_prefix: str = resources.LAKE_PREFIX
     link_expiry_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
+    # Zips up to this size are answered inline (base64 adds a third: 3.75 MB -> 5 MB, under Lambda's 6 MB
+    # response limit); larger ones are a 303 to a presigned link (legacy and export APIs).
+    max_inline_download_bytes: int = Field(default=3_750_000, ge=0, le=4_000_000)
     max_open_requests_per_channel: int = Field(default=100, ge=1)
     max_running_per_channel: int = Field(default=5, ge=1)
     output_retention_days: int = Field(default=30, ge=1)

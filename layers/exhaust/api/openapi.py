@@ -115,7 +115,11 @@ def build_document() -> dict[str, Any]:
     components: dict[str, Any] = {}
     _collect(schemas.ResponseParams, components)
     paths: dict[str, dict[str, Any]] = {}
+    seen_functions: dict[str, int] = {}
     for route in ROUTES:
+        # A function serving several routes (the legacy API with and without dates) needs unique operation ids.
+        seen_functions[route.function] = seen_functions.get(route.function, 0) + 1
+        count = seen_functions[route.function]
         operation = OPERATIONS.get(route.function, Operation(tag=route.function.replace("_", " ")))
         result_ref = _collect(operation.result, components) if operation.result else None
         responses: dict[str, Any] = {}
@@ -133,7 +137,7 @@ def build_document() -> dict[str, Any]:
                     "content": {"application/json": {"schema": schemas.envelope_schema(None)}},
                 }
         spec: dict[str, Any] = {
-            "operationId": route.function,
+            "operationId": route.function if count == 1 else f"{route.function}_{count}",
             "summary": route.summary,
             "tags": [operation.tag],
             "parameters": _parameters(route, operation),

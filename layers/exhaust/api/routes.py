@@ -69,6 +69,32 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/dataset/v1/add", "dataset_add", "ekstep.analytics.dataset.add", "token", "Register a dataset"),
     Route("GET", "/api/dataset/v1/list", "dataset_list", "ekstep.analytics.dataset.list", "token", "List datasets"),
     Route(
+        "POST",
+        "/v1/datasets/{datasetId}/{resourceId}/{fromDate}/{toDate}",
+        "legacy",
+        "ekstep.data_exhaust_dataset_service",
+        "none",
+        "Legacy dataset API: a partner's data as a zip of per-day zips (license key in the body)",
+    ),
+    Route(
+        "POST",
+        "/v1/datasets/{datasetId}/{resourceId}",
+        "legacy",
+        "ekstep.data_exhaust_dataset_service",
+        "none",
+        "Legacy dataset API for yesterday (license key in the body)",
+    ),
+    # Before /api/export/{format}: the local gateway takes the first match, as API Gateway prefers static paths.
+    Route("GET", "/api/export/ui", "export_ui", "api.export.ui", "none", "Swagger UI of the export API"),
+    Route(
+        "GET",
+        "/api/export/{format}",
+        "export",
+        "api.export",
+        "none",
+        "Export observations as a CKAN-compliant CSV, JSON or XML zip (public, throttled)",
+    ),
+    Route(
         "GET",
         "/api/data/v3/dataset/get/{datasetId}",
         "dataset_get",

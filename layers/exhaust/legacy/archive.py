@@ -1,0 +1,141 @@
+"""The legacy answer: a zip holding one `{yyyy-mm-dd}.zip` per day of the range and a `manifest.json`.
+
+Each day's zip holds `events.jsonl` (that day's events of the partner, one JSON event a line) and its own
+`manifest.json` (counts, first and last event time, files). Days without events are present: their zip holds
+an empty `events.jsonl` and a manifest that says `"empty": true`. Everything streams through temporary files,
+so memory stays bounded whatever the volume of a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EVENTS_FILE = "events.jsonl"
+MANIFEST_FILE = "manifest.json"
+COPY_CHUNK = 1024 * 1024
+
+# (event time, the event as JSON text) of one day, in any order.
+DayEvents = Iterable[tuple[dt.datetime, str]]
+
+
+@dataclass
+class DaySummary:
+    date: dt.date
+    event_count: int = 0
+    first_event: dt.datetime | None = None
+    last_event: dt.datetime | None = None
+    events_bytes: int = 0
+    events_sha256: str = ""
+
+    def see(self, when: dt.datetime) -> None:
+        self.event_count += 1
+        if self.first_event is None or when < self.first_event:
+            self.first_event = when
+        if self.last_event is None or when > self.last_event:
+            self.last_event = when
+
+    def describe(self) -> dict[str, Any]:
+        empty = self.event_count == 0
+        return {
+            "date": self.date.isoformat(),
+            "eventCount": self.event_count,
+            "firstEventTime": _iso(self.first_event),
+            "lastEventTime": _iso(self.last_event),
+            "empty": empty,
+            **({"note": "No events for this day"} if empty else {}),
+        }
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    if when is None:
+        return None
+    return when.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_day_zip(path: Path, day: dt.date, events: DayEvents, context: dict[str, str]) -> DaySummary:
+    summary = DaySummary(day)
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open(EVENTS_FILE, "w") as out:
+            for when, text in events:
+                line = text.encode("utf-8") + b"\n"
+                out.write(line)
+                digest.update(line)
+                summary.events_bytes += len(line)
+                summary.see(when)
+        summary.events_sha256 = digest.hexdigest()
+        manifest = {
+            **context,
+            **summary.describe(),
+            "files": [
+                {
+                    "name": EVENTS_FILE,
+                    "format": "jsonl",
+                    "events": summary.event_count,
+                    "bytes": summary.events_bytes,
+                    "sha256": summary.events_sha256,
+                }
+            ],
+        }
+        archive.writestr(MANIFEST_FILE, json.dumps(manifest, indent=2))
+    return summary
+
+
+def write_archive(
+    path: Path,
+    days: list[dt.date],
+    events_of_day: Callable[[dt.date], DayEvents],
+    context: dict[str, str],
+    generated_at: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Write the zip of per-day zips to `path`; answer its manifest (also stored in it)."""
+    entries: list[dict[str, Any]] = []
+    totals = DaySummary(days[0])
+    with tempfile.TemporaryDirectory() as work, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as outer:
+        for day in days:
+            day_path = Path(work) / f"{day.isoformat()}.zip"
+            summary = write_day_zip(day_path, day, events_of_day(day), context)
+            # The day zips are compressed already: stored as they are.
+            outer.write(day_path, day_path.name)
+            entries.append(
+                {
+                    **summary.describe(),
+                    "file": day_path.name,
+                    "bytes": day_path.stat().st_size,
+                    "sha256": _sha256(day_path),
+                }
+            )
+            totals.event_count += summary.event_count
+            for when in (summary.first_event, summary.last_event):
+                if when is not None:
+                    totals.first_event = min(totals.first_event or when, when)
+                    totals.last_event = max(totals.last_event or when, when)
+            day_path.unlink()
+        manifest = {
+            **context,
+            "fromDate": days[0].isoformat(),
+            "toDate": days[-1].isoformat(),
+            "generatedAt": _iso(generated_at or dt.datetime.now(dt.UTC)),
+            "eventCount": totals.event_count,
+            "firstEventTime": _iso(totals.first_event),
+            "lastEventTime": _iso(totals.last_event),
+            "days": entries,
+        }
+        outer.writestr(MANIFEST_FILE, json.dumps(manifest, indent=2))
+    return manifest

@@ -1,0 +1,72 @@
+"""The legacy API's request rules, as pure functions: body shape, date defaults and limits (seed 000)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from exhaust.legacy.errors import DateRangeTooLarge, InvalidData, InvalidDate
+
+# The seed: "Maximum one month's (31 days) data could be downloaded in one API call".
+MAX_RANGE_DAYS = 31
+MAX_BODY_BYTES = 64 * 1024
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class DateRange:
+    first: dt.date
+    last: dt.date
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.first + dt.timedelta(days=offset) for offset in range((self.last - self.first).days + 1)]
+
+
+def license_key_of(body: bytes) -> str:
+    """`request.licensekey` of the body; INVALID_DATA_ERROR when the body is not a JSON object of that shape.
+
+    A body without a key parses fine: the key is then empty and authentication answers LOGIN_FAILED.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidData(f"Request body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        document = json.loads(body.decode("utf-8")) if body.strip() else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise InvalidData("Request JSON is not parsable") from None
+    if not isinstance(document, dict):
+        raise InvalidData("Request JSON is not parsable: it must be an object with a 'request' object")
+    request: Any = document.get("request", {})
+    if not isinstance(request, dict):
+        raise InvalidData("Request JSON is not parsable: 'request' must be an object")
+    key = request.get("licensekey", "")
+    if not isinstance(key, str):
+        raise InvalidData("Request JSON is not parsable: 'request.licensekey' must be a string")
+    return key.strip()
+
+
+def parse_date(name: str, value: str) -> dt.date:
+    if not DATE_PATTERN.match(value):
+        raise InvalidDate(f"{name} must be in YYYY-MM-DD format, got '{value[:40]}'")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidDate(f"{name} is not a valid date: '{value}'") from None
+
+
+def date_range(from_text: str | None, to_text: str | None, today: dt.date, max_days: int = MAX_RANGE_DAYS) -> DateRange:
+    """The days asked for: both default to yesterday; toDate >= fromDate, toDate < today, at most max_days."""
+    yesterday = today - dt.timedelta(days=1)
+    first = parse_date("fromDate", from_text) if from_text else yesterday
+    last = parse_date("toDate", to_text) if to_text else yesterday
+    if first > last:
+        raise InvalidDate(f"fromDate ({first}) must not be after toDate ({last})")
+    if last >= today:
+        raise InvalidDate(f"toDate ({last}) must be before today ({today}, UTC)")
+    days = (last - first).days + 1
+    if days > max_days:
+        raise DateRangeTooLarge(f"At most {max_days} days can be downloaded in one call; {first}..{last} is {days}")
+    return DateRange(first, last)

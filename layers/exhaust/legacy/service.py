@@ -1,0 +1,82 @@
+"""One legacy download: check the body, the license key and the dates, build the zip, answer it.
+
+The checks run in the order a caller can act on without leaking anything: a body that does not parse, then the
+license key (who are you, may you read this resource and dataset), then the dates. Only then is pyarrow
+loaded (exhaust.legacy.reader), so a refused call costs no more than a DynamoDB read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from exhaust.api.http import RawResponse
+from exhaust.auth.checks import AuthorizationFailed, authenticate_license
+from exhaust.auth.credentials import CredentialStore
+from exhaust.datasets.registry import DatasetRegistry
+from exhaust.downloads import deliver_zip
+from exhaust.legacy import rules
+from exhaust.legacy.archive import write_archive
+from exhaust.settings import RuntimeSettings, get_settings
+
+if TYPE_CHECKING:
+    from exhaust.lake.store import Lake
+
+LEGACY_PREFIX = "legacy/"
+LEGACY_DATASET_TYPE = "legacy"
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+class LegacyService:
+    def __init__(
+        self,
+        credentials: CredentialStore | None = None,
+        registry: DatasetRegistry | None = None,
+        lake_opener: Callable[[], Lake] | None = None,
+        settings: RuntimeSettings | None = None,
+        today: Callable[[], dt.date] = utc_today,
+    ):
+        self.credentials = credentials or CredentialStore()
+        self.registry = registry or DatasetRegistry()
+        self.settings = settings
+        self._lake_opener = lake_opener
+        self._lake: Lake | None = None
+        self.today = today
+
+    def lake(self) -> Lake:
+        if self._lake is None:
+            if self._lake_opener is not None:
+                self._lake = self._lake_opener()
+            else:
+                from exhaust.legacy.reader import open_lake
+
+                self._lake = open_lake(self.settings or get_settings())
+        return self._lake
+
+    def download(
+        self, dataset_id: str, resource_id: str, from_text: str | None, to_text: str | None, body: bytes
+    ) -> RawResponse:
+        license_key = rules.license_key_of(body)
+        authenticate_license(license_key, resource_id, dataset_id, self.credentials)
+        dataset = self.registry.get(dataset_id)
+        if dataset is None or dataset.type != LEGACY_DATASET_TYPE:
+            raise AuthorizationFailed(f"Dataset '{dataset_id}' is not available through the dataset API")
+        max_days = min(rules.MAX_RANGE_DAYS, dataset.limits.maxDateRangeDays)
+        days = rules.date_range(from_text, to_text, self.today(), max_days)
+
+        from exhaust.legacy.reader import TelemetryReader
+
+        reader = TelemetryReader(self.lake(), resource_id)
+        filename = f"{dataset_id}_{days.first.isoformat()}_{days.last.isoformat()}.zip"
+        context = {"datasetId": dataset_id, "resourceId": resource_id}
+        settings = self.settings or get_settings()
+        with tempfile.TemporaryDirectory() as work:
+            path = Path(work) / filename
+            write_archive(path, days.days, reader.events, context)
+            return deliver_zip(path, filename=filename, key_prefix=LEGACY_PREFIX, settings=settings)
