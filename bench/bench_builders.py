@@ -34,9 +34,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def child_build(args: argparse.Namespace) -> None:
     from exhaust.builders import build_batch_zip
 
+    # Resident memory after each chunk: flat from the first chunks on means it does not grow with the batch.
+    rss_by_rows: list[tuple[int, float]] = []
     started = time.perf_counter()
     summary = build_batch_zip(
         "progress-exhaust",
@@ -47,9 +54,11 @@ def child_build(args: argparse.Namespace) -> None:
         Path(args.output),
         dt.date.fromisoformat(LAKE_TODAY),
         chunk_rows=args.chunk_rows,
+        on_rows=lambda rows: rss_by_rows.append((rows, round(current_rss_mb(), 1))),
     )
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": summary.rows, "seconds": seconds, "bytes": summary.bytes, "peak_rss_mb": peak_rss_mb()}))
+    answer = {"rows": summary.rows, "seconds": seconds, "bytes": summary.bytes, "peak_rss_mb": peak_rss_mb()}
+    print(json.dumps({**answer, "rss_mb_by_rows": rss_by_rows}))
 
 
 def child_floor(args: argparse.Namespace) -> None:
@@ -136,6 +145,7 @@ def main() -> int:
         "csv_mb": round(csv_bytes / 2**20, 1),
         "zip_mb": round(build["bytes"] / 2**20, 1),
         "chunk_rows": args.chunk_rows,
+        "rss_mb_by_rows": build["rss_mb_by_rows"][:: max(1, len(build["rss_mb_by_rows"]) // 8)],
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),

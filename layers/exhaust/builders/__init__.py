@@ -12,6 +12,7 @@ The pipeline's build step calls, once per batch:
         key_prefix: str,        # e.g. "requests/{channel}/{requestId}/"
         date: datetime.date,    # the file name's yyyyMMdd
         *, chunk_rows=65_536, compresslevel=6,
+        on_rows=None,           # optional callback(rows written so far), called after each chunk
     ) -> BuiltFile              # name, key, rows, bytes, sha256 (exhaust.packaging)
 
 and writes `{key_prefix}{batchId}_{progress|userinfo|response}_{yyyyMMdd}.zip`, a WinZip AES-256 zip holding

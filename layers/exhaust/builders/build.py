@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from exhaust.builders import file_stem, progress, response, userinfo
@@ -46,8 +46,12 @@ def build_batch_zip(
     *,
     chunk_rows: int = CHUNK_ROWS,
     compresslevel: int = COMPRESS_LEVEL,
+    on_rows: Callable[[int], None] | None = None,
 ) -> ZipSummary:
-    """Write the batch's dataset into an AES-256 zip at `path`; NoDataFound when it has no rows."""
+    """Write the batch's dataset into an AES-256 zip at `path`; NoDataFound when it has no rows.
+
+    `on_rows(rows_so_far)` is called after each chunk (progress reports, memory probes).
+    """
     lake = lake if isinstance(lake, Lake) else Lake.open(lake)
     stem = file_stem(dataset_id, batch_id, date)
     labels, chunks = plan(dataset_id, batch_id, channel, lake, chunk_rows)
@@ -55,6 +59,8 @@ def build_batch_zip(
         archive.write_header(labels)
         for chunk, rows in chunks:
             archive.write_csv_bytes(chunk, rows=rows)
+            if on_rows is not None:
+                on_rows(archive.rows)
     assert archive.summary is not None
     if archive.summary.rows == 0:
         raise NoDataFound()
@@ -73,6 +79,7 @@ def build_batch_file(
     *,
     chunk_rows: int = CHUNK_ROWS,
     compresslevel: int = COMPRESS_LEVEL,
+    on_rows: Callable[[int], None] | None = None,
 ) -> BuiltFile:
     """Build the batch's zip in a temporary directory and upload it to `{key_prefix}{stem}.zip`."""
     stem = file_stem(dataset_id, batch_id, date)
@@ -87,5 +94,6 @@ def build_batch_file(
             date,
             chunk_rows=chunk_rows,
             compresslevel=compresslevel,
+            on_rows=on_rows,
         )
         return upload_zip(summary, bucket, f"{key_prefix}{stem}.zip")
