@@ -196,7 +196,9 @@ def test_permanent_failures_carry_the_message_users_see(lake, tmp_path, dataset,
 def test_chunked_build_writes_the_same_bytes_as_one_chunk(lake, tmp_path):
     _, whole = build(lake, tmp_path, "progress-exhaust", "B1")
     path = tmp_path / "chunked.zip"
-    build_batch_zip("progress-exhaust", "B1", CHANNEL, PASSWORD, lake, path, DAY, chunk_rows=1)
+    reported = []
+    build_batch_zip("progress-exhaust", "B1", CHANNEL, PASSWORD, lake, path, DAY, chunk_rows=1, on_rows=reported.append)
+    assert reported == [1, 2, 3, 4]
     with pyzipper.AESZipFile(path) as archive:
         archive.setpassword(PASSWORD.encode())
         chunked = list(csv.reader(io.StringIO(archive.read(archive.namelist()[0]).decode(), newline="")))
