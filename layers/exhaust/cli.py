@@ -13,6 +13,7 @@ from typing import Any
 
 from exhaust.auth import cli as auth_cli
 from exhaust.lake import cli as lake_cli
+from exhaust.standard import cli as standard_cli
 
 
 def _run_local(args: argparse.Namespace) -> int:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     local.set_defaults(run=_run_local)
     auth_cli.register(commands)
     lake_cli.register(commands)
+    standard_cli.register(commands)
     return parser
 
 

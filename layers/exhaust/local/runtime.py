@@ -45,9 +45,10 @@ def free_port(host: str) -> int:
 def seeders() -> list[Seeder]:
     from exhaust.auth.seed import seed_credentials
     from exhaust.lake.seed import seed_lake
+    from exhaust.standard.seed import seed_standard_datasets
 
-    # The lake first: the credentials seeder licenses the lake's sample partner.
-    return [seed_lake, seed_credentials]
+    # The lake first: the credentials seeder licenses the lake's sample partner; the producer reads its telemetry.
+    return [seed_lake, seed_credentials, seed_standard_datasets]
 
 
 class LocalService:

@@ -1,0 +1,167 @@
+"""The daily producer on a hand-made telemetry table: every expected CSV line written out (golden files)."""
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+from exhaust.errors import BadRequest
+from exhaust.lake import schemas
+from exhaust.lake.store import Lake
+from exhaust.standard.dates import DateRange
+from exhaust.standard.producer import Producer, days_to_produce
+
+DAY = dt.date(2026, 11, 18)
+UTC = dt.UTC
+
+
+def event(channel, session, actor, content, eid, duration=0.0, day=DAY):
+    return {
+        "event_date": day,
+        "channel": channel,
+        "partner_id": "p",
+        "event_id": f"{session}-{actor}-{content}-{eid}",
+        "eid": eid,
+        "ets": dt.datetime.combine(day, dt.time(10), tzinfo=UTC),
+        "session_id": session,
+        "actor_id": actor,
+        "content_id": content,
+        "duration_seconds": duration,
+        "event_json": "{}",
+    }
+
+
+TELEMETRY = [
+    # ch-a: C1 has 5 users (public), C2 has 2 (suppressed), one event has no content.
+    event("ch-a", "s1", "u1", "C1", "START"),
+    event("ch-a", "s1", "u1", "C1", "END", 120.0),
+    event("ch-a", "s2", "u2", "C1", "START"),
+    event("ch-a", "s2", "u2", "C1", "END", 60.5),
+    event("ch-a", "s3", "u3", "C1", "START"),
+    event("ch-a", "s4", "u4", "C1", "START"),
+    event("ch-a", "s5", "u5", "C1", "INTERACT"),
+    event("ch-a", "s1", "u1", "C2", "START"),
+    event("ch-a", "s6", "u6", "C2", "END", 30.0),
+    event("ch-a", "s7", "u7", None, "IMPRESSION"),
+    # ch-b: one content with 6 users and nothing hidden, so its total is public too.
+    *(event("ch-b", f"t{n}", f"b{n}", "C9", "START") for n in range(1, 7)),
+    event("ch-b", "t1", "b1", "C9", "END", 10.0),
+    # ch-c: a single user: nothing of it is public.
+    event("ch-c", "x", "x1", "C1", "START"),
+    # Another day and an event without a channel: in no file of DAY.
+    event("ch-a", "s9", "u9", "C1", "START", day=DAY - dt.timedelta(days=1)),
+    event(None, "s8", "u8", "C1", "START"),
+]
+
+HEADER = "date,channel,content_id,sessions,users,time_spent_seconds,content_plays,events"
+PUBLIC_HEADER = "date,channel,content_id,sessions,users,time_spent_seconds,content_plays"
+EXPECTED = {
+    ("exhaust", "data-exhaust/summary-rollup/ch-a/2026-11-18.csv"): [
+        HEADER,
+        "2026-11-18,ch-a,,7,7,210.5,5,10",
+        "2026-11-18,ch-a,C1,5,5,180.5,4,7",
+        "2026-11-18,ch-a,C2,2,2,30.0,1,2",
+    ],
+    ("exhaust", "data-exhaust/summary-rollup/ch-b/2026-11-18.csv"): [
+        HEADER,
+        "2026-11-18,ch-b,,6,6,10.0,6,7",
+        "2026-11-18,ch-b,C9,6,6,10.0,6,7",
+    ],
+    ("exhaust", "data-exhaust/summary-rollup/ch-c/2026-11-18.csv"): [
+        HEADER,
+        "2026-11-18,ch-c,,1,1,0.0,1,1",
+        "2026-11-18,ch-c,C1,1,1,0.0,1,1",
+    ],
+    # The total of ch-a is withheld: minus C1's row it would show the 3 users of C2 and the content-less event.
+    ("public", "public-summary-rollup/ch-a/2026-11-18.csv"): [PUBLIC_HEADER, "2026-11-18,ch-a,C1,5,5,180.5,4"],
+    ("public", "public-summary-rollup/ch-b/2026-11-18.csv"): [
+        PUBLIC_HEADER,
+        "2026-11-18,ch-b,,6,6,10.0,6",
+        "2026-11-18,ch-b,C9,6,6,10.0,6",
+    ],
+    ("public", "public-summary-rollup/ch-c/2026-11-18.csv"): [PUBLIC_HEADER],
+}
+
+
+class MemoryStore:
+    def __init__(self):
+        self.objects = {}
+        self.cache_control = {}
+
+    def put(self, bucket, key, body, *, cache_control=None):
+        self.objects[(bucket, key)] = body
+        self.cache_control[(bucket, key)] = cache_control
+
+
+@pytest.fixture
+def lake(tmp_path):
+    lake = Lake.open(str(tmp_path / "lake"))
+    lake.write("telemetry", pa.Table.from_pylist(TELEMETRY, schema=schemas.TELEMETRY))
+    return lake
+
+
+def test_golden_files_of_one_day(lake):
+    store = MemoryStore()
+    report = Producer(lake, "exhaust", "public", store).produce_day(DAY)
+    assert report.channels == ["ch-a", "ch-b", "ch-c"]
+    assert {key: body.decode("utf-8").split("\r\n")[:-1] for key, body in store.objects.items()} == EXPECTED
+    assert store.cache_control[("public", "public-summary-rollup/ch-b/2026-11-18.csv")] == "public, max-age=3600"
+
+
+def test_public_files_hold_no_user_ids(lake):
+    store = MemoryStore()
+    Producer(lake, "exhaust", "public", store).produce_day(DAY)
+    public = b"".join(body for (bucket, _), body in store.objects.items() if bucket == "public")
+    assert b"u1" not in public
+    assert b"b1" not in public
+
+
+def test_a_day_without_telemetry_writes_nothing(lake, tmp_path):
+    store = MemoryStore()
+    assert Producer(lake, "exhaust", "public", store).produce_day(DAY + dt.timedelta(days=1)).files == []
+    assert store.objects == {}
+    empty = Lake.open(str(tmp_path / "no-lake"))
+    assert Producer(empty, "exhaust", "public", store).produce_day(DAY).files == []
+
+
+def test_backfill_produces_each_day_and_rerunning_replaces(lake):
+    store = MemoryStore()
+    producer = Producer(lake, "exhaust", "public", store)
+    reports = producer.produce(DateRange(DAY - dt.timedelta(days=1), DAY))
+    assert [(report.day, report.channels) for report in reports] == [
+        (DAY - dt.timedelta(days=1), ["ch-a"]),
+        (DAY, ["ch-a", "ch-b", "ch-c"]),
+    ]
+    first = dict(store.objects)
+    producer.produce(DateRange(DAY - dt.timedelta(days=1), DAY))
+    assert store.objects == first
+    assert len(first) == 8
+
+
+@pytest.mark.parametrize(
+    ("event", "start", "end"),
+    [
+        ({}, "2026-11-18", "2026-11-18"),
+        ({"date": "2026-11-01"}, "2026-11-01", "2026-11-01"),
+        ({"from": "2026-11-01", "to": "2026-11-05"}, "2026-11-01", "2026-11-05"),
+        ({"scheduledTime": "2026-11-19T01:30:00Z"}, "2026-11-18", "2026-11-18"),
+    ],
+)
+def test_days_to_produce(event, start, end):
+    today = dt.date(2026, 11, 19)
+    assert days_to_produce(event, today) == DateRange(dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"date": "2026-11-20"}, "to: 2026-11-20 is after today"),
+        ({"from": "2026-11-05", "to": "2026-11-01"}, "from: 2026-11-05 is after to"),
+        ({"from": "2026-11-05"}, "from, to: a backfill needs both"),
+        ({"date": "11/05/2026"}, "date: '11/05/2026' is not a date"),
+        ({"from": "2024-01-01", "to": "2026-11-01"}, "from: a backfill covers at most 366 days"),
+    ],
+)
+def test_days_to_produce_refusals(event, message):
+    with pytest.raises(BadRequest) as caught:
+        days_to_produce(event, dt.date(2026, 11, 19))
+    assert caught.value.message.startswith(message)
