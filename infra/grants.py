@@ -105,6 +105,19 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
     "export": (LAKE_READ, Objects(resources.EXHAUST_BUCKET.name, EXPORTS_PREFIX, write=True)),
 }
 
+# The pipeline's functions (infra/pipeline.py, infra/builder.py): their storage access. What they need of the
+# resources the pipeline itself creates (the state machine, the event bus, the callback secret) is granted there.
+REQUESTS_WRITE = Table(resources.REQUESTS_TABLE.name, write=True)
+REQUEST_OUTPUTS_WRITE = Objects(resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX, read=False, write=True)
+PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
+    "dispatcher": (REQUESTS_WRITE, SendToQueue()),
+    "sweeper": (REQUESTS_WRITE, SendToQueue()),
+    # Plan and BuildBatch: the only function that decrypts a partner's encryptionKey.
+    "builder": (REQUESTS_WRITE, DATASETS_READ, LAKE_READ, REQUEST_OUTPUTS_WRITE, DecryptSecrets()),
+    "finalize": (REQUESTS_WRITE, REQUEST_OUTPUTS_WRITE),
+    "mark_failed": (REQUESTS_WRITE, SendToQueue()),
+}
+
 
 def grants_for(function: str, table: Mapping[str, tuple[Grant, ...]] = API_GRANTS) -> tuple[Grant, ...] | None:
     """The grants of a function folder, `-` and `_` alike; None when the table does not know it."""

@@ -7,10 +7,13 @@ from constructs import Construct
 from exhaust.resources import CREDENTIALS_TABLE
 
 from infra.api import Api
+from infra.builder import Builder
 from infra.cdn import Cdn
 from infra.config import StackSettings
 from infra.layer import stage_layer
 from infra.monitoring import Monitoring
+from infra.pipeline import Pipeline
+from infra.scheduler import Scheduler
 from infra.service_function import POWERTOOLS_LAYER_PARAMETER, RUNTIME
 from infra.storage import Storage
 
@@ -53,6 +56,18 @@ class ExhaustStack(Stack):
             environment=environment,
         )
         self.monitoring.watch_api(self.api.rest_api)
+        self.builder = Builder(self, "Builder", storage=storage, environment=environment)
+        self.pipeline = Pipeline(
+            self,
+            "Pipeline",
+            settings=settings,
+            storage=storage,
+            layers=[powertools_layer, shared_layer],
+            environment=environment,
+            builder=self.builder.function,
+            monitoring=self.monitoring,
+        )
+        self.scheduler = Scheduler(self, "Scheduler", storage=storage, environment=environment)
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
         CfnOutput(
             self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"

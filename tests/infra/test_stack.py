@@ -7,7 +7,8 @@ def test_every_function_runs_python312_on_arm_with_tracing_and_json_logs(templat
     assert functions
     for function in functions.values():
         properties = function["Properties"]
-        assert properties["Runtime"] == "python3.12"
+        if properties.get("PackageType") != "Image":  # the builder image is public.ecr.aws/lambda/python:3.12
+            assert properties["Runtime"] == "python3.12"
         assert properties["Architectures"] == ["arm64"]
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"

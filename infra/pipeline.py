@@ -1,0 +1,200 @@
+"""The pipeline: the Step Functions state machine built from the one workflow definition, and its functions.
+
+    SQS requests queue --> dispatcher (partial batch failures) --> StartExecution
+    state machine (exhaust.pipeline.definition): builder image (Plan, BuildBatch), finalize, mark_failed
+    EventBridge schedule --> sweeper;  finalize / mark_failed / sweeper --> completion events, signed callbacks
+
+The definition document is deployed as it is, with the functions' ARNs substituted for its placeholders, so the
+state machine and local mode's runner cannot drift apart (tests/infra compares them).
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import (
+    Duration,
+    Stack,
+    aws_events,
+    aws_events_targets,
+    aws_iam,
+    aws_lambda,
+    aws_lambda_event_sources,
+    aws_logs,
+    aws_secretsmanager,
+    aws_stepfunctions,
+)
+from constructs import Construct
+from exhaust.pipeline import definition as workflow
+
+from infra.config import StackSettings
+from infra.grants import PIPELINE_GRANTS, apply_grants
+from infra.monitoring import Monitoring
+from infra.nag import acknowledge, iam5_resource
+from infra.service_function import ServiceFunction
+from infra.storage import Storage
+
+SWEEP_EVERY = Duration.minutes(5)
+EXECUTION_TIMEOUT = Duration.hours(12)
+DEFAULT_EVENT_BUS = "default"
+
+
+class Pipeline(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        storage: Storage,
+        layers: list[aws_lambda.ILayerVersion],
+        environment: dict[str, str],
+        builder: aws_lambda.Function,
+        monitoring: Monitoring,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        bus = aws_events.EventBus.from_event_bus_name(self, "EventBus", DEFAULT_EVENT_BUS)
+        self.callback_secret = aws_secretsmanager.Secret(
+            self,
+            "CallbackSecret",
+            description="Signs the exhaust completion callbacks (HMAC-SHA256, docs/pipeline.md)",
+            generate_secret_string=aws_secretsmanager.SecretStringGenerator(
+                password_length=48, exclude_punctuation=True
+            ),
+        )
+        acknowledge(
+            self.callback_secret,
+            "AwsSolutions-SMG4",
+            "The callback signing secret is shared with partners, who verify signatures with it; rotating it is an "
+            "operator decision announced to them (docs/pipeline.md), not an automatic schedule.",
+        )
+        notify_environment = {
+            **environment,
+            "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
+            "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
+        }
+        self.finalize = self._function("Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1))
+        self.mark_failed = self._function(
+            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1)
+        )
+
+        log_group = aws_logs.LogGroup(self, "WorkflowLogs", retention=aws_logs.RetentionDays.ONE_MONTH)
+        substitutions = {
+            workflow.BUILDER_FUNCTION: builder.function_arn,
+            workflow.FINALIZE_FUNCTION: self.finalize.function_arn,
+            workflow.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
+        }
+        self.state_machine = aws_stepfunctions.StateMachine(
+            self,
+            "Workflow",
+            definition_body=aws_stepfunctions.DefinitionBody.from_string(
+                json.dumps(workflow.workflow_definition(settings.map_max_concurrency))
+            ),
+            definition_substitutions=substitutions,
+            state_machine_type=aws_stepfunctions.StateMachineType.STANDARD,
+            timeout=EXECUTION_TIMEOUT,
+            tracing_enabled=True,
+            logs=aws_stepfunctions.LogOptions(
+                destination=log_group, level=aws_stepfunctions.LogLevel.ALL, include_execution_data=False
+            ),
+        )
+        # Exactly the three functions, unqualified (grant_invoke would add `<arn>:*` for every version and alias).
+        self.state_machine.add_to_role_policy(
+            aws_iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"],
+                resources=[function.function_arn for function in (builder, self.finalize, self.mark_failed)],
+            )
+        )
+        acknowledge(
+            self.state_machine.role,
+            "AwsSolutions-IAM5",
+            "X-Ray tracing (PutTraceSegments, GetSamplingRules...) and CloudWatch Logs vended delivery "
+            "(CreateLogDelivery, PutResourcePolicy...) support no resource-level permissions; CDK adds exactly "
+            "those actions on '*' for tracing_enabled and logs, nothing on data.",
+            finding="Resource::*",
+        )
+        execution_prefix = (
+            f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
+            f"{self.state_machine.state_machine_name}"
+        )
+        executions = f"{execution_prefix}:*"  # this state machine's executions (the sweeper looks at them)
+        child_executions = f"{execution_prefix}/*"  # the Distributed Map's child executions
+        # The Distributed Map runs each item as a child execution of this state machine. A separate policy (not
+        # the role's default one, which the state machine depends on) avoids a circular reference to its own ARN.
+        map_policy = aws_iam.Policy(
+            self,
+            "DistributedMapPolicy",
+            roles=[self.state_machine.role],
+            statements=[
+                aws_iam.PolicyStatement(
+                    actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn]
+                ),
+                aws_iam.PolicyStatement(
+                    actions=["states:DescribeExecution", "states:StopExecution"], resources=[child_executions]
+                ),
+            ],
+        )
+        acknowledge(
+            map_policy,
+            "AwsSolutions-IAM5",
+            "A Distributed Map names its child executions '<state machine>/<map run>:<uuid>' at run time; they can "
+            "only be granted by this state machine's prefix.",
+            finding=iam5_resource(map_policy, child_executions),
+        )
+
+        control_environment = {**notify_environment, "EXHAUST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn}
+        # Under the queue's visibility timeout, so a message is never handed to a second dispatcher mid-batch.
+        self.dispatcher = self._function(
+            "Dispatcher", "dispatcher", layers, control_environment, storage, Duration.seconds(60)
+        )
+        self.dispatcher.add_event_source(
+            aws_lambda_event_sources.SqsEventSource(
+                storage.queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2
+            )
+        )
+        self.state_machine.grant_start_execution(self.dispatcher)
+
+        self.sweeper = self._function("Sweeper", "sweeper", layers, control_environment, storage, Duration.minutes(5))
+        self.sweeper.add_to_role_policy(
+            aws_iam.PolicyStatement(
+                actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions]
+            )
+        )
+        assert self.sweeper.role is not None
+        acknowledge(
+            self.sweeper.role,
+            "AwsSolutions-IAM5",
+            "The sweeper describes and stops executions of this one state machine, whose names (requestId, "
+            "submission, attempt) are only known at run time.",
+            finding=iam5_resource(self.sweeper.role, executions),
+        )
+        aws_events.Rule(
+            self,
+            "SweepSchedule",
+            schedule=aws_events.Schedule.rate(SWEEP_EVERY),
+            targets=[aws_events_targets.LambdaFunction(self.sweeper, retry_attempts=2)],
+            description="Re-queues lost SUBMITTED requests, recovers PROCESSING ones whose execution ended",
+        )
+        for function in (self.finalize, self.mark_failed, self.sweeper):
+            bus.grant_put_events_to(function)
+            self.callback_secret.grant_read(function)
+
+        monitoring.watch_state_machine(self.state_machine)
+        monitoring.watch_function(builder, "Builder")
+        monitoring.watch_function(self.dispatcher, "Dispatcher")
+
+    def _function(
+        self,
+        construct_id: str,
+        folder: str,
+        layers: list[aws_lambda.ILayerVersion],
+        environment: dict[str, str],
+        storage: Storage,
+        timeout: Duration,
+    ) -> ServiceFunction:
+        function = ServiceFunction(
+            self, construct_id, function=folder, layers=layers, environment=environment, timeout=timeout
+        )
+        apply_grants(function, PIPELINE_GRANTS[folder], storage)
+        return function
