@@ -226,3 +226,17 @@ def test_write_sorts_rows_by_the_tables_sort_key(tmp_path):
         ),
     )
     assert lake.read("batches", ["batch_id"])["batch_id"].to_pylist() == ["b1", "b2"]
+
+
+def test_time_bounds_may_be_naive_utc_or_aware(tmp_path):
+    lake = Lake.open(str(tmp_path))
+    moments = [dt.datetime(2026, 11, day, 12, tzinfo=dt.UTC) for day in (1, 2, 3)]
+    lake.write(
+        "observations",
+        pa.Table.from_pylist(
+            [{"observed_at": moment, "value": 1.0} for moment in moments], schema=schemas.OBSERVATIONS
+        ),
+    )
+    aware = lake.read("observations", between={"observed_at": (dt.datetime(2026, 11, 2, tzinfo=dt.UTC), None)})
+    naive = lake.read("observations", between={"observed_at": (dt.datetime(2026, 11, 2), None)})
+    assert aware.num_rows == naive.num_rows == 2

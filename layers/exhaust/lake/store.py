@@ -7,6 +7,7 @@ written sorted by its sort key (exhaust.lake.schemas). The exact filter is then 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -99,12 +100,13 @@ class Lake:
         """Record batches of the rows that match every condition, in the table's sort order.
 
         `equals` and `between` (inclusive; None for an open end) also prune row groups by their statistics;
-        `isin` only filters decoded rows (combine it with `between` on the same column to prune).
+        `isin` only filters decoded rows (combine it with `between` on the same column to prune). Naive
+        datetimes are taken as UTC.
         """
-        equals = dict(equals or {})
+        equals = {name: _utc(value) for name, value in (equals or {}).items()}
         ranges: dict[str, Bounds] = {name: (value, value) for name, value in equals.items()}
         for name, (low, high) in (between or {}).items():
-            ranges[name] = (low, high)
+            ranges[name] = (_utc(low), _utc(high))
         conditions = list(ranges) + list(isin or {})
         wanted = list(columns) if columns is not None else TABLES[table].schema.names
         read_columns = wanted + [name for name in conditions if name not in wanted]
@@ -160,6 +162,13 @@ class Lake:
         for info in self.filesystem.get_file_info(selector):
             if info.type == pafs.FileType.File:
                 self.filesystem.delete_file(info.path)
+
+
+def _utc(value: Any) -> Any:
+    """Timestamps in the lake are UTC: a naive datetime bound is taken as UTC (comparing would fail)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def sort_table(spec: TableSpec, table: pa.Table) -> pa.Table:
