@@ -13,6 +13,7 @@ from infra.config import StackSettings
 from infra.layer import stage_layer
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
+from infra.scheduler import Scheduler
 from infra.service_function import POWERTOOLS_LAYER_PARAMETER, RUNTIME
 from infra.storage import Storage
 
@@ -66,6 +67,7 @@ class ExhaustStack(Stack):
             builder=self.builder.function,
             monitoring=self.monitoring,
         )
+        self.scheduler = Scheduler(self, "Scheduler", storage=storage, environment=environment)
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
         CfnOutput(
             self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"
