@@ -25,8 +25,12 @@ from infra.storage import Storage
 AUTHORIZER_FUNCTION = "authorizer"
 AUTHORIZER_CACHE = Duration.seconds(60)
 GATEWAY_API_ID = "api.gateway"
-# Lambda answers zips base64-encoded (legacy and export APIs); API Gateway decodes them for these types.
-BINARY_MEDIA_TYPES = ["application/zip"]
+# Lambda answers zips base64-encoded (legacy and export APIs). API Gateway turns such an answer back into bytes
+# only when the request's first Accept type matches a binary media type; curl, browsers and Swagger UI send */*,
+# so */* is the one entry that serves application/zip to every client. The cost: request bodies reach Lambda
+# base64-encoded too (isBase64Encoded), which ApiRequest.from_event decodes for every handler; JSON answers
+# (isBase64Encoded false) pass through unchanged.
+BINARY_MEDIA_TYPES = ["*/*"]
 
 
 def _construct_id(function: str) -> str:
