@@ -17,6 +17,7 @@ from exhaust.api import schemas
 from exhaust.api.routes import ROUTES, Route
 from exhaust.datasets.registry import Dataset
 from exhaust.requests.models import JobStatusResponse
+from exhaust.standard.files import DatasetFiles
 
 STATUS_TEXT = {
     200: "OK",
@@ -44,6 +45,13 @@ class Operation:
     content: dict[str, Any] = field(default_factory=dict)
 
 
+# The days of a dataset get call (docs/datasets.md).
+_DATASET_DAYS = (
+    ("from", "YYYY-MM-DD, first day; default yesterday (UTC)"),
+    ("since", "Alias of from"),
+    ("to", "YYYY-MM-DD, last day (inclusive); default today (UTC)"),
+)
+
 OPERATIONS: dict[str, Operation] = {
     "submit": Operation(
         body=schemas.SubmitBody,
@@ -65,6 +73,22 @@ OPERATIONS: dict[str, Operation] = {
     "dataset_add": Operation(body=schemas.DatasetAddBody, tag="dataset registry"),
     "dataset_list": Operation(
         result=schemas.DatasetList, query=(("type", "on-demand, standard, public or legacy"),), tag="dataset registry"
+    ),
+    "dataset_get": Operation(
+        result=DatasetFiles,
+        extra_statuses=(404,),
+        query=_DATASET_DAYS,
+        tag="standard and public datasets",
+    ),
+    "public_dataset_get": Operation(
+        result=DatasetFiles,
+        query=(
+            *_DATASET_DAYS,
+            ("date", "YYYY-MM-DD: exactly one day"),
+            ("date_range", "LAST_DAY, LAST_2_DAYS, LAST_7_DAYS, LAST_14_DAYS, LAST_30_DAYS or LAST_WEEK"),
+        ),
+        headers=(("X-Channel-Id", "The channel whose files to list (datasets with files per channel)"),),
+        tag="standard and public datasets",
     ),
     "health": Operation(tag="service"),
     "openapi": Operation(tag="service"),
