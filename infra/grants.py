@@ -28,10 +28,15 @@ EXPORTS_PREFIX = "exports/"
 
 @dataclass(frozen=True)
 class Table:
-    """Items of one table (by TableSpec.name) and its indexes; write adds Put/Update/Delete."""
+    """Items of one table (by TableSpec.name) and its indexes; write adds Put/Update/Delete.
+
+    lookup_only: GetItem by key and nothing else (no Query, no Scan, no index): for the credentials table, looked up
+    by a secret's hash, where listing would hand out every credential's record.
+    """
 
     name: str
     write: bool = False
+    lookup_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets
 
 REQUESTS_READ = Table(resources.REQUESTS_TABLE.name)
 DATASETS_READ = Table(resources.DATASETS_TABLE.name)
-CREDENTIALS_READ = Table(resources.CREDENTIALS_TABLE.name)
+CREDENTIALS_READ = Table(resources.CREDENTIALS_TABLE.name, lookup_only=True)
 LAKE_READ = Objects(resources.LAKE_BUCKET.name, None, list=True)
 REQUEST_OUTPUTS_READ = Objects(resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX)
 
@@ -163,8 +168,9 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
     if isinstance(grant, Table):
         table = storage.tables[grant.name]
         spec = next(spec for spec in resources.TABLES if spec.name == grant.name)
-        arns = [table.table_arn, *(f"{table.table_arn}/index/{index.name}" for index in spec.indexes)]
-        actions = _TABLE_READ + (_TABLE_WRITE if grant.write else [])
+        indexes = () if grant.lookup_only else spec.indexes
+        arns = [table.table_arn, *(f"{table.table_arn}/index/{index.name}" for index in indexes)]
+        actions = (["dynamodb:GetItem"] if grant.lookup_only else _TABLE_READ) + (_TABLE_WRITE if grant.write else [])
         key_actions = _KEY_FOR_TABLE_READ + (_KEY_FOR_TABLE_WRITE if grant.write else [])
         return [
             aws_iam.PolicyStatement(actions=actions, resources=arns),

@@ -86,9 +86,10 @@ def test_submit_writes_requests_queues_and_encrypts(resources):
     )
 
 
-def test_authorizer_only_reads_credentials(resources):
+def test_authorizer_only_looks_credentials_up_by_hash(resources):
     statements = function_statements(resources, "authorizer")
     data = [s for s in statements if any(a.startswith("dynamodb:") for a in listed(s["Action"]))]
+    assert {a for s in data for a in listed(s["Action"])} == {"dynamodb:GetItem"}  # no Scan of every credential
     assert [render(r) for s in data for r in listed(s["Resource"])] == [
         f"<{next(i for i in of_type(resources, 'AWS::DynamoDB::Table') if i.startswith('StorageCredentials'))}.Arn>"
     ]
