@@ -7,6 +7,7 @@ the builders read a tiny generated lake from a directory and write real encrypte
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class Harness:
     lake: dict[str, Any]
     builder: CountingBuilder = field(default_factory=CountingBuilder)
     callbacks: list[tuple[str, bytes, dict[str, str]]] = field(default_factory=list)
+    numbers: itertools.count = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
         self.store = RequestStore()
@@ -94,7 +96,7 @@ class Harness:
 
     def submit(self, dataset: str = "progress-exhaust", callback_url: str | None = None, **config: Any) -> str:
         now = int(time.time() * 1000)
-        request_id = f"REQ{len(self.store.in_status(Status.SUBMITTED))}{now}"
+        request_id = f"REQ{next(self.numbers)}T{now}"
         self.store.create(
             ExhaustRequest(
                 requestId=request_id,
@@ -157,9 +159,11 @@ def read_zip_csv(settings, key: str, password: str) -> str:
         return archive.read(name).decode("utf-8")
 
 
-def test_request_goes_to_success_with_encrypted_zips_a_manifest_and_progress(harness):
+def test_request_goes_to_success_with_encrypted_zips_a_manifest_progress_and_a_signed_callback(harness):
     batches = harness.lake["mainBatches"][:2]
-    request_id = harness.submit(batchFilter=[*batches, batches[0], "unknown-batch"])
+    request_id = harness.submit(
+        batchFilter=[*batches, batches[0], "unknown-batch"], callback_url="https://partner.example/hook"
+    )
     assert harness.drain() == [Outcome.STARTED]
 
     done = harness.request(request_id)
@@ -188,8 +192,26 @@ def test_request_goes_to_success_with_encrypted_zips_a_manifest_and_progress(har
     with pytest.raises(RuntimeError):
         read_zip_csv(harness.settings, done.files[0].key, "wrong-password")
 
+    # The partner's callback: the completion detail, signed with the shared secret.
+    ((url, body, headers),) = harness.callbacks
+    assert url == "https://partner.example/hook"
+    detail = json.loads(body)
+    assert detail == {
+        "requestId": request_id,
+        "channel": harness.lake["samples"]["channel"],
+        "dataset": "progress-exhaust",
+        "status": "SUCCESS",
+    }
+    signature = headers[SIGNATURE_HEADER]
+    assert verify_signature(CALLBACK_SECRET, signature, body)
+    assert not verify_signature("another-secret", signature, body)
+    assert not verify_signature(CALLBACK_SECRET, signature, body.replace(b"SUCCESS", b"FAILED"))
+    assert not verify_signature(CALLBACK_SECRET, signature, body, now=time.time() + 3600)  # a replay, later
+
 
 def test_duplicate_delivery_starts_one_execution(harness):
+    from exhaust.pipeline.workflow import execution_name, workflow_input
+
     request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
     harness.queue.send(request_id)  # SQS delivers at least once: the same request twice
     outcomes = harness.drain()
@@ -197,21 +219,18 @@ def test_duplicate_delivery_starts_one_execution(harness):
     assert len(harness.workflow.statuses) == 1
     assert harness.request(request_id).status == Status.SUCCESS
 
-
-def test_redelivery_while_claimed_cannot_start_a_second_execution(harness):
-    request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
-    request = harness.request(request_id)
-    # A first delivery started the execution, then its claim was undone (e.g. the start call timed out).
-    from exhaust.pipeline.workflow import execution_name, workflow_input
-
-    harness.workflow.start(execution_name(request), workflow_input(request))
+    # A delivery started the execution, then its claim was undone (the start call timed out): a redelivery
+    # claims again but cannot start a second execution of the same attempt.
+    other = harness.submit(batchId=harness.lake["mainBatches"][0])
+    harness.workflow.start(execution_name(harness.request(other)), workflow_input(harness.request(other)))
     assert harness.drain() == [Outcome.ALREADY_STARTED]
-    assert len(harness.workflow.statuses) == 1
+    assert len(harness.workflow.statuses) == 2
 
 
-def test_builder_failing_once_is_retried_and_built_batches_are_not_rebuilt(harness):
+def test_builder_failures_are_retried_and_built_batches_are_not_rebuilt(harness):
     first, second = harness.lake["mainBatches"][:2]
-    harness.builder.fail_first[second] = RuntimeError("the builder crashed")
+    harness.builder.fail_first[first] = TransientFailure("throttled")  # retried inside the execution
+    harness.builder.fail_first[second] = RuntimeError("the builder crashed")  # fails the attempt
     request_id = harness.submit(batchFilter=[first, second])
     outcomes = harness.drain()
     assert outcomes == [Outcome.STARTED, Outcome.STARTED]  # the failed attempt queued the request again
@@ -219,63 +238,44 @@ def test_builder_failing_once_is_retried_and_built_batches_are_not_rebuilt(harne
     done = harness.request(request_id)
     assert done.status == Status.SUCCESS
     assert done.attempts == 1
-    assert harness.builder.calls == {first: 1, second: 2}
+    # first: a throttled try and its retry in attempt 1, not rebuilt in attempt 2; second: once per attempt.
+    assert harness.builder.calls == {first: 2, second: 2}
     assert sorted(f.batchId for f in done.files) == sorted([first, second])
     assert len(harness.workflow.statuses) == 2
 
 
-def test_transient_builder_error_is_retried_inside_the_execution(harness):
-    batch = harness.lake["mainBatches"][0]
-    harness.builder.fail_first[batch] = TransientFailure("throttled")
-    request_id = harness.submit(batchId=batch)
-    assert harness.drain() == [Outcome.STARTED]
-    done = harness.request(request_id)
-    assert done.status == Status.SUCCESS
-    assert done.attempts == 0
-    assert harness.builder.calls == {batch: 2}
-
-
-@pytest.mark.parametrize(
-    ("dataset", "config_of", "message"),
-    [
-        ("progress-exhaust", lambda lake: {"batchId": lake["samples"]["retiredBatchId"]}, "retired collection"),
-        ("progress-exhaust", lambda lake: {"batchFilter": ["no-such-batch"]}, "No data found"),
-        ("userinfo-exhaust", lambda lake: {"batchId": lake["noConsentBatch"]}, "User info exhaust is not applicable"),
-        (
-            "progress-exhaust",
-            lambda lake: {"batchFilter": lake["mainBatches"]},
-            "Number of batches in request exceeded. It should be within 1",
-        ),
-    ],
-)
-def test_permanent_failure_is_failed_with_its_message_and_never_retried(harness, dataset, config_of, message):
-    if "exceeded" in message:
-        from exhaust.datasets.registry import BUILT_IN, DatasetLimits, DatasetRegistry
-
-        limited = next(d for d in BUILT_IN if d.datasetId == dataset)
-        DatasetRegistry().put(limited.model_copy(update={"limits": DatasetLimits(maxBatchesPerRequest=1)}))
-    request_id = harness.submit(dataset=dataset, **config_of(harness.lake))
-    assert harness.drain() == [Outcome.STARTED]
-    failed = harness.request(request_id)
-    assert failed.status == Status.FAILED
-    assert message in (failed.statusMessage or "")
-    assert failed.attempts == 1
-    assert failed.encryptedKey is None
-    assert harness.messages() == []  # not queued again
-    assert harness.builder.calls == {}
-
-
-def test_a_batch_without_rows_fails_the_request_and_keeps_the_other_batch(harness):
-    first, second = harness.lake["mainBatches"][:2]
+def test_permanent_failures_are_failed_with_their_message_and_never_retried(harness):
     from exhaust.builders.errors import NoDataFound
+    from exhaust.datasets.registry import BUILT_IN, DatasetLimits, DatasetRegistry
 
+    lake = harness.lake
+    limited = next(d for d in BUILT_IN if d.datasetId == "response-exhaust")
+    DatasetRegistry().put(limited.model_copy(update={"limits": DatasetLimits(maxBatchesPerRequest=1)}))
+    first, second = lake["mainBatches"][:2]
     harness.builder.fail_first[second] = NoDataFound()
-    request_id = harness.submit(batchFilter=[first, second])
-    harness.drain()
-    failed = harness.request(request_id)
-    assert failed.status == Status.FAILED
-    assert failed.statusMessage == "No data found"
-    assert [f.batchId for f in failed.files] == [first]
+    expected = {
+        harness.submit(batchId=lake["samples"]["retiredBatchId"]): "The request is made for retired collection",
+        harness.submit(batchFilter=["no-such-batch"]): "No data found",
+        harness.submit(dataset="userinfo-exhaust", batchId=lake["noConsentBatch"]): (
+            "Invalid request. User info exhaust is not applicable for collections which don't request for user "
+            "consent to share data"
+        ),
+        harness.submit(dataset="response-exhaust", batchFilter=[first, second]): (
+            "Number of batches in request exceeded. It should be within 1"
+        ),
+        # A batch without rows fails the request; the other batch's file is kept for a re-submit.
+        harness.submit(batchFilter=[first, second]): "No data found",
+    }
+    assert harness.drain() == [Outcome.STARTED] * len(expected)
+    for request_id, message in expected.items():
+        failed = harness.request(request_id)
+        assert failed.status == Status.FAILED
+        assert failed.statusMessage == message
+        assert failed.attempts == 1
+        assert failed.encryptedKey is None
+    assert harness.messages() == []  # none queued again
+    assert harness.builder.calls == {first: 1, second: 1}
+    assert [f.batchId for f in harness.request(list(expected)[-1]).files] == [first]
 
 
 def test_transient_failures_fail_the_request_after_three_attempts(harness):
@@ -371,23 +371,3 @@ def test_channel_throttle_keeps_requests_submitted_and_requeues_them(harness):
     assert third in again
     assert other in again
     assert harness.dispatcher.dispatch(other) == Outcome.STARTED
-
-
-def test_completion_callback_is_signed_and_the_event_published(harness):
-    request_id = harness.submit(batchId=harness.lake["mainBatches"][0], callback_url="https://partner.example/hook")
-    harness.drain()
-    assert harness.request(request_id).status == Status.SUCCESS
-    ((url, body, headers),) = harness.callbacks
-    assert url == "https://partner.example/hook"
-    detail = json.loads(body)
-    assert detail == {
-        "requestId": request_id,
-        "channel": harness.lake["samples"]["channel"],
-        "dataset": "progress-exhaust",
-        "status": "SUCCESS",
-    }
-    signature = headers[SIGNATURE_HEADER]
-    assert verify_signature(CALLBACK_SECRET, signature, body)
-    assert not verify_signature("another-secret", signature, body)
-    assert not verify_signature(CALLBACK_SECRET, signature, body.replace(b"SUCCESS", b"FAILED"))
-    assert not verify_signature(CALLBACK_SECRET, signature, body, now=time.time() + 3600)  # a replay, later
