@@ -44,7 +44,7 @@ def child_build(args: argparse.Namespace) -> None:
 
     # Resident memory after each chunk: flat from the first chunks on means it does not grow with the batch.
     rss_by_rows: list[tuple[int, float]] = []
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     summary = build_batch_zip(
         "progress-exhaust",
         args.batch_id,
@@ -56,19 +56,26 @@ def child_build(args: argparse.Namespace) -> None:
         chunk_rows=args.chunk_rows,
         on_rows=lambda rows: rss_by_rows.append((rows, round(current_rss_mb(), 1))),
     )
-    seconds = time.perf_counter() - started
-    answer = {"rows": summary.rows, "seconds": seconds, "bytes": summary.bytes, "peak_rss_mb": peak_rss_mb()}
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
+    answer = {
+        "rows": summary.rows,
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "bytes": summary.bytes,
+        "peak_rss_mb": peak_rss_mb(),
+    }
     print(json.dumps({**answer, "rss_mb_by_rows": rss_by_rows}))
 
 
 def child_floor(args: argparse.Namespace) -> None:
     from exhaust.packaging import EncryptedCsvZip
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     with EncryptedCsvZip(Path(args.output), "floor.csv", PASSWORD) as archive, open(args.csv, "rb") as source:
         while block := source.read(READ_BYTES):
             archive.write_csv_bytes(block, rows=0)
-    print(json.dumps({"seconds": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}))
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak_rss_mb()}))
 
 
 def run_child(*arguments: str) -> dict:
@@ -142,6 +149,11 @@ def main() -> int:
         "peak_rss_mb": round(build["peak_rss_mb"], 1),
         "floor_seconds": round(floor["seconds"], 2),
         "ratio": round(build["seconds"] / floor["seconds"], 2),
+        # CPU seconds of all threads: unlike wall time, not skewed by other work on the machine.
+        "cpu_seconds": round(build["cpu_seconds"], 2),
+        "floor_cpu_seconds": round(floor["cpu_seconds"], 2),
+        "cpu_ratio": round(build["cpu_seconds"] / floor["cpu_seconds"], 2),
+        "load_average_1m": round(os.getloadavg()[0], 2),
         "csv_mb": round(csv_bytes / 2**20, 1),
         "zip_mb": round(build["bytes"] / 2**20, 1),
         "chunk_rows": args.chunk_rows,

@@ -69,10 +69,20 @@ def align(found: pa.Table, key: str, keys: pa.Array) -> pa.Table:
     return found.take(positions)
 
 
+# Few distinct values each: read dictionary-encoded, they decode and align several times faster.
+CATEGORICAL_USER_COLUMNS = frozenset(
+    {"state", "district", "block", "cluster", "org_name", "board", "user_type", "user_sub_type", "declared_org"}
+)
+
+
 def users_of(lake: Lake, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
-    """The users' profiles aligned with `user_ids` (sorted ids: the range prunes the users table)."""
+    """The users' profiles aligned with `user_ids` (sorted ids: their range prunes the users table).
+
+    Other users in the range are read too and dropped by the alignment, which is cheaper than filtering them.
+    """
     low, high = user_range(user_ids)
-    found = lake.read("users", list(columns), between={"user_id": (low, high)}, isin={"user_id": user_ids})
+    dictionary = [name for name in columns if name in CATEGORICAL_USER_COLUMNS]
+    found = lake.read("users", list(columns), between={"user_id": (low, high)}, dictionary=dictionary)
     return align(found, "user_id", user_ids)
 
 

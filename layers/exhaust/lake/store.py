@@ -96,12 +96,14 @@ class Lake:
         between: Mapping[str, Bounds] | None = None,
         isin: Mapping[str, Sequence[Any] | pa.Array] | None = None,
         batch_rows: int = DEFAULT_SCAN_ROWS,
+        dictionary: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of the rows that match every condition, in the table's sort order.
 
         `equals` and `between` (inclusive; None for an open end) also prune row groups by their statistics;
         `isin` only filters decoded rows (combine it with `between` on the same column to prune). Naive
-        datetimes are taken as UTC.
+        datetimes are taken as UTC. Columns named in `dictionary` come back dictionary-encoded, as Parquet stores
+        them: much cheaper to decode for repetitive strings (states, districts, org names).
         """
         equals = {name: _utc(value) for name, value in (equals or {}).items()}
         ranges: dict[str, Bounds] = {name: (value, value) for name, value in equals.items()}
@@ -120,7 +122,7 @@ class Lake:
             if not row_groups:
                 continue
             with self.filesystem.open_input_file(path) as source:
-                parquet = pq.ParquetFile(source, metadata=metadata)
+                parquet = pq.ParquetFile(source, metadata=metadata, read_dictionary=list(dictionary) or None)
                 for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups, columns=read_columns):
                     mask = _mask(batch, ranges, isin or {})
                     if mask is not None:
@@ -130,9 +132,11 @@ class Lake:
 
     def read(self, table: str, columns: Sequence[str] | None = None, **conditions: Any) -> pa.Table:
         """Like scan, as one table (only for the small tables or already narrowed reads)."""
+        batches = list(self.scan(table, columns, **conditions))
+        if batches:
+            return pa.Table.from_batches(batches)
         spec = TABLES[table]
-        schema = spec.schema if columns is None else pa.schema([spec.schema.field(name) for name in columns])
-        return pa.Table.from_batches(list(self.scan(table, columns, **conditions)), schema=schema)
+        return pa.schema([spec.schema.field(name) for name in columns or spec.schema.names]).empty_table()
 
     def write(self, table: str, data: pa.Table | Iterable[pa.Table], *, row_group_size: int | None = None) -> str:
         """Write a whole table (replacing it): sorted by its sort key, cut into row groups with statistics.
