@@ -33,9 +33,7 @@ def test_every_resource_env_var_is_a_settings_field():
 
 
 def test_settings_read_from_environment_and_round_trip():
-    settings = RuntimeSettings.from_environ(
-        {"EXHAUST_REQUESTS_TABLE": "t1", "EXHAUST_LINK_EXPIRY_SECONDS": "600"}
-    )
+    settings = RuntimeSettings.from_environ({"EXHAUST_REQUESTS_TABLE": "t1", "EXHAUST_LINK_EXPIRY_SECONDS": "600"})
     assert settings.requests_table == "t1"
     assert settings.link_expiry_seconds == 600
     assert RuntimeSettings.from_environ(settings.as_environ()) == settings
