@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from aws_cdk import (
+    CfnOutput,
     Duration,
     Stack,
     aws_events,
@@ -180,6 +181,12 @@ class Pipeline(Construct):
             bus.grant_put_events_to(function)
             self.callback_secret.grant_read(function)
 
+        CfnOutput(
+            self, "CallbackSecretArn", value=self.callback_secret.secret_arn, description="signs completion callbacks"
+        ).override_logical_id("CallbackSecretArn")
+        CfnOutput(
+            self, "StateMachineArn", value=self.state_machine.state_machine_arn, description="the exhaust workflow"
+        ).override_logical_id("StateMachineArn")
         monitoring.watch_state_machine(self.state_machine)
         monitoring.watch_function(builder, "Builder")
         monitoring.watch_function(self.dispatcher, "Dispatcher")
