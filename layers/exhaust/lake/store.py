@@ -8,6 +8,7 @@ written sorted by its sort key (exhaust.lake.schemas). The exact filter is then 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,14 +46,23 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
 Bounds = tuple[Any, Any]
 
 
-def _may_hold(row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]) -> bool:
+def _coverage(row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]) -> str:
+    """From the statistics alone: does the row group hold `none`, `some` or `all` rows within the ranges?
+
+    `all` lets the reader skip decoding and comparing the condition columns (a big batch's middle row groups).
+    """
+    answer = "all"
     for name, (low, high) in ranges.items():
         statistics = row_group.column(columns[name]).statistics
         if statistics is None or not statistics.has_min_max:
+            answer = "some"
             continue
         if (high is not None and statistics.min > high) or (low is not None and statistics.max < low):
-            return False
-    return True
+            return "none"
+        inside = (low is None or statistics.min >= low) and (high is None or statistics.max <= high)
+        if not inside or not statistics.has_null_count or statistics.null_count:
+            answer = "some"
+    return answer
 
 
 @dataclass
@@ -109,26 +119,34 @@ class Lake:
         ranges: dict[str, Bounds] = {name: (value, value) for name, value in equals.items()}
         for name, (low, high) in (between or {}).items():
             ranges[name] = (_utc(low), _utc(high))
-        conditions = list(ranges) + list(isin or {})
+        isin = isin or {}
         wanted = list(columns) if columns is not None else TABLES[table].schema.names
-        read_columns = wanted + [name for name in conditions if name not in wanted]
         for path, metadata in self.files(table):
             positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-            row_groups = [
-                index
+            coverage = [
+                (index, _coverage(metadata.row_group(index), positions, ranges))
                 for index in range(metadata.num_row_groups)
-                if _may_hold(metadata.row_group(index), positions, ranges)
             ]
-            if not row_groups:
+            if all(kind == "none" for _, kind in coverage):
                 continue
             with self.filesystem.open_input_file(path) as source:
                 parquet = pq.ParquetFile(source, metadata=metadata, read_dictionary=list(dictionary) or None)
-                for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=row_groups, columns=read_columns):
-                    mask = _mask(batch, ranges, isin or {})
-                    if mask is not None:
-                        batch = batch.filter(mask)
-                    if batch.num_rows:
-                        yield batch.select(wanted)
+                # Consecutive row groups of the same coverage are read together, in file order.
+                for kind, run in itertools.groupby(coverage, key=lambda item: item[1]):
+                    if kind == "none":
+                        continue
+                    checked = {} if kind == "all" else ranges
+                    conditions = [*checked, *isin]
+                    read_columns = wanted + [name for name in conditions if name not in wanted]
+                    row_groups = [index for index, _ in run]
+                    for batch in parquet.iter_batches(
+                        batch_size=batch_rows, row_groups=row_groups, columns=read_columns
+                    ):
+                        mask = _mask(batch, checked, isin)
+                        if mask is not None:
+                            batch = batch.filter(mask)
+                        if batch.num_rows:
+                            yield batch.select(wanted)
 
     def read(self, table: str, columns: Sequence[str] | None = None, **conditions: Any) -> pa.Table:
         """Like scan, as one table (only for the small tables or already narrowed reads)."""
