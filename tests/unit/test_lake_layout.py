@@ -240,3 +240,17 @@ def test_time_bounds_may_be_naive_utc_or_aware(tmp_path):
     aware = lake.read("observations", between={"observed_at": (dt.datetime(2026, 11, 2, tzinfo=dt.UTC), None)})
     naive = lake.read("observations", between={"observed_at": (dt.datetime(2026, 11, 2), None)})
     assert aware.num_rows == naive.num_rows == 2
+
+
+def test_rows_with_a_null_in_a_bounded_column_are_never_returned(tmp_path):
+    lake = Lake.open(str(tmp_path))
+    ends = [dt.date(2026, 1, 1), None, dt.date(2026, 1, 3)]
+    lake.write(
+        "batches",
+        pa.Table.from_pylist(
+            [{"batch_id": f"b{n}", "collection_id": "c", "end_date": end} for n, end in enumerate(ends)],
+            schema=schemas.BATCHES,
+        ),
+    )
+    found = lake.read("batches", ["batch_id"], between={"end_date": (dt.date(2026, 1, 1), dt.date(2026, 1, 3))})
+    assert found["batch_id"].to_pylist() == ["b0", "b2"]
