@@ -18,6 +18,7 @@ from exhaust.api.routes import ROUTES, Route
 
 from infra.config import StackSettings
 from infra.grants import apply_grants, grants_for
+from infra.image_function import ImageServiceFunction, has_image
 from infra.nag import acknowledge
 from infra.service_function import ServiceFunction
 from infra.storage import Storage
@@ -163,14 +164,20 @@ class Api(Construct):
     def _function(self, name: str, description: str) -> aws_lambda.Function:
         function = self.functions.get(name)
         if function is None:
-            function = ServiceFunction(
-                self,
-                _construct_id(name),
-                function=name,
-                layers=self._layers,
-                environment=self._environment,
-                description=description,
-            )
+            if has_image(name):
+                # Handlers that read Parquet (legacy, export) ship as container images with pyarrow.
+                function = ImageServiceFunction(
+                    self, _construct_id(name), function=name, environment=self._environment, description=description
+                )
+            else:
+                function = ServiceFunction(
+                    self,
+                    _construct_id(name),
+                    function=name,
+                    layers=self._layers,
+                    environment=self._environment,
+                    description=description,
+                )
             apply_grants(function, grants_for(name) or (), self._storage)
             self.functions[name] = function
         return function

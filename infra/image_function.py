@@ -1,0 +1,83 @@
+"""ImageServiceFunction: an API function shipped as a container image, for handlers that read Parquet.
+
+The legacy and export APIs read the lake with pyarrow, which is too large for a zip Lambda next to the
+Powertools layer. A function folder holding a Dockerfile (functions/legacy, functions/export) becomes this
+construct instead of a ServiceFunction (infra/api.py): same role, logs, tracing and environment, the image built
+from the repository root with only the package and the handler in its context, as the builder's is
+(docs/decisions.md). The handler still loads pyarrow only when it builds an answer, so refusals stay fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_lambda, aws_logs
+from constructs import Construct
+
+from infra.layer import REPO_ROOT
+from infra.service_function import ARCHITECTURE, enable_active_tracing, function_role
+
+# A full vCPU for the Parquet scan and the zip; /tmp holds the zip before it is answered or uploaded.
+MEMORY_MB = 1769
+EPHEMERAL_STORAGE = Size.gibibytes(4)
+# API Gateway stops waiting after 29 seconds; the function does not outlive its caller.
+TIMEOUT = Duration.seconds(29)
+
+
+def has_image(function: str) -> bool:
+    return (REPO_ROOT / "functions" / function / "Dockerfile").is_file()
+
+
+def build_context(function: str) -> list[str]:
+    """Docker ignore rules: everything but what the Dockerfile copies."""
+    return [
+        "*",
+        "!pyproject.toml",
+        "!README.md",
+        "!requirements.lock",
+        "!layers/exhaust",
+        "layers/exhaust/**/__pycache__",
+        f"!functions/{function}",
+        f"functions/{function}/**/__pycache__",
+    ]
+
+
+class ImageServiceFunction(aws_lambda.DockerImageFunction):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: str,
+        environment: dict[str, str] | None = None,
+        description: str = "",
+    ) -> None:
+        log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
+        role = function_role(scope, f"{construct_id}Role", log_group)
+        super().__init__(
+            scope,
+            construct_id,
+            code=aws_lambda.DockerImageCode.from_image_asset(
+                str(REPO_ROOT),
+                file=str(Path("functions") / function / "Dockerfile"),
+                exclude=build_context(function),
+                ignore_mode=IgnoreMode.DOCKER,
+                platform=aws_ecr_assets.Platform.LINUX_ARM64,
+            ),
+            architecture=ARCHITECTURE,
+            role=role,
+            memory_size=MEMORY_MB,
+            ephemeral_storage_size=EPHEMERAL_STORAGE,
+            timeout=TIMEOUT,
+            logging_format=aws_lambda.LoggingFormat.JSON,
+            log_group=log_group,
+            description=description or f"exhaust {function}",
+            environment={
+                "POWERTOOLS_SERVICE_NAME": "exhaust",
+                "POWERTOOLS_METRICS_NAMESPACE": "DataExhaust",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                **(environment or {}),
+            },
+        )
+        self.folder = function
+        enable_active_tracing(self)
