@@ -78,11 +78,14 @@ CATEGORICAL_USER_COLUMNS = frozenset(
 def users_of(lake: Lake, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
     """The users' profiles aligned with `user_ids` (sorted ids: their range prunes the users table).
 
-    Other users in the range are read too and dropped by the alignment, which is cheaper than filtering them.
+    The membership filter runs on each decoded record batch, so a small batch whose users are spread over the
+    whole users table keeps only its own users in memory, not the table.
     """
     low, high = user_range(user_ids)
     dictionary = [name for name in columns if name in CATEGORICAL_USER_COLUMNS]
-    found = lake.read("users", list(columns), between={"user_id": (low, high)}, dictionary=dictionary)
+    found = lake.read(
+        "users", list(columns), between={"user_id": (low, high)}, isin={"user_id": user_ids}, dictionary=dictionary
+    )
     return align(found, "user_id", user_ids)
 
 

@@ -7,6 +7,7 @@ written sorted by its sort key (exhaust.lake.schemas). The exact filter is then 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import os
@@ -44,6 +45,20 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
 
 
 Bounds = tuple[Any, Any]
+
+
+def _holds_any(
+    row_group: pq.RowGroupMetaData, columns: Mapping[str, int], sorted_sets: Mapping[str, list[Any]]
+) -> bool:
+    """Whether each membership column's [min, max] contains at least one of its wanted values."""
+    for name, values in sorted_sets.items():
+        statistics = row_group.column(columns[name]).statistics
+        if statistics is None or not statistics.has_min_max:
+            continue
+        position = bisect.bisect_left(values, statistics.min)
+        if position == len(values) or values[position] > statistics.max:
+            return False
+    return True
 
 
 def _coverage(row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]) -> str:
@@ -110,8 +125,8 @@ class Lake:
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of the rows that match every condition, in the table's sort order.
 
-        `equals` and `between` (inclusive; None for an open end) also prune row groups by their statistics;
-        `isin` only filters decoded rows (combine it with `between` on the same column to prune). Naive
+        All three prune row groups by their statistics (`equals` and `between` inclusive, None for an open end;
+        `isin` drops row groups whose [min, max] holds none of the values), then filter the decoded rows. Naive
         datetimes are taken as UTC. Columns named in `dictionary` come back dictionary-encoded, as Parquet stores
         them: much cheaper to decode for repetitive strings (states, districts, org names).
         """
@@ -120,12 +135,17 @@ class Lake:
         for name, (low, high) in (between or {}).items():
             ranges[name] = (_utc(low), _utc(high))
         isin = isin or {}
+        sorted_sets = {name: sorted(_as_list(values)) for name, values in isin.items()}
         wanted = list(columns) if columns is not None else TABLES[table].schema.names
         for path, metadata in self.files(table):
             positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
             coverage = [
                 (index, _coverage(metadata.row_group(index), positions, ranges))
                 for index in range(metadata.num_row_groups)
+            ]
+            coverage = [
+                (index, kind if _holds_any(metadata.row_group(index), positions, sorted_sets) else "none")
+                for index, kind in coverage
             ]
             if all(kind == "none" for _, kind in coverage):
                 continue
@@ -184,6 +204,11 @@ class Lake:
         for info in self.filesystem.get_file_info(selector):
             if info.type == pafs.FileType.File:
                 self.filesystem.delete_file(info.path)
+
+
+def _as_list(values: Sequence[Any] | pa.Array) -> list[Any]:
+    return [value for value in (values.to_pylist() if isinstance(values, pa.Array | pa.ChunkedArray) else values)
+            if value is not None]  # fmt: skip
 
 
 def _utc(value: Any) -> Any:
