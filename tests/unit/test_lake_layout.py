@@ -254,3 +254,19 @@ def test_rows_with_a_null_in_a_bounded_column_are_never_returned(tmp_path):
     )
     found = lake.read("batches", ["batch_id"], between={"end_date": (dt.date(2026, 1, 1), dt.date(2026, 1, 3))})
     assert found["batch_id"].to_pylist() == ["b0", "b2"]
+
+
+def test_membership_reads_skip_row_groups_without_any_wanted_id(many_batches):
+    ids = Lake.open(many_batches).read("enrolments", ["user_id"])["user_id"].to_pylist()
+    wanted = [ids[7 * USERS_PER_BATCH + 3], ids[7 * USERS_PER_BATCH + 500]]
+    handler = CountingHandler()
+    lake = Lake(pafs.PyFileSystem(handler), many_batches)
+    found = lake.read("enrolments", ["user_id", "completed_contents"], isin={"user_id": wanted})
+    assert found["user_id"].to_pylist() == wanted
+    table_bytes = sum(size for _, size in lake_file_sizes(many_batches, "enrolments"))
+    assert handler.bytes_read["enrolments"] < table_bytes / 4
+
+
+def lake_file_sizes(root, table):
+    selector = pafs.FileSelector(f"{root}/{table}")
+    return [(info.path, info.size) for info in pafs.LocalFileSystem().get_file_info(selector)]
