@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zipfile
 from pathlib import Path
 
 from exhaust import aws
@@ -18,6 +19,13 @@ from exhaust.requests.adapters import LinkSigner
 from exhaust.settings import RuntimeSettings, get_settings
 
 ZIP_CONTENT_TYPE = "application/zip"
+
+
+def streamed_entry(name: str) -> zipfile.ZipInfo:
+    """The header of a zip entry written as a stream: compressed, dated now (ZipFile.open says 1980-01-01)."""
+    info = zipfile.ZipInfo(name, date_time=dt.datetime.now(dt.UTC).timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def object_key(prefix: str, filename: str, today: dt.date | None = None) -> str:

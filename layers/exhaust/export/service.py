@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from exhaust.api.http import RawResponse
-from exhaust.downloads import deliver_zip
+from exhaust.downloads import deliver_zip, streamed_entry
 from exhaust.export import datapackage
 from exhaust.export.formats import WRITERS, Field
 from exhaust.export.query import ExportQuery, parse_query
@@ -122,7 +122,7 @@ class ExportService:
         data_name = f"{DATA_STEM}.{writer_class.extension}"
         rows = 0
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-            with archive.open(data_name, "w", force_zip64=True) as entry:
+            with archive.open(streamed_entry(data_name), "w", force_zip64=True) as entry:
                 stream = DigestingStream(entry)
                 writer = writer_class(stream, FIELDS)
                 writer.begin()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exhaust.downloads import streamed_entry
+
 EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
 COPY_CHUNK = 1024 * 1024
@@ -72,7 +74,7 @@ def write_day_zip(path: Path, day: dt.date, events: DayEvents, context: dict[str
     summary = DaySummary(day)
     digest = hashlib.sha256()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open(EVENTS_FILE, "w") as out:
+        with archive.open(streamed_entry(EVENTS_FILE), "w") as out:
             for when, text in events:
                 line = text.encode("utf-8") + b"\n"
                 out.write(line)
