@@ -92,6 +92,9 @@ class LocalService:
         from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
 
         self._start_thread("worker", LocalWorker(get_settings(), self._stopping).run)
+        from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
+
+        self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)
         self.credentials = credentials
         self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
         self.credentials_file.write_text(json.dumps(credentials, indent=2) + "\n")

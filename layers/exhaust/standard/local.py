@@ -1,0 +1,56 @@
+"""Local mode's stand-in for the daily EventBridge schedule: after each UTC midnight, produce the day that ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from exhaust.observability import logger
+from exhaust.settings import RuntimeSettings
+from exhaust.standard.dates import DateRange
+
+CHECK_EVERY_SECONDS = 60.0
+
+
+def today_utc() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+@dataclass
+class LocalDailyProducer:
+    settings: RuntimeSettings
+    stopping: threading.Event = field(default_factory=threading.Event)
+    check_every_seconds: float = CHECK_EVERY_SECONDS
+    today: Callable[[], dt.date] = today_utc
+    produce: Callable[[DateRange], Any] | None = None
+
+    def run(self) -> None:
+        """Until `stopping` is set. The seeder already produced the days before the start day."""
+        last_seen = self.today()
+        while not self.stopping.wait(self.check_every_seconds):
+            last_seen = self.tick(last_seen)
+
+    def tick(self, last_seen: dt.date) -> dt.date:
+        """Produce every day that ended since `last_seen` (a laptop asleep over several midnights catches up)."""
+        today = self.today()
+        if today <= last_seen:
+            return last_seen
+        days = DateRange(last_seen, today - dt.timedelta(days=1))
+        try:
+            self._produce(days)
+        except Exception:
+            logger.exception("local daily producer failed; it retries at the next check")
+            return last_seen
+        logger.info("standard datasets produced", extra={"from": days.start.isoformat(), "to": days.end.isoformat()})
+        return today
+
+    def _produce(self, days: DateRange) -> None:
+        if self.produce is not None:
+            self.produce(days)
+            return
+        from exhaust.standard.producer import producer_from_settings  # pyarrow, only when a day ends
+
+        producer_from_settings(self.settings).produce(days)

@@ -1,0 +1,43 @@
+"""Local mode's daily producer: what it produces when UTC midnight passes (a fake clock, no threads)."""
+
+import datetime as dt
+
+from exhaust.settings import RuntimeSettings
+from exhaust.standard.dates import DateRange
+from exhaust.standard.local import LocalDailyProducer
+
+START = dt.date(2026, 11, 18)
+
+
+def producer(clock, produced, fail=False):
+    def produce(days):
+        if fail:
+            raise RuntimeError("moto went away")
+        produced.append(days)
+
+    return LocalDailyProducer(RuntimeSettings(), today=lambda: clock[0], produce=produce)
+
+
+def test_nothing_happens_within_a_day():
+    produced = []
+    assert producer([START], produced).tick(START) == START
+    assert produced == []
+
+
+def test_the_day_that_ended_is_produced_once():
+    clock, produced = [START + dt.timedelta(days=1)], []
+    daily = producer(clock, produced)
+    assert daily.tick(START) == clock[0]
+    assert daily.tick(clock[0]) == clock[0]
+    assert produced == [DateRange(START, START)]
+
+
+def test_missed_midnights_are_caught_up_in_one_range():
+    clock, produced = [START + dt.timedelta(days=3)], []
+    producer(clock, produced).tick(START)
+    assert produced == [DateRange(START, START + dt.timedelta(days=2))]
+
+
+def test_a_failure_is_retried_at_the_next_check():
+    clock = [START + dt.timedelta(days=1)]
+    assert producer(clock, [], fail=True).tick(START) == START
