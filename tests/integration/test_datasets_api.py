@@ -67,6 +67,24 @@ def world():
             s3.put_object(Bucket=settings.exhaust_bucket, Key=key, Body=b"date\n")
         for key in [*public_keys.values(), f"public-summary-rollup/channel-b/{day(-1)}.csv"]:
             s3.put_object(Bucket=settings.public_bucket, Key=key, Body=b"date\n")
+        # Registered datasets: a standard one with a 3-day limit, a public one that is not per channel.
+        from exhaust.datasets.registry import Dataset, DatasetLimits, DatasetRegistry
+
+        registry = DatasetRegistry()
+        registry.put(
+            Dataset(
+                datasetId="weekly-usage", type="standard", limits=DatasetLimits(maxDateRangeDays=3, retentionDays=7)
+            )
+        )
+        registry.put(
+            Dataset(
+                datasetId="national-usage", type="public", visibility="public", authorizedRoles=[], perChannel=False
+            )
+        )
+        s3.put_object(
+            Bucket=settings.exhaust_bucket, Key=f"data-exhaust/weekly-usage/channel-a/{day(-1)}.csv", Body=b""
+        )
+        s3.put_object(Bucket=settings.public_bucket, Key=f"national-usage/{day(-1)}.csv", Body=b"")
         yield World(tokens, standard_keys, second_part, public_keys)
     aws.reset_clients()
     get_settings.cache_clear()
@@ -184,7 +202,10 @@ def test_unknown_standard_dataset_is_404_listing_valid_ids(world):
     status, _, body = standard(world, {}, dataset="summary-rolup")
     assert status == 404
     assert body["responseCode"] == "RESOURCE_NOT_FOUND"
-    assert body["params"]["errmsg"] == "datasetId: unknown standard dataset 'summary-rolup'; valid ids: summary-rollup"
+    assert (
+        body["params"]["errmsg"]
+        == "datasetId: unknown standard dataset 'summary-rolup'; valid ids: summary-rollup, weekly-usage"
+    )
     # A dataset of another kind is not a standard dataset either.
     assert standard(world, {}, dataset="progress-exhaust")[0] == 404
     assert standard(world, {}, dataset="public-summary-rollup")[0] == 404
@@ -288,7 +309,7 @@ def test_unknown_public_dataset_is_400_listing_valid_ids(world):
     assert status == 400
     assert (
         body["params"]["errmsg"]
-        == "datasetId: unknown public dataset 'summary-rollup'; valid ids: public-summary-rollup"
+        == "datasetId: unknown public dataset 'summary-rollup'; valid ids: national-usage, public-summary-rollup"
     )
 
 
@@ -296,3 +317,17 @@ def test_public_empty_range(world):
     status, _, body = public({"date": day(-60)})
     assert status == 200
     assert body["result"] == {"files": [], "periodWiseFiles": {}}
+
+
+def test_registered_datasets_bring_their_own_limits(world):
+    assert standard(world, {"from": day(-3), "to": day(-1)}, dataset="weekly-usage")[0] == 200
+    status, _, body = standard(world, {"from": day(-4), "to": day(-1)}, dataset="weekly-usage")
+    assert status == 400
+    assert body["params"]["errmsg"].endswith("covers 4 days; this dataset allows at most 3")
+    status, _, body = standard(world, {"date": day(-8), "from": day(-1)}, dataset="weekly-usage")
+    assert status == 200, "date is not a parameter of the standard route"
+    status, _, body = public({"date": day(-1)}, dataset="national-usage", X_Channel_Id=None)
+    assert status == 200
+    assert body["result"]["files"] == [f"{CDN}/national-usage/{day(-1)}.csv"]
+    status, _, body = standard(world, {}, dataset="nope")
+    assert body["params"]["errmsg"].endswith("valid ids: summary-rollup, weekly-usage")
