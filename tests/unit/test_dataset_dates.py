@@ -40,7 +40,9 @@ def test_range_length_counts_both_ends():
     assert refused(from_="2026-11-08", to="2026-11-18").startswith("from: the range 2026-11-08 to 2026-11-18 covers 11")
 
 
-@pytest.mark.parametrize("value", ["2026-1-5", "2026/01/05", "05-01-2026", "2026-02-29", "", "2026-01-05T00:00"])
+@pytest.mark.parametrize(
+    "value", ["2026-1-5", "2026/01/05", "05-01-2026", "2026-02-29", "", "2026-01-05T00:00", "2026-W01-1", "2026-001"]
+)
 def test_malformed_dates_name_the_parameter(value):
     assert refused(to=value) == f"to: '{value}' is not a date in the YYYY-MM-DD format"
 

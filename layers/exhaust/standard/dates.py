@@ -10,11 +10,13 @@ dataset with maxDateRangeDays=10 accepts it (and LAST_30_DAYS fits the public li
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from exhaust.errors import BadRequest
 
 DATE_FORMAT = "YYYY-MM-DD"
+DAY_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 # Presets end yesterday: today's file is only produced after the day is over.
 DAYS_PRESETS = {
@@ -56,7 +58,8 @@ def parse_day(name: str, value: str) -> dt.date:
     """A `YYYY-MM-DD` day, or a 400 naming the parameter (the reference answered a 500 after a timeout)."""
     text = value.strip()
     try:
-        if len(text) != len(DATE_FORMAT):
+        # fromisoformat alone would also take ISO week and ordinal dates (2026-W01-1, 2026-001).
+        if not DAY_PATTERN.match(text):
             raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
