@@ -15,7 +15,7 @@ from exhaust.lake.store import Lake
 from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, ZipSummary, upload_zip
 
 
-def plan(
+def header_and_chunks(
     dataset_id: str, batch_id: str, channel: str, lake: Lake, chunk_rows: int
 ) -> tuple[list[str], Iterator[tuple[bytes, int]]]:
     """The header and the CSV chunks of one batch, after the checks that fail the batch permanently."""
@@ -54,7 +54,7 @@ def build_batch_zip(
     """
     lake = lake if isinstance(lake, Lake) else Lake.open(lake)
     stem = file_stem(dataset_id, batch_id, date)
-    labels, chunks = plan(dataset_id, batch_id, channel, lake, chunk_rows)
+    labels, chunks = header_and_chunks(dataset_id, batch_id, channel, lake, chunk_rows)
     with EncryptedCsvZip(Path(path), f"{stem}.csv", password, compresslevel) as archive:
         archive.write_header(labels)
         for chunk, rows in chunks:
