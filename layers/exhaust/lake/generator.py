@@ -229,7 +229,11 @@ class Generator:
                 children.append(sub)
             for holder in children:
                 leaves = [self.ids.content() for _ in range(rng.randint(2, 4))]
-                if categories and rng.random() < 0.8:
+                # Most units hold one assessment; the last one takes those left, so every category appears.
+                wanted = 1 if rng.random() < 0.8 else 0
+                if unit_number == unit_total and holder is children[-1]:
+                    wanted = len(categories)
+                for _ in range(min(wanted, len(categories))):
                     assessment_id = self.ids.content()
                     category = categories.pop(0)
                     assessments.append(
