@@ -68,6 +68,7 @@ class ExhaustStack(Stack):
             monitoring=self.monitoring,
         )
         self.scheduler = Scheduler(self, "Scheduler", storage=storage, environment=environment)
+        self.monitoring.watch_function(self.scheduler.producer, "Producer")
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
         CfnOutput(
             self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"

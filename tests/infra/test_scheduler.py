@@ -65,3 +65,15 @@ def test_producer_writes_only_its_two_datasets_and_reads_the_lake(resources):
     ]
     assert len(read) == 1
     assert read[0].startswith("<StorageLakeBucket")
+
+
+def test_a_failed_production_raises_the_alarm(resources):
+    logical_id, _ = producer(resources)
+    alarms = [
+        alarm["Properties"]
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "FunctionName", "Value": {"Ref": logical_id}} in alarm["Properties"].get("Dimensions", [])
+    ]
+    assert len(alarms) == 1
+    assert alarms[0]["MetricName"] == "Errors"
+    assert alarms[0]["AlarmActions"]
