@@ -144,6 +144,13 @@ def resolve_range(
 ) -> DateRange:
     days = requested_range(query, today, presets_allowed=presets_allowed)
     start_name, end_name = parameter_names(query)
+    start_defaulted = query.from_ is None and query.since is None and query.date is None and query.date_range is None
+    if start_defaulted and days.start > days.end:
+        # The caller gave only `to`: name it, and say where the start came from.
+        raise BadRequest(
+            f"to: {days.end.isoformat()} is before {days.start.isoformat()}, the default of from (yesterday); "
+            "give from as well"
+        )
     return validate_range(
         days,
         today,
