@@ -392,3 +392,21 @@ def test_callback_refused_by_the_receiver_is_not_retried():
 def test_callbacks_only_go_over_https():
     notifier = Notifier(settings=RuntimeSettings(), sleep=lambda _: None)
     assert not notifier.call_back("http://x.example/hook", {"requestId": "R"})
+
+
+def test_builder_errors_are_classified_for_the_workflow_retries():
+    from botocore.exceptions import ClientError, EndpointConnectionError
+    from exhaust.builders.errors import NoDataFound
+    from exhaust.pipeline.steps import classify
+
+    permanent = classify(NoDataFound())
+    assert isinstance(permanent, PermanentFailure)
+    assert str(permanent) == "No data found"
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow"}}, "Decrypt")
+    assert isinstance(classify(throttled), TransientFailure)
+    assert isinstance(classify(EndpointConnectionError(endpoint_url="https://s3")), TransientFailure)
+    assert isinstance(classify(OSError("AWS Error SLOW_DOWN during GetObject")), TransientFailure)
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "Decrypt")
+    assert classify(denied) is denied  # a bug or a missing grant: the request-level retry, then FAILED
+    missing = FileNotFoundError("lake/batches")
+    assert classify(missing) is missing

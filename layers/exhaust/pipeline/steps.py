@@ -82,6 +82,9 @@ def classify(error: Exception) -> Exception:
         return TransientFailure(str(error))
     if isinstance(error, BotoCoreError | TimeoutError | ConnectionError):
         return TransientFailure(str(error))
+    # pyarrow reports S3 throttling and dropped connections as OSError; a missing or forbidden path is no blip.
+    if type(error) is OSError:
+        return TransientFailure(str(error))
     return error
 
 
@@ -157,15 +160,18 @@ class Pipeline:
         config = request.datasetConfig
         if not request.encryptedKey:
             raise PermanentFailure(MISSING_INPUT)
-        catalog = Catalog(Lake.open(self.lake))
-        if config.get("batchId"):
-            batch_ids = catalog.resolve_batch_filter([str(config["batchId"])])
-        elif config.get("batchFilter"):
-            batch_ids = catalog.resolve_batch_filter(str(value) for value in config["batchFilter"])
-        elif config.get("searchFilter"):
-            batch_ids = catalog.resolve_search_filter(config["searchFilter"])
-        else:
+        if not any(config.get(name) for name in ("batchId", "batchFilter", "searchFilter")):
             raise PermanentFailure(MISSING_INPUT)
+        try:
+            catalog = Catalog(Lake.open(self.lake))
+            if config.get("batchId"):
+                batch_ids = catalog.resolve_batch_filter([str(config["batchId"])])
+            elif config.get("batchFilter"):
+                batch_ids = catalog.resolve_batch_filter(str(value) for value in config["batchFilter"])
+            else:
+                batch_ids = catalog.resolve_search_filter(config["searchFilter"])
+        except Exception as error:
+            raise classify(error) from error
         if not batch_ids:
             raise PermanentFailure(NO_DATA_FOUND)
         batches = [info for info in (catalog.batch(batch_id) for batch_id in batch_ids) if info is not None]
