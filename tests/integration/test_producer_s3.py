@@ -76,3 +76,24 @@ def test_run_event_backfills_a_range(aws_resources, tmp_path):
         ("2026-11-18", ["channel-a"]),
     ]
     assert len(all_objects(aws_resources.exhaust_bucket)) == 3
+
+
+def test_the_producer_lambda_handles_a_scheduler_event(aws_resources, tmp_path, monkeypatch):
+    from exhaust.local.functions import invoke
+    from exhaust.standard import producer as producer_module
+
+    lake = Lake.open(str(tmp_path / "lake"))
+    yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+    lake.write("telemetry", pa.Table.from_pylist(telemetry_rows(5, yesterday), schema=schemas.TELEMETRY))
+    # The deployed function opens the lake in S3 with pyarrow, which moto's in-process mock cannot serve.
+    monkeypatch.setattr(
+        producer_module,
+        "producer_from_settings",
+        lambda: Producer(lake, aws_resources.exhaust_bucket, aws_resources.public_bucket),
+    )
+    scheduled = f"{yesterday + dt.timedelta(days=1)}T01:30:00Z"
+    answer = invoke("producer", {"scheduledTime": scheduled})
+    assert [day["date"] for day in answer["days"]] == [yesterday.isoformat()]
+    assert all_objects(aws_resources.exhaust_bucket) == [
+        f"data-exhaust/summary-rollup/channel-a/{yesterday.isoformat()}.csv"
+    ]
