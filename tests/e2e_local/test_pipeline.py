@@ -2,6 +2,8 @@
 
 import io
 import json
+import shutil
+import subprocess
 import time
 import urllib.request
 
@@ -26,7 +28,9 @@ def wait_until_ended(credentials, tag, request_id, timeout=60.0):
     raise AssertionError(f"request {request_id} did not end within {timeout}s: {job}")
 
 
-def test_progress_exhaust_is_built_downloaded_and_decrypted(local_service):
+@pytest.fixture(scope="module")
+def built(local_service):
+    """A progress-exhaust request of the sample batch, taken to its end by the worker: (job, zip bytes)."""
     credentials = local_service.credentials
     batch_id = credentials["samples"]["progressBatchId"]
     tag = f"e2e-pipeline-{time.time_ns()}"
@@ -38,14 +42,22 @@ def test_progress_exhaust_is_built_downloaded_and_decrypted(local_service):
 
     job = wait_until_ended(credentials, tag, request_id)
     assert job["status"] == "SUCCESS", job.get("statusMessage")
+    assert len(job["downloadUrls"]) == 1
+
+    with urllib.request.urlopen(job["downloadUrls"][0], timeout=30) as answer:
+        assert answer.status == 200
+        return job, answer.read()
+
+
+def test_progress_exhaust_is_built_downloaded_and_decrypted(local_service, built):
+    credentials = local_service.credentials
+    job, data = built
+    batch_id = credentials["samples"]["progressBatchId"]
+    request_id = job["requestId"]
     assert job["progress"]["batchesTotal"] == job["progress"]["batchesDone"] == 1
     assert job["progress"]["rowsWritten"] > 0
     assert len(job["downloadUrls"]) == 1
     assert job["files"][0]["name"].startswith(f"{batch_id}_progress_")
-
-    with urllib.request.urlopen(job["downloadUrls"][0], timeout=30) as answer:
-        assert answer.status == 200
-        data = answer.read()
     with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
         (member,) = archive.namelist()
         assert member.endswith(".csv")
@@ -80,3 +92,15 @@ def test_progress_exhaust_is_built_downloaded_and_decrypted(local_service):
             assert key.endswith("/manifest.json"), key
             manifest = json.loads(body)
             assert set(manifest) >= {"files", "totalRows"}
+
+
+@pytest.mark.skipif(not (shutil.which("7z") or shutil.which("7zz")), reason="7-Zip is not installed")
+def test_the_zip_opens_with_7zip_and_the_key_only(built, tmp_path):
+    _, data = built
+    archive = tmp_path / "download.zip"
+    archive.write_bytes(data)
+    seven = shutil.which("7z") or shutil.which("7zz")
+    good = subprocess.run([seven, "t", f"-p{KEY}", str(archive)], capture_output=True, check=False)
+    assert good.returncode == 0, good.stdout
+    bad = subprocess.run([seven, "t", "-pnot-the-key", str(archive)], capture_output=True, check=False)
+    assert bad.returncode != 0
