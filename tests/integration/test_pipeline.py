@@ -371,3 +371,24 @@ def test_channel_throttle_keeps_requests_submitted_and_requeues_them(harness):
     assert third in again
     assert other in again
     assert harness.dispatcher.dispatch(other) == Outcome.STARTED
+
+
+def test_local_worker_drains_the_queue_and_stops_within_seconds(harness):
+    import threading
+
+    from exhaust.local.worker import LocalWorker
+
+    worker = LocalWorker(harness.settings, workflow=harness.workflow, sweep_interval=3600)
+    request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while harness.request(request_id).status != Status.SUCCESS and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert harness.request(request_id).status == Status.SUCCESS
+    stopping_at = time.monotonic()
+    worker.stopping.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert time.monotonic() - stopping_at < 3
+    assert harness.messages() == []  # the message was deleted once dispatched
