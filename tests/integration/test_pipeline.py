@@ -339,8 +339,13 @@ def test_sweeper_requeues_requests_whose_message_was_lost_and_stops_stuck_ones(h
     harness.drain()
     claimed = harness.request(request_id)
     assert claimed.status == Status.PROCESSING
-    stuck = claimed.model_copy(update={"updatedAt": claimed.updatedAt - 7 * 3_600_000})
-    harness.store.replace(stuck, claimed.version)
+    # Running and quiet for 10 minutes: a big batch, not a stuck one.
+    quiet = harness.store.replace(
+        claimed.model_copy(update={"updatedAt": claimed.updatedAt - 600_000}), claimed.version
+    )
+    assert Sweeper(pipeline=harness.pipeline, workflow=hanging).sweep().recovered == []
+    stuck = quiet.model_copy(update={"updatedAt": claimed.updatedAt - 7 * 3_600_000})
+    harness.store.replace(stuck, quiet.version)
     report = Sweeper(pipeline=harness.pipeline, workflow=hanging).sweep()
     assert report.recovered == [request_id]
     assert hanging.describe(claimed.executionArn) == "ABORTED"
