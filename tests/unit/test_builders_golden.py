@@ -191,6 +191,7 @@ def test_permanent_failures_carry_the_message_users_see(lake, tmp_path, dataset,
         build_batch_zip(dataset, batch_id, CHANNEL, PASSWORD, lake, tmp_path / "out.zip", DAY)
     assert raised.value.message == message
     assert raised.value.permanent
+    assert not (tmp_path / "out.zip").exists()
 
 
 def test_chunked_build_writes_the_same_bytes_as_one_chunk(lake, tmp_path):

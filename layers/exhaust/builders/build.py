@@ -63,6 +63,7 @@ def build_batch_zip(
                 on_rows(archive.rows)
     assert archive.summary is not None
     if archive.summary.rows == 0:
+        Path(path).unlink(missing_ok=True)  # a zip with only a header is not a result
         raise NoDataFound()
     return archive.summary
 
