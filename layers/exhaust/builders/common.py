@@ -132,6 +132,11 @@ def list_match_counts(lists: pa.ListArray, value_set: pa.Array) -> pa.Array:
     return pc.subtract(ends, starts)
 
 
+def named(table: pa.Table, **sources: str) -> pa.Table:
+    """A table of the given columns, each taken by name (aggregations name theirs `<column>_<function>`)."""
+    return pa.table({name: table.column(source) for name, source in sources.items()})
+
+
 def single(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
     column = table.column(name)
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column

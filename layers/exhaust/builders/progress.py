@@ -115,14 +115,21 @@ def best_attempts(lake: Lake, batch_id: str, user_ids: pa.Array, assessment_ids:
     attempts = rows.group_by(["user_id", "content_id", "attempt_id"]).aggregate(
         [("question_score", "sum"), ("question_max_score", "sum")]
     )
-    attempts = attempts.rename_columns(["user_id", "content_id", "attempt_id", "score", "max"])
+    attempts = common.named(
+        attempts,
+        user_id="user_id",
+        content_id="content_id",
+        attempt_id="attempt_id",
+        score="question_score_sum",
+        max="question_max_score_sum",
+    )
     ordered = attempts.sort_by(
         [("user_id", "ascending"), ("content_id", "ascending"), ("score", "descending"), ("max", "ascending")]
     )
     best = ordered.group_by(["user_id", "content_id"], use_threads=False).aggregate(
         [("score", "first"), ("max", "first")]
     )
-    return best.rename_columns(["user_id", "content_id", "score", "max"])
+    return common.named(best, user_id="user_id", content_id="content_id", score="score_first", max="max_first")
 
 
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:

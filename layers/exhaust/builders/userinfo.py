@@ -56,7 +56,7 @@ def active_consents(lake: Lake, collection_id: str, channel: str, user_ids: pa.A
     )
     ordered = found.sort_by([("user_id", "ascending"), ("consented_on", "ascending")])
     latest = ordered.group_by("user_id", use_threads=False).aggregate([("status", "last"), ("consented_on", "last")])
-    latest = latest.rename_columns(["user_id", "status", "consented_on"])
+    latest = common.named(latest, user_id="user_id", status="status_last", consented_on="consented_on_last")
     return latest.filter(pc.equal(latest["status"], CONSENT_ACTIVE))
 
 
