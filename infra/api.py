@@ -26,6 +26,8 @@ from infra.storage import Storage
 AUTHORIZER_FUNCTION = "authorizer"
 AUTHORIZER_CACHE = Duration.seconds(60)
 GATEWAY_API_ID = "api.gateway"
+EXPORT_PATH = "/api/export/{format}"
+EXPORT_SHARE = 5
 # Lambda answers zips base64-encoded (legacy and export APIs). API Gateway turns such an answer back into bytes
 # only when the request's first Accept type matches a binary media type; curl, browsers and Swagger UI send */*,
 # so */* is the one entry that serves application/zip to every client. The cost: request bodies reach Lambda
@@ -112,6 +114,14 @@ class Api(Construct):
                 tracing_enabled=True,
                 throttling_rate_limit=settings.api_rate_limit,
                 throttling_burst_limit=settings.api_burst_limit,
+                # The export API is open to anyone and costly per call: it may use a fifth of the stage's capacity,
+                # so anonymous exports cannot starve the partners' routes.
+                method_options={
+                    f"{EXPORT_PATH}/GET": aws_apigateway.MethodDeploymentOptions(
+                        throttling_rate_limit=max(1, settings.api_rate_limit // EXPORT_SHARE),
+                        throttling_burst_limit=max(1, settings.api_burst_limit // EXPORT_SHARE),
+                    )
+                },
                 logging_level=aws_apigateway.MethodLoggingLevel.ERROR,
                 access_log_destination=aws_apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=aws_apigateway.AccessLogFormat.json_with_standard_fields(

@@ -66,7 +66,8 @@ def test_stage_is_throttled_traced_and_access_logged(resources):
     properties = stage["Properties"]
     assert properties["TracingEnabled"] is True
     assert "DestinationArn" in properties["AccessLogSetting"]
-    (settings,) = properties["MethodSettings"]
+    # The stage-wide settings; the public export has its own lower throttle (test_legacy_export_infra).
+    settings = next(s for s in properties["MethodSettings"] if (s["HttpMethod"], s["ResourcePath"]) == ("*", "/*"))
     assert settings["ThrottlingRateLimit"] == 50
     assert settings["ThrottlingBurstLimit"] == 100
     assert settings["LoggingLevel"] == "ERROR"

@@ -48,3 +48,12 @@ def test_big_answers_expire_after_a_day(resources):
     expiring = {rule.get("Prefix"): rule.get("ExpirationInDays") for rule in rules}
     assert expiring["legacy/"] == 1
     assert expiring["exports/"] == 1
+
+
+def test_the_public_export_has_its_own_lower_throttle(resources):
+    (stage,) = of_type(resources, "AWS::ApiGateway::Stage").values()
+    settings = {(s["HttpMethod"], s["ResourcePath"]): s for s in stage["Properties"]["MethodSettings"]}
+    everything = settings[("*", "/*")]
+    export = settings[("GET", "/~1api~1export~1{format}")]
+    assert 1 <= export["ThrottlingRateLimit"] < everything["ThrottlingRateLimit"]
+    assert 1 <= export["ThrottlingBurstLimit"] < everything["ThrottlingBurstLimit"]
