@@ -7,6 +7,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from exhaust.local.resources import create_resources
 from exhaust.settings import RuntimeSettings, get_settings
 
 DEFAULT_CREDENTIALS_FILE = Path(".exhaust/local.json")
+STOP_BUDGET_SECONDS = 2.5
 LOCAL_CHANNEL = "local-channel"
 LOCAL_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -115,7 +117,10 @@ class LocalService:
         if self._gateway is not None:
             self._gateway.shutdown()
             self._gateway.server_close()
+        # One shared budget: a thread still busy after it is left to die with the process (they are daemons),
+        # so `exhaust local` always exits within the 5 seconds it promises.
+        deadline = time.monotonic() + STOP_BUDGET_SECONDS
         for thread in self._threads:
-            thread.join(timeout=3)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self._moto is not None:
             self._moto.stop()
