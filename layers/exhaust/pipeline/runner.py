@@ -251,7 +251,6 @@ class LocalWorkflow:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _pool: ThreadPoolExecutor | None = None
-    _futures: list[Future[None]] = field(default_factory=list)
 
     def execution_arn(self, name: str) -> str:
         return execution_arn_for(self.state_machine_arn, name)
@@ -267,7 +266,7 @@ class LocalWorkflow:
             return arn
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.max_running, thread_name_prefix="exhaust-execution")
-        self._futures.append(self._pool.submit(self._execute, arn, payload))
+        self._pool.submit(self._execute, arn, payload)
         return arn
 
     def _execute(self, arn: str, payload: dict[str, Any]) -> None:
@@ -292,12 +291,6 @@ class LocalWorkflow:
             self._stopped.add(execution_arn)
             if self.statuses.get(execution_arn) == RUNNING:
                 self.statuses[execution_arn] = "ABORTED"
-
-    def wait_idle(self, timeout: float = 30.0) -> None:
-        """Wait for the executions started so far (tests)."""
-        deadline = time.monotonic() + timeout
-        for future in list(self._futures):
-            future.result(timeout=max(0.0, deadline - time.monotonic()))
 
     def shutdown(self) -> None:
         """Stop: running executions end at their next state; queued ones never start."""

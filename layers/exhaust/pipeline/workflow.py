@@ -19,7 +19,6 @@ from exhaust.requests.models import ExhaustRequest
 from exhaust.settings import get_settings
 
 RUNNING = "RUNNING"
-ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 class ExecutionAlreadyExists(Exception):
