@@ -68,3 +68,12 @@ def test_xml_escapes_text_marks_nulls_nil_and_drops_characters_xml_cannot_carry(
     assert rows[0].findtext("name") == AWKWARD[0][1]
     assert rows[1].find("name").get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
     assert rows[2].findtext("name") == "ok"
+
+
+def test_export_times_are_utc_iso_with_milliseconds_only_when_there_are_some():
+    import pyarrow as pa
+    from exhaust.export.reader import format_times
+
+    times = [dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, 0, 0, 1, 123000, tzinfo=dt.UTC), None]
+    column = pa.array(times, pa.timestamp("ms", tz="UTC"))
+    assert format_times(column).to_pylist() == ["2026-01-01T00:00:00Z", "2026-01-01T00:00:01.123Z", None]

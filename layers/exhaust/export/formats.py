@@ -29,6 +29,8 @@ class Field:
 
 Row = Sequence[Any]
 
+# One encoder for every record: json.dumps with options builds a new one per call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -78,7 +80,7 @@ class JsonWriter(DumpWriter):
     def write_rows(self, rows: Sequence[Row]) -> None:
         parts = []
         for row in rows:
-            parts.append(("\n    " if self._first else ",\n    ") + json.dumps(list(row), ensure_ascii=False))
+            parts.append(("\n    " if self._first else ",\n    ") + _ENCODE(list(row)))
             self._first = False
         self.output.write("".join(parts).encode("utf-8"))
 

@@ -6,9 +6,11 @@ type and unit filters apply to the decoded record batches. Rows come out one rec
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from exhaust.export.query import ExportQuery
 from exhaust.lake.store import Lake
@@ -23,12 +25,13 @@ def open_lake(settings: RuntimeSettings) -> Lake:
     return Lake.open(f"s3://{settings.lake_bucket}/{settings.lake_prefix}")
 
 
-def format_time(when: dt.datetime) -> str:
-    """`2024-05-01T06:00:00Z` (Table Schema's default datetime form), with milliseconds when there are some."""
-    when = when.astimezone(dt.UTC)
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
-    milliseconds = when.microsecond // 1000
-    return f"{text}.{milliseconds:03d}Z" if milliseconds else f"{text}Z"
+def format_times(column: pa.Array) -> pa.Array:
+    """`2024-05-01T06:00:00Z` (Table Schema's default datetime form), `.123Z` when there are milliseconds.
+
+    Vectorised: building a Python datetime per row would cost more than the rest of the export.
+    """
+    text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S")  # the column's UTC, with .fff for milliseconds
+    return pc.binary_join_element_wise(pc.replace_substring_regex(text, pattern=r"\.000$", replacement=""), "Z", "")
 
 
 def observation_rows(lake: Lake, query: ExportQuery, columns: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
@@ -41,8 +44,8 @@ def observation_rows(lake: Lake, query: ExportQuery, columns: Sequence[str]) -> 
     if query.units:
         isin["unit"] = list(query.units)
     for batch in lake.scan(TABLE, columns, between=between, isin=isin, batch_rows=BATCH_ROWS):
-        values = [batch.column(name).to_pylist() for name in columns]
-        if TIME_COLUMN in columns:
-            position = list(columns).index(TIME_COLUMN)
-            values[position] = [None if when is None else format_time(when) for when in values[position]]
+        values = [
+            (format_times(batch.column(name)) if name == TIME_COLUMN else batch.column(name)).to_pylist()
+            for name in columns
+        ]
         yield list(zip(*values, strict=True))
