@@ -202,8 +202,8 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
     if isinstance(grant, SendToQueue):
         return [aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[storage.queue.queue_arn])]
     if isinstance(grant, EncryptSecrets):
-        return [aws_iam.PolicyStatement(actions=["kms:Encrypt"], resources=[storage.key.key_arn])]
-    return [aws_iam.PolicyStatement(actions=["kms:Decrypt"], resources=[storage.key.key_arn])]
+        return [aws_iam.PolicyStatement(actions=["kms:Encrypt"], resources=[storage.secrets_key.key_arn])]
+    return [aws_iam.PolicyStatement(actions=["kms:Decrypt"], resources=[storage.secrets_key.key_arn])]
 
 
 def apply_grants(function: aws_lambda.Function, grants: Iterable[Grant], storage: Storage) -> None:

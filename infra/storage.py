@@ -22,9 +22,18 @@ class Storage(Construct):
         super().__init__(scope, construct_id)
         self.key = aws_kms.Key(
             self,
+            "DataKey",
+            enable_key_rotation=True,
+            description="Encrypts the service's tables at rest",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # Partners' encryption keys get a key of their own, so that reading the requests table (every request
+        # function may) does not also allow decrypting them: only the builder holds kms:Decrypt on this one.
+        self.secrets_key = aws_kms.Key(
+            self,
             "SecretsKey",
             enable_key_rotation=True,
-            description="Encrypts partners' encryption keys and the service's data at rest",
+            description="Encrypts partners' encryptionKey values stored with their requests",
             removal_policy=RemovalPolicy.RETAIN,
         )
         self.tables = {spec.name: self._table(spec) for spec in resources.TABLES}
@@ -131,5 +140,5 @@ class Storage(Construct):
         env[resources.EXHAUST_QUEUE.env_var] = self.queue.queue_url
         env[resources.EXHAUST_QUEUE.dead_letter_env_var] = self.dead_letter_queue.queue_url
         env["EXHAUST_LAKE_PREFIX"] = self.lake_prefix
-        env[resources.SECRETS_KEY_ENV_VAR] = self.key.key_arn
+        env[resources.SECRETS_KEY_ENV_VAR] = self.secrets_key.key_arn
         return env
