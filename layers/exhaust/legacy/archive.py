@@ -24,8 +24,18 @@ EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
 COPY_CHUNK = 1024 * 1024
 
-# (event time, the event as JSON text) of one day, in any order.
-DayEvents = Iterable[tuple[dt.datetime, str]]
+
+@dataclass(frozen=True)
+class EventChunk:
+    """Some of a day's events as JSON texts, with the earliest and latest event time among them."""
+
+    events: list[str]
+    first: dt.datetime | None
+    last: dt.datetime | None
+
+
+# A day's events, a chunk at a time (one record batch of the lake), in any order.
+DayEvents = Iterable[EventChunk]
 
 
 @dataclass
@@ -37,12 +47,12 @@ class DaySummary:
     events_bytes: int = 0
     events_sha256: str = ""
 
-    def see(self, when: dt.datetime) -> None:
-        self.event_count += 1
-        if self.first_event is None or when < self.first_event:
-            self.first_event = when
-        if self.last_event is None or when > self.last_event:
-            self.last_event = when
+    def see(self, count: int, first: dt.datetime | None, last: dt.datetime | None) -> None:
+        self.event_count += count
+        if first is not None and (self.first_event is None or first < self.first_event):
+            self.first_event = first
+        if last is not None and (self.last_event is None or last > self.last_event):
+            self.last_event = last
 
     def describe(self) -> dict[str, Any]:
         empty = self.event_count == 0
@@ -75,12 +85,14 @@ def write_day_zip(path: Path, day: dt.date, events: DayEvents, context: dict[str
     digest = hashlib.sha256()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         with archive.open(streamed_entry(EVENTS_FILE), "w") as out:
-            for when, text in events:
-                line = text.encode("utf-8") + b"\n"
-                out.write(line)
-                digest.update(line)
-                summary.events_bytes += len(line)
-                summary.see(when)
+            for chunk in events:
+                if not chunk.events:
+                    continue
+                data = ("\n".join(chunk.events) + "\n").encode("utf-8")
+                out.write(data)
+                digest.update(data)
+                summary.events_bytes += len(data)
+                summary.see(len(chunk.events), chunk.first, chunk.last)
         summary.events_sha256 = digest.hexdigest()
         manifest = {
             **context,
@@ -123,11 +135,7 @@ def write_archive(
                     "sha256": _sha256(day_path),
                 }
             )
-            totals.event_count += summary.event_count
-            for when in (summary.first_event, summary.last_event):
-                if when is not None:
-                    totals.first_event = min(totals.first_event or when, when)
-                    totals.last_event = max(totals.last_event or when, when)
+            totals.see(summary.event_count, summary.first_event, summary.last_event)
             day_path.unlink()
         manifest = {
             **context,

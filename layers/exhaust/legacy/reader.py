@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from exhaust.auth.credentials import resource_id_of
 from exhaust.lake.store import Lake
+from exhaust.legacy.archive import EventChunk
 from exhaust.settings import RuntimeSettings
 
 TABLE = "telemetry"
@@ -36,11 +37,17 @@ class TelemetryReader:
             self._hashes[partner_id] = resource_id_of(partner_id) == self.resource_id
         return self._hashes[partner_id]
 
-    def events(self, day: dt.date) -> Iterator[tuple[dt.datetime, str]]:
+    def events(self, day: dt.date) -> Iterator[EventChunk]:
         for batch in self.lake.scan(TABLE, COLUMNS, equals={"event_date": day}):
             partners = [p for p in pc.unique(batch.column("partner_id")).to_pylist() if p is not None]
             wanted = [partner for partner in partners if self._is_wanted(partner)]
             if not wanted:
                 continue
-            mine = batch.filter(pc.is_in(batch.column("partner_id"), value_set=pa.array(wanted, pa.string())))
-            yield from zip(mine.column("ets").to_pylist(), mine.column("event_json").to_pylist(), strict=True)
+            partner_rows = pc.is_in(batch.column("partner_id"), value_set=pa.array(wanted, pa.string()))
+            # An event without its JSON has nothing to give the partner: it is skipped, not written as "null".
+            mine = batch.filter(pc.and_(partner_rows, pc.is_valid(batch.column("event_json"))))
+            if not mine.num_rows:
+                continue
+            # Only the chunk's earliest and latest times become Python objects, not one per event.
+            times = pc.min_max(mine.column("ets"))
+            yield EventChunk(mine.column("event_json").to_pylist(), times["min"].as_py(), times["max"].as_py())
