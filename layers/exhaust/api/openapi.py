@@ -16,6 +16,7 @@ from exhaust import __version__
 from exhaust.api import schemas
 from exhaust.api.routes import ROUTES, Route
 from exhaust.datasets.registry import Dataset
+from exhaust.legacy.rules import LegacyRequestBody
 from exhaust.requests.models import JobStatusResponse
 from exhaust.standard.files import DatasetFiles
 
@@ -45,6 +46,8 @@ class Operation:
     content: dict[str, Any] = field(default_factory=dict)
 
 
+# The legacy and export APIs answer zips (docs/legacy-and-export.md).
+_ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
 # The days of a dataset get call (docs/datasets.md).
 _DATASET_DAYS = (
     ("from", "YYYY-MM-DD, first day; default yesterday (UTC)"),
@@ -90,6 +93,24 @@ OPERATIONS: dict[str, Operation] = {
         headers=(("X-Channel-Id", "The channel whose files to list (datasets with files per channel)"),),
         tag="standard and public datasets",
     ),
+    "legacy": Operation(
+        body=LegacyRequestBody,
+        extra_statuses=(303, 401, 403),
+        content=_ZIP,
+        tag="legacy dataset API",
+    ),
+    "export": Operation(
+        extra_statuses=(204, 303, 429),
+        query=(
+            ("date_from", "yyyy-mm-dd (UTC, inclusive): only data from this date on"),
+            ("date_to", "yyyy-mm-dd (UTC, inclusive): only data up to this date"),
+            ("types", "producer types, repeated or comma-separated (e.g. sensor)"),
+            ("units", "units of measurement, repeated or comma-separated (e.g. celsius)"),
+        ),
+        content=_ZIP,
+        tag="export",
+    ),
+    "export_ui": Operation(tag="export", content={"text/html": {"schema": {"type": "string"}}}),
     "health": Operation(tag="service"),
     "openapi": Operation(tag="service"),
     "docs": Operation(tag="service"),

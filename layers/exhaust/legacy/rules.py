@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from exhaust.legacy.errors import DateRangeTooLarge, InvalidData, InvalidDate
 
 # The seed: "Maximum one month's (31 days) data could be downloaded in one API call".
@@ -70,3 +72,17 @@ def date_range(from_text: str | None, to_text: str | None, today: dt.date, max_d
     if days > max_days:
         raise DateRangeTooLarge(f"At most {max_days} days can be downloaded in one call; {first}..{last} is {days}")
     return DateRange(first, last)
+
+
+class LicenseKeyRequest(BaseModel):
+    licensekey: str = Field(description="The license key issued for the resource and dataset (never returned)")
+
+
+class LegacyRequestBody(BaseModel):
+    """Seed 000's request, for the OpenAPI document: only `request.licensekey` is read, `params.msgid` echoed."""
+
+    id: str | None = Field(default=None, examples=["ekstep.data_exhaust_dataset_service"])
+    ver: str | None = Field(default=None, examples=["1.0"])
+    ts: str | None = None
+    params: dict[str, Any] | None = Field(default=None, description="msgid is echoed in the answer's params")
+    request: LicenseKeyRequest
