@@ -207,3 +207,16 @@ def test_export_ui_is_a_swagger_page_with_the_export_part_of_the_document(aws_se
         "units",
     }
     assert {"200", "204", "303", "400"} <= set(operation["responses"])
+
+
+def test_a_technical_failure_is_a_500_without_details(aws_settings, monkeypatch):
+    from exhaust.export import api
+    from exhaust.export.service import ExportService
+
+    def broken_lake():
+        raise OSError("lake bucket unreachable: s3://secret-lake")
+
+    monkeypatch.setattr(api, "service", lambda: ExportService(lake_opener=broken_lake))
+    status, _, body = export_call("csv")
+    assert (status, body["params"]["err"]) == (500, "INTERNAL_ERROR")
+    assert "secret-lake" not in json.dumps(body)
