@@ -69,6 +69,8 @@ def align(found: pa.Table, key: str, keys: pa.Array) -> pa.Table:
     return found.take(positions)
 
 
+# A range read holding more than this many times the wanted users is filtered while it is decoded.
+SPARSE_FACTOR = 4
 # Few distinct values each: read dictionary-encoded, they decode and align several times faster.
 CATEGORICAL_USER_COLUMNS = frozenset(
     {"state", "district", "block", "cluster", "org_name", "board", "user_type", "user_sub_type", "declared_org"}
@@ -78,14 +80,16 @@ CATEGORICAL_USER_COLUMNS = frozenset(
 def users_of(lake: Lake, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
     """The users' profiles aligned with `user_ids` (sorted ids: their range prunes the users table).
 
-    The membership filter runs on each decoded record batch, so a small batch whose users are spread over the
-    whole users table keeps only its own users in memory, not the table.
+    When the range holds many more users than wanted (a small batch spread over a large users table), each
+    decoded record batch is filtered at once, so memory holds only the wanted users. When the wanted users are
+    most of the range (a large batch), that filter is skipped: the alignment drops the others more cheaply.
     """
     low, high = user_range(user_ids)
     dictionary = [name for name in columns if name in CATEGORICAL_USER_COLUMNS]
-    found = lake.read(
-        "users", list(columns), between={"user_id": (low, high)}, isin={"user_id": user_ids}, dictionary=dictionary
-    )
+    between = {"user_id": (low, high)}
+    sparse = lake.rows_within("users", between) > SPARSE_FACTOR * len(user_ids)
+    isin = {"user_id": user_ids} if sparse else None
+    found = lake.read("users", list(columns), between=between, isin=isin, dictionary=dictionary)
     return align(found, "user_id", user_ids)
 
 

@@ -168,6 +168,18 @@ class Lake:
                         if batch.num_rows:
                             yield batch.select(wanted)
 
+    def rows_within(self, table: str, between: Mapping[str, Bounds]) -> int:
+        """An upper bound, from the footers alone, of the rows a read with these bounds decodes."""
+        ranges = {name: (_utc(low), _utc(high)) for name, (low, high) in between.items()}
+        total = 0
+        for _, metadata in self.files(table):
+            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+            for index in range(metadata.num_row_groups):
+                row_group = metadata.row_group(index)
+                if _coverage(row_group, positions, ranges) != "none":
+                    total += row_group.num_rows
+        return total
+
     def read(self, table: str, columns: Sequence[str] | None = None, **conditions: Any) -> pa.Table:
         """Like scan, as one table (only for the small tables or already narrowed reads)."""
         batches = list(self.scan(table, columns, **conditions))
