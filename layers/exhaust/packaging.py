@@ -27,10 +27,11 @@ from types import TracebackType
 from typing import Any
 
 import pyzipper
+from typing_extensions import Buffer
 
 COMPRESS_LEVEL = 6
 MULTIPART_CHUNK_BYTES = 16 * 1024 * 1024
-_QUEUE_CHUNKS = 4
+_QUEUE_CHUNKS = 2
 _END = None
 
 
@@ -74,7 +75,7 @@ class EncryptedCsvZip:
     compresslevel: int = COMPRESS_LEVEL
     rows: int = 0
     summary: ZipSummary | None = None
-    _chunks: queue.Queue[bytes | None] = field(default_factory=lambda: queue.Queue(maxsize=_QUEUE_CHUNKS))
+    _chunks: queue.Queue[Buffer | None] = field(default_factory=lambda: queue.Queue(maxsize=_QUEUE_CHUNKS))
     _failure: list[BaseException] = field(default_factory=list)
     _thread: threading.Thread | None = None
 
@@ -114,7 +115,7 @@ class EncryptedCsvZip:
             while self._chunks.get() is not _END:  # let the producer finish instead of blocking on put
                 pass
 
-    def _put(self, chunk: bytes | None) -> None:
+    def _put(self, chunk: Buffer | None) -> None:
         if self._failure:
             raise self._failure[0]
         self._chunks.put(chunk)
@@ -128,9 +129,9 @@ class EncryptedCsvZip:
         if self._failure:
             raise self._failure[0]
 
-    def write_csv_bytes(self, chunk: bytes, *, rows: int) -> None:
-        """Append already encoded CSV lines (UTF-8, CRLF) holding `rows` data rows."""
-        if chunk:
+    def write_csv_bytes(self, chunk: Buffer, *, rows: int) -> None:
+        """Append already encoded CSV lines (UTF-8, CRLF; bytes or any bytes-like) holding `rows` data rows."""
+        if len(memoryview(chunk)):
             self._put(chunk)
         self.rows += rows
 

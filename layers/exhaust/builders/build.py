@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyarrow as pa
+
 from exhaust.builders import file_stem, progress, response, userinfo
 from exhaust.builders.common import CHUNK_ROWS
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
@@ -17,7 +19,7 @@ from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, ZipSum
 
 def header_and_chunks(
     dataset_id: str, batch_id: str, channel: str, lake: Lake, chunk_rows: int
-) -> tuple[list[str], Iterator[tuple[bytes, int]]]:
+) -> tuple[list[str], Iterator[tuple[pa.Buffer, int]]]:
     """The header and the CSV chunks of one batch, after the checks that fail the batch permanently."""
     batch: BatchInfo | None = Catalog(lake).batch(batch_id)
     if batch is None:

@@ -132,7 +132,7 @@ def best_attempts(lake: Lake, batch_id: str, user_ids: pa.Array, assessment_ids:
     return common.named(best, user_id="user_id", content_id="content_id", score="score_first", max="max_first")
 
 
-def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
     """CSV chunks (without the header) of the batch's rows, with their row counts."""
     collection = batch.collection
     units = collection.trackable_units

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pyarrow as pa
+
 from exhaust.builders import common
 from exhaust.lake.catalog import BatchInfo
 from exhaust.lake.store import Lake
@@ -55,7 +57,7 @@ def header() -> list[str]:
     return list(LABELS)
 
 
-def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[bytes, int]]:
+def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
     collection = batch.collection
     scan = lake.scan(
         "assessment_attempts", ATTEMPT_COLUMNS, equals={"batch_id": batch.batch_id}, batch_rows=min(chunk_rows, 65_536)

@@ -62,7 +62,7 @@ def active_consents(lake: Lake, collection_id: str, channel: str, user_ids: pa.A
 
 def rows(
     lake: Lake, batch: BatchInfo, channel: str, chunk_rows: int = common.CHUNK_ROWS
-) -> Iterator[tuple[bytes, int]]:
+) -> Iterator[tuple[pa.Buffer, int]]:
     collection = batch.collection
     for chunk in common.enrolment_chunks(lake, batch.batch_id, ["user_id"], chunk_rows):
         enrolled = common.single(chunk, "user_id")
