@@ -220,3 +220,21 @@ def test_a_technical_failure_is_a_500_without_details(aws_settings, monkeypatch)
     status, _, body = export_call("csv")
     assert (status, body["params"]["err"]) == (500, "INTERNAL_ERROR")
     assert "secret-lake" not in json.dumps(body)
+
+
+def test_a_warm_function_sees_the_lake_rewritten_since_its_last_answer(aws_settings, tmp_path, monkeypatch):
+    import pyarrow as pa
+    from exhaust.export import api
+    from exhaust.export.service import ExportService
+    from exhaust.lake import schemas
+    from exhaust.lake.store import Lake
+
+    from tests.integration.lake_samples import OBSERVATIONS
+
+    writer = write_lake(tmp_path)
+    warm = ExportService(lake_opener=lambda: Lake.open(str(tmp_path)))
+    monkeypatch.setattr(api, "service", lambda: warm)
+    before = json.loads(answer_zip(export_call("json", {})).read("observations.json"))["records"]
+    writer.write("observations", pa.Table.from_pylist(OBSERVATIONS[:2], schema=schemas.OBSERVATIONS))
+    after = json.loads(answer_zip(export_call("json", {})).read("observations.json"))["records"]
+    assert (len(before), len(after)) == (6, 2)

@@ -46,18 +46,16 @@ class LegacyService:
         self.registry = registry or DatasetRegistry()
         self.settings = settings
         self._lake_opener = lake_opener
-        self._lake: Lake | None = None
         self.today = today
 
     def lake(self) -> Lake:
-        if self._lake is None:
-            if self._lake_opener is not None:
-                self._lake = self._lake_opener()
-            else:
-                from exhaust.legacy.reader import open_lake
+        """The lake, opened afresh for each answer: a Lake caches its file list and footers, which the daily
+        rewrite of a table would make stale in a warm Lambda."""
+        if self._lake_opener is not None:
+            return self._lake_opener()
+        from exhaust.legacy.reader import open_lake
 
-                self._lake = open_lake(self.settings or get_settings())
-        return self._lake
+        return open_lake(self.settings or get_settings())
 
     def download(
         self, dataset_id: str, resource_id: str, from_text: str | None, to_text: str | None, body: bytes
