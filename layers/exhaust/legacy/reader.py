@@ -20,6 +20,8 @@ from exhaust.settings import RuntimeSettings
 
 TABLE = "telemetry"
 COLUMNS = ("partner_id", "ets", "event_json")
+# Events are JSON texts of a few hundred bytes: 8192 of them keep a chunk to a few MB.
+BATCH_ROWS = 8192
 
 
 def open_lake(settings: RuntimeSettings) -> Lake:
@@ -38,7 +40,7 @@ class TelemetryReader:
         return self._hashes[partner_id]
 
     def events(self, day: dt.date) -> Iterator[EventChunk]:
-        for batch in self.lake.scan(TABLE, COLUMNS, equals={"event_date": day}):
+        for batch in self.lake.scan(TABLE, COLUMNS, equals={"event_date": day}, batch_rows=BATCH_ROWS):
             partners = [p for p in pc.unique(batch.column("partner_id")).to_pylist() if p is not None]
             wanted = [partner for partner in partners if self._is_wanted(partner)]
             if not wanted:
