@@ -1,4 +1,6 @@
-"""ImageServiceFunction: an API function shipped as a container image, for handlers that read Parquet.
+"""ImageServiceFunction: a function shipped as a container image, for handlers that read Parquet.
+
+The builder and the producer are built with it too (infra/builder.py, infra/scheduler.py), with their own sizes.
 
 The legacy and export APIs read the lake with pyarrow, which is too large for a zip Lambda next to the
 Powertools layer. A function folder holding a Dockerfile (functions/legacy, functions/export) becomes this
@@ -51,6 +53,9 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
         function: str,
         environment: dict[str, str] | None = None,
         description: str = "",
+        memory_size: int = MEMORY_MB,
+        ephemeral_storage: Size = EPHEMERAL_STORAGE,
+        timeout: Duration = TIMEOUT,
     ) -> None:
         log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
         role = function_role(scope, f"{construct_id}Role", log_group)
@@ -66,9 +71,9 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
             ),
             architecture=ARCHITECTURE,
             role=role,
-            memory_size=MEMORY_MB,
-            ephemeral_storage_size=EPHEMERAL_STORAGE,
-            timeout=TIMEOUT,
+            memory_size=memory_size,
+            ephemeral_storage_size=ephemeral_storage,
+            timeout=timeout,
             logging_format=aws_lambda.LoggingFormat.JSON,
             log_group=log_group,
             description=description or f"exhaust {function}",

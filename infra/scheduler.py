@@ -14,29 +14,17 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_iam, aws_lambda, aws_logs, aws_scheduler
+from aws_cdk import Duration, Size, aws_iam, aws_scheduler
 from constructs import Construct
 
 from infra.grants import PRODUCER_GRANTS, apply_grants
-from infra.layer import REPO_ROOT
-from infra.service_function import ARCHITECTURE, enable_active_tracing, function_role
+from infra.image_function import ImageServiceFunction
 from infra.storage import Storage
 
 PRODUCER_FUNCTION = "producer"
 # 01:30 UTC: yesterday's telemetry has landed in the lake (docs/datasets.md states this contract).
 DAILY_AT = "cron(30 1 * * ? *)"
 SCHEDULE_INPUT = json.dumps({"scheduledTime": "<aws.scheduler.scheduled-time>"})
-# Docker ignore rules: everything but what the Dockerfile copies.
-BUILD_CONTEXT = [
-    "*",
-    "!pyproject.toml",
-    "!README.md",
-    "!requirements.lock",
-    "!layers/exhaust",
-    "layers/exhaust/**/__pycache__",
-    f"!functions/{PRODUCER_FUNCTION}",
-    f"functions/{PRODUCER_FUNCTION}/**/__pycache__",
-]
 # One day of telemetry is grouped in memory; a backfill of many days runs day by day within the timeout.
 MEMORY_MB = 2048
 TIMEOUT = Duration.minutes(15)
@@ -53,34 +41,16 @@ class Scheduler(Construct):
         schedule_expression: str = DAILY_AT,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = aws_logs.LogGroup(self, "ProducerLogs", retention=aws_logs.RetentionDays.ONE_MONTH)
-        role = function_role(self, "ProducerRole", log_group)
-        self.producer = aws_lambda.DockerImageFunction(
+        self.producer = ImageServiceFunction(
             self,
             "Producer",
-            code=aws_lambda.DockerImageCode.from_image_asset(
-                str(REPO_ROOT),
-                file=f"functions/{PRODUCER_FUNCTION}/Dockerfile",
-                exclude=BUILD_CONTEXT,
-                ignore_mode=IgnoreMode.DOCKER,
-                platform=aws_ecr_assets.Platform.LINUX_ARM64,
-            ),
-            architecture=ARCHITECTURE,
-            role=role,
-            memory_size=MEMORY_MB,
-            ephemeral_storage_size=Size.mebibytes(512),
-            timeout=TIMEOUT,
-            logging_format=aws_lambda.LoggingFormat.JSON,
-            log_group=log_group,
+            function=PRODUCER_FUNCTION,
+            environment=environment,
             description="exhaust producer: daily summary-rollup and public-summary-rollup from the lake",
-            environment={
-                "POWERTOOLS_SERVICE_NAME": "exhaust",
-                "POWERTOOLS_METRICS_NAMESPACE": "DataExhaust",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **environment,
-            },
+            memory_size=MEMORY_MB,
+            ephemeral_storage=Size.mebibytes(512),
+            timeout=TIMEOUT,
         )
-        enable_active_tracing(self.producer)
         apply_grants(self.producer, PRODUCER_GRANTS[PRODUCER_FUNCTION], storage)
 
         # The schedule's own role may invoke this one function and nothing else (no version wildcard).
