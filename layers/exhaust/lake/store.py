@@ -191,8 +191,9 @@ class Lake:
     def write(self, table: str, data: pa.Table | Iterable[pa.Table], *, row_group_size: int | None = None) -> str:
         """Write a whole table (replacing it): sorted by its sort key, cut into row groups with statistics.
 
-        Several tables given as an iterable are appended in order, so they must already be in sort order
-        relative to one another (the generator writes the large lake batch by batch this way).
+        Several tables given as an iterable are each sorted and appended in order, so they must already be in
+        sort order relative to one another (e.g. one table per batch, in batch id order): memory then holds one
+        part at a time.
         """
         spec = TABLES[table]
         path = f"{self.table_dir(table)}/part-00000.parquet"
