@@ -94,13 +94,19 @@ class Harness:
         self.callbacks.append((url, body, headers))
         return 200
 
-    def submit(self, dataset: str = "progress-exhaust", callback_url: str | None = None, **config: Any) -> str:
+    def submit(
+        self,
+        dataset: str = "progress-exhaust",
+        callback_url: str | None = None,
+        channel: str | None = None,
+        **config: Any,
+    ) -> str:
         now = int(time.time() * 1000)
         request_id = f"REQ{next(self.numbers)}T{now}"
         self.store.create(
             ExhaustRequest(
                 requestId=request_id,
-                channel=self.lake["samples"]["channel"],
+                channel=channel or self.lake["samples"]["channel"],
                 tag="tag-1",
                 dataset=dataset,
                 datasetConfig=config,
@@ -276,6 +282,17 @@ def test_permanent_failures_are_failed_with_their_message_and_never_retried(harn
     assert harness.messages() == []  # none queued again
     assert harness.builder.calls == {first: 1, second: 1}
     assert [f.batchId for f in harness.request(list(expected)[-1]).files] == [first]
+
+
+def test_another_channels_batches_are_never_built(harness):
+    batches = harness.lake["mainBatches"][:2]
+    request_id = harness.submit(channel="some-other-channel", batchFilter=batches)
+    assert harness.drain() == [Outcome.STARTED]
+    failed = harness.request(request_id)
+    assert failed.status == Status.FAILED
+    assert failed.statusMessage == "No data found"
+    assert harness.builder.calls == {}
+    assert object_keys(harness.settings) == []
 
 
 def test_transient_failures_fail_the_request_after_three_attempts(harness):

@@ -6,10 +6,14 @@ import pytest
 
 from tests.conftest import call_api, load_event, set_query
 
+TEST_KEY = "test-key-12345"
 
-def submit(tokens, body_request=None, token="channel_a", **headers):
+
+def submit(tokens, body_request=None, token="channel_a", with_key=True, **headers):
     event = load_event("submit/seed002_batch_filter")
     if body_request is not None:
+        if with_key:
+            body_request = {"encryptionKey": TEST_KEY, **body_request}
         event["body"] = json.dumps({"params": {"msgid": "m-1"}, "request": body_request})
     return call_api(event, tokens[token], **headers)
 
@@ -115,6 +119,10 @@ def test_batch_filter_is_deduplicated(tokens):
             "request.encryptionKey: is required for userinfo-exhaust",
         ),
         (
+            {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b"}},
+            "request.encryptionKey: is required for progress-exhaust",
+        ),
+        (
             {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b"}, "encryptionKey": "short"},
             "request.encryptionKey: must be at least 8 characters",
         ),
@@ -134,7 +142,7 @@ def test_batch_filter_is_deduplicated(tokens):
     ],
 )
 def test_invalid_submits_are_400s_naming_field_and_rule(tokens, aws_resources, request_body, message):
-    status, _, body = submit(tokens, request_body)
+    status, _, body = submit(tokens, request_body, with_key=False)
     assert status == 400
     assert body["responseCode"] == "CLIENT_ERROR"
     assert body["params"]["errmsg"].startswith(message)

@@ -46,8 +46,10 @@ class Dataset(BaseModel):
 
 
 BUILT_IN: tuple[Dataset, ...] = (
+    # Seed 002 makes encryptionKey mandatory for the three on-demand datasets: every output is an AES-256 zip.
     Dataset(
         datasetId="progress-exhaust",
+        encryptionKeyRequired=True,
         description="Course progress of each enrolled user in a batch (seed 002 appendix I)",
     ),
     Dataset(
@@ -57,6 +59,7 @@ BUILT_IN: tuple[Dataset, ...] = (
     ),
     Dataset(
         datasetId="response-exhaust",
+        encryptionKeyRequired=True,
         description="Every question response of every assessment attempt (seed 002 appendix III)",
     ),
     Dataset(

@@ -174,7 +174,14 @@ class Pipeline:
             raise classify(error) from error
         if not batch_ids:
             raise PermanentFailure(NO_DATA_FOUND)
-        batches = [info for info in (catalog.batch(batch_id) for batch_id in batch_ids) if info is not None]
+        # Only the requesting channel's own batches: another channel's batch answers as if it did not exist.
+        batches = [
+            info
+            for info in (catalog.batch(batch_id) for batch_id in batch_ids)
+            if info is not None and info.channel == request.channel
+        ]
+        if not batches:
+            raise PermanentFailure(NO_DATA_FOUND)
         live = [batch for batch in batches if not batch.retired]
         if not live:
             raise PermanentFailure(RETIRED_COLLECTION)

@@ -52,7 +52,8 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
             "request.datasetConfig: datasetConfig is empty (must be an object with one of "
             "batchId, batchFilter or searchFilter)"
         )
-    key = request.get("encryptionKey")
+    # Seed 002's searchFilter sample puts encryptionKey beside `request` instead of inside it; accept both.
+    key = request.get("encryptionKey", body.get("encryptionKey"))
     if key is not None and not isinstance(key, str):
         raise BadRequest("request.encryptionKey: must be a string")
     callback = request.get("callbackUrl")
