@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from exhaust import client
 from exhaust.auth import cli as auth_cli
 from exhaust.lake import cli as lake_cli
 from exhaust.standard import cli as standard_cli
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     auth_cli.register(commands)
     lake_cli.register(commands)
     standard_cli.register(commands)
+    client.register(commands)
     return parser
 
 

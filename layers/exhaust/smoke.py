@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-SUBMIT_PATH = "/api/dataset/v1/request/submit"
-READ_PATH = "/api/dataset/v1/request/read/{tag}"
+from exhaust.client import READ_PATH, SUBMIT_PATH, ClientError, ExhaustClient
+
 HEALTH_PATH = "/api/health"
 TERMINAL = ("SUCCESS", "FAILED")
 
@@ -51,22 +51,13 @@ class Smoke:
     sleep: Callable[[float], None] = time.sleep
 
     def call(self, method: str, path: str, body: Any = None, *, authorized: bool = True) -> tuple[int, dict[str, Any]]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base_url.rstrip("/") + path, data=data, method=method)  # noqa: S310
-        request.add_header("Content-Type", "application/json")
-        request.add_header("Accept", "application/json")
-        request.add_header("X-Channel-Id", self.channel)
-        if authorized:
-            request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
-                status, raw = answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            status, raw = error.code, error.read()
-        try:
-            return status, json.loads(raw)
-        except ValueError:
-            raise SmokeFailure(f"{method} {path}: answered {status} with a body that is not JSON") from None
+            answer = ExhaustClient(self.base_url, self.token, self.channel).call(
+                method, path, body, authorized=authorized
+            )
+        except ClientError as failure:
+            raise SmokeFailure(str(failure)) from None
+        return answer.status, answer.body
 
     def check_health(self) -> None:
         status, body = self.call("GET", HEALTH_PATH, authorized=False)
