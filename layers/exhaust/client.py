@@ -2,6 +2,8 @@
 
     exhaust client submit --dataset progress-exhaust --batch-id B --encryption-key K --tag T --wait --out DIR
     exhaust client download --tag T --request-id R --out DIR
+    exhaust client legacy --dataset D --resource-id R --license-key K --out days.zip
+    exhaust client export --format csv --date-from D --types sensor --out export.zip
 
 Against local mode by default (the credentials file gives the base URL, token and channel), or any deployment with
 --base-url, --token and --channel. Standard library only. Waiting honours Retry-After; a download continues a
@@ -149,6 +151,27 @@ class ExhaustClient:
         return target
 
 
+def fetch_file(request: urllib.request.Request, target: Path, timeout_seconds: float = 300.0) -> int:
+    """Save an answer that is a file; big answers are a 303 to a presigned link, which urllib follows with a GET.
+
+    Answers the HTTP status (204: no rows, nothing written); an error answer raises ClientError with its errmsg.
+    """
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_seconds) as answer:  # noqa: S310
+            if answer.status == 204:
+                return 204
+            with target.open("wb") as sink:
+                while chunk := answer.read(CHUNK_BYTES):
+                    sink.write(chunk)
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        try:
+            params = json.loads(error.read()).get("params") or {}
+        except (ValueError, AttributeError):
+            params = {}
+        raise ClientError(f"HTTP {error.code} {params.get('err', '')}: {params.get('errmsg', '')}".strip()) from None
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as source:
@@ -194,6 +217,38 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _legacy(args: argparse.Namespace) -> int:
+    base_url = args.base_url or json.loads(Path(args.local_credentials).read_text())["baseUrl"]
+    dates = f"/{args.from_date}/{args.to_date}" if args.from_date and args.to_date else ""
+    path = f"/v1/datasets/{urllib.parse.quote(args.dataset)}/{urllib.parse.quote(args.resource_id)}{dates}"
+    body = json.dumps({"id": "ekstep.data_exhaust_dataset_service", "request": {"licensekey": args.license_key}})
+    request = urllib.request.Request(base_url.rstrip("/") + path, data=body.encode(), method="POST")  # noqa: S310
+    request.add_header("Content-Type", "application/json")
+    fetch_file(request, Path(args.out))
+    print(f"saved {args.out}", file=sys.stderr)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    base_url = args.base_url or json.loads(Path(args.local_credentials).read_text())["baseUrl"]
+    query = {
+        name: value
+        for name, value in (
+            ("date_from", args.date_from),
+            ("date_to", args.date_to),
+            ("types", ",".join(args.types)),
+            ("units", ",".join(args.units)),
+        )
+        if value
+    }
+    url = f"{base_url.rstrip('/')}/api/export/{urllib.parse.quote(args.format)}?{urllib.parse.urlencode(query)}"
+    if fetch_file(urllib.request.Request(url), Path(args.out)) == 204:  # noqa: S310
+        print("no rows match these filters; nothing saved", file=sys.stderr)
+        return 0
+    print(f"saved {args.out}", file=sys.stderr)
+    return 0
+
+
 def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def guarded(args: argparse.Namespace) -> int:
         try:
@@ -231,3 +286,25 @@ def register(commands: Any) -> None:
     download.add_argument("--request-id", required=True)
     download.add_argument("--out", required=True)
     download.set_defaults(run=_guarded(_download))
+
+    legacy = actions.add_parser("legacy", help="a partner's raw telemetry from the legacy dataset API (zip of days)")
+    legacy.add_argument("--base-url", help="the API's base URL (default: local mode's)")
+    legacy.add_argument("--local-credentials", default=".exhaust/local.json")
+    legacy.add_argument("--dataset", required=True)
+    legacy.add_argument("--resource-id", required=True, help="SHA-1 hex of the partner id")
+    legacy.add_argument("--license-key", required=True)
+    legacy.add_argument("--from-date", help="yyyy-mm-dd (with --to-date; both default to yesterday)")
+    legacy.add_argument("--to-date", help="yyyy-mm-dd, before today")
+    legacy.add_argument("--out", required=True, help="file to save the zip to")
+    legacy.set_defaults(run=_guarded(_legacy))
+
+    export = actions.add_parser("export", help="observations as CKAN CSV, JSON or XML from the export API")
+    export.add_argument("--base-url", help="the API's base URL (default: local mode's)")
+    export.add_argument("--local-credentials", default=".exhaust/local.json")
+    export.add_argument("--format", required=True, help="csv, json or xml")
+    export.add_argument("--date-from")
+    export.add_argument("--date-to")
+    export.add_argument("--types", action="append", default=[], help="producer type (repeatable)")
+    export.add_argument("--units", action="append", default=[], help="unit (repeatable)")
+    export.add_argument("--out", required=True, help="file to save the zip to")
+    export.set_defaults(run=_guarded(_export))

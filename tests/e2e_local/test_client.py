@@ -99,3 +99,88 @@ def test_refusals_are_reported_with_the_service_message(local_service, capsys):
     )
     assert status == 1
     assert "unknown dataset 'nope'" in capsys.readouterr().err
+
+
+def test_legacy_and_export_downloads_and_their_errors(local_service, tmp_path, capsys):
+    samples = local_service.credentials["samples"]
+    credentials_file = str(local_service.credentials_file)
+    legacy_zip = tmp_path / "days.zip"
+    assert (
+        main(
+            [
+                "client",
+                "legacy",
+                "--local-credentials",
+                credentials_file,
+                "--dataset",
+                samples["legacyDatasetId"],
+                "--resource-id",
+                samples["resourceId"],
+                "--license-key",
+                samples["licenseKey"],
+                "--out",
+                str(legacy_zip),
+            ]
+        )
+        == 0
+    )
+    import zipfile
+
+    with zipfile.ZipFile(legacy_zip) as archive:
+        assert "manifest.json" in archive.namelist()
+    assert (
+        main(
+            [
+                "client",
+                "legacy",
+                "--local-credentials",
+                credentials_file,
+                "--dataset",
+                samples["legacyDatasetId"],
+                "--resource-id",
+                samples["resourceId"],
+                "--license-key",
+                "lic_wrong",
+                "--out",
+                str(tmp_path / "nope.zip"),
+            ]
+        )
+        == 1
+    )
+    assert "LOGIN_FAILED" in capsys.readouterr().err
+
+    assert (
+        main(
+            [
+                "client",
+                "export",
+                "--local-credentials",
+                credentials_file,
+                "--format",
+                "json",
+                "--units",
+                "no-such-unit",
+                "--out",
+                str(tmp_path / "empty.zip"),
+            ]
+        )
+        == 0
+    )
+    assert "no rows" in capsys.readouterr().err
+    assert not (tmp_path / "empty.zip").exists()
+    assert (
+        main(
+            [
+                "client",
+                "export",
+                "--local-credentials",
+                credentials_file,
+                "--format",
+                "yaml",
+                "--out",
+                str(tmp_path / "bad.zip"),
+            ]
+        )
+        == 1
+    )
+    assert "yaml" in capsys.readouterr().err.lower()
