@@ -103,3 +103,32 @@ def test_no_secret_reaches_the_logs_of_a_full_run(tmp_path):
     ]
     for secret in secrets:
         assert secret not in logs
+
+
+def test_idempotency_size_limit_and_paging_over_http(local_service):
+    credentials = local_service.credentials
+    first = {"request": {**SEED_002_SUBMIT["request"], "tag": "http-idempotency"}}
+    status, _ = call(
+        credentials, "POST", "/api/dataset/v1/request/submit", first, headers={"Idempotency-Key": "k1"}
+    )
+    assert status == 200
+    other = {"request": {**first["request"], "datasetConfig": {"batchId": "another"}}}
+    status, body = call(credentials, "POST", "/api/dataset/v1/request/submit", other, headers={"Idempotency-Key": "k1"})
+    assert status == 409
+    assert "Idempotency-Key" in body["params"]["errmsg"]
+
+    huge = json.dumps({"request": {"tag": "x" * 300_000}}).encode()
+    status, body = call(credentials, "POST", "/api/dataset/v1/request/submit", huge)
+    assert status == 413
+
+    for batch in ("p1", "p2", "p3"):
+        request = {"request": {**first["request"], "tag": "http-paging", "datasetConfig": {"batchId": batch}}}
+        assert call(credentials, "POST", "/api/dataset/v1/request/submit", request)[0] == 200
+    status, page = call(credentials, "GET", "/api/dataset/v1/request/list/http-paging?limit=2")
+    assert status == 200
+    assert page["result"]["count"] == 2
+    cursor = page["result"]["nextCursor"]
+    status, rest = call(credentials, "GET", f"/api/dataset/v1/request/list/http-paging?limit=2&cursor={cursor}")
+    assert status == 200
+    seen = [job["requestId"] for job in page["result"]["jobs"] + rest["result"]["jobs"]]
+    assert len(set(seen)) == 3

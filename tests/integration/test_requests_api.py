@@ -402,3 +402,29 @@ def test_encryption_key_is_stored_only_encrypted(tokens, aws_resources):
     items = aws.client("dynamodb").scan(TableName=aws_resources.requests_table)["Items"]
     assert "uKW)Afn9D5" not in json.dumps(items)
     assert all("encryptedKey" in item for item in items)
+
+
+def test_read_of_an_expired_request_says_so_instead_of_handing_out_dead_links(tokens, aws_resources):
+    from exhaust.requests.models import OutputFile, Status
+    from exhaust.requests.store import RequestStore
+
+    result = submit(tokens)[2]["result"]
+    store = RequestStore()
+    stored = store.get(result["requestId"])
+    long_ago = stored.submittedAt - 31 * 86_400_000  # retention is 30 days by default
+    store.replace(
+        stored.model_copy(
+            update={
+                "status": Status.SUCCESS,
+                "completedAt": long_ago,
+                "files": [OutputFile(name="b_progress.zip", key="requests/x/b.zip", rows=1, bytes=1, sha256="0" * 64)],
+            }
+        ),
+        stored.version,
+    )
+    job = read(tokens, result["tag"], result["requestId"])[2]["result"]
+    assert job["status"] == "SUCCESS"
+    assert job["downloadUrls"] == []
+    assert "expiresAt" not in job
+    assert "expired on" in job["statusMessage"]
+    assert "submit it again" in job["statusMessage"]

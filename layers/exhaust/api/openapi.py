@@ -30,7 +30,7 @@ STATUS_TEXT = {
     404: "Not found (or not yours)",
     409: "Idempotency-Key reused with a different body",
     413: "Body over 256 KiB",
-    429: "Too many open requests; see Retry-After",
+    429: "Too many requests: the stage's throttling, or (submit) the channel's open-request limit; see Retry-After",
     500: "Internal error (logged; no details are returned)",
 }
 
@@ -118,7 +118,8 @@ OPERATIONS: dict[str, Operation] = {
 
 
 def statuses_of(route: Route, operation: Operation) -> list[int]:
-    statuses = {200, 500, *operation.extra_statuses}
+    # 429: API Gateway's stage throttling can refuse any route (submit also has its per-channel limit).
+    statuses = {200, 429, 500, *operation.extra_statuses}
     if route.auth == "token":
         statuses |= {400, 401, 403}
     if route.method in ("POST", "PUT"):
