@@ -108,9 +108,7 @@ def test_no_secret_reaches_the_logs_of_a_full_run(tmp_path):
 def test_idempotency_size_limit_and_paging_over_http(local_service):
     credentials = local_service.credentials
     first = {"request": {**SEED_002_SUBMIT["request"], "tag": "http-idempotency"}}
-    status, _ = call(
-        credentials, "POST", "/api/dataset/v1/request/submit", first, headers={"Idempotency-Key": "k1"}
-    )
+    status, _ = call(credentials, "POST", "/api/dataset/v1/request/submit", first, headers={"Idempotency-Key": "k1"})
     assert status == 200
     other = {"request": {**first["request"], "datasetConfig": {"batchId": "another"}}}
     status, body = call(credentials, "POST", "/api/dataset/v1/request/submit", other, headers={"Idempotency-Key": "k1"})
