@@ -100,3 +100,20 @@ def test_admin_cli_creates_lists_and_revokes_without_printing_secrets(aws_resour
     assert license_created["resourceIds"] == [resource_id_of("org.p")]
     assert main(["license", "list", "--table", table]) == 0
     assert license_created["licenseKey"] not in capsys.readouterr().out
+
+
+def test_authorizer_allows_the_whole_stage_for_a_valid_token_and_refuses_others(aws_resources):
+    from exhaust.auth.authorizer import UnauthorizedToken, authorize
+
+    secret, credential = CredentialStore().create("token", "t", channels=["c1", "c2"], roles=["ORG_ADMIN"])
+    method_arn = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/api/dataset/v1/request/read/t"
+    answer = authorize({"headers": {"Authorization": f"Bearer {secret}"}, "methodArn": method_arn})
+    (statement,) = answer["policyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/*"
+    assert answer["principalId"] == credential.credentialId
+    assert answer["context"]["channels"] == "c1,c2"
+    assert secret not in json.dumps(answer)
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer exh_unknown"}):
+        with pytest.raises(UnauthorizedToken, match="^Unauthorized$"):
+            authorize({"headers": headers, "methodArn": method_arn})
