@@ -115,5 +115,5 @@ def test_authorizer_allows_the_whole_stage_for_a_valid_token_and_refuses_others(
     assert answer["context"]["channels"] == "c1,c2"
     assert secret not in json.dumps(answer)
     for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer exh_unknown"}):
-        with pytest.raises(UnauthorizedToken, match="^Unauthorized$"):
+        with pytest.raises(UnauthorizedToken, match=r"^Unauthorized$"):
             authorize({"headers": headers, "methodArn": method_arn})
