@@ -1,6 +1,7 @@
 # Every target is a thin wrapper of one documented command; `install` bootstraps .venv/ from the lock file.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# Python 3.11 or newer; python3.11 when present (what CI and the lock file were made with), else python3.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
