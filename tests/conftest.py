@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -24,35 +25,47 @@ def load_event(name: str) -> dict[str, Any]:
     return copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text()))
 
 
-@pytest.fixture
-def aws_resources(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Every resource of the stack in moto (mock_aws), with the environment a Lambda would get."""
+@contextlib.contextmanager
+def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterator[Any]:
+    """Every resource of the stack in moto (mock_aws), with the environment a Lambda would get.
+
+    A context manager so that a module-scoped fixture can share one account (creating it costs about a second).
+    """
     from exhaust import aws
     from exhaust.local.resources import create_resources
     from exhaust.requests import api as request_api
     from exhaust.settings import get_settings
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        aws.reset_clients()
-        request_api.service.cache_clear()
-        settings = create_resources()
-        for name, value in settings.as_environ().items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }.items():
+            patch.setenv(name, value)
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        with mock_aws():
+            aws.reset_clients()
+            request_api.service.cache_clear()
+            settings = create_resources()
+            for name, value in {**settings.as_environ(), **(extra_environment or {})}.items():
+                patch.setenv(name, value)
+            get_settings.cache_clear()
+            try:
+                yield settings
+            finally:
+                aws.reset_clients()
+                request_api.service.cache_clear()
+                get_settings.cache_clear()
+
+
+@pytest.fixture
+def aws_resources() -> Iterator[Any]:
+    with moto_environment() as settings:
         yield settings
-    aws.reset_clients()
-    request_api.service.cache_clear()
-    get_settings.cache_clear()
 
 
 class LocalServiceProcess:

@@ -6,18 +6,14 @@ another partner has one event on each of those days. Observations: 05-01 .. 05-0
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from exhaust.auth.credentials import resource_id_of
 from exhaust.lake import schemas
 from exhaust.lake.store import Lake
-from exhaust.settings import RuntimeSettings
 
 TODAY = dt.date(2026, 5, 20)
 PARTNER = "org.test.partner"
@@ -92,34 +88,3 @@ def write_lake(root: Path) -> Lake:
     lake.write("telemetry", pa.Table.from_pylist(TELEMETRY, schema=schemas.TELEMETRY))
     lake.write("observations", pa.Table.from_pylist(OBSERVATIONS, schema=schemas.OBSERVATIONS))
     return lake
-
-
-@contextlib.contextmanager
-def moto_environment() -> Iterator[RuntimeSettings]:
-    """The stack's resources in moto for a whole test module (creating them costs over a second each time)."""
-    from exhaust import aws
-    from exhaust.local.resources import create_resources
-    from exhaust.settings import get_settings
-    from moto import mock_aws
-
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        with mock_aws():
-            aws.reset_clients()
-            settings = create_resources()
-            for name, value in settings.as_environ().items():
-                patch.setenv(name, value)
-            get_settings.cache_clear()
-            try:
-                yield settings
-            finally:
-                aws.reset_clients()
-                get_settings.cache_clear()

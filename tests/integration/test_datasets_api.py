@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import call_api, load_event, set_query
+from tests.conftest import call_api, load_event, moto_environment, set_query
 
 TODAY = dt.datetime.now(dt.UTC).date()
 CDN = "https://cdn.example.com"
@@ -26,26 +26,8 @@ def world():
     """
     from exhaust import aws
     from exhaust.auth.credentials import CredentialStore
-    from exhaust.local.resources import create_resources
-    from exhaust.settings import get_settings
-    from moto import mock_aws
 
-    with pytest.MonkeyPatch.context() as patch, mock_aws():
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        }.items():
-            patch.setenv(name, value)
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        aws.reset_clients()
-        settings = create_resources()
-        for name, value in settings.as_environ().items():
-            patch.setenv(name, value)
-        patch.setenv("EXHAUST_CDN_BASE_URL", CDN)
-        get_settings.cache_clear()
+    with moto_environment({"EXHAUST_CDN_BASE_URL": CDN}) as settings:
         store = CredentialStore()
         tokens = {
             "channel_a": store.create("token", "a", channels=["channel-a"], roles=["ORG_ADMIN"], user_id="a")[0],
@@ -86,8 +68,6 @@ def world():
         )
         s3.put_object(Bucket=settings.public_bucket, Key=f"national-usage/{day(-1)}.csv", Body=b"")
         yield World(tokens, standard_keys, second_part, public_keys)
-    aws.reset_clients()
-    get_settings.cache_clear()
 
 
 @dataclass

@@ -11,8 +11,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.conftest import call_api, load_event
-from tests.integration.lake_samples import moto_environment, write_lake
+from tests.conftest import call_api, load_event, moto_environment
+from tests.integration.lake_samples import write_lake
 
 # The sample rows of 2026-05-01 and 05-02 that are sensor readings in celsius or percent, in time order.
 FILTERED = [

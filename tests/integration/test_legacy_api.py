@@ -8,13 +8,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import call_api, load_event
+from tests.conftest import call_api, load_event, moto_environment
 from tests.integration.lake_samples import (
     DATASET_ID,
     PARTNER_EVENTS,
     RESOURCE_ID,
     TODAY,
-    moto_environment,
     write_lake,
 )
 
