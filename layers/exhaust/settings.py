@@ -43,6 +43,11 @@ class RuntimeSettings(BaseModel):
     sweep_submitted_after_seconds: int = Field(default=900, ge=1)
     sweep_stuck_after_seconds: int = Field(default=6 * 3600, ge=60)
 
+    @property
+    def lake_uri(self) -> str:
+        """Where the lake's tables are: s3://{lake bucket}/{prefix without its trailing slash}."""
+        return f"s3://{self.lake_bucket}/{self.lake_prefix.strip('/')}"
+
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> RuntimeSettings:
         env = os.environ if environ is None else environ

@@ -14,15 +14,10 @@ import pyarrow.compute as pc
 
 from exhaust.export.query import ExportQuery
 from exhaust.lake.store import Lake
-from exhaust.settings import RuntimeSettings
 
 TABLE = "observations"
 TIME_COLUMN = "observed_at"
 BATCH_ROWS = 8192
-
-
-def open_lake(settings: RuntimeSettings) -> Lake:
-    return Lake.open(f"s3://{settings.lake_bucket}/{settings.lake_prefix}")
 
 
 def format_times(column: pa.Array) -> pa.Array:

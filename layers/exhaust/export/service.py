@@ -88,9 +88,9 @@ class ExportService:
         rewrite of a table would make stale in a warm Lambda."""
         if self._lake_opener is not None:
             return self._lake_opener()
-        from exhaust.export.reader import open_lake
+        from exhaust.lake.store import Lake
 
-        return open_lake(self.settings or get_settings())
+        return Lake.open((self.settings or get_settings()).lake_uri)
 
     def export(
         self,

@@ -10,14 +10,10 @@ LOCAL_SEED = 2020
 LOCAL_SCALE = "small"
 
 
-def lake_uri(settings: RuntimeSettings) -> str:
-    return f"s3://{settings.lake_bucket}/{settings.lake_prefix.strip('/')}"
-
-
 def seed_lake(settings: RuntimeSettings, channel: str, samples: dict[str, Any]) -> dict[str, Any]:
     """A Seeder (exhaust.local.runtime): generate the small lake; answer the sample ids for the README."""
     from exhaust.lake.generator import generate
 
-    found = generate(LOCAL_SCALE, LOCAL_SEED, lake_uri(settings), channel=channel)
+    found = generate(LOCAL_SCALE, LOCAL_SEED, settings.lake_uri, channel=channel)
     found.pop("channel", None)
-    return {"samples": {**found, "lakeUri": lake_uri(settings)}}
+    return {"samples": {**found, "lakeUri": settings.lake_uri}}

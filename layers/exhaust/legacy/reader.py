@@ -16,16 +16,11 @@ import pyarrow.compute as pc
 from exhaust.auth.credentials import resource_id_of
 from exhaust.lake.store import Lake
 from exhaust.legacy.archive import EventChunk
-from exhaust.settings import RuntimeSettings
 
 TABLE = "telemetry"
 COLUMNS = ("partner_id", "ets", "event_json")
 # Events are JSON texts of a few hundred bytes: 8192 of them keep a chunk to a few MB.
 BATCH_ROWS = 8192
-
-
-def open_lake(settings: RuntimeSettings) -> Lake:
-    return Lake.open(f"s3://{settings.lake_bucket}/{settings.lake_prefix}")
 
 
 class TelemetryReader:

@@ -53,9 +53,9 @@ class LegacyService:
         rewrite of a table would make stale in a warm Lambda."""
         if self._lake_opener is not None:
             return self._lake_opener()
-        from exhaust.legacy.reader import open_lake
+        from exhaust.lake.store import Lake
 
-        return open_lake(self.settings or get_settings())
+        return Lake.open((self.settings or get_settings()).lake_uri)
 
     def download(
         self, dataset_id: str, resource_id: str, from_text: str | None, to_text: str | None, body: bytes

@@ -126,7 +126,7 @@ class Pipeline:
 
     @property
     def lake(self) -> str:
-        return self.lake_uri or f"s3://{self.settings.lake_bucket}/{self.settings.lake_prefix}".rstrip("/")
+        return self.lake_uri or self.settings.lake_uri
 
     # -- ownership and writes ---------------------------------------------------------------------------------
     def owned(self, request_id: str, execution_arn: str) -> ExhaustRequest:

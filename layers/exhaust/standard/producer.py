@@ -250,13 +250,9 @@ def days_to_produce(event: dict[str, Any], today: dt.date) -> DateRange:
     return days
 
 
-def lake_uri(settings: RuntimeSettings) -> str:
-    return f"s3://{settings.lake_bucket}/{settings.lake_prefix.strip('/')}"
-
-
 def producer_from_settings(settings: RuntimeSettings | None = None) -> Producer:
     settings = settings or get_settings()
-    return Producer(Lake.open(lake_uri(settings)), settings.exhaust_bucket, settings.public_bucket)
+    return Producer(Lake.open(settings.lake_uri), settings.exhaust_bucket, settings.public_bucket)
 
 
 def run(event: dict[str, Any], producer: Producer | None = None, today: dt.date | None = None) -> dict[str, Any]:
