@@ -11,14 +11,29 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from exhaust import aws
 from exhaust.api.http import RawResponse
 from exhaust.requests.adapters import LinkSigner
 from exhaust.settings import RuntimeSettings, get_settings
 
+if TYPE_CHECKING:
+    from exhaust.lake.store import Lake
+
 ZIP_CONTENT_TYPE = "application/zip"
+
+
+def fresh_lake(opener: Callable[[], Lake] | None, settings: RuntimeSettings | None) -> Lake:
+    """The lake, opened afresh for each answer: a Lake caches its file list and footers, which the daily rewrite
+    of a table would make stale in a warm Lambda. pyarrow is loaded here, only once an answer is being built."""
+    if opener is not None:
+        return opener()
+    from exhaust.lake.store import Lake
+
+    return Lake.open((settings or get_settings()).lake_uri)
 
 
 def streamed_entry(name: str) -> zipfile.ZipInfo:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from exhaust.api.http import RawResponse
-from exhaust.downloads import deliver_zip, streamed_entry
+from exhaust.downloads import deliver_zip, fresh_lake, streamed_entry
 from exhaust.export import datapackage
 from exhaust.export.formats import WRITERS, Field
 from exhaust.export.query import ExportQuery, parse_query
@@ -84,13 +84,7 @@ class ExportService:
         self.now = now
 
     def lake(self) -> Lake:
-        """The lake, opened afresh for each answer: a Lake caches its file list and footers, which the daily
-        rewrite of a table would make stale in a warm Lambda."""
-        if self._lake_opener is not None:
-            return self._lake_opener()
-        from exhaust.lake.store import Lake
-
-        return Lake.open((self.settings or get_settings()).lake_uri)
+        return fresh_lake(self._lake_opener, self.settings)
 
     def export(
         self,

@@ -17,7 +17,7 @@ from exhaust.api.http import RawResponse
 from exhaust.auth.checks import AuthorizationFailed, authenticate_license
 from exhaust.auth.credentials import CredentialStore
 from exhaust.datasets.registry import DatasetRegistry
-from exhaust.downloads import deliver_zip
+from exhaust.downloads import deliver_zip, fresh_lake
 from exhaust.legacy import rules
 from exhaust.legacy.archive import write_archive
 from exhaust.settings import RuntimeSettings, get_settings
@@ -49,13 +49,7 @@ class LegacyService:
         self.today = today
 
     def lake(self) -> Lake:
-        """The lake, opened afresh for each answer: a Lake caches its file list and footers, which the daily
-        rewrite of a table would make stale in a warm Lambda."""
-        if self._lake_opener is not None:
-            return self._lake_opener()
-        from exhaust.lake.store import Lake
-
-        return Lake.open((self.settings or get_settings()).lake_uri)
+        return fresh_lake(self._lake_opener, self.settings)
 
     def download(
         self, dataset_id: str, resource_id: str, from_text: str | None, to_text: str | None, body: bytes
