@@ -41,6 +41,8 @@ class Dataset(BaseModel):
     perChannel: bool = True
     limits: DatasetLimits = Field(default_factory=DatasetLimits)
     description: str = ""
+    # The reference system's job configuration of the dataset (its `datasetConfig`): stored and listed as given.
+    datasetConfig: dict[str, Any] | None = None
     sampleRequest: dict[str, Any] | None = None
     sampleResponse: dict[str, Any] | None = None
 
