@@ -12,12 +12,12 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exhaust import aws, resources
-from exhaust.builders.errors import CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
+from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.registry import DatasetLimits, DatasetRegistry
 from exhaust.observability import logger
 from exhaust.pipeline.definition import PERMANENT_ERROR
@@ -27,6 +27,9 @@ from exhaust.requests.adapters import KeyVault, RequestQueue
 from exhaust.requests.models import MAX_ATTEMPTS, ExhaustRequest, OutputFile, Progress, Status
 from exhaust.requests.store import ConcurrentUpdate, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
+
+if TYPE_CHECKING:
+    from exhaust.lake.catalog import BatchInfo
 
 MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
 USERINFO_DATASET = "userinfo-exhaust"
@@ -182,6 +185,7 @@ class Pipeline:
         ]
         if not batches:
             raise PermanentFailure(NO_DATA_FOUND)
+        batches = self.unexpired(batches)
         live = [batch for batch in batches if not batch.retired]
         if not live:
             raise PermanentFailure(RETIRED_COLLECTION)
@@ -206,6 +210,14 @@ class Pipeline:
             extra={"request_id": request_id, "batches": len(wanted), "to_build": len(todo)},
         )
         return {"batches": todo}
+
+    def unexpired(self, batches: list[BatchInfo]) -> list[BatchInfo]:
+        """The batches not expired (exhaust.lake.catalog.BatchInfo.expired); none left: the seed's message."""
+        today = dt.datetime.fromtimestamp(self.clock() / 1000, dt.UTC).date()
+        current = [batch for batch in batches if not batch.expired(today, self.settings.batch_expiry_days)]
+        if not current:
+            raise PermanentFailure(BATCH_EXPIRED)
+        return current
 
     # -- BuildBatch -----------------------------------------------------------------------------------------
     def build_batch(self, request_id: str, execution_arn: str, batch_id: str) -> dict[str, Any]:
