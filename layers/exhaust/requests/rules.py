@@ -108,6 +108,15 @@ def _check_search_filter(value: Any) -> None:
         raise BadRequest(f"{where}.request.limit: must be an integer from 1 to {MAX_SEARCH_LIMIT}")
 
 
+def is_limit_search(dataset_config: dict[str, Any]) -> bool:
+    """A searchFilter without identifiers: seed 002 allows only one such request per dataset at a time."""
+    search = dataset_config.get("searchFilter")
+    if not isinstance(search, dict):
+        return False
+    filters = (search.get("request") or {}).get("filters") or {}
+    return filters.get("identifier") is None
+
+
 def check_against_dataset(submit: SubmitInput, dataset: Dataset) -> None:
     """The dataset's own rules: encryption key and its JSON schema of datasetConfig."""
     if dataset.type != "on-demand":
