@@ -71,6 +71,12 @@ BUILT_IN: tuple[Dataset, ...] = (
         description="Daily usage per channel and content: sessions, users, time spent, plays",
     ),
     Dataset(
+        datasetId="summary-channel-exhaust",
+        type="standard",
+        limits=DatasetLimits(maxDateRangeDays=10, retentionDays=90),
+        description="Daily usage summary of a channel, one row per session and user: time spent, plays, events",
+    ),
+    Dataset(
         datasetId="public-summary-rollup",
         type="public",
         visibility="public",
