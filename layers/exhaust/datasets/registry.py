@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from exhaust import aws
+from exhaust.datasets.ids import ORG_PII_EXHAUST
 from exhaust.principal import DEFAULT_DATASET_ROLES
 from exhaust.settings import get_settings
 
@@ -63,6 +64,12 @@ BUILT_IN: tuple[Dataset, ...] = (
         datasetId="response-exhaust",
         encryptionKeyRequired=True,
         description="Every question response of every assessment attempt (seed 002 appendix III)",
+    ),
+    Dataset(
+        datasetId=ORG_PII_EXHAUST,
+        authorizedRoles=["ORG_ADMIN"],
+        encryptionKeyRequired=True,
+        description="Users who gave the requesting org an ACTIVE org-level consent (seed 002 appendix IV)",
     ),
     Dataset(
         datasetId="summary-rollup",
