@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from exhaust.pipeline.dispatch import Outcome
 from exhaust.requests.models import Status
@@ -65,3 +68,41 @@ def test_the_expiry_is_a_setting(aws_resources, lake):
     done = harness.request(request_id)
     assert done.status == Status.SUCCESS, done.statusMessage
     assert done.files[0].rows > 0
+
+
+def test_org_pii_builds_one_file_of_the_orgs_current_consents(harness):
+    import datetime as dt
+
+    from exhaust.lake.store import Lake
+
+    from tests.integration.test_pipeline import PASSWORD, read_zip_csv
+
+    channel = harness.lake["samples"]["channel"]
+    request_id = harness.submit(dataset="org-pii-exhaust")
+    harness.drain()
+    done = harness.request(request_id)
+    assert done.status == Status.SUCCESS, done.statusMessage
+    today = dt.datetime.now(dt.UTC).date()
+    (output,) = done.files
+    assert output.name == f"{channel}_org-pii_{today:%Y%m%d}.zip"
+    assert done.progress.batchesTotal == done.progress.batchesDone == 1
+    text = read_zip_csv(harness.settings, output.key, PASSWORD)
+    header, *rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert header[:3] == ["Name", "User UUID", "State"]
+    assert len(header) == 16
+    listed = {row[1] for row in rows}
+
+    # The rule, computed independently: the latest event per user for this org, ACTIVE and not expired.
+    latest: dict[str, dict] = {}
+    for event in Lake.open(harness.lake["root"]).read("org_consents").to_pylist():
+        earlier = latest.get(event["user_id"])
+        if event["consumer_id"] == channel and (earlier is None or event["consented_on"] >= earlier["consented_on"]):
+            latest[event["user_id"]] = event
+    expected = {
+        user
+        for user, event in latest.items()
+        if event["status"] == "ACTIVE" and (event["expires_on"] is None or event["expires_on"] >= today)
+    }
+    assert expected
+    assert listed == expected
+    assert len(rows) == output.rows == len(expected)
