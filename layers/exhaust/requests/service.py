@@ -16,7 +16,6 @@ from exhaust.observability import logger
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
 from exhaust.requests.models import (
-    OPEN_STATUSES,
     ExhaustRequest,
     FileLink,
     JobStats,
@@ -143,14 +142,13 @@ class RequestService:
         """
         if not is_limit_search(config):
             return
-        for status in OPEN_STATUSES:
-            for found in self.store.search({"channel": channel, "dataset": dataset_id, "status": status.value}, None):
-                if found.requestId != rid and is_limit_search(found.datasetConfig):
-                    raise Conflict(
-                        "request.datasetConfig.searchFilter: only one limit-based searchFilter request per dataset "
-                        f"may be open; request {found.requestId} ({dataset_id}) is {found.status.value}. Wait for "
-                        "it to end, or name the collections in searchFilter.request.filters.identifier"
-                    )
+        for found in self.store.open_of(channel, dataset_id):
+            if found.requestId != rid and is_limit_search(found.datasetConfig):
+                raise Conflict(
+                    "request.datasetConfig.searchFilter: only one limit-based searchFilter request per dataset "
+                    f"may be open; request {found.requestId} ({dataset_id}) is {found.status.value}. Wait for "
+                    "it to end, or name the collections in searchFilter.request.filters.identifier"
+                )
 
     def _reset_failed(
         self, failed: ExhaustRequest, encrypted_key: str | None, callback_url: str | None, moment: int
