@@ -20,6 +20,8 @@ class StackSettings(BaseModel):
     lake_prefix: str = Field(default="lake/", pattern=r"^$|^[A-Za-z0-9!_.*'()/-]*/$")
     # Request outputs (requests/...) expire after this many days (S3 lifecycle rule).
     output_retention_days: int = Field(default=30, ge=1, le=3650)
+    # A batch whose end date is further back than this many days is expired ("Batch has expired").
+    batch_expiry_days: int = Field(default=365, ge=1, le=36_500)
     # Lifetime of the presigned download links.
     link_expiry_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     # Open (SUBMITTED or PROCESSING) requests a channel may have before submit answers 429.

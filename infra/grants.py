@@ -77,13 +77,19 @@ LAKE_READ = Objects(resources.LAKE_BUCKET.name, None, list=True)
 REQUEST_OUTPUTS_READ = Objects(resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX)
 
 # The scheduled standard-dataset producer (infra/scheduler.py): reads the lake's telemetry, overwrites the daily
-# files of its two datasets and nothing else (no read-back, no listing, no other dataset's prefix).
+# files of its three datasets and nothing else (no read-back, no listing, no other dataset's prefix).
 PRODUCER_GRANTS: dict[str, tuple[Grant, ...]] = {
     "producer": (
         LAKE_READ,
         Objects(
             resources.EXHAUST_BUCKET.name,
             f"{resources.STANDARD_DATASETS_PREFIX}summary-rollup/",
+            read=False,
+            write=True,
+        ),
+        Objects(
+            resources.EXHAUST_BUCKET.name,
+            f"{resources.STANDARD_DATASETS_PREFIX}summary-channel-exhaust/",
             read=False,
             write=True,
         ),

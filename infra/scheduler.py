@@ -46,7 +46,7 @@ class Scheduler(Construct):
             "Producer",
             function=PRODUCER_FUNCTION,
             environment=environment,
-            description="exhaust producer: daily summary-rollup and public-summary-rollup from the lake",
+            description="exhaust producer: daily summary-rollup, summary-channel-exhaust, public-summary-rollup",
             memory_size=MEMORY_MB,
             ephemeral_storage=Size.mebibytes(512),
             timeout=TIMEOUT,

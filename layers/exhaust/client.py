@@ -192,7 +192,11 @@ def _client(args: argparse.Namespace) -> ExhaustClient:
 
 def _submit(args: argparse.Namespace) -> int:
     client = _client(args)
-    config: dict[str, Any] = {"batchId": args.batch_id} if args.batch_id else {"batchFilter": args.batch_filter}
+    config: dict[str, Any] = {}  # org-pii-exhaust: the organisation is the scope, no batch selector
+    if args.batch_id:
+        config = {"batchId": args.batch_id}
+    elif args.batch_filter:
+        config = {"batchFilter": args.batch_filter}
     request: dict[str, Any] = {"tag": args.tag, "dataset": args.dataset, "datasetConfig": config}
     if args.encryption_key:
         request["encryptionKey"] = args.encryption_key
@@ -270,9 +274,11 @@ def register(commands: Any) -> None:
     client = commands.add_parser("client", help="submit, wait for and download exhaust requests")
     actions = client.add_subparsers(dest="client_command", required=True)
     submit = actions.add_parser("submit", parents=[target], help="submit a request (and --wait, --out to download)")
-    submit.add_argument("--dataset", required=True, help="progress-exhaust, userinfo-exhaust or response-exhaust")
+    submit.add_argument(
+        "--dataset", required=True, help="progress-, userinfo-, response-exhaust (a batch option) or org-pii-exhaust"
+    )
     submit.add_argument("--tag", required=True)
-    batches = submit.add_mutually_exclusive_group(required=True)
+    batches = submit.add_mutually_exclusive_group()
     batches.add_argument("--batch-id")
     batches.add_argument("--batch-filter", nargs="+", metavar="BATCH_ID")
     submit.add_argument("--encryption-key", help="the password of the zips (at least 8 characters)")

@@ -35,6 +35,8 @@ class RuntimeSettings(BaseModel):
     max_open_requests_per_channel: int = Field(default=100, ge=1)
     max_running_per_channel: int = Field(default=5, ge=1)
     output_retention_days: int = Field(default=30, ge=1)
+    # A batch whose end date lies further back than this is expired: its learners' data is no longer exported.
+    batch_expiry_days: int = Field(default=365, ge=1)
     callback_secret: str = ""
     # Secrets Manager secret holding the callback signing secret (AWS); callback_secret wins when set (local mode).
     callback_secret_arn: str = ""

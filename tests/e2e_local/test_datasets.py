@@ -46,6 +46,25 @@ def test_standard_file_downloads_through_its_presigned_url(local_service):
     assert len(rows) > 1
 
 
+def test_channel_summary_covers_the_last_14_days_and_downloads(local_service):
+    credentials = local_service.credentials
+    dataset = credentials["samples"]["channelSummaryDatasetId"]
+    assert dataset == "summary-channel-exhaust"
+    headers = {"Authorization": f"Bearer {credentials['token']}", "X-Channel-Id": credentials["channel"]}
+    url = f"{credentials['baseUrl']}/api/data/v3/dataset/get/{dataset}"
+    first = YESTERDAY - dt.timedelta(days=9)
+    status, body = get(f"{url}?from={first.isoformat()}&to={YESTERDAY.isoformat()}", headers)
+    assert status == 200, body
+    assert len(body["result"]["periodWiseFiles"]) == 10
+    oldest, next_day = YESTERDAY - dt.timedelta(days=13), YESTERDAY - dt.timedelta(days=12)
+    status, body = get(f"{url}?since={oldest.isoformat()}&to={next_day.isoformat()}", headers)
+    assert sorted(body["result"]["periodWiseFiles"]) == [oldest.isoformat(), next_day.isoformat()]
+    rows = download(body["result"]["files"][0])
+    assert {row["channel"] for row in rows} == {credentials["channel"]}
+    assert all(row["session_id"] and int(row["events"]) >= 1 for row in rows)
+    assert sum(float(row["time_spent_seconds"]) for row in rows) > 0
+
+
 def test_public_file_downloads_through_its_cdn_url(local_service):
     credentials = local_service.credentials
     status, body = get(

@@ -62,3 +62,11 @@ def test_functions_receive_only_variables_the_runtime_settings_read(resources):
         variables = function["Properties"].get("Environment", {}).get("Variables", {})
         unknown = {v for v in variables if v.startswith("EXHAUST_")} - known
         assert not unknown, f"{logical_id} gets variables no setting reads: {unknown}"
+
+
+def test_the_batch_expiry_setting_reaches_the_functions(resources):
+    values = {
+        function["Properties"].get("Environment", {}).get("Variables", {}).get("EXHAUST_BATCH_EXPIRY_DAYS")
+        for function in of_type(resources, "AWS::Lambda::Function").values()
+    }
+    assert "365" in values

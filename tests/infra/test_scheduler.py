@@ -41,7 +41,7 @@ def test_producer_is_a_container_image_with_a_long_timeout(resources):
         assert name in variables
 
 
-def test_producer_writes_only_its_two_datasets_and_reads_the_lake(resources):
+def test_producer_writes_only_its_three_datasets_and_reads_the_lake(resources):
     _, function = producer(resources)
     statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
     granted = actions(statements)
@@ -54,9 +54,10 @@ def test_producer_writes_only_its_two_datasets_and_reads_the_lake(resources):
         if "s3:PutObject" in listed(statement["Action"])
         for resource in listed(statement["Resource"])
     )
-    assert len(written) == 2
-    assert written[0].endswith("/data-exhaust/summary-rollup/*")
-    assert written[1].endswith("/public-summary-rollup/*")
+    assert len(written) == 3
+    assert written[0].endswith("/data-exhaust/summary-channel-exhaust/*")
+    assert written[1].endswith("/data-exhaust/summary-rollup/*")
+    assert written[2].endswith("/public-summary-rollup/*")
     read = [
         render(resource)
         for statement in statements

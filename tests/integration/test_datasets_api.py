@@ -184,7 +184,8 @@ def test_unknown_standard_dataset_is_404_listing_valid_ids(world):
     assert body["responseCode"] == "RESOURCE_NOT_FOUND"
     assert (
         body["params"]["errmsg"]
-        == "datasetId: unknown standard dataset 'summary-rolup'; valid ids: summary-rollup, weekly-usage"
+        == "datasetId: unknown standard dataset 'summary-rolup'; valid ids: summary-channel-exhaust, summary-rollup, "
+        "weekly-usage"
     )
     # A dataset of another kind is not a standard dataset either.
     assert standard(world, {}, dataset="progress-exhaust")[0] == 404
@@ -310,4 +311,4 @@ def test_registered_datasets_bring_their_own_limits(world):
     assert status == 200
     assert body["result"]["files"] == [f"{CDN}/national-usage/{day(-1)}.csv"]
     status, _, body = standard(world, {}, dataset="nope")
-    assert body["params"]["errmsg"].endswith("valid ids: summary-rollup, weekly-usage")
+    assert body["params"]["errmsg"].endswith("valid ids: summary-channel-exhaust, summary-rollup, weekly-usage")

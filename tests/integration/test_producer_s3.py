@@ -49,10 +49,13 @@ def test_rerun_replaces_the_day_in_both_buckets(aws_resources, tmp_path):
     producer = Producer(Lake.open(str(tmp_path / "lake")), aws_resources.exhaust_bucket, aws_resources.public_bucket)
     producer.produce(DateRange(DAY, DAY))
 
-    assert all_objects(aws_resources.exhaust_bucket) == ["data-exhaust/summary-rollup/channel-a/2026-11-18.csv"]
+    assert all_objects(aws_resources.exhaust_bucket) == [
+        "data-exhaust/summary-channel-exhaust/channel-a/2026-11-18.csv",
+        "data-exhaust/summary-rollup/channel-a/2026-11-18.csv",
+    ]
     assert all_objects(aws_resources.public_bucket) == ["public-summary-rollup/channel-a/2026-11-18.csv"]
     s3 = aws.client("s3")
-    standard = s3.get_object(Bucket=aws_resources.exhaust_bucket, Key=all_objects(aws_resources.exhaust_bucket)[0])
+    standard = s3.get_object(Bucket=aws_resources.exhaust_bucket, Key=all_objects(aws_resources.exhaust_bucket)[1])
     assert standard["ContentType"] == "text/csv; charset=utf-8"
     assert standard["Body"].read().decode().splitlines()[1] == "2026-11-18,channel-a,,8,8,0.0,8,8"
     public = s3.get_object(Bucket=aws_resources.public_bucket, Key=all_objects(aws_resources.public_bucket)[0])
@@ -75,7 +78,7 @@ def test_run_event_backfills_a_range(aws_resources, tmp_path):
         ("2026-11-17", ["channel-a"]),
         ("2026-11-18", ["channel-a"]),
     ]
-    assert len(all_objects(aws_resources.exhaust_bucket)) == 3
+    assert len(all_objects(aws_resources.exhaust_bucket)) == 6
 
 
 def test_the_producer_lambda_handles_a_scheduler_event(aws_resources, tmp_path, monkeypatch):
@@ -95,5 +98,6 @@ def test_the_producer_lambda_handles_a_scheduler_event(aws_resources, tmp_path, 
     answer = invoke("producer", {"scheduledTime": scheduled})
     assert [day["date"] for day in answer["days"]] == [yesterday.isoformat()]
     assert all_objects(aws_resources.exhaust_bucket) == [
-        f"data-exhaust/summary-rollup/channel-a/{yesterday.isoformat()}.csv"
+        f"data-exhaust/summary-channel-exhaust/channel-a/{yesterday.isoformat()}.csv",
+        f"data-exhaust/summary-rollup/channel-a/{yesterday.isoformat()}.csv",
     ]

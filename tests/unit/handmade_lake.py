@@ -4,6 +4,9 @@ Course C1 ("Course, \"One\"", asks for consent, leaf count 5: L1 L2 A1 A2 S1), h
   U1 (trackable, leaf count 2: L1 A1) > U1A (trackable, leaf count unknown: A1); U2 (not trackable: L2 A2 S1)
   assessments A1 SelfAssess (2 questions, max 1 + 2), A2 Practice Question Set (1 question, max 2), S1 Survey
 Course C2 (no consent, leaf count unknown), course C3 (Retired). Batches B1, B2 of C1; B3 of C2; B4 of C3.
+Registration questions (type `registration`, in the S1 survey of batch B2) need registration consent: u1 gave it,
+u5 revoked it. Org-level consents to ch-a: u1 granted (with org phone and email), u2 revoked, u3 expired on
+2026-01-10, u4 only to other-org, u5 revoked then renewed (without org phone and email).
 """
 
 from __future__ import annotations
@@ -176,6 +179,7 @@ USERS = [
         declared_org="Teachers' Forum",
         email="priya@example.org",
         phone="9000000001",
+        root_org_id="org-ka",
     ),
     user("u2", 'Ravi "Rocky" Kumar', state="Tamil Nadu", org_name="DIKSHA Custodian", user_type="Student"),
     user("u3", "Anil\nKumar", state="Uttar Pradesh", district="Agra", org_name="DIKSHA Custodian"),
@@ -188,6 +192,7 @@ USERS = [
         org_name="Tamil Nadu Samagra Shiksha",
         email="subbu@example.org",
         user_type="Teacher",
+        root_org_id="org-tn",
     ),
 ]
 
@@ -253,6 +258,55 @@ ATTEMPTS = [
 ]
 
 
+def registration_answer(user_id, attempt_id, when, index, question_id, question_type, response):
+    row = answer("B2", user_id, "S1", "Feedback survey", attempt_id, when, index, question_id, 1.0, 1.0, 1)
+    return {**row, "question_type": question_type, "question_response": response}
+
+
+REGISTRATION_ATTEMPTS = [
+    registration_answer("u1", "t7", at("2026-10-03", "09:15:00"), 0, "Q5", "registration", '{"district": "Mysuru"}'),
+    registration_answer("u5", "t8", at("2026-10-03", "10:15:00"), 0, "Q5", "registration", '{"district": "Chennai"}'),
+    registration_answer("u5", "t8", at("2026-10-03", "10:15:00"), 1, "Q6", "mcq", '{"value": 1}'),
+]
+QUESTION_TYPES = [
+    {"question_type": "mcq", "requires_registration_consent": False},
+    {"question_type": "registration", "requires_registration_consent": True},
+]
+REGISTRATION_CONSENTS = [
+    {"collection_id": "C1", "user_id": "u1", "status": "ACTIVE", "consented_on": at("2026-10-01")},
+    {"collection_id": "C1", "user_id": "u5", "status": "ACTIVE", "consented_on": at("2026-10-01")},
+    {"collection_id": "C1", "user_id": "u5", "status": "REVOKED", "consented_on": at("2026-10-02")},
+    {"collection_id": "C2", "user_id": "u5", "status": "ACTIVE", "consented_on": at("2026-10-01")},
+]
+
+
+def org_consent(user_id, org, status, when, expires_on=None, phone=None, email=None):
+    return {
+        "consumer_id": org,
+        "user_id": user_id,
+        "status": status,
+        "consented_on": when,
+        "expires_on": expires_on,
+        "org_phone": phone,
+        "org_email": email,
+    }
+
+
+ORG_CONSENTS = [
+    org_consent("u1", CHANNEL, "ACTIVE", at("2026-09-05"), phone="8000000001", email="priya@state.example.org"),
+    org_consent("u2", CHANNEL, "ACTIVE", at("2026-09-05"), phone="8000000002"),
+    org_consent("u2", CHANNEL, "REVOKED", at("2026-09-07")),
+    org_consent("u3", CHANNEL, "ACTIVE", at("2025-01-10"), expires_on=dt.date(2026, 1, 10), phone="8000000003"),
+    org_consent("u4", "other-org", "ACTIVE", at("2026-09-05"), email="anil@other.example.org"),
+    org_consent("u5", CHANNEL, "REVOKED", at("2026-10-01")),
+    org_consent("u5", CHANNEL, "ACTIVE", at("2026-10-04"), expires_on=dt.date(2026, 11, 2)),
+]
+USER_IDENTIFIERS = [
+    {"user_id": "u1", "school_udise_id": "29000010101", "external_id": "KA-TCH-0001"},
+    {"user_id": "u5", "school_udise_id": None, "external_id": "TN-77"},
+]
+
+
 def write_handmade_lake(root) -> Lake:
     lake = Lake.open(str(root))
     lake.write("collections", pa.Table.from_pylist(COLLECTIONS, schema=schemas.COLLECTIONS))
@@ -260,5 +314,11 @@ def write_handmade_lake(root) -> Lake:
     lake.write("enrolments", pa.Table.from_pylist(ENROLMENTS, schema=schemas.ENROLMENTS))
     lake.write("users", pa.Table.from_pylist(USERS, schema=schemas.USERS))
     lake.write("consents", pa.Table.from_pylist(CONSENTS, schema=schemas.CONSENTS))
-    lake.write("assessment_attempts", pa.Table.from_pylist(ATTEMPTS, schema=schemas.ASSESSMENT_ATTEMPTS))
+    attempts = ATTEMPTS + REGISTRATION_ATTEMPTS
+    lake.write("assessment_attempts", pa.Table.from_pylist(attempts, schema=schemas.ASSESSMENT_ATTEMPTS))
+    lake.write("question_types", pa.Table.from_pylist(QUESTION_TYPES, schema=schemas.QUESTION_TYPES))
+    registration = pa.Table.from_pylist(REGISTRATION_CONSENTS, schema=schemas.REGISTRATION_CONSENTS)
+    lake.write("registration_consents", registration)
+    lake.write("org_consents", pa.Table.from_pylist(ORG_CONSENTS, schema=schemas.ORG_CONSENTS))
+    lake.write("user_identifiers", pa.Table.from_pylist(USER_IDENTIFIERS, schema=schemas.USER_IDENTIFIERS))
     return lake

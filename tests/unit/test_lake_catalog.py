@@ -53,3 +53,19 @@ def test_search_filter_never_crosses_channels_or_content_types(catalog):
     assert catalog.resolve_search_filter(other) == ["B5"]
     assert catalog.search_batches(channel=CHANNEL, identifiers=["C4"]) == []
     assert catalog.search_batches(channel=CHANNEL, content_type="Resource") == []
+
+
+@pytest.mark.parametrize(
+    ("end_date", "today", "expired"),
+    [
+        ("2025-01-01", "2026-01-01", False),  # exactly 365 days after the end: still current
+        ("2025-01-01", "2026-01-02", True),
+        (None, "2099-01-01", False),  # no end date: never expires
+    ],
+)
+def test_a_batch_expires_once_its_end_is_further_back_than_the_setting(catalog, end_date, today, expired):
+    import dataclasses
+    import datetime as dt
+
+    batch = dataclasses.replace(catalog.batch("B1"), end_date=end_date)
+    assert batch.expired(dt.date.fromisoformat(today), 365) is expired

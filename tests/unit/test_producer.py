@@ -54,6 +54,11 @@ TELEMETRY = [
 
 HEADER = "date,channel,content_id,sessions,users,time_spent_seconds,content_plays,events"
 PUBLIC_HEADER = "date,channel,content_id,sessions,users,time_spent_seconds,content_plays"
+SESSION_HEADER = (
+    "date,channel,session_id,user_id,partner_id,first_event_at,last_event_at,time_spent_seconds,content_plays,"
+    "contents,events"
+)
+AT_TEN = "2026-11-18T10:00:00Z,2026-11-18T10:00:00Z"
 EXPECTED = {
     ("exhaust", "data-exhaust/summary-rollup/ch-a/2026-11-18.csv"): [
         HEADER,
@@ -70,6 +75,26 @@ EXPECTED = {
         HEADER,
         "2026-11-18,ch-c,,1,1,0.0,1,1",
         "2026-11-18,ch-c,C1,1,1,0.0,1,1",
+    ],
+    # One row per session and user: s1 played C1 and C2 (2 contents, 3 events); s7's event has no content.
+    ("exhaust", "data-exhaust/summary-channel-exhaust/ch-a/2026-11-18.csv"): [
+        SESSION_HEADER,
+        f"2026-11-18,ch-a,s1,u1,p,{AT_TEN},120.0,2,2,3",
+        f"2026-11-18,ch-a,s2,u2,p,{AT_TEN},60.5,1,1,2",
+        f"2026-11-18,ch-a,s3,u3,p,{AT_TEN},0.0,1,1,1",
+        f"2026-11-18,ch-a,s4,u4,p,{AT_TEN},0.0,1,1,1",
+        f"2026-11-18,ch-a,s5,u5,p,{AT_TEN},0.0,0,1,1",
+        f"2026-11-18,ch-a,s6,u6,p,{AT_TEN},30.0,0,1,1",
+        f"2026-11-18,ch-a,s7,u7,p,{AT_TEN},0.0,0,0,1",
+    ],
+    ("exhaust", "data-exhaust/summary-channel-exhaust/ch-b/2026-11-18.csv"): [
+        SESSION_HEADER,
+        f"2026-11-18,ch-b,t1,b1,p,{AT_TEN},10.0,1,1,2",
+        *(f"2026-11-18,ch-b,t{n},b{n},p,{AT_TEN},0.0,1,1,1" for n in range(2, 7)),
+    ],
+    ("exhaust", "data-exhaust/summary-channel-exhaust/ch-c/2026-11-18.csv"): [
+        SESSION_HEADER,
+        f"2026-11-18,ch-c,x,x1,p,{AT_TEN},0.0,1,1,1",
     ],
     # The total of ch-a is withheld: minus C1's row it would show the 3 users of C2 and the content-less event.
     ("public", "public-summary-rollup/ch-a/2026-11-18.csv"): [PUBLIC_HEADER, "2026-11-18,ch-a,C1,5,5,180.5,4"],
@@ -134,7 +159,22 @@ def test_backfill_produces_each_day_and_rerunning_replaces(lake):
     first = dict(store.objects)
     producer.produce(DateRange(DAY - dt.timedelta(days=1), DAY))
     assert store.objects == first
-    assert len(first) == 8
+    assert len(first) == 12
+
+
+def test_a_session_spans_its_first_to_its_last_event_and_each_user_is_a_row(tmp_path):
+    late = dict(event("ch-a", "s1", "u1", "C1", "END", 45.0), ets=dt.datetime(2026, 11, 18, 11, 30, 5, tzinfo=UTC))
+    shared = event("ch-a", "s1", "u2", "C1", "START")
+    lake = Lake.open(str(tmp_path / "lake"))
+    rows = [event("ch-a", "s1", "u1", "C1", "START"), late, shared]
+    lake.write("telemetry", pa.Table.from_pylist(rows, schema=schemas.TELEMETRY))
+    store = MemoryStore()
+    Producer(lake, "exhaust", "public", store).produce_day(DAY)
+    body = store.objects[("exhaust", "data-exhaust/summary-channel-exhaust/ch-a/2026-11-18.csv")].decode()
+    assert body.split("\r\n")[1:-1] == [
+        "2026-11-18,ch-a,s1,u1,p,2026-11-18T10:00:00Z,2026-11-18T11:30:05Z,45.0,1,1,2",
+        f"2026-11-18,ch-a,s1,u2,p,{AT_TEN},0.0,1,1,1",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,9 @@ The pipeline's build step calls, once per batch:
     ) -> BuiltFile              # name, key, rows, bytes, sha256 (exhaust.packaging)
 
 and writes `{key_prefix}{batchId}_{progress|userinfo|response}_{yyyyMMdd}.zip`, a WinZip AES-256 zip holding
-one CSV of the same name (.csv). `build_batch_zip(...)` does the same into a local path without S3.
+one CSV of the same name (.csv). org-pii-exhaust has no batch: the organisation is its scope, so its one unit of
+work is the channel, passed as `batch_id` (`{channel}_org-pii_{yyyyMMdd}.zip`). `build_batch_zip(...)` does the
+same into a local path without S3.
 
 Permanent failures raise exhaust.builders.errors (subclasses of exhaust.errors.ServiceError, `permanent`):
 NoDataFound ("No data found": unknown batch, or no rows), RetiredCollection, ConsentNotRequested (userinfo on a
@@ -47,6 +49,7 @@ DATASET_SUFFIXES = {
     "progress-exhaust": "progress",
     "userinfo-exhaust": "userinfo",
     "response-exhaust": "response",
+    "org-pii-exhaust": "org-pii",
 }
 
 __all__ = [

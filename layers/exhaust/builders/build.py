@@ -9,18 +9,21 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from exhaust.builders import file_stem, progress, response, userinfo
+from exhaust.builders import file_stem, org_pii, progress, response, userinfo
 from exhaust.builders.common import CHUNK_ROWS
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
+from exhaust.datasets.ids import ORG_PII_EXHAUST
 from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.store import Lake
 from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, ZipSummary, upload_zip
 
 
 def header_and_chunks(
-    dataset_id: str, batch_id: str, channel: str, lake: Lake, chunk_rows: int
+    dataset_id: str, batch_id: str, channel: str, lake: Lake, chunk_rows: int, day: dt.date | None = None
 ) -> tuple[list[str], Iterator[tuple[pa.Buffer, int]]]:
     """The header and the CSV chunks of one batch, after the checks that fail the batch permanently."""
+    if dataset_id == ORG_PII_EXHAUST:  # the organisation is the scope: no batch to look up
+        return org_pii.header(), org_pii.rows(lake, channel, day or dt.datetime.now(dt.UTC).date(), chunk_rows)
     batch: BatchInfo | None = Catalog(lake).batch(batch_id)
     if batch is None:
         raise NoDataFound()
@@ -56,7 +59,7 @@ def build_batch_zip(
     """
     lake = lake if isinstance(lake, Lake) else Lake.open(lake)
     stem = file_stem(dataset_id, batch_id, date)
-    labels, chunks = header_and_chunks(dataset_id, batch_id, channel, lake, chunk_rows)
+    labels, chunks = header_and_chunks(dataset_id, batch_id, channel, lake, chunk_rows, date)
     with EncryptedCsvZip(Path(path), f"{stem}.csv", password, compresslevel) as archive:
         archive.write_header(labels)
         for chunk, rows in chunks:

@@ -10,6 +10,7 @@ from exhaust.errors import ServiceError
 
 NO_DATA_FOUND = "No data found"
 RETIRED_COLLECTION = "The request is made for retired collection"
+BATCH_EXPIRED = "Requested batch not found/Batch has expired"  # seed 002's list sample
 CONSENT_NOT_REQUESTED = (
     "Invalid request. User info exhaust is not applicable for collections which don't request for user "
     "consent to share data"

@@ -3,6 +3,11 @@
 Only the batch's own attempts (the reference leaked attempts from the course's other batches). Rows in the
 order (User UUID, QuestionSet Id, Attempt Id, question position). Attempted On is `dd/MM/yyyy HH:mm:ss` UTC;
 Question Options and Question Response are the JSON text as recorded.
+
+Question Response "(On user consent for question type registration)": the lake's `question_types` table says which
+question types need the user's registration consent; for those, the response is shared only when the user's latest
+`registration_consents` event for the course is ACTIVE, and the cell is left empty otherwise. A lake without
+`question_types` needs no consent for any type.
 """
 
 from __future__ import annotations
@@ -10,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from exhaust.builders import common
+from exhaust.builders.consents import latest_active
 from exhaust.lake.catalog import BatchInfo
 from exhaust.lake.store import Lake
 
@@ -57,8 +64,28 @@ def header() -> list[str]:
     return list(LABELS)
 
 
+def types_needing_consent(lake: Lake) -> pa.Array:
+    rules = lake.read("question_types")
+    return rules.filter(pc.fill_null(rules["requires_registration_consent"], False))["question_type"].combine_chunks()
+
+
+def consented_responses(
+    lake: Lake, collection_id: str, chunk: pa.Table, needing: pa.Array
+) -> pa.ChunkedArray | pa.Array:
+    """The chunk's responses, null where the question type needs registration consent the user has not given."""
+    needs = pc.is_in(chunk["question_type"], value_set=needing)
+    if not pc.any(needs).as_py():
+        return chunk["question_response"]
+    user_ids = common.single(chunk, "user_id")
+    consenting = latest_active(lake, "registration_consents", {"collection_id": collection_id}, user_ids)
+    allowed = pc.is_in(user_ids, value_set=consenting["user_id"].combine_chunks())
+    hidden = pc.and_(pc.fill_null(needs, False), pc.invert(allowed))
+    return pc.if_else(hidden, pa.scalar(None, pa.string()), chunk["question_response"])
+
+
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
     collection = batch.collection
+    needing = types_needing_consent(lake)
     scan = lake.scan(
         "assessment_attempts", ATTEMPT_COLUMNS, equals={"batch_id": batch.batch_id}, batch_rows=min(chunk_rows, 65_536)
     )
@@ -74,6 +101,7 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             chunk["content_title"],
             chunk["attempt_id"],
             common.format_dates(common.single(chunk, "attempted_on"), with_time=True),
-            *(chunk[name] for name in ATTEMPT_COLUMNS[5:]),
+            *(chunk[name] for name in ATTEMPT_COLUMNS[5:-1]),
+            consented_responses(lake, collection.collection_id, chunk, needing),
         ]
         yield common.encode_csv(columns), length

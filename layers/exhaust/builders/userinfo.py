@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exhaust.builders import common
+from exhaust.builders.consents import latest_active
 from exhaust.lake.catalog import BatchInfo
-from exhaust.lake.schemas import CONSENT_ACTIVE
 from exhaust.lake.store import Lake
 
 LABELS = (
@@ -47,17 +47,7 @@ def header() -> list[str]:
 
 def active_consents(lake: Lake, collection_id: str, channel: str, user_ids: pa.Array) -> pa.Table:
     """user_id and consented_on of the users whose latest consent for (collection, channel) is ACTIVE."""
-    low, high = common.user_range(user_ids)
-    found = lake.read(
-        "consents",
-        ["user_id", "status", "consented_on"],
-        equals={"collection_id": collection_id, "consumer_id": channel},
-        between={"user_id": (low, high)},
-    )
-    ordered = found.sort_by([("user_id", "ascending"), ("consented_on", "ascending")])
-    latest = ordered.group_by("user_id", use_threads=False).aggregate([("status", "last"), ("consented_on", "last")])
-    latest = common.named(latest, user_id="user_id", status="status_last", consented_on="consented_on_last")
-    return latest.filter(pc.equal(latest["status"], CONSENT_ACTIVE))
+    return latest_active(lake, "consents", {"collection_id": collection_id, "consumer_id": channel}, user_ids)
 
 
 def rows(

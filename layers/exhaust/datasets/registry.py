@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from exhaust import aws
+from exhaust.datasets.ids import ORG_PII_EXHAUST
 from exhaust.principal import DEFAULT_DATASET_ROLES
 from exhaust.settings import get_settings
 
@@ -41,6 +42,8 @@ class Dataset(BaseModel):
     perChannel: bool = True
     limits: DatasetLimits = Field(default_factory=DatasetLimits)
     description: str = ""
+    # The reference system's job configuration of the dataset (its `datasetConfig`): stored and listed as given.
+    datasetConfig: dict[str, Any] | None = None
     sampleRequest: dict[str, Any] | None = None
     sampleResponse: dict[str, Any] | None = None
 
@@ -63,10 +66,22 @@ BUILT_IN: tuple[Dataset, ...] = (
         description="Every question response of every assessment attempt (seed 002 appendix III)",
     ),
     Dataset(
+        datasetId=ORG_PII_EXHAUST,
+        authorizedRoles=["ORG_ADMIN"],
+        encryptionKeyRequired=True,
+        description="Users who gave the requesting org an ACTIVE org-level consent (seed 002 appendix IV)",
+    ),
+    Dataset(
         datasetId="summary-rollup",
         type="standard",
         limits=DatasetLimits(maxDateRangeDays=10, retentionDays=90),
         description="Daily usage per channel and content: sessions, users, time spent, plays",
+    ),
+    Dataset(
+        datasetId="summary-channel-exhaust",
+        type="standard",
+        limits=DatasetLimits(maxDateRangeDays=10, retentionDays=90),
+        description="Daily usage summary of a channel, one row per session and user: time spent, plays, events",
     ),
     Dataset(
         datasetId="public-summary-rollup",

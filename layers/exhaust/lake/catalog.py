@@ -11,6 +11,7 @@ Retired collections are not dropped here: the Plan step needs to tell "no such b
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -96,6 +97,12 @@ class BatchInfo:
     @property
     def channel(self) -> str:
         return self.collection.channel
+
+    def expired(self, today: dt.date, expiry_days: int) -> bool:
+        """Ended more than `expiry_days` before `today` (a batch without an end date never expires)."""
+        if self.end_date is None:
+            return False
+        return (today - dt.date.fromisoformat(self.end_date)).days > expiry_days
 
 
 def _collection(row: Mapping[str, Any]) -> CollectionInfo:

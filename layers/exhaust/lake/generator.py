@@ -176,6 +176,7 @@ class Generator:
             raise ValueError(f"unknown scale {scale!r}: one of {', '.join(SCALES)}")
         self.scale_name = scale
         self.scale = SCALES[scale]
+        self.seed = seed
         self.rng = random.Random(seed)
         self.ids = Ids(self.rng)
         self.channel = channel
@@ -600,12 +601,15 @@ class Generator:
                 members = sorted({user for b in plan if b[0] is shape for user in members_of[b[1]]})
                 consent_rows.extend(self.consents(shape, members))
 
+        extras = LakeExtras(self, user_ids[:pool_size], users)
+        expired_batch = extras.expired_batch(courses, batch_rows, enrolment_parts)
         lake.write("collections", pa.Table.from_pylist([shape.row for shape in courses], schema=schemas.COLLECTIONS))
         lake.write("batches", pa.Table.from_pylist(batch_rows, schema=schemas.BATCHES))
         lake.write("users", users)
         lake.write("enrolments", pa.concat_tables(enrolment_parts))
         lake.write("consents", pa.Table.from_pylist(consent_rows, schema=schemas.CONSENTS))
         lake.write("assessment_attempts", pa.Table.from_pylist(attempt_rows, schema=schemas.ASSESSMENT_ATTEMPTS))
+        extras.write(lake, plan, members_of)
         lake.write("telemetry", self.telemetry())
         lake.write("observations", self.observations())
 
@@ -617,10 +621,161 @@ class Generator:
             "userinfoBatchId": main_batches[0],
             "responseBatchId": main_batches[-1],
             "retiredBatchId": retired_batch,
+            "expiredBatchId": expired_batch,
             "partnerId": self.partner_id,
             "resourceId": resource_id_of(self.partner_id),
             "channel": self.channel,
         }
+
+
+# Tables and rows added for issue 16, drawn from a random stream of their own so that the rows above stay the same
+# for a given seed: an expired batch, org-level consents, user identifiers and registration consents.
+EXPIRED_BATCH_START_DAYS_AGO = 600
+BATCH_DAYS = 180
+# ftb (free text) answers may hold what a user typed about themselves; `registration` questions collect it.
+QUESTION_TYPES_NEEDING_CONSENT = ("ftb", "registration")
+ORG_CONSENT_VALID_DAYS = 365
+
+
+class LakeExtras:
+    def __init__(self, generator: Generator, pool: list[str], users: pa.Table):
+        self.generator = generator
+        self.rng = random.Random(f"{generator.seed}:issue-16")
+        self.ids = Ids(self.rng)
+        self.ids.seen = generator.ids.seen
+        self.pool = pool
+        self.users = users
+
+    def expired_batch(
+        self, courses: list[CourseShape], batch_rows: list[dict[str, Any]], enrolment_parts: list[pa.Table]
+    ) -> str:
+        """A course whose only batch ended long ago (`Requested batch not found/Batch has expired`)."""
+        generator = self.generator
+        side = Generator(generator.scale_name, self.rng.getrandbits(32), generator.channel, generator.today, "")
+        side.ids = self.ids
+        shape = side.course("Archived: 2024 Induction", channel=generator.channel, requires_consent=True)
+        courses.append(shape)
+        batch_id = self.ids.batch()
+        start = generator.today - dt.timedelta(days=EXPIRED_BATCH_START_DAYS_AGO)
+        batch_rows.append(
+            {
+                "batch_id": batch_id,
+                "collection_id": shape.row["collection_id"],
+                "name": "Batch 2024: Induction",
+                "enrolment_type": "open",
+                "start_date": start,
+                "end_date": start + dt.timedelta(days=BATCH_DAYS),
+                "created_by": "mentor-0",
+            }
+        )
+        members = self.rng.sample(self.pool, min(8, len(self.pool)))
+        enrolment_parts.append(side.enrolments(shape, batch_id, members))
+        return batch_id
+
+    def org_consents(self) -> pa.Table:
+        """Every case of appendix IV for the sample channel: granted (with and without org phone and email),
+        revoked, expired, renewed, another org's only, and none at all."""
+        rng = self.rng
+        today = self.generator.today
+        channel = self.generator.channel
+        rows: list[dict[str, Any]] = []
+
+        def consent(org: str, user_id: str, status: str, days_ago: int, valid_days: int | None, contact: bool) -> None:
+            given = _timestamp(today - dt.timedelta(days=days_ago), 3600 + len(rows) % 3600)
+            rows.append(
+                {
+                    "consumer_id": org,
+                    "user_id": user_id,
+                    "status": status,
+                    "consented_on": given,
+                    "expires_on": None if valid_days is None else given.date() + dt.timedelta(days=valid_days),
+                    "org_phone": f"8{len(rows) % 1000000000:09d}" if contact else None,
+                    "org_email": f"{user_id[:8]}@{org}.example.org" if contact else None,
+                }
+            )
+
+        for position, user_id in enumerate(self.pool):
+            case = position % 7
+            if case == 0:
+                consent(channel, user_id, schemas.CONSENT_ACTIVE, rng.randint(3, 90), ORG_CONSENT_VALID_DAYS, True)
+            elif case == 1:
+                consent(channel, user_id, schemas.CONSENT_ACTIVE, rng.randint(3, 90), None, False)
+            elif case == 2:
+                days_ago = rng.randint(10, 90)
+                consent(channel, user_id, schemas.CONSENT_ACTIVE, days_ago, None, True)
+                consent(channel, user_id, schemas.CONSENT_REVOKED, days_ago - 5, None, False)
+            elif case == 3:
+                consent(
+                    channel, user_id, schemas.CONSENT_ACTIVE, ORG_CONSENT_VALID_DAYS + 30, ORG_CONSENT_VALID_DAYS, True
+                )
+            elif case == 4:
+                consent(OTHER_ORG, user_id, schemas.CONSENT_ACTIVE, rng.randint(3, 90), None, True)
+            elif case == 5:
+                days_ago = rng.randint(20, 90)
+                consent(channel, user_id, schemas.CONSENT_REVOKED, days_ago, None, False)
+                consent(channel, user_id, schemas.CONSENT_ACTIVE, days_ago - 10, None, True)
+        return pa.Table.from_pylist(rows, schema=schemas.ORG_CONSENTS)
+
+    def user_identifiers(self) -> pa.Table:
+        """A UDISE code for every user with a school (the same for everyone of that school), external ids for some."""
+        user_ids = self.users["user_id"].to_pylist()
+        schools = self.users["school_id"].to_pylist()
+        codes: dict[str, str] = {}
+        for school in dict.fromkeys(school for school in schools if school is not None):
+            digest = hashlib.sha1(school.encode()).hexdigest()  # noqa: S324 - a stable code, not security
+            codes[school] = f"29{int(digest, 16) % 10**9:09d}"
+        udise = [None if school is None else codes[school] for school in schools]
+        external = [f"EXT-{user_id[:10].upper()}" if self.rng.random() < 0.4 else None for user_id in user_ids]
+        return pa.table(
+            {"user_id": user_ids, "school_udise_id": udise, "external_id": external}, schema=schemas.USER_IDENTIFIERS
+        )
+
+    @staticmethod
+    def question_types() -> pa.Table:
+        names = sorted({*QUESTION_TYPES, *QUESTION_TYPES_NEEDING_CONSENT})
+        return pa.table(
+            {
+                "question_type": names,
+                "requires_registration_consent": [name in QUESTION_TYPES_NEEDING_CONSENT for name in names],
+            },
+            schema=schemas.QUESTION_TYPES,
+        )
+
+    def registration_consents(
+        self, plan: list[tuple[CourseShape, str, int]], members_of: dict[str, list[str]]
+    ) -> pa.Table:
+        """Per course, most of its learners: ACTIVE, ACTIVE then REVOKED, or nothing (their ftb answers stay out)."""
+        rng = self.rng
+        rows: list[dict[str, Any]] = []
+        users_of: dict[str, set[str]] = {}
+        for shape, batch_id, size in plan:
+            if size <= max(SCALES[self.generator.scale_name].enrolments_per_batch):
+                users_of.setdefault(shape.row["collection_id"], set()).update(members_of[batch_id])
+        for collection_id, users in sorted(users_of.items()):
+            for position, user_id in enumerate(sorted(users)):
+                case = position % 4
+                if case == 3:
+                    continue
+                given = _timestamp(self.generator.today - dt.timedelta(days=rng.randint(10, 120)), 7200)
+                rows.append(
+                    {
+                        "collection_id": collection_id,
+                        "user_id": user_id,
+                        "status": schemas.CONSENT_ACTIVE,
+                        "consented_on": given,
+                    }
+                )
+                if case == 2:
+                    rows.append(
+                        {**rows[-1], "status": schemas.CONSENT_REVOKED, "consented_on": given + dt.timedelta(days=2)}
+                    )
+        return pa.Table.from_pylist(rows, schema=schemas.REGISTRATION_CONSENTS)
+
+    def write(self, lake: Lake, plan: list[tuple[CourseShape, str, int]], members_of: dict[str, list[str]]) -> None:
+        lake.write("org_consents", self.org_consents())
+        lake.write("user_identifiers", self.user_identifiers())
+        lake.write("question_types", self.question_types())
+        lake.write("registration_consents", self.registration_consents(plan, members_of))
 
 
 def generate(

@@ -139,6 +139,43 @@ ASSESSMENT_ATTEMPTS = pa.schema(
         ("question_response", pa.string()),
     ]
 )
+# Org-level consents (seed 002 appendix IV): a user shares their details with an org (the consumer), optionally
+# with an org-specific phone and email, and optionally until a date (valid through `expires_on`).
+ORG_CONSENTS = pa.schema(
+    [
+        ("consumer_id", pa.string(), False),
+        ("user_id", pa.string(), False),
+        ("status", pa.string()),
+        ("consented_on", TIMESTAMP),
+        ("expires_on", pa.date32()),
+        ("org_phone", pa.string()),
+        ("org_email", pa.string()),
+    ]
+)
+# Identifiers a user profile gains beside USERS: the UDISE code of their school and an external id.
+USER_IDENTIFIERS = pa.schema(
+    [
+        ("user_id", pa.string(), False),
+        ("school_udise_id", pa.string()),
+        ("external_id", pa.string()),
+    ]
+)
+# Which question types need the user's registration consent before their responses are shared (appendix III).
+QUESTION_TYPES = pa.schema(
+    [
+        ("question_type", pa.string(), False),
+        ("requires_registration_consent", pa.bool_()),
+    ]
+)
+# Registration consents per course: the latest event of (collection, user) decides.
+REGISTRATION_CONSENTS = pa.schema(
+    [
+        ("collection_id", pa.string(), False),
+        ("user_id", pa.string(), False),
+        ("status", pa.string()),
+        ("consented_on", TIMESTAMP),
+    ]
+)
 TELEMETRY = pa.schema(
     [
         ("event_date", pa.date32(), False),
@@ -190,6 +227,10 @@ TABLES: dict[str, TableSpec] = {
             ASSESSMENT_ATTEMPTS,
             ("batch_id", "user_id", "content_id", "attempt_id", "question_index"),
         ),
+        TableSpec("org_consents", ORG_CONSENTS, ("consumer_id", "user_id", "consented_on")),
+        TableSpec("user_identifiers", USER_IDENTIFIERS, ("user_id",), row_group_size=16_384),
+        TableSpec("question_types", QUESTION_TYPES, ("question_type",)),
+        TableSpec("registration_consents", REGISTRATION_CONSENTS, ("collection_id", "user_id", "consented_on")),
         TableSpec("telemetry", TELEMETRY, ("event_date", "channel", "partner_id", "ets")),
         TableSpec("observations", OBSERVATIONS, ("observed_at",)),
     )

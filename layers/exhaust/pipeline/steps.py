@@ -12,12 +12,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exhaust import aws, resources
-from exhaust.builders.errors import CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
+from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
+from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import DatasetLimits, DatasetRegistry
 from exhaust.observability import logger
 from exhaust.pipeline.definition import PERMANENT_ERROR
@@ -27,6 +28,9 @@ from exhaust.requests.adapters import KeyVault, RequestQueue
 from exhaust.requests.models import MAX_ATTEMPTS, ExhaustRequest, OutputFile, Progress, Status
 from exhaust.requests.store import ConcurrentUpdate, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
+
+if TYPE_CHECKING:
+    from exhaust.lake.catalog import BatchInfo
 
 MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
 USERINFO_DATASET = "userinfo-exhaust"
@@ -160,6 +164,9 @@ class Pipeline:
         config = request.datasetConfig
         if not request.encryptedKey:
             raise PermanentFailure(MISSING_INPUT)
+        if request.dataset in ORG_SCOPED_DATASETS:
+            # The organisation is the scope: one unit of work, named by the channel (exhaust.builders).
+            return self.record_plan(request_id, execution_arn, [request.channel])
         if not any(config.get(name) for name in ("batchId", "batchFilter", "searchFilter")):
             raise PermanentFailure(MISSING_INPUT)
         try:
@@ -182,6 +189,7 @@ class Pipeline:
         ]
         if not batches:
             raise PermanentFailure(NO_DATA_FOUND)
+        batches = self.unexpired(batches)
         live = [batch for batch in batches if not batch.retired]
         if not live:
             raise PermanentFailure(RETIRED_COLLECTION)
@@ -191,14 +199,17 @@ class Pipeline:
             raise PermanentFailure(f"Number of batches in request exceeded. It should be within {limit}")
         if request.dataset == USERINFO_DATASET and any(not batch.requires_consent for batch in live):
             raise PermanentFailure(CONSENT_NOT_REQUESTED)
-        wanted = [batch.batch_id for batch in live]
+        return self.record_plan(request_id, execution_arn, [batch.batch_id for batch in live])
 
-        def record_plan(current: ExhaustRequest) -> ExhaustRequest:
+    def record_plan(self, request_id: str, execution_arn: str, wanted: list[str]) -> dict[str, Any]:
+        """Record batchesTotal (and what an earlier attempt built); answer the batches still to build."""
+
+        def record(current: ExhaustRequest) -> ExhaustRequest:
             done = [f for f in current.files if f.batchId in wanted]
             progress = Progress(batchesTotal=len(wanted), batchesDone=len(done), rowsWritten=sum(f.rows for f in done))
             return current.model_copy(update={"progress": progress})
 
-        planned = self.update(request_id, execution_arn, record_plan)
+        planned = self.update(request_id, execution_arn, record)
         built = {f.batchId for f in planned.files}
         todo = [batch_id for batch_id in wanted if batch_id not in built]
         logger.info(
@@ -206,6 +217,14 @@ class Pipeline:
             extra={"request_id": request_id, "batches": len(wanted), "to_build": len(todo)},
         )
         return {"batches": todo}
+
+    def unexpired(self, batches: list[BatchInfo]) -> list[BatchInfo]:
+        """The batches not expired (exhaust.lake.catalog.BatchInfo.expired); none left: the seed's message."""
+        today = dt.datetime.fromtimestamp(self.clock() / 1000, dt.UTC).date()
+        current = [batch for batch in batches if not batch.expired(today, self.settings.batch_expiry_days)]
+        if not current:
+            raise PermanentFailure(BATCH_EXPIRED)
+        return current
 
     # -- BuildBatch -----------------------------------------------------------------------------------------
     def build_batch(self, request_id: str, execution_arn: str, batch_id: str) -> dict[str, Any]:

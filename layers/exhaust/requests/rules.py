@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import fastjsonschema
 
+from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import Dataset
 from exhaust.errors import BadRequest
 
@@ -47,7 +48,9 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
     if not _non_empty_string(dataset):
         raise BadRequest("request.dataset: dataset is empty (must be a dataset id such as progress-exhaust)")
     config = request.get("datasetConfig")
-    if not isinstance(config, dict) or not config:
+    if dataset.strip() in ORG_SCOPED_DATASETS:
+        config = org_scoped_config(dataset.strip(), config)
+    elif not isinstance(config, dict) or not config:
         raise BadRequest(
             "request.datasetConfig: datasetConfig is empty (must be an object with one of "
             "batchId, batchFilter or searchFilter)"
@@ -61,7 +64,23 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
         parts = urlsplit(callback) if isinstance(callback, str) else None
         if parts is None or parts.scheme != "https" or not parts.hostname:
             raise BadRequest("request.callbackUrl: must be an https:// URL")
-    return SubmitInput(tag.strip(), dataset.strip(), normalize_config(config), key or None, callback)
+    normalized = config if dataset.strip() in ORG_SCOPED_DATASETS else normalize_config(config)
+    return SubmitInput(tag.strip(), dataset.strip(), normalized, key or None, callback)
+
+
+def org_scoped_config(dataset: str, config: Any) -> dict[str, Any]:
+    """An org-scoped dataset's datasetConfig: absent or an object, without a batch selector (the org is the scope)."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise BadRequest("request.datasetConfig: must be an object ({} is enough)")
+    selectors = [name for name in SELECTORS if name in config]
+    if selectors:
+        raise BadRequest(
+            f"request.datasetConfig.{selectors[0]}: {dataset} takes no batch selector; its scope is the "
+            "organisation of X-Channel-Id (send datasetConfig {})"
+        )
+    return dict(config)
 
 
 def normalize_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +125,15 @@ def _check_search_filter(value: Any) -> None:
         not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SEARCH_LIMIT
     ):
         raise BadRequest(f"{where}.request.limit: must be an integer from 1 to {MAX_SEARCH_LIMIT}")
+
+
+def is_limit_search(dataset_config: dict[str, Any]) -> bool:
+    """A searchFilter without identifiers: seed 002 allows only one such request per dataset at a time."""
+    search = dataset_config.get("searchFilter")
+    if not isinstance(search, dict):
+        return False
+    filters = (search.get("request") or {}).get("filters") or {}
+    return filters.get("identifier") is None
 
 
 def check_against_dataset(submit: SubmitInput, dataset: Dataset) -> None:

@@ -23,7 +23,7 @@ from exhaust.requests.models import (
     Progress,
     Status,
 )
-from exhaust.requests.rules import check_against_dataset, parse_submit, request_id
+from exhaust.requests.rules import check_against_dataset, is_limit_search, parse_submit, request_id
 from exhaust.requests.store import ConcurrentUpdate, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
@@ -99,6 +99,7 @@ class RequestService:
             self._remember(idempotency_record_key, body_hash, rid)
             return self.view(existing, principal)
 
+        self._refuse_second_limit_search(channel, dataset.datasetId, submitted.dataset_config, rid)
         if self.store.count_open(channel) >= self.settings.max_open_requests_per_channel:
             raise TooManyRequests(
                 f"channel {channel} has {self.settings.max_open_requests_per_channel} open requests, the most "
@@ -132,6 +133,22 @@ class RequestService:
         self._remember(idempotency_record_key, body_hash, rid)
         logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset.datasetId})
         return self.view(request, principal)
+
+    def _refuse_second_limit_search(self, channel: str, dataset_id: str, config: dict[str, Any], rid: str) -> None:
+        """Seed 002: "Only one request per dataset we can submit with this SearchCriteria" (the limit-based one).
+
+        The same request again is answered unchanged before this check; a different one while the first is open
+        is a 409 naming it. Checked at submit: two exactly simultaneous submits can both pass.
+        """
+        if not is_limit_search(config):
+            return
+        for found in self.store.open_of(channel, dataset_id):
+            if found.requestId != rid and is_limit_search(found.datasetConfig):
+                raise Conflict(
+                    "request.datasetConfig.searchFilter: only one limit-based searchFilter request per dataset "
+                    f"may be open; request {found.requestId} ({dataset_id}) is {found.status.value}. Wait for "
+                    "it to end, or name the collections in searchFilter.request.filters.identifier"
+                )
 
     def _reset_failed(
         self, failed: ExhaustRequest, encrypted_key: str | None, callback_url: str | None, moment: int

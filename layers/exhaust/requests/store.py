@@ -127,6 +127,23 @@ class RequestStore:
                 arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return total
 
+    def open_of(self, channel: str, dataset: str) -> list[ExhaustRequest]:
+        """The channel's SUBMITTED and PROCESSING requests of one dataset (the status index: open ones are few)."""
+        found: list[ExhaustRequest] = []
+        for status in OPEN_STATUSES:
+            arguments: dict[str, Any] = {
+                "IndexName": "by-status",
+                "KeyConditionExpression": Key("status").eq(status.value),
+                "FilterExpression": Attr("channel").eq(channel) & Attr("dataset").eq(dataset),
+            }
+            while True:
+                page = self.table.query(**arguments)
+                found.extend(from_item(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found
+
     def count_in_status(self, status: Status, channel: str) -> int:
         """How many of the channel's requests are in `status` (the dispatcher's throttle counts PROCESSING)."""
         arguments: dict[str, Any] = {

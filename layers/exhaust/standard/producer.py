@@ -1,7 +1,9 @@
-"""The daily producer: the lake's telemetry of one day -> summary-rollup and public-summary-rollup CSV files.
+"""The daily producer: the lake's telemetry of one day -> summary-rollup, summary-channel-exhaust and
+public-summary-rollup CSV files.
 
 For every channel with telemetry that day it writes
   s3://{exhaust bucket}/data-exhaust/summary-rollup/{channel}/{yyyy-mm-dd}.csv
+  s3://{exhaust bucket}/data-exhaust/summary-channel-exhaust/{channel}/{yyyy-mm-dd}.csv
   s3://{public bucket}/public-summary-rollup/{channel}/{yyyy-mm-dd}.csv
 at fixed keys, so producing a day again replaces its files (never a second copy). Columns and the suppression
 rule are in docs/datasets.md. It needs pyarrow: it runs in its own container image and in the CLI, never in an
@@ -29,6 +31,7 @@ from exhaust.standard.dates import DateRange, parse_day
 from exhaust.standard.files import public_key, standard_key
 
 SUMMARY_ROLLUP = "summary-rollup"
+SUMMARY_CHANNEL_EXHAUST = "summary-channel-exhaust"
 PUBLIC_SUMMARY_ROLLUP = "public-summary-rollup"
 # A content's row, and the day's total, reach the public file only when at least this many distinct users
 # are behind it; below that a count could point at a person.
@@ -36,7 +39,7 @@ MIN_PUBLIC_USERS = 5
 PLAY_EVENT = "START"
 # One run stays well inside Lambda's 15 minutes; longer backfills are split into several runs.
 MAX_BACKFILL_DAYS = 366
-TELEMETRY_COLUMNS = ["channel", "session_id", "actor_id", "content_id", "eid", "duration_seconds"]
+TELEMETRY_COLUMNS = ["channel", "session_id", "actor_id", "content_id", "eid", "duration_seconds", "partner_id", "ets"]
 # The day's total row of a channel has an empty content_id (like SQL's ROLLUP), and comes first.
 TOTAL_CONTENT_ID = ""
 ROLLUP_COLUMNS = (
@@ -49,6 +52,21 @@ ROLLUP_COLUMNS = (
     "content_plays",
     "events",
 )
+# summary-channel-exhaust: one row per session and user of the channel that day (docs/datasets.md).
+SESSION_COLUMNS = (
+    "date",
+    "channel",
+    "session_id",
+    "user_id",
+    "partner_id",
+    "first_event_at",
+    "last_event_at",
+    "time_spent_seconds",
+    "content_plays",
+    "contents",
+    "events",
+)
+SESSION_KEYS = ["channel", "session_id", "actor_id", "partner_id"]
 PUBLIC_COLUMNS = ("date", "channel", "content_id", "sessions", "users", "time_spent_seconds", "content_plays")
 TELEMETRY_SLICE = pa.schema([schemas.TELEMETRY.field(name) for name in TELEMETRY_COLUMNS])
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
@@ -162,6 +180,58 @@ def rollup(telemetry: pa.Table) -> list[ChannelDay]:
     return days
 
 
+def _instant(value: dt.datetime | None) -> str:
+    return "" if value is None else value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def session_summaries(telemetry: pa.Table) -> dict[str, list[list[str]]]:
+    """Per channel, the CSV rows (without date and channel) of summary-channel-exhaust, by session and user."""
+    telemetry = telemetry.filter(pc.is_valid(telemetry["channel"]))
+    if telemetry.num_rows == 0:
+        return {}
+    plays = pc.cast(pc.fill_null(pc.equal(telemetry["eid"], PLAY_EVENT), False), pa.int64())
+    grouped = (
+        telemetry.append_column("play", plays)
+        .group_by(SESSION_KEYS, use_threads=False)
+        .aggregate(
+            [
+                ("ets", "min"),
+                ("ets", "max"),
+                ("duration_seconds", "sum"),
+                ("play", "sum"),
+                ("content_id", "count_distinct"),
+                ([], "count_all"),
+            ]
+        )
+        .sort_by([(key, "ascending") for key in SESSION_KEYS])
+    )
+    rows: dict[str, list[list[str]]] = {}
+    for row in grouped.to_pylist():
+        rows.setdefault(row["channel"], []).append(
+            [
+                row["session_id"] or "",
+                row["actor_id"] or "",
+                row["partner_id"] or "",
+                _instant(row["ets_min"]),
+                _instant(row["ets_max"]),
+                f"{row['duration_seconds_sum'] or 0.0:.1f}",
+                str(int(row["play_sum"] or 0)),
+                str(int(row["content_id_count_distinct"])),
+                str(int(row["count_all"])),
+            ]
+        )
+    return rows
+
+
+def sessions_csv(day: dt.date, channel: str, rows: Iterable[list[str]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(SESSION_COLUMNS)
+    for row in rows:
+        writer.writerow([day.isoformat(), channel, *row])
+    return text.getvalue().encode("utf-8")
+
+
 def to_csv(day: dt.date, channel: str, rows: Iterable[Usage], columns: Sequence[str]) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
@@ -206,16 +276,24 @@ class Producer:
 
     def produce_day(self, day: dt.date) -> DayReport:
         report = DayReport(day)
-        for channel_day in rollup(self.telemetry_of(day)):
+        telemetry = self.telemetry_of(day)
+        sessions = session_summaries(telemetry)
+        for channel_day in rollup(telemetry):
             channel = channel_day.channel
             rows = [channel_day.total, *channel_day.contents]
             key = standard_key(SUMMARY_ROLLUP, channel, day)
             self.store.put(self.exhaust_bucket, key, to_csv(day, channel, rows, ROLLUP_COLUMNS))
+            session_key = standard_key(SUMMARY_CHANNEL_EXHAUST, channel, day)
+            self.store.put(self.exhaust_bucket, session_key, sessions_csv(day, channel, sessions.get(channel, [])))
             public = public_key(PUBLIC_SUMMARY_ROLLUP, channel, day)
             body = to_csv(day, channel, channel_day.public_rows(), PUBLIC_COLUMNS)
             self.store.put(self.public_bucket, public, body, cache_control=PUBLIC_CACHE_CONTROL)
             report.channels.append(channel)
-            report.files += [f"s3://{self.exhaust_bucket}/{key}", f"s3://{self.public_bucket}/{public}"]
+            report.files += [
+                f"s3://{self.exhaust_bucket}/{key}",
+                f"s3://{self.exhaust_bucket}/{session_key}",
+                f"s3://{self.public_bucket}/{public}",
+            ]
         return report
 
     def produce(self, days: DateRange) -> list[DayReport]:

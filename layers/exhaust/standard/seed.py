@@ -13,7 +13,12 @@ LOCAL_DAYS = 14
 def seed_standard_datasets(settings: RuntimeSettings, channel: str, samples: dict[str, Any]) -> dict[str, Any]:
     """A Seeder (exhaust.local.runtime), run after the lake's: produce the days before today."""
     from exhaust.standard.dates import DateRange
-    from exhaust.standard.producer import PUBLIC_SUMMARY_ROLLUP, SUMMARY_ROLLUP, producer_from_settings
+    from exhaust.standard.producer import (
+        PUBLIC_SUMMARY_ROLLUP,
+        SUMMARY_CHANNEL_EXHAUST,
+        SUMMARY_ROLLUP,
+        producer_from_settings,
+    )
 
     today = dt.datetime.now(dt.UTC).date()
     days = DateRange(today - dt.timedelta(days=LOCAL_DAYS), today - dt.timedelta(days=1))
@@ -21,6 +26,7 @@ def seed_standard_datasets(settings: RuntimeSettings, channel: str, samples: dic
     return {
         "samples": {
             "standardDatasetId": SUMMARY_ROLLUP,
+            "channelSummaryDatasetId": SUMMARY_CHANNEL_EXHAUST,
             "publicDatasetId": PUBLIC_SUMMARY_ROLLUP,
             "datasetDays": {"from": days.start.isoformat(), "to": days.end.isoformat()},
         }
