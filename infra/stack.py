@@ -68,6 +68,7 @@ class ExhaustStack(Stack):
             builder=self.builder.function,
             monitoring=self.monitoring,
         )
+        self.pipeline.allow_lifecycle(cancel=self.api.functions["cancel"], delete=self.api.functions["delete"])
         self.scheduler = Scheduler(self, "Scheduler", storage=storage, environment=environment)
         self.monitoring.watch_function(self.scheduler.producer, "Producer")
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")

@@ -28,7 +28,8 @@ STATUS_TEXT = {
     401: "Missing, unknown, expired or revoked credentials",
     403: "The credentials may not do this (channel, role or admin-only)",
     404: "Not found (or not yours)",
-    409: "Idempotency-Key reused with a different body",
+    409: "Conflict: Idempotency-Key reused with a different body (submit), or the request's status does not allow "
+    "the operation (cancel: SUCCESS or FAILED; delete: still SUBMITTED or PROCESSING)",
     413: "Body over 256 KiB",
     429: "Too many requests: the stage's throttling, or (submit) the channel's open-request limit; see Retry-After",
     500: "Internal error (logged; no details are returned)",
@@ -73,6 +74,12 @@ OPERATIONS: dict[str, Operation] = {
         query=(("limit", "1..100, default 10"), ("cursor", "nextCursor of the previous page")),
     ),
     "search": Operation(body=schemas.SearchBody, result=schemas.JobList),
+    "cancel": Operation(
+        result=JobStatusResponse, extra_statuses=(404, 409), query=(("requestId", "The submit answer's requestId"),)
+    ),
+    "delete": Operation(
+        result=JobStatusResponse, extra_statuses=(404, 409), query=(("requestId", "The submit answer's requestId"),)
+    ),
     "dataset_add": Operation(body=schemas.DatasetAddBody, tag="dataset registry"),
     "dataset_list": Operation(
         result=schemas.DatasetList, query=(("type", "on-demand, standard, public or legacy"),), tag="dataset registry"

@@ -66,6 +66,22 @@ ROUTES: tuple[Route, ...] = (
         "token",
         "Search requests by dataset, channel, status and date",
     ),
+    Route(
+        "POST",
+        "/api/dataset/v1/request/cancel/{tag}",
+        "cancel",
+        "ekstep.analytics.dataset.request.cancel",
+        "token",
+        "Cancel a SUBMITTED or PROCESSING request: its execution stops, files built so far are removed",
+    ),
+    Route(
+        "POST",
+        "/api/dataset/v1/request/delete/{tag}",
+        "delete",
+        "ekstep.analytics.dataset.request.delete",
+        "token",
+        "Delete a finished request's files and manifest now; the request stays readable, without links",
+    ),
     Route("POST", "/api/dataset/v1/add", "dataset_add", "ekstep.analytics.dataset.add", "token", "Register a dataset"),
     Route("GET", "/api/dataset/v1/list", "dataset_list", "ekstep.analytics.dataset.list", "token", "List datasets"),
     Route(

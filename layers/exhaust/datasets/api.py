@@ -10,6 +10,9 @@ from exhaust.api.http import ApiRequest, describe_validation_error
 from exhaust.auth.checks import require_admin
 from exhaust.datasets.registry import Dataset, DatasetRegistry
 from exhaust.errors import BadRequest
+from exhaust.readiness import read_marker
+from exhaust.requests.models import iso_utc
+from exhaust.settings import get_settings
 
 
 def add(request: ApiRequest) -> dict[str, Any]:
@@ -70,5 +73,15 @@ def from_reference_names(body: dict[str, Any]) -> dict[str, Any]:
 def list_datasets(request: ApiRequest) -> dict[str, Any]:
     request.principal  # noqa: B018 - any authenticated caller may list the registry
     dataset_type = request.query_value("type")
-    datasets = [dataset.model_dump(mode="json") for dataset in DatasetRegistry().all_datasets(dataset_type)]
+    ready = readiness_answer()
+    datasets = [dataset.model_dump(mode="json") | ready for dataset in DatasetRegistry().all_datasets(dataset_type)]
     return {"count": len(datasets), "datasets": datasets}
+
+
+def readiness_answer() -> dict[str, str]:
+    """`{"dataAvailableUntil": ...}` from the lake's completeness marker; empty when the lake has none.
+
+    Every dataset is built from the one lake, so they share its instant (docs/datasets.md).
+    """
+    available = read_marker(get_settings().lake_uri)
+    return {} if available is None else {"dataAvailableUntil": iso_utc(available)}

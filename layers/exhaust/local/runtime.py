@@ -93,7 +93,12 @@ class LocalService:
         self._start_thread("gateway", self._gateway.serve_forever)
         from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
 
-        self._start_thread("worker", LocalWorker(get_settings(), self._stopping).run)
+        worker = LocalWorker(get_settings(), self._stopping)
+        from exhaust.requests import lifecycle_api  # cancel stops the worker's executions
+
+        assert worker.workflow is not None
+        lifecycle_api.use_workflow(worker.workflow)
+        self._start_thread("worker", worker.run)
         from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 
         self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)

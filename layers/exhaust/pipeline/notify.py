@@ -10,6 +10,10 @@ Callback: the same detail as JSON, POSTed to the request's callbackUrl (https on
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body bytes with the shared secret, compares
 in constant time, and rejects timestamps older than a few minutes (replays). `verify_signature` does exactly that.
 Delivery is retried with exponential backoff; a callback that never succeeds is logged, never fails the request.
+
+The partner's own transitions (exhaust.requests.lifecycle) are announced the same way, signed alike, with detail-type
+`Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in the detail
+(plus `cancelledAt` / `deletedAt`, ISO 8601 UTC): a deleted request keeps its status, so `event` tells them apart.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from urllib.parse import urlparse
 
 from exhaust import aws
 from exhaust.observability import logger
-from exhaust.requests.models import ExhaustRequest, Status
+from exhaust.requests.models import ExhaustRequest, Status, iso_utc
 from exhaust.settings import RuntimeSettings, get_settings
 
 EVENT_SOURCE = "exhaust.pipeline"
@@ -39,6 +43,8 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 CALLBACK_ATTEMPTS = 4
 CALLBACK_FIRST_DELAY_SECONDS = 1.0
 CALLBACK_TIMEOUT_SECONDS = 5.0
+CANCELLED_EVENT, DELETED_EVENT = "cancelled", "deleted"
+TRANSITION_DETAIL_TYPES = {CANCELLED_EVENT: "Exhaust Request Cancelled", DELETED_EVENT: "Exhaust Request Files Deleted"}
 
 # (url, body, headers) -> HTTP status; raises on network errors.
 Poster = Callable[[str, bytes, dict[str, str]], int]
@@ -53,6 +59,16 @@ def completion_detail(request: ExhaustRequest) -> dict[str, Any]:
     }
     if request.status == Status.FAILED and request.statusMessage:
         detail["statusMessage"] = request.statusMessage
+    return detail
+
+
+def transition_detail(request: ExhaustRequest, event: str) -> dict[str, Any]:
+    """The detail of a cancelled or deleted notice: the completion detail, the event and when it happened."""
+    at = request.deletedAt if event == DELETED_EVENT else request.completedAt
+    detail = {**completion_detail(request), "event": event}
+    detail.pop("statusMessage", None)
+    if at is not None:
+        detail[f"{event}At"] = iso_utc(at)
     return detail
 
 
@@ -109,6 +125,7 @@ class Notifier:
     settings: RuntimeSettings = field(default_factory=get_settings)
     post: Poster = post_json
     sleep: Callable[[float], None] = time.sleep
+    callback_attempts: int = CALLBACK_ATTEMPTS
 
     def request_ended(self, request: ExhaustRequest) -> None:
         detail = completion_detail(request)
@@ -116,13 +133,20 @@ class Notifier:
         if request.callbackUrl:
             self.call_back(request.callbackUrl, detail)
 
-    def publish(self, detail: dict[str, Any]) -> None:
+    def request_changed(self, request: ExhaustRequest, event: str) -> None:
+        """Announce a cancel or a delete (TRANSITION_DETAIL_TYPES), with the callback when the submit asked."""
+        detail = transition_detail(request, event)
+        self.publish(detail, TRANSITION_DETAIL_TYPES[event])
+        if request.callbackUrl:
+            self.call_back(request.callbackUrl, detail)
+
+    def publish(self, detail: dict[str, Any], detail_type: str = EVENT_DETAIL_TYPE) -> None:
         try:
             answer = aws.client("events").put_events(
                 Entries=[
                     {
                         "Source": EVENT_SOURCE,
-                        "DetailType": EVENT_DETAIL_TYPE,
+                        "DetailType": detail_type,
                         "Detail": json.dumps(detail),
                         "EventBusName": self.settings.event_bus_name,
                     }
@@ -138,7 +162,7 @@ class Notifier:
         secret = callback_secret(self.settings)
         body = json.dumps(detail, separators=(",", ":")).encode("utf-8")
         delay = CALLBACK_FIRST_DELAY_SECONDS
-        for attempt in range(1, CALLBACK_ATTEMPTS + 1):
+        for attempt in range(1, self.callback_attempts + 1):
             headers = {"Content-Type": "application/json", "User-Agent": "exhaust-callback/1"}
             if secret:
                 headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
@@ -157,7 +181,7 @@ class Notifier:
                     "callback failed",
                     extra={"request_id": detail["requestId"], "attempt": attempt, "error": str(error)},
                 )
-            if attempt < CALLBACK_ATTEMPTS:
+            if attempt < self.callback_attempts:
                 self.sleep(delay)
                 delay *= 2
         logger.warning("callback not delivered", extra={"request_id": detail["requestId"]})

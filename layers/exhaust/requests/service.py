@@ -15,6 +15,7 @@ from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyReq
 from exhaust.observability import logger
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
+from exhaust.requests.lifecycle import AFRESH, readiness_fields, readiness_message, starts_afresh
 from exhaust.requests.models import (
     ExhaustRequest,
     FileLink,
@@ -95,7 +96,7 @@ class RequestService:
             day=datetime.now(UTC).date(),
         )
         existing = self.store.get(rid)
-        if existing is not None and existing.status != Status.FAILED:
+        if existing is not None and not starts_afresh(existing):
             self._remember(idempotency_record_key, body_hash, rid)
             return self.view(existing, principal)
 
@@ -153,7 +154,7 @@ class RequestService:
     def _reset_failed(
         self, failed: ExhaustRequest, encrypted_key: str | None, callback_url: str | None, moment: int
     ) -> ExhaustRequest:
-        """A re-submit of a FAILED request starts it afresh: nothing of the failed run is shown any more."""
+        """A re-submit of a FAILED, CANCELLED or deleted request starts it afresh: nothing of the last run is shown."""
         fresh = failed.model_copy(
             update={
                 "status": Status.SUBMITTED,
@@ -164,6 +165,7 @@ class RequestService:
                 "completedAt": None,
                 "executionTimeMs": None,
                 "executionArn": None,
+                **AFRESH,
                 "submittedAt": moment,
                 "updatedAt": moment,
                 "encryptedKey": encrypted_key,
@@ -257,7 +259,7 @@ class RequestService:
         links: list[FileLink] = []
         message = request.statusMessage
         moment = now_ms()
-        if request.status == Status.SUCCESS and request.completedAt is not None:
+        if request.status == Status.SUCCESS and request.completedAt is not None and request.deletedAt is None:
             expires_on = request.completedAt + self.settings.output_retention_days * 86_400_000
             if moment >= expires_on:
                 day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
@@ -281,7 +283,7 @@ class RequestService:
             requestedBy=request.requestedBy,
             requestedChannel=request.channel,
             status=request.status,
-            statusMessage=message,
+            statusMessage=message or readiness_message(request),
             attempts=request.attempts,
             lastUpdated=request.completedAt or request.submittedAt,
             jobStats=JobStats(
@@ -293,6 +295,7 @@ class RequestService:
             expiresAt=self.signer.expires_at_ms(moment) if links else None,
             progress=request.progress,
             files=links,
+            **readiness_fields(request),
         )
 
 

@@ -12,6 +12,7 @@ import time
 
 from exhaust.api.http import ApiRequest
 from exhaust.auth.checks import CHANNEL_HEADER, require_any_role, require_channel
+from exhaust.datasets.api import readiness_answer
 from exhaust.datasets.registry import Dataset, DatasetRegistry
 from exhaust.errors import BadRequest, NotFound
 from exhaust.requests.adapters import LinkSigner
@@ -79,7 +80,8 @@ def standard_get(request: ApiRequest, *, lister: KeyLister | None = None, today:
     prefix = dataset_prefix(STANDARD_DATASETS_PREFIX, dataset_id, channel if dataset.perChannel else None)
     signer = LinkSigner()
     found = keys_by_day(lister or S3KeyLister(), signer.bucket, prefix, days)
-    return as_answer(found, signer.sign, signer.expires_at_ms(int(time.time() * 1000)))
+    answer = as_answer(found, signer.sign, signer.expires_at_ms(int(time.time() * 1000)))
+    return answer.model_copy(update=readiness_answer())
 
 
 def public_get(request: ApiRequest, *, lister: KeyLister | None = None, today: dt.date | None = None) -> DatasetFiles:

@@ -1,0 +1,218 @@
+"""Cancel and delete: the partner ends a request early, or removes a finished request's files before they expire.
+
+Cancel: SUBMITTED or PROCESSING -> CANCELLED, a conditional write, so a dispatcher claiming the request or a step
+recording a batch at the same moment either loses or is re-read and cancelled. Then the execution is stopped (the
+Workflow port), and every object under the request's prefix is removed. A step of the stopped execution that was
+already running finds the request no longer PROCESSING under its execution (StaleExecution) and changes nothing;
+the builder removes a zip it finished after the cancel (exhaust.pipeline.steps). A cancelled request answers
+CANCELLED and can be submitted again; it then starts afresh, as a FAILED one does.
+
+Delete: a finished (SUCCESS, FAILED or CANCELLED) request's zips and manifest are removed from S3 now, not at the
+bucket's lifecycle expiry. The record stays, with no files and a statusMessage saying when; links handed out earlier
+answer S3's 404. A deleted request submitted again starts afresh too.
+
+Both are idempotent: a repeat answers the same request, and removes again whatever is under the prefix (so a call
+cut short halfway is completed by calling again), without a second notice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from exhaust import aws
+from exhaust.auth.checks import require_any_role
+from exhaust.datasets.registry import DatasetRegistry
+from exhaust.errors import BadRequest, Conflict, NotFound
+from exhaust.observability import logger
+from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier
+from exhaust.pipeline.steps import key_prefix
+from exhaust.pipeline.workflow import StepFunctionsWorkflow, Workflow
+from exhaust.principal import Principal
+from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status, iso_utc
+from exhaust.requests.store import ConcurrentUpdate, RequestStore
+from exhaust.settings import RuntimeSettings, get_settings
+
+NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
+UPDATE_ATTEMPTS = 10
+# DeleteObjects takes at most 1,000 keys per call (Amazon S3 API Reference, DeleteObjects).
+S3_DELETE_OBJECTS_MAX_KEYS = 1000
+# Called from an API function (29 s at most): a receiver that is down costs two tries here, not the pipeline's four.
+LIFECYCLE_CALLBACK_ATTEMPTS = 2
+CANCEL_PATH = "/api/dataset/v1/request/cancel/{tag}?requestId={requestId}"
+DELETE_PATH = "/api/dataset/v1/request/delete/{tag}?requestId={requestId}"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def starts_afresh(request: ExhaustRequest) -> bool:
+    """Whether a submit of this existing request builds it again (FAILED, CANCELLED, or its files deleted)."""
+    return request.status in (Status.FAILED, Status.CANCELLED) or request.deletedAt is not None
+
+
+# What a fresh start clears beyond the run's own fields (exhaust.requests.service resets those).
+AFRESH: dict[str, Any] = {"deletedAt": None, "dataAvailableUntil": None, "dataComplete": None}
+
+
+def readiness_fields(request: ExhaustRequest) -> dict[str, Any]:
+    """dataAvailableUntil (ISO 8601 UTC) and dataComplete of the answer, once Plan has recorded them."""
+    if request.dataAvailableUntil is None:
+        return {}
+    return {"dataAvailableUntil": iso_utc(request.dataAvailableUntil), "dataComplete": request.dataComplete}
+
+
+def readiness_message(request: ExhaustRequest) -> str | None:
+    """What an open or built request says when its scope reaches past the complete data (built and marked)."""
+    if request.dataComplete is not False or request.dataAvailableUntil is None or request.deletedAt is not None:
+        return None
+    if request.status not in (Status.PROCESSING, Status.SUCCESS):
+        return None
+    return (
+        f"Built from data complete up to {iso_utc(request.dataAvailableUntil)}; the request's scope reaches past it, "
+        "so activity after that instant is not in the files; the same request submitted on a later day is built "
+        "from the data complete by then"
+    )
+
+
+class RequestOutputs:
+    """The objects of requests under the exhaust bucket's requests/ prefix."""
+
+    def __init__(self, bucket: str | None = None):
+        self.bucket = bucket or get_settings().exhaust_bucket
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        paginator = aws.client("s3").get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield str(item["Key"])
+
+    def remove(self, prefix: str) -> int:
+        """Delete every object under `prefix`; answer how many there were."""
+        keys = list(self.keys(prefix))
+        s3 = aws.client("s3")
+        for start in range(0, len(keys), S3_DELETE_OBJECTS_MAX_KEYS):
+            chunk = keys[start : start + S3_DELETE_OBJECTS_MAX_KEYS]
+            answer = s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            )
+            if answer.get("Errors"):
+                first = answer["Errors"][0]
+                raise RuntimeError(f"S3 refused to delete {first.get('Key')}: {first.get('Code')}")
+        return len(keys)
+
+
+@dataclass
+class LifecycleService:
+    """Cancel and delete, with their adapters injectable (tests pass their own)."""
+
+    store: RequestStore = field(default_factory=RequestStore)
+    registry: DatasetRegistry = field(default_factory=DatasetRegistry)
+    workflow: Workflow = field(default_factory=StepFunctionsWorkflow)
+    outputs: RequestOutputs = field(default_factory=RequestOutputs)
+    notifier: Notifier = field(default_factory=lambda: Notifier(callback_attempts=LIFECYCLE_CALLBACK_ATTEMPTS))
+    settings: RuntimeSettings = field(default_factory=get_settings)
+    clock: Callable[[], int] = now_ms
+
+    def find(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
+        """The caller's own request: another channel's or another tag's is the same 404 as a missing one."""
+        if not rid or not rid.strip():
+            raise BadRequest("requestId: query parameter is required")
+        request = self.store.get(rid.strip().upper())
+        if request is None or request.channel != channel or request.tag != tag:
+            raise NotFound(NOT_FOUND_MESSAGE)
+        dataset = self.registry.get(request.dataset)
+        if dataset is not None:
+            require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset.datasetId}")
+        return request
+
+    # -- cancel -------------------------------------------------------------------------------------------
+    def cancel(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
+        request = self.find(principal, channel, tag, rid)
+        changed = False
+        for _ in range(UPDATE_ATTEMPTS):
+            if request.status == Status.CANCELLED:
+                break
+            if request.status not in OPEN_STATUSES:
+                raise Conflict(
+                    f"requestId: request {request.requestId} is {request.status.value}; only SUBMITTED or "
+                    "PROCESSING requests can be cancelled (remove a finished request's files with POST "
+                    f"{DELETE_PATH.format(tag=tag, requestId=request.requestId)})"
+                )
+            moment = self.clock()
+            cancelled = request.model_copy(
+                update={
+                    "status": Status.CANCELLED,
+                    "statusMessage": f"Cancelled on {iso_utc(moment)} by {principal.user_id or principal.name}",
+                    "files": [],
+                    "completedAt": moment,
+                    "encryptedKey": None,
+                    "updatedAt": moment,
+                }
+            )
+            try:
+                request = self.store.replace(cancelled, request.version)
+                changed = True
+                break
+            except ConcurrentUpdate:
+                fresh = self.store.get(request.requestId)
+                if fresh is None:
+                    raise NotFound(NOT_FOUND_MESSAGE) from None
+                request = fresh
+        else:
+            raise Conflict(f"requestId: request {request.requestId} kept changing; try the cancel again")
+        if request.executionArn:
+            self.workflow.stop(request.executionArn, f"request {request.requestId} cancelled by its partner")
+        removed = self.outputs.remove(key_prefix(request))
+        logger.info(
+            "request cancelled",
+            extra={"request_id": request.requestId, "files_removed": removed, "repeat": not changed},
+        )
+        if changed:
+            self.notifier.request_changed(request, CANCELLED_EVENT)
+        return request
+
+    # -- delete -------------------------------------------------------------------------------------------
+    def delete(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
+        request = self.find(principal, channel, tag, rid)
+        changed = False
+        for _ in range(UPDATE_ATTEMPTS):
+            if request.status not in FINISHED_STATUSES:
+                raise Conflict(
+                    f"requestId: request {request.requestId} is {request.status.value}; cancel it first with POST "
+                    f"{CANCEL_PATH.format(tag=tag, requestId=request.requestId)}"
+                )
+            if request.deletedAt is not None:
+                break
+            moment = self.clock()
+            # The record says so first: a link is never answered for a file that may already be gone.
+            deleted = request.model_copy(
+                update={
+                    "files": [],
+                    "deletedAt": moment,
+                    "statusMessage": f"The files of this request were deleted on {iso_utc(moment)}",
+                    "updatedAt": moment,
+                }
+            )
+            try:
+                request = self.store.replace(deleted, request.version)
+                changed = True
+                break
+            except ConcurrentUpdate:
+                fresh = self.store.get(request.requestId)
+                if fresh is None:
+                    raise NotFound(NOT_FOUND_MESSAGE) from None
+                request = fresh
+        else:
+            raise Conflict(f"requestId: request {request.requestId} kept changing; try the delete again")
+        removed = self.outputs.remove(key_prefix(request))
+        logger.info(
+            "request files deleted",
+            extra={"request_id": request.requestId, "files_removed": removed, "repeat": not changed},
+        )
+        if changed:
+            self.notifier.request_changed(request, DELETED_EVENT)
+        return request

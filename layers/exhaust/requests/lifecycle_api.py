@@ -1,0 +1,35 @@
+"""Glue between the cancel and delete API events and the lifecycle service, so each handler is one line."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from exhaust.api.http import ApiRequest
+from exhaust.auth.checks import require_channel
+from exhaust.pipeline.workflow import Workflow
+from exhaust.requests import api as request_api
+from exhaust.requests.lifecycle import LifecycleService
+from exhaust.requests.models import JobStatusResponse
+
+
+@lru_cache(maxsize=1)
+def service() -> LifecycleService:
+    return LifecycleService()
+
+
+def use_workflow(workflow: Workflow) -> None:
+    """Local mode: cancel stops executions of the in-process runner (exhaust.local.worker), not Step Functions'."""
+    service.cache_clear()
+    service().workflow = workflow
+
+
+def cancel(request: ApiRequest) -> JobStatusResponse:
+    principal, channel = require_channel(request)
+    cancelled = service().cancel(principal, channel, request.path_params["tag"], request.query_value("requestId"))
+    return request_api.service().view(cancelled, principal)
+
+
+def delete(request: ApiRequest) -> JobStatusResponse:
+    principal, channel = require_channel(request)
+    deleted = service().delete(principal, channel, request.path_params["tag"], request.query_value("requestId"))
+    return request_api.service().view(deleted, principal)
