@@ -34,6 +34,7 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
     from exhaust import aws
     from exhaust.local.resources import create_resources
     from exhaust.requests import api as request_api
+    from exhaust.requests import lifecycle_api
     from exhaust.settings import get_settings
     from moto import mock_aws
 
@@ -50,6 +51,7 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
         with mock_aws():
             aws.reset_clients()
             request_api.service.cache_clear()
+            lifecycle_api.service.cache_clear()
             settings = create_resources()
             for name, value in {**settings.as_environ(), **(extra_environment or {})}.items():
                 patch.setenv(name, value)
@@ -59,6 +61,7 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
             finally:
                 aws.reset_clients()
                 request_api.service.cache_clear()
+                lifecycle_api.service.cache_clear()
                 get_settings.cache_clear()
 
 

@@ -2,6 +2,8 @@
 
     exhaust client submit --dataset progress-exhaust --batch-id B --encryption-key K --tag T --wait --out DIR
     exhaust client download --tag T --request-id R --out DIR
+    exhaust client cancel --tag T --request-id R
+    exhaust client delete --tag T --request-id R
     exhaust client legacy --dataset D --resource-id R --license-key K --out days.zip
     exhaust client export --format csv --date-from D --types sensor --out export.zip
 
@@ -28,7 +30,9 @@ from typing import Any
 
 SUBMIT_PATH = "/api/dataset/v1/request/submit"
 READ_PATH = "/api/dataset/v1/request/read/{tag}"
-TERMINAL_STATUSES = ("SUCCESS", "FAILED")
+# POST cancel (SUBMITTED, PROCESSING -> CANCELLED) and delete (a finished request's files), by tag and requestId.
+LIFECYCLE_PATHS = {"cancel": "/api/dataset/v1/request/cancel/{tag}", "delete": "/api/dataset/v1/request/delete/{tag}"}
+TERMINAL_STATUSES = ("SUCCESS", "FAILED", "CANCELLED")
 CHUNK_BYTES = 1024 * 1024
 
 
@@ -94,6 +98,23 @@ class ExhaustClient:
         answer = self.call("GET", path)
         if answer.status != 200:
             raise ClientError(f"read refused: {answer.describe()}")
+        return answer.result
+
+    def cancel(self, tag: str, request_id: str) -> dict[str, Any]:
+        """Cancel a SUBMITTED or PROCESSING request (again: the same answer); a finished one is refused (409)."""
+        return self._lifecycle("cancel", tag, request_id)
+
+    def delete(self, tag: str, request_id: str) -> dict[str, Any]:
+        """Delete a finished request's files now (again: the same answer); an open one is refused (409)."""
+        return self._lifecycle("delete", tag, request_id)
+
+    def _lifecycle(self, operation: str, tag: str, request_id: str) -> dict[str, Any]:
+        query = urllib.parse.urlencode({"requestId": request_id})
+        answer = self.call(
+            "POST", LIFECYCLE_PATHS[operation].format(tag=urllib.parse.quote(tag, safe="")) + "?" + query
+        )
+        if answer.status != 200:
+            raise ClientError(f"{operation} refused: {answer.describe()}")
         return answer.result
 
     def wait(
@@ -221,6 +242,17 @@ def _download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lifecycle(args: argparse.Namespace) -> int:
+    client = _client(args)
+    result = (
+        client.cancel(args.tag, args.request_id)
+        if args.operation == "cancel"
+        else client.delete(args.tag, args.request_id)
+    )
+    print(json.dumps({name: result.get(name) for name in ("requestId", "tag", "status", "statusMessage")}))
+    return 0
+
+
 def _legacy(args: argparse.Namespace) -> int:
     base_url = args.base_url or json.loads(Path(args.local_credentials).read_text())["baseUrl"]
     dates = f"/{args.from_date}/{args.to_date}" if args.from_date and args.to_date else ""
@@ -292,6 +324,14 @@ def register(commands: Any) -> None:
     download.add_argument("--request-id", required=True)
     download.add_argument("--out", required=True)
     download.set_defaults(run=_guarded(_download))
+    for operation, description in (
+        ("cancel", "cancel a SUBMITTED or PROCESSING request: it stops, its files so far are removed"),
+        ("delete", "delete a finished request's files now; the request stays readable, without links"),
+    ):
+        lifecycle = actions.add_parser(operation, parents=[target], help=description)
+        lifecycle.add_argument("--tag", required=True)
+        lifecycle.add_argument("--request-id", required=True)
+        lifecycle.set_defaults(run=_guarded(_lifecycle), operation=operation)
 
     legacy = actions.add_parser("legacy", help="a partner's raw telemetry from the legacy dataset API (zip of days)")
     legacy.add_argument("--base-url", help="the API's base URL (default: local mode's)")
