@@ -9,7 +9,8 @@ CANCELLED and can be submitted again; it then starts afresh, as a FAILED one doe
 
 Delete: a finished (SUCCESS, FAILED or CANCELLED) request's zips and manifest are removed from S3 now, not at the
 bucket's lifecycle expiry. The record stays, with no files and a statusMessage saying when; links handed out earlier
-answer S3's 403 (the signing role may not list the prefix, so S3 does not say 404). A deleted request submitted again starts afresh too.
+answer S3's 403 (the signing role may not list the prefix, so S3 does not say 404). A deleted request submitted
+again starts afresh too.
 
 Both are idempotent: a repeat answers the same request, and removes again whatever is under the prefix (so a call
 cut short halfway is completed by calling again), without a second notice.
