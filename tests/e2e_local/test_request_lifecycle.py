@@ -1,6 +1,7 @@
 """Cancel, delete and data readiness over real HTTP against `exhaust local`, as a partner calls them (issue 17)."""
 
 import datetime as dt
+import json
 import time
 import urllib.error
 import urllib.request
@@ -137,3 +138,23 @@ def test_datasets_say_up_to_when_the_local_lake_is_complete(local_service):
     status, body = call(credentials, "GET", "/api/data/v3/dataset/get/summary-rollup")
     assert status == 200, body
     assert body["result"]["dataAvailableUntil"] == TODAY_MIDNIGHT
+
+
+def test_exhaust_client_cancel_and_delete(local_service, capsys):
+    from exhaust.cli import main
+
+    credentials = local_service.credentials
+    tag = f"e2e-client-lifecycle-{time.time_ns()}"
+    job = submit(credentials, tag, [credentials["samples"]["progressBatchId"]])
+    common = ["--local-credentials", str(local_service.credentials_file), "--tag", tag, "--request-id"]
+    done = wait_until_ended(credentials, tag, job["requestId"])
+    assert done["status"] == "SUCCESS"
+
+    assert main(["client", "cancel", *common, job["requestId"]]) == 1
+    assert "cancel refused: HTTP 409" in capsys.readouterr().err
+    assert main(["client", "delete", *common, job["requestId"]]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["status"] == "SUCCESS"
+    assert printed["statusMessage"].startswith("The files of this request were deleted on ")
+    assert main(["client", "delete", *common, "NO-SUCH-REQUEST"]) == 1
+    assert "delete refused: HTTP 404" in capsys.readouterr().err

@@ -390,3 +390,21 @@ def test_a_lake_without_a_marker_answers_no_readiness(harness, lake_marker):
     answer = RequestService(settings=harness.settings).view(harness.request(request_id), None)
     assert answer.status == Status.SUCCESS
     assert "dataAvailableUntil" not in answer.model_dump(exclude_none=True)
+
+
+def test_the_openapi_document_describes_cancel_delete_cancelled_and_readiness(aws_resources):
+    from exhaust.api.openapi import build_document
+
+    document = build_document()
+    for operation in ("cancel", "delete"):
+        (spec,) = document["paths"][f"/api/dataset/v1/request/{operation}/{{tag}}"].values()
+        assert spec["operationId"] == operation
+        assert {"200", "404", "409"} <= set(spec["responses"])
+        assert "requestId" in [parameter["name"] for parameter in spec["parameters"]]
+    schemas = document["components"]["schemas"]
+    assert "CANCELLED" in schemas["Status"]["enum"]
+    assert "dataAvailableUntil" in schemas["JobStatusResponse"]["properties"]
+    assert "dataAvailableUntil" in schemas["ListedDataset"]["properties"]
+    assert "dataAvailableUntil" in schemas["DatasetFiles"]["properties"]
+    search_status = schemas["SearchFilters"]["properties"]["status"]["anyOf"][0]["enum"]
+    assert "CANCELLED" in search_status

@@ -56,6 +56,9 @@ _DATASET_DAYS = (
     ("to", "YYYY-MM-DD, last day (inclusive); default today (UTC)"),
 )
 
+# Read, cancel and delete name one request by its tag (the path) and this query parameter.
+_REQUEST_ID = (("requestId", "The submit answer's requestId"),)
+
 OPERATIONS: dict[str, Operation] = {
     "submit": Operation(
         body=schemas.SubmitBody,
@@ -66,20 +69,14 @@ OPERATIONS: dict[str, Operation] = {
             ("X-Authenticated-Userid", "requestedBy, for tokens with the ON_BEHALF role"),
         ),
     ),
-    "read": Operation(
-        result=JobStatusResponse, extra_statuses=(404,), query=(("requestId", "The submit answer's requestId"),)
-    ),
+    "read": Operation(result=JobStatusResponse, extra_statuses=(404,), query=_REQUEST_ID),
     "list": Operation(
         result=schemas.JobList,
         query=(("limit", "1..100, default 10"), ("cursor", "nextCursor of the previous page")),
     ),
     "search": Operation(body=schemas.SearchBody, result=schemas.JobList),
-    "cancel": Operation(
-        result=JobStatusResponse, extra_statuses=(404, 409), query=(("requestId", "The submit answer's requestId"),)
-    ),
-    "delete": Operation(
-        result=JobStatusResponse, extra_statuses=(404, 409), query=(("requestId", "The submit answer's requestId"),)
-    ),
+    "cancel": Operation(result=JobStatusResponse, extra_statuses=(404, 409), query=_REQUEST_ID),
+    "delete": Operation(result=JobStatusResponse, extra_statuses=(404, 409), query=_REQUEST_ID),
     "dataset_add": Operation(body=schemas.DatasetAddBody, tag="dataset registry"),
     "dataset_list": Operation(
         result=schemas.DatasetList, query=(("type", "on-demand, standard, public or legacy"),), tag="dataset registry"

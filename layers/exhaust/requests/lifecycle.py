@@ -130,21 +130,36 @@ class LifecycleService:
             require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset.datasetId}")
         return request
 
+    def transition(
+        self, request: ExhaustRequest, operation: str, change: Callable[[ExhaustRequest, int], ExhaustRequest | None]
+    ) -> tuple[ExhaustRequest, bool]:
+        """Apply `change` (None: already done; it raises Conflict when the status forbids it) with a conditional
+        write, again on a fresh copy when someone else wrote first; answer the request and whether it changed."""
+        for _ in range(UPDATE_ATTEMPTS):
+            changed = change(request, self.clock())
+            if changed is None:
+                return request, False
+            try:
+                return self.store.replace(changed, request.version), True
+            except ConcurrentUpdate:
+                fresh = self.store.get(request.requestId)
+                if fresh is None:
+                    raise NotFound(NOT_FOUND_MESSAGE) from None
+                request = fresh
+        raise Conflict(f"requestId: request {request.requestId} kept changing; try the {operation} again")
+
     # -- cancel -------------------------------------------------------------------------------------------
     def cancel(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
-        request = self.find(principal, channel, tag, rid)
-        changed = False
-        for _ in range(UPDATE_ATTEMPTS):
+        def cancelled(request: ExhaustRequest, moment: int) -> ExhaustRequest | None:
             if request.status == Status.CANCELLED:
-                break
+                return None
             if request.status not in OPEN_STATUSES:
                 raise Conflict(
                     f"requestId: request {request.requestId} is {request.status.value}; only SUBMITTED or "
                     "PROCESSING requests can be cancelled (remove a finished request's files with POST "
                     f"{DELETE_PATH.format(tag=tag, requestId=request.requestId)})"
                 )
-            moment = self.clock()
-            cancelled = request.model_copy(
+            return request.model_copy(
                 update={
                     "status": Status.CANCELLED,
                     "statusMessage": f"Cancelled on {iso_utc(moment)} by {principal.user_id or principal.name}",
@@ -154,43 +169,25 @@ class LifecycleService:
                     "updatedAt": moment,
                 }
             )
-            try:
-                request = self.store.replace(cancelled, request.version)
-                changed = True
-                break
-            except ConcurrentUpdate:
-                fresh = self.store.get(request.requestId)
-                if fresh is None:
-                    raise NotFound(NOT_FOUND_MESSAGE) from None
-                request = fresh
-        else:
-            raise Conflict(f"requestId: request {request.requestId} kept changing; try the cancel again")
+
+        request, changed = self.transition(self.find(principal, channel, tag, rid), "cancel", cancelled)
         if request.executionArn:
             self.workflow.stop(request.executionArn, f"request {request.requestId} cancelled by its partner")
-        removed = self.outputs.remove(key_prefix(request))
-        logger.info(
-            "request cancelled",
-            extra={"request_id": request.requestId, "files_removed": removed, "repeat": not changed},
-        )
-        if changed:
-            self.notifier.request_changed(request, CANCELLED_EVENT)
+        self.finish(request, changed, CANCELLED_EVENT)
         return request
 
     # -- delete -------------------------------------------------------------------------------------------
     def delete(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
-        request = self.find(principal, channel, tag, rid)
-        changed = False
-        for _ in range(UPDATE_ATTEMPTS):
+        def deleted(request: ExhaustRequest, moment: int) -> ExhaustRequest | None:
             if request.status not in FINISHED_STATUSES:
                 raise Conflict(
                     f"requestId: request {request.requestId} is {request.status.value}; cancel it first with POST "
                     f"{CANCEL_PATH.format(tag=tag, requestId=request.requestId)}"
                 )
             if request.deletedAt is not None:
-                break
-            moment = self.clock()
+                return None
             # The record says so first: a link is never answered for a file that may already be gone.
-            deleted = request.model_copy(
+            return request.model_copy(
                 update={
                     "files": [],
                     "deletedAt": moment,
@@ -198,22 +195,16 @@ class LifecycleService:
                     "updatedAt": moment,
                 }
             )
-            try:
-                request = self.store.replace(deleted, request.version)
-                changed = True
-                break
-            except ConcurrentUpdate:
-                fresh = self.store.get(request.requestId)
-                if fresh is None:
-                    raise NotFound(NOT_FOUND_MESSAGE) from None
-                request = fresh
-        else:
-            raise Conflict(f"requestId: request {request.requestId} kept changing; try the delete again")
+
+        request, changed = self.transition(self.find(principal, channel, tag, rid), "delete", deleted)
+        self.finish(request, changed, DELETED_EVENT)
+        return request
+
+    def finish(self, request: ExhaustRequest, changed: bool, event: str) -> None:
+        """Remove what is under the request's prefix (on a repeat too); announce the transition once."""
         removed = self.outputs.remove(key_prefix(request))
         logger.info(
-            "request files deleted",
-            extra={"request_id": request.requestId, "files_removed": removed, "repeat": not changed},
+            f"request {event}", extra={"request_id": request.requestId, "files_removed": removed, "repeat": not changed}
         )
         if changed:
-            self.notifier.request_changed(request, DELETED_EVENT)
-        return request
+            self.notifier.request_changed(request, event)
