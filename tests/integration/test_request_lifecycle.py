@@ -328,7 +328,7 @@ def test_cancel_while_building_stops_the_execution_builds_nothing_more_and_remov
     sequential.pipeline.build_file = builder
     posted = []
     notifier = Notifier(settings=sequential.settings, post=lambda *call: posted.append(call) or 200)
-    builder.lifecycle = LifecycleService(workflow=sequential.workflow, notifier=notifier, settings=sequential.settings)
+    builder.lifecycle = LifecycleService(workflow=sequential.workflow, notifier=notifier)
     builder.request_id = sequential.submit(batchFilter=batches, callback_url="https://partner.example/hook")
     sequential.drain()
 

@@ -34,7 +34,7 @@ from exhaust.pipeline.workflow import StepFunctionsWorkflow, Workflow
 from exhaust.principal import Principal
 from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status, iso_utc
 from exhaust.requests.store import ConcurrentUpdate, RequestStore
-from exhaust.settings import RuntimeSettings, get_settings
+from exhaust.settings import get_settings
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
 UPDATE_ATTEMPTS = 10
@@ -115,7 +115,6 @@ class LifecycleService:
     workflow: Workflow = field(default_factory=StepFunctionsWorkflow)
     outputs: RequestOutputs = field(default_factory=RequestOutputs)
     notifier: Notifier = field(default_factory=lambda: Notifier(callback_attempts=LIFECYCLE_CALLBACK_ATTEMPTS))
-    settings: RuntimeSettings = field(default_factory=get_settings)
     clock: Callable[[], int] = now_ms
 
     def find(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
