@@ -30,7 +30,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from exhaust.local.runtime import LocalService, LocalStateError
+    from exhaust.local.runtime import LocalService, LocalSetupError
 
     service = LocalService(
         host=args.host,
@@ -56,7 +56,7 @@ def _run_local(args: argparse.Namespace) -> int:
                 f"(PORT=9000 make run, or --port 0 for any free one)"
             ) from None
         raise
-    except LocalStateError as failure:
+    except LocalSetupError as failure:
         service.stop()
         raise ClientError(str(failure)) from None
     restored = "restored from" if service.restored else "state kept in"
