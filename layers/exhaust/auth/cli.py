@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exhaust import aws, resources
-from exhaust.auth.credentials import CredentialStore, resource_id_of
 from exhaust.client import ClientError, UsageError, read_local_credentials
-from exhaust.principal import ADMIN_ROLE, DEFAULT_DATASET_ROLES, ON_BEHALF_ROLE
-from exhaust.resources import LocalNames
+
+if TYPE_CHECKING:
+    from exhaust.auth.credentials import CredentialStore
 
 # The roles the service checks: a dataset's (on-demand ones default to these), the operator's, the portal's.
-KNOWN_ROLES = (*DEFAULT_DATASET_ROLES, ADMIN_ROLE, ON_BEHALF_ROLE)
+# Spelled out so that the command starts without boto3 and pydantic; a unit test keeps them equal to the service's.
+ADMIN_ROLE = "ADMIN"
+KNOWN_ROLES = ("ORG_ADMIN", "REPORT_ADMIN", "COURSE_ADMIN", ADMIN_ROLE, "ON_BEHALF")
 NO_STORE_HINT = "start local mode with `make run` in the repository, or name a deployed stack's table with --table"
 
 
@@ -31,6 +32,10 @@ def expiry_days(value: str) -> int:
 
 def store_for(args: argparse.Namespace) -> CredentialStore:
     """A deployed stack's table (--table, with the usual AWS credentials) or local mode's (credentials file)."""
+    from exhaust import aws, resources
+    from exhaust.auth.credentials import CredentialStore
+    from exhaust.resources import LocalNames
+
     if args.table:
         return CredentialStore(args.table)
     local = read_local_credentials(args.local_credentials, NO_STORE_HINT)
@@ -62,6 +67,8 @@ def _token_create(args: argparse.Namespace) -> int:
 
 
 def _license_create(args: argparse.Namespace) -> int:
+    from exhaust.auth.credentials import resource_id_of
+
     resource_ids = list(args.resource_id) + [resource_id_of(partner) for partner in args.partner_id]
     if not resource_ids:
         raise UsageError("--partner-id or --resource-id: a license key needs the partner whose data it serves")

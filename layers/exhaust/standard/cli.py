@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exhaust import aws, resources
 from exhaust.client import read_local_credentials
-from exhaust.resources import LocalNames
-from exhaust.settings import RuntimeSettings
+
+if TYPE_CHECKING:
+    from exhaust.settings import RuntimeSettings
 
 
 def _settings(args: argparse.Namespace) -> RuntimeSettings:
+    from exhaust import aws, resources
+    from exhaust.resources import LocalNames
+    from exhaust.settings import RuntimeSettings
+
     if args.env:
         return RuntimeSettings.from_environ()
     local = read_local_credentials(args.local_credentials, "start local mode with `make run`, or use --env")
