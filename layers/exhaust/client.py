@@ -209,8 +209,10 @@ class ExhaustClient:
                 self.say(f"{target.name}: {'resuming at ' + str(done) + ' of' if resumed else 'downloading'} "
                          f"{total or '?'} bytes")  # fmt: skip
                 with partial.open("ab" if resumed else "wb") as sink:
-                    while chunk := answer.read(CHUNK_BYTES):
+                    # read1 and flush: what has arrived is on disk, so Ctrl-C keeps it for the resume.
+                    while chunk := answer.read1(CHUNK_BYTES):
                         sink.write(chunk)
+                        sink.flush()
                         done += len(chunk)
                         self.progress(target.name, done, total)
         except urllib.error.HTTPError as error:

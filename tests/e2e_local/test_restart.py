@@ -49,7 +49,9 @@ def test_a_restart_keeps_tokens_requests_and_files_and_finishes_the_request_in_f
     credentials = first.start()
     try:
         batch = credentials["samples"]["progressBatchId"]
-        done = submit(tmp_path, "finished", "--batch-id", batch, extra=("--wait", "--max-interval", "1", "--out", "first"))
+        done = submit(
+            tmp_path, "finished", "--batch-id", batch, extra=("--wait", "--max-interval", "1", "--out", "first")
+        )
         assert done.returncode == 0, done.stderr
         finished = json.loads(done.stdout)
         assert finished["status"] == "SUCCESS"
