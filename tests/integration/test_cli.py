@@ -113,8 +113,20 @@ def test_outside_the_repository_a_missing_credentials_file_says_how_to_get_one(t
         ),
         (("license", "create", "--name", "n", "--dataset", "raw-telemetry"), "needs the partner"),
         (
-            ("client", "legacy", "--dataset", "d", "--resource-id", "r", "--license-key", "k", "--out", "x.zip")
-            + ("--from-date", "2026-01-01"),
+            (
+                "client",
+                "legacy",
+                "--dataset",
+                "d",
+                "--resource-id",
+                "r",
+                "--license-key",
+                "k",
+                "--out",
+                "x.zip",
+                "--from-date",
+                "2026-01-01",
+            ),
             "--from-date and --to-date go together",
         ),
         (
@@ -144,7 +156,8 @@ def test_a_busy_port_suggests_another(tmp_path):
         result = run_exhaust("local", "--port", str(port), cwd=tmp_path)
     assert result.returncode == 1
     line = one_line_error(result)
-    assert f"port {port}" in line and "already in use" in line
+    assert f"port {port}" in line
+    assert "already in use" in line
     assert "PORT=" in line
 
 
