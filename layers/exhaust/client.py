@@ -439,10 +439,14 @@ def _base_url(args: argparse.Namespace) -> str:
 
 def _saved(args: argparse.Namespace, status: int) -> int:
     if status == 204:
-        _emit(args, {"saved": None, "status": 204}, lambda: print("no rows match these filters; nothing saved"))
+        _emit(
+            args,
+            {"saved": None, "status": 204},
+            lambda: print("no rows match these filters; nothing saved", file=sys.stderr),
+        )
         return 0
     size = Path(args.out).stat().st_size
-    _emit(args, {"saved": args.out, "bytes": size}, lambda: print(f"saved {args.out} ({_size(size)})"))
+    _emit(args, {"saved": args.out, "bytes": size}, lambda: print(f"saved {args.out} ({_size(size)})", file=sys.stderr))
     return 0
 
 
