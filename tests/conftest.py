@@ -125,7 +125,8 @@ class LocalServiceProcess:
             self.output.append(remaining or "")
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.communicate()
+            remaining, _ = self.process.communicate()
+            self.output.append(remaining or "")
         return time.monotonic() - started
 
 

@@ -27,8 +27,9 @@ __all__ = ["LocalService", "LocalSetupError", "configured_settings"]
 
 DEFAULT_CREDENTIALS_FILE = Path(".exhaust/local.json")
 DEFAULT_STATE_DIR = Path(".exhaust/state")
-# Threads get this long to finish; saving the state and stopping moto take the rest of the 5 seconds promised.
+# Of the 5 seconds a stop may take: the threads get this long to finish, the save this long; moto stops in the rest.
 STOP_BUDGET_SECONDS = 1.5
+STOP_SAVE_BUDGET_SECONDS = 2.5
 # The state is also saved this often, so that a crash (or kill -9) loses at most this much.
 SAVE_EVERY_SECONDS = 30.0
 LOCAL_CHANNEL = "local-channel"
@@ -196,7 +197,7 @@ class LocalService:
         """Stop taking calls, give the threads a moment, save the state, stop moto.
 
         Builds still running are not waited for: their requests were saved PROCESSING (or SUBMITTED) and the
-        next start re-queues them, so a stop takes about two seconds whatever is building.
+        next start re-queues them, so a stop takes a few seconds (at most about 4.5) whatever is building.
         """
         self._stopping.set()
         if self._gateway is not None:
@@ -206,7 +207,13 @@ class LocalService:
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if self.credentials:
-            self._save("stop")
+            # A save is consistent even when cut short (LocalState.save); on a machine too busy to finish it in
+            # time, the last complete one (at most SAVE_EVERY_SECONDS old) is what the next start loads.
+            saver = threading.Thread(target=self._save, args=("stop",), name="exhaust-stop-save", daemon=True)
+            saver.start()
+            saver.join(timeout=STOP_SAVE_BUDGET_SECONDS)
+            if saver.is_alive():
+                logger.warning("the state could not be saved in time; the previous save is kept")
         if self._moto is not None:
             self._moto.stop()
 

@@ -111,7 +111,11 @@ class LocalState:
 
     # -- writing ----------------------------------------------------------------------------------------
     def save(self, credentials: dict[str, Any], secrets_key_id: str) -> None:
-        """Save the tables first, then the buckets: a file a table names was uploaded before it was recorded."""
+        """Save so that a save cut short (a stop that could not wait) still leaves a consistent state.
+
+        The tables are read first and the buckets after, so every file the tables name is among the objects read;
+        the objects are written first and the tables after, so the tables on disk never name a file not there.
+        """
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
             self.root.chmod(0o700)
@@ -119,22 +123,25 @@ class LocalState:
             if not key_file.exists():
                 material = base64.b64encode(_secrets_key_material(secrets_key_id)).decode()
                 _write_json(key_file, {"keyId": secrets_key_id, "material": material}, private=True)
-            self._save_tables()
+            tables = self._read_tables()
             self._save_buckets()
+            for name, items in tables.items():
+                _write_json(self.root / "tables" / f"{name}.json", items, private=True)
             kept = {name: value for name, value in credentials.items() if name not in PER_RUN_CREDENTIALS}
             _write_json(
                 self.manifest, {"format": STATE_FORMAT, "savedAt": int(time.time()), "credentials": kept}, private=True
             )
 
-    def _save_tables(self) -> None:
+    def _read_tables(self) -> dict[str, list[Any]]:
         paginator = aws.client("dynamodb").get_paginator("scan")
-        for spec in resources.TABLES:
-            items = [
+        return {
+            spec.name: [
                 item
                 for page in paginator.paginate(TableName=self.names.table(spec), ConsistentRead=True)
                 for item in page.get("Items", [])
             ]
-            _write_json(self.root / "tables" / f"{spec.name}.json", items, private=True)
+            for spec in resources.TABLES
+        }
 
     def _save_buckets(self) -> None:
         s3 = aws.client("s3")
