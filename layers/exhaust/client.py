@@ -1,15 +1,18 @@
-"""A partner's client of the request API: submit, wait, and download files that resume and are verified.
+"""A partner's client of the request API: submit, wait, read, list, search, and downloads that resume and are verified.
 
     exhaust client submit --dataset progress-exhaust --batch-id B --encryption-key K --tag T --wait --out DIR
+    exhaust client read --tag T --request-id R
+    exhaust client list --tag T
+    exhaust client search --status SUCCESS
     exhaust client download --tag T --request-id R --out DIR
     exhaust client legacy --dataset D --resource-id R --license-key K --out days.zip
     exhaust client export --format csv --date-from D --types sensor --out export.zip
 
 Against local mode by default (the credentials file gives the base URL, token and channel), or any deployment with
---base-url, --token and --channel. Standard library only. Waiting honours Retry-After; a download continues a
-`.part` file left by an interrupted one (HTTP Range) and is checked against the sha256 that read reports before
-it is given its final name.
-"""
+--base-url, --token and --channel. Standard library only. --json prints one JSON document instead of text. Waiting
+reads after a second, then less and less often, and honours Retry-After; a download continues a `.part` file left
+by an interrupted one (HTTP Range) and is checked against the sha256 that read reports before it is given its
+final name."""
 
 from __future__ import annotations
 
@@ -492,7 +495,10 @@ def register(commands: Any) -> None:
     public.add_argument("--base-url", help="the API's base URL (default: local mode's)")
 
     client = commands.add_parser(
-        "client", help="submit, wait for, read, list, search and download exhaust requests", description=__doc__
+        "client",
+        help="submit, wait for, read, list, search and download exhaust requests",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND")
     submit = actions.add_parser("submit", parents=[target], help="submit a request (and --wait, --out to download)")
@@ -514,7 +520,7 @@ def register(commands: Any) -> None:
         "--interval",
         type=float,
         default=FIRST_POLL_SECONDS,
-        help=f"seconds before the first read ({FIRST_POLL_SECONDS:g})",
+        help=f"seconds between the first reads ({FIRST_POLL_SECONDS:g})",
     )
     submit.add_argument(
         "--max-interval",
