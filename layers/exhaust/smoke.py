@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--interval",
         type=float,
         default=FIRST_POLL_SECONDS,
-        help=f"seconds before the first read ({FIRST_POLL_SECONDS:g})",
+        help=f"seconds between the first reads ({FIRST_POLL_SECONDS:g})",
     )
     parser.add_argument(
         "--max-interval",
