@@ -64,6 +64,11 @@ def test_a_restart_keeps_tokens_requests_and_files_and_finishes_the_request_in_f
         assert refused.returncode == 1
         assert "HTTP 429" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
+
+        # A second local mode on the same state would overwrite this one's requests: it is refused.
+        twin = run_exhaust("local", "--port", "0", "--credentials-file", "twin.json", cwd=tmp_path)
+        assert twin.returncode == 1
+        assert "another local mode is running with its state in .exhaust/state" in twin.stderr
     finally:
         seconds = first.stop()
     assert first.process is not None

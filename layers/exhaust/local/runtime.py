@@ -122,6 +122,7 @@ class LocalService:
 
     def start(self) -> dict[str, Any]:
         configured, map_max_concurrency = configured_settings(os.environ)
+        self.state.claim()
         if self.fresh:
             self.state.clear()
         kept = self.state.credentials() if self.state.exists() else None

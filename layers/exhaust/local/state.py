@@ -17,6 +17,7 @@ re-queue every request that was waiting or building. Layout (docs/decisions.md):
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from exhaust import aws, resources
 from exhaust.resources import LocalNames
@@ -53,6 +54,7 @@ class LocalState:
     root: Path
     names: LocalNames = field(default_factory=LocalNames)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _claim: IO[str] | None = None
 
     @property
     def manifest(self) -> Path:
@@ -61,8 +63,26 @@ class LocalState:
     def exists(self) -> bool:
         return self.manifest.exists()
 
+    def claim(self) -> None:
+        """Hold the directory for this process (released when it ends): two runs saving into one state would
+        overwrite each other's requests."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._claim = (self.root / ".lock").open("a")
+        try:
+            fcntl.flock(self._claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LocalSetupError(
+                f"another local mode is running with its state in {self.root}: stop it, or give this one its own "
+                "--state-dir"
+            ) from None
+
     def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Forget everything kept (the claim on the directory stays)."""
+        for child in self.root.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            elif child.name != ".lock":
+                child.unlink()
 
     # -- reading ----------------------------------------------------------------------------------------
     def _read_json(self, path: Path) -> Any:
