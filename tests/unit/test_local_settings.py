@@ -39,7 +39,8 @@ def test_the_functions_own_name_wins_over_the_stacks():
     ("environ", "message"),
     [
         ({"EXHAUST_MAX_RUNNING_PER_CHANNEL": "0"}, "EXHAUST_MAX_RUNNING_PER_CHANNEL: Input should be greater than"),
-        ({"EXHAUST_LINK_EXPIRY_MINUTES": "half"}, "EXHAUST_LINK_EXPIRY_MINUTES"),
+        ({"EXHAUST_LINK_EXPIRY_MINUTES": "half"}, "EXHAUST_LINK_EXPIRY_MINUTES: must be a whole number, got 'half'"),
+        ({"EXHAUST_MAP_MAX_CONCURRENCY": "x"}, "EXHAUST_MAP_MAX_CONCURRENCY: must be a whole number, got 'x'"),
         ({"EXHAUST_LINK_EXPIRY_MINUTES": "0"}, "EXHAUST_LINK_EXPIRY_SECONDS: Input should be greater than"),
         ({"EXHAUST_MAP_MAX_CONCURRENCY": "0"}, "EXHAUST_MAP_MAX_CONCURRENCY: must be from 1 to 1000, got 0"),
     ],

@@ -62,14 +62,11 @@ def configured_settings(environ: Mapping[str, str]) -> tuple[RuntimeSettings, in
     functions' own (EXHAUST_LINK_EXPIRY_SECONDS, ...); an invalid value stops local mode with the variable named.
     """
     values = dict(environ)
-    try:
-        if LINK_EXPIRY_MINUTES in values:
-            values.setdefault("EXHAUST_LINK_EXPIRY_SECONDS", str(int(values[LINK_EXPIRY_MINUTES]) * 60))
-        concurrency = int(values.get(MAP_MAX_CONCURRENCY, DEFAULT_MAP_MAX_CONCURRENCY))
-    except ValueError as failure:
-        raise LocalSetupError(
-            f"{LINK_EXPIRY_MINUTES} / {MAP_MAX_CONCURRENCY}: not a whole number ({failure})"
-        ) from None
+    if LINK_EXPIRY_MINUTES in values:
+        values.setdefault("EXHAUST_LINK_EXPIRY_SECONDS", str(_whole_number(values, LINK_EXPIRY_MINUTES) * 60))
+    concurrency = (
+        _whole_number(values, MAP_MAX_CONCURRENCY) if MAP_MAX_CONCURRENCY in values else DEFAULT_MAP_MAX_CONCURRENCY
+    )
     if not 1 <= concurrency <= MAP_MAX_CONCURRENCY_LIMIT:
         raise LocalSetupError(
             f"{MAP_MAX_CONCURRENCY}: must be from 1 to {MAP_MAX_CONCURRENCY_LIMIT}, got {concurrency}"
@@ -80,6 +77,13 @@ def configured_settings(environ: Mapping[str, str]) -> tuple[RuntimeSettings, in
         error = failure.errors()[0]
         variable = f"EXHAUST_{str(error['loc'][0]).upper()}"
         raise LocalSetupError(f"{variable}: {error['msg']} (got {error.get('input')!r})") from None
+
+
+def _whole_number(values: Mapping[str, str], variable: str) -> int:
+    try:
+        return int(values[variable])
+    except ValueError:
+        raise LocalSetupError(f"{variable}: must be a whole number, got {values[variable]!r}") from None
 
 
 def free_port(host: str) -> int:
