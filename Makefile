@@ -27,9 +27,10 @@ node_modules/.installed: package.json package-lock.json
 lock: $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
-## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)).
+## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)); state kept in .exhaust/state.
+## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (README, Configuration).
 run: install
-	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT)
+	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT) $(if $(filter-out 0,$(FRESH)),--fresh)
 
 ## The whole offline test suite.
 test: install
@@ -47,6 +48,7 @@ format: install
 ## Synthesize the CloudFormation template into cdk.out/ (offline: no Docker, no credentials).
 synth: install
 	$(BIN)/python app.py
+	@echo "synthesized: the template is in cdk.out/ (cdk-nag checks passed)"
 
 ## Build progress-exhaust for the large lake's 1M-enrolment batch; figures in bench/results.json (docs/benchmarks.md).
 bench: install

@@ -71,15 +71,17 @@ def aws_resources() -> Iterator[Any]:
 class LocalServiceProcess:
     """`exhaust local` in a subprocess on a free port, as a user runs it."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (), environment: dict[str, str] | None = None):
         self.workdir = workdir
         self.credentials_file = workdir / "local.json"
+        self.extra_args = extra_args
+        self.environment = environment or {}
         self.output: list[str] = []
         self.process: subprocess.Popen[str] | None = None
         self.credentials: dict[str, Any] = {}
 
     def start(self, timeout: float = 120.0) -> dict[str, Any]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.environment}
         env.pop("AWS_ENDPOINT_URL", None)
         self.process = subprocess.Popen(
             [
@@ -91,6 +93,7 @@ class LocalServiceProcess:
                 "0",
                 "--credentials-file",
                 str(self.credentials_file),
+                *self.extra_args,
             ],
             cwd=self.workdir,
             env=env,
@@ -122,8 +125,21 @@ class LocalServiceProcess:
             self.output.append(remaining or "")
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.communicate()
+            remaining, _ = self.process.communicate()
+            self.output.append(remaining or "")
         return time.monotonic() - started
+
+
+def run_exhaust(
+    *args: str, cwd: Path, environment: dict[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """The installed `exhaust` command, as a user runs it: answers its exit status, stdout and stderr."""
+    env = {**os.environ, **(environment or {})}
+    env.pop("AWS_ENDPOINT_URL", None)
+    command = Path(sys.executable).with_name("exhaust")
+    return subprocess.run(
+        [str(command), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -285,9 +285,10 @@ def test_public_rules_answer_400(world):
         assert body["params"]["errmsg"].startswith(message), (query, body["params"]["errmsg"])
 
 
-def test_unknown_public_dataset_is_400_listing_valid_ids(world):
+def test_unknown_public_dataset_is_404_listing_valid_ids_as_on_the_standard_route(world):
     status, _, body = public({}, dataset="summary-rollup")
-    assert status == 400
+    assert status == 404
+    assert body["responseCode"] == "RESOURCE_NOT_FOUND"
     assert (
         body["params"]["errmsg"]
         == "datasetId: unknown public dataset 'summary-rollup'; valid ids: national-usage, public-summary-rollup"

@@ -85,6 +85,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "public_dataset_get": Operation(
         result=DatasetFiles,
+        extra_statuses=(404,),
         query=(
             *_DATASET_DAYS,
             ("date", "YYYY-MM-DD: exactly one day"),

@@ -39,8 +39,8 @@ def register(commands: Any) -> None:
         help="write a deterministic synthetic lake",
         description="Write a deterministic synthetic lake and print its sample ids (docs/lake.md).",
     )
-    generate.add_argument("--scale", choices=SCALE_NAMES, default="small")
-    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--scale", choices=SCALE_NAMES, default="small", help="how big (small; docs/lake.md)")
+    generate.add_argument("--seed", type=int, default=1, help="same seed, same lake (1)")
     generate.add_argument("--out", required=True, help="a directory or s3://bucket/prefix")
     generate.add_argument("--channel", default="local-channel", help="the channel (org) owning the courses")
     generate.add_argument("--today", help="yyyy-mm-dd the dates are relative to (default: today, UTC)")
