@@ -13,10 +13,17 @@ import fastjsonschema
 
 from exhaust.datasets.registry import Dataset
 from exhaust.errors import BadRequest
+from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 
 SELECTORS = ("batchId", "batchFilter", "searchFilter")
 MAX_TAG_LENGTH = 100
 MIN_KEY_LENGTH = 8
+# KMS Encrypt takes at most 4096 bytes of plaintext (AWS KMS API reference, Encrypt: Plaintext); 256 characters of
+# UTF-8 stay far below it and above any zip password a person types.
+MAX_KEY_LENGTH = 256
+# Stripe's limit, and far inside DynamoDB's 2048-byte partition key (the record key adds channel and credential).
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_USER_ID_LENGTH = 256
 MAX_SEARCH_LIMIT = 49  # seed 002: "limit should be less than 50"
 
 
@@ -41,11 +48,13 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
     tag = request.get("tag")
     if not _non_empty_string(tag):
         raise BadRequest("request.tag: tag is empty (must be a non-empty string)")
-    if len(tag) > MAX_TAG_LENGTH or "#" in tag:
-        raise BadRequest(f"request.tag: must be at most {MAX_TAG_LENGTH} characters and not contain '#'")
+    if not is_identifier(tag.strip()):
+        raise BadRequest(f"request.tag: {IDENTIFIER_RULE}")
     dataset = request.get("dataset")
     if not _non_empty_string(dataset):
         raise BadRequest("request.dataset: dataset is empty (must be a dataset id such as progress-exhaust)")
+    if not is_identifier(dataset.strip()):
+        raise BadRequest(f"request.dataset: {IDENTIFIER_RULE}")
     config = request.get("datasetConfig")
     if not isinstance(config, dict) or not config:
         raise BadRequest(
@@ -56,12 +65,33 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
     key = request.get("encryptionKey", body.get("encryptionKey"))
     if key is not None and not isinstance(key, str):
         raise BadRequest("request.encryptionKey: must be a string")
+    if key is not None and len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(f"request.encryptionKey: must be at most {MAX_KEY_LENGTH} characters")
     callback = request.get("callbackUrl")
     if callback is not None:
         parts = urlsplit(callback) if isinstance(callback, str) else None
         if parts is None or parts.scheme != "https" or not parts.hostname:
             raise BadRequest("request.callbackUrl: must be an https:// URL")
     return SubmitInput(tag.strip(), dataset.strip(), normalize_config(config), key or None, callback)
+
+
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def check_idempotency_key(key: str) -> str:
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not _printable_ascii(key):
+        raise BadRequest(
+            f"Idempotency-Key: must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, "
+            f"got {len(key)} characters"
+        )
+    return key
+
+
+def check_user_id(user_id: str) -> str:
+    if len(user_id) > MAX_USER_ID_LENGTH or not user_id.isprintable():
+        raise BadRequest(f"X-Authenticated-Userid: must be at most {MAX_USER_ID_LENGTH} printable characters")
+    return user_id
 
 
 def normalize_config(config: dict[str, Any]) -> dict[str, Any]:

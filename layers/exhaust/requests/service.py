@@ -12,6 +12,7 @@ from typing import Any
 from exhaust.auth.checks import require_any_role
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 from exhaust.observability import logger
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
@@ -23,8 +24,14 @@ from exhaust.requests.models import (
     Progress,
     Status,
 )
-from exhaust.requests.rules import check_against_dataset, parse_submit, request_id
-from exhaust.requests.store import ConcurrentUpdate, RequestStore
+from exhaust.requests.rules import (
+    check_against_dataset,
+    check_idempotency_key,
+    check_user_id,
+    parse_submit,
+    request_id,
+)
+from exhaust.requests.store import REQUEST_ID, ConcurrentUpdate, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
@@ -61,6 +68,8 @@ class RequestService:
         idempotency_key: str | None = None,
     ) -> JobStatusResponse:
         submitted = parse_submit(body)
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         dataset = self.registry.get(submitted.dataset)
         if dataset is None:
             valid = ", ".join(self.registry.ids("on-demand"))
@@ -69,7 +78,7 @@ class RequestService:
         check_against_dataset(submitted, dataset)
         requested_by = principal.user_id
         if on_behalf_of and (principal.is_admin or ON_BEHALF_ROLE in principal.roles):
-            requested_by = on_behalf_of
+            requested_by = check_user_id(on_behalf_of)
 
         idempotency_record_key = None
         body_hash = hashlib.sha256(
@@ -176,6 +185,8 @@ class RequestService:
     def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:
         if not rid:
             raise BadRequest("requestId: query parameter is required")
+        if not REQUEST_ID.fullmatch(rid.strip()):
+            raise BadRequest("requestId: must be the requestId submit answered (1 to 64 letters and digits)")
         request = self.store.get(rid.strip().upper())
         # Another channel's request, or another tag's, is not revealed: the same 404 as a missing one.
         if request is None or request.channel != channel or request.tag != tag:
@@ -209,6 +220,8 @@ class RequestService:
         for name, value in supported.items():
             if not isinstance(value, str) or not value.strip():
                 raise BadRequest(f"request.filters.{name}: must be a non-empty string")
+            if name in ("channel", "dataset") and not is_identifier(value):
+                raise BadRequest(f"request.filters.{name}: {IDENTIFIER_RULE}")
         limit = request.get("limit")
         if isinstance(limit, bool) or (limit is not None and not isinstance(limit, int)):
             raise BadRequest(f"request.limit: must be an integer from 1 to {SEARCH_MAX_LIMIT}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,11 @@ from exhaust import aws
 from exhaust.errors import BadRequest
 from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
 from exhaust.settings import get_settings
+
+# The by-tag index's LastEvaluatedKey: the table's key and the index's keys.
+CURSOR_FIELDS = frozenset({"requestId", "tagKey", "submittedAt"})
+# What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
+REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 class ConcurrentUpdate(Exception):
@@ -51,15 +57,22 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(_plain(last_key)).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, tag_key: str) -> dict[str, Any] | None:
+    """The by-tag start key a cursor holds; one not handed out for this very list (channel and tag) is a 400."""
     if not cursor:
         return None
+    refused = BadRequest("cursor: is not a cursor this API handed out for this list")
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        raise BadRequest("cursor: is not a cursor this API handed out") from None
-    if not isinstance(value, dict):
-        raise BadRequest("cursor: is not a cursor this API handed out")
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, TypeError, RecursionError):
+        raise refused from None
+    if not isinstance(value, dict) or set(value) != CURSOR_FIELDS or value["tagKey"] != tag_key:
+        raise refused
+    request_id, submitted_at = value["requestId"], value["submittedAt"]
+    if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+        raise refused
+    if not isinstance(submitted_at, int) or isinstance(submitted_at, bool) or submitted_at < 0:
+        raise refused
     return value
 
 
@@ -104,7 +117,7 @@ class RequestStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_cursor(cursor)
+        start = decode_cursor(cursor, f"{channel}#{tag}")
         if start:
             arguments["ExclusiveStartKey"] = start
         page = self.table.query(**arguments)
