@@ -25,13 +25,14 @@ from exhaust.requests.models import (
     Status,
 )
 from exhaust.requests.rules import (
+    SubmitInput,
     check_against_dataset,
     check_idempotency_key,
     check_user_id,
     parse_submit,
     request_id,
 )
-from exhaust.requests.store import REQUEST_ID, ConcurrentUpdate, RequestStore
+from exhaust.requests.store import REQUEST_ID, ConcurrentUpdate, LimitReached, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
@@ -80,20 +81,9 @@ class RequestService:
         if on_behalf_of and (principal.is_admin or ON_BEHALF_ROLE in principal.roles):
             requested_by = check_user_id(on_behalf_of)
 
-        idempotency_record_key = None
         body_hash = hashlib.sha256(
             json.dumps(body.get("request"), sort_keys=True, separators=(",", ":")).encode()
         ).hexdigest()
-        if idempotency_key:
-            idempotency_record_key = f"{channel}#{principal.credential_id}#{idempotency_key}"
-            remembered = self.idempotency.get(idempotency_record_key)
-            if remembered is not None:
-                if remembered["bodyHash"] != body_hash:
-                    raise Conflict("Idempotency-Key: was already used with a different request body")
-                earlier = self.store.get(str(remembered["requestId"]))
-                if earlier is not None:
-                    return self.view(earlier, principal)
-
         rid = request_id(
             channel=channel,
             tag=submitted.tag,
@@ -103,43 +93,72 @@ class RequestService:
             encryption_key=submitted.encryption_key,
             day=datetime.now(UTC).date(),
         )
+        if not idempotency_key:
+            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+        # The key is claimed before anything is stored: of concurrent submits under one key exactly one body wins
+        # (a conditional write); the others get a 409 for another body, and the same request for the same body.
+        record_key = f"{channel}#{principal.credential_id}#{idempotency_key}"
+        holder = self.idempotency.claim(record_key, body_hash, rid)
+        if holder is not None:
+            if holder["bodyHash"] != body_hash:
+                raise Conflict("Idempotency-Key: was already used with a different request body")
+            earlier = self.store.get(str(holder["requestId"]))
+            if earlier is not None:
+                return self.view(earlier, principal)
+            # The holder is still storing it: the same body makes the same request, stored once whoever is first.
+            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+        try:
+            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+        except Exception:
+            # Nothing was stored (a 429, an AWS error): the key is free again for this or another body.
+            self.idempotency.release(record_key, body_hash)
+            raise
+
+    def _submit_request(
+        self,
+        principal: Principal,
+        channel: str,
+        submitted: SubmitInput,
+        dataset_id: str,
+        requested_by: str,
+        rid: str,
+    ) -> JobStatusResponse:
         existing = self.store.get(rid)
         if existing is not None and existing.status != Status.FAILED:
-            self._remember(idempotency_record_key, body_hash, rid)
             return self.view(existing, principal)
-
-        if self.store.count_open(channel) >= self.settings.max_open_requests_per_channel:
-            raise TooManyRequests(
-                f"channel {channel} has {self.settings.max_open_requests_per_channel} open requests, the most "
-                "allowed; retry when some have finished",
-                retry_after_seconds=RETRY_AFTER_SECONDS,
-            )
         encrypted_key = self.vault.encrypt(submitted.encryption_key, rid) if submitted.encryption_key else None
         moment = now_ms()
-        if existing is not None:
-            request = self._reset_failed(existing, encrypted_key, submitted.callback_url, moment)
-        else:
-            request = ExhaustRequest(
-                requestId=rid,
-                channel=channel,
-                tag=submitted.tag,
-                dataset=dataset.datasetId,
-                datasetConfig=submitted.dataset_config,
-                requestedBy=requested_by,
-                submittedAt=moment,
-                updatedAt=moment,
-                encryptedKey=encrypted_key,
-                callbackUrl=submitted.callback_url,
-            )
-            if not self.store.create(request):
-                # A concurrent identical submit won the race: answer its request.
-                raced = self.store.get(rid)
-                if raced is None:
-                    raise ConcurrentUpdate(rid)
-                return self.view(raced, principal)
+        limit = self.settings.max_open_requests_per_channel
+        try:
+            if existing is not None:
+                request = self._reset_failed(existing, encrypted_key, submitted.callback_url, moment)
+            else:
+                request = ExhaustRequest(
+                    requestId=rid,
+                    channel=channel,
+                    tag=submitted.tag,
+                    dataset=dataset_id,
+                    datasetConfig=submitted.dataset_config,
+                    requestedBy=requested_by,
+                    submittedAt=moment,
+                    updatedAt=moment,
+                    encryptedKey=encrypted_key,
+                    callbackUrl=submitted.callback_url,
+                )
+                if not self.store.create(request, open_limit=limit):
+                    # A concurrent identical submit won the race: answer its request.
+                    raced = self.store.get(rid)
+                    if raced is None:
+                        raise ConcurrentUpdate(rid)
+                    return self.view(raced, principal)
+        except LimitReached:
+            raise TooManyRequests(
+                f"X-Channel-Id: channel {channel} has {limit} open requests, the most allowed; "
+                "retry when some have finished",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            ) from None
         self._enqueue(request)
-        self._remember(idempotency_record_key, body_hash, rid)
-        logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset.datasetId})
+        logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset_id})
         return self.view(request, principal)
 
     def _reset_failed(
@@ -163,7 +182,7 @@ class RequestService:
             }
         )
         try:
-            return self.store.replace(fresh, failed.version)
+            return self.store.replace(fresh, failed.version, open_limit=self.settings.max_open_requests_per_channel)
         except ConcurrentUpdate:
             current = self.store.get(failed.requestId)
             if current is None:
@@ -176,10 +195,6 @@ class RequestService:
         except Exception:
             # The request is stored as SUBMITTED: the sweeper queues it again later, so nothing is lost.
             logger.exception("queueing failed; the sweeper will retry", extra={"request_id": request.requestId})
-
-    def _remember(self, key: str | None, body_hash: str, rid: str) -> None:
-        if key:
-            self.idempotency.remember(key, body_hash, rid)
 
     # -- read / list / search --------------------------------------------------------------------------
     def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:
