@@ -161,3 +161,85 @@ def test_the_export_type_typo_is_a_400_listing_the_accepted_parameters(tokens):
 @pytest.mark.parametrize("route", ROUTES, ids=lambda route: f"{route.method} {route.path}")
 def test_an_unknown_query_parameter_is_a_400_on_every_route(tokens, route):
     assert_refused(send(tokens, route, query={"no_such_parameter": ["1"]}), 400, "no_such_parameter", "accepted")
+
+
+def list_jobs(tokens, tag, channel, token="channel_a"):
+    return send(tokens, route_named("list"), token, params={"tag": tag}, headers={"X-Channel-Id": channel})
+
+
+@pytest.mark.parametrize(
+    "place",
+    [
+        {"datasetConfig": {"batchId": "b1", "encryptionKey": "in-config-secret"}},
+        {"datasetConfig": {"batchId": "b1", "zip_password": "in-config-secret"}},
+        {"datasetConfig": {"batchId": "b1", "options": [{"Secret": "in-config-secret"}]}},
+        {"apiKey": "in-config-secret"},
+    ],
+)
+def test_a_secret_outside_request_encryption_key_is_refused_and_never_stored(tokens, place):
+    tag = "secret-" + next(iter(place))
+    body = assert_refused(send(tokens, route_named("submit"), body=submit_body(tag=tag, **place)), 400, "secret")
+    assert "in-config-secret" not in json.dumps(body)
+    assert list_jobs(tokens, tag, "channel-a")[2]["result"]["jobs"] == []
+
+
+def test_the_key_beside_request_is_still_accepted_as_seed_002_shows(tokens):
+    body = json.loads(submit_body(tag="beside"))
+    body["encryptionKey"] = body["request"].pop("encryptionKey")
+    status, _, answer = send(tokens, route_named("submit"), body=json.dumps(body))
+    assert status == 200, answer
+    assert TEST_KEY not in json.dumps(answer)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:pass@partner.example/hook",
+        "https://pass@partner.example/hook",
+        "https://partner.example:port/hook",
+        "https://[::1/hook",
+        "https://partner.example/hook\n",
+        "https://partner.example/" + "a" * 3000,
+    ],
+)
+def test_a_callback_url_with_credentials_or_malformed_is_refused(tokens, url):
+    body = assert_refused(send(tokens, route_named("submit"), body=submit_body(callbackUrl=url)), 400, "callbackUrl")
+    assert "pass@partner" not in body["params"]["errmsg"]
+
+
+def test_no_url_credentials_reach_the_callback_log_lines(caplog):
+    from exhaust.pipeline.notify import Notifier
+    from exhaust.settings import RuntimeSettings
+
+    notifier = Notifier(settings=RuntimeSettings(), sleep=lambda _: None)
+    with caplog.at_level("INFO"):
+        assert not notifier.call_back("https://user:pass@partner.example/hook", {"requestId": "R1"})
+    logged = json.dumps([record.__dict__ for record in caplog.records], default=str)
+    assert "callback failed" in logged
+    assert "nonnumeric port" in logged
+    assert "pass@" not in logged
+
+
+def test_a_tag_holding_the_key_separator_is_refused(tokens):
+    assert_refused(send(tokens, route_named("submit"), body=submit_body(tag="x#t")), 400, "request.tag")
+
+
+@pytest.mark.parametrize(
+    "crafted",
+    ["channel-a#x", "channel-a#t", "*", "channel-a,channel-b", "CHANNEL-A", "channel a", "channel-a\x00", "c\tb"],
+)
+def test_crafted_channel_ids_never_show_one_channel_another_channels_data(tokens, crafted):
+    assert send(tokens, route_named("submit"), body=submit_body(tag="t"))[0] == 200
+    for token in ("admin", "channel_b"):
+        status, _, body = list_jobs(tokens, "t", crafted, token)
+        assert status in (400, 403) or body["result"]["jobs"] == [], body
+        status, _, body = send(
+            tokens, route_named("submit"), token, body=submit_body(tag="t"), headers={"X-Channel-Id": crafted}
+        )
+        # Only an admin may act for another channel, and then CHANNEL-A is a channel of its own (ids are exact).
+        assert status in (400, 403) or body["result"]["requestedChannel"] == crafted, body
+        search = json.dumps({"request": {"filters": {"channel": crafted}}})
+        status, _, body = send(tokens, route_named("search"), token, body=search, headers={"X-Channel-Id": crafted})
+        assert status in (400, 403) or {job["requestedChannel"] for job in body["result"]["jobs"]} <= {crafted}, body
+    own = list_jobs(tokens, "t", "channel-a")[2]["result"]["jobs"]
+    assert {job["requestedChannel"] for job in own} == {"channel-a"}

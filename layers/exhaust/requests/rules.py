@@ -24,6 +24,10 @@ MAX_KEY_LENGTH = 256
 # Stripe's limit, and far inside DynamoDB's 2048-byte partition key (the record key adds channel and credential).
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_USER_ID_LENGTH = 256
+MAX_URL_LENGTH = 2048
+# The two places a submit may carry the zip password; a field elsewhere whose name holds one of the words is a 400.
+SECRET_PLACES = frozenset({"request.encryptionKey", "encryptionKey"})
+SECRET_NAME_WORDS = ("password", "passwd", "passphrase", "secret", "encryptionkey", "apikey", "privatekey", "token")
 MAX_SEARCH_LIMIT = 49  # seed 002: "limit should be less than 50"
 
 
@@ -67,12 +71,58 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
         raise BadRequest("request.encryptionKey: must be a string")
     if key is not None and len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"request.encryptionKey: must be at most {MAX_KEY_LENGTH} characters")
+    refuse_misplaced_secrets(body)
     callback = request.get("callbackUrl")
     if callback is not None:
-        parts = urlsplit(callback) if isinstance(callback, str) else None
-        if parts is None or parts.scheme != "https" or not parts.hostname:
-            raise BadRequest("request.callbackUrl: must be an https:// URL")
+        check_callback_url(callback)
     return SubmitInput(tag.strip(), dataset.strip(), normalize_config(config), key or None, callback)
+
+
+def _secret_name(name: str) -> bool:
+    folded = "".join(character for character in name.lower() if character.isalnum())
+    return any(word in folded for word in SECRET_NAME_WORDS)
+
+
+def refuse_misplaced_secrets(body: dict[str, Any]) -> None:
+    """A 400 for a secret anywhere but request.encryptionKey (or encryptionKey beside `request`, seed 002).
+
+    Everything else of the body is stored as it came and shown by read, list and search; only those two places
+    are encrypted with KMS and never shown. Moving a misplaced key there silently would guess at intent.
+    """
+    pending: list[tuple[Any, str]] = [(body, "")]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, dict):
+            for name, item in value.items():
+                path = f"{where}.{name}" if where else str(name)
+                if path in SECRET_PLACES:
+                    continue
+                if _secret_name(str(name)):
+                    raise BadRequest(
+                        f"{path}: looks like a secret; the only place for the zip password is request.encryptionKey "
+                        "(stored encrypted, never shown): anything else would be stored and shown as it is"
+                    )
+                pending.append((item, path))
+        elif isinstance(value, list):
+            pending.extend((item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+def check_callback_url(callback: Any) -> None:
+    where = "request.callbackUrl"
+    if not isinstance(callback, str) or len(callback) > MAX_URL_LENGTH or not _printable_ascii(callback):
+        raise BadRequest(f"{where}: must be an https:// URL of at most {MAX_URL_LENGTH} printable ASCII characters")
+    try:
+        parts = urlsplit(callback)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise BadRequest(f"{where}: must be an https:// URL") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise BadRequest(f"{where}: must be an https:// URL")
+    if "@" in parts.netloc:
+        raise BadRequest(
+            f"{where}: must not carry credentials (user:password@): they would be stored and shown; "
+            "check the X-Exhaust-Signature header instead"
+        )
 
 
 def _printable_ascii(value: str) -> bool:
