@@ -15,6 +15,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 
 from exhaust import aws
+from exhaust.local.atomic import serialize_dynamodb
 from exhaust.local.gateway import LocalGateway
 from exhaust.local.resources import create_resources
 from exhaust.settings import RuntimeSettings, get_settings
@@ -67,6 +68,7 @@ class LocalService:
     def start(self) -> dict[str, Any]:
         # The moto server logs every AWS call it serves; the gateway's own log is what a user wants.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        serialize_dynamodb()  # conditional writes as atomic as DynamoDB's (exhaust.local.atomic)
         moto_port = free_port(self.host)
         self._moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self._moto.start()
