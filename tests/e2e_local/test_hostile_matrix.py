@@ -94,7 +94,8 @@ def test_no_hostile_input_on_any_route_is_a_server_error_or_a_hang(local_service
     credentials = local_service.credentials
     server_errors, not_envelopes, secrets_echoed = [], [], []
     sent = 0
-    for label, route, target, body, headers in cases(credentials):
+    matrix = cases(credentials)
+    for label, route, target, body, headers in matrix:
         status, answer = raw_call(credentials["baseUrl"], route.method, target, body, headers)
         sent += 1
         where = f"{route.method} {route.path} [{label}] -> {status}"
@@ -107,7 +108,7 @@ def test_no_hostile_input_on_any_route_is_a_server_error_or_a_hang(local_service
                 not_envelopes.append(where)
         if SECRET.encode() in answer:
             secrets_echoed.append(where)
-    assert sent > 500
+    assert sent == len(matrix) > 350
     assert server_errors == []
     assert not_envelopes == []
     assert secrets_echoed == []
