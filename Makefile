@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth bench deploy smoke lock clean
+.PHONY: install run test test-fast lint format synth bench fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -35,6 +35,13 @@ run: install
 ## The whole offline test suite.
 test: install
 	$(BIN)/pytest -n auto --dist loadgroup
+
+## The long reliability run: schemathesis with FUZZ_EXAMPLES examples per operation, the hostile matrix and the
+## 1,000-submit concurrency suite, against local mode (docs/reliability.md).
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	EXHAUST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e_local/test_api_conformance.py \
+	  tests/e2e_local/test_hostile_matrix.py tests/e2e_local/test_submit_concurrency.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,7 @@ class LocalServiceProcess:
         self.environment = environment or {}
         self.output: list[str] = []
         self.process: subprocess.Popen[str] | None = None
+        self._drain: threading.Thread | None = None
         self.credentials: dict[str, Any] = {}
 
     def start(self, timeout: float = 120.0) -> dict[str, Any]:
@@ -110,9 +112,18 @@ class LocalServiceProcess:
             self.output.append(line)
             if "ready" in line:
                 self.credentials = json.loads(self.credentials_file.read_text())
+                # Keep reading its log: a full pipe would block every thread of the service that logs.
+                self._drain = threading.Thread(target=self._read_output, daemon=True)
+                self._drain.start()
                 return self.credentials
         self.stop()
         raise RuntimeError("local mode did not become ready:\n" + "".join(self.output))
+
+    def _read_output(self) -> None:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
 
     def stop(self, timeout: float = 10.0) -> float:
         """SIGTERM, wait; answer the seconds it took to exit."""
@@ -121,12 +132,14 @@ class LocalServiceProcess:
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         try:
-            remaining, _ = self.process.communicate(timeout=timeout)
-            self.output.append(remaining or "")
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            remaining, _ = self.process.communicate()
-            self.output.append(remaining or "")
+            self.process.wait()
+        if self._drain is not None:
+            self._drain.join(timeout=timeout)
+        elif self.process.stdout is not None:
+            self.output.append(self.process.stdout.read())
         return time.monotonic() - started
 
 

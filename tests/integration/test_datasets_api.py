@@ -307,7 +307,9 @@ def test_registered_datasets_bring_their_own_limits(world):
     assert status == 400
     assert body["params"]["errmsg"].endswith("covers 4 days; this dataset allows at most 3")
     status, _, body = standard(world, {"date": day(-8), "from": day(-1)}, dataset="weekly-usage")
-    assert status == 200, "date is not a parameter of the standard route"
+    # date is not a parameter of the standard route: a 400 naming it, not a silently wider answer (issue 12).
+    assert status == 400
+    assert body["params"]["errmsg"] == "date: unknown query parameter; accepted: from, since, to"
     status, _, body = public({"date": day(-1)}, dataset="national-usage", X_Channel_Id=None)
     assert status == 200
     assert body["result"]["files"] == [f"{CDN}/national-usage/{day(-1)}.csv"]

@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
 from exhaust import aws
+from exhaust.local.atomic import serialize_dynamodb
 from exhaust.local.gateway import LocalGateway
 from exhaust.local.resources import create_resources
 from exhaust.local.state import LocalSetupError, LocalState
@@ -132,6 +133,7 @@ class LocalService:
         kept = self.state.credentials() if self.state.exists() else None
         # The moto server logs every AWS call it serves; the gateway's own log is what a user wants.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        serialize_dynamodb()  # conditional writes as atomic as DynamoDB's (exhaust.local.atomic)
         moto_port = free_port(self.host)
         self._moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self._moto.start()
