@@ -6,15 +6,21 @@ Formats (docs/lake.md): dates `dd/MM/yyyy`, date-times `dd/MM/yyyy HH:mm:ss`, bo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from exhaust.lake.store import Lake
+from exhaust.lake.store import Lake, Piece
+from exhaust.packaging import usable_cpus
 
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 32_768
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, eol="\r\n", quoting_style="needed")
 
 USER_COLUMNS = (
@@ -36,6 +42,45 @@ USER_COLUMNS = (
 )
 
 
+def in_parallel(work: Callable[[Item], Answer], items: Iterable[Item], workers: int | None = None) -> Iterator[Answer]:
+    """`work(item)` for every item on `workers` threads (default: every usable CPU), answered in item order.
+
+    At most `workers` items are in progress at once, so memory holds that many chunks whatever the batch size.
+    Arrow decodes, computes and writes CSV with the GIL released, so the threads do run at once.
+    """
+    workers = workers or usable_cpus()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
+        pending: deque[Future[Answer]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def batch_chunks(
+    lake: Lake,
+    table: str,
+    batch_id: str,
+    columns: Sequence[str],
+    work: Callable[[pa.Table], tuple[pa.Buffer, int]],
+    rows: int = CHUNK_ROWS,
+) -> Iterator[tuple[pa.Buffer, int]]:
+    """`work(chunk)` for the batch's rows of a batch-keyed table (enrolments, attempts), `rows` at a time, in order.
+
+    The batch's row groups are cut into pieces of about `rows` that threads read and work on at once; a row
+    group larger than `rows` is still worked on in chunks of `rows`, so memory holds a few chunks.
+    """
+
+    def work_on_piece(piece: Piece) -> list[tuple[pa.Buffer, int]]:
+        batches = lake.read_piece(piece, columns, batch_rows=min(rows, 65_536))
+        return [answer for chunk in chunks_of(batches, rows) if (answer := work(chunk))[1]]
+
+    for answers in in_parallel(work_on_piece, lake.pieces(table, equals={"batch_id": batch_id}, rows=rows)):
+        yield from answers
+
+
 def chunks_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
     """Regroup record batches into tables of about `rows` rows (never splitting one record batch)."""
     pending: list[pa.RecordBatch] = []
@@ -48,13 +93,6 @@ def chunks_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table
             pending, count = [], 0
     if pending:
         yield pa.Table.from_batches(pending)
-
-
-def enrolment_chunks(lake: Lake, batch_id: str, columns: Sequence[str], rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
-    """The batch's enrolments in user id order, `rows` at a time."""
-    wanted = ["user_id", *[name for name in columns if name != "user_id"]]
-    scan = lake.scan("enrolments", wanted, equals={"batch_id": batch_id}, batch_rows=min(rows, 65_536))
-    yield from chunks_of(scan, rows)
 
 
 def user_range(user_ids: pa.ChunkedArray | pa.Array) -> tuple[str, str]:

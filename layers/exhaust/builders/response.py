@@ -59,10 +59,8 @@ def header() -> list[str]:
 
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
     collection = batch.collection
-    scan = lake.scan(
-        "assessment_attempts", ATTEMPT_COLUMNS, equals={"batch_id": batch.batch_id}, batch_rows=min(chunk_rows, 65_536)
-    )
-    for chunk in common.chunks_of(scan, chunk_rows):
+
+    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         length = chunk.num_rows
         columns = [
             common.constant(collection.collection_id, length),
@@ -76,4 +74,6 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             common.format_dates(common.single(chunk, "attempted_on"), with_time=True),
             *(chunk[name] for name in ATTEMPT_COLUMNS[5:]),
         ]
-        yield common.encode_csv(columns), length
+        return common.encode_csv(columns), length
+
+    yield from common.batch_chunks(lake, "assessment_attempts", batch.batch_id, ATTEMPT_COLUMNS, chunk_csv, chunk_rows)
