@@ -13,6 +13,7 @@ import json
 
 import pyarrow as pa
 from exhaust.lake import schemas
+from exhaust.lake.extracts import write_batch_users
 from exhaust.lake.store import Lake
 
 CHANNEL = "ch-a"
@@ -261,4 +262,5 @@ def write_handmade_lake(root) -> Lake:
     lake.write("users", pa.Table.from_pylist(USERS, schema=schemas.USERS))
     lake.write("consents", pa.Table.from_pylist(CONSENTS, schema=schemas.CONSENTS))
     lake.write("assessment_attempts", pa.Table.from_pylist(ATTEMPTS, schema=schemas.ASSESSMENT_ATTEMPTS))
+    write_batch_users(lake)
     return lake

@@ -12,6 +12,7 @@ from exhaust.builders import file_stem, progress, response, userinfo
 from exhaust.builders.common import CHUNK_ROWS
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
 from exhaust.lake.catalog import BatchInfo, Catalog
+from exhaust.lake.extracts import check_indexed
 from exhaust.lake.store import Lake
 from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, S3Upload, ZipSink, ZipSummary
 
@@ -25,6 +26,8 @@ def header_and_chunks(
         raise NoDataFound()
     if batch.retired:
         raise RetiredCollection()
+    if dataset_id in ("progress-exhaust", "userinfo-exhaust"):
+        check_indexed(lake, batch_id)
     if dataset_id == "progress-exhaust":
         return progress.header(batch.collection), progress.rows(lake, batch, chunk_rows)
     if dataset_id == "userinfo-exhaust":

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from exhaust.lake.extracts import BATCH_USERS
 from exhaust.lake.store import Lake, Piece
 from exhaust.packaging import usable_cpus
 
@@ -106,27 +107,29 @@ def align(found: pa.Table, key: str, keys: pa.Array) -> pa.Table:
     return found.take(positions)
 
 
-# A range read holding more than this many times the wanted users is filtered while it is decoded.
-SPARSE_FACTOR = 4
 # Few distinct values each: read dictionary-encoded, they decode and align several times faster.
 CATEGORICAL_USER_COLUMNS = frozenset(
     {"state", "district", "block", "cluster", "org_name", "board", "user_type", "user_sub_type", "declared_org"}
 )
 
 
-def users_of(lake: Lake, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
-    """The users' profiles aligned with `user_ids` (sorted ids: their range prunes the users table).
+def profiles_of(lake: Lake, batch_id: str, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
+    """The profiles of some of a batch's users (sorted ids), aligned with `user_ids`, from the batch_users extract.
 
-    When the range holds many more users than wanted (a small batch spread over a large users table), each
-    decoded record batch is filtered at once, so memory holds only the wanted users. When the wanted users are
-    most of the range (a large batch), that filter is skipped: the alignment drops the others more cheaply.
+    The extract is sorted like enrolments, so a chunk of enrolments reads the run of rows of its id range;
+    when that run is the chunk's users in the same order (progress), no alignment is needed.
     """
     low, high = user_range(user_ids)
     dictionary = [name for name in columns if name in CATEGORICAL_USER_COLUMNS]
-    between = {"user_id": (low, high)}
-    sparse = lake.rows_within("users", between) > SPARSE_FACTOR * len(user_ids)
-    isin = {"user_id": user_ids} if sparse else None
-    found = lake.read("users", list(columns), between=between, isin=isin, dictionary=dictionary)
+    found = lake.read(
+        BATCH_USERS,
+        list(columns),
+        equals={"batch_id": batch_id},
+        between={"user_id": (low, high)},
+        dictionary=dictionary,
+    )
+    if found.num_rows == len(user_ids) and found.column("user_id").combine_chunks().equals(user_ids):
+        return found
     return align(found, "user_id", user_ids)
 
 

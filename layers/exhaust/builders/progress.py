@@ -142,7 +142,7 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
     def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         length = chunk.num_rows
         user_ids = common.single(chunk, "user_id")
-        users = common.users_of(lake, user_ids, USER_COLUMNS)
+        users = common.profiles_of(lake, batch.batch_id, user_ids, USER_COLUMNS)
         completed_contents = common.single(chunk, "completed_contents")
         completed = pc.equal(common.single(chunk, "status"), ENROLMENT_COMPLETED)
         overall = _progress(common.list_match_counts(completed_contents, leaf_ids), collection.leaf_count)

@@ -73,7 +73,7 @@ def rows(
         if not length:
             return pa.py_buffer(b""), 0
         user_ids = common.single(consenting, "user_id")
-        users = common.users_of(lake, user_ids)
+        users = common.profiles_of(lake, batch.batch_id, user_ids)
         columns = [
             common.constant(collection.collection_id, length),
             common.constant(collection.name, length),

@@ -139,6 +139,9 @@ ASSESSMENT_ATTEMPTS = pa.schema(
         ("question_response", pa.string()),
     ]
 )
+# The lake's index of profiles by batch (exhaust.lake.extracts): each enrolment's user profile, written when the
+# lake is loaded, so a batch's users are one run of rows instead of a lookup spread over the whole users table.
+BATCH_USERS = pa.schema([("batch_id", pa.string(), False), *USERS])
 TELEMETRY = pa.schema(
     [
         ("event_date", pa.date32(), False),
@@ -175,6 +178,9 @@ class TableSpec:
     # Small enough that a read by key range decodes little beyond the range (a builder's chunk of 65,536
     # users spans about 4 row groups of users), large enough for good compression and a small footer.
     row_group_size: int = 32_768
+    # A row group never holds two values of this column: a small batch's rows are row groups of their own, so
+    # reading one batch decodes nothing of its neighbours.
+    split_by: str | None = None
 
 
 TABLES: dict[str, TableSpec] = {
@@ -182,14 +188,16 @@ TABLES: dict[str, TableSpec] = {
     for spec in (
         TableSpec("collections", COLLECTIONS, ("collection_id",)),
         TableSpec("batches", BATCHES, ("batch_id",)),
-        TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id")),
+        TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id"), split_by="batch_id"),
         TableSpec("users", USERS, ("user_id",), row_group_size=16_384),
         TableSpec("consents", CONSENTS, ("collection_id", "consumer_id", "user_id", "consented_on")),
         TableSpec(
             "assessment_attempts",
             ASSESSMENT_ATTEMPTS,
             ("batch_id", "user_id", "content_id", "attempt_id", "question_index"),
+            split_by="batch_id",
         ),
+        TableSpec("batch_users", BATCH_USERS, ("batch_id", "user_id"), split_by="batch_id"),
         TableSpec("telemetry", TELEMETRY, ("event_date", "channel", "partner_id", "ets")),
         TableSpec("observations", OBSERVATIONS, ("observed_at",)),
     )

@@ -214,16 +214,15 @@ class Lake:
         for piece in self.pieces(table, equals=equals, between=between, isin=isin):
             yield from self.read_piece(piece, columns, batch_rows=batch_rows, dictionary=dictionary)
 
-    def rows_within(self, table: str, between: Mapping[str, Bounds]) -> int:
-        """An upper bound, from the footers alone, of the rows a read with these bounds decodes."""
-        ranges = {name: (_utc(low), _utc(high)) for name, (low, high) in between.items()}
+    def count(self, table: str, **conditions: Any) -> int:
+        """How many rows match (row groups that the statistics show to match wholly are not decoded)."""
         total = 0
-        for _, metadata in self.files(table):
-            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-            for index in range(metadata.num_row_groups):
-                row_group = metadata.row_group(index)
-                if _coverage(row_group, positions, ranges) != "none":
-                    total += row_group.num_rows
+        for piece in self.pieces(table, **conditions):
+            if not piece.checked and not piece.isin:
+                total += piece.rows
+            else:
+                names = [*piece.checked, *piece.isin][:1]
+                total += sum(batch.num_rows for batch in self.read_piece(piece, names))
         return total
 
     def read(self, table: str, columns: Sequence[str] | None = None, **conditions: Any) -> pa.Table:
@@ -257,7 +256,8 @@ class Lake:
             write_statistics=True,
         ) as writer:
             for part in parts:
-                writer.write_table(sort_table(spec, part), row_group_size=row_group_size or spec.row_group_size)
+                for run in _runs(sort_table(spec, part), spec.split_by):
+                    writer.write_table(run, row_group_size=row_group_size or spec.row_group_size)
         self._files.pop(table, None)
         return path
 
@@ -278,6 +278,19 @@ def _utc(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.tzinfo is None:
         return value.replace(tzinfo=dt.UTC)
     return value
+
+
+def _runs(table: pa.Table, column: str | None) -> Iterator[pa.Table]:
+    """The sorted table cut where `column` changes value (each run then starts a row group), or whole."""
+    if column is None or table.num_rows < 2:
+        yield table
+        return
+    values = table.column(column)
+    changes = pc.indices_nonzero(pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)))
+    start = 0
+    for end in [*(position + 1 for position in changes.to_pylist()), table.num_rows]:
+        yield table.slice(start, end - start)
+        start = end
 
 
 def sort_table(spec: TableSpec, table: pa.Table) -> pa.Table:
