@@ -95,15 +95,18 @@ def test_large_zips_are_streamed_to_s3_in_parts_and_hashed_on_the_way(aws_resour
         assert opened.read("big.csv") == b"".join(blocks)
 
 
+def fail_after_some_parts(archive):
+    with archive:
+        for _ in range(8):
+            archive.write_csv_bytes(os.urandom(1024 * 1024), rows=1)
+        raise RuntimeError("lake went away")
+
+
 def test_a_failed_build_aborts_its_upload_and_leaves_nothing(aws_resources):
     bucket = aws_resources.exhaust_bucket
+    upload = S3Upload(bucket, f"{PREFIX}half.zip", part_bytes=5 * 1024 * 1024)
     with pytest.raises(RuntimeError, match="lake went away"):
-        with EncryptedCsvZip(
-            S3Upload(bucket, f"{PREFIX}half.zip", part_bytes=5 * 1024 * 1024), "half.csv", PASSWORD
-        ) as archive:
-            for _ in range(8):
-                archive.write_csv_bytes(os.urandom(1024 * 1024), rows=1)
-            raise RuntimeError("lake went away")
+        fail_after_some_parts(EncryptedCsvZip(upload, "half.csv", PASSWORD))
     assert objects(bucket) == {}
     assert aws.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 

@@ -136,9 +136,13 @@ def test_the_entry_is_dated_with_the_build_time_not_1980(tmp_path):
     assert before - dt.timedelta(seconds=2) <= dated <= after  # DOS times have a 2-second resolution
 
 
+def fail_while_writing(archive):
+    with archive:
+        archive.write_rows([["a"]])
+        raise RuntimeError("boom")
+
+
 def test_a_build_that_fails_leaves_no_file(tmp_path):
     with pytest.raises(RuntimeError, match="boom"):
-        with EncryptedCsvZip(tmp_path / "out.zip", "data.csv", "pw") as archive:
-            archive.write_rows([["a"]])
-            raise RuntimeError("boom")
+        fail_while_writing(EncryptedCsvZip(tmp_path / "out.zip", "data.csv", "pw"))
     assert not (tmp_path / "out.zip").exists()
