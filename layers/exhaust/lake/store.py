@@ -253,7 +253,8 @@ class Lake:
             spec.schema,
             filesystem=self.filesystem,
             compression="zstd",
-            write_statistics=True,
+            # Statistics only where reads prune (the sort key): they are most of a footer, read by every build.
+            write_statistics=list(spec.sort_key),
         ) as writer:
             for part in parts:
                 for run in _runs(sort_table(spec, part), spec.split_by):
