@@ -314,7 +314,9 @@ def _mask(batch: pa.RecordBatch, ranges: Mapping[str, Bounds], isin: Mapping[str
         for part in parts:
             mask = part if mask is None else pc.and_(mask, part)
     for name, values in isin.items():
-        value_set = values if isinstance(values, pa.Array) else pa.array(values, type=batch.schema.field(name).type)
+        kind = batch.schema.field(name).type
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind  # a column read dictionary-encoded
+        value_set = values if isinstance(values, pa.Array) else pa.array(values, type=kind)
         part = pc.is_in(batch.column(name), value_set=value_set)
         mask = part if mask is None else pc.and_(mask, part)
     return mask
