@@ -48,7 +48,7 @@ format: install
 synth: install
 	$(BIN)/python app.py
 
-## Build progress-exhaust for the large lake's 1M-enrolment batch; figures in bench/results.json (docs/benchmarks.md).
+## The builders against their floor, small batches and cold starts; figures in bench/results.json and docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/bench_builders.py
 
