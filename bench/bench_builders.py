@@ -70,12 +70,9 @@ def timed(function):  # type: ignore[no-untyped-def]
 def child_build(args: argparse.Namespace) -> dict:
     from exhaust.builders import build_batch_zip
 
-    summary, seconds, cpu = timed(
-        lambda: build_batch_zip(
-            args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, Path(args.output),
-            dt.date.fromisoformat(LAKE_TODAY),
-        )  # fmt: skip
-    )
+    day = dt.date.fromisoformat(LAKE_TODAY)
+    build = (args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, Path(args.output), day)
+    summary, seconds, cpu = timed(lambda: build_batch_zip(*build))
     return {"rows": summary.rows, "seconds": seconds, "cpu_seconds": cpu, "bytes": summary.bytes,
             "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
@@ -83,7 +80,6 @@ def child_build(args: argparse.Namespace) -> dict:
 def child_floor(args: argparse.Namespace) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
-
     from exhaust.builders.common import encode_csv
     from exhaust.packaging import COMPRESS_LEVEL, EncryptedCsvZip
 
@@ -132,7 +128,6 @@ def old_floor(csv_bytes: bytes, path: Path) -> int:
 
 def child_small(args: argparse.Namespace) -> dict:
     import pyarrow.fs as pafs
-
     from exhaust.builders import BuildError, build_batch_zip
     from exhaust.lake.metering import CountingHandler
     from exhaust.lake.store import Lake
@@ -211,7 +206,6 @@ def extract_csv(zip_path: Path, csv_path: Path) -> None:
 
 def small_batch_ids(lake: Path, big_batch: str) -> list[str]:
     import pyarrow.compute as pc
-
     from exhaust.lake.store import Lake
 
     batch_ids = Lake.open(str(lake)).read("enrolments", ["batch_id"])["batch_id"]
@@ -222,7 +216,8 @@ def small_batch_ids(lake: Path, big_batch: str) -> list[str]:
 
 def bench_dataset(dataset: str, lake: Path, samples: dict, work: Path) -> dict:
     build = run_child("--child", "build", "--dataset", dataset, "--lake", str(lake), "--batch-id",
-                      samples["progressBatchId"], "--channel", samples["channel"], "--output", str(work / "b.zip"))  # fmt: skip
+                      samples["progressBatchId"], "--channel", samples["channel"],
+                      "--output", str(work / "b.zip"))  # fmt: skip
     extract_csv(work / "b.zip", work / "b.csv")
     levels = ["--levels"] if dataset == "progress-exhaust" else []
     floor = run_child("--child", "floor", "--csv", str(work / "b.csv"), "--output", str(work / "f.zip"), *levels)
@@ -288,7 +283,9 @@ def markdown(results: dict) -> str:
     if levels:
         lines += ["", "Compression level, one core, progress-exhaust's CSV:", "",
                   "| packaging | seconds | MB/s | zip MB |", "| --- | --- | --- | --- |"]  # fmt: skip
-        lines += [f"| {name} | {item['seconds']} | {item['mb_per_s']} | {item['zip_mb']} |" for name, item in levels.items()]
+        lines += [
+            f"| {name} | {item['seconds']} | {item['mb_per_s']} | {item['zip_mb']} |" for name, item in levels.items()
+        ]
     small = results["small_batches"]
     lines += ["", f"Small batches: {small['batches']} progress-exhaust batches ({small['rows']:,} rows) in "
               f"{small['seconds']} s; per batch {small['bytes_per_batch_median_kb']} KB read (max "
