@@ -57,7 +57,7 @@ synth: install
 	$(BIN)/python app.py
 	@echo "synthesized: the template is in cdk.out/ (cdk-nag checks passed)"
 
-## Build progress-exhaust for the large lake's 1M-enrolment batch; figures in bench/results.json (docs/benchmarks.md).
+## The builders against their floor, small batches and cold starts; figures in bench/results.json and docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/bench_builders.py
 

@@ -44,6 +44,8 @@ class RuntimeSettings(BaseModel):
     # progress this long even when their execution still runs.
     sweep_submitted_after_seconds: int = Field(default=900, ge=1)
     sweep_stuck_after_seconds: int = Field(default=6 * 3600, ge=60)
+    # The on-demand zips' deflate level (ISA-L): 0 fastest ... 3 smallest; docs/benchmarks.md has the trade-off.
+    zip_compression_level: int = Field(default=1, ge=0, le=3)
 
     @property
     def lake_uri(self) -> str:
