@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aws_cdk import (
     Duration,
+    Stack,
     aws_apigateway,
     aws_cloudwatch,
     aws_cloudwatch_actions,
@@ -48,6 +49,24 @@ class Monitoring(Construct):
             )
         )
         self.topic = aws_sns.Topic(self, "AlarmTopic", display_name="exhaust alarms", master_key=key, enforce_ssl=True)
+        # enforce_ssl gives the topic a resource policy, which replaces SNS's default one: without this statement
+        # nothing may publish, and no alarm would ever be delivered. Only this account's alarms may (confused
+        # deputy: CloudWatch sets aws:SourceArn and aws:SourceAccount).
+        stack = Stack.of(self)
+        self.topic.add_to_resource_policy(
+            aws_iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                actions=["sns:Publish"],
+                principals=[aws_iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"
+                    },
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )
         if alarm_email:
             self.topic.add_subscription(aws_sns_subscriptions.EmailSubscription(alarm_email))
         self.alarms: list[aws_cloudwatch.Alarm] = []

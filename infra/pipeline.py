@@ -15,6 +15,7 @@ import json
 from aws_cdk import (
     CfnOutput,
     Duration,
+    RemovalPolicy,
     Stack,
     aws_events,
     aws_events_targets,
@@ -37,6 +38,10 @@ from infra.storage import Storage
 
 SWEEP_EVERY = Duration.minutes(5)
 EXECUTION_TIMEOUT = Duration.hours(12)
+# Step Functions delivers its logs through CloudWatch Logs vended delivery, which adds each log group to one
+# account-wide resource policy (5,120 characters) unless the group's name starts with this prefix (Step Functions
+# developer guide, "Logging using CloudWatch Logs"): one stack per developer would outgrow that policy.
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
 DEFAULT_EVENT_BUS = "default"
 
 
@@ -63,6 +68,8 @@ class Pipeline(Construct):
             generate_secret_string=aws_secretsmanager.SecretStringGenerator(
                 password_length=48, exclude_punctuation=True
             ),
+            # Partners verify callbacks with it: kept, as the tables are, when the stack is deleted or replaced.
+            removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
             self.callback_secret,
@@ -80,7 +87,14 @@ class Pipeline(Construct):
             "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1)
         )
 
-        log_group = aws_logs.LogGroup(self, "WorkflowLogs", retention=aws_logs.RetentionDays.ONE_MONTH)
+        # Named (per stack), so deleted with the stack: a retained group would block the next deploy of the same name.
+        log_group = aws_logs.LogGroup(
+            self,
+            "WorkflowLogs",
+            log_group_name=f"{VENDED_LOGS_PREFIX}{settings.stack_name}-workflow",
+            retention=aws_logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         substitutions = {
             workflow.BUILDER_FUNCTION: builder.function_arn,
             workflow.FINALIZE_FUNCTION: self.finalize.function_arn,

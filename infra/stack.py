@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack, aws_lambda, aws_ssm
+from aws_cdk import CfnOutput, Stack, Tags, aws_lambda, aws_ssm
 from constructs import Construct
 from exhaust.resources import CREDENTIALS_TABLE
 
@@ -14,13 +14,19 @@ from infra.layer import stage_layer
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
 from infra.scheduler import Scheduler
-from infra.service_function import POWERTOOLS_LAYER_PARAMETER, RUNTIME
+from infra.service_function import RUNTIME, powertools_layer_parameter
 from infra.storage import Storage
+
+
+PROJECT = "exhaust"
 
 
 class ExhaustStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        # Every taggable resource (and the stack itself) says what it belongs to: cost reports, clean-up, IAM.
+        Tags.of(self).add("project", PROJECT)
+        Tags.of(self).add("stage", settings.stage)
         storage = Storage(self, "Storage", settings=settings)
         self.monitoring = Monitoring(
             self, "Monitoring", dead_letter_queue=storage.dead_letter_queue, alarm_email=settings.alarm_email
@@ -37,7 +43,7 @@ class ExhaustStack(Stack):
         powertools_layer = aws_lambda.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
-            aws_ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+            aws_ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter()),
         )
         environment = {
             **storage.environment(),

@@ -1,0 +1,123 @@
+"""What AWS does that moto and the local runner do not check, read off the synthesized template (issue 13)."""
+
+import re
+from pathlib import Path
+
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from infra.service_function import API_GATEWAY_INTEGRATION_TIMEOUT
+
+from .walk import listed, methods, of_type, render
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_REGION = "us-east-1"
+
+
+def test_step_functions_logs_to_a_vendedlogs_group(resources):
+    (machine,) = of_type(resources, "AWS::StepFunctions::StateMachine").values()
+    (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    name = resources[log_group]["Properties"]["LogGroupName"]
+    assert name.startswith("/aws/vendedlogs/states/")
+    assert "exhaust-dev" in name  # one per stack: several stacks share an account
+
+
+def test_cloudwatch_may_publish_to_the_alarm_topic_over_tls(resources):
+    (topic_id,) = of_type(resources, "AWS::SNS::Topic")
+    (policy,) = [
+        p["Properties"]
+        for p in of_type(resources, "AWS::SNS::TopicPolicy").values()
+        if {"Ref": topic_id} in p["Properties"]["Topics"]
+    ]
+    statements = policy["PolicyDocument"]["Statement"]
+    (publish,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert publish["Action"] == "sns:Publish"
+    assert publish["Resource"] == {"Ref": topic_id}
+    assert render(publish["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(":alarm:*")
+    assert publish["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def _api_function_ids(resources) -> set[str]:
+    """Every Lambda API Gateway waits for: route integrations and the authorizer."""
+    ids = set()
+    for method in methods(resources).values():
+        uri = render(method["Integration"]["Uri"])
+        ids |= set(re.findall(r"<(\w+)\.Arn>", uri))
+    for authorizer in of_type(resources, "AWS::ApiGateway::Authorizer").values():
+        ids |= set(re.findall(r"<(\w+)\.Arn>", render(authorizer["Properties"]["AuthorizerUri"])))
+    return ids
+
+
+def test_api_functions_stop_before_the_gateway_stops_waiting(resources):
+    ids = _api_function_ids(resources)
+    assert len(ids) >= 10  # every route's function and the authorizer
+    limit = API_GATEWAY_INTEGRATION_TIMEOUT.to_seconds()
+    assert limit == 29
+    timeouts = {logical_id: resources[logical_id]["Properties"]["Timeout"] for logical_id in ids}
+    assert all(timeout < limit for timeout in timeouts.values()), timeouts
+
+
+def test_the_callback_secret_is_retained_like_the_tables(resources):
+    (secret,) = of_type(resources, "AWS::SecretsManager::Secret").values()
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    for table in of_type(resources, "AWS::DynamoDB::Table").values():
+        assert table["DeletionPolicy"] == "Retain"
+
+
+def test_api_gateway_execution_logs_have_a_retention(resources):
+    (api_id,) = of_type(resources, "AWS::ApiGateway::RestApi")
+    (stage_id, stage) = next(iter(of_type(resources, "AWS::ApiGateway::Stage").items()))
+    (group_id, group) = next(
+        (logical_id, r)
+        for logical_id, r in of_type(resources, "AWS::Logs::LogGroup").items()
+        if "API-Gateway-Execution-Logs_" in render(r["Properties"].get("LogGroupName", ""))
+    )
+    stage_name = stage["Properties"]["StageName"]
+    assert render(group["Properties"]["LogGroupName"]) == f"API-Gateway-Execution-Logs_<{api_id}>/{stage_name}"
+    assert group["Properties"]["RetentionInDays"] == 90
+    assert group_id in listed(stage.get("DependsOn", [])), f"{stage_id} must wait for its log group"
+
+
+def _taggable(kind: str) -> bool:
+    schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, kind).schema
+    return "Tags" in schema.get("properties", {})
+
+
+def _tags(properties: dict) -> dict[str, str]:
+    tags = properties.get("Tags", properties.get("DistributionConfig", {}).get("Tags", {}))
+    if isinstance(tags, list):
+        return {tag["Key"]: tag["Value"] for tag in tags}
+    return dict(tags)
+
+
+def test_every_taggable_resource_carries_project_and_stage(resources):
+    kinds = {r["Type"] for r in resources.values() if not r["Type"].startswith("Custom::")}
+    taggable = {kind for kind in kinds if _taggable(kind)}
+    assert {"AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue"} <= taggable
+    untagged = {
+        logical_id: _tags(r["Properties"])
+        for logical_id, r in resources.items()
+        if r["Type"] in taggable and not {"project": "exhaust", "stage": "dev"}.items() <= _tags(r["Properties"]).items()
+    }
+    assert not untagged, untagged
+
+
+def _locked(distribution: str) -> str:
+    (version,) = re.findall(rf"^{distribution}==(\S+)$", (REPO_ROOT / "requirements.lock").read_text(), re.MULTILINE)
+    return version
+
+
+def test_the_powertools_layer_is_the_release_the_lock_pins(synthesis):
+    template = synthesis.template_json()
+    layer_parameters = [
+        p["Default"] for p in template["Parameters"].values() if "/aws/service/powertools/" in str(p.get("Default"))
+    ]
+    assert layer_parameters == [
+        f"/aws/service/powertools/python/arm64/python3.12/{_locked('aws-lambda-powertools')}"
+    ]
+    functions = of_type(template["Resources"], "AWS::Lambda::Function").values()
+    zipped = [f["Properties"] for f in functions if f["Properties"].get("PackageType") != "Image"]
+    assert zipped and all(len(f["Layers"]) == 2 for f in zipped)
