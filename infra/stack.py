@@ -17,7 +17,6 @@ from infra.scheduler import Scheduler
 from infra.service_function import RUNTIME, powertools_layer_parameter
 from infra.storage import Storage
 
-
 PROJECT = "exhaust"
 
 
