@@ -145,8 +145,11 @@ class Pipeline(Construct):
                 aws_iam.PolicyStatement(
                     actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn]
                 ),
+                # Redriving a failed execution redrives its Map Run: Step Functions then redrives the child
+                # executions with this role (Step Functions developer guide, "Redriving Map Runs").
                 aws_iam.PolicyStatement(
-                    actions=["states:DescribeExecution", "states:StopExecution"], resources=[child_executions]
+                    actions=["states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"],
+                    resources=[child_executions],
                 ),
             ],
         )
@@ -184,17 +187,52 @@ class Pipeline(Construct):
             "submission, attempt) are only known at run time.",
             finding=iam5_resource(self.sweeper.role, executions),
         )
+        # A sweep EventBridge cannot deliver lands in this queue (alarmed) instead of vanishing; a late sweep is
+        # worth nothing once the next one has run, hence the event age.
+        self.sweeper_dead_letters = monitoring.dead_letter_queue("SweeperDeadLetterQueue", "A scheduled sweep")
         aws_events.Rule(
             self,
             "SweepSchedule",
             schedule=aws_events.Schedule.rate(SWEEP_EVERY),
-            targets=[aws_events_targets.LambdaFunction(self.sweeper, retry_attempts=2)],
+            targets=[
+                aws_events_targets.LambdaFunction(
+                    self.sweeper,
+                    retry_attempts=2,
+                    max_event_age=SWEEP_EVERY,
+                    dead_letter_queue=self.sweeper_dead_letters,
+                )
+            ],
             description="Re-queues lost SUBMITTED requests, recovers PROCESSING ones whose execution ended",
         )
         for function in (self.finalize, self.mark_failed, self.sweeper):
             bus.grant_put_events_to(function)
             self.callback_secret.grant_read(function)
 
+        # Operators redrive by hand (docs/deploy.md): a policy to attach to their role, for this workflow only.
+        self.redrive_policy = aws_iam.ManagedPolicy(
+            self,
+            "RedrivePolicy",
+            description="Redrive failed executions of the exhaust workflow (docs/deploy.md, redrive)",
+            statements=[
+                aws_iam.PolicyStatement(
+                    actions=["states:ListExecutions"], resources=[self.state_machine.state_machine_arn]
+                ),
+                aws_iam.PolicyStatement(
+                    actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"],
+                    resources=[executions],
+                ),
+            ],
+        )
+        acknowledge(
+            self.redrive_policy,
+            "AwsSolutions-IAM5",
+            "An operator redrives any failed execution of this one state machine; execution names (requestId, "
+            "submission, attempt) are only known at run time.",
+            finding=iam5_resource(self.redrive_policy, executions),
+        )
+        CfnOutput(
+            self, "RedrivePolicyArn", value=self.redrive_policy.managed_policy_arn, description="attach to redrive"
+        ).override_logical_id("RedrivePolicyArn")
         CfnOutput(
             self, "CallbackSecretArn", value=self.callback_secret.secret_arn, description="signs completion callbacks"
         ).override_logical_id("CallbackSecretArn")
@@ -202,8 +240,15 @@ class Pipeline(Construct):
             self, "StateMachineArn", value=self.state_machine.state_machine_arn, description="the exhaust workflow"
         ).override_logical_id("StateMachineArn")
         monitoring.watch_state_machine(self.state_machine)
-        monitoring.watch_function(builder, "Builder")
-        monitoring.watch_function(self.dispatcher, "Dispatcher")
+        for function, name in (
+            (builder, "Builder"),
+            (self.dispatcher, "Dispatcher"),
+            (self.sweeper, "Sweeper"),
+            (self.finalize, "Finalize"),
+            (self.mark_failed, "MarkFailed"),
+        ):
+            monitoring.watch_function(function, name)
+        monitoring.watch_queue_age(storage.queue)
 
     def _function(
         self,

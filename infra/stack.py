@@ -6,15 +6,16 @@ from aws_cdk import CfnOutput, Stack, Tags, aws_lambda, aws_ssm
 from constructs import Construct
 from exhaust.resources import CREDENTIALS_TABLE
 
-from infra.api import Api
+from infra.api import AUTHORIZER_FUNCTION, Api
 from infra.builder import Builder
 from infra.cdn import Cdn
 from infra.config import StackSettings
+from infra.image_function import ImageServiceFunction
 from infra.layer import stage_layer
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
 from infra.scheduler import Scheduler
-from infra.service_function import RUNTIME, powertools_layer_parameter
+from infra.service_function import RUNTIME, ServiceFunction, powertools_layer_parameter
 from infra.storage import Storage
 
 PROJECT = "exhaust"
@@ -61,6 +62,7 @@ class ExhaustStack(Stack):
             environment=environment,
         )
         self.monitoring.watch_api(self.api.rest_api)
+        self.monitoring.watch_function(self.api.functions[AUTHORIZER_FUNCTION], "Authorizer")
         self.builder = Builder(self, "Builder", storage=storage, environment=environment)
         self.pipeline = Pipeline(
             self,
@@ -72,8 +74,13 @@ class ExhaustStack(Stack):
             builder=self.builder.function,
             monitoring=self.monitoring,
         )
-        self.scheduler = Scheduler(self, "Scheduler", storage=storage, environment=environment)
-        self.monitoring.watch_function(self.scheduler.producer, "Producer")
+        self.scheduler = Scheduler(
+            self, "Scheduler", settings=settings, storage=storage, environment=environment, monitoring=self.monitoring
+        )
+        functions = [c for c in self.node.find_all() if isinstance(c, ServiceFunction | ImageServiceFunction)]
+        self.monitoring.watch_throttles(functions)
+        self.monitoring.watch_tables(list(storage.tables.values()))
+        self.monitoring.add_dashboard(settings.stack_name)
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
         CfnOutput(
             self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"
