@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from exhaust.settings import MAX_LINK_EXPIRY_SECONDS
 from pydantic import BaseModel, Field
 
 
@@ -20,8 +21,8 @@ class StackSettings(BaseModel):
     lake_prefix: str = Field(default="lake/", pattern=r"^$|^[A-Za-z0-9!_.*'()/-]*/$")
     # Request outputs (requests/...) expire after this many days (S3 lifecycle rule).
     output_retention_days: int = Field(default=30, ge=1, le=3650)
-    # Lifetime of the presigned download links.
-    link_expiry_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # Lifetime of the presigned download links: at most what the signing session credentials allow.
+    link_expiry_minutes: int = Field(default=30, ge=1, le=MAX_LINK_EXPIRY_SECONDS // 60)
     # Open (SUBMITTED or PROCESSING) requests a channel may have before submit answers 429.
     max_open_requests_per_channel: int = Field(default=100, ge=1)
     # Step Functions executions running at once per channel (the dispatcher's throttle).
