@@ -6,6 +6,9 @@ independently, the producer's role holds only its own grants (infra/grants.py PR
 Dockerfile repeats the builder's install step so both images share that layer. Synthesis only stages the build
 context; Docker runs at `cdk deploy`.
 
+A re-produced day replaces public files CloudFront caches for an hour (the producer's Cache-Control): the producer
+invalidates them after every run that wrote any, so corrections reach readers at once (docs/decisions.md).
+
 The schedule passes its own scheduled time, so a retried invocation produces the same day (the day before the
 scheduled time) rather than whatever "yesterday" is when the retry runs.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, Size, aws_iam, aws_lambda_destinations, aws_scheduler
+from aws_cdk import Duration, Size, aws_cloudfront, aws_iam, aws_lambda_destinations, aws_scheduler
 from constructs import Construct
 
 from infra.config import StackSettings
@@ -44,6 +47,7 @@ class Scheduler(Construct):
         storage: Storage,
         environment: dict[str, str],
         monitoring: Monitoring,
+        distribution: aws_cloudfront.IDistribution,
         schedule_expression: str = DAILY_AT,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -51,13 +55,15 @@ class Scheduler(Construct):
             self,
             "Producer",
             function=PRODUCER_FUNCTION,
-            environment=environment,
+            # After writing the public files it invalidates them in CloudFront, on that distribution only.
+            environment={**environment, "EXHAUST_CDN_DISTRIBUTION_ID": distribution.distribution_id},
             description="exhaust producer: daily summary-rollup and public-summary-rollup from the lake",
             memory_size=MEMORY_MB,
             ephemeral_storage=Size.mebibytes(512),
             timeout=TIMEOUT,
         )
         apply_grants(self.producer, PRODUCER_GRANTS[PRODUCER_FUNCTION], storage)
+        distribution.grant_create_invalidation(self.producer)
         monitoring.watch_function(self.producer, "Producer")
         # A day the schedule could not hand over, or that failed after Lambda's own retries (the schedule invokes
         # asynchronously), is kept here with its scheduledTime, so an operator can produce it again.

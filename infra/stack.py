@@ -75,7 +75,13 @@ class ExhaustStack(Stack):
             monitoring=self.monitoring,
         )
         self.scheduler = Scheduler(
-            self, "Scheduler", settings=settings, storage=storage, environment=environment, monitoring=self.monitoring
+            self,
+            "Scheduler",
+            settings=settings,
+            storage=storage,
+            environment=environment,
+            monitoring=self.monitoring,
+            distribution=self.cdn.distribution,
         )
         functions = [c for c in self.node.find_all() if isinstance(c, ServiceFunction | ImageServiceFunction)]
         self.monitoring.watch_throttles(functions)

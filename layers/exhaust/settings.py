@@ -32,6 +32,8 @@ class RuntimeSettings(BaseModel):
     event_bus_name: str = "default"
     # https://<distribution domain> in AWS; http://127.0.0.1:<port>/cdn locally.
     cdn_base_url: str = ""
+    # The CloudFront distribution the producer invalidates after writing public files (AWS; locally none).
+    cdn_distribution_id: str = ""
     lake_prefix: str = resources.LAKE_PREFIX
     link_expiry_seconds: int = Field(default=1800, ge=60, le=MAX_LINK_EXPIRY_SECONDS)
     # Zips up to this size are answered inline (base64 adds a third: 3.75 MB -> 5 MB, under Lambda's 6 MB

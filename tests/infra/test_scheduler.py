@@ -118,3 +118,20 @@ def test_a_failed_production_raises_the_alarm(resources):
     assert len(alarms) == 1
     assert alarms[0]["MetricName"] == "Errors"
     assert alarms[0]["AlarmActions"]
+
+
+def test_the_producer_may_invalidate_exactly_the_public_distribution(resources):
+    _, function = producer(resources)
+    (distribution,) = of_type(resources, "AWS::CloudFront::Distribution")
+    assert function["Properties"]["Environment"]["Variables"]["EXHAUST_CDN_DISTRIBUTION_ID"] == {"Ref": distribution}
+    statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    invalidation = [s for s in statements if any(a.startswith("cloudfront:") for a in listed(s["Action"]))]
+    assert [(listed(s["Action"]), [render(r) for r in listed(s["Resource"])]) for s in invalidation] == [
+        (
+            ["cloudfront:CreateInvalidation"],
+            [f"arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/<{distribution}>"],
+        )
+    ]
+    functions = of_type(resources, "AWS::Lambda::Function")
+    others = [f["Properties"] for logical_id, f in functions.items() if not logical_id.startswith("SchedulerProducer")]
+    assert all("EXHAUST_CDN_DISTRIBUTION_ID" not in f["Environment"]["Variables"] for f in others)
