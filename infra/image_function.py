@@ -54,6 +54,7 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
         memory_size: int = MEMORY_MB,
         ephemeral_storage: Size = EPHEMERAL_STORAGE,
         timeout: Duration,
+        reserved_concurrent_executions: int | None = None,
     ) -> None:
         log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
         role = function_role(scope, f"{construct_id}Role", log_group)
@@ -72,6 +73,7 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
             memory_size=memory_size,
             ephemeral_storage_size=ephemeral_storage,
             timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrent_executions,
             logging_format=aws_lambda.LoggingFormat.JSON,
             log_group=log_group,
             description=description or f"exhaust {function}",

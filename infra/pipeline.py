@@ -37,6 +37,11 @@ from infra.service_function import ServiceFunction
 from infra.storage import Storage
 
 SWEEP_EVERY = Duration.minutes(5)
+# Concurrency reserved (when the builder's is) for the steps that end a request: finishing never waits behind the
+# account's other functions. Each runs about a second per execution; throttled calls are retried by the workflow.
+ENDING_STEPS_RESERVED_CONCURRENCY = 5
+# One sweep at a time: a sweep that overlaps the previous one would only repeat its work.
+SWEEPER_RESERVED_CONCURRENCY = 1
 EXECUTION_TIMEOUT = Duration.hours(12)
 # Step Functions delivers its logs through CloudWatch Logs vended delivery, which adds each log group to one
 # account-wide resource policy (5,120 characters) unless the group's name starts with this prefix (Step Functions
@@ -82,9 +87,13 @@ class Pipeline(Construct):
             "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
             "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
         }
-        self.finalize = self._function("Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1))
+        reserve = settings.builder_reserved_concurrency > 0
+        ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
+        self.finalize = self._function(
+            "Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+        )
         self.mark_failed = self._function(
-            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1)
+            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps
         )
 
         # Named (per stack), so deleted with the stack: a retained group would block the next deploy of the same name.
@@ -173,7 +182,15 @@ class Pipeline(Construct):
         )
         self.state_machine.grant_start_execution(self.dispatcher)
 
-        self.sweeper = self._function("Sweeper", "sweeper", layers, control_environment, storage, Duration.minutes(5))
+        self.sweeper = self._function(
+            "Sweeper",
+            "sweeper",
+            layers,
+            control_environment,
+            storage,
+            Duration.minutes(5),
+            SWEEPER_RESERVED_CONCURRENCY if reserve else None,
+        )
         self.sweeper.add_to_role_policy(
             aws_iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions]
@@ -258,9 +275,16 @@ class Pipeline(Construct):
         environment: dict[str, str],
         storage: Storage,
         timeout: Duration,
+        reserved_concurrency: int | None = None,
     ) -> ServiceFunction:
         function = ServiceFunction(
-            self, construct_id, function=folder, layers=layers, environment=environment, timeout=timeout
+            self,
+            construct_id,
+            function=folder,
+            layers=layers,
+            environment=environment,
+            timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrency,
         )
         apply_grants(function, PIPELINE_GRANTS[folder], storage)
         return function

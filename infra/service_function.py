@@ -124,6 +124,7 @@ class ServiceFunction(aws_lambda.Function):
         timeout: Duration,
         memory_size: int = 512,
         description: str = "",
+        reserved_concurrent_executions: int | None = None,
     ) -> None:
         log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
         role = function_role(scope, f"{construct_id}Role", log_group)
@@ -138,6 +139,7 @@ class ServiceFunction(aws_lambda.Function):
             role=role,
             memory_size=memory_size,
             timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrent_executions,
             logging_format=aws_lambda.LoggingFormat.JSON,
             log_group=log_group,
             description=description or f"exhaust {function}",

@@ -63,7 +63,13 @@ class ExhaustStack(Stack):
         )
         self.monitoring.watch_api(self.api.rest_api)
         self.monitoring.watch_function(self.api.functions[AUTHORIZER_FUNCTION], "Authorizer")
-        self.builder = Builder(self, "Builder", storage=storage, environment=environment)
+        self.builder = Builder(
+            self,
+            "Builder",
+            storage=storage,
+            environment=environment,
+            reserved_concurrency=settings.builder_reserved_concurrency or None,
+        )
         self.pipeline = Pipeline(
             self,
             "Pipeline",

@@ -4,12 +4,16 @@ import re
 from pathlib import Path
 
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+from exhaust.pipeline.definition import BUILD_BATCHES
 
 from infra.service_function import API_GATEWAY_INTEGRATION_TIMEOUT
 
+from .test_pipeline import deployed_definition
 from .walk import listed, methods, of_type, render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Function logical-id prefix -> its reserved concurrency with the default settings.
+RESERVED_BY_DEFAULT = {"BuilderFunction": 100, "PipelineFinalize": 5, "PipelineMarkFailed": 5, "PipelineSweeper": 1}
 SCHEMA_REGION = "us-east-1"
 
 
@@ -126,3 +130,29 @@ def test_the_powertools_layer_is_the_release_the_lock_pins(synthesis):
     assert zipped
     (parameter,) = layer_parameters
     assert all({"Ref": parameter} in f["Layers"] for f in zipped)
+
+
+def _reserved(resources) -> dict[str, int]:
+    return {
+        logical_id: f["Properties"]["ReservedConcurrentExecutions"]
+        for logical_id, f in of_type(resources, "AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in f["Properties"]
+    }
+
+
+def test_the_builder_and_the_ending_steps_have_reserved_concurrency(resources):
+    reserved = _reserved(resources)
+    by_prefix = {prefix: [v for k, v in reserved.items() if k.startswith(prefix)] for prefix in RESERVED_BY_DEFAULT}
+    assert by_prefix == {prefix: [value] for prefix, value in RESERVED_BY_DEFAULT.items()}
+    assert len(reserved) == len(RESERVED_BY_DEFAULT)  # API functions share the account's unreserved pool
+    definition, _ = deployed_definition(resources)
+    (builder,) = by_prefix["BuilderFunction"]
+    assert builder >= definition["States"][BUILD_BATCHES]["MaxConcurrency"]  # one request never throttles itself
+
+
+def test_no_reservation_at_all_when_the_account_cannot_afford_one(tmp_path):
+    from app import build_app
+
+    app, stack = build_app({"builder_reserved_concurrency": 0}, outdir=str(tmp_path), checks=False)
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    assert _reserved(template["Resources"]) == {}

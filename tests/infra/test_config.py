@@ -50,6 +50,8 @@ def test_context_wins_over_the_environment_and_strings_are_coerced():
         {"output_retention_days": 0},
         {"api_rate_limit": 0},
         {"link_expiry_minutes": 61},
+        {"builder_reserved_concurrency": -1},
+        {"builder_reserved_concurrency": 5},  # below map_max_concurrency (10): one request would throttle itself
         {"link_expiry_minutes": 7 * 24 * 60},
     ],
 )
