@@ -91,8 +91,8 @@ def _taggable(kind: str) -> bool:
 
 
 def _tags(properties: dict) -> dict[str, str]:
-    tags = properties.get("Tags", properties.get("DistributionConfig", {}).get("Tags", {}))
-    if isinstance(tags, list):
+    tags = properties.get("Tags", {})
+    if isinstance(tags, list):  # most types; a few (SSM parameters...) take a map
         return {tag["Key"]: tag["Value"] for tag in tags}
     return dict(tags)
 
