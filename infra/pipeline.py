@@ -257,14 +257,15 @@ class Pipeline(Construct):
             self, "StateMachineArn", value=self.state_machine.state_machine_arn, description="the exhaust workflow"
         ).override_logical_id("StateMachineArn")
         monitoring.watch_state_machine(self.state_machine)
-        for function, name in (
+        watched: tuple[tuple[aws_lambda.IFunction, str], ...] = (
             (builder, "Builder"),
             (self.dispatcher, "Dispatcher"),
             (self.sweeper, "Sweeper"),
             (self.finalize, "Finalize"),
             (self.mark_failed, "MarkFailed"),
-        ):
-            monitoring.watch_function(function, name)
+        )
+        for worker, name in watched:
+            monitoring.watch_function(worker, name)
         monitoring.watch_queue_age(storage.queue)
 
     def _function(
