@@ -243,11 +243,28 @@ class Monitoring(Construct):
             ),
         ]
 
-    def add_dashboard(self, name: str) -> aws_cloudwatch.Dashboard:
-        """One dashboard: every alarm's state on top, then each alarm's metric against its threshold."""
+    def add_dashboard(
+        self, name: str, *, builder: aws_lambda.IFunction, state_machine: aws_stepfunctions.IStateMachine
+    ) -> aws_cloudwatch.Dashboard:
+        """One dashboard: every alarm's state on top, the work going on, then each alarm's metric and threshold."""
         dashboard = aws_cloudwatch.Dashboard(self, "Dashboard", dashboard_name=name)
         dashboard.add_widgets(
             aws_cloudwatch.AlarmStatusWidget(alarms=self.alarms, title="exhaust alarms", width=24, height=6)
+        )
+        minute = Duration.minutes(1)
+        dashboard.add_widgets(
+            aws_cloudwatch.GraphWidget(
+                title="Work: builders running (left), executions (right)",
+                width=24,
+                left=[
+                    builder.metric("ConcurrentExecutions", period=minute, statistic="Maximum", label="builders running")
+                ],
+                right=[
+                    state_machine.metric_started(period=minute, statistic="Sum", label="started"),
+                    state_machine.metric_succeeded(period=minute, statistic="Sum", label="succeeded"),
+                    state_machine.metric_failed(period=minute, statistic="Sum", label="failed"),
+                ],
+            )
         )
         widgets = [
             aws_cloudwatch.AlarmWidget(alarm=alarm, title=alarm.node.id.removesuffix("Alarm"), width=8)

@@ -92,7 +92,9 @@ class ExhaustStack(Stack):
         functions = [c for c in self.node.find_all() if isinstance(c, ServiceFunction | ImageServiceFunction)]
         self.monitoring.watch_throttles(functions)
         self.monitoring.watch_tables(list(storage.tables.values()))
-        self.monitoring.add_dashboard(settings.stack_name)
+        self.monitoring.add_dashboard(
+            settings.stack_name, builder=self.builder.function, state_machine=self.pipeline.state_machine
+        )
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
         CfnOutput(
             self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"

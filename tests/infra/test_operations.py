@@ -135,6 +135,9 @@ def test_the_dashboard_shows_every_alarm(resources):
         assert f"<{logical_id}.Arn>" in body, logical_id
     widgets = json.loads(body.replace("<", "").replace(">", ""))["widgets"]
     assert widgets[0]["properties"]["title"] == "exhaust alarms"  # the status of all of them, on top
+    (work,) = [w["properties"] for w in widgets if w["properties"].get("title", "").startswith("Work")]
+    builder = _function(resources, "BuilderFunction")
+    assert ["AWS/Lambda", "ConcurrentExecutions", "FunctionName", builder] in [m[:4] for m in work["metrics"]]
 
 
 def _map_policy_statements(resources):
