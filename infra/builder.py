@@ -22,7 +22,15 @@ TIMEOUT = Duration.minutes(15)
 
 
 class Builder(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage, environment: dict[str, str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        storage: Storage,
+        environment: dict[str, str],
+        reserved_concurrency: int | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.function = ImageServiceFunction(
             self,
@@ -33,5 +41,8 @@ class Builder(Construct):
             memory_size=MEMORY_MB,
             ephemeral_storage=EPHEMERAL_STORAGE,
             timeout=TIMEOUT,
+            # Reserved: builders always find room however busy the account's other functions are, and never take
+            # more than this, so a burst of requests cannot starve the API (docs/deploy.md, concurrency).
+            reserved_concurrent_executions=reserved_concurrency,
         )
         apply_grants(self.function, PIPELINE_GRANTS["builder"], storage)
