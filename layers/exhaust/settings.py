@@ -9,6 +9,11 @@ from pydantic import BaseModel, Field
 
 from exhaust import resources
 
+# Links are signed with the Lambda role's session credentials, and a presigned URL stops working when the
+# credentials that signed it expire, whatever its X-Amz-Expires says (S3 User Guide, "Sharing objects with
+# presigned URLs"). An hour stays within what those sessions last; a later read signs fresh links.
+MAX_LINK_EXPIRY_SECONDS = 3600
+
 
 class RuntimeSettings(BaseModel):
     """What a function needs to know about its environment. Every field has an environment variable."""
@@ -27,8 +32,10 @@ class RuntimeSettings(BaseModel):
     event_bus_name: str = "default"
     # https://<distribution domain> in AWS; http://127.0.0.1:<port>/cdn locally.
     cdn_base_url: str = ""
+    # The CloudFront distribution the producer invalidates after writing public files (AWS; locally none).
+    cdn_distribution_id: str = ""
     lake_prefix: str = resources.LAKE_PREFIX
-    link_expiry_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
+    link_expiry_seconds: int = Field(default=1800, ge=60, le=MAX_LINK_EXPIRY_SECONDS)
     # Zips up to this size are answered inline (base64 adds a third: 3.75 MB -> 5 MB, under Lambda's 6 MB
     # response limit); larger ones are a 303 to a presigned link (legacy and export APIs).
     max_inline_download_bytes: int = Field(default=3_750_000, ge=0, le=4_000_000)
@@ -44,6 +51,8 @@ class RuntimeSettings(BaseModel):
     # progress this long even when their execution still runs.
     sweep_submitted_after_seconds: int = Field(default=900, ge=1)
     sweep_stuck_after_seconds: int = Field(default=6 * 3600, ge=60)
+    # The on-demand zips' deflate level (ISA-L): 0 fastest ... 3 smallest; docs/benchmarks.md has the trade-off.
+    zip_compression_level: int = Field(default=1, ge=0, le=3)
 
     @property
     def lake_uri(self) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from exhaust import aws
 from exhaust.observability import logger
-from exhaust.pipeline.definition import workflow_definition
+from exhaust.pipeline.definition import DEFAULT_MAP_MAX_CONCURRENCY, workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
@@ -35,11 +35,14 @@ class LocalWorker:
     stopping: threading.Event = field(default_factory=threading.Event)
     sweep_interval: float = 30.0
     workflow: LocalWorkflow | None = None
+    map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
         pipeline = Pipeline(settings=self.settings, retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS)
         if self.workflow is None:
-            self.workflow = LocalWorkflow(LocalRunner(workflow_definition(), step_functions(pipeline)))
+            self.workflow = LocalWorkflow(
+                LocalRunner(workflow_definition(self.map_max_concurrency), step_functions(pipeline))
+            )
         self.dispatcher = Dispatcher(
             workflow=self.workflow, settings=self.settings, throttle_delay_seconds=LOCAL_THROTTLE_DELAY_SECONDS
         )

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from exhaust import aws
-from exhaust.observability import logger
+from exhaust.observability import logger, redact_url_credentials
 from exhaust.requests.models import ExhaustRequest, Status, iso_utc
 from exhaust.settings import RuntimeSettings, get_settings
 
@@ -179,7 +179,11 @@ class Notifier:
             except Exception as error:
                 logger.info(
                     "callback failed",
-                    extra={"request_id": detail["requestId"], "attempt": attempt, "error": str(error)},
+                    extra={
+                        "request_id": detail["requestId"],
+                        "attempt": attempt,
+                        "error": redact_url_credentials(str(error)),
+                    },
                 )
             if attempt < self.callback_attempts:
                 self.sleep(delay)

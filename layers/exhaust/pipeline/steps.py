@@ -257,6 +257,7 @@ class Pipeline:
                 self.settings.exhaust_bucket,
                 key_prefix(request),
                 dt.datetime.now(dt.UTC).date(),
+                compresslevel=self.settings.zip_compression_level,
             )
         except Exception as error:
             raise classify(error) from error

@@ -33,7 +33,7 @@ from exhaust.pipeline.steps import key_prefix
 from exhaust.pipeline.workflow import StepFunctionsWorkflow, Workflow
 from exhaust.principal import Principal
 from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status, iso_utc
-from exhaust.requests.store import ConcurrentUpdate, RequestStore
+from exhaust.requests.store import REQUEST_ID, ConcurrentUpdate, RequestStore
 from exhaust.settings import get_settings
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
@@ -48,6 +48,18 @@ DELETE_PATH = "/api/dataset/v1/request/delete/{tag}?requestId={requestId}"
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def own_request(store: RequestStore, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
+    """The request `rid` of this channel and tag; another channel's or tag's is the same 404 as a missing one."""
+    if not rid:
+        raise BadRequest("requestId: query parameter is required")
+    if not REQUEST_ID.fullmatch(rid.strip()):
+        raise BadRequest("requestId: must be the requestId submit answered (1 to 64 letters and digits)")
+    request = store.get(rid.strip().upper())
+    if request is None or request.channel != channel or request.tag != tag:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return request
 
 
 def starts_afresh(request: ExhaustRequest) -> bool:
@@ -118,12 +130,8 @@ class LifecycleService:
     clock: Callable[[], int] = now_ms
 
     def find(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
-        """The caller's own request: another channel's or another tag's is the same 404 as a missing one."""
-        if not rid or not rid.strip():
-            raise BadRequest("requestId: query parameter is required")
-        request = self.store.get(rid.strip().upper())
-        if request is None or request.channel != channel or request.tag != tag:
-            raise NotFound(NOT_FOUND_MESSAGE)
+        """The caller's own request, which it may end only with a role the dataset allows (as for submit)."""
+        request = own_request(self.store, channel, tag, rid)
         dataset = self.registry.get(request.dataset)
         if dataset is not None:
             require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset.datasetId}")
