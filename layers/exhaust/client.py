@@ -596,8 +596,8 @@ def register(commands: Any) -> None:
         ("delete", "delete a finished request's files now; the request stays readable, without links"),
     ):
         lifecycle = actions.add_parser(operation, parents=[target], help=description)
-        lifecycle.add_argument("--tag", required=True)
-        lifecycle.add_argument("--request-id", required=True)
+        lifecycle.add_argument("--tag", required=True, help="the request's tag")
+        lifecycle.add_argument("--request-id", required=True, help="the requestId submit answered")
         lifecycle.set_defaults(run=_lifecycle, operation=operation)
 
     legacy = actions.add_parser(

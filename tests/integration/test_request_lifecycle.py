@@ -408,3 +408,20 @@ def test_the_openapi_document_describes_cancel_delete_cancelled_and_readiness(aw
     assert "dataAvailableUntil" in schemas["DatasetFiles"]["properties"]
     search_status = schemas["SearchFilters"]["properties"]["status"]["anyOf"][0]["enum"]
     assert "CANCELLED" in search_status
+
+
+def test_cancel_takes_no_body_but_one_that_is_sent_must_be_a_json_object(tokens, aws_resources):
+    job = submit(tokens)
+    event = load_event("cancel/by_request_id")
+    event["path"] = f"/api/dataset/v1/request/cancel/{TAG}"
+    set_query(event, {"requestId": job["requestId"]})
+    event["body"] = "[1, 2]"
+    status, _, body = call_api(event, tokens["channel_a"])
+    assert status == 400
+    assert body["params"]["errmsg"] == "body: must be a JSON object"
+    assert read(tokens, job["requestId"])["status"] == "SUBMITTED"
+    event["body"] = json.dumps({"params": {"msgid": "m-7"}})
+    status, _, body = call_api(event, tokens["channel_a"])
+    assert status == 200
+    assert body["params"]["msgid"] == "m-7"
+    assert body["result"]["status"] == "CANCELLED"

@@ -23,13 +23,21 @@ def use_workflow(workflow: Workflow) -> None:
     service().workflow = workflow
 
 
+def refuse_bad_body(request: ApiRequest) -> None:
+    """Cancel and delete need no body; one that is sent (`{}`, or params.msgid) must still be a JSON object."""
+    if request.body.strip():
+        request.json_body()
+
+
 def cancel(request: ApiRequest) -> JobStatusResponse:
     principal, channel = require_channel(request)
+    refuse_bad_body(request)
     cancelled = service().cancel(principal, channel, request.path_params["tag"], request.query_value("requestId"))
     return request_api.service().view(cancelled, principal)
 
 
 def delete(request: ApiRequest) -> JobStatusResponse:
     principal, channel = require_channel(request)
+    refuse_bad_body(request)
     deleted = service().delete(principal, channel, request.path_params["tag"], request.query_value("requestId"))
     return request_api.service().view(deleted, principal)
