@@ -152,9 +152,9 @@ def test_exhaust_client_cancel_and_delete(local_service, capsys):
 
     assert main(["client", "cancel", *common, job["requestId"]]) == 1
     assert "cancel refused: HTTP 409" in capsys.readouterr().err
-    assert main(["client", "delete", *common, job["requestId"]]) == 0
+    assert main(["client", "delete", "--json", *common, job["requestId"]]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["status"] == "SUCCESS"
     assert printed["statusMessage"].startswith("The files of this request were deleted on ")
-    assert main(["client", "delete", *common, "NO-SUCH-REQUEST"]) == 1
+    assert main(["client", "delete", *common, "NOSUCHREQUEST"]) == 1
     assert "delete refused: HTTP 404" in capsys.readouterr().err
