@@ -7,7 +7,6 @@ type and unit filters apply to the decoded record batches. Rows come out one rec
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,7 +16,8 @@ from exhaust.lake.store import Lake
 
 TABLE = "observations"
 TIME_COLUMN = "observed_at"
-BATCH_ROWS = 8192
+# Big enough that per-batch overheads (kernel calls, thread hand-offs) are small, small enough for a few MB.
+BATCH_ROWS = 65_536
 
 
 def format_times(column: pa.Array) -> pa.Array:
@@ -29,7 +29,7 @@ def format_times(column: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(pc.replace_substring_regex(text, pattern=r"\.000$", replacement=""), "Z", "")
 
 
-def observation_rows(lake: Lake, query: ExportQuery, columns: Sequence[str]) -> Iterator[list[tuple[Any, ...]]]:
+def _filters(query: ExportQuery) -> tuple[dict[str, tuple[object, object]], dict[str, list[str]]]:
     between = {}
     if query.date_from is not None or query.date_to is not None:
         between[TIME_COLUMN] = (query.date_from, query.date_to)
@@ -38,9 +38,21 @@ def observation_rows(lake: Lake, query: ExportQuery, columns: Sequence[str]) -> 
         isin["producer_type"] = list(query.types)
     if query.units:
         isin["unit"] = list(query.units)
+    return between, isin
+
+
+def estimated_rows(lake: Lake, query: ExportQuery) -> int:
+    """An upper bound of the export's rows from the Parquet footers alone: the rows of the row groups the date
+    range touches (the types and units filters are not in the statistics of a table sorted by time)."""
+    between, _ = _filters(query)
+    return lake.rows_within(TABLE, between)
+
+
+def observation_batches(lake: Lake, query: ExportQuery, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """The matching rows, a record batch at a time, with the time column as text."""
+    between, isin = _filters(query)
     for batch in lake.scan(TABLE, columns, between=between, isin=isin, batch_rows=BATCH_ROWS):
-        values = [
-            (format_times(batch.column(name)) if name == TIME_COLUMN else batch.column(name)).to_pylist()
-            for name in columns
-        ]
-        yield list(zip(*values, strict=True))
+        yield pa.RecordBatch.from_arrays(
+            [format_times(batch.column(name)) if name == TIME_COLUMN else batch.column(name) for name in columns],
+            names=list(columns),
+        )
