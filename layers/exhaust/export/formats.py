@@ -25,6 +25,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from exhaust.lake.text import text_bytes
+
 
 @dataclass(frozen=True)
 class Field:
@@ -54,7 +56,8 @@ REPR_SAFE_LOW, REPR_SAFE_HIGH = 1e-4, 1e10
 
 def _text_of_floats(column: pa.Array, python_form: Callable[[float], str]) -> pa.Array:
     text = pc.cast(column, pa.string())
-    text = pc.if_else(pc.match_substring_regex(text, r"^-?\d+$"), pc.binary_join_element_wise(text, ".0", ""), text)
+    # Inside the safe range Arrow writes no exponent: no "." means an integral value, which Python ends in ".0".
+    text = pc.if_else(pc.match_substring(text, "."), text, pc.binary_join_element_wise(text, ".0", ""))
     magnitude = pc.abs(column)
     safe = pc.or_(
         pc.equal(column, 0.0),
@@ -78,17 +81,15 @@ def _text_of(column: pa.Array, python_form: Callable[[float], str]) -> pa.Array:
 
 
 def _is_text(column: pa.Array) -> bool:
-    return pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
 
 
-def text_bytes(text: pa.Array) -> memoryview:
-    """The UTF-8 bytes of a string array without nulls, end to end (the array's data buffer, not a copy)."""
-    if not len(text):
-        return memoryview(b"")
-    _, offsets_buffer, data = text.buffers()
-    offset_type = pa.int64() if pa.types.is_large_string(text.type) else pa.int32()
-    offsets = pa.Array.from_buffers(offset_type, len(text) + 1, [None, offsets_buffer], offset=text.offset)
-    return memoryview(data)[offsets[0].as_py() : offsets[len(text)].as_py()]
+def _per_distinct(encode: Callable[[pa.Array], pa.Array], column: pa.Array) -> pa.Array:
+    """`encode` of a text column; of a dictionary-encoded one, only its distinct values, then taken per row."""
+    if pa.types.is_dictionary(column.type):
+        return pc.take(encode(column.dictionary), column.indices)
+    return encode(column)
 
 
 def _join(pieces: Sequence[pa.Array | str], separator: str = "") -> pa.Array:
@@ -124,6 +125,16 @@ class DumpWriter:
     def end(self) -> None: ...
 
 
+def _is_iso_time(field: Field) -> bool:
+    """Table Schema datetimes come as ISO 8601 text: digits and `-:.TZ`, nothing to quote or escape."""
+    return field.table_type == "datetime"
+
+
+def _csv_quoted(text: pa.Array) -> pa.Array:
+    quoted = _join(['"', pc.replace_substring(text, '"', '""'), '"'])
+    return pc.if_else(pc.match_substring_regex(text, CSV_NEEDS_QUOTES), quoted, text)
+
+
 class CsvWriter(DumpWriter):
     extension = "csv"
     media_type = "text/csv"
@@ -135,11 +146,11 @@ class CsvWriter(DumpWriter):
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
         cells = []
-        for column in batch.columns:
-            text = _text_of(column, repr)
-            if _is_text(column):
-                quoted = _join(['"', pc.replace_substring(text, '"', '""'), '"'])
-                text = pc.if_else(pc.match_substring_regex(text, CSV_NEEDS_QUOTES), quoted, text)
+        for field, column in zip(self.fields, batch.columns, strict=True):
+            if _is_text(column) and not _is_iso_time(field):
+                text = _per_distinct(_csv_quoted, column)
+            else:
+                text = _text_of(column, repr)
             cells.append(pc.fill_null(text, ""))
         return text_bytes(_join([_join(cells, ","), "\r\n"]))
 
@@ -164,9 +175,11 @@ class JsonWriter(DumpWriter):
 
     def encode(self, batch: pa.RecordBatch) -> memoryview:
         values = []
-        for column in batch.columns:
-            if _is_text(column):
-                text = _json_strings(column)
+        for field, column in zip(self.fields, batch.columns, strict=True):
+            if _is_text(column) and _is_iso_time(field):
+                text = _join(['"', column, '"'])
+            elif _is_text(column):
+                text = _per_distinct(_json_strings, column)
             else:
                 text = _text_of(column, _ENCODE)
             values.append(pc.fill_null(text, "null"))
@@ -202,9 +215,14 @@ class XmlWriter(DumpWriter):
         # quoteattr of the row number: digits need no escaping, only the quotes around them.
         pieces: list[pa.Array | str] = ['<row _id="', pc.fill_null(_text_of(first, repr), ""), '">']
         for field, column in zip(self.fields[1:], others, strict=True):
-            text = _xml_text(column) if _is_text(column) else _text_of(column, repr)
-            element = _join([f"<{field.id}>", text, f"</{field.id}>"])
-            pieces.append(pc.fill_null(element, f'<{field.id} xsi:nil="true" />'))
+            def element(text: pa.Array, name: str = field.id) -> pa.Array:
+                return _join([f"<{name}>", text, f"</{name}>"])
+
+            if _is_text(column) and not _is_iso_time(field):
+                text = _per_distinct(lambda values, element=element: element(_xml_text(values)), column)
+            else:
+                text = element(_text_of(column, repr))
+            pieces.append(pc.fill_null(text, f'<{field.id} xsi:nil="true" />'))
         pieces.append("</row>\n")
         return text_bytes(_join(pieces))
 
