@@ -9,7 +9,7 @@
    largest request the caps accept (legacy: 31 days, 3.1 M events; export: all 6 M rows as CSV and JSON, 3.9 M as
    XML), then
    the same request with the cap lowered to half of it, which must be refused (422) from the footers in well
-   under a second.
+   under a second. With --lake-in-s3 the lake is in a moto server over HTTP instead, as in local mode.
 3. Prints and writes bench/answers_results.json: status, seconds, cpu_seconds, rows, zip MB, the 1-minute load.
 Target: every accepted case answers within API_GATEWAY_TIMEOUT_SECONDS (29 s), refusals within 1 s.
 """
@@ -17,6 +17,7 @@ Target: every accepted case answers within API_GATEWAY_TIMEOUT_SECONDS (29 s), r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -33,6 +34,7 @@ LAKE_DAYS = 60
 PARTNER_EVENTS_PER_DAY = 100_000
 OBSERVATIONS_PER_DAY = 100_000
 RESULTS = REPO_ROOT / "bench" / "answers_results.json"
+RESULTS_S3 = REPO_ROOT / "bench" / "answers_results_s3.json"
 
 
 def lake_path(seed: int) -> Path:
@@ -82,11 +84,27 @@ def child(case: dict[str, Any], lake_dir: str) -> dict[str, Any]:
                         "us-east-1", "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}.items():  # fmt: skip
         os.environ[name] = value
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    with mock_aws():
+    with contextlib.ExitStack() as stack:
+        if case.get("lake_in_s3"):
+            # A moto server over HTTP, as local mode runs: every footer and row group is a ranged GET.
+            from moto.server import ThreadedMotoServer
+
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server.start()
+            stack.callback(server.stop)
+            os.environ["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+        else:
+            stack.enter_context(mock_aws())
         aws.reset_clients()
         settings = create_resources()
         os.environ.update(settings.as_environ())
-        opener = lambda: Lake.open(lake_dir)  # noqa: E731 - the services' lake opener
+        lake_uri = lake_dir
+        if case.get("lake_in_s3"):
+            lake_uri = f"s3://{settings.lake_bucket}/bench-lake"
+            for table in ("telemetry", "observations"):
+                for part in sorted((Path(lake_dir) / table).glob("*.parquet")):
+                    aws.client("s3").upload_file(str(part), settings.lake_bucket, f"bench-lake/{table}/{part.name}")
+        opener = lambda: Lake.open(lake_uri)  # noqa: E731 - the services' lake opener
         if case["api"] == "legacy":
             from exhaust.auth.credentials import CredentialStore, resource_id_of
             from exhaust.legacy import service as legacy_service
@@ -139,6 +157,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", choices=("legacy", "export"))
+    parser.add_argument("--lake-in-s3", action="store_true", help="the lake in a moto server (slower to set up)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--lake", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,6 +171,8 @@ def main() -> int:
     for case in cases():
         if args.only and case["api"] != args.only:
             continue
+        if args.lake_in_s3:
+            case = {**case, "name": f"{case['name']}, lake in S3", "lake_in_s3": True}
         output = subprocess.run(
             [sys.executable, __file__, "--child", json.dumps(case), "--lake", str(lake)],
             check=True, capture_output=True, text=True, cwd=REPO_ROOT,
@@ -162,7 +183,7 @@ def main() -> int:
         results.append(result)
         print(f"{result['name']:<42} {result['status']} {result['seconds']:>6.2f} s (cpu {result['cpu_seconds']:.2f}) "
               f"{result['zip_mb']:>7.1f} MB  load {result['load_1min']}", flush=True)  # fmt: skip
-    RESULTS.write_text(
+    (RESULTS_S3 if args.lake_in_s3 else RESULTS).write_text(
         json.dumps(
             {"machine": f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}",
              "results": results},
