@@ -46,7 +46,7 @@ def ensure_lake(seed: int) -> Path:
     if not (path / "observations").exists():
         command = [sys.executable, "-m", "exhaust.cli", "lake", "generate", "--scale", "answers", "--seed",
                    str(seed), "--today", LAKE_TODAY.isoformat(), "--out", str(path)]  # fmt: skip
-        subprocess.run(command, check=True, cwd=REPO_ROOT)
+        subprocess.run(command, check=True, cwd=REPO_ROOT)  # noqa: S603 - the exhaust CLI with fixed arguments
     return path
 
 
@@ -80,9 +80,15 @@ def child(case: dict[str, Any], lake_dir: str) -> dict[str, Any]:
     from exhaust.local.resources import create_resources
     from moto import mock_aws
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION":
-                        "us-east-1", "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true"}.items():  # fmt: skip
-        os.environ[name] = value
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with contextlib.ExitStack() as stack:
         if case.get("lake_in_s3"):
@@ -173,7 +179,7 @@ def main() -> int:
             continue
         if args.lake_in_s3:
             case = {**case, "name": f"{case['name']}, lake in S3", "lake_in_s3": True}
-        output = subprocess.run(
+        output = subprocess.run(  # noqa: S603 - this script with its own arguments
             [sys.executable, __file__, "--child", json.dumps(case), "--lake", str(lake)],
             check=True, capture_output=True, text=True, cwd=REPO_ROOT,
         ).stdout  # fmt: skip

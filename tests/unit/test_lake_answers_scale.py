@@ -42,15 +42,18 @@ def test_every_day_holds_the_partners_events_whose_json_says_what_the_columns_sa
     telemetry = lake.read("telemetry").to_pylist()
     mine = [row for row in telemetry if row["partner_id"] == samples["partnerId"]]
     days = {row["event_date"] for row in mine}
-    assert len(days) == generator.TELEMETRY_DAYS and max(days) == TODAY - dt.timedelta(days=1)
+    assert len(days) == generator.TELEMETRY_DAYS
+    assert max(days) == TODAY - dt.timedelta(days=1)
     assert len(mine) == EVENTS_PER_DAY * generator.TELEMETRY_DAYS
     assert len({row["event_id"] for row in telemetry}) == len(telemetry)
     for row in telemetry:
         event = json.loads(row["event_json"])
-        assert event["mid"] == row["event_id"] and event["eid"] == row["eid"]
+        assert event["mid"] == row["event_id"]
+        assert event["eid"] == row["eid"]
         assert event["ets"] == int(row["ets"].timestamp() * 1000)
         assert row["ets"].date() == row["event_date"]
-        assert event["actor"]["id"] == row["actor_id"] and event["object"]["id"] == row["content_id"]
+        assert event["actor"]["id"] == row["actor_id"]
+        assert event["object"]["id"] == row["content_id"]
         assert event["context"] == {"channel": row["channel"], "sid": row["session_id"],
                                     "pdata": {"id": row["partner_id"]}}  # fmt: skip
         assert event["edata"] == ({"duration": row["duration_seconds"]} if row["eid"] == "END"

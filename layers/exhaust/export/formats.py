@@ -215,6 +215,7 @@ class XmlWriter(DumpWriter):
         # quoteattr of the row number: digits need no escaping, only the quotes around them.
         pieces: list[pa.Array | str] = ['<row _id="', pc.fill_null(_text_of(first, repr), ""), '">']
         for field, column in zip(self.fields[1:], others, strict=True):
+
             def element(text: pa.Array, name: str = field.id) -> pa.Array:
                 return _join([f"<{name}>", text, f"</{name}>"])
 

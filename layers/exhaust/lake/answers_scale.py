@@ -109,9 +109,9 @@ class AnswersVolume:
             midnight_ms = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1000)
             yield pa.table(
                 {
-                    "observed_at": pa.array(
-                        [midnight_ms + index * step for index in range(per_day)], pa.int64()
-                    ).cast(schemas.TIMESTAMP),
+                    "observed_at": pa.array([midnight_ms + index * step for index in range(per_day)], pa.int64()).cast(
+                        schemas.TIMESTAMP
+                    ),
                     "producer_type": [kind[0] for kind in kinds],
                     "producer_id": [f"{kind[0]}-{index % 3 + 1}" for index, kind in enumerate(kinds)],
                     "metric": [kind[1] for kind in kinds],
@@ -121,4 +121,3 @@ class AnswersVolume:
                 },
                 schema=schemas.OBSERVATIONS,
             )
-

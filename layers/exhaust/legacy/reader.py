@@ -11,8 +11,10 @@ read on their own, so days can be read in parallel (S3 ranged reads are what a m
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -64,9 +66,9 @@ class TelemetryReader:
                     row_group = metadata.row_group(index)
                     dates = row_group.column(positions["event_date"]).statistics
                     partners = row_group.column(positions["partner_id"]).statistics
-                    if partners is not None and partners.has_min_max and partners.min == partners.max:
-                        if not self._is_wanted(partners.min):
-                            continue
+                    one_partner = partners is not None and partners.has_min_max and partners.min == partners.max
+                    if one_partner and not self._is_wanted(partners.min):
+                        continue
                     known = dates is not None and dates.has_min_max
                     kept.append(
                         RowGroup(
@@ -92,15 +94,17 @@ class TelemetryReader:
             if group.holds(day):
                 by_file.setdefault(group.path, []).append(group)
         for path, groups in by_file.items():
+            metadata = groups[0].metadata
+            indexes = [group.index for group in groups]
             with self.lake.filesystem.open_input_file(path) as source:
-                parquet = pq.ParquetFile(
-                    source, metadata=groups[0].metadata, read_dictionary=["partner_id"], pre_buffer=True
-                )
-                indexes = [group.index for group in groups]
-                for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=indexes, columns=COLUMNS):
-                    chunk = self._chunk(batch, day)
-                    if chunk is not None:
-                        yield chunk
+                # The day's row groups in one ranged read: S3 answers one GET of a few MB about as fast as one
+                # of a few KB, and a month of days is then 31 GETs, not one per column chunk.
+                window = _Window.fetch(source, _span(metadata, indexes))
+            parquet = pq.ParquetFile(pa.PythonFile(window, mode="r"), metadata=metadata, read_dictionary=["partner_id"])
+            for batch in parquet.iter_batches(batch_size=BATCH_ROWS, row_groups=indexes, columns=COLUMNS):
+                chunk = self._chunk(batch, day)
+                if chunk is not None:
+                    yield chunk
 
     def _chunk(self, batch: pa.RecordBatch, day: dt.date) -> EventChunk | None:
         partners = batch.column("partner_id")
@@ -109,7 +113,9 @@ class TelemetryReader:
             return None
         # An event without its JSON has nothing to give the partner: it is skipped, not written as "null".
         mask = pc.and_(
-            pc.and_(pc.equal(batch.column("event_date"), pa.scalar(day, pa.date32())), pc.is_valid(batch["event_json"])),
+            pc.and_(
+                pc.equal(batch.column("event_date"), pa.scalar(day, pa.date32())), pc.is_valid(batch["event_json"])
+            ),
             pc.is_in(partners, value_set=pa.array(wanted, pa.string())),
         )
         mine = batch.filter(mask)
@@ -119,3 +125,54 @@ class TelemetryReader:
         lines = pc.binary_join_element_wise(mine.column("event_json"), "\n", "")
         times = pc.min_max(mine.column("ets"))
         return EventChunk(text_bytes(lines), mine.num_rows, times["min"].as_py(), times["max"].as_py())
+
+
+def _span(metadata: pq.FileMetaData, indexes: list[int]) -> tuple[int, int]:
+    """The bytes [start, end) of a file holding the COLUMNS' chunks of these row groups."""
+    positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+    starts, ends = [], []
+    for index in indexes:
+        row_group = metadata.row_group(index)
+        for name in COLUMNS:
+            chunk = row_group.column(positions[name])
+            start = min(offset for offset in (chunk.dictionary_page_offset, chunk.data_page_offset) if offset)
+            starts.append(start)
+            ends.append(start + chunk.total_compressed_size)
+    return min(starts), max(ends)
+
+
+class _Window(io.RawIOBase):
+    """A read-only file of which only the bytes [start, end) are known: what the Parquet reader then asks for."""
+
+    def __init__(self, data: pa.Buffer, start: int, size: int):
+        self.data = data
+        self.start = start
+        self.size = size
+        self.position = 0
+
+    @classmethod
+    def fetch(cls, source: pa.NativeFile, span: tuple[int, int]) -> _Window:
+        start, end = span
+        return cls(source.read_at(end - start, start), start, source.size())
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.position = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence] + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, target: Any) -> int:
+        offset = self.position - self.start
+        if offset < 0 or offset > len(self.data):
+            raise OSError(f"read at {self.position} outside the bytes read ({self.start}..)")
+        count = min(len(target), len(self.data) - offset)
+        memoryview(target).cast("B")[:count] = memoryview(self.data)[offset : offset + count]
+        self.position += count
+        return count

@@ -22,8 +22,8 @@ from exhaust.auth.credentials import CredentialStore
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.downloads import API_GATEWAY_TIMEOUT_SECONDS, deliver_zip, fresh_lake
 from exhaust.legacy import rules
-from exhaust.legacy.errors import AnswerTooLarge
 from exhaust.legacy.archive import write_archive
+from exhaust.legacy.errors import AnswerTooLarge
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
