@@ -16,25 +16,17 @@ shortest form is the same are formatted by Python), the same escapes, the same s
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from exhaust.export.fields import Field
 from exhaust.lake.text import text_bytes
-
-
-@dataclass(frozen=True)
-class Field:
-    id: str
-    ckan_type: str  # the datastore type CKAN's dumps name
-    table_type: str  # the Frictionless Table Schema type
-    description: str
-
 
 Row = Sequence[Any]
 
@@ -203,6 +195,10 @@ def _xml_text(text: pa.Array) -> pa.Array:
     return text
 
 
+def _xml_element(name: str, text: pa.Array, *, escaped: bool = False) -> pa.Array:
+    return _join([f"<{name}>", _xml_text(text) if escaped else text, f"</{name}>"])
+
+
 class XmlWriter(DumpWriter):
     extension = "xml"
     media_type = "application/xml"
@@ -215,14 +211,10 @@ class XmlWriter(DumpWriter):
         # quoteattr of the row number: digits need no escaping, only the quotes around them.
         pieces: list[pa.Array | str] = ['<row _id="', pc.fill_null(_text_of(first, repr), ""), '">']
         for field, column in zip(self.fields[1:], others, strict=True):
-
-            def element(text: pa.Array, name: str = field.id) -> pa.Array:
-                return _join([f"<{name}>", text, f"</{name}>"])
-
             if _is_text(column) and not _is_iso_time(field):
-                text = _per_distinct(lambda values, element=element: element(_xml_text(values)), column)
+                text = _per_distinct(functools.partial(_xml_element, field.id, escaped=True), column)
             else:
-                text = element(_text_of(column, repr))
+                text = _xml_element(field.id, _text_of(column, repr))
             pieces.append(pc.fill_null(text, f'<{field.id} xsi:nil="true" />'))
         pieces.append("</row>\n")
         return text_bytes(_join(pieces))

@@ -6,6 +6,7 @@ type and unit filters apply to the decoded record batches. Rows come out one rec
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
@@ -36,7 +37,9 @@ def format_times(column: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(pc.if_else(pc.ends_with(text, ".000"), whole_seconds, text), "Z", "")
 
 
-def _filters(query: ExportQuery) -> tuple[dict[str, tuple[object, object]], dict[str, list[str]]]:
+def _filters(
+    query: ExportQuery,
+) -> tuple[dict[str, tuple[dt.datetime | None, dt.datetime | None]], dict[str, list[str]]]:
     between = {}
     if query.date_from is not None or query.date_to is not None:
         between[TIME_COLUMN] = (query.date_from, query.date_to)

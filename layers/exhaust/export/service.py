@@ -32,7 +32,7 @@ from exhaust.downloads import (
 )
 from exhaust.export import datapackage
 from exhaust.export.errors import ExportTooLarge
-from exhaust.export.formats import WRITERS, Field
+from exhaust.export.fields import Field
 from exhaust.export.query import ExportQuery, parse_query
 from exhaust.settings import RuntimeSettings, get_settings
 
@@ -133,6 +133,8 @@ class ExportService:
 
     def _write_zip(self, path: Path, query: ExportQuery, batches: itertools.chain[pa.RecordBatch]) -> None:
         import pyarrow as pa
+
+        from exhaust.export.formats import WRITERS
 
         writer_class = WRITERS[query.format]
         data_name = f"{DATA_STEM}.{writer_class.extension}"
