@@ -90,7 +90,7 @@ def refuse_if_too_large(days: rules.DateRange, estimated: int) -> None:
         return
     fitting = math.floor(MAX_SYNC_EVENTS / math.ceil(estimated / len(days.days)))
     if fitting < 1:
-        advice = "Ask for one day per call"
+        advice = "Even a single day of this resource may hold more than that: it is too big for one synchronous answer"
     else:
         example = f"{days.first}..{days.first + dt.timedelta(days=fitting - 1)}"
         advice = f"Ask for at most {fitting} day(s) per call (e.g. {example}), splitting the range into several calls"
