@@ -99,7 +99,9 @@ def test_two_dispatchers_racing_on_one_message_start_one_execution(harness, even
         Dispatcher(store=RacingStore(), workflow=harness.workflow, settings=harness.settings) for _ in range(2)
     ]
     outcomes: list[Outcome] = []
-    threads = [threading.Thread(target=lambda d=d: outcomes.append(d.dispatch_message(message["Body"]))) for d in dispatchers]
+    threads = [
+        threading.Thread(target=lambda d=d: outcomes.append(d.dispatch_message(message["Body"]))) for d in dispatchers
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from exhaust import aws
 from exhaust.observability import logger
@@ -34,7 +35,7 @@ LOCAL_HOLD_SECONDS = 5
 
 def full_jitter(interval: float) -> float:
     """Step Functions' JitterStrategy FULL: a uniform wait in [0, interval]."""
-    return random.uniform(0, interval)  # noqa: S311 (spreading retries, not a secret)
+    return random.uniform(0, interval)
 
 
 @dataclass
@@ -91,9 +92,7 @@ class LocalWorker:
         for message in messages:
             receipt = message["ReceiptHandle"]
             try:
-                self.dispatcher.dispatch_message(
-                    message["Body"], hold=lambda seconds, receipt=receipt: self.dispatcher.queue.hold(receipt, seconds)
-                )
+                self.dispatcher.dispatch_message(message["Body"], hold=partial(self.dispatcher.queue.hold, receipt))
             except Exception:
                 logger.exception("dispatch failed; the message comes back", extra={"message_id": message["MessageId"]})
                 continue

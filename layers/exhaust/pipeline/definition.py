@@ -82,7 +82,7 @@ def _transient_retry() -> list[dict[str, Any]]:
             "MaxAttempts": RETRY_MAX_ATTEMPTS,
             "BackoffRate": RETRY_BACKOFF_RATE,
             "JitterStrategy": "FULL",
-        }
+        },
     ]
 
 

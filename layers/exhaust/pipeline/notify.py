@@ -174,7 +174,9 @@ class Notifier:
                 logger.warning("completion event rejected; sent again later", extra={"request_id": detail["requestId"]})
                 return False
         except Exception:
-            logger.exception("completion event not published; sent again later", extra={"request_id": detail["requestId"]})
+            logger.exception(
+                "completion event not published; sent again later", extra={"request_id": detail["requestId"]}
+            )
             return False
         return True
 

@@ -357,8 +357,9 @@ class Pipeline:
                 except ConcurrentUpdate:
                     current = self.store.get(ended.requestId)
         except Exception:
-            logger.exception("delivered notices not recorded; the sweeper sends them again", extra={
-                "request_id": ended.requestId})
+            logger.exception(
+                "delivered notices not recorded; the sweeper sends them again", extra={"request_id": ended.requestId}
+            )
         return ended
 
     def write_manifest(self, request: ExhaustRequest, files: list[OutputFile]) -> str:
@@ -433,7 +434,10 @@ class Pipeline:
                 )
             minutes = self.transient_outage_limit_seconds // 60
             return self._fail(
-                request, request.attempts, OUTAGE_MESSAGE.format(minutes=minutes, message=message), error_name,
+                request,
+                request.attempts,
+                OUTAGE_MESSAGE.format(minutes=minutes, message=message),
+                error_name,
                 started_at,
             )
         attempts = request.attempts + 1
@@ -463,12 +467,12 @@ class Pipeline:
         )
         ended = ended.model_copy(update={"outbox": notices_for(ended)})
         stored = self.store.replace(ended, request.version)
-        logger.info("request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name})
+        logger.info(
+            "request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name}
+        )
         return self.announce(stored)
 
-    def _requeue(
-        self, request: ExhaustRequest, changes: dict[str, Any], delay: int, error_name: str
-    ) -> ExhaustRequest:
+    def _requeue(self, request: ExhaustRequest, changes: dict[str, Any], delay: int, error_name: str) -> ExhaustRequest:
         """SUBMITTED again, queued with `delay`. The message goes first: if sending fails nothing is written and
         the step fails as a transient error, so Step Functions retries it (a message sent for a write that then
         lost its race is harmless: the dispatcher starts one execution per attempt)."""

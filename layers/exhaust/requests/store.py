@@ -128,7 +128,7 @@ class RequestStore:
         return total
 
     def count_in_status(self, status: Status, channel: str | None = None) -> int:
-        """How many requests (of the channel, or of all) are in `status` (the dispatcher's throttles count PROCESSING)."""
+        """How many requests (of the channel, or of all) are in `status` (the dispatcher's throttles count them)."""
         arguments: dict[str, Any] = {
             "IndexName": "by-status",
             "KeyConditionExpression": Key("status").eq(status.value),
