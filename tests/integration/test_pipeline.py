@@ -82,6 +82,7 @@ class Harness:
             lake_uri=self.lake["root"],
             build_file=self.builder,
             retry_base_delay_seconds=0,
+            transient_retry_delay_seconds=0,
         )
         self.workflow = self.new_workflow()
         self.dispatcher = Dispatcher(workflow=self.workflow, settings=self.settings, throttle_delay_seconds=0)

@@ -50,9 +50,7 @@ class Events:
 @pytest.fixture
 def harness(aws_resources, lake) -> Harness:  # noqa: F811
     settings = aws_resources.model_copy(update={"callback_secret": CALLBACK_SECRET, "max_running_per_channel": 2})
-    made = Harness(settings=settings, lake=lake)
-    made.pipeline.transient_retry_delay_seconds = 0
-    return made
+    return Harness(settings=settings, lake=lake)
 
 
 @pytest.fixture

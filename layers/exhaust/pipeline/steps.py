@@ -117,9 +117,11 @@ def classify(error: Exception) -> Exception:
     if getattr(error, "permanent", False):
         return PermanentFailure(getattr(error, "message", str(error)))
     cause: BaseException | None = error
-    while cause is not None:
+    seen: set[int] = set()  # `raise error from error` makes a chain a loop
+    while cause is not None and id(cause) not in seen:
         if _is_transient(cause):
             return TransientFailure(str(error))
+        seen.add(id(cause))
         cause = cause.__cause__ or cause.__context__
     return error
 
