@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth bench bench-answers deploy smoke lock clean
+.PHONY: install run test test-fast lint format synth bench bench-answers fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -27,13 +27,21 @@ node_modules/.installed: package.json package-lock.json
 lock: $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
-## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)).
+## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)); state kept in .exhaust/state.
+## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (README, Configuration).
 run: install
-	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT)
+	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT) $(if $(filter-out 0,$(FRESH)),--fresh)
 
 ## The whole offline test suite.
 test: install
 	$(BIN)/pytest -n auto --dist loadgroup
+
+## The long reliability run: schemathesis with FUZZ_EXAMPLES examples per operation, the hostile matrix and the
+## 1,000-submit concurrency suite, against local mode (docs/reliability.md).
+FUZZ_EXAMPLES ?= 1000
+fuzz: install
+	EXHAUST_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/e2e_local/test_api_conformance.py \
+	  tests/e2e_local/test_hostile_matrix.py tests/e2e_local/test_submit_concurrency.py
 
 lint: install
 	$(BIN)/ruff check .
@@ -47,8 +55,9 @@ format: install
 ## Synthesize the CloudFormation template into cdk.out/ (offline: no Docker, no credentials).
 synth: install
 	$(BIN)/python app.py
+	@echo "synthesized: the template is in cdk.out/ (cdk-nag checks passed)"
 
-## Build progress-exhaust for the large lake's 1M-enrolment batch; figures in bench/results.json (docs/benchmarks.md).
+## The builders against their floor, small batches and cold starts; figures in bench/results.json and docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/bench_builders.py
 

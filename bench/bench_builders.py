@@ -1,13 +1,21 @@
-"""Benchmark: progress-exhaust for the large lake's 1,000,000-enrolment batch, against its floor.
+"""Benchmark: the three on-demand datasets against their physical floor, small batches, and cold starts.
 
-    make bench            # or: .venv/bin/python bench/bench_builders.py [--seed 1] [--chunk-rows 65536]
+    make bench      # or: .venv/bin/python bench/bench_builders.py [--seed 1] [--datasets progress-exhaust ...]
 
 1. Generates the large lake once into .build/bench-lake-large-seed{N}/ (reused while it exists).
-2. In a fresh process: builds the batch's progress-exhaust zip from the lake (rows, seconds, peak RSS).
-3. Decrypts that zip's CSV to a file, then in another fresh process times the floor: writing the same CSV bytes
-   into the same AES-256 zip at the same compression level, with no lake reading or computing.
-4. Prints and writes bench/results.json: rows, seconds, rows_per_s, peak_rss_mb, floor_seconds, ratio.
-Targets: ratio <= 2.0 and peak RSS <= 1 GiB.
+2. Per dataset, for the lake's 1,000,000-enrolment batch, in fresh processes:
+   - build: the dataset's zip from the lake (seconds, CPU seconds of all threads, peak RSS, rows);
+   - floor (a), encoding: the build's CSV read back into an Arrow table (not timed), then written as CSV with
+     Arrow's writer (the fastest we have), in chunks like the builder's;
+   - floor (b), packaging: those CSV bytes (in memory) into the same AES-256 zip (ISA-L deflate, every CPU),
+     and on one core; ratio = build / (a + b).
+   For progress-exhaust, also: each compression level on one core (seconds, MB) and the old floor (pyzipper,
+   deflate 6).
+3. Small batches: progress-exhaust of 100 small batches one after another, each on a fresh Lake as each Lambda
+   invocation would (bytes and reads per batch through a counting filesystem, total seconds).
+4. Cold starts: every zip-function handler (functions/*/handler.py without a Dockerfile) imported in a fresh
+   process as Lambda would (tracing enabled), whole process wall time, median of 5.
+5. Prints and writes bench/results.json and the results section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,56 +37,148 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 LAKE_TODAY = "2026-11-01"
 PASSWORD = "bench-password"  # noqa: S105 - the benchmark's throwaway zip password
 READ_BYTES = 1024 * 1024
+DATASETS = ("progress-exhaust", "userinfo-exhaust", "response-exhaust")
+ENCODE_CHUNK_ROWS = 32_768
+SMALL_BATCHES = 100
+COLD_START_RUNS = 5
+DOCS = REPO_ROOT / "docs" / "benchmarks.md"
+RESULTS_START, RESULTS_END = "<!-- bench:results -->", "<!-- /bench:results -->"
+# Tracing on, as in a deployed function: Powertools only traces inside Lambda.
+LAMBDA_ENVIRONMENT = {
+    "AWS_LAMBDA_FUNCTION_NAME": "exhaust-bench",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "exhaust",
+}
+IMPORT_HANDLER = (
+    "import importlib.util, sys; spec = importlib.util.spec_from_file_location('handler', sys.argv[1]); "
+    "spec.loader.exec_module(importlib.util.module_from_spec(spec))"
+)
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def current_rss_mb() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def timed(function):  # type: ignore[no-untyped-def]
+    started, started_cpu = time.perf_counter(), time.process_time()
+    answer = function()
+    return answer, time.perf_counter() - started, time.process_time() - started_cpu
 
 
-def child_build(args: argparse.Namespace) -> None:
+# ---- children (each in a fresh process) ---------------------------------------------------------------------
+def child_build(args: argparse.Namespace) -> dict:
     from exhaust.builders import build_batch_zip
 
-    # Resident memory after each chunk: flat from the first chunks on means it does not grow with the batch.
-    rss_by_rows: list[tuple[int, float]] = []
-    started, started_cpu = time.perf_counter(), time.process_time()
-    summary = build_batch_zip(
-        "progress-exhaust",
-        args.batch_id,
-        args.channel,
-        PASSWORD,
-        args.lake,
-        Path(args.output),
-        dt.date.fromisoformat(LAKE_TODAY),
-        chunk_rows=args.chunk_rows,
-        on_rows=lambda rows: rss_by_rows.append((rows, round(current_rss_mb(), 1))),
+    day = dt.date.fromisoformat(LAKE_TODAY)
+    build = (args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, Path(args.output), day)
+    summary, seconds, cpu = timed(lambda: build_batch_zip(*build))
+    return {"rows": summary.rows, "seconds": seconds, "cpu_seconds": cpu, "bytes": summary.bytes,
+            "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+
+
+def child_floor(args: argparse.Namespace) -> dict:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from exhaust.builders.common import encode_csv
+    from exhaust.packaging import COMPRESS_LEVEL, EncryptedCsvZip
+
+    csv_bytes = Path(args.csv).read_bytes()
+    table = pacsv.read_csv(pa.py_buffer(csv_bytes))
+
+    def encode() -> int:
+        return sum(encode_csv(chunk.columns).size for chunk in table.to_batches(max_chunksize=ENCODE_CHUNK_ROWS))
+
+    def package(level: int, workers: int | None) -> int:
+        with EncryptedCsvZip(Path(args.output), "floor.csv", PASSWORD, level, workers=workers) as archive:
+            archive.write_csv_bytes(csv_bytes, rows=table.num_rows)
+        assert archive.summary is not None
+        return archive.summary.bytes
+
+    _, encode_seconds, encode_cpu = timed(encode)
+    zip_bytes, package_seconds, package_cpu = timed(lambda: package(COMPRESS_LEVEL, None))
+    _, one_core_seconds, _ = timed(lambda: package(COMPRESS_LEVEL, 1))
+    answer: dict = {
+        "encode_seconds": encode_seconds, "encode_cpu_seconds": encode_cpu,
+        "package_seconds": package_seconds, "package_cpu_seconds": package_cpu, "zip_bytes": zip_bytes,
+        "package_one_core_seconds": one_core_seconds, "csv_bytes": len(csv_bytes),
+    }  # fmt: skip
+    if args.levels:
+        answer["levels"] = {}
+        for level in range(4):
+            size, seconds, _ = timed(lambda level=level: package(level, 1))
+            answer["levels"][f"isal {level}"] = {"seconds": seconds, "zip_mb": size / 2**20}
+        size, seconds, _ = timed(lambda: old_floor(csv_bytes, Path(args.output)))
+        answer["levels"]["pyzipper deflate 6 (before)"] = {"seconds": seconds, "zip_mb": size / 2**20}
+    return answer
+
+
+def old_floor(csv_bytes: bytes, path: Path) -> int:
+    """The packaging of the first version: pyzipper at zlib's level 6, single-threaded."""
+    import pyzipper
+
+    with pyzipper.AESZipFile(path, "w", compression=pyzipper.ZIP_DEFLATED, compresslevel=6,
+                             encryption=pyzipper.WZ_AES) as archive:  # fmt: skip
+        archive.setpassword(PASSWORD.encode())
+        with archive.open("floor.csv", "w", force_zip64=True) as member:
+            for start in range(0, len(csv_bytes), READ_BYTES):
+                member.write(csv_bytes[start : start + READ_BYTES])
+    return path.stat().st_size
+
+
+def child_small(args: argparse.Namespace) -> dict:
+    import pyarrow.fs as pafs
+    from exhaust.builders import BuildError, build_batch_zip
+    from exhaust.lake.metering import CountingHandler
+    from exhaust.lake.store import Lake
+
+    batches = json.loads(args.batches)
+    per_batch = []
+    started = time.perf_counter()
+    for batch_id in batches:
+        handler = CountingHandler()
+        lake = Lake(pafs.PyFileSystem(handler), args.lake)
+        try:
+            summary = build_batch_zip("progress-exhaust", batch_id, args.channel, PASSWORD, lake,
+                                      Path(args.output), dt.date.fromisoformat(LAKE_TODAY))  # fmt: skip
+        except BuildError:  # retired collections: not built
+            continue
+        per_batch.append({"rows": summary.rows, "bytes": sum(handler.bytes_read.values()),
+                          "reads": sum(handler.reads.values())})  # fmt: skip
+    return {"seconds": time.perf_counter() - started, "batches": per_batch}
+
+
+def child_cold_start(args: argparse.Namespace) -> dict:
+    """Median wall and CPU time of a whole Python process importing each handler, and of an empty one.
+
+    CPU time (user + system of the child) is what the import costs; the wall time adds the wait for a core,
+    which on a loaded machine can be most of it.
+    """
+    environment = {**os.environ, **LAMBDA_ENVIRONMENT}
+    handlers = sorted(
+        path for path in (REPO_ROOT / "functions").glob("*/handler.py") if not (path.parent / "Dockerfile").exists()
     )
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
-    answer = {
-        "rows": summary.rows,
-        "seconds": seconds,
-        "cpu_seconds": cpu_seconds,
-        "bytes": summary.bytes,
-        "peak_rss_mb": peak_rss_mb(),
-    }
-    print(json.dumps({**answer, "rss_mb_by_rows": rss_by_rows}))
+    commands = {"python_alone": [sys.executable, "-c", "pass"]}
+    commands.update({path.parent.name: [sys.executable, "-c", IMPORT_HANDLER, str(path)] for path in handlers})
+    answer = {}
+    for name, command in commands.items():
+        runs = [_process_seconds(command, environment) for _ in range(COLD_START_RUNS)]
+        answer[name] = {"wall_ms": round(statistics.median(wall for wall, _ in runs) * 1000),
+                        "cpu_ms": round(statistics.median(cpu for _, cpu in runs) * 1000)}  # fmt: skip
+    return answer
 
 
-def child_floor(args: argparse.Namespace) -> None:
-    from exhaust.packaging import EncryptedCsvZip
+def _process_seconds(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU seconds of one child process, start to exit."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, env=environment, cwd=REPO_ROOT, capture_output=True)  # noqa: S603
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
-    started, started_cpu = time.perf_counter(), time.process_time()
-    with EncryptedCsvZip(Path(args.output), "floor.csv", PASSWORD) as archive, open(args.csv, "rb") as source:
-        while block := source.read(READ_BYTES):
-            archive.write_csv_bytes(block, rows=0)
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - started_cpu
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak_rss_mb()}))
 
-
+# ---- the parent -----------------------------------------------------------------------------------------------
 def run_child(*arguments: str) -> dict:
     answer = subprocess.run(  # noqa: S603 - this script with its own arguments
         [sys.executable, __file__, *arguments], check=True, capture_output=True, text=True, cwd=REPO_ROOT
@@ -112,62 +213,152 @@ def extract_csv(zip_path: Path, csv_path: Path) -> None:
                 target.write(block)
 
 
+def small_batch_ids(lake: Path, big_batch: str) -> list[str]:
+    import pyarrow.compute as pc
+    from exhaust.lake.store import Lake
+
+    batch_ids = Lake.open(str(lake)).read("enrolments", ["batch_id"])["batch_id"]
+    counts = pc.value_counts(batch_ids).to_pylist()
+    small = sorted(item["values"] for item in counts if item["values"] != big_batch)
+    return small[:SMALL_BATCHES]
+
+
+def bench_dataset(dataset: str, lake: Path, samples: dict, work: Path) -> dict:
+    build = run_child("--child", "build", "--dataset", dataset, "--lake", str(lake), "--batch-id",
+                      samples["progressBatchId"], "--channel", samples["channel"],
+                      "--output", str(work / "b.zip"))  # fmt: skip
+    extract_csv(work / "b.zip", work / "b.csv")
+    levels = ["--levels"] if dataset == "progress-exhaust" else []
+    floor = run_child("--child", "floor", "--csv", str(work / "b.csv"), "--output", str(work / "f.zip"), *levels)
+    floor_seconds = floor["encode_seconds"] + floor["package_seconds"]
+    csv_mb = floor["csv_bytes"] / 2**20
+    answer = {
+        "rows": build["rows"],
+        "seconds": round(build["seconds"], 2),
+        "cpu_seconds": round(build["cpu_seconds"], 2),
+        "peak_rss_mb": round(build["peak_rss_mb"], 1),
+        "rows_per_s": round(build["rows"] / build["seconds"]),
+        "floor_encode_seconds": round(floor["encode_seconds"], 2),
+        "floor_package_seconds": round(floor["package_seconds"], 2),
+        "floor_seconds": round(floor_seconds, 2),
+        "ratio": round(build["seconds"] / floor_seconds, 2),
+        "floor_cpu_seconds": round(floor["encode_cpu_seconds"] + floor["package_cpu_seconds"], 2),
+        "cpu_ratio": round(build["cpu_seconds"] / (floor["encode_cpu_seconds"] + floor["package_cpu_seconds"]), 2),
+        "package_mb_per_s": round(csv_mb / floor["package_seconds"]),
+        "package_mb_per_s_one_core": round(csv_mb / floor["package_one_core_seconds"]),
+        "csv_mb": round(csv_mb, 1),
+        "zip_mb": round(build["bytes"] / 2**20, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    if "levels" in floor:
+        answer["levels"] = {
+            name: {"seconds": round(item["seconds"], 2), "mb_per_s": round(csv_mb / item["seconds"]),
+                   "zip_mb": round(item["zip_mb"], 1)}
+            for name, item in floor["levels"].items()
+        }  # fmt: skip
+    return answer
+
+
+def summarise_small(small: dict) -> dict:
+    batches = small["batches"]
+    over = [b for b in batches if b["bytes"] > 2 * 2**20 + b["rows"] * 2**20 / 1000]
+    return {
+        "batches": len(batches),
+        "rows": sum(b["rows"] for b in batches),
+        "seconds": round(small["seconds"], 2),
+        "bytes_per_batch_median_kb": round(statistics.median(b["bytes"] for b in batches) / 1024),
+        "bytes_per_batch_max_kb": round(max(b["bytes"] for b in batches) / 1024),
+        "reads_per_batch_median": statistics.median(b["reads"] for b in batches),
+        "reads_per_batch_max": max(b["reads"] for b in batches),
+        "batches_over_budget": len(over),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+def markdown(results: dict) -> str:
+    lines = [RESULTS_START, "", f"Last `make bench`: {results['when']}, {results['machine']['cpus']} CPUs, "
+             f"Python {results['machine']['python']}, load average at start {results['load_average_at_start']}.", "",
+             "| dataset | rows | build s | cpu s | peak RSS MB | floor: encode s | floor: package s | **ratio** | "
+             "cpu ratio | package MB/s (1 core) | CSV MB | zip MB | load |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for name, item in results["datasets"].items():
+        lines.append(
+            f"| {name} | {item['rows']:,} | {item['seconds']} | {item['cpu_seconds']} | {item['peak_rss_mb']} | "
+            f"{item['floor_encode_seconds']} | {item['floor_package_seconds']} | **{item['ratio']}** | "
+            f"{item['cpu_ratio']} | {item['package_mb_per_s']} ({item['package_mb_per_s_one_core']}) | "
+            f"{item['csv_mb']} | {item['zip_mb']} | {item['load_average_1m']} |"
+        )
+    levels = results["datasets"].get("progress-exhaust", {}).get("levels", {})
+    if levels:
+        lines += ["", "Compression level, one core, progress-exhaust's CSV:", "",
+                  "| packaging | seconds | MB/s | zip MB |", "| --- | --- | --- | --- |"]  # fmt: skip
+        lines += [
+            f"| {name} | {item['seconds']} | {item['mb_per_s']} | {item['zip_mb']} |" for name, item in levels.items()
+        ]
+    small = results["small_batches"]
+    lines += ["", f"Small batches: {small['batches']} progress-exhaust batches ({small['rows']:,} rows) in "
+              f"{small['seconds']} s; per batch {small['bytes_per_batch_median_kb']} KB read (max "
+              f"{small['bytes_per_batch_max_kb']}) in {small['reads_per_batch_median']} reads (max "
+              f"{small['reads_per_batch_max']}); over the budget: {small['batches_over_budget']}.", ""]  # fmt: skip
+    cold = results["cold_start_ms"]
+    lines += [f"Cold start, median of {COLD_START_RUNS} whole processes (load {results['cold_start_load']}):", "",
+              "| handler | wall ms | CPU ms |", "| --- | --- | --- |"]  # fmt: skip
+    lines += [f"| {name} | {item['wall_ms']} | {item['cpu_ms']} |" for name, item in cold.items()]
+    return "\n".join([*lines, "", RESULTS_END])
+
+
+def write_docs(results: dict) -> None:
+    text = DOCS.read_text()
+    section = markdown(results)
+    if RESULTS_START in text:
+        before, rest = text.split(RESULTS_START, 1)
+        text = before + section + rest.split(RESULTS_END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    DOCS.write_text(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--chunk-rows", type=int, default=65_536)
-    parser.add_argument("--child", choices=["build", "floor"], help=argparse.SUPPRESS)
-    parser.add_argument("--lake", help=argparse.SUPPRESS)
-    parser.add_argument("--batch-id", help=argparse.SUPPRESS)
-    parser.add_argument("--channel", help=argparse.SUPPRESS)
-    parser.add_argument("--output", help=argparse.SUPPRESS)
-    parser.add_argument("--csv", help=argparse.SUPPRESS)
+    parser.add_argument("--datasets", nargs="+", choices=DATASETS, default=list(DATASETS))
+    parser.add_argument("--child", choices=["build", "floor", "small", "cold"], help=argparse.SUPPRESS)
+    for hidden in ("--dataset", "--lake", "--batch-id", "--channel", "--output", "--csv", "--batches"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    parser.add_argument("--levels", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child == "build":
-        child_build(args)
-        return 0
-    if args.child == "floor":
-        child_floor(args)
+    children = {"build": child_build, "floor": child_floor, "small": child_small, "cold": child_cold_start}
+    if args.child:
+        print(json.dumps(children[args.child](args)))
         return 0
 
+    load_at_start = round(os.getloadavg()[0], 2)
     lake, samples = ensure_lake(args.seed)
+    results: dict = {"when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                     "load_average_at_start": load_at_start, "datasets": {}}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="exhaust-bench-", dir=REPO_ROOT / ".build") as workdir:
         work = Path(workdir)
-        build = run_child(
-            "--child", "build", "--lake", str(lake), "--batch-id", samples["progressBatchId"],
-            "--channel", samples["channel"], "--output", str(work / "build.zip"), "--chunk-rows", str(args.chunk_rows),
-        )  # fmt: skip
-        extract_csv(work / "build.zip", work / "build.csv")
-        csv_bytes = (work / "build.csv").stat().st_size
-        floor = run_child("--child", "floor", "--csv", str(work / "build.csv"), "--output", str(work / "floor.zip"))
-    results = {
-        "dataset": "progress-exhaust",
-        "batch_id": samples["progressBatchId"],
-        "rows": build["rows"],
-        "seconds": round(build["seconds"], 2),
-        "rows_per_s": round(build["rows"] / build["seconds"]),
-        "peak_rss_mb": round(build["peak_rss_mb"], 1),
-        "floor_seconds": round(floor["seconds"], 2),
-        "ratio": round(build["seconds"] / floor["seconds"], 2),
-        # CPU seconds of all threads: unlike wall time, not skewed by other work on the machine.
-        "cpu_seconds": round(build["cpu_seconds"], 2),
-        "floor_cpu_seconds": round(floor["cpu_seconds"], 2),
-        "cpu_ratio": round(build["cpu_seconds"] / floor["cpu_seconds"], 2),
-        "load_average_1m": round(os.getloadavg()[0], 2),
-        "csv_mb": round(csv_bytes / 2**20, 1),
-        "zip_mb": round(build["bytes"] / 2**20, 1),
-        "chunk_rows": args.chunk_rows,
-        "rss_mb_by_rows": build["rss_mb_by_rows"][:: max(1, len(build["rss_mb_by_rows"]) // 8)],
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-        },
-        "targets": {"ratio": 2.0, "peak_rss_mb": 1024},
+        for dataset in args.datasets:
+            results["datasets"][dataset] = bench_dataset(dataset, lake, samples, work)
+            print(dataset, json.dumps(results["datasets"][dataset]), flush=True)
+        small = run_child("--child", "small", "--lake", str(lake), "--channel", samples["channel"],
+                          "--output", str(work / "s.zip"),
+                          "--batches", json.dumps(small_batch_ids(lake, samples["progressBatchId"])))  # fmt: skip
+    results["small_batches"] = summarise_small(small)
+    print("small batches", json.dumps(results["small_batches"]), flush=True)
+    results["cold_start_ms"] = run_child("--child", "cold")
+    results["cold_start_load"] = round(os.getloadavg()[0], 2)
+    print("cold start ms", json.dumps(results["cold_start_ms"]), flush=True)
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
     }
+    results["targets"] = {"ratio": 1.5, "peak_rss_mb": 512, "package_mb_per_s_one_core": 500, "cold_start_ms": 250,
+                          "small_batch_bytes": "2 MB + 1 MB per 1,000 rows"}  # fmt: skip
     (REPO_ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_docs(results)
     return 0
 
 

@@ -20,7 +20,7 @@ from infra.config import StackSettings
 from infra.grants import apply_grants, grants_for
 from infra.image_function import ImageServiceFunction, has_image
 from infra.nag import acknowledge
-from infra.service_function import ServiceFunction
+from infra.service_function import API_FUNCTION_TIMEOUT, ServiceFunction
 from infra.storage import Storage
 
 AUTHORIZER_FUNCTION = "authorizer"
@@ -137,6 +137,15 @@ class Api(Construct):
                 ),
             ),
         )
+        # API Gateway writes the stage's execution logs (logging_level) to a group it would create without a
+        # retention; created here first, under the name it uses, the group keeps them three months like the access log.
+        execution_logs = aws_logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{settings.stage}",
+            retention=aws_logs.RetentionDays.THREE_MONTHS,
+        )
+        self.rest_api.deployment_stage.node.add_dependency(execution_logs)
         # Path parameters are declared required; bodies are validated by the handlers (pydantic), which name
         # the offending field in the envelope exactly as local mode does.
         self.validator = self.rest_api.add_request_validator(
@@ -177,7 +186,12 @@ class Api(Construct):
             if has_image(name):
                 # Handlers that read Parquet (legacy, export) ship as container images with pyarrow.
                 function = ImageServiceFunction(
-                    self, _construct_id(name), function=name, environment=self._environment, description=description
+                    self,
+                    _construct_id(name),
+                    function=name,
+                    environment=self._environment,
+                    description=description,
+                    timeout=API_FUNCTION_TIMEOUT,
                 )
             else:
                 function = ServiceFunction(
@@ -187,6 +201,7 @@ class Api(Construct):
                     layers=self._layers,
                     environment=self._environment,
                     description=description,
+                    timeout=API_FUNCTION_TIMEOUT,
                 )
             apply_grants(function, grants_for(name) or (), self._storage)
             self.functions[name] = function

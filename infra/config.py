@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pydantic import BaseModel, Field
+from exhaust.settings import MAX_LINK_EXPIRY_SECONDS
+from pydantic import BaseModel, Field, model_validator
 
 
 class StackSettings(BaseModel):
@@ -22,19 +23,32 @@ class StackSettings(BaseModel):
     output_retention_days: int = Field(default=30, ge=1, le=3650)
     # A batch whose end date is further back than this many days is expired ("Batch has expired").
     batch_expiry_days: int = Field(default=365, ge=1, le=36_500)
-    # Lifetime of the presigned download links.
-    link_expiry_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
+    # Lifetime of the presigned download links: at most what the signing session credentials allow.
+    link_expiry_minutes: int = Field(default=30, ge=1, le=MAX_LINK_EXPIRY_SECONDS // 60)
     # Open (SUBMITTED or PROCESSING) requests a channel may have before submit answers 429.
     max_open_requests_per_channel: int = Field(default=100, ge=1)
     # Step Functions executions running at once per channel (the dispatcher's throttle).
     max_running_per_channel: int = Field(default=5, ge=1)
     # MaxConcurrency of the Distributed Map (builders running at once per request).
     map_max_concurrency: int = Field(default=10, ge=1, le=1000)
+    # Concurrency reserved for the builder: guaranteed to it, and its cap (at least map_max_concurrency). 0 reserves
+    # nothing for any function, for accounts whose concurrency quota is still below 1,000 (docs/deploy.md).
+    builder_reserved_concurrency: int = Field(default=100, ge=0)
     # API Gateway stage throttling: steady requests per second and burst, across all callers.
     api_rate_limit: int = Field(default=50, ge=1, le=10_000)
     api_burst_limit: int = Field(default=100, ge=1, le=5_000)
     # Alarm notifications go to this address (SNS e-mail subscription, confirmed by e-mail) when set.
     alarm_email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    @model_validator(mode="after")
+    def _builder_fits_one_request(self) -> StackSettings:
+        reserved = self.builder_reserved_concurrency
+        if reserved and reserved < self.map_max_concurrency:
+            raise ValueError(
+                f"builder_reserved_concurrency: {reserved} is below map_max_concurrency ({self.map_max_concurrency}): "
+                "one request's builders would throttle each other; use 0 (no reservation) or at least that"
+            )
+        return self
 
     @classmethod
     def from_sources(cls, context: dict[str, Any], environ: dict[str, str] | None = None) -> StackSettings:

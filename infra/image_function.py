@@ -22,8 +22,6 @@ from infra.service_function import ARCHITECTURE, enable_active_tracing, function
 # A full vCPU for the Parquet scan and the zip; /tmp holds the zip before it is answered or uploaded.
 MEMORY_MB = 1769
 EPHEMERAL_STORAGE = Size.gibibytes(4)
-# API Gateway stops waiting after 29 seconds; the function does not outlive its caller.
-TIMEOUT = Duration.seconds(29)
 
 
 def has_image(function: str) -> bool:
@@ -55,7 +53,8 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
         description: str = "",
         memory_size: int = MEMORY_MB,
         ephemeral_storage: Size = EPHEMERAL_STORAGE,
-        timeout: Duration = TIMEOUT,
+        timeout: Duration,
+        reserved_concurrent_executions: int | None = None,
     ) -> None:
         log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
         role = function_role(scope, f"{construct_id}Role", log_group)
@@ -74,6 +73,7 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
             memory_size=memory_size,
             ephemeral_storage_size=ephemeral_storage,
             timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrent_executions,
             logging_format=aws_lambda.LoggingFormat.JSON,
             log_group=log_group,
             description=description or f"exhaust {function}",

@@ -15,6 +15,7 @@ import json
 from aws_cdk import (
     CfnOutput,
     Duration,
+    RemovalPolicy,
     Stack,
     aws_events,
     aws_events_targets,
@@ -36,7 +37,16 @@ from infra.service_function import ServiceFunction
 from infra.storage import Storage
 
 SWEEP_EVERY = Duration.minutes(5)
+# Concurrency reserved (when the builder's is) for the steps that end a request: finishing never waits behind the
+# account's other functions. Each runs about a second per execution; throttled calls are retried by the workflow.
+ENDING_STEPS_RESERVED_CONCURRENCY = 5
+# One sweep at a time: a sweep that overlaps the previous one would only repeat its work.
+SWEEPER_RESERVED_CONCURRENCY = 1
 EXECUTION_TIMEOUT = Duration.hours(12)
+# Step Functions delivers its logs through CloudWatch Logs vended delivery, which adds each log group to one
+# account-wide resource policy (5,120 characters) unless the group's name starts with this prefix (Step Functions
+# developer guide, "Logging using CloudWatch Logs"): one stack per developer would outgrow that policy.
+VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
 DEFAULT_EVENT_BUS = "default"
 
 
@@ -63,6 +73,8 @@ class Pipeline(Construct):
             generate_secret_string=aws_secretsmanager.SecretStringGenerator(
                 password_length=48, exclude_punctuation=True
             ),
+            # Partners verify callbacks with it: kept, as the tables are, when the stack is deleted or replaced.
+            removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
             self.callback_secret,
@@ -75,12 +87,23 @@ class Pipeline(Construct):
             "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
             "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
         }
-        self.finalize = self._function("Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1))
+        reserve = settings.builder_reserved_concurrency > 0
+        ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
+        self.finalize = self._function(
+            "Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+        )
         self.mark_failed = self._function(
-            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1)
+            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps
         )
 
-        log_group = aws_logs.LogGroup(self, "WorkflowLogs", retention=aws_logs.RetentionDays.ONE_MONTH)
+        # Named (per stack), so deleted with the stack: a retained group would block the next deploy of the same name.
+        log_group = aws_logs.LogGroup(
+            self,
+            "WorkflowLogs",
+            log_group_name=f"{VENDED_LOGS_PREFIX}{settings.stack_name}-workflow",
+            retention=aws_logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         substitutions = {
             workflow.BUILDER_FUNCTION: builder.function_arn,
             workflow.FINALIZE_FUNCTION: self.finalize.function_arn,
@@ -131,8 +154,11 @@ class Pipeline(Construct):
                 aws_iam.PolicyStatement(
                     actions=["states:StartExecution"], resources=[self.state_machine.state_machine_arn]
                 ),
+                # Redriving a failed execution redrives its Map Run: Step Functions then redrives the child
+                # executions with this role (Step Functions developer guide, "Redriving Map Runs").
                 aws_iam.PolicyStatement(
-                    actions=["states:DescribeExecution", "states:StopExecution"], resources=[child_executions]
+                    actions=["states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"],
+                    resources=[child_executions],
                 ),
             ],
         )
@@ -156,7 +182,15 @@ class Pipeline(Construct):
         )
         self.state_machine.grant_start_execution(self.dispatcher)
 
-        self.sweeper = self._function("Sweeper", "sweeper", layers, control_environment, storage, Duration.minutes(5))
+        self.sweeper = self._function(
+            "Sweeper",
+            "sweeper",
+            layers,
+            control_environment,
+            storage,
+            Duration.minutes(5),
+            SWEEPER_RESERVED_CONCURRENCY if reserve else None,
+        )
         self.sweeper.add_to_role_policy(
             aws_iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions]
@@ -170,17 +204,52 @@ class Pipeline(Construct):
             "submission, attempt) are only known at run time.",
             finding=iam5_resource(self.sweeper.role, executions),
         )
+        # A sweep EventBridge cannot deliver lands in this queue (alarmed) instead of vanishing; a late sweep is
+        # worth nothing once the next one has run, hence the event age.
+        self.sweeper_dead_letters = monitoring.dead_letter_queue("SweeperDeadLetterQueue", "A scheduled sweep")
         aws_events.Rule(
             self,
             "SweepSchedule",
             schedule=aws_events.Schedule.rate(SWEEP_EVERY),
-            targets=[aws_events_targets.LambdaFunction(self.sweeper, retry_attempts=2)],
+            targets=[
+                aws_events_targets.LambdaFunction(
+                    self.sweeper,
+                    retry_attempts=2,
+                    max_event_age=SWEEP_EVERY,
+                    dead_letter_queue=self.sweeper_dead_letters,
+                )
+            ],
             description="Re-queues lost SUBMITTED requests, recovers PROCESSING ones whose execution ended",
         )
         for function in (self.finalize, self.mark_failed, self.sweeper):
             bus.grant_put_events_to(function)
             self.callback_secret.grant_read(function)
 
+        # Operators redrive by hand (docs/deploy.md): a policy to attach to their role, for this workflow only.
+        self.redrive_policy = aws_iam.ManagedPolicy(
+            self,
+            "RedrivePolicy",
+            description="Redrive failed executions of the exhaust workflow (docs/deploy.md, redrive)",
+            statements=[
+                aws_iam.PolicyStatement(
+                    actions=["states:ListExecutions"], resources=[self.state_machine.state_machine_arn]
+                ),
+                aws_iam.PolicyStatement(
+                    actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"],
+                    resources=[executions],
+                ),
+            ],
+        )
+        acknowledge(
+            self.redrive_policy,
+            "AwsSolutions-IAM5",
+            "An operator redrives any failed execution of this one state machine; execution names (requestId, "
+            "submission, attempt) are only known at run time.",
+            finding=iam5_resource(self.redrive_policy, executions),
+        )
+        CfnOutput(
+            self, "RedrivePolicyArn", value=self.redrive_policy.managed_policy_arn, description="attach to redrive"
+        ).override_logical_id("RedrivePolicyArn")
         CfnOutput(
             self, "CallbackSecretArn", value=self.callback_secret.secret_arn, description="signs completion callbacks"
         ).override_logical_id("CallbackSecretArn")
@@ -188,8 +257,16 @@ class Pipeline(Construct):
             self, "StateMachineArn", value=self.state_machine.state_machine_arn, description="the exhaust workflow"
         ).override_logical_id("StateMachineArn")
         monitoring.watch_state_machine(self.state_machine)
-        monitoring.watch_function(builder, "Builder")
-        monitoring.watch_function(self.dispatcher, "Dispatcher")
+        watched: tuple[tuple[aws_lambda.IFunction, str], ...] = (
+            (builder, "Builder"),
+            (self.dispatcher, "Dispatcher"),
+            (self.sweeper, "Sweeper"),
+            (self.finalize, "Finalize"),
+            (self.mark_failed, "MarkFailed"),
+        )
+        for worker, name in watched:
+            monitoring.watch_function(worker, name)
+        monitoring.watch_queue_age(storage.queue)
 
     def _function(
         self,
@@ -199,9 +276,16 @@ class Pipeline(Construct):
         environment: dict[str, str],
         storage: Storage,
         timeout: Duration,
+        reserved_concurrency: int | None = None,
     ) -> ServiceFunction:
         function = ServiceFunction(
-            self, construct_id, function=folder, layers=layers, environment=environment, timeout=timeout
+            self,
+            construct_id,
+            function=folder,
+            layers=layers,
+            environment=environment,
+            timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrency,
         )
         apply_grants(function, PIPELINE_GRANTS[folder], storage)
         return function

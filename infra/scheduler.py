@@ -6,6 +6,9 @@ independently, the producer's role holds only its own grants (infra/grants.py PR
 Dockerfile repeats the builder's install step so both images share that layer. Synthesis only stages the build
 context; Docker runs at `cdk deploy`.
 
+A re-produced day replaces public files CloudFront caches for an hour (the producer's Cache-Control): the producer
+invalidates them after every run that wrote any, so corrections reach readers at once (docs/decisions.md).
+
 The schedule passes its own scheduled time, so a retried invocation produces the same day (the day before the
 scheduled time) rather than whatever "yesterday" is when the retry runs.
 """
@@ -14,11 +17,13 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, Size, aws_iam, aws_scheduler
+from aws_cdk import Duration, Size, aws_cloudfront, aws_iam, aws_lambda_destinations, aws_scheduler
 from constructs import Construct
 
+from infra.config import StackSettings
 from infra.grants import PRODUCER_GRANTS, apply_grants
 from infra.image_function import ImageServiceFunction
+from infra.monitoring import Monitoring
 from infra.storage import Storage
 
 PRODUCER_FUNCTION = "producer"
@@ -28,6 +33,8 @@ SCHEDULE_INPUT = json.dumps({"scheduledTime": "<aws.scheduler.scheduled-time>"})
 # One day of telemetry is grouped in memory; a backfill of many days runs day by day within the timeout.
 MEMORY_MB = 2048
 TIMEOUT = Duration.minutes(15)
+# A day's production is still worth running this late (it is idempotent: the same files again).
+MAX_EVENT_AGE = Duration.hours(6)
 
 
 class Scheduler(Construct):
@@ -36,8 +43,11 @@ class Scheduler(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        settings: StackSettings,
         storage: Storage,
         environment: dict[str, str],
+        monitoring: Monitoring,
+        distribution: aws_cloudfront.IDistribution,
         schedule_expression: str = DAILY_AT,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -45,13 +55,27 @@ class Scheduler(Construct):
             self,
             "Producer",
             function=PRODUCER_FUNCTION,
-            environment=environment,
+            # After writing the public files it invalidates them in CloudFront, on that distribution only.
+            environment={**environment, "EXHAUST_CDN_DISTRIBUTION_ID": distribution.distribution_id},
             description="exhaust producer: daily summary-rollup, summary-channel-exhaust, public-summary-rollup",
             memory_size=MEMORY_MB,
             ephemeral_storage=Size.mebibytes(512),
             timeout=TIMEOUT,
         )
         apply_grants(self.producer, PRODUCER_GRANTS[PRODUCER_FUNCTION], storage)
+        distribution.grant_create_invalidation(self.producer)
+        monitoring.watch_function(self.producer, "Producer")
+        # A day the schedule could not hand over, or that failed after Lambda's own retries (the schedule invokes
+        # asynchronously), is kept here with its scheduledTime, so an operator can produce it again.
+        self.dead_letters = monitoring.dead_letter_queue("ProducerDeadLetterQueue", "A daily production")
+        self.producer.configure_async_invoke(
+            on_failure=aws_lambda_destinations.SqsDestination(self.dead_letters),
+            max_event_age=MAX_EVENT_AGE,
+            retry_attempts=2,
+        )
+        # The stack's own group, so the Scheduler metrics (by group) count this schedule only.
+        self.group = aws_scheduler.CfnScheduleGroup(self, "Group", name=settings.stack_name)
+        monitoring.watch_schedule_group(settings.stack_name)
 
         # The schedule's own role may invoke this one function and nothing else (no version wildcard).
         invoker = aws_iam.Role(
@@ -63,10 +87,14 @@ class Scheduler(Construct):
         invoker.add_to_principal_policy(
             aws_iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.producer.function_arn])
         )
+        invoker.add_to_principal_policy(
+            aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn])
+        )
         self.schedule = aws_scheduler.CfnSchedule(
             self,
             "Daily",
             description="Produce yesterday's standard datasets",
+            group_name=self.group.ref,
             schedule_expression=schedule_expression,
             schedule_expression_timezone="UTC",
             flexible_time_window=aws_scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
@@ -75,7 +103,8 @@ class Scheduler(Construct):
                 role_arn=invoker.role_arn,
                 input=SCHEDULE_INPUT,
                 retry_policy=aws_scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_event_age_in_seconds=6 * 3600, maximum_retry_attempts=3
+                    maximum_event_age_in_seconds=int(MAX_EVENT_AGE.to_seconds()), maximum_retry_attempts=3
                 ),
+                dead_letter_config=aws_scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.dead_letters.queue_arn),
             ),
         )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from aws_cdk import Duration, Stack, aws_iam, aws_lambda, aws_logs
 from constructs import Construct
 
@@ -11,7 +14,33 @@ from infra.nag import acknowledge
 RUNTIME = aws_lambda.Runtime.PYTHON_3_12
 # Graviton: about 20% cheaper per GB-second than x86_64, and every dependency ships aarch64 wheels.
 ARCHITECTURE = aws_lambda.Architecture.ARM_64
-POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.12/latest"
+# API Gateway waits at most 29 s for a REST integration (API Gateway quotas, "Maximum integration timeout for REST
+# APIs": 50 ms - 29 s); past it the caller gets a bare 504 whatever the function does later.
+API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(29)
+# API functions stop well before it: a cold container image's init (not counted in the function timeout) and the
+# gateway's own hop fit in the 5 s left, so a timed-out handler still reaches the caller as the envelope's 5xx.
+API_FUNCTION_TIMEOUT = Duration.seconds(24)
+LOCK_FILE = REPO_ROOT / "requirements.lock"
+POWERTOOLS_DISTRIBUTION = "aws-lambda-powertools"
+
+
+def locked_version(distribution: str, lock_file: Path = LOCK_FILE) -> str:
+    """The version requirements.lock pins for a distribution (the one the tests ran with)."""
+    found = re.search(rf"^{re.escape(distribution)}(?:\[[^\]]*\])?==([^\s;]+)", lock_file.read_text(), re.MULTILINE)
+    if found is None:
+        raise ValueError(f"{lock_file.name} pins no {distribution}")
+    return found.group(1)
+
+
+def powertools_layer_parameter() -> str:
+    """The public SSM parameter naming the official Powertools layer of exactly that release, in any region.
+
+    Powertools publishes /aws/service/powertools/python/<arch>/<python>/<version> for each release (and `latest`,
+    which would deploy whatever is newest); the version is the lock's, so production runs what the tests ran.
+    """
+    return f"/aws/service/powertools/python/arm64/python3.12/{locked_version(POWERTOOLS_DISTRIBUTION)}"
+
+
 TRACING_POLICY_ID = "TracingPolicy"
 
 
@@ -75,7 +104,8 @@ def acknowledge_runtime(function: aws_lambda.Function) -> None:
     acknowledge(
         function,
         "AwsSolutions-L1",
-        "python3.12 is pinned on purpose: the official Powertools layer (SSM parameter for python3.12/arm64) "
+        "python3.12 is pinned on purpose: the official Powertools layer (SSM parameter for python3.12/arm64, "
+        "at the locked release) "
         "and the local Python 3.11 toolchain set it; runtime upgrades are a deliberate, tested change.",
     )
 
@@ -91,9 +121,10 @@ class ServiceFunction(aws_lambda.Function):
         function: str,
         layers: list[aws_lambda.ILayerVersion],
         environment: dict[str, str] | None = None,
-        timeout: Duration | None = None,
+        timeout: Duration,
         memory_size: int = 512,
         description: str = "",
+        reserved_concurrent_executions: int | None = None,
     ) -> None:
         log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
         role = function_role(scope, f"{construct_id}Role", log_group)
@@ -107,7 +138,8 @@ class ServiceFunction(aws_lambda.Function):
             layers=layers,
             role=role,
             memory_size=memory_size,
-            timeout=timeout or Duration.seconds(29),
+            timeout=timeout,
+            reserved_concurrent_executions=reserved_concurrent_executions,
             logging_format=aws_lambda.LoggingFormat.JSON,
             log_group=log_group,
             description=description or f"exhaust {function}",

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack, aws_lambda, aws_ssm
+from aws_cdk import CfnOutput, Stack, Tags, aws_lambda, aws_ssm
 from constructs import Construct
 from exhaust.resources import CREDENTIALS_TABLE
 
-from infra.api import Api
+from infra.api import AUTHORIZER_FUNCTION, Api
 from infra.builder import Builder
 from infra.cdn import Cdn
 from infra.config import StackSettings
+from infra.image_function import ImageServiceFunction
 from infra.layer import stage_layer
 from infra.monitoring import Monitoring
 from infra.pipeline import Pipeline
 from infra.scheduler import Scheduler
-from infra.service_function import POWERTOOLS_LAYER_PARAMETER, RUNTIME
+from infra.service_function import RUNTIME, ServiceFunction, powertools_layer_parameter
 from infra.storage import Storage
+
+PROJECT = "exhaust"
 
 
 class ExhaustStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        # Every taggable resource (and the stack itself) says what it belongs to: cost reports, clean-up, IAM.
+        Tags.of(self).add("project", PROJECT)
+        Tags.of(self).add("stage", settings.stage)
         storage = Storage(self, "Storage", settings=settings)
         self.monitoring = Monitoring(
             self, "Monitoring", dead_letter_queue=storage.dead_letter_queue, alarm_email=settings.alarm_email
@@ -37,7 +43,7 @@ class ExhaustStack(Stack):
         powertools_layer = aws_lambda.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",
-            aws_ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER),
+            aws_ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter()),
         )
         environment = {
             **storage.environment(),
@@ -57,7 +63,14 @@ class ExhaustStack(Stack):
             environment=environment,
         )
         self.monitoring.watch_api(self.api.rest_api)
-        self.builder = Builder(self, "Builder", storage=storage, environment=environment)
+        self.monitoring.watch_function(self.api.functions[AUTHORIZER_FUNCTION], "Authorizer")
+        self.builder = Builder(
+            self,
+            "Builder",
+            storage=storage,
+            environment=environment,
+            reserved_concurrency=settings.builder_reserved_concurrency or None,
+        )
         self.pipeline = Pipeline(
             self,
             "Pipeline",
@@ -68,8 +81,21 @@ class ExhaustStack(Stack):
             builder=self.builder.function,
             monitoring=self.monitoring,
         )
-        self.scheduler = Scheduler(self, "Scheduler", storage=storage, environment=environment)
-        self.monitoring.watch_function(self.scheduler.producer, "Producer")
+        self.scheduler = Scheduler(
+            self,
+            "Scheduler",
+            settings=settings,
+            storage=storage,
+            environment=environment,
+            monitoring=self.monitoring,
+            distribution=self.cdn.distribution,
+        )
+        functions = [c for c in self.node.find_all() if isinstance(c, ServiceFunction | ImageServiceFunction)]
+        self.monitoring.watch_throttles(functions)
+        self.monitoring.watch_tables(list(storage.tables.values()))
+        self.monitoring.add_dashboard(
+            settings.stack_name, builder=self.builder.function, state_machine=self.pipeline.state_machine
+        )
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
         CfnOutput(
             self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,15 +72,18 @@ def aws_resources() -> Iterator[Any]:
 class LocalServiceProcess:
     """`exhaust local` in a subprocess on a free port, as a user runs it."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, extra_args: tuple[str, ...] = (), environment: dict[str, str] | None = None):
         self.workdir = workdir
         self.credentials_file = workdir / "local.json"
+        self.extra_args = extra_args
+        self.environment = environment or {}
         self.output: list[str] = []
         self.process: subprocess.Popen[str] | None = None
+        self._drain: threading.Thread | None = None
         self.credentials: dict[str, Any] = {}
 
     def start(self, timeout: float = 120.0) -> dict[str, Any]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.environment}
         env.pop("AWS_ENDPOINT_URL", None)
         self.process = subprocess.Popen(
             [
@@ -91,6 +95,7 @@ class LocalServiceProcess:
                 "0",
                 "--credentials-file",
                 str(self.credentials_file),
+                *self.extra_args,
             ],
             cwd=self.workdir,
             env=env,
@@ -107,9 +112,18 @@ class LocalServiceProcess:
             self.output.append(line)
             if "ready" in line:
                 self.credentials = json.loads(self.credentials_file.read_text())
+                # Keep reading its log: a full pipe would block every thread of the service that logs.
+                self._drain = threading.Thread(target=self._read_output, daemon=True)
+                self._drain.start()
                 return self.credentials
         self.stop()
         raise RuntimeError("local mode did not become ready:\n" + "".join(self.output))
+
+    def _read_output(self) -> None:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
 
     def stop(self, timeout: float = 10.0) -> float:
         """SIGTERM, wait; answer the seconds it took to exit."""
@@ -118,12 +132,27 @@ class LocalServiceProcess:
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         try:
-            remaining, _ = self.process.communicate(timeout=timeout)
-            self.output.append(remaining or "")
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.communicate()
+            self.process.wait()
+        if self._drain is not None:
+            self._drain.join(timeout=timeout)
+        elif self.process.stdout is not None:
+            self.output.append(self.process.stdout.read())
         return time.monotonic() - started
+
+
+def run_exhaust(
+    *args: str, cwd: Path, environment: dict[str, str] | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
+    """The installed `exhaust` command, as a user runs it: answers its exit status, stdout and stderr."""
+    env = {**os.environ, **(environment or {})}
+    env.pop("AWS_ENDPOINT_URL", None)
+    command = Path(sys.executable).with_name("exhaust")
+    return subprocess.run(
+        [str(command), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture(scope="session")

@@ -8,20 +8,29 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
+# boto3 is imported on the first client, not with this module: it costs about 0.15 s of a cold start that
+# handlers answering without AWS calls (health, docs, a refused token) need not pay.
 
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
+
+@cache
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
 
 
 @cache
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+    import boto3
+
+    return boto3.session.Session().client(service, config=_config())  # type: ignore[call-overload]
 
 
 @cache
 def resource(service: str) -> Any:
-    return boto3.session.Session().resource(service, config=_CONFIG)  # type: ignore[call-overload]
+    import boto3
+
+    return boto3.session.Session().resource(service, config=_config())  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:

@@ -3,24 +3,42 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from exhaust import client
+from exhaust import __version__, client
 from exhaust.auth import cli as auth_cli
+from exhaust.client import ClientError, UsageError
+from exhaust.errors import ServiceError
 from exhaust.lake import cli as lake_cli
 from exhaust.standard import cli as standard_cli
 
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a refusal on one line that points at --help instead of the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
 
 def _run_local(args: argparse.Namespace) -> int:
-    from exhaust.local.runtime import LocalService
+    from exhaust.local.runtime import LocalService, LocalSetupError
 
-    service = LocalService(host=args.host, port=args.port, credentials_file=Path(args.credentials_file))
+    service = LocalService(
+        host=args.host,
+        port=args.port,
+        credentials_file=Path(args.credentials_file),
+        state_dir=Path(args.state_dir),
+        fresh=args.fresh,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -30,26 +48,62 @@ def _run_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         credentials = service.start()
-        print(
-            f"exhaust local mode ready at {credentials['baseUrl']} "
-            f"(credentials in {args.credentials_file}, moto at {credentials['awsEndpoint']})",
-            flush=True,
-        )
-        stop.wait()
-    finally:
+    except OSError as failure:
         service.stop()
-    print("exhaust local mode stopped", flush=True)
-    return 0
+        if failure.errno == errno.EADDRINUSE:
+            raise ClientError(
+                f"port {args.port} on {args.host} is already in use: stop what uses it, or pick another port "
+                f"(PORT=9000 make run, or --port 0 for any free one)"
+            ) from None
+        raise
+    except LocalSetupError as failure:
+        service.stop()
+        raise ClientError(str(failure)) from None
+    restored = "restored from" if service.restored else "state kept in"
+    print(
+        f"exhaust local mode ready at {credentials['baseUrl']} "
+        f"(credentials in {args.credentials_file}, {restored} {service.state_dir}, "
+        f"moto at {credentials['awsEndpoint']})",
+        flush=True,
+    )
+    stop.wait()
+    service.stop()
+    print("exhaust local mode stopped; its state is kept for the next start (--fresh starts empty)", flush=True)
+    # Builds still running in worker threads would hold the interpreter's exit (concurrent.futures joins its
+    # threads at exit); their state is saved and their requests resume at the next start, so leave now.
+    os._exit(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="exhaust", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="exhaust", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"exhaust {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    local = commands.add_parser("local", help="run the whole service on this machine against moto")
-    local.add_argument("--host", default="127.0.0.1")
-    local.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    local.add_argument("--credentials-file", default=".exhaust/local.json")
+    local = commands.add_parser(
+        "local",
+        help="run the whole service on this machine against moto",
+        description="Run the whole service on this machine against moto: the API on real HTTP, the pipeline, the "
+        "daily producer. State (requests, files, tokens, license keys, the lake) is kept in --state-dir and "
+        "restored at the next start. EXHAUST_* settings are honoured as the stack passes them (README).",
+    )
+    local.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    local.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8080")),
+        help="port of the API (8080, or $PORT; 0 picks a free one)",
+    )
+    local.add_argument(
+        "--credentials-file",
+        default=".exhaust/local.json",
+        help="where to write the base URL, tokens, license key and sample ids (.exhaust/local.json)",
+    )
+    local.add_argument(
+        "--state-dir", default=".exhaust/state", help="where local mode keeps its state between runs (.exhaust/state)"
+    )
+    local.add_argument(
+        "--fresh", action="store_true", help="forget the kept state and start empty (new tokens, new sample data)"
+    )
     local.set_defaults(run=_run_local)
     auth_cli.register(commands)
     lake_cli.register(commands)
@@ -58,9 +112,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str, code: int = 1) -> int:
+    print(f"exhaust: error: {message}", file=sys.stderr)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    """Run a command; every failure is one line on stderr and a non-zero exit status, never a traceback."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return _fail("interrupted; run it again to resume", INTERRUPTED_EXIT)
+    except UsageError as failure:
+        return _fail(f"{failure} (see --help)", 2)
+    except (ClientError, ServiceError) as failure:
+        return _fail(str(failure))
+    except (ConnectionError, TimeoutError, OSError) as failure:
+        return _fail(f"{failure}; is the service running (make run) and the address right?")
+    except Exception as failure:
+        return _fail(_describe_unexpected(failure))
+
+
+def _describe_unexpected(failure: Exception) -> str:
+    """AWS SDK failures (no local mode behind the endpoint, refused calls) as one line; anything else named."""
+    from botocore.exceptions import BotoCoreError
+    from botocore.exceptions import ClientError as AwsClientError
+
+    if isinstance(failure, AwsClientError):
+        error = failure.response.get("Error", {})
+        return f"AWS answered {error.get('Code')}: {error.get('Message')}"
+    if isinstance(failure, BotoCoreError):
+        return f"{failure}; is local mode running (make run), or are your AWS credentials set?"
+    return f"unexpected {type(failure).__name__}: {failure} (a bug: please report it with the command you ran)"
 
 
 if __name__ == "__main__":

@@ -1,15 +1,18 @@
-"""A partner's client of the request API: submit, wait, and download files that resume and are verified.
+"""A partner's client of the request API: submit, wait, read, list, search, and downloads that resume and are verified.
 
     exhaust client submit --dataset progress-exhaust --batch-id B --encryption-key K --tag T --wait --out DIR
+    exhaust client read --tag T --request-id R
+    exhaust client list --tag T
+    exhaust client search --status SUCCESS
     exhaust client download --tag T --request-id R --out DIR
     exhaust client legacy --dataset D --resource-id R --license-key K --out days.zip
     exhaust client export --format csv --date-from D --types sensor --out export.zip
 
 Against local mode by default (the credentials file gives the base URL, token and channel), or any deployment with
---base-url, --token and --channel. Standard library only. Waiting honours Retry-After; a download continues a
-`.part` file left by an interrupted one (HTTP Range) and is checked against the sha256 that read reports before
-it is given its final name.
-"""
+--base-url, --token and --channel. Standard library only. --json prints one JSON document instead of text. Waiting
+reads after a second, then less and less often, and honours Retry-After; a download continues a `.part` file left
+by an interrupted one (HTTP Range) and is checked against the sha256 that read reports before it is given its
+final name."""
 
 from __future__ import annotations
 
@@ -24,16 +27,43 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 SUBMIT_PATH = "/api/dataset/v1/request/submit"
 READ_PATH = "/api/dataset/v1/request/read/{tag}"
+LIST_PATH = "/api/dataset/v1/request/list/{tag}"
+SEARCH_PATH = "/api/dataset/v1/request/search"
 TERMINAL_STATUSES = ("SUCCESS", "FAILED")
+RETRYABLE_STATUSES = (429, 503)
+# Waiting: the first read after a second, each next one half as long again, never more than the cap apart.
+FIRST_POLL_SECONDS = 1.0
+POLL_BACKOFF = 1.5
+MAX_POLL_SECONDS = 15.0
 CHUNK_BYTES = 1024 * 1024
 
 
 class ClientError(Exception):
     """The service refused or the exchange failed; the message says what the service answered."""
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done (a missing companion option, say)."""
+
+
+NO_LOCAL_CREDENTIALS_HINT = "start local mode with `make run` in the repository, or pass --base-url, --token, --channel"
+
+
+def read_local_credentials(path: str | Path, hint: str = NO_LOCAL_CREDENTIALS_HINT) -> dict[str, Any]:
+    """Local mode's credentials file; its absence is a one-line error that says how to get one."""
+    try:
+        loaded = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ClientError(f"no local credentials file at {path}: {hint}") from None
+    except (OSError, ValueError) as failure:
+        raise ClientError(f"cannot read the local credentials file {path} ({failure}): {hint}") from None
+    if not isinstance(loaded, dict):
+        raise ClientError(f"the local credentials file {path} is not a JSON object: {hint}")
+    return loaded
 
 
 @dataclass
@@ -59,6 +89,7 @@ class ExhaustClient:
     timeout_seconds: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     say: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr))
+    progress: Callable[[str, int, int], None] = field(default=lambda name, done, total: None)
 
     def call(self, method: str, path: str, body: Any = None, *, authorized: bool = True) -> ApiAnswer:
         data = json.dumps(body).encode() if body is not None else None
@@ -82,37 +113,78 @@ class ExhaustClient:
     def submit(self, request: dict[str, Any]) -> dict[str, Any]:
         answer = self.call("POST", SUBMIT_PATH, {"request": request})
         if answer.status != 200:
-            raise ClientError(f"submit refused: {answer.describe()}")
+            raise ClientError(f"submit refused: {answer.describe()}{_retry_hint(answer)}")
         return answer.result
 
     def read(self, tag: str, request_id: str) -> dict[str, Any]:
-        path = (
-            READ_PATH.format(tag=urllib.parse.quote(tag, safe=""))
-            + "?"
-            + urllib.parse.urlencode({"requestId": request_id})
-        )
-        answer = self.call("GET", path)
+        answer = self._read(tag, request_id)
         if answer.status != 200:
             raise ClientError(f"read refused: {answer.describe()}")
         return answer.result
 
+    def _read(self, tag: str, request_id: str) -> ApiAnswer:
+        query = urllib.parse.urlencode({"requestId": request_id})
+        return self.call("GET", READ_PATH.format(tag=urllib.parse.quote(tag, safe="")) + "?" + query)
+
+    def list_requests(self, tag: str, limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
+        query = urllib.parse.urlencode({name: value for name, value in (("limit", limit), ("cursor", cursor)) if value})
+        answer = self.call(
+            "GET", LIST_PATH.format(tag=urllib.parse.quote(tag, safe="")) + ("?" + query if query else "")
+        )
+        if answer.status != 200:
+            raise ClientError(f"list refused: {answer.describe()}")
+        return answer.result
+
+    def search(self, filters: dict[str, str], limit: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"filters": filters}
+        if limit is not None:
+            body["limit"] = limit
+        answer = self.call("POST", SEARCH_PATH, {"request": body})
+        if answer.status != 200:
+            raise ClientError(f"search refused: {answer.describe()}")
+        return answer.result
+
     def wait(
-        self, tag: str, request_id: str, *, timeout_seconds: float = 3600.0, interval_seconds: float = 10.0
+        self,
+        tag: str,
+        request_id: str,
+        *,
+        timeout_seconds: float = 3600.0,
+        interval_seconds: float = FIRST_POLL_SECONDS,
+        max_interval_seconds: float = MAX_POLL_SECONDS,
     ) -> dict[str, Any]:
-        """Read until SUCCESS or FAILED, saying each change of status or progress."""
+        """Read until SUCCESS or FAILED, saying each change of status or progress.
+
+        The first reads come quickly (most requests finish in seconds), then the wait grows by half each time up
+        to `max_interval_seconds`; a 429 or 503 is waited out for as long as its Retry-After says.
+        """
         deadline = time.monotonic() + timeout_seconds
+        interval = interval_seconds
         last = None
         while True:
-            result = self.read(tag, request_id)
-            seen = (result.get("status"), json.dumps(result.get("progress") or {}, sort_keys=True))
-            if seen != last:
-                last = seen
-                self.say(f"{seen[0]} {seen[1]}")
-            if result.get("status") in TERMINAL_STATUSES:
-                return result
-            if time.monotonic() >= deadline:
-                raise ClientError(f"still {result.get('status')} after {timeout_seconds:.0f} s")
-            self.sleep(interval_seconds)
+            answer = self._read(tag, request_id)
+            pause = interval
+            if answer.status in RETRYABLE_STATUSES:
+                pause = _retry_after(answer) or interval
+                self.say(f"the service is busy ({answer.describe()}); reading again in {pause:.0f} s")
+            elif answer.status != 200:
+                raise ClientError(f"read refused: {answer.describe()}")
+            else:
+                result = answer.result
+                seen = (result.get("status"), _describe_progress(result.get("progress") or {}))
+                if seen != last:
+                    last = seen
+                    self.say(f"{seen[0]} {seen[1]}".strip())
+                if result.get("status") in TERMINAL_STATUSES:
+                    return result
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ClientError(
+                    f"still {last[0] if last else 'unread'} after {timeout_seconds:.0f} s; "
+                    "`exhaust client read` shows it later"
+                )
+            self.sleep(min(pause, remaining))
+            interval = min(interval * POLL_BACKOFF, max(max_interval_seconds, interval_seconds))
 
     def download(self, result: dict[str, Any], directory: Path) -> list[Path]:
         """Download every file of a SUCCESS answer into `directory`, resuming and verifying each."""
@@ -132,12 +204,20 @@ class ExhaustClient:
         request = urllib.request.Request(str(file["url"]))  # noqa: S310
         if offset:
             request.add_header("Range", f"bytes={offset}-")
+        total = int(file.get("bytes") or 0)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as answer:  # noqa: S310
-                mode = "ab" if offset and answer.status == 206 else "wb"
-                with partial.open(mode) as sink:
-                    while chunk := answer.read(CHUNK_BYTES):
+                resumed = bool(offset) and answer.status == 206
+                done = offset if resumed else 0
+                self.say(f"{target.name}: {'resuming at ' + str(done) + ' of' if resumed else 'downloading'} "
+                         f"{total or '?'} bytes")  # fmt: skip
+                with partial.open("ab" if resumed else "wb") as sink:
+                    # read1 and flush: what has arrived is on disk, so Ctrl-C keeps it for the resume.
+                    while chunk := answer.read1(CHUNK_BYTES):
                         sink.write(chunk)
+                        sink.flush()
+                        done += len(chunk)
+                        self.progress(target.name, done, total)
         except urllib.error.HTTPError as error:
             if not (error.code == 416 and offset):  # 416 on a resume: the part file is already whole
                 raise ClientError(
@@ -149,6 +229,53 @@ class ExhaustClient:
         partial.replace(target)
         self.say(f"{target.name}: {file.get('rows', '?')} rows, {target.stat().st_size} bytes, checksum ok")
         return target
+
+
+class ProgressBar:
+    """A byte progress bar redrawn in place on an interactive terminal; silent on anything else."""
+
+    def __init__(self, stream: TextIO, width: int = 30):
+        self.stream = stream
+        self.width = width
+        self.interactive = stream.isatty()
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if not self.interactive:
+            return
+        fraction = min(1.0, done / total) if total else 0.0
+        filled = int(fraction * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        end = "\n" if total and done >= total else ""
+        self.stream.write(f"\r{name} [{bar}] {fraction:4.0%} {_size(done)}/{_size(total)}{end}")
+        self.stream.flush()
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{count} B"
+
+
+def _describe_progress(progress: dict[str, Any]) -> str:
+    if not progress.get("batchesTotal"):
+        return ""
+    return f"{progress.get('batchesDone', 0)}/{progress['batchesTotal']} batches, {progress.get('rowsWritten', 0)} rows"
+
+
+def _retry_after(answer: ApiAnswer) -> float | None:
+    value = next((v for k, v in answer.headers.items() if k.lower() == "retry-after"), None)
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_hint(answer: ApiAnswer) -> str:
+    seconds = _retry_after(answer) if answer.status in RETRYABLE_STATUSES else None
+    return f" (try again in {seconds:.0f} s)" if seconds is not None else ""
 
 
 def fetch_file(request: urllib.request.Request, target: Path, timeout_seconds: float = 300.0) -> int:
@@ -180,61 +307,169 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# -- the `exhaust client` commands ------------------------------------------------------------------------
+
+
 def _client(args: argparse.Namespace) -> ExhaustClient:
     base_url, token, channel = args.base_url, args.token, args.channel
     if not (base_url and token and channel):
-        local = json.loads(Path(args.local_credentials).read_text())
-        base_url = base_url or local["baseUrl"]
-        token = token or local["token"]
-        channel = channel or local["channel"]
-    return ExhaustClient(base_url=base_url, token=token, channel=channel)
+        local = read_local_credentials(args.local_credentials)
+        base_url = base_url or local.get("baseUrl")
+        token = token or local.get("token")
+        channel = channel or local.get("channel")
+    if not (base_url and token and channel):
+        raise ClientError(f"{args.local_credentials} lacks baseUrl, token or channel: {NO_LOCAL_CREDENTIALS_HINT}")
+    quiet = args.json
+    return ExhaustClient(
+        base_url=base_url,
+        token=token,
+        channel=channel,
+        say=(lambda _: None) if quiet else (lambda message: print(message, file=sys.stderr)),
+        progress=ProgressBar(sys.stderr) if sys.stdout.isatty() and not quiet else lambda name, done, total: None,
+    )
+
+
+def _emit(args: argparse.Namespace, value: Any, human: Callable[[], None]) -> None:
+    """--json: one JSON document on stdout; else the human form."""
+    if args.json:
+        print(json.dumps(value))
+    else:
+        human()
+
+
+def _show_request(job: dict[str, Any]) -> None:
+    print(f"{job.get('requestId')}  {job.get('status')}  tag {job.get('tag')}  {job.get('dataset')}")
+    if job.get("statusMessage"):
+        print(f"  {job['statusMessage']}")
+    if progress := _describe_progress(job.get("progress") or {}):
+        print(f"  {progress}")
+    for file in job.get("files") or []:
+        print(f"  {file.get('name')}  {file.get('rows')} rows  {_size(int(file.get('bytes') or 0))}")
+
+
+def _show_jobs(answer: dict[str, Any]) -> None:
+    jobs = answer.get("jobs") or []
+    for job in jobs:
+        print(f"{job.get('requestId')}  {job.get('status'):<10} {job.get('dataset')}  tag {job.get('tag')}")
+    print(
+        f"{answer.get('count', len(jobs))} request(s)" + (" (more: --cursor NEXT)" if answer.get("nextCursor") else "")
+    )
+    if answer.get("nextCursor"):
+        print(f"next cursor: {answer['nextCursor']}")
+
+
+def _dataset_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The batch selector given, or {} (org-pii-exhaust: the organisation is the scope)."""
+    if args.batch_id:
+        return {"batchId": args.batch_id}
+    if args.batch_filter:
+        return {"batchFilter": args.batch_filter}
+    if not args.search_filter:
+        return {}
+    text = args.search_filter
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text()
+        except OSError as failure:
+            raise UsageError(f"--search-filter: cannot read {text[1:]} ({failure.strerror})") from None
+    try:
+        search_filter = json.loads(text)
+    except ValueError as failure:
+        raise UsageError(f"--search-filter: not JSON ({failure})") from None
+    return {"searchFilter": search_filter}
 
 
 def _submit(args: argparse.Namespace) -> int:
-    client = _client(args)
-    config: dict[str, Any] = {}  # org-pii-exhaust: the organisation is the scope, no batch selector
-    if args.batch_id:
-        config = {"batchId": args.batch_id}
-    elif args.batch_filter:
-        config = {"batchFilter": args.batch_filter}
-    request: dict[str, Any] = {"tag": args.tag, "dataset": args.dataset, "datasetConfig": config}
+    if args.out and not args.wait:
+        raise UsageError("--out downloads once the request is done: add --wait (or use `exhaust client download`)")
+    request: dict[str, Any] = {"tag": args.tag, "dataset": args.dataset, "datasetConfig": _dataset_config(args)}
     if args.encryption_key:
         request["encryptionKey"] = args.encryption_key
+    client = _client(args)
     result = client.submit(request)
-    print(json.dumps({"requestId": result["requestId"], "tag": result["tag"], "status": result["status"]}))
     if not args.wait:
+        _emit(args, result, lambda: _show_request(result))
         return 0
+    client.say(f"submitted {result['requestId']} (tag {result['tag']}); waiting")
     result = client.wait(
-        result["tag"], result["requestId"], timeout_seconds=args.timeout, interval_seconds=args.interval
+        result["tag"],
+        result["requestId"],
+        timeout_seconds=args.timeout,
+        interval_seconds=args.interval,
+        max_interval_seconds=args.max_interval,
     )
+    files = client.download(result, Path(args.out)) if args.out and result["status"] == "SUCCESS" else []
+    _emit(args, {**result, "saved": [str(path) for path in files]}, lambda: _show_request(result))
     if result["status"] == "FAILED":
-        print(f"FAILED: {result.get('statusMessage')}", file=sys.stderr)
+        if not args.json:
+            print(f"error: the request FAILED: {result.get('statusMessage')}", file=sys.stderr)
         return 1
-    if args.out:
-        client.download(result, Path(args.out))
+    return 0
+
+
+def _read(args: argparse.Namespace) -> int:
+    result = _client(args).read(args.tag, args.request_id)
+    _emit(args, result, lambda: _show_request(result))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    answer = _client(args).list_requests(args.tag, args.limit, args.cursor)
+    _emit(args, answer, lambda: _show_jobs(answer))
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    client = _client(args)
+    named = (("dataset", args.dataset), ("status", args.status), ("requestedDate", args.requested_date))
+    filters = {name: value for name, value in named if value}
+    filters["channel"] = args.search_channel or client.channel
+    answer = client.search(filters, args.limit)
+    _emit(args, answer, lambda: _show_jobs(answer))
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
     client = _client(args)
-    client.download(client.read(args.tag, args.request_id), Path(args.out))
+    files = client.download(client.read(args.tag, args.request_id), Path(args.out))
+    _emit(args, {"saved": [str(path) for path in files]}, lambda: print("\n".join(str(path) for path in files)))
+    return 0
+
+
+def _base_url(args: argparse.Namespace) -> str:
+    if args.base_url:
+        return str(args.base_url)
+    base_url = read_local_credentials(args.local_credentials, "start local mode with `make run`, or pass --base-url")
+    return str(base_url.get("baseUrl") or "")
+
+
+def _saved(args: argparse.Namespace, status: int) -> int:
+    if status == 204:
+        _emit(
+            args,
+            {"saved": None, "status": 204},
+            lambda: print("no rows match these filters; nothing saved", file=sys.stderr),
+        )
+        return 0
+    size = Path(args.out).stat().st_size
+    _emit(args, {"saved": args.out, "bytes": size}, lambda: print(f"saved {args.out} ({_size(size)})", file=sys.stderr))
     return 0
 
 
 def _legacy(args: argparse.Namespace) -> int:
-    base_url = args.base_url or json.loads(Path(args.local_credentials).read_text())["baseUrl"]
-    dates = f"/{args.from_date}/{args.to_date}" if args.from_date and args.to_date else ""
+    if bool(args.from_date) != bool(args.to_date):
+        raise UsageError("--from-date and --to-date go together: give both, or neither for yesterday")
+    base_url = _base_url(args)
+    dates = f"/{args.from_date}/{args.to_date}" if args.from_date else ""
     path = f"/v1/datasets/{urllib.parse.quote(args.dataset)}/{urllib.parse.quote(args.resource_id)}{dates}"
     body = json.dumps({"id": "ekstep.data_exhaust_dataset_service", "request": {"licensekey": args.license_key}})
     request = urllib.request.Request(base_url.rstrip("/") + path, data=body.encode(), method="POST")  # noqa: S310
     request.add_header("Content-Type", "application/json")
-    fetch_file(request, Path(args.out))
-    print(f"saved {args.out}", file=sys.stderr)
-    return 0
+    return _saved(args, fetch_file(request, Path(args.out)))
 
 
 def _export(args: argparse.Namespace) -> int:
-    base_url = args.base_url or json.loads(Path(args.local_credentials).read_text())["baseUrl"]
+    base_url = _base_url(args)
     query = {
         name: value
         for name, value in (
@@ -246,71 +481,107 @@ def _export(args: argparse.Namespace) -> int:
         if value
     }
     url = f"{base_url.rstrip('/')}/api/export/{urllib.parse.quote(args.format)}?{urllib.parse.urlencode(query)}"
-    if fetch_file(urllib.request.Request(url), Path(args.out)) == 204:  # noqa: S310
-        print("no rows match these filters; nothing saved", file=sys.stderr)
-        return 0
-    print(f"saved {args.out}", file=sys.stderr)
-    return 0
-
-
-def _guarded(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    def guarded(args: argparse.Namespace) -> int:
-        try:
-            return run(args)
-        except (ClientError, urllib.error.URLError, TimeoutError) as failure:
-            print(f"error: {failure}", file=sys.stderr)
-            return 1
-
-    return guarded
+    return _saved(args, fetch_file(urllib.request.Request(url), Path(args.out)))  # noqa: S310
 
 
 def register(commands: Any) -> None:
-    target = argparse.ArgumentParser(add_help=False)
+    local = argparse.ArgumentParser(add_help=False)
+    local.add_argument(
+        "--local-credentials", default=".exhaust/local.json", help="local mode's credentials file (.exhaust/local.json)"
+    )
+    local.add_argument("--json", action="store_true", help="print the answer as one JSON document on stdout")
+    target = argparse.ArgumentParser(add_help=False, parents=[local])
     target.add_argument("--base-url", help="the API's base URL (default: local mode's)")
     target.add_argument("--token", help="your API token (default: local mode's)")
-    target.add_argument("--channel", help="the channel you act for (default: local mode's)")
-    target.add_argument("--local-credentials", default=".exhaust/local.json")
+    target.add_argument("--channel", help="the channel you act for, sent as X-Channel-Id (default: local mode's)")
+    public = argparse.ArgumentParser(add_help=False, parents=[local])
+    public.add_argument("--base-url", help="the API's base URL (default: local mode's)")
 
-    client = commands.add_parser("client", help="submit, wait for and download exhaust requests")
-    actions = client.add_subparsers(dest="client_command", required=True)
+    client = commands.add_parser(
+        "client",
+        help="submit, wait for, read, list, search and download exhaust requests",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND")
     submit = actions.add_parser("submit", parents=[target], help="submit a request (and --wait, --out to download)")
     submit.add_argument(
-        "--dataset", required=True, help="progress-, userinfo-, response-exhaust (a batch option) or org-pii-exhaust"
+        "--dataset",
+        required=True,
+        help="progress-, userinfo-, response-exhaust (a batch option) or org-pii-exhaust (none)",
     )
-    submit.add_argument("--tag", required=True)
+    submit.add_argument("--tag", required=True, help="your label; requests of a tag are listed together")
     batches = submit.add_mutually_exclusive_group()
-    batches.add_argument("--batch-id")
-    batches.add_argument("--batch-filter", nargs="+", metavar="BATCH_ID")
+    batches.add_argument("--batch-id", help="one batch")
+    batches.add_argument("--batch-filter", nargs="+", metavar="BATCH_ID", help="several batches")
+    batches.add_argument(
+        "--search-filter",
+        metavar="JSON",
+        help='the batches of the courses a search finds: {"request": {"filters": {...}}} as JSON, or @FILE',
+    )
     submit.add_argument("--encryption-key", help="the password of the zips (at least 8 characters)")
-    submit.add_argument("--wait", action="store_true", help="read until SUCCESS or FAILED")
-    submit.add_argument("--out", help="with --wait: download the files into this directory")
-    submit.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait (3600)")
-    submit.add_argument("--interval", type=float, default=10.0, help="seconds between reads (10)")
-    submit.set_defaults(run=_guarded(_submit))
+    submit.add_argument("--wait", action="store_true", help="read until SUCCESS or FAILED, showing progress")
+    submit.add_argument("--out", metavar="DIR", help="with --wait: download the files into this directory")
+    submit.add_argument("--timeout", type=float, default=3600.0, help="with --wait: seconds to wait (3600)")
+    submit.add_argument(
+        "--interval",
+        type=float,
+        default=FIRST_POLL_SECONDS,
+        help=f"seconds between the first reads ({FIRST_POLL_SECONDS:g})",
+    )
+    submit.add_argument(
+        "--max-interval",
+        type=float,
+        default=MAX_POLL_SECONDS,
+        help=f"the wait between reads grows to at most this many seconds ({MAX_POLL_SECONDS:g}); Retry-After wins",
+    )
+    submit.set_defaults(run=_submit)
+
+    read = actions.add_parser("read", parents=[target], help="a request's status, progress and files")
+    read.add_argument("--tag", required=True, help="the request's tag")
+    read.add_argument("--request-id", required=True, help="the requestId submit answered")
+    read.set_defaults(run=_read)
+
+    listing = actions.add_parser("list", parents=[target], help="a tag's requests, newest first")
+    listing.add_argument("--tag", required=True, help="the tag to list")
+    listing.add_argument("--limit", type=int, help="at most this many (10; at most 100)")
+    listing.add_argument("--cursor", help="the next cursor a previous list printed")
+    listing.set_defaults(run=_list)
+
+    search = actions.add_parser("search", parents=[target], help="your channel's requests by dataset, status, day")
+    search.add_argument("--dataset", help="only this dataset")
+    search.add_argument("--status", help="SUBMITTED, PROCESSING, SUCCESS or FAILED")
+    search.add_argument("--requested-date", help="yyyy-mm-dd: only requests submitted that UTC day")
+    search.add_argument(
+        "--search-channel", help="the channel whose requests to search (default: yours; others need ADMIN)"
+    )
+    search.add_argument("--limit", type=int, help="at most this many (the count is of all matches)")
+    search.set_defaults(run=_search)
+
     download = actions.add_parser("download", parents=[target], help="download (resume, verify) a request's files")
-    download.add_argument("--tag", required=True)
-    download.add_argument("--request-id", required=True)
-    download.add_argument("--out", required=True)
-    download.set_defaults(run=_guarded(_download))
+    download.add_argument("--tag", required=True, help="the request's tag")
+    download.add_argument("--request-id", required=True, help="the requestId submit answered")
+    download.add_argument("--out", required=True, metavar="DIR", help="directory to save the files in")
+    download.set_defaults(run=_download)
 
-    legacy = actions.add_parser("legacy", help="a partner's raw telemetry from the legacy dataset API (zip of days)")
-    legacy.add_argument("--base-url", help="the API's base URL (default: local mode's)")
-    legacy.add_argument("--local-credentials", default=".exhaust/local.json")
-    legacy.add_argument("--dataset", required=True)
+    legacy = actions.add_parser(
+        "legacy", parents=[public], help="a partner's raw telemetry from the legacy dataset API (zip of days)"
+    )
+    legacy.add_argument("--dataset", required=True, help="the legacy dataset id (local mode: raw-telemetry)")
     legacy.add_argument("--resource-id", required=True, help="SHA-1 hex of the partner id")
-    legacy.add_argument("--license-key", required=True)
-    legacy.add_argument("--from-date", help="yyyy-mm-dd (with --to-date; both default to yesterday)")
-    legacy.add_argument("--to-date", help="yyyy-mm-dd, before today")
+    legacy.add_argument("--license-key", required=True, help="the partner's license key (lic_...)")
+    legacy.add_argument("--from-date", help="yyyy-mm-dd, with --to-date (without both: yesterday)")
+    legacy.add_argument("--to-date", help="yyyy-mm-dd, before today, with --from-date")
     legacy.add_argument("--out", required=True, help="file to save the zip to")
-    legacy.set_defaults(run=_guarded(_legacy))
+    legacy.set_defaults(run=_legacy)
 
-    export = actions.add_parser("export", help="observations as CKAN CSV, JSON or XML from the export API")
-    export.add_argument("--base-url", help="the API's base URL (default: local mode's)")
-    export.add_argument("--local-credentials", default=".exhaust/local.json")
+    export = actions.add_parser(
+        "export", parents=[public], help="observations as CKAN CSV, JSON or XML from the export API"
+    )
     export.add_argument("--format", required=True, help="csv, json or xml")
-    export.add_argument("--date-from")
-    export.add_argument("--date-to")
+    export.add_argument("--date-from", help="yyyy-mm-dd: first day")
+    export.add_argument("--date-to", help="yyyy-mm-dd: last day")
     export.add_argument("--types", action="append", default=[], help="producer type (repeatable)")
     export.add_argument("--units", action="append", default=[], help="unit (repeatable)")
     export.add_argument("--out", required=True, help="file to save the zip to")
-    export.set_defaults(run=_guarded(_export))
+    export.set_defaults(run=_export)

@@ -94,4 +94,7 @@ def deliver_zip(path: Path, *, filename: str, key_prefix: str, settings: Runtime
 
 # API Gateway's maximum integration timeout for REST APIs: it answers 504 after 29 seconds whatever the function
 # does (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html, "Integration timeout").
+# infra.service_function.API_GATEWAY_INTEGRATION_TIMEOUT is the same limit (a test keeps them equal).
 API_GATEWAY_TIMEOUT_SECONDS = 29
+# The API functions stop before it (infra.service_function.API_FUNCTION_TIMEOUT): what an answer may take.
+API_FUNCTION_TIMEOUT_SECONDS = 24

@@ -9,6 +9,11 @@ from pydantic import BaseModel, Field
 
 from exhaust import resources
 
+# Links are signed with the Lambda role's session credentials, and a presigned URL stops working when the
+# credentials that signed it expire, whatever its X-Amz-Expires says (S3 User Guide, "Sharing objects with
+# presigned URLs"). An hour stays within what those sessions last; a later read signs fresh links.
+MAX_LINK_EXPIRY_SECONDS = 3600
+
 
 class RuntimeSettings(BaseModel):
     """What a function needs to know about its environment. Every field has an environment variable."""
@@ -27,13 +32,18 @@ class RuntimeSettings(BaseModel):
     event_bus_name: str = "default"
     # https://<distribution domain> in AWS; http://127.0.0.1:<port>/cdn locally.
     cdn_base_url: str = ""
+    # The CloudFront distribution the producer invalidates after writing public files (AWS; locally none).
+    cdn_distribution_id: str = ""
     lake_prefix: str = resources.LAKE_PREFIX
-    link_expiry_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
+    link_expiry_seconds: int = Field(default=1800, ge=60, le=MAX_LINK_EXPIRY_SECONDS)
     # Zips up to this size are answered inline (base64 adds a third: 3.75 MB -> 5 MB, under Lambda's 6 MB
     # response limit); larger ones are a 303 to a presigned link (legacy and export APIs).
     max_inline_download_bytes: int = Field(default=3_750_000, ge=0, le=4_000_000)
     max_open_requests_per_channel: int = Field(default=100, ge=1)
     max_running_per_channel: int = Field(default=5, ge=1)
+    # Across all channels: with map_max_concurrency builders each, this many requests stay within the builder's
+    # concurrency, so Lambda throttling is the exception (docs/pipeline.md, "Faults and recovery").
+    max_running_total: int = Field(default=10, ge=1)
     output_retention_days: int = Field(default=30, ge=1)
     # A batch whose end date lies further back than this is expired: its learners' data is no longer exported.
     batch_expiry_days: int = Field(default=365, ge=1)
@@ -44,6 +54,8 @@ class RuntimeSettings(BaseModel):
     # progress this long even when their execution still runs.
     sweep_submitted_after_seconds: int = Field(default=900, ge=1)
     sweep_stuck_after_seconds: int = Field(default=6 * 3600, ge=60)
+    # The on-demand zips' deflate level (ISA-L): 0 fastest ... 3 smallest; docs/benchmarks.md has the trade-off.
+    zip_compression_level: int = Field(default=1, ge=0, le=3)
 
     @property
     def lake_uri(self) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import secrets
 import sys
 import time
@@ -27,10 +26,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from exhaust.client import READ_PATH, SUBMIT_PATH, ClientError, ExhaustClient
+from exhaust.client import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, SUBMIT_PATH, ClientError, ExhaustClient
 
 HEALTH_PATH = "/api/health"
-TERMINAL = ("SUCCESS", "FAILED")
 
 
 class SmokeFailure(Exception):
@@ -45,7 +43,8 @@ class Smoke:
     batch_id: str
     dataset: str = "progress-exhaust"
     timeout_seconds: float = 900.0
-    interval_seconds: float = 10.0
+    interval_seconds: float = FIRST_POLL_SECONDS
+    max_interval_seconds: float = MAX_POLL_SECONDS
     encryption_key: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     say: Callable[[str], None] = print
     sleep: Callable[[float], None] = time.sleep
@@ -90,24 +89,23 @@ class Smoke:
         return result.get("tag", tag), result["requestId"]
 
     def wait(self, tag: str, request_id: str) -> dict[str, Any]:
-        path = READ_PATH.format(tag=urllib.parse.quote(tag)) + "?" + urllib.parse.urlencode({"requestId": request_id})
-        deadline = time.monotonic() + self.timeout_seconds
-        last = None
-        while True:
-            status, answer = self.call("GET", path)
-            result = answer.get("result") or {}
-            if status != 200:
-                raise SmokeFailure(f"read: expected 200, got {status} {answer.get('params')}")
-            if result.get("status") != last:
-                last = result.get("status")
-                self.say(f"...  {last} {json.dumps(result.get('progress') or {})}")
-            if last in TERMINAL:
-                if last == "FAILED":
-                    raise SmokeFailure(f"the request FAILED: {result.get('statusMessage')}")
-                return result
-            if time.monotonic() >= deadline:
-                raise SmokeFailure(f"read: still {last} after {self.timeout_seconds:.0f} s")
-            self.sleep(self.interval_seconds)
+        """Read as the client does: soon at first, then less often, honouring Retry-After."""
+        client = ExhaustClient(
+            self.base_url, self.token, self.channel, sleep=self.sleep, say=lambda line: self.say(f"...  {line}")
+        )
+        try:
+            result = client.wait(
+                tag,
+                request_id,
+                timeout_seconds=self.timeout_seconds,
+                interval_seconds=self.interval_seconds,
+                max_interval_seconds=self.max_interval_seconds,
+            )
+        except ClientError as failure:
+            raise SmokeFailure(f"read: {failure}") from None
+        if result.get("status") == "FAILED":
+            raise SmokeFailure(f"the request FAILED: {result.get('statusMessage')}")
+        return result
 
     def download_first(self, result: dict[str, Any]) -> bytes:
         urls = result.get("downloadUrls") or []
@@ -147,7 +145,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-id", required=True, help="a batch id present in the lake")
     parser.add_argument("--dataset", default="progress-exhaust")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for SUCCESS (900)")
-    parser.add_argument("--interval", type=float, default=10.0, help="seconds between reads (10)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=FIRST_POLL_SECONDS,
+        help=f"seconds between the first reads ({FIRST_POLL_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--max-interval",
+        type=float,
+        default=MAX_POLL_SECONDS,
+        help=f"the wait between reads grows to at most this ({MAX_POLL_SECONDS:g}); Retry-After wins",
+    )
     parser.add_argument("--output", help="also write the downloaded zip here")
     parser.add_argument("--encryption-key", help="the zip password to request (default: a random one, not shown)")
     args = parser.parse_args(argv)
@@ -159,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dataset=args.dataset,
         timeout_seconds=args.timeout,
         interval_seconds=args.interval,
+        max_interval_seconds=args.max_interval,
     )
     if args.encryption_key:
         smoke.encryption_key = args.encryption_key

@@ -8,6 +8,8 @@ import pyzipper
 from exhaust.cli import main
 from exhaust.client import ClientError, ExhaustClient
 
+from tests.conftest import run_exhaust
+
 KEY = "client-test-key-123"
 
 
@@ -23,6 +25,7 @@ def test_submit_wait_and_download_verified_files(local_service, tmp_path, capsys
         [
             "client",
             "submit",
+            "--json",
             "--local-credentials",
             credentials_file,
             "--dataset",
@@ -184,3 +187,70 @@ def test_legacy_and_export_downloads_and_their_errors(local_service, tmp_path, c
         == 1
     )
     assert "yaml" in capsys.readouterr().err.lower()
+
+
+def test_read_list_and_search_as_a_person_and_as_json(local_service):
+    workdir = local_service.workdir
+    client = client_for(local_service.credentials)
+    batch = local_service.credentials["samples"]["progressBatchId"]
+    submitted = client.submit(
+        {"tag": "client-cli", "dataset": "progress-exhaust", "datasetConfig": {"batchId": batch}, "encryptionKey": KEY}
+    )
+    done = client.wait("client-cli", submitted["requestId"], interval_seconds=0.5, max_interval_seconds=1)
+    request_id = submitted["requestId"]
+    common = ("--local-credentials", "local.json")
+
+    read = run_exhaust("client", "read", *common, "--tag", "client-cli", "--request-id", request_id, cwd=workdir)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.splitlines()[0] == f"{request_id}  SUCCESS  tag client-cli  progress-exhaust"
+    assert done["files"][0]["name"] in read.stdout
+    as_json = run_exhaust(
+        "client", "read", *common, "--json", "--tag", "client-cli", "--request-id", request_id, cwd=workdir
+    )
+    assert json.loads(as_json.stdout)["files"][0]["sha256"] == done["files"][0]["sha256"]
+
+    listed = run_exhaust("client", "list", *common, "--json", "--tag", "client-cli", cwd=workdir)
+    assert [job["requestId"] for job in json.loads(listed.stdout)["jobs"]] == [request_id]
+    human = run_exhaust("client", "list", *common, "--tag", "client-cli", cwd=workdir)
+    assert human.stdout.strip().splitlines()[-1] == "1 request(s)"
+
+    found = run_exhaust("client", "search", *common, "--json", "--status", "SUCCESS", cwd=workdir)
+    assert found.returncode == 0, found.stderr
+    assert request_id in [job["requestId"] for job in json.loads(found.stdout)["jobs"]]
+    refused = run_exhaust("client", "search", *common, "--status", "DONE", cwd=workdir)
+    assert refused.returncode == 1
+    assert "request.filters.status: must be one of" in refused.stderr
+
+
+def test_submit_with_a_search_filter_exports_every_batch_it_finds(local_service, tmp_path):
+    collection = local_service.credentials["samples"]["collectionId"]
+    search_filter = tmp_path / "filter.json"
+    search_filter.write_text(
+        json.dumps(
+            {"request": {"filters": {"contentType": "Course", "channel": "local-channel", "identifier": [collection]}}}
+        )
+    )
+    result = run_exhaust(
+        "client",
+        "submit",
+        "--json",
+        "--local-credentials",
+        str(local_service.credentials_file),
+        "--dataset",
+        "progress-exhaust",
+        "--tag",
+        "client-search-filter",
+        "--search-filter",
+        f"@{search_filter}",
+        "--encryption-key",
+        KEY,
+        "--wait",
+        "--max-interval",
+        "1",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["status"] == "SUCCESS"
+    assert answer["datasetConfig"]["searchFilter"]["request"]["filters"]["identifier"] == [collection]
+    assert answer["progress"]["batchesTotal"] >= 1

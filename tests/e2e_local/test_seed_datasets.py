@@ -61,15 +61,12 @@ def test_free_text_answers_are_shared_only_with_registration_consent(local_servi
     assert all(row[response] for row in rows if row[kind] != "ftb")
 
 
-def test_the_client_submits_org_pii_without_a_batch_and_refuses_a_batch_dataset_without_one(
-    local_service, tmp_path, capsys
-):
+def test_the_client_submits_org_pii_without_a_batch_and_refuses_a_batch_dataset_without_one(local_service, capsys):
     from exhaust.cli import main
 
     common = ["client", "submit", "--local-credentials", str(local_service.credentials_file), "--encryption-key", KEY]
-    out = tmp_path / "org"
     status = main([*common, "--dataset", "org-pii-exhaust", "--tag", "client-org", "--wait", "--interval", "0.5"])
     assert status == 0, capsys.readouterr().err
-    status = main([*common, "--dataset", "progress-exhaust", "--tag", "client-no-batch", "--out", str(out)])
+    status = main([*common, "--dataset", "progress-exhaust", "--tag", "client-no-batch"])
     assert status == 1
     assert "request.datasetConfig: datasetConfig is empty" in capsys.readouterr().err

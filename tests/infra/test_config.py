@@ -49,6 +49,10 @@ def test_context_wins_over_the_environment_and_strings_are_coerced():
         {"lake_bucket_name": "UPPER"},
         {"output_retention_days": 0},
         {"api_rate_limit": 0},
+        {"link_expiry_minutes": 61},
+        {"builder_reserved_concurrency": -1},
+        {"builder_reserved_concurrency": 5},  # below map_max_concurrency (10): one request would throttle itself
+        {"link_expiry_minutes": 7 * 24 * 60},
     ],
 )
 def test_invalid_settings_are_refused_at_synth(bad):
@@ -70,3 +74,15 @@ def test_the_batch_expiry_setting_reaches_the_functions(resources):
         for function in of_type(resources, "AWS::Lambda::Function").values()
     }
     assert "365" in values
+
+
+def test_links_live_at_most_an_hour_the_signing_credentials_allow():
+    assert StackSettings.from_sources({"link_expiry_minutes": 60}, {}).link_expiry_minutes == 60
+    assert RuntimeSettings.from_environ({"EXHAUST_LINK_EXPIRY_SECONDS": "3600"}).link_expiry_seconds == 3600
+    with pytest.raises(ValidationError, match="link_expiry_seconds"):
+        RuntimeSettings.from_environ({"EXHAUST_LINK_EXPIRY_SECONDS": str(7 * 24 * 3600)})
+
+
+def test_functions_sign_links_for_the_configured_lifetime(resources):
+    for function in of_type(resources, "AWS::Lambda::Function").values():
+        assert function["Properties"]["Environment"]["Variables"]["EXHAUST_LINK_EXPIRY_SECONDS"] == "1800"

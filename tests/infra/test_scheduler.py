@@ -15,6 +15,11 @@ def producer(resources):
     return next(iter(found.items()))
 
 
+def dead_letter_queue(resources) -> str:
+    (logical_id,) = [q for q in of_type(resources, "AWS::SQS::Queue") if q.startswith("MonitoringProducerDeadLetter")]
+    return logical_id
+
+
 def test_schedule_invokes_the_producer_daily_with_its_scheduled_time(resources):
     schedules = list(of_type(resources, "AWS::Scheduler::Schedule").values())
     assert len(schedules) == 1
@@ -25,9 +30,12 @@ def test_schedule_invokes_the_producer_daily_with_its_scheduled_time(resources):
     target = properties["Target"]
     assert target["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
     assert json.loads(target["Input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
+    dead_letters = {"Fn::GetAtt": [dead_letter_queue(resources), "Arn"]}
+    assert target["DeadLetterConfig"] == {"Arn": dead_letters}
     invoker = role_statements(resources, target["RoleArn"]["Fn::GetAtt"][0])
     assert [(listed(s["Action"]), listed(s["Resource"])) for s in invoker] == [
-        (["lambda:InvokeFunction"], [{"Fn::GetAtt": [logical_id, "Arn"]}])
+        (["lambda:InvokeFunction"], [{"Fn::GetAtt": [logical_id, "Arn"]}]),
+        (["sqs:SendMessage"], [dead_letters]),
     ]
 
 
@@ -46,7 +54,10 @@ def test_producer_writes_only_its_three_datasets_and_reads_the_lake(resources):
     statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
     granted = actions(statements)
     assert {"s3:GetObject", "s3:ListBucket", "s3:PutObject"} <= granted
-    assert not any(action.startswith(("dynamodb:", "sqs:", "kms:")) for action in granted)
+    assert not any(action.startswith(("dynamodb:", "kms:")) for action in granted)
+    # SQS: only its own dead-letter queue, the on-failure destination of its asynchronous invocations.
+    queues = {render(r) for s in statements if "sqs:SendMessage" in listed(s["Action"]) for r in listed(s["Resource"])}
+    assert queues == {f"<{dead_letter_queue(resources)}.Arn>"}
     assert "s3:DeleteObject" not in granted
     written = sorted(
         render(resource)
@@ -68,6 +79,36 @@ def test_producer_writes_only_its_three_datasets_and_reads_the_lake(resources):
     assert read[0].startswith("<StorageLakeBucket")
 
 
+def test_a_failed_production_is_kept_in_the_producers_dead_letter_queue(resources):
+    logical_id, _ = producer(resources)
+    (config,) = [
+        c["Properties"]
+        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [dead_letter_queue(resources), "Arn"]
+    }
+    assert config["MaximumRetryAttempts"] == 2
+
+
+def test_the_schedule_has_its_own_group_watched_for_failures(resources):
+    (schedule,) = of_type(resources, "AWS::Scheduler::Schedule").values()
+    (group_id, group) = next(iter(of_type(resources, "AWS::Scheduler::ScheduleGroup").items()))
+    assert schedule["Properties"]["GroupName"] == {"Ref": group_id}
+    (alarm,) = [
+        a["Properties"]
+        for a in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if "AWS/Scheduler" in str(a["Properties"].get("Metrics"))
+    ]
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {"TargetErrorCount", "InvocationDroppedCount"} <= names
+    for metric in alarm["Metrics"]:
+        if "MetricStat" in metric:
+            dimensions = metric["MetricStat"]["Metric"]["Dimensions"]
+            assert dimensions == [{"Name": "ScheduleGroup", "Value": group["Properties"]["Name"]}]
+
+
 def test_a_failed_production_raises_the_alarm(resources):
     logical_id, _ = producer(resources)
     alarms = [
@@ -78,3 +119,20 @@ def test_a_failed_production_raises_the_alarm(resources):
     assert len(alarms) == 1
     assert alarms[0]["MetricName"] == "Errors"
     assert alarms[0]["AlarmActions"]
+
+
+def test_the_producer_may_invalidate_exactly_the_public_distribution(resources):
+    _, function = producer(resources)
+    (distribution,) = of_type(resources, "AWS::CloudFront::Distribution")
+    assert function["Properties"]["Environment"]["Variables"]["EXHAUST_CDN_DISTRIBUTION_ID"] == {"Ref": distribution}
+    statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    invalidation = [s for s in statements if any(a.startswith("cloudfront:") for a in listed(s["Action"]))]
+    assert [(listed(s["Action"]), [render(r) for r in listed(s["Resource"])]) for s in invalidation] == [
+        (
+            ["cloudfront:CreateInvalidation"],
+            [f"arn:<AWS::Partition>:cloudfront::<AWS::AccountId>:distribution/<{distribution}>"],
+        )
+    ]
+    functions = of_type(resources, "AWS::Lambda::Function")
+    others = [f["Properties"] for logical_id, f in functions.items() if not logical_id.startswith("SchedulerProducer")]
+    assert all("EXHAUST_CDN_DISTRIBUTION_ID" not in f["Environment"]["Variables"] for f in others)

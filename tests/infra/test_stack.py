@@ -48,3 +48,19 @@ def test_buckets_block_public_access_and_are_encrypted(template):
 
 def test_request_queue_has_a_dead_letter_queue(template):
     template.has_resource_properties("AWS::SQS::Queue", {"RedrivePolicy": Match.object_like({"maxReceiveCount": 5})})
+
+
+def test_concurrent_synths_stage_one_complete_layer(tmp_path):
+    """Test workers synthesize at once: none may see another's half-copied or half-deleted layer directory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from infra.layer import stage_layer
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        staged = set(pool.map(lambda _: stage_layer(tmp_path), range(8)))
+    (layer,) = staged
+    package = layer / "python" / "exhaust"
+    assert (package / "settings.py").is_file()
+    assert not (package / "local").exists()
+    assert not (package / "cli.py").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [layer.name]  # no staging directory left behind

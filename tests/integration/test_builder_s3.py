@@ -14,7 +14,7 @@ import pytest
 import pyzipper
 from exhaust import aws
 from exhaust.builders import NoDataFound, build_batch_file
-from exhaust.packaging import EncryptedCsvZip, upload_zip, write_manifest
+from exhaust.packaging import EncryptedCsvZip, S3Upload, write_manifest
 
 from tests.unit.handmade_lake import CHANNEL, write_handmade_lake
 
@@ -76,19 +76,46 @@ def test_a_batch_without_data_uploads_nothing(aws_resources, lake):
     assert objects(bucket) == {}
 
 
-def test_large_zips_are_uploaded_in_parts(aws_resources, tmp_path):
+def test_large_zips_are_streamed_to_s3_in_parts_and_hashed_on_the_way(aws_resources):
     bucket = aws_resources.exhaust_bucket
-    with EncryptedCsvZip(tmp_path / "big.zip", "big.csv", PASSWORD, compresslevel=1) as archive:
-        for _ in range(12):
-            archive.write_csv_bytes(os.urandom(1024 * 1024).hex().encode()[: 1024 * 1024] + b"\r\n", rows=1)
-    record = upload_zip(archive.summary, bucket, f"{PREFIX}big.zip", part_bytes=5 * 1024 * 1024)
-    head = aws.client("s3").head_object(Bucket=bucket, Key=record.key)
-    assert head["ContentLength"] == record.bytes > 5 * 1024 * 1024
-    assert head["ETag"].strip('"').endswith(f"-{-(-record.bytes // (5 * 1024 * 1024))}")
+    part = 5 * 1024 * 1024
+    blocks = [os.urandom(1024 * 1024).hex().encode()[: 1024 * 1024] + b"\r\n" for _ in range(12)]
+    with EncryptedCsvZip(S3Upload(bucket, f"{PREFIX}big.zip", part_bytes=part), "big.csv", PASSWORD) as archive:
+        for block in blocks:
+            archive.write_csv_bytes(block, rows=1)
+    summary = archive.summary
+    s3 = aws.client("s3")
+    head = s3.head_object(Bucket=bucket, Key=f"{PREFIX}big.zip")
+    assert head["ContentLength"] == summary.bytes > part
+    assert head["ETag"].strip('"').endswith(f"-{-(-summary.bytes // part)}")
+    body = s3.get_object(Bucket=bucket, Key=f"{PREFIX}big.zip")["Body"].read()
+    assert hashlib.sha256(body).hexdigest() == summary.sha256
+    with pyzipper.AESZipFile(io.BytesIO(body)) as opened:
+        opened.setpassword(PASSWORD.encode())
+        assert opened.read("big.csv") == b"".join(blocks)
 
 
-def test_only_zips_are_ever_uploaded(aws_resources, tmp_path):
-    with EncryptedCsvZip(tmp_path / "x.zip", "x.csv", PASSWORD) as archive:
-        archive.write_rows([["a"]])
+def fail_after_some_parts(archive):
+    with archive:
+        for _ in range(8):
+            archive.write_csv_bytes(os.urandom(1024 * 1024), rows=1)
+        raise RuntimeError("lake went away")
+
+
+def test_a_failed_build_aborts_its_upload_and_leaves_nothing(aws_resources):
+    bucket = aws_resources.exhaust_bucket
+    upload = S3Upload(bucket, f"{PREFIX}half.zip", part_bytes=5 * 1024 * 1024)
+    with pytest.raises(RuntimeError, match="lake went away"):
+        fail_after_some_parts(EncryptedCsvZip(upload, "half.csv", PASSWORD))
+    assert objects(bucket) == {}
+    assert aws.client("s3").list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_only_zips_are_ever_uploaded(aws_resources):
     with pytest.raises(ValueError, match="only encrypted zips"):
-        upload_zip(archive.summary, aws_resources.exhaust_bucket, f"{PREFIX}x.csv")
+        S3Upload(aws_resources.exhaust_bucket, f"{PREFIX}x.csv")
+
+
+def test_parts_smaller_than_s3_allows_are_refused(aws_resources):
+    with pytest.raises(ValueError, match="5242880 bytes at least"):
+        S3Upload(aws_resources.exhaust_bucket, f"{PREFIX}x.zip", part_bytes=1024 * 1024)

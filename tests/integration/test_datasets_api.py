@@ -285,9 +285,10 @@ def test_public_rules_answer_400(world):
         assert body["params"]["errmsg"].startswith(message), (query, body["params"]["errmsg"])
 
 
-def test_unknown_public_dataset_is_400_listing_valid_ids(world):
+def test_unknown_public_dataset_is_404_listing_valid_ids_as_on_the_standard_route(world):
     status, _, body = public({}, dataset="summary-rollup")
-    assert status == 400
+    assert status == 404
+    assert body["responseCode"] == "RESOURCE_NOT_FOUND"
     assert (
         body["params"]["errmsg"]
         == "datasetId: unknown public dataset 'summary-rollup'; valid ids: national-usage, public-summary-rollup"
@@ -306,7 +307,9 @@ def test_registered_datasets_bring_their_own_limits(world):
     assert status == 400
     assert body["params"]["errmsg"].endswith("covers 4 days; this dataset allows at most 3")
     status, _, body = standard(world, {"date": day(-8), "from": day(-1)}, dataset="weekly-usage")
-    assert status == 200, "date is not a parameter of the standard route"
+    # date is not a parameter of the standard route: a 400 naming it, not a silently wider answer (issue 12).
+    assert status == 400
+    assert body["params"]["errmsg"] == "date: unknown query parameter; accepted: from, since, to"
     status, _, body = public({"date": day(-1)}, dataset="national-usage", X_Channel_Id=None)
     assert status == 200
     assert body["result"]["files"] == [f"{CDN}/national-usage/{day(-1)}.csv"]

@@ -30,20 +30,26 @@ def test_list_match_counts_counts_only_listed_values_per_row():
     assert list_match_counts(lists.slice(1), pa.array(["b"])).to_pylist() == [0, 0, 1]
 
 
-def test_users_lookup_aligns_profiles_with_sparse_and_dense_ids(tmp_path):
+def test_profiles_lookup_aligns_a_batchs_profiles_with_sparse_and_dense_ids(tmp_path):
     import pyarrow as pa
-    from exhaust.builders.common import users_of
+    from exhaust.builders.common import profiles_of
     from exhaust.lake import schemas
+    from exhaust.lake.extracts import write_batch_users
     from exhaust.lake.store import Lake
 
     lake = Lake.open(str(tmp_path))
     rows = [{"user_id": f"u{n:04d}", "state": f"S{n % 7}", "name": f"N{n}"} for n in range(2000)]
     lake.write("users", pa.Table.from_pylist(rows, schema=schemas.USERS), row_group_size=100)
+    enrolled = [{"batch_id": "B", "user_id": f"u{n:04d}", "collection_id": "C"} for n in range(0, 2000, 3)]
+    enrolled.append({"batch_id": "B", "user_id": "u1500x", "collection_id": "C"})  # a user the lake does not know
+    enrolled += [{"batch_id": "A", "user_id": f"u{n:04d}", "collection_id": "C"} for n in range(2000)]
+    lake.write("enrolments", pa.Table.from_pylist(enrolled, schema=schemas.ENROLMENTS))
+    write_batch_users(lake)
 
-    sparse = pa.array(["u0003", "u0999", "u1500x", "u1998"])  # spread over the table, one unknown
-    found = users_of(lake, sparse, ["user_id", "state", "name"])
+    sparse = pa.array(["u0003", "u0999", "u1500x", "u1998"])  # spread over the batch, one unknown
+    found = profiles_of(lake, "B", sparse, ["user_id", "state", "name"])
     assert found["name"].to_pylist() == ["N3", "N999", None, "N1998"]
     assert found["state"].cast(pa.string()).to_pylist() == ["S3", "S5", None, "S3"]
 
     dense = pa.array([f"u{n:04d}" for n in range(100, 300)])
-    assert users_of(lake, dense, ["user_id", "name"])["name"].to_pylist() == [f"N{n}" for n in range(100, 300)]
+    assert profiles_of(lake, "A", dense, ["user_id", "name"])["name"].to_pylist() == [f"N{n}" for n in range(100, 300)]

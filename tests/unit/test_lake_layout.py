@@ -4,109 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import Counter
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 from exhaust.builders import build_batch_zip
 from exhaust.lake import schemas
+from exhaust.lake.extracts import write_batch_users
+from exhaust.lake.metering import CountingHandler
 from exhaust.lake.store import Lake
 
 BATCHES = 40
 USERS_PER_BATCH = 1000
-
-
-class CountingFile:
-    """A read-only file that adds every byte it hands out to a per-table counter."""
-
-    def __init__(self, inner: pafs.NativeFile, counter: Counter, table: str):
-        self.inner, self.counter, self.table = inner, counter, table
-        self.closed = False
-
-    def read(self, size=-1):
-        data = self.inner.read() if size is None or size < 0 else self.inner.read(size)
-        self.counter[self.table] += len(data)
-        return data
-
-    def seek(self, offset, whence=0):
-        return self.inner.seek(offset, whence)
-
-    def tell(self):
-        return self.inner.tell()
-
-    def size(self):
-        return self.inner.size()
-
-    def readable(self):
-        return True
-
-    def seekable(self):
-        return True
-
-    def writable(self):
-        return False
-
-    def close(self):
-        self.closed = True
-        self.inner.close()
-
-
-class CountingHandler(pafs.FileSystemHandler):
-    """The local filesystem, counting the bytes read from each table's files."""
-
-    def __init__(self):
-        self.local = pafs.LocalFileSystem()
-        self.bytes_read: Counter = Counter()
-
-    def open_input_file(self, path):
-        table = path.rstrip("/").split("/")[-2]
-        return pa.PythonFile(CountingFile(self.local.open_input_file(path), self.bytes_read, table), mode="r")
-
-    def get_type_name(self):
-        return "counting"
-
-    def normalize_path(self, path):
-        return path
-
-    def get_file_info(self, paths):
-        return self.local.get_file_info(paths)
-
-    def get_file_info_selector(self, selector):
-        return self.local.get_file_info(selector)
-
-    def create_dir(self, path, recursive):
-        self.local.create_dir(path, recursive=recursive)
-
-    def delete_dir(self, path):
-        self.local.delete_dir(path)
-
-    def delete_dir_contents(self, path, missing_dir_ok=False):
-        self.local.delete_dir_contents(path, missing_dir_ok=missing_dir_ok)
-
-    def delete_root_dir_contents(self):
-        raise NotImplementedError
-
-    def delete_file(self, path):
-        self.local.delete_file(path)
-
-    def move(self, src, dest):
-        self.local.move(src, dest)
-
-    def copy_file(self, src, dest):
-        self.local.copy_file(src, dest)
-
-    def open_input_stream(self, path):
-        return self.open_input_file(path)
-
-    def open_output_stream(self, path, metadata):
-        return self.local.open_output_stream(path)
-
-    def open_append_stream(self, path, metadata):
-        raise NotImplementedError
-
-    def equals(self, other):
-        return self is other
 
 
 def batch_id(number: int) -> str:
@@ -165,6 +74,7 @@ def many_batches(tmp_path_factory):
         row_group_size=USERS_PER_BATCH,
     )
     lake.write("assessment_attempts", pa.Table.from_pylist([], schema=schemas.ASSESSMENT_ATTEMPTS))
+    write_batch_users(lake)
     return root
 
 
@@ -179,7 +89,8 @@ def test_building_one_batch_reads_a_small_part_of_the_enrolments_table(many_batc
     table_bytes = sum(info.size for info in pafs.LocalFileSystem().get_file_info(
         pafs.FileSelector(f"{many_batches}/enrolments")))  # fmt: skip
     assert 0 < handler.bytes_read["enrolments"] < table_bytes / 4
-    assert 0 < handler.bytes_read["users"] < table_bytes / 4
+    assert 0 < handler.bytes_read["batch_users"] < table_bytes / 4
+    assert handler.bytes_read["users"] == 0, "profiles come from the batch_users extract"
 
 
 def test_scan_prunes_row_groups_and_still_returns_every_matching_row(many_batches):
@@ -270,3 +181,64 @@ def test_membership_reads_skip_row_groups_without_any_wanted_id(many_batches):
 def lake_file_sizes(root, table):
     selector = pafs.FileSelector(f"{root}/{table}")
     return [(info.path, info.size) for info in pafs.LocalFileSystem().get_file_info(selector)]
+
+
+SMALL_BATCH_USERS = 300
+POOL_USERS = 120_000
+
+
+def random_ids(count, seed):
+    return [hashlib.sha256(f"{seed}/{n}".encode()).hexdigest()[:32] for n in range(count)]
+
+
+@pytest.fixture(scope="module")
+def small_batch_in_a_large_lake(tmp_path_factory):
+    """A batch of 300 users spread over a users table of 120,000, next to a batch holding all of them."""
+    root = str(tmp_path_factory.mktemp("spread"))
+    lake = Lake.open(root)
+    lake.write("collections", pa.Table.from_pylist([{"collection_id": "C", "name": "Course", "channel": "ch",
+               "content_type": "Course", "status": "Live", "requires_consent": True, "leaf_count": 2,
+               "leaf_ids": ["L1", "L2"]}], schema=schemas.COLLECTIONS))  # fmt: skip
+    batches = [{"batch_id": name, "collection_id": "C", "name": name} for name in ("big", "small")]
+    lake.write("batches", pa.Table.from_pylist(batches, schema=schemas.BATCHES))
+    pool = random_ids(POOL_USERS, "user")
+    small = pool[:: POOL_USERS // SMALL_BATCH_USERS][:SMALL_BATCH_USERS]
+    count = len(pool) + len(small)
+    enrolled = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)
+    lake.write("enrolments", pa.table({
+        "batch_id": pa.array(["big"] * len(pool) + ["small"] * len(small)),
+        "user_id": pa.array(pool + small),
+        "collection_id": pa.array(["C"] * count),
+        "enrolled_on": pa.array([enrolled] * count, schemas.TIMESTAMP),
+        "completed_on": pa.nulls(count, schemas.TIMESTAMP),
+        "status": pa.array([1] * count, pa.int8()),
+        "completed_contents": pa.array([["L1"]] * count, pa.list_(pa.string())),
+        "certificates": pa.nulls(count, pa.list_(schemas.CERTIFICATE)),
+    }, schema=schemas.ENROLMENTS))  # fmt: skip
+    names = pa.array(random_ids(POOL_USERS, "name"))
+    profiles = {name: names for name in ("name", "email", "school_name")}
+    columns = {"user_id": pa.array(pool), "state": pa.array(["Goa"] * len(pool)), **profiles}
+    lake.write("users", pa.table({name: columns.get(name, pa.nulls(len(pool), pa.string()))
+                                  for name in schemas.USERS.names}, schema=schemas.USERS))  # fmt: skip
+    lake.write("consents", pa.table({"collection_id": ["C"] * len(small), "consumer_id": ["ch"] * len(small),
+                                     "user_id": small, "status": ["ACTIVE"] * len(small),
+                                     "consented_on": pa.array([enrolled] * len(small), schemas.TIMESTAMP)},
+                                    schema=schemas.CONSENTS))  # fmt: skip
+    lake.write("assessment_attempts", pa.Table.from_pylist([], schema=schemas.ASSESSMENT_ATTEMPTS))
+    write_batch_users(lake)
+    return root
+
+
+@pytest.mark.parametrize("dataset", ["progress-exhaust", "userinfo-exhaust"])
+def test_a_small_batch_reads_what_it_needs_from_a_large_lake(small_batch_in_a_large_lake, tmp_path, dataset):
+    handler = CountingHandler()
+    lake = Lake(pafs.PyFileSystem(handler), small_batch_in_a_large_lake)
+    summary = build_batch_zip(dataset, "small", "ch", "pw", lake, tmp_path / "b.zip", dt.date(2026, 11, 2))
+
+    assert summary.rows == SMALL_BATCH_USERS
+    # Docs/lake.md's budget: 2 MB plus 1 MB per 1,000 rows, in a number of reads that does not grow with the lake.
+    budget = 2 * 1024 * 1024 + SMALL_BATCH_USERS * 1024 * 1024 // 1000
+    assert sum(handler.bytes_read.values()) <= budget, handler.bytes_read
+    assert sum(handler.reads.values()) <= 60, handler.reads
+    users_bytes = sum(size for _, size in lake_file_sizes(small_batch_in_a_large_lake, "users"))
+    assert users_bytes > budget, "the users table is larger than the budget: the bound means something"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
+import shutil
+import subprocess
 import zipfile
 
 import pytest
 import pyzipper
-from exhaust.packaging import EncryptedCsvZip, encode_rows
+from exhaust.packaging import BLOCK_BYTES, EncryptedCsvZip, encode_rows
 
 AES_COMPRESSION = 99  # WinZip AES marker in the zip's compression method field
 AWKWARD_ROWS = [
@@ -72,3 +75,74 @@ def test_empty_password_is_refused(tmp_path):
 
 def test_encode_rows_is_rfc4180():
     assert encode_rows([["a,b", 'say "hi"', "x\ny", None, 3]]) == b'"a,b","say ""hi""","x\ny",,3\r\n'
+
+
+SEVEN_ZIP = shutil.which("7zz")
+needs_7zip = pytest.mark.skipif(SEVEN_ZIP is None, reason="7-Zip (7zz) is not installed: apt-get install 7zip")
+
+
+def large_csv(blocks=5):
+    """Several of the writer's blocks of CSV, so the parallel deflate's pieces must join into one stream."""
+    line = 'do_1,"Basics of Arithmetic, Part 1",b1,"Batch ""1""",{},Karnataka,,45,Issued,"67%"\r\n'
+    return b"".join(line.format(number).encode() for number in range(blocks * BLOCK_BYTES // 80))
+
+
+@needs_7zip
+def test_7zip_opens_the_zip_with_the_password_and_gets_the_same_bytes(tmp_path):
+    content = large_csv()
+    with EncryptedCsvZip(tmp_path / "out.zip", "data.csv", "s3cret-ключ") as archive:
+        archive.write_csv_bytes(content, rows=1)
+    tested = subprocess.run([SEVEN_ZIP, "x", "-ps3cret-ключ", f"-o{tmp_path / 'x'}", str(tmp_path / "out.zip")],
+                            capture_output=True, text=True)  # fmt: skip
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "Everything is Ok" in tested.stdout
+    assert (tmp_path / "x" / "data.csv").read_bytes() == content
+    listing = subprocess.run([SEVEN_ZIP, "l", "-slt", str(tmp_path / "out.zip")], capture_output=True, text=True)
+    assert "Method = AES-256 Deflate" in listing.stdout
+
+
+@needs_7zip
+def test_7zip_refuses_a_wrong_password(tmp_path):
+    write_zip(tmp_path / "out.zip", AWKWARD_ROWS)
+    tested = subprocess.run([SEVEN_ZIP, "t", "-pwrong", str(tmp_path / "out.zip")], capture_output=True, text=True)
+    assert tested.returncode != 0
+    assert "Wrong password" in tested.stdout + tested.stderr
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_every_compression_level_reads_back_in_pyzipper(tmp_path, level):
+    content = large_csv(blocks=3)
+    with EncryptedCsvZip(tmp_path / "out.zip", "data.csv", "pw", level, workers=2) as archive:
+        archive.write_csv_bytes(content[:1000], rows=1)
+        archive.write_csv_bytes(content[1000:], rows=1)
+    with pyzipper.AESZipFile(tmp_path / "out.zip") as opened:
+        opened.setpassword(b"pw")
+        assert opened.read("data.csv") == content
+    assert (tmp_path / "out.zip").stat().st_size < len(content) / 4
+
+
+def test_compression_levels_outside_0_to_3_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="compression level 6"):
+        EncryptedCsvZip(tmp_path / "out.zip", "data.csv", "pw", 6)
+
+
+def test_the_entry_is_dated_with_the_build_time_not_1980(tmp_path):
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    write_zip(tmp_path / "out.zip", AWKWARD_ROWS)
+    after = dt.datetime.now(dt.UTC)
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        (info,) = archive.infolist()
+    dated = dt.datetime(*info.date_time, tzinfo=dt.UTC)
+    assert before - dt.timedelta(seconds=2) <= dated <= after  # DOS times have a 2-second resolution
+
+
+def fail_while_writing(archive):
+    with archive:
+        archive.write_rows([["a"]])
+        raise RuntimeError("boom")
+
+
+def test_a_build_that_fails_leaves_no_file(tmp_path):
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_while_writing(EncryptedCsvZip(tmp_path / "out.zip", "data.csv", "pw"))
+    assert not (tmp_path / "out.zip").exists()

@@ -1,4 +1,4 @@
-"""The pipeline's zip Lambdas run on the shared layer, which has neither pyarrow nor pyzipper (builder image only)."""
+"""The pipeline's zip Lambdas run on the shared layer, which has neither pyarrow nor ISA-L (builder image only)."""
 
 import subprocess
 import sys
@@ -11,7 +11,7 @@ import importlib.util, sys
 for index, path in enumerate(sys.argv[1:]):
     spec = importlib.util.spec_from_file_location(f"probe{index}", path)
     spec.loader.exec_module(importlib.util.module_from_spec(spec))
-heavy = sorted(name for name in ("pyarrow", "pyzipper") if name in sys.modules)
+heavy = sorted(name for name in ("pyarrow", "pyzipper", "isal") if name in sys.modules)
 assert not heavy, heavy
 """
 
@@ -27,5 +27,5 @@ def test_zip_functions_load_without_the_builder_dependencies():
     handlers = [REPO_ROOT / "functions" / name / "handler.py" for name in ZIP_FUNCTIONS]
     result = load_without_builder_dependencies(*handlers)
     assert result.returncode == 0, result.stderr
-    # The probe does notice: the packaging module needs pyzipper.
+    # The probe does notice: the packaging module needs pyarrow and ISA-L.
     assert load_without_builder_dependencies(REPO_ROOT / "layers" / "exhaust" / "packaging.py").returncode != 0

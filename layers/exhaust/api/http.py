@@ -2,12 +2,14 @@
 
 `api_endpoint` is the one place where typed errors become HTTP answers: a handler returns a result (or a
 RawResponse for files and redirects) and raises ServiceError subclasses; anything else is logged and answered
-as a 500 without details.
+as a 500 without details. It wraps all of a request's work, reading the event and the body included, and checks
+what every route shares first: only the route's query parameters, path parameters in the identifier pattern.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,12 +18,18 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from exhaust import safe_json
 from exhaust.api.envelope import envelope
+from exhaust.api.routes import Route, route_of
 from exhaust.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
+from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
 from exhaust.observability import logger
 from exhaust.principal import Principal
 
 MAX_BODY_BYTES = 256 * 1024
+# More values of one query parameter than any filter needs (?types=a&types=b..., or a,b,...).
+MAX_QUERY_VALUES = 100
+_UNPARSED = object()
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
@@ -37,6 +45,8 @@ class ApiRequest:
     body: bytes
     authorizer: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
+    resource: str = ""
+    _document: Any = field(default=_UNPARSED, repr=False)
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ApiRequest:
@@ -48,7 +58,10 @@ class ApiRequest:
             query[key] = [str(v) for v in (multi.get(key) or [single[key]])]
         raw = event.get("body") or ""
         if event.get("isBase64Encoded"):
-            body = base64.b64decode(raw)
+            try:
+                body = base64.b64decode(raw)
+            except binascii.Error:
+                raise BadRequest("body: isBase64Encoded is set but the body is not base64") from None
         else:
             body = raw.encode("utf-8", errors="surrogateescape") if isinstance(raw, str) else bytes(raw)
         context = event.get("requestContext") or {}
@@ -61,6 +74,7 @@ class ApiRequest:
             body=body,
             authorizer=dict(context.get("authorizer") or {}),
             request_id=str(context.get("requestId", "")),
+            resource=str(event.get("resource") or ""),
         )
 
     def header(self, name: str) -> str | None:
@@ -75,34 +89,37 @@ class ApiRequest:
         """Repeated (?a=1&a=2) and comma-separated (?a=1,2) values alike."""
         return [part.strip() for value in self.query.get(name, []) for part in value.split(",") if part.strip()]
 
+    def document(self) -> Any:
+        """The body as parsed JSON (parsed once), or a 400/413 that says what is wrong with it."""
+        if self._document is _UNPARSED:
+            if len(self.body) > MAX_BODY_BYTES:
+                raise PayloadTooLarge(f"body: must be at most {MAX_BODY_BYTES} bytes, got {len(self.body)}")
+            if not self.body.strip():
+                raise BadRequest("body: must be a JSON object, got an empty body")
+            try:
+                self._document = safe_json.loads(self.body)
+            except safe_json.RefusedJson as refused:
+                raise BadRequest(refused.message) from None
+        return self._document
+
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object, or a 400/413 that says what is wrong with it."""
-        if len(self.body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"body: must be at most {MAX_BODY_BYTES} bytes, got {len(self.body)}")
-        if not self.body.strip():
-            raise BadRequest("body: must be a JSON object, got an empty body")
-        try:
-            text = self.body.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise BadRequest(f"body: must be UTF-8 encoded JSON (invalid byte at position {exc.start})") from None
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise BadRequest(f"body: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        value = self.document()
         if not isinstance(value, dict):
             raise BadRequest("body: must be a JSON object")
         return value
 
     def msgid(self) -> str | None:
-        """The caller's params.msgid, echoed in the answer; None when the body has none or is not JSON."""
-        if not self.body or len(self.body) > MAX_BODY_BYTES:
+        """The caller's params.msgid, echoed in the answer; None when the body has none or is not usable JSON."""
+        if not self.body.strip():
             return None
         try:
-            params = json.loads(self.body).get("params")
-        except (ValueError, AttributeError):
+            document = self.document()
+        except ServiceError:
             return None
+        params = document.get("params") if isinstance(document, dict) else None
         msgid = params.get("msgid") if isinstance(params, dict) else None
-        return str(msgid) if isinstance(msgid, str | int) else None
+        return str(msgid)[:256] if isinstance(msgid, str | int) and not isinstance(msgid, bool) else None
 
     @property
     def principal(self) -> Principal:
@@ -156,6 +173,21 @@ def describe_validation_error(error: ValidationError, prefix: str = "request") -
     return f"{location}: {message}"
 
 
+def check_route_inputs(request: ApiRequest, route: Route) -> None:
+    """What every route refuses alike: unknown or over-repeated query parameters, odd path parameters."""
+    accepted = route.query_names
+    unknown = sorted(set(request.query) - set(accepted))
+    if unknown:
+        allowed = f"accepted: {', '.join(accepted)}" if accepted else "accepted: none (this route takes no query)"
+        raise BadRequest(f"{shown(unknown[0])}: unknown query parameter; {allowed}")
+    for name, values in request.query.items():
+        if len(values) > MAX_QUERY_VALUES or len(request.query_values(name)) > MAX_QUERY_VALUES:
+            raise BadRequest(f"{name}: at most {MAX_QUERY_VALUES} values")
+    for name, value in request.path_params.items():
+        if not is_identifier(value):
+            raise BadRequest(f"{name}: '{shown(value)}' is not valid: {IDENTIFIER_RULE}")
+
+
 Handler = Callable[[ApiRequest], Any]
 
 
@@ -165,26 +197,31 @@ def api_endpoint(api_id: str) -> Callable[[Handler], Callable[[dict[str, Any], A
     def decorate(fn: Handler) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         @wraps(fn)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            request = ApiRequest.from_event(event)
-            msgid = request.msgid()
+            request: ApiRequest | None = None
             try:
+                request = ApiRequest.from_event(event)
+                route = route_of(request.method, request.resource, request.path)
+                if route is not None:
+                    check_route_inputs(request, route)
                 result = fn(request)
+                if isinstance(result, RawResponse):
+                    return result.to_proxy()
+                if isinstance(result, BaseModel):
+                    result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
+                return json_response(200, envelope(api_id, msgid=request.msgid(), result=result))
             except ServiceError as error:
                 if error.status >= 500:
                     logger.exception("request failed", extra={"api_id": api_id})
                 else:
                     logger.info("request refused", extra={"api_id": api_id, "status": error.status})
-                return error_response(api_id, error, msgid)
+                return error_response(api_id, error, request.msgid() if request else None)
             except ValidationError as error:
-                return error_response(api_id, BadRequest(describe_validation_error(error)), msgid)
+                refused = BadRequest(describe_validation_error(error))
+                return error_response(api_id, refused, request.msgid() if request else None)
             except Exception:
                 logger.exception("unexpected error", extra={"api_id": api_id})
-                return error_response(api_id, ServiceError("Internal error; it has been logged"), msgid)
-            if isinstance(result, RawResponse):
-                return result.to_proxy()
-            if isinstance(result, BaseModel):
-                result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-            return json_response(200, envelope(api_id, msgid=msgid, result=result))
+                internal = ServiceError("Internal error; it has been logged")
+                return error_response(api_id, internal, request.msgid() if request else None)
 
         return handler
 

@@ -41,7 +41,6 @@ class Operation:
     body: type[BaseModel] | None = None
     result: type[BaseModel] | None = None
     extra_statuses: tuple[int, ...] = ()
-    query: tuple[tuple[str, str], ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     tag: str = "exhaust requests"
     content: dict[str, Any] = field(default_factory=dict)
@@ -49,12 +48,6 @@ class Operation:
 
 # The legacy and export APIs answer zips (docs/legacy-and-export.md).
 _ZIP = {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
-# The days of a dataset get call (docs/datasets.md).
-_DATASET_DAYS = (
-    ("from", "YYYY-MM-DD, first day; default yesterday (UTC)"),
-    ("since", "Alias of from"),
-    ("to", "YYYY-MM-DD, last day (inclusive); default today (UTC)"),
-)
 
 OPERATIONS: dict[str, Operation] = {
     "submit": Operation(
@@ -66,31 +59,19 @@ OPERATIONS: dict[str, Operation] = {
             ("X-Authenticated-Userid", "requestedBy, for tokens with the ON_BEHALF role"),
         ),
     ),
-    "read": Operation(
-        result=JobStatusResponse, extra_statuses=(404,), query=(("requestId", "The submit answer's requestId"),)
-    ),
-    "list": Operation(
-        result=schemas.JobList,
-        query=(("limit", "1..100, default 10"), ("cursor", "nextCursor of the previous page")),
-    ),
+    "read": Operation(result=JobStatusResponse, extra_statuses=(404,)),
+    "list": Operation(result=schemas.JobList),
     "search": Operation(body=schemas.SearchBody, result=schemas.JobList),
     "dataset_add": Operation(body=schemas.DatasetAddBody, tag="dataset registry"),
-    "dataset_list": Operation(
-        result=schemas.DatasetList, query=(("type", "on-demand, standard, public or legacy"),), tag="dataset registry"
-    ),
+    "dataset_list": Operation(result=schemas.DatasetList, tag="dataset registry"),
     "dataset_get": Operation(
         result=DatasetFiles,
         extra_statuses=(404,),
-        query=_DATASET_DAYS,
         tag="standard and public datasets",
     ),
     "public_dataset_get": Operation(
         result=DatasetFiles,
-        query=(
-            *_DATASET_DAYS,
-            ("date", "YYYY-MM-DD: exactly one day"),
-            ("date_range", "LAST_DAY, LAST_2_DAYS, LAST_7_DAYS, LAST_14_DAYS, LAST_30_DAYS or LAST_WEEK"),
-        ),
+        extra_statuses=(404,),
         headers=(("X-Channel-Id", "The channel whose files to list (datasets with files per channel)"),),
         tag="standard and public datasets",
     ),
@@ -102,25 +83,20 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "export": Operation(
         extra_statuses=(204, 303, 422, 429),
-        query=(
-            ("date_from", "yyyy-mm-dd (UTC, inclusive): only data from this date on"),
-            ("date_to", "yyyy-mm-dd (UTC, inclusive): only data up to this date"),
-            ("types", "producer types, repeated or comma-separated (e.g. sensor)"),
-            ("units", "units of measurement, repeated or comma-separated (e.g. celsius)"),
-        ),
         content=_ZIP,
         tag="export",
     ),
     "export_ui": Operation(tag="export", content={"text/html": {"schema": {"type": "string"}}}),
     "health": Operation(tag="service"),
     "openapi": Operation(tag="service"),
-    "docs": Operation(tag="service"),
+    "docs": Operation(tag="service", content={"text/html": {"schema": {"type": "string"}}}),
 }
 
 
 def statuses_of(route: Route, operation: Operation) -> list[int]:
     # 429: API Gateway's stage throttling can refuse any route (submit also has its per-channel limit).
-    statuses = {200, 429, 500, *operation.extra_statuses}
+    # 400: every route refuses unknown query parameters and path parameters outside the identifier pattern.
+    statuses = {200, 400, 429, 500, *operation.extra_statuses}
     if route.auth == "token":
         statuses |= {400, 401, 403}
     if route.method in ("POST", "PUT"):
@@ -135,7 +111,7 @@ def _parameters(route: Route, operation: Operation) -> list[dict[str, Any]]:
     for segment in route.path.split("/"):
         if segment.startswith("{") and segment.endswith("}"):
             parameters.append({"name": segment[1:-1], "in": "path", "required": True, "schema": {"type": "string"}})
-    for name, description in operation.query:
+    for name, description in route.query:
         parameters.append({"name": name, "in": "query", "description": description, "schema": {"type": "string"}})
     if route.auth == "token":
         parameters.append(

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 Auth = Literal["token", "none"]
+Query = tuple[tuple[str, str], ...]  # (name, description) of each accepted query parameter
+
+# The days of a dataset get call (docs/datasets.md).
+DATASET_DAYS: Query = (
+    ("from", "YYYY-MM-DD, first day; default yesterday (UTC)"),
+    ("since", "Alias of from"),
+    ("to", "YYYY-MM-DD, last day (inclusive); default today (UTC)"),
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +25,12 @@ class Route:
     api_id: str
     auth: Auth
     summary: str
+    # Every query parameter the route accepts: any other one is a 400 naming these (a typo must not pass silently).
+    query: Query = ()
+
+    @property
+    def query_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.query)
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -49,6 +63,7 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.info",
         "token",
         "Read one request, with fresh download links",
+        query=(("requestId", "The submit answer's requestId"),),
     ),
     Route(
         "GET",
@@ -57,6 +72,7 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.list",
         "token",
         "List a tag's requests, newest first",
+        query=(("limit", "1..100, default 10"), ("cursor", "nextCursor of the previous page")),
     ),
     Route(
         "POST",
@@ -67,7 +83,15 @@ ROUTES: tuple[Route, ...] = (
         "Search requests by dataset, channel, status and date",
     ),
     Route("POST", "/api/dataset/v1/add", "dataset_add", "ekstep.analytics.dataset.add", "token", "Register a dataset"),
-    Route("GET", "/api/dataset/v1/list", "dataset_list", "ekstep.analytics.dataset.list", "token", "List datasets"),
+    Route(
+        "GET",
+        "/api/dataset/v1/list",
+        "dataset_list",
+        "ekstep.analytics.dataset.list",
+        "token",
+        "List datasets",
+        query=(("type", "on-demand, standard, public or legacy"),),
+    ),
     Route(
         "POST",
         "/v1/datasets/{datasetId}/{resourceId}/{fromDate}/{toDate}",
@@ -93,6 +117,12 @@ ROUTES: tuple[Route, ...] = (
         "api.export",
         "none",
         "Export observations as a CKAN-compliant CSV, JSON or XML zip (public, throttled)",
+        query=(
+            ("date_from", "yyyy-mm-dd (UTC, inclusive): only data from this date on"),
+            ("date_to", "yyyy-mm-dd (UTC, inclusive): only data up to this date"),
+            ("types", "producer types, repeated or comma-separated (e.g. sensor)"),
+            ("units", "units of measurement, repeated or comma-separated (e.g. celsius)"),
+        ),
     ),
     Route(
         "GET",
@@ -101,6 +131,7 @@ ROUTES: tuple[Route, ...] = (
         "org.ekstep.analytics.telemetry",
         "token",
         "Presigned links to a channel's daily files of a standard dataset",
+        query=DATASET_DAYS,
     ),
     Route(
         "GET",
@@ -109,6 +140,11 @@ ROUTES: tuple[Route, ...] = (
         "org.ekstep.analytics.telemetry",
         "none",
         "CDN links to the daily files of a public dataset (no authentication)",
+        query=(
+            *DATASET_DAYS,
+            ("date", "YYYY-MM-DD: exactly one day"),
+            ("date_range", "LAST_DAY, LAST_2_DAYS, LAST_7_DAYS, LAST_14_DAYS, LAST_30_DAYS or LAST_WEEK"),
+        ),
     ),
 )
 
@@ -119,6 +155,15 @@ def find_route(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         if params is not None:
             return route, params
     return None
+
+
+def route_of(method: str, resource: str, path: str) -> Route | None:
+    """The route of an API Gateway event: by its resource template, else (hand-made events) by its path."""
+    for route in ROUTES:
+        if route.method == method.upper() and route.path == resource:
+            return route
+    found = find_route(method, path)
+    return found[0] if found else None
 
 
 def paths_for(path: str) -> list[Route]:

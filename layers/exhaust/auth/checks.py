@@ -5,6 +5,7 @@ from __future__ import annotations
 from exhaust.api.http import ApiRequest
 from exhaust.auth.credentials import Credential, CredentialStore
 from exhaust.errors import BadRequest, Forbidden, ServiceError, Unauthorized
+from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
 from exhaust.principal import Principal
 
 CHANNEL_HEADER = "X-Channel-Id"
@@ -40,6 +41,8 @@ def require_channel(request: ApiRequest) -> tuple[Principal, str]:
     channel = request.header(CHANNEL_HEADER)
     if channel is None:
         raise BadRequest(f"{CHANNEL_HEADER}: header is required (the channel / organisation id you act for)")
+    if not is_identifier(channel):
+        raise BadRequest(f"{CHANNEL_HEADER}: '{shown(channel)}' is not a channel id: {IDENTIFIER_RULE}")
     if not principal.may_act_for(channel):
         raise Forbidden(f"{CHANNEL_HEADER}: this token may not act for channel '{channel}'")
     return principal, channel

@@ -5,21 +5,41 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exhaust import aws, resources
-from exhaust.auth.credentials import CredentialStore, resource_id_of
-from exhaust.resources import LocalNames
+from exhaust.client import ClientError, UsageError, read_local_credentials
+
+if TYPE_CHECKING:
+    from exhaust.auth.credentials import CredentialStore
+
+# The roles the service checks: a dataset's (on-demand ones default to these), the operator's, the portal's.
+# Spelled out so that the command starts without boto3 and pydantic; a unit test keeps them equal to the service's.
+ADMIN_ROLE = "ADMIN"
+KNOWN_ROLES = ("ORG_ADMIN", "REPORT_ADMIN", "COURSE_ADMIN", ADMIN_ROLE, "ON_BEHALF")
+NO_STORE_HINT = "start local mode with `make run` in the repository, or name a deployed stack's table with --table"
+
+
+def expiry_days(value: str) -> int:
+    """--expires-days: a whole number of days, at least 1 (omit it for a credential that does not expire)."""
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number of days") from None
+    if days < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 day, got {days} (omit it for no expiry)")
+    return days
 
 
 def store_for(args: argparse.Namespace) -> CredentialStore:
     """A deployed stack's table (--table, with the usual AWS credentials) or local mode's (credentials file)."""
+    from exhaust import aws, resources
+    from exhaust.auth.credentials import CredentialStore
+    from exhaust.resources import LocalNames
+
     if args.table:
         return CredentialStore(args.table)
-    local = json.loads(Path(args.local_credentials).read_text())
-    os.environ["AWS_ENDPOINT_URL"] = local["awsEndpoint"]
+    local = read_local_credentials(args.local_credentials, NO_STORE_HINT)
+    os.environ["AWS_ENDPOINT_URL"] = str(local.get("awsEndpoint") or "")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -32,6 +52,8 @@ def _print(value: Any) -> None:
 
 
 def _token_create(args: argparse.Namespace) -> int:
+    if not args.channel and ADMIN_ROLE not in args.role:
+        raise UsageError("--channel: a token needs the channel(s) it acts for (or --role ADMIN for every channel)")
     secret, credential = store_for(args).create(
         "token",
         args.name,
@@ -45,7 +67,11 @@ def _token_create(args: argparse.Namespace) -> int:
 
 
 def _license_create(args: argparse.Namespace) -> int:
+    from exhaust.auth.credentials import resource_id_of
+
     resource_ids = list(args.resource_id) + [resource_id_of(partner) for partner in args.partner_id]
+    if not resource_ids:
+        raise UsageError("--partner-id or --resource-id: a license key needs the partner whose data it serves")
     secret, credential = store_for(args).create(
         "license",
         args.name,
@@ -68,8 +94,7 @@ def _list(kind: str) -> Any:
 def _revoke(args: argparse.Namespace) -> int:
     revoked = store_for(args).revoke(args.credential_id)
     if revoked is None:
-        print(f"no credential with id {args.credential_id}", file=sys.stderr)
-        return 1
+        raise ClientError(f"no credential with id {args.credential_id}: `list` shows the ids")
     _print(revoked.public_view())
     return 0
 
@@ -82,31 +107,42 @@ def register(commands: Any) -> None:
     token = commands.add_parser("token", help="API tokens (Bearer)")
     token_commands = token.add_subparsers(dest="token_command", required=True)
     create = token_commands.add_parser("create", parents=[target], help="create a token and print it once")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="who or what holds it (shown by list)")
     create.add_argument("--channel", action="append", default=[], help="channel it may act for (repeatable, * = all)")
-    create.add_argument("--role", action="append", default=[], help="ORG_ADMIN, REPORT_ADMIN, COURSE_ADMIN, ADMIN...")
+    create.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        choices=KNOWN_ROLES,
+        help="a role it has (repeatable; at least one): the dataset roles, ADMIN (every channel, the registry), "
+        "ON_BEHALF (may name the end user)",
+    )
     create.add_argument("--user-id", default="", help="requestedBy of its requests (default: the name)")
-    create.add_argument("--expires-days", type=int, default=None)
+    create.add_argument(
+        "--expires-days", type=expiry_days, default=None, help="days until it expires, at least 1 (default: never)"
+    )
     create.set_defaults(run=_token_create)
     token_commands.add_parser("list", parents=[target], help="list tokens (never secrets)").set_defaults(
         run=_list("token")
     )
     revoke = token_commands.add_parser("revoke", parents=[target], help="revoke a token by its credentialId")
-    revoke.add_argument("credential_id")
+    revoke.add_argument("credential_id", help="the credentialId list shows")
     revoke.set_defaults(run=_revoke)
 
     license_key = commands.add_parser("license", help="license keys of the legacy dataset API")
     license_commands = license_key.add_subparsers(dest="license_command", required=True)
     create = license_commands.add_parser("create", parents=[target], help="create a license key and print it once")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="who or what holds it (shown by list)")
     create.add_argument("--partner-id", action="append", default=[], help="partner id (its SHA-1 is the resourceId)")
     create.add_argument("--resource-id", action="append", default=[], help="resourceId (SHA-1 hex) directly")
     create.add_argument("--dataset", action="append", default=[], required=True, help="dataset id it may download")
-    create.add_argument("--expires-days", type=int, default=None)
+    create.add_argument(
+        "--expires-days", type=expiry_days, default=None, help="days until it expires, at least 1 (default: never)"
+    )
     create.set_defaults(run=_license_create)
     license_commands.add_parser("list", parents=[target], help="list license keys (never secrets)").set_defaults(
         run=_list("license")
     )
     revoke = license_commands.add_parser("revoke", parents=[target], help="revoke a license key by credentialId")
-    revoke.add_argument("credential_id")
+    revoke.add_argument("credential_id", help="the credentialId list shows")
     revoke.set_defaults(run=_revoke)

@@ -8,7 +8,6 @@ import secrets
 import time
 from typing import Any, Literal
 
-from boto3.dynamodb.conditions import Attr
 from pydantic import BaseModel, Field
 
 from exhaust import aws
@@ -105,6 +104,8 @@ class CredentialStore:
     def all_credentials(self, kind: CredentialKind | None = None) -> list[Credential]:
         arguments: dict[str, Any] = {}
         if kind:
+            from boto3.dynamodb.conditions import Attr  # boto3 on first use: see exhaust.aws
+
             arguments["FilterExpression"] = Attr("kind").eq(kind)
         found: list[Credential] = []
         while True:

@@ -11,14 +11,15 @@ The pipeline's build step calls, once per batch:
         bucket: str,            # where the zip goes
         key_prefix: str,        # e.g. "requests/{channel}/{requestId}/"
         date: datetime.date,    # the file name's yyyyMMdd
-        *, chunk_rows=65_536, compresslevel=6,
+        *, chunk_rows=65_536, compresslevel=1,   # ISA-L deflate level, 0 (fastest) to 3 (smallest)
         on_rows=None,           # optional callback(rows written so far), called after each chunk
     ) -> BuiltFile              # name, key, rows, bytes, sha256 (exhaust.packaging)
 
 and writes `{key_prefix}{batchId}_{progress|userinfo|response}_{yyyyMMdd}.zip`, a WinZip AES-256 zip holding
-one CSV of the same name (.csv). org-pii-exhaust has no batch: the organisation is its scope, so its one unit of
-work is the channel, passed as `batch_id` (`{channel}_org-pii_{yyyyMMdd}.zip`). `build_batch_zip(...)` does the
-same into a local path without S3.
+one CSV of the same name (.csv), streamed into an S3 multipart upload (no local copy). org-pii-exhaust has no batch:
+the organisation is its scope, so its one unit of work is the channel, passed as `batch_id`
+(`{channel}_org-pii_{yyyyMMdd}.zip`). `build_batch_zip(...)` does the same into a local path or any
+exhaust.packaging.ZipSink.
 
 Permanent failures raise exhaust.builders.errors (subclasses of exhaust.errors.ServiceError, `permanent`):
 NoDataFound ("No data found": unknown batch, or no rows), RetiredCollection, ConsentNotRequested (userinfo on a
@@ -43,7 +44,7 @@ from exhaust.builders.errors import (
 
 if TYPE_CHECKING:
     from exhaust.lake.store import Lake
-    from exhaust.packaging import BuiltFile, ZipSummary
+    from exhaust.packaging import BuiltFile, ZipSink, ZipSummary
 
 DATASET_SUFFIXES = {
     "progress-exhaust": "progress",
@@ -94,10 +95,10 @@ def build_batch_zip(
     channel: str,
     password: str,
     lake: Lake | str,
-    path: Path,
+    target: Path | ZipSink,
     date: dt.date,
     **options: Any,
 ) -> ZipSummary:
     from exhaust.builders.build import build_batch_zip as build
 
-    return build(dataset_id, batch_id, channel, password, lake, path, date, **options)
+    return build(dataset_id, batch_id, channel, password, lake, target, date, **options)

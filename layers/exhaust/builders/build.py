@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from exhaust.builders.common import CHUNK_ROWS
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
 from exhaust.datasets.ids import ORG_PII_EXHAUST
 from exhaust.lake.catalog import BatchInfo, Catalog
+from exhaust.lake.extracts import check_indexed
 from exhaust.lake.store import Lake
-from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, ZipSummary, upload_zip
+from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, S3Upload, ZipSink, ZipSummary
 
 
 def header_and_chunks(
@@ -29,6 +29,8 @@ def header_and_chunks(
         raise NoDataFound()
     if batch.retired:
         raise RetiredCollection()
+    if dataset_id in ("progress-exhaust", "userinfo-exhaust"):
+        check_indexed(lake, batch_id)
     if dataset_id == "progress-exhaust":
         return progress.header(batch.collection), progress.rows(lake, batch, chunk_rows)
     if dataset_id == "userinfo-exhaust":
@@ -46,30 +48,30 @@ def build_batch_zip(
     channel: str,
     password: str,
     lake: Lake | str,
-    path: Path,
+    target: Path | ZipSink,
     date: dt.date,
     *,
     chunk_rows: int = CHUNK_ROWS,
     compresslevel: int = COMPRESS_LEVEL,
     on_rows: Callable[[int], None] | None = None,
 ) -> ZipSummary:
-    """Write the batch's dataset into an AES-256 zip at `path`; NoDataFound when it has no rows.
+    """Write the batch's dataset into an AES-256 zip at `target` (a path or a sink); NoDataFound when it has no rows.
 
-    `on_rows(rows_so_far)` is called after each chunk (progress reports, memory probes).
+    `on_rows(rows_so_far)` is called after each chunk (progress reports, memory probes). A failed build leaves
+    nothing at the target (the file removed, the upload aborted).
     """
     lake = lake if isinstance(lake, Lake) else Lake.open(lake)
     stem = file_stem(dataset_id, batch_id, date)
     labels, chunks = header_and_chunks(dataset_id, batch_id, channel, lake, chunk_rows, date)
-    with EncryptedCsvZip(Path(path), f"{stem}.csv", password, compresslevel) as archive:
+    with EncryptedCsvZip(target, f"{stem}.csv", password, compresslevel) as archive:
         archive.write_header(labels)
         for chunk, rows in chunks:
             archive.write_csv_bytes(chunk, rows=rows)
             if on_rows is not None:
                 on_rows(archive.rows)
+        if archive.rows == 0:
+            raise NoDataFound()  # a zip with only a header is not a result: nothing is kept
     assert archive.summary is not None
-    if archive.summary.rows == 0:
-        Path(path).unlink(missing_ok=True)  # a zip with only a header is not a result
-        raise NoDataFound()
     return archive.summary
 
 
@@ -87,19 +89,19 @@ def build_batch_file(
     compresslevel: int = COMPRESS_LEVEL,
     on_rows: Callable[[int], None] | None = None,
 ) -> BuiltFile:
-    """Build the batch's zip in a temporary directory and upload it to `{key_prefix}{stem}.zip`."""
+    """Build the batch's zip straight into an S3 multipart upload at `{key_prefix}{stem}.zip` (no local copy)."""
     stem = file_stem(dataset_id, batch_id, date)
-    with tempfile.TemporaryDirectory(prefix="exhaust-build-") as workdir:
-        summary = build_batch_zip(
-            dataset_id,
-            batch_id,
-            channel,
-            password,
-            lake,
-            Path(workdir) / f"{stem}.zip",
-            date,
-            chunk_rows=chunk_rows,
-            compresslevel=compresslevel,
-            on_rows=on_rows,
-        )
-        return upload_zip(summary, bucket, f"{key_prefix}{stem}.zip")
+    key = f"{key_prefix}{stem}.zip"
+    summary = build_batch_zip(
+        dataset_id,
+        batch_id,
+        channel,
+        password,
+        lake,
+        S3Upload(bucket, key),
+        date,
+        chunk_rows=chunk_rows,
+        compresslevel=compresslevel,
+        on_rows=on_rows,
+    )
+    return BuiltFile(name=f"{stem}.zip", key=key, rows=summary.rows, bytes=summary.bytes, sha256=summary.sha256)

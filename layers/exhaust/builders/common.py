@@ -6,15 +6,22 @@ Formats (docs/lake.md): dates `dd/MM/yyyy`, date-times `dd/MM/yyyy HH:mm:ss`, bo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from exhaust.lake.store import Lake
+from exhaust.lake.extracts import BATCH_USERS
+from exhaust.lake.store import Lake, Piece
+from exhaust.packaging import usable_cpus
 
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 32_768
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, eol="\r\n", quoting_style="needed")
 
 USER_COLUMNS = (
@@ -36,6 +43,45 @@ USER_COLUMNS = (
 )
 
 
+def in_parallel(work: Callable[[Item], Answer], items: Iterable[Item], workers: int | None = None) -> Iterator[Answer]:
+    """`work(item)` for every item on `workers` threads (default: every usable CPU), answered in item order.
+
+    At most `workers` items are in progress at once, so memory holds that many chunks whatever the batch size.
+    Arrow decodes, computes and writes CSV with the GIL released, so the threads do run at once.
+    """
+    workers = workers or usable_cpus()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="build") as pool:
+        pending: deque[Future[Answer]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def batch_chunks(
+    lake: Lake,
+    table: str,
+    batch_id: str,
+    columns: Sequence[str],
+    work: Callable[[pa.Table], tuple[pa.Buffer, int]],
+    rows: int = CHUNK_ROWS,
+) -> Iterator[tuple[pa.Buffer, int]]:
+    """`work(chunk)` for the batch's rows of a batch-keyed table (enrolments, attempts), `rows` at a time, in order.
+
+    The batch's row groups are cut into pieces of about `rows` that threads read and work on at once; a row
+    group larger than `rows` is still worked on in chunks of `rows`, so memory holds a few chunks.
+    """
+
+    def work_on_piece(piece: Piece) -> list[tuple[pa.Buffer, int]]:
+        batches = lake.read_piece(piece, columns, batch_rows=min(rows, 65_536))
+        return [answer for chunk in chunks_of(batches, rows) if (answer := work(chunk))[1]]
+
+    for answers in in_parallel(work_on_piece, lake.pieces(table, equals={"batch_id": batch_id}, rows=rows)):
+        yield from answers
+
+
 def chunks_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
     """Regroup record batches into tables of about `rows` rows (never splitting one record batch)."""
     pending: list[pa.RecordBatch] = []
@@ -50,13 +96,6 @@ def chunks_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table
         yield pa.Table.from_batches(pending)
 
 
-def enrolment_chunks(lake: Lake, batch_id: str, columns: Sequence[str], rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
-    """The batch's enrolments in user id order, `rows` at a time."""
-    wanted = ["user_id", *[name for name in columns if name != "user_id"]]
-    scan = lake.scan("enrolments", wanted, equals={"batch_id": batch_id}, batch_rows=min(rows, 65_536))
-    yield from chunks_of(scan, rows)
-
-
 def user_range(user_ids: pa.ChunkedArray | pa.Array) -> tuple[str, str]:
     bounds = pc.min_max(user_ids)
     return bounds["min"].as_py(), bounds["max"].as_py()
@@ -68,27 +107,29 @@ def align(found: pa.Table, key: str, keys: pa.Array) -> pa.Table:
     return found.take(positions)
 
 
-# A range read holding more than this many times the wanted users is filtered while it is decoded.
-SPARSE_FACTOR = 4
 # Few distinct values each: read dictionary-encoded, they decode and align several times faster.
 CATEGORICAL_USER_COLUMNS = frozenset(
     {"state", "district", "block", "cluster", "org_name", "board", "user_type", "user_sub_type", "declared_org"}
 )
 
 
-def users_of(lake: Lake, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
-    """The users' profiles aligned with `user_ids` (sorted ids: their range prunes the users table).
+def profiles_of(lake: Lake, batch_id: str, user_ids: pa.Array, columns: Sequence[str] = USER_COLUMNS) -> pa.Table:
+    """The profiles of some of a batch's users (sorted ids), aligned with `user_ids`, from the batch_users extract.
 
-    When the range holds many more users than wanted (a small batch spread over a large users table), each
-    decoded record batch is filtered at once, so memory holds only the wanted users. When the wanted users are
-    most of the range (a large batch), that filter is skipped: the alignment drops the others more cheaply.
+    The extract is sorted like enrolments, so a chunk of enrolments reads the run of rows of its id range;
+    when that run is the chunk's users in the same order (progress), no alignment is needed.
     """
     low, high = user_range(user_ids)
     dictionary = [name for name in columns if name in CATEGORICAL_USER_COLUMNS]
-    between = {"user_id": (low, high)}
-    sparse = lake.rows_within("users", between) > SPARSE_FACTOR * len(user_ids)
-    isin = {"user_id": user_ids} if sparse else None
-    found = lake.read("users", list(columns), between=between, isin=isin, dictionary=dictionary)
+    found = lake.read(
+        BATCH_USERS,
+        list(columns),
+        equals={"batch_id": batch_id},
+        between={"user_id": (low, high)},
+        dictionary=dictionary,
+    )
+    if found.num_rows == len(user_ids) and found.column("user_id").combine_chunks().equals(user_ids):
+        return found
     return align(found, "user_id", user_ids)
 
 

@@ -67,6 +67,17 @@ def current_consents(lake: Lake, channel: str, day: dt.date) -> pa.Table:
     return latest.filter(pc.fill_null(valid, False))
 
 
+def profiles_of(lake: Lake, user_ids: pa.Array) -> pa.Table:
+    """The users' profiles aligned with `user_ids`: the org's consenting users are no batch's, so the users table."""
+    found = lake.read(
+        "users",
+        list(PROFILE_COLUMNS),
+        between={"user_id": common.user_range(user_ids)},
+        isin={"user_id": user_ids},
+    )
+    return common.align(found, "user_id", user_ids)
+
+
 def identifiers_of(lake: Lake, user_ids: pa.Array) -> pa.Table:
     found = lake.read(
         "user_identifiers",
@@ -84,7 +95,7 @@ def rows(
     for start in range(0, consents.num_rows, chunk_rows):
         chunk = consents.slice(start, chunk_rows)
         user_ids = common.single(chunk, "user_id")
-        users = common.users_of(lake, user_ids, PROFILE_COLUMNS)
+        users = profiles_of(lake, user_ids)
         identifiers = identifiers_of(lake, user_ids)
         columns = [
             users["name"],

@@ -135,22 +135,21 @@ def best_attempts(lake: Lake, batch_id: str, user_ids: pa.Array, assessment_ids:
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
     """CSV chunks (without the header) of the batch's rows, with their row counts."""
     collection = batch.collection
-    units = collection.trackable_units
     scored = [assessment.assessment_id for assessment in collection.scored_assessments]
     leaf_ids = pa.array(collection.leaf_ids, pa.string())
-    for chunk in common.enrolment_chunks(lake, batch.batch_id, ENROLMENT_COLUMNS, chunk_rows):
+    unit_leaves = [(pa.array(unit.leaf_ids, pa.string()), unit.leaf_count) for unit in collection.trackable_units]
+
+    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         length = chunk.num_rows
         user_ids = common.single(chunk, "user_id")
-        users = common.users_of(lake, user_ids, USER_COLUMNS)
+        users = common.profiles_of(lake, batch.batch_id, user_ids, USER_COLUMNS)
         completed_contents = common.single(chunk, "completed_contents")
         completed = pc.equal(common.single(chunk, "status"), ENROLMENT_COMPLETED)
         overall = _progress(common.list_match_counts(completed_contents, leaf_ids), collection.leaf_count)
         overall = pc.if_else(completed, pa.scalar(100, pa.int64()), overall)
         unit_columns = [
-            _progress(
-                common.list_match_counts(completed_contents, pa.array(unit.leaf_ids, pa.string())), unit.leaf_count
-            )
-            for unit in units
+            _progress(common.list_match_counts(completed_contents, leaves), leaf_count)
+            for leaves, leaf_count in unit_leaves
         ]
         best = best_attempts(lake, batch.batch_id, user_ids, scored)
         score_columns = []
@@ -186,4 +185,6 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             *unit_columns,
             *score_columns,
         ]
-        yield common.encode_csv(columns), length
+        return common.encode_csv(columns), length
+
+    yield from common.batch_chunks(lake, "enrolments", batch.batch_id, ENROLMENT_COLUMNS, chunk_csv, chunk_rows)

@@ -86,10 +86,8 @@ def consented_responses(
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
     collection = batch.collection
     needing = types_needing_consent(lake)
-    scan = lake.scan(
-        "assessment_attempts", ATTEMPT_COLUMNS, equals={"batch_id": batch.batch_id}, batch_rows=min(chunk_rows, 65_536)
-    )
-    for chunk in common.chunks_of(scan, chunk_rows):
+
+    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         length = chunk.num_rows
         columns = [
             common.constant(collection.collection_id, length),
@@ -104,4 +102,6 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             *(chunk[name] for name in ATTEMPT_COLUMNS[5:-1]),
             consented_responses(lake, collection.collection_id, chunk, needing),
         ]
-        yield common.encode_csv(columns), length
+        return common.encode_csv(columns), length
+
+    yield from common.batch_chunks(lake, "assessment_attempts", batch.batch_id, ATTEMPT_COLUMNS, chunk_csv, chunk_rows)

@@ -54,15 +54,16 @@ def rows(
     lake: Lake, batch: BatchInfo, channel: str, chunk_rows: int = common.CHUNK_ROWS
 ) -> Iterator[tuple[pa.Buffer, int]]:
     collection = batch.collection
-    for chunk in common.enrolment_chunks(lake, batch.batch_id, ["user_id"], chunk_rows):
+
+    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         enrolled = common.single(chunk, "user_id")
         consents = active_consents(lake, collection.collection_id, channel, enrolled)
         consenting = consents.filter(pc.is_in(consents["user_id"], value_set=enrolled)).sort_by("user_id")
         length = consenting.num_rows
         if not length:
-            continue
+            return pa.py_buffer(b""), 0
         user_ids = common.single(consenting, "user_id")
-        users = common.users_of(lake, user_ids)
+        users = common.profiles_of(lake, batch.batch_id, user_ids)
         columns = [
             common.constant(collection.collection_id, length),
             common.constant(collection.name, length),
@@ -84,4 +85,6 @@ def rows(
             users["school_id"],
             users["school_name"],
         ]
-        yield common.encode_csv(columns), length
+        return common.encode_csv(columns), length
+
+    yield from common.batch_chunks(lake, "enrolments", batch.batch_id, ["user_id"], chunk_csv, chunk_rows)

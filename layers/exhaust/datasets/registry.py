@@ -7,6 +7,7 @@ step; `POST /api/dataset/v1/add` stores new datasets or new versions of these in
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,10 +28,13 @@ class DatasetLimits(BaseModel):
     retentionDays: int = Field(default=30, ge=1, le=3650)
 
 
+DATASET_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{1,63}$"
+
+
 class Dataset(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    datasetId: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,63}$")
+    datasetId: str = Field(pattern=DATASET_ID_PATTERN)
     datasetSubId: str = ""
     type: DatasetType = "on-demand"
     version: str = "v1"
@@ -108,6 +112,8 @@ class DatasetRegistry:
         self.table = aws.resource("dynamodb").Table(table_name or get_settings().datasets_table)
 
     def get(self, dataset_id: str) -> Dataset | None:
+        if not re.match(DATASET_ID_PATTERN, dataset_id):
+            return None  # no such dataset can exist; and DynamoDB would refuse an over-long key with an error
         item = self.table.get_item(Key={"datasetId": dataset_id}).get("Item")
         if item:
             return Dataset.model_validate_json(str(item["document"]))

@@ -1,4 +1,4 @@
-"""`exhaust lake generate`: write the synthetic lake to a directory or `s3://bucket/prefix`."""
+"""`exhaust lake generate` writes the synthetic lake; `exhaust lake index` rewrites its derived tables."""
 
 from __future__ import annotations
 
@@ -30,8 +30,18 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index(args: argparse.Namespace) -> int:
+    from exhaust.lake.extracts import write_batch_users
+    from exhaust.lake.store import Lake
+
+    started = time.monotonic()
+    rows = write_batch_users(Lake.open(args.lake))
+    print(json.dumps({"lake": args.lake, "batch_users": rows, "seconds": round(time.monotonic() - started, 1)}))
+    return 0
+
+
 def register(commands: Any) -> None:
-    """Add `lake generate` to the `exhaust` command's subparsers."""
+    """Add `lake generate` and `lake index` to the `exhaust` command's subparsers."""
     lake = commands.add_parser("lake", help="the data lake the builders read")
     actions = lake.add_subparsers(dest="lake_command", required=True)
     generate = actions.add_parser(
@@ -39,10 +49,18 @@ def register(commands: Any) -> None:
         help="write a deterministic synthetic lake",
         description="Write a deterministic synthetic lake and print its sample ids (docs/lake.md).",
     )
-    generate.add_argument("--scale", choices=SCALE_NAMES, default="small")
-    generate.add_argument("--seed", type=int, default=1)
+    generate.add_argument("--scale", choices=SCALE_NAMES, default="small", help="how big (small; docs/lake.md)")
+    generate.add_argument("--seed", type=int, default=1, help="same seed, same lake (1)")
     generate.add_argument("--out", required=True, help="a directory or s3://bucket/prefix")
     generate.add_argument("--channel", default="local-channel", help="the channel (org) owning the courses")
     generate.add_argument("--today", help="yyyy-mm-dd the dates are relative to (default: today, UTC)")
     generate.add_argument("--partner-id", default=DEFAULT_PARTNER_ID, help="the telemetry sample's partner")
     generate.set_defaults(run=_generate)
+    index = actions.add_parser(
+        "index",
+        help="rewrite the lake's batch_users extract after loading enrolments or users",
+        description="Rewrite the batch_users extract (each enrolment's profile, by batch) from enrolments and "
+        "users (docs/lake.md). The builders refuse a batch whose extract does not match its enrolments.",
+    )
+    index.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
+    index.set_defaults(run=_index)

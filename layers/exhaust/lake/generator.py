@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from exhaust.lake import schemas
+from exhaust.lake.extracts import write_batch_users
 from exhaust.lake.store import Lake
 
 DEFAULT_PARTNER_ID = "org.sample.partner"
@@ -611,6 +612,7 @@ class Generator:
         lake.write("batches", pa.Table.from_pylist(batch_rows, schema=schemas.BATCHES))
         lake.write("users", users)
         lake.write("enrolments", pa.concat_tables(enrolment_parts))
+        write_batch_users(lake)
         lake.write("consents", pa.Table.from_pylist(consent_rows, schema=schemas.CONSENTS))
         lake.write("assessment_attempts", pa.Table.from_pylist(attempt_rows, schema=schemas.ASSESSMENT_ATTEMPTS))
         extras.write(lake, plan, members_of)

@@ -176,6 +176,9 @@ REGISTRATION_CONSENTS = pa.schema(
         ("consented_on", TIMESTAMP),
     ]
 )
+# The lake's index of profiles by batch (exhaust.lake.extracts): each enrolment's user profile, written when the
+# lake is loaded, so a batch's users are one run of rows instead of a lookup spread over the whole users table.
+BATCH_USERS = pa.schema([("batch_id", pa.string(), False), *USERS])
 TELEMETRY = pa.schema(
     [
         ("event_date", pa.date32(), False),
@@ -212,6 +215,9 @@ class TableSpec:
     # Small enough that a read by key range decodes little beyond the range (a builder's chunk of 65,536
     # users spans about 4 row groups of users), large enough for good compression and a small footer.
     row_group_size: int = 32_768
+    # A row group never holds two values of this column: a small batch's rows are row groups of their own, so
+    # reading one batch decodes nothing of its neighbours.
+    split_by: str | None = None
 
 
 TABLES: dict[str, TableSpec] = {
@@ -219,18 +225,22 @@ TABLES: dict[str, TableSpec] = {
     for spec in (
         TableSpec("collections", COLLECTIONS, ("collection_id",)),
         TableSpec("batches", BATCHES, ("batch_id",)),
-        TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id")),
+        TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id"), split_by="batch_id"),
         TableSpec("users", USERS, ("user_id",), row_group_size=16_384),
         TableSpec("consents", CONSENTS, ("collection_id", "consumer_id", "user_id", "consented_on")),
         TableSpec(
             "assessment_attempts",
             ASSESSMENT_ATTEMPTS,
             ("batch_id", "user_id", "content_id", "attempt_id", "question_index"),
+            # A chunk of enrolments reads its users' attempts by id range: smaller groups, less decoded twice.
+            row_group_size=16_384,
+            split_by="batch_id",
         ),
         TableSpec("org_consents", ORG_CONSENTS, ("consumer_id", "user_id", "consented_on")),
         TableSpec("user_identifiers", USER_IDENTIFIERS, ("user_id",), row_group_size=16_384),
         TableSpec("question_types", QUESTION_TYPES, ("question_type",)),
         TableSpec("registration_consents", REGISTRATION_CONSENTS, ("collection_id", "user_id", "consented_on")),
+        TableSpec("batch_users", BATCH_USERS, ("batch_id", "user_id"), split_by="batch_id"),
         TableSpec("telemetry", TELEMETRY, ("event_date", "channel", "partner_id", "ets")),
         TableSpec("observations", OBSERVATIONS, ("observed_at",)),
     )

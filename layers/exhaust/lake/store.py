@@ -47,6 +47,18 @@ def resolve(uri: str) -> tuple[pafs.FileSystem, str]:
 Bounds = tuple[Any, Any]
 
 
+@dataclass(frozen=True)
+class Piece:
+    """Consecutive row groups of one file that may hold wanted rows, and the conditions to filter them by."""
+
+    table: str
+    path: str
+    row_groups: tuple[int, ...]
+    rows: int  # before filtering
+    checked: Mapping[str, Bounds]  # empty when the statistics show every row matches
+    isin: Mapping[str, Sequence[Any] | pa.Array]
+
+
 def _holds_any(
     row_group: pq.RowGroupMetaData, columns: Mapping[str, int], sorted_sets: Mapping[str, list[Any]]
 ) -> bool:
@@ -112,6 +124,81 @@ class Lake:
             self._files[table] = footers
         return self._files[table]
 
+    def pieces(
+        self,
+        table: str,
+        *,
+        equals: Mapping[str, Any] | None = None,
+        between: Mapping[str, Bounds] | None = None,
+        isin: Mapping[str, Sequence[Any] | pa.Array] | None = None,
+        rows: int | None = None,
+    ) -> list[Piece]:
+        """The runs of row groups that may hold rows matching every condition, cut into pieces of about `rows`.
+
+        Pruned from the footers' statistics alone (`equals` and `between` inclusive, None for an open end;
+        `isin` drops row groups whose [min, max] holds none of the values). Each piece reads independently
+        (`read_piece`), so a builder can decode and compute several at once. Naive datetimes are taken as UTC.
+        """
+        ranges: dict[str, Bounds] = {name: (_utc(value), _utc(value)) for name, value in (equals or {}).items()}
+        for name, (low, high) in (between or {}).items():
+            ranges[name] = (_utc(low), _utc(high))
+        isin = isin or {}
+        sorted_sets = {name: sorted(_as_list(values)) for name, values in isin.items()}
+        found: list[Piece] = []
+        for path, metadata in self.files(table):
+            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+            coverage = []
+            for index in range(metadata.num_row_groups):
+                row_group = metadata.row_group(index)
+                kind = _coverage(row_group, positions, ranges)
+                if kind != "none" and not _holds_any(row_group, positions, sorted_sets):
+                    kind = "none"
+                coverage.append((index, kind, row_group.num_rows))
+            # Consecutive row groups of the same coverage are read together, in file order.
+            for kind, run in itertools.groupby(coverage, key=lambda item: item[1]):
+                if kind == "none":
+                    continue
+                checked = {} if kind == "all" else ranges
+                group: list[int] = []
+                count = 0
+                for index, _, num_rows in run:
+                    group.append(index)
+                    count += num_rows
+                    if rows is not None and count >= rows:
+                        found.append(Piece(table, path, tuple(group), count, checked, isin))
+                        group, count = [], 0
+                if group:
+                    found.append(Piece(table, path, tuple(group), count, checked, isin))
+        return found
+
+    def read_piece(
+        self,
+        piece: Piece,
+        columns: Sequence[str] | None = None,
+        *,
+        batch_rows: int = DEFAULT_SCAN_ROWS,
+        dictionary: Sequence[str] = (),
+    ) -> Iterator[pa.RecordBatch]:
+        """Record batches of the piece's rows that match its conditions, in the table's sort order.
+
+        Columns named in `dictionary` come back dictionary-encoded, as Parquet stores them: much cheaper to
+        decode for repetitive strings (states, districts, org names).
+        """
+        wanted = list(columns) if columns is not None else TABLES[piece.table].schema.names
+        conditions = [*piece.checked, *piece.isin]
+        read_columns = wanted + [name for name in conditions if name not in wanted]
+        metadata = dict(self.files(piece.table))[piece.path]
+        with self.filesystem.open_input_file(piece.path) as source:
+            parquet = pq.ParquetFile(source, metadata=metadata, read_dictionary=list(dictionary) or None)
+            for batch in parquet.iter_batches(
+                batch_size=batch_rows, row_groups=list(piece.row_groups), columns=read_columns
+            ):
+                mask = _mask(batch, piece.checked, piece.isin)
+                if mask is not None:
+                    batch = batch.filter(mask)
+                if batch.num_rows:
+                    yield batch.select(wanted)
+
     def scan(
         self,
         table: str,
@@ -123,66 +210,27 @@ class Lake:
         batch_rows: int = DEFAULT_SCAN_ROWS,
         dictionary: Sequence[str] = (),
     ) -> Iterator[pa.RecordBatch]:
-        """Record batches of the rows that match every condition, in the table's sort order.
+        """Record batches of the rows that match every condition, in the table's sort order (see `pieces`)."""
+        for piece in self.pieces(table, equals=equals, between=between, isin=isin):
+            yield from self.read_piece(piece, columns, batch_rows=batch_rows, dictionary=dictionary)
 
-        All three prune row groups by their statistics (`equals` and `between` inclusive, None for an open end;
-        `isin` drops row groups whose [min, max] holds none of the values), then filter the decoded rows. Naive
-        datetimes are taken as UTC. Columns named in `dictionary` come back dictionary-encoded, as Parquet stores
-        them: much cheaper to decode for repetitive strings (states, districts, org names).
-        """
-        equals = {name: _utc(value) for name, value in (equals or {}).items()}
-        ranges: dict[str, Bounds] = {name: (value, value) for name, value in equals.items()}
-        for name, (low, high) in (between or {}).items():
-            ranges[name] = (_utc(low), _utc(high))
-        isin = isin or {}
-        sorted_sets = {name: sorted(_as_list(values)) for name, values in isin.items()}
-        wanted = list(columns) if columns is not None else TABLES[table].schema.names
-        for path, metadata in self.files(table):
-            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-            coverage = [
-                (index, _coverage(metadata.row_group(index), positions, ranges))
-                for index in range(metadata.num_row_groups)
-            ]
-            coverage = [
-                (index, kind if _holds_any(metadata.row_group(index), positions, sorted_sets) else "none")
-                for index, kind in coverage
-            ]
-            if all(kind == "none" for _, kind in coverage):
-                continue
-            with self.filesystem.open_input_file(path) as source:
-                parquet = pq.ParquetFile(source, metadata=metadata, read_dictionary=list(dictionary) or None)
-                # Consecutive row groups of the same coverage are read together, in file order.
-                for kind, run in itertools.groupby(coverage, key=lambda item: item[1]):
-                    if kind == "none":
-                        continue
-                    checked = {} if kind == "all" else ranges
-                    conditions = [*checked, *isin]
-                    read_columns = wanted + [name for name in conditions if name not in wanted]
-                    row_groups = [index for index, _ in run]
-                    for batch in parquet.iter_batches(
-                        batch_size=batch_rows, row_groups=row_groups, columns=read_columns
-                    ):
-                        mask = _mask(batch, checked, isin)
-                        if mask is not None:
-                            batch = batch.filter(mask)
-                        if batch.num_rows:
-                            yield batch.select(wanted)
-
-    def rows_within(self, table: str, between: Mapping[str, Bounds]) -> int:
-        """An upper bound, from the footers alone, of the rows a read with these bounds decodes."""
-        ranges = {name: (_utc(low), _utc(high)) for name, (low, high) in between.items()}
+    def count(self, table: str, **conditions: Any) -> int:
+        """How many rows match (row groups that the statistics show to match wholly are not decoded)."""
         total = 0
-        for _, metadata in self.files(table):
-            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
-            for index in range(metadata.num_row_groups):
-                row_group = metadata.row_group(index)
-                if _coverage(row_group, positions, ranges) != "none":
-                    total += row_group.num_rows
+        for piece in self.pieces(table, **conditions):
+            if not piece.checked and not piece.isin:
+                total += piece.rows
+            else:
+                names = [*piece.checked, *piece.isin][:1]
+                total += sum(batch.num_rows for batch in self.read_piece(piece, names))
         return total
 
     def read(self, table: str, columns: Sequence[str] | None = None, **conditions: Any) -> pa.Table:
         """Like scan, as one table (only for the small tables or already narrowed reads)."""
-        batches = list(self.scan(table, columns, **conditions))
+        return self._table(table, list(self.scan(table, columns, **conditions)), columns)
+
+    @staticmethod
+    def _table(table: str, batches: list[pa.RecordBatch], columns: Sequence[str] | None) -> pa.Table:
         if batches:
             return pa.Table.from_batches(batches)
         spec = TABLES[table]
@@ -205,10 +253,12 @@ class Lake:
             spec.schema,
             filesystem=self.filesystem,
             compression="zstd",
-            write_statistics=True,
+            # Statistics only where reads prune (the sort key): they are most of a footer, read by every build.
+            write_statistics=list(spec.sort_key),
         ) as writer:
             for part in parts:
-                writer.write_table(sort_table(spec, part), row_group_size=row_group_size or spec.row_group_size)
+                for run in _runs(sort_table(spec, part), spec.split_by):
+                    writer.write_table(run, row_group_size=row_group_size or spec.row_group_size)
         self._files.pop(table, None)
         return path
 
@@ -231,6 +281,19 @@ def _utc(value: Any) -> Any:
     return value
 
 
+def _runs(table: pa.Table, column: str | None) -> Iterator[pa.Table]:
+    """The sorted table cut where `column` changes value (each run then starts a row group), or whole."""
+    if column is None or table.num_rows < 2:
+        yield table
+        return
+    values = table.column(column)
+    changes = pc.indices_nonzero(pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)))
+    start = 0
+    for end in [*(position + 1 for position in changes.to_pylist()), table.num_rows]:
+        yield table.slice(start, end - start)
+        start = end
+
+
 def sort_table(spec: TableSpec, table: pa.Table) -> pa.Table:
     table = table.select(spec.schema.names).cast(spec.schema)
     return table.sort_by([(name, "ascending") for name in spec.sort_key])
@@ -251,7 +314,9 @@ def _mask(batch: pa.RecordBatch, ranges: Mapping[str, Bounds], isin: Mapping[str
         for part in parts:
             mask = part if mask is None else pc.and_(mask, part)
     for name, values in isin.items():
-        value_set = values if isinstance(values, pa.Array) else pa.array(values, type=batch.schema.field(name).type)
+        kind = batch.schema.field(name).type
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind  # a column read dictionary-encoded
+        value_set = values if isinstance(values, pa.Array) else pa.array(values, type=kind)
         part = pc.is_in(batch.column(name), value_set=value_set)
         mask = part if mask is None else pc.and_(mask, part)
     return mask

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from exhaust import safe_json
 from exhaust.legacy.errors import DateRangeTooLarge, InvalidData, InvalidDate
 
 # The seed: "Maximum one month's (31 days) data could be downloaded in one API call".
@@ -36,9 +36,9 @@ def license_key_of(body: bytes) -> str:
     if len(body) > MAX_BODY_BYTES:
         raise InvalidData(f"Request body must be at most {MAX_BODY_BYTES} bytes")
     try:
-        document = json.loads(body.decode("utf-8")) if body.strip() else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidData("Request JSON is not parsable") from None
+        document = safe_json.loads(body) if body.strip() else None
+    except safe_json.RefusedJson as refused:
+        raise InvalidData(f"Request JSON is not parsable: {refused.message}") from None
     if not isinstance(document, dict):
         raise InvalidData("Request JSON is not parsable: it must be an object with a 'request' object")
     request: Any = document.get("request", {})

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from exhaust import aws
 from exhaust.api import routes
 from exhaust.api.http import error_response
-from exhaust.errors import NotFound, ServiceError, Unauthorized
+from exhaust.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
 from exhaust.local.functions import invoke
 from exhaust.observability import logger
 from exhaust.settings import get_settings
@@ -24,12 +24,54 @@ from exhaust.settings import get_settings
 GATEWAY_API_ID = "api.gateway"
 AUTHORIZER_FUNCTION = "authorizer"
 CDN_PREFIX = "/cdn/"
+# API Gateway REST APIs take payloads of at most 10 MB (API Gateway quotas, "Payload size").
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+# A client that stops sending (a body that never arrives, an idle keep-alive) frees its thread after this long;
+# API Gateway's own integration timeout is 29 s.
+SOCKET_TIMEOUT_SECONDS = 30
+# The listen backlog: socketserver's default of 5 resets connections when a hundred clients connect at once.
+LISTEN_BACKLOG = 512
 
 
 class MethodNotAllowed(ServiceError):
     status = 405
     response_code = "CLIENT_ERROR"
     code = "METHOD_NOT_ALLOWED"
+
+
+class RequestTimeout(ServiceError):
+    status = 408
+    response_code = "CLIENT_ERROR"
+    code = "REQUEST_TIMEOUT"
+
+
+class NotImplementedMethod(ServiceError):
+    status = 501
+    response_code = "SERVER_ERROR"
+    code = "NOT_IMPLEMENTED"
+
+
+def allowed_methods(path: str) -> list[str]:
+    return sorted({route.method for route in routes.paths_for(path)})
+
+
+def method_not_allowed(method: str, path: str) -> MethodNotAllowed:
+    allowed = allowed_methods(path)
+    return MethodNotAllowed(
+        f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}", headers={"Allow": ", ".join(allowed)}
+    )
+
+
+def content_length(value: str | None) -> int:
+    """The body's length from its header: absent is 0; anything but a number from 0 to the limit is refused."""
+    if value is None or not value.strip():
+        return 0
+    if not value.strip().isdigit():
+        raise BadRequest(f"Content-Length: must be a non-negative integer, got '{value[:20]}'")
+    length = int(value)
+    if length > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(f"body: must be at most {MAX_PAYLOAD_BYTES} bytes (API Gateway's limit), got {length}")
+    return length
 
 
 def build_event(
@@ -94,23 +136,23 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
 class GatewayHandler(BaseHTTPRequestHandler):
     server_version = "exhaust-local-gateway"
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_SECONDS
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("gateway " + format % args)
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {key: value for key, value in self.headers.items()}
-        path = urlsplit(self.path).path
         try:
+            body = self._read_body()
+            headers = {key: value for key, value in self.headers.items()}
+            path = urlsplit(self.path).path
             if path.startswith(CDN_PREFIX) and self.command in ("GET", "HEAD"):
                 self._serve_cdn(unquote(path[len(CDN_PREFIX) :]))
                 return
             found = routes.find_route(self.command, path)
             if found is None:
                 if routes.paths_for(path):
-                    raise MethodNotAllowed(f"{self.command} is not allowed on {path}")
+                    raise method_not_allowed(self.command, path)
                 raise NotFound(f"No route for {self.command} {path}")
             route, params = found
             event = build_event(self.command, self.path, headers, body, route, params)
@@ -123,7 +165,50 @@ class GatewayHandler(BaseHTTPRequestHandler):
             logger.exception("local gateway failure")
             self._send_proxy_answer(error_response(GATEWAY_API_ID, ServiceError("Internal error in the gateway")))
 
+    def _read_body(self) -> bytes:
+        try:
+            length = content_length(self.headers.get("Content-Length"))
+        except ServiceError:
+            self.close_connection = True  # the rest of the stream cannot be framed any more
+            raise
+        if not length:
+            return b""
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestTimeout(f"body: not received within {SOCKET_TIMEOUT_SECONDS} seconds") from None
+        if len(body) < length:
+            self.close_connection = True
+            raise BadRequest(f"body: the connection ended after {len(body)} of {length} bytes (Content-Length)")
+        return body
+
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """What http.server answers itself (bad request lines, unknown methods, huge headers), in the envelope."""
+        self.close_connection = True
+        # A line http.server could not parse leaves it at HTTP/0.9, which would suppress the status and headers.
+        self.request_version = "HTTP/1.1"
+        path = urlsplit(self.path).path if getattr(self, "path", None) else ""
+        method = getattr(self, "command", None) or "?"
+        error: ServiceError
+        if code == 501 and path and allowed_methods(path):
+            error = method_not_allowed(method, path)
+        elif code == 501:
+            error = NotImplementedMethod(f"{method} is not a method this API implements")
+        else:
+            error = BadRequest(message or "malformed HTTP request")
+            error.status = code if 400 <= code < 500 else 400
+        answer = error_response(GATEWAY_API_ID, error)
+        data = str(answer["body"]).encode("utf-8")
+        self.send_response(error.status)
+        for key, value in {**answer["headers"], "Connection": "close"}.items():
+            self.send_header(key, str(value))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(data)
 
     def _serve_cdn(self, key: str) -> None:
         s3 = aws.client("s3")
@@ -156,6 +241,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
 class LocalGateway(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, host: str, port: int):
         super().__init__((host, port), GatewayHandler)

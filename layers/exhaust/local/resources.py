@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from exhaust import aws, resources
+from exhaust.local.state import SecretsKey, adopt_secrets_key
 from exhaust.resources import LocalNames, TableSpec, key_type
 from exhaust.settings import RuntimeSettings
 
@@ -39,8 +40,13 @@ def _create_table(dynamodb: Any, name: str, spec: TableSpec) -> None:
         )
 
 
-def create_resources(names: LocalNames | None = None, region: str = "us-east-1") -> RuntimeSettings:
-    """Create every table, bucket, queue and key of the stack; answer the settings that name them."""
+def create_resources(
+    names: LocalNames | None = None, region: str = "us-east-1", secrets_key: SecretsKey | None = None
+) -> RuntimeSettings:
+    """Create every table, bucket, queue and key of the stack; answer the settings that name them.
+
+    `secrets_key`: the key of an earlier run of local mode (its state), so what it encrypted still decrypts.
+    """
     names = names or LocalNames()
     dynamodb = aws.client("dynamodb")
     for spec in resources.TABLES:
@@ -68,6 +74,8 @@ def create_resources(names: LocalNames | None = None, region: str = "us-east-1")
 
     kms = aws.client("kms")
     key_id = kms.create_key(Description="exhaust local secrets")["KeyMetadata"]["KeyId"]
+    if secrets_key is not None:
+        key_id = adopt_secrets_key(key_id, secrets_key)
     kms.create_alias(AliasName=f"alias/{names.prefix}-{resources.SECRETS_KEY_ALIAS}", TargetKeyId=key_id)
 
     return RuntimeSettings(

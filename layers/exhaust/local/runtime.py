@@ -8,19 +8,31 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
+from pydantic import ValidationError
 
 from exhaust import aws
+from exhaust.local.atomic import serialize_dynamodb
 from exhaust.local.gateway import LocalGateway
 from exhaust.local.resources import create_resources
+from exhaust.local.state import LocalSetupError, LocalState
+from exhaust.observability import logger
+from exhaust.pipeline.definition import DEFAULT_MAP_MAX_CONCURRENCY
 from exhaust.settings import RuntimeSettings, get_settings
 
+__all__ = ["LocalService", "LocalSetupError", "configured_settings"]
+
 DEFAULT_CREDENTIALS_FILE = Path(".exhaust/local.json")
-STOP_BUDGET_SECONDS = 2.5
+DEFAULT_STATE_DIR = Path(".exhaust/state")
+# Of the 5 seconds a stop may take: the threads get this long to finish, the save this long; moto stops in the rest.
+STOP_BUDGET_SECONDS = 1.5
+STOP_SAVE_BUDGET_SECONDS = 2.5
+# The state is also saved this often, so that a crash (or kill -9) loses at most this much.
+SAVE_EVERY_SECONDS = 30.0
 LOCAL_CHANNEL = "local-channel"
 LOCAL_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -36,6 +48,43 @@ LOCAL_ENVIRONMENT = {
 # A seeder fills the fresh resources with what a newcomer needs. It sees the samples earlier seeders found and
 # answers the entries it adds to the credentials file (top-level keys, plus "samples" merged with the others').
 Seeder = Callable[[RuntimeSettings, str, dict[str, Any]], dict[str, Any]]
+
+
+# Settings of the stack (infra/config.py) that reach the functions under another name or not as a variable at all.
+LINK_EXPIRY_MINUTES = "EXHAUST_LINK_EXPIRY_MINUTES"
+MAP_MAX_CONCURRENCY = "EXHAUST_MAP_MAX_CONCURRENCY"
+MAP_MAX_CONCURRENCY_LIMIT = 1000  # infra/config.py's bound (a Distributed Map's MaxConcurrency)
+
+
+def configured_settings(environ: Mapping[str, str]) -> tuple[RuntimeSettings, int]:
+    """The EXHAUST_* settings of this shell as the deployed functions get them, and the map's concurrency.
+
+    The stack's names are taken (EXHAUST_LINK_EXPIRY_MINUTES, EXHAUST_MAP_MAX_CONCURRENCY) as well as the
+    functions' own (EXHAUST_LINK_EXPIRY_SECONDS, ...); an invalid value stops local mode with the variable named.
+    """
+    values = dict(environ)
+    if LINK_EXPIRY_MINUTES in values:
+        values.setdefault("EXHAUST_LINK_EXPIRY_SECONDS", str(_whole_number(values, LINK_EXPIRY_MINUTES) * 60))
+    concurrency = (
+        _whole_number(values, MAP_MAX_CONCURRENCY) if MAP_MAX_CONCURRENCY in values else DEFAULT_MAP_MAX_CONCURRENCY
+    )
+    if not 1 <= concurrency <= MAP_MAX_CONCURRENCY_LIMIT:
+        raise LocalSetupError(
+            f"{MAP_MAX_CONCURRENCY}: must be from 1 to {MAP_MAX_CONCURRENCY_LIMIT}, got {concurrency}"
+        )
+    try:
+        return RuntimeSettings.from_environ(values), concurrency
+    except ValidationError as failure:
+        error = failure.errors()[0]
+        variable = f"EXHAUST_{str(error['loc'][0]).upper()}"
+        raise LocalSetupError(f"{variable}: {error['msg']} (got {error.get('input')!r})") from None
+
+
+def _whole_number(values: Mapping[str, str], variable: str) -> int:
+    try:
+        return int(values[variable])
+    except ValueError:
+        raise LocalSetupError(f"{variable}: must be a whole number, got {values[variable]!r}") from None
 
 
 def free_port(host: str) -> int:
@@ -54,19 +103,37 @@ def seeders() -> list[Seeder]:
 
 
 class LocalService:
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, credentials_file: Path | None = None):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        credentials_file: Path | None = None,
+        state_dir: Path | None = None,
+        fresh: bool = False,
+    ):
         self.host = host
         self.port = port
         self.credentials_file = credentials_file or DEFAULT_CREDENTIALS_FILE
+        self.state_dir = state_dir or DEFAULT_STATE_DIR
+        self.state = LocalState(self.state_dir)
+        self.fresh = fresh
+        self.restored = False
         self._moto: ThreadedMotoServer | None = None
         self._gateway: LocalGateway | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self.credentials: dict[str, Any] = {}
+        self.settings: RuntimeSettings | None = None
 
     def start(self) -> dict[str, Any]:
+        configured, map_max_concurrency = configured_settings(os.environ)
+        self.state.claim()
+        if self.fresh:
+            self.state.clear()
+        kept = self.state.credentials() if self.state.exists() else None
         # The moto server logs every AWS call it serves; the gateway's own log is what a user wants.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        serialize_dynamodb()  # conditional writes as atomic as DynamoDB's (exhaust.local.atomic)
         moto_port = free_port(self.host)
         self._moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self._moto.start()
@@ -76,32 +143,53 @@ class LocalService:
         aws.reset_clients()
 
         self._gateway = LocalGateway(self.host, self.port)
-        settings = create_resources().model_copy(update={"cdn_base_url": f"{self._gateway.base_url}/cdn"})
+        created = create_resources(secrets_key=self.state.secrets_key() if kept is not None else None)
+        settings = configured.model_copy(
+            update={**created.model_dump(exclude_defaults=True), "cdn_base_url": f"{self._gateway.base_url}/cdn"}
+        )
         os.environ.update(settings.as_environ())
         get_settings.cache_clear()
+        self.settings = settings
 
-        credentials: dict[str, Any] = {
-            "baseUrl": self._gateway.base_url,
-            "channel": LOCAL_CHANNEL,
-            "awsEndpoint": endpoint,
-            "samples": {},
-        }
-        for seed in seeders():
-            added = seed(settings, LOCAL_CHANNEL, credentials["samples"])
-            credentials["samples"].update(added.pop("samples", {}))
-            credentials.update(added)
+        credentials: dict[str, Any] = {"baseUrl": self._gateway.base_url, "awsEndpoint": endpoint}
+        if kept is not None:
+            self.state.load()
+            credentials.update(kept)
+            self.restored = True
+            resume_interrupted_work(settings)
+        else:
+            credentials.update({"channel": LOCAL_CHANNEL, "samples": {}})
+            for seed in seeders():
+                added = seed(settings, LOCAL_CHANNEL, credentials["samples"])
+                credentials["samples"].update(added.pop("samples", {}))
+                credentials.update(added)
+        self.credentials = credentials
+        self.state.save(credentials, settings.secrets_key_id)
         self._start_thread("gateway", self._gateway.serve_forever)
         from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
 
-        self._start_thread("worker", LocalWorker(get_settings(), self._stopping).run)
+        worker = LocalWorker(get_settings(), self._stopping, map_max_concurrency=map_max_concurrency)
+        self._start_thread("worker", worker.run)
         from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 
         self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)
-        self.credentials = credentials
+        self._start_thread("saver", self._save_periodically)
         self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
         self.credentials_file.write_text(json.dumps(credentials, indent=2) + "\n")
         self.credentials_file.chmod(0o600)
         return credentials
+
+    def _save_periodically(self) -> None:
+        while not self._stopping.wait(SAVE_EVERY_SECONDS):
+            self._save("periodic")
+
+    def _save(self, moment: str) -> None:
+        if self.settings is None:
+            return
+        try:
+            self.state.save(self.credentials, self.settings.secrets_key_id)
+        except Exception:
+            logger.exception("saving local mode's state failed", extra={"moment": moment})
 
     def _start_thread(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"exhaust-{name}", daemon=True)
@@ -113,14 +201,56 @@ class LocalService:
         return self._stopping
 
     def stop(self) -> None:
+        """Stop taking calls, give the threads a moment, save the state, stop moto.
+
+        Builds still running are not waited for: their requests were saved PROCESSING (or SUBMITTED) and the
+        next start re-queues them, so a stop takes a few seconds (at most about 4.5) whatever is building.
+        """
         self._stopping.set()
         if self._gateway is not None:
             self._gateway.shutdown()
             self._gateway.server_close()
-        # One shared budget: a thread still busy after it is left to die with the process (they are daemons),
-        # so `exhaust local` always exits within the 5 seconds it promises.
         deadline = time.monotonic() + STOP_BUDGET_SECONDS
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if self.credentials:
+            # A save is consistent even when cut short (LocalState.save); on a machine too busy to finish it in
+            # time, the last complete one (at most SAVE_EVERY_SECONDS old) is what the next start loads.
+            saver = threading.Thread(target=self._save, args=("stop",), name="exhaust-stop-save", daemon=True)
+            saver.start()
+            saver.join(timeout=STOP_SAVE_BUDGET_SECONDS)
+            if saver.is_alive():
+                logger.warning("the state could not be saved in time; the previous save is kept")
         if self._moto is not None:
             self._moto.stop()
+
+
+class NoExecutionSurvives:
+    """The local workflow as a restart leaves it: the executions of the last run ended with its process."""
+
+    def execution_arn(self, name: str) -> str:
+        return name
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        raise NotImplementedError("the start sweep never starts an execution")
+
+    def describe(self, execution_arn: str) -> str | None:
+        return None
+
+    def stop(self, execution_arn: str, cause: str) -> None:
+        return None
+
+
+def resume_interrupted_work(settings: RuntimeSettings) -> None:
+    """One sweep at start, without the usual waits: every request left SUBMITTED is queued again (the queue
+    is not kept), every one left PROCESSING ends its attempt as lost and is queued again (or FAILED, after its
+    last attempt), as the sweeper does in AWS after a crash."""
+    from exhaust.local.worker import LOCAL_RETRY_BASE_DELAY_SECONDS
+    from exhaust.pipeline.steps import Pipeline
+    from exhaust.pipeline.sweeper import Sweeper
+
+    at_once = settings.model_copy(update={"sweep_submitted_after_seconds": 0})
+    pipeline = Pipeline(settings=at_once, retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS)
+    report = Sweeper(pipeline=pipeline, workflow=NoExecutionSurvives(), processing_grace_ms=0).sweep()
+    if report.requeued or report.recovered:
+        logger.info("resumed interrupted requests", extra={"requeued": report.requeued, "recovered": report.recovered})

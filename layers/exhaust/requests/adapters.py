@@ -10,9 +10,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from exhaust import aws
+from exhaust.errors import Conflict
 from exhaust.settings import get_settings
 
 IDEMPOTENCY_SECONDS = 24 * 3600
+CLAIM_ATTEMPTS = 3
 
 
 class RequestQueue:
@@ -24,6 +26,12 @@ class RequestQueue:
             QueueUrl=self.queue_url,
             MessageBody=json.dumps({"requestId": request_id, "attempt": attempt}),
             DelaySeconds=delay_seconds,
+        )
+
+    def hold(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a received message invisible `seconds` from now (it comes back then unless deleted)."""
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
         )
 
 
@@ -57,17 +65,38 @@ class IdempotencyRecords:
             return None
         return dict(item)
 
-    def remember(self, key: str, body_hash: str, request_id: str) -> None:
+    def claim(self, key: str, body_hash: str, request_id: str) -> dict[str, Any] | None:
+        """Bind `key` to this body, unless a live record holds it already: None when claimed, else that record."""
+        for _ in range(CLAIM_ATTEMPTS):
+            now = int(time.time())
+            try:
+                self.table.put_item(
+                    Item={
+                        "idempotencyKey": key,
+                        "bodyHash": body_hash,
+                        "requestId": request_id,
+                        "expiresAt": now + IDEMPOTENCY_SECONDS,
+                    },
+                    ConditionExpression="attribute_not_exists(idempotencyKey) OR expiresAt < :now",
+                    ExpressionAttributeValues={":now": now},
+                )
+                return None
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+            holder = self.get(key)
+            if holder is not None:
+                return holder
+            # The holder expired or released the key between our write and our read: claim it again.
+        raise Conflict("Idempotency-Key: is being claimed and released concurrently; retry")
+
+    def release(self, key: str, body_hash: str) -> None:
+        """Free a key this body claimed but could not use (nothing was stored)."""
         try:
-            self.table.put_item(
-                Item={
-                    "idempotencyKey": key,
-                    "bodyHash": body_hash,
-                    "requestId": request_id,
-                    "expiresAt": int(time.time()) + IDEMPOTENCY_SECONDS,
-                },
-                ConditionExpression="attribute_not_exists(idempotencyKey) OR expiresAt < :now",
-                ExpressionAttributeValues={":now": int(time.time())},
+            self.table.delete_item(
+                Key={"idempotencyKey": key},
+                ConditionExpression="bodyHash = :hash",
+                ExpressionAttributeValues={":hash": body_hash},
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":

@@ -14,10 +14,21 @@ import fastjsonschema
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import Dataset
 from exhaust.errors import BadRequest
+from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 
 SELECTORS = ("batchId", "batchFilter", "searchFilter")
 MAX_TAG_LENGTH = 100
 MIN_KEY_LENGTH = 8
+# KMS Encrypt takes at most 4096 bytes of plaintext (AWS KMS API reference, Encrypt: Plaintext); 256 characters of
+# UTF-8 stay far below it and above any zip password a person types.
+MAX_KEY_LENGTH = 256
+# Stripe's limit, and far inside DynamoDB's 2048-byte partition key (the record key adds channel and credential).
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+MAX_USER_ID_LENGTH = 256
+MAX_URL_LENGTH = 2048
+# The two places a submit may carry the zip password; a field elsewhere whose name holds one of the words is a 400.
+SECRET_PLACES = frozenset({"request.encryptionKey", "encryptionKey"})
+SECRET_NAME_WORDS = ("password", "passwd", "passphrase", "secret", "encryptionkey", "apikey", "privatekey", "token")
 MAX_SEARCH_LIMIT = 49  # seed 002: "limit should be less than 50"
 
 
@@ -42,11 +53,13 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
     tag = request.get("tag")
     if not _non_empty_string(tag):
         raise BadRequest("request.tag: tag is empty (must be a non-empty string)")
-    if len(tag) > MAX_TAG_LENGTH or "#" in tag:
-        raise BadRequest(f"request.tag: must be at most {MAX_TAG_LENGTH} characters and not contain '#'")
+    if not is_identifier(tag.strip()):
+        raise BadRequest(f"request.tag: {IDENTIFIER_RULE}")
     dataset = request.get("dataset")
     if not _non_empty_string(dataset):
         raise BadRequest("request.dataset: dataset is empty (must be a dataset id such as progress-exhaust)")
+    if not is_identifier(dataset.strip()):
+        raise BadRequest(f"request.dataset: {IDENTIFIER_RULE}")
     config = request.get("datasetConfig")
     if dataset.strip() in ORG_SCOPED_DATASETS:
         config = org_scoped_config(dataset.strip(), config)
@@ -59,11 +72,12 @@ def parse_submit(body: dict[str, Any]) -> SubmitInput:
     key = request.get("encryptionKey", body.get("encryptionKey"))
     if key is not None and not isinstance(key, str):
         raise BadRequest("request.encryptionKey: must be a string")
+    if key is not None and len(key) > MAX_KEY_LENGTH:
+        raise BadRequest(f"request.encryptionKey: must be at most {MAX_KEY_LENGTH} characters")
+    refuse_misplaced_secrets(body)
     callback = request.get("callbackUrl")
     if callback is not None:
-        parts = urlsplit(callback) if isinstance(callback, str) else None
-        if parts is None or parts.scheme != "https" or not parts.hostname:
-            raise BadRequest("request.callbackUrl: must be an https:// URL")
+        check_callback_url(callback)
     normalized = config if dataset.strip() in ORG_SCOPED_DATASETS else normalize_config(config)
     return SubmitInput(tag.strip(), dataset.strip(), normalized, key or None, callback)
 
@@ -81,6 +95,72 @@ def org_scoped_config(dataset: str, config: Any) -> dict[str, Any]:
             "organisation of X-Channel-Id (send datasetConfig {})"
         )
     return dict(config)
+
+
+def _secret_name(name: str) -> bool:
+    folded = "".join(character for character in name.lower() if character.isalnum())
+    return any(word in folded for word in SECRET_NAME_WORDS)
+
+
+def refuse_misplaced_secrets(body: dict[str, Any]) -> None:
+    """A 400 for a secret anywhere but request.encryptionKey (or encryptionKey beside `request`, seed 002).
+
+    Everything else of the body is stored as it came and shown by read, list and search; only those two places
+    are encrypted with KMS and never shown. Moving a misplaced key there silently would guess at intent.
+    """
+    pending: list[tuple[Any, str]] = [(body, "")]
+    while pending:
+        value, where = pending.pop()
+        if isinstance(value, dict):
+            for name, item in value.items():
+                path = f"{where}.{name}" if where else str(name)
+                if path in SECRET_PLACES:
+                    continue
+                if _secret_name(str(name)):
+                    raise BadRequest(
+                        f"{path}: looks like a secret; the only place for the zip password is request.encryptionKey "
+                        "(stored encrypted, never shown): anything else would be stored and shown as it is"
+                    )
+                pending.append((item, path))
+        elif isinstance(value, list):
+            pending.extend((item, f"{where}[{index}]") for index, item in enumerate(value))
+
+
+def check_callback_url(callback: Any) -> None:
+    where = "request.callbackUrl"
+    if not isinstance(callback, str) or len(callback) > MAX_URL_LENGTH or not _printable_ascii(callback):
+        raise BadRequest(f"{where}: must be an https:// URL of at most {MAX_URL_LENGTH} printable ASCII characters")
+    try:
+        parts = urlsplit(callback)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise BadRequest(f"{where}: must be an https:// URL") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise BadRequest(f"{where}: must be an https:// URL")
+    if "@" in parts.netloc:
+        raise BadRequest(
+            f"{where}: must not carry credentials (user:password@): they would be stored and shown; "
+            "check the X-Exhaust-Signature header instead"
+        )
+
+
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def check_idempotency_key(key: str) -> str:
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not _printable_ascii(key):
+        raise BadRequest(
+            f"Idempotency-Key: must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, "
+            f"got {len(key)} characters"
+        )
+    return key
+
+
+def check_user_id(user_id: str) -> str:
+    if len(user_id) > MAX_USER_ID_LENGTH or not user_id.isprintable():
+        raise BadRequest(f"X-Authenticated-Userid: must be at most {MAX_USER_ID_LENGTH} printable characters")
+    return user_id
 
 
 def normalize_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from exhaust.auth.checks import require_any_role
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 from exhaust.observability import logger
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
@@ -23,8 +24,16 @@ from exhaust.requests.models import (
     Progress,
     Status,
 )
-from exhaust.requests.rules import check_against_dataset, is_limit_search, parse_submit, request_id
-from exhaust.requests.store import ConcurrentUpdate, RequestStore
+from exhaust.requests.rules import (
+    SubmitInput,
+    check_against_dataset,
+    check_idempotency_key,
+    check_user_id,
+    is_limit_search,
+    parse_submit,
+    request_id,
+)
+from exhaust.requests.store import REQUEST_ID, ConcurrentUpdate, LimitReached, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
@@ -61,6 +70,8 @@ class RequestService:
         idempotency_key: str | None = None,
     ) -> JobStatusResponse:
         submitted = parse_submit(body)
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         dataset = self.registry.get(submitted.dataset)
         if dataset is None:
             valid = ", ".join(self.registry.ids("on-demand"))
@@ -69,22 +80,11 @@ class RequestService:
         check_against_dataset(submitted, dataset)
         requested_by = principal.user_id
         if on_behalf_of and (principal.is_admin or ON_BEHALF_ROLE in principal.roles):
-            requested_by = on_behalf_of
+            requested_by = check_user_id(on_behalf_of)
 
-        idempotency_record_key = None
         body_hash = hashlib.sha256(
             json.dumps(body.get("request"), sort_keys=True, separators=(",", ":")).encode()
         ).hexdigest()
-        if idempotency_key:
-            idempotency_record_key = f"{channel}#{principal.credential_id}#{idempotency_key}"
-            remembered = self.idempotency.get(idempotency_record_key)
-            if remembered is not None:
-                if remembered["bodyHash"] != body_hash:
-                    raise Conflict("Idempotency-Key: was already used with a different request body")
-                earlier = self.store.get(str(remembered["requestId"]))
-                if earlier is not None:
-                    return self.view(earlier, principal)
-
         rid = request_id(
             channel=channel,
             tag=submitted.tag,
@@ -94,44 +94,74 @@ class RequestService:
             encryption_key=submitted.encryption_key,
             day=datetime.now(UTC).date(),
         )
+        if not idempotency_key:
+            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+        # The key is claimed before anything is stored: of concurrent submits under one key exactly one body wins
+        # (a conditional write); the others get a 409 for another body, and the same request for the same body.
+        record_key = f"{channel}#{principal.credential_id}#{idempotency_key}"
+        holder = self.idempotency.claim(record_key, body_hash, rid)
+        if holder is not None:
+            if holder["bodyHash"] != body_hash:
+                raise Conflict("Idempotency-Key: was already used with a different request body")
+            earlier = self.store.get(str(holder["requestId"]))
+            if earlier is not None:
+                return self.view(earlier, principal)
+            # The holder is still storing it: the same body makes the same request, stored once whoever is first.
+            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+        try:
+            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+        except Exception:
+            # Nothing was stored (a 429, an AWS error): the key is free again for this or another body.
+            self.idempotency.release(record_key, body_hash)
+            raise
+
+    def _submit_request(
+        self,
+        principal: Principal,
+        channel: str,
+        submitted: SubmitInput,
+        dataset_id: str,
+        requested_by: str,
+        rid: str,
+    ) -> JobStatusResponse:
         existing = self.store.get(rid)
         if existing is not None and existing.status != Status.FAILED:
-            self._remember(idempotency_record_key, body_hash, rid)
             return self.view(existing, principal)
 
-        self._refuse_second_limit_search(channel, dataset.datasetId, submitted.dataset_config, rid)
-        if self.store.count_open(channel) >= self.settings.max_open_requests_per_channel:
-            raise TooManyRequests(
-                f"channel {channel} has {self.settings.max_open_requests_per_channel} open requests, the most "
-                "allowed; retry when some have finished",
-                retry_after_seconds=RETRY_AFTER_SECONDS,
-            )
+        self._refuse_second_limit_search(channel, dataset_id, submitted.dataset_config, rid)
         encrypted_key = self.vault.encrypt(submitted.encryption_key, rid) if submitted.encryption_key else None
         moment = now_ms()
-        if existing is not None:
-            request = self._reset_failed(existing, encrypted_key, submitted.callback_url, moment)
-        else:
-            request = ExhaustRequest(
-                requestId=rid,
-                channel=channel,
-                tag=submitted.tag,
-                dataset=dataset.datasetId,
-                datasetConfig=submitted.dataset_config,
-                requestedBy=requested_by,
-                submittedAt=moment,
-                updatedAt=moment,
-                encryptedKey=encrypted_key,
-                callbackUrl=submitted.callback_url,
-            )
-            if not self.store.create(request):
-                # A concurrent identical submit won the race: answer its request.
-                raced = self.store.get(rid)
-                if raced is None:
-                    raise ConcurrentUpdate(rid)
-                return self.view(raced, principal)
+        limit = self.settings.max_open_requests_per_channel
+        try:
+            if existing is not None:
+                request = self._reset_failed(existing, encrypted_key, submitted.callback_url, moment)
+            else:
+                request = ExhaustRequest(
+                    requestId=rid,
+                    channel=channel,
+                    tag=submitted.tag,
+                    dataset=dataset_id,
+                    datasetConfig=submitted.dataset_config,
+                    requestedBy=requested_by,
+                    submittedAt=moment,
+                    updatedAt=moment,
+                    encryptedKey=encrypted_key,
+                    callbackUrl=submitted.callback_url,
+                )
+                if not self.store.create(request, open_limit=limit):
+                    # A concurrent identical submit won the race: answer its request.
+                    raced = self.store.get(rid)
+                    if raced is None:
+                        raise ConcurrentUpdate(rid)
+                    return self.view(raced, principal)
+        except LimitReached:
+            raise TooManyRequests(
+                f"X-Channel-Id: channel {channel} has {limit} open requests, the most allowed; "
+                "retry when some have finished",
+                retry_after_seconds=RETRY_AFTER_SECONDS,
+            ) from None
         self._enqueue(request)
-        self._remember(idempotency_record_key, body_hash, rid)
-        logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset.datasetId})
+        logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset_id})
         return self.view(request, principal)
 
     def _refuse_second_limit_search(self, channel: str, dataset_id: str, config: dict[str, Any], rid: str) -> None:
@@ -171,7 +201,7 @@ class RequestService:
             }
         )
         try:
-            return self.store.replace(fresh, failed.version)
+            return self.store.replace(fresh, failed.version, open_limit=self.settings.max_open_requests_per_channel)
         except ConcurrentUpdate:
             current = self.store.get(failed.requestId)
             if current is None:
@@ -185,14 +215,12 @@ class RequestService:
             # The request is stored as SUBMITTED: the sweeper queues it again later, so nothing is lost.
             logger.exception("queueing failed; the sweeper will retry", extra={"request_id": request.requestId})
 
-    def _remember(self, key: str | None, body_hash: str, rid: str) -> None:
-        if key:
-            self.idempotency.remember(key, body_hash, rid)
-
     # -- read / list / search --------------------------------------------------------------------------
     def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:
         if not rid:
             raise BadRequest("requestId: query parameter is required")
+        if not REQUEST_ID.fullmatch(rid.strip()):
+            raise BadRequest("requestId: must be the requestId submit answered (1 to 64 letters and digits)")
         request = self.store.get(rid.strip().upper())
         # Another channel's request, or another tag's, is not revealed: the same 404 as a missing one.
         if request is None or request.channel != channel or request.tag != tag:
@@ -226,6 +254,8 @@ class RequestService:
         for name, value in supported.items():
             if not isinstance(value, str) or not value.strip():
                 raise BadRequest(f"request.filters.{name}: must be a non-empty string")
+            if name in ("channel", "dataset") and not is_identifier(value):
+                raise BadRequest(f"request.filters.{name}: {IDENTIFIER_RULE}")
         limit = request.get("limit")
         if isinstance(limit, bool) or (limit is not None and not isinstance(limit, int)):
             raise BadRequest(f"request.limit: must be an integer from 1 to {SEARCH_MAX_LIMIT}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,9 +16,27 @@ from exhaust.errors import BadRequest
 from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
 from exhaust.settings import get_settings
 
+# The by-tag index's LastEvaluatedKey: the table's key and the index's keys.
+CURSOR_FIELDS = frozenset({"requestId", "tagKey", "submittedAt"})
+# What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
+REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+
+
+# The requestId of a channel's open-request counter item in the requests table (docs/dynamodb.md). No request id
+# starts with '#', and the item has none of the index attributes, so no query of requests ever sees it.
+OPEN_COUNTER_PREFIX = "#open#"
+
+
+def counter_key(channel: str) -> dict[str, str]:
+    return {"requestId": f"{OPEN_COUNTER_PREFIX}{channel}"}
+
 
 class ConcurrentUpdate(Exception):
     """A conditional write lost: someone else changed the request first."""
+
+
+class LimitReached(Exception):
+    """The channel already has as many open requests as allowed: nothing was written."""
 
 
 def _plain(value: Any) -> Any:
@@ -51,15 +70,22 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(_plain(last_key)).encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+def decode_cursor(cursor: str | None, tag_key: str) -> dict[str, Any] | None:
+    """The by-tag start key a cursor holds; one not handed out for this very list (channel and tag) is a 400."""
     if not cursor:
         return None
+    refused = BadRequest("cursor: is not a cursor this API handed out for this list")
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        raise BadRequest("cursor: is not a cursor this API handed out") from None
-    if not isinstance(value, dict):
-        raise BadRequest("cursor: is not a cursor this API handed out")
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, TypeError, RecursionError):
+        raise refused from None
+    if not isinstance(value, dict) or set(value) != CURSOR_FIELDS or value["tagKey"] != tag_key:
+        raise refused
+    request_id, submitted_at = value["requestId"], value["submittedAt"]
+    if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+        raise refused
+    if not isinstance(submitted_at, int) or isinstance(submitted_at, bool) or submitted_at < 0:
+        raise refused
     return value
 
 
@@ -71,29 +97,116 @@ class RequestStore:
         item = self.table.get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
-    def create(self, request: ExhaustRequest) -> bool:
-        """Store a new request; False when one with this requestId already exists."""
+    def create(self, request: ExhaustRequest, open_limit: int | None = None) -> bool:
+        """Store a new request; False when one with this requestId already exists.
+
+        An open request is counted on its channel's counter in the same transaction; with `open_limit`, a channel
+        already at the limit stores nothing and raises LimitReached.
+        """
+        item = to_item(request)
+        if request.status not in OPEN_STATUSES:
+            try:
+                self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(requestId)")
+            except ClientError as error:
+                if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                    return False
+                raise
+            return True
+        return self._write_counted(item, "attribute_not_exists(requestId)", {}, {}, request.channel, 1, open_limit)
+
+    def replace(self, request: ExhaustRequest, expected_version: int, open_limit: int | None = None) -> ExhaustRequest:
+        """Write a new state of the request if nobody changed it since `expected_version` was read.
+
+        A request that ends (open -> SUCCESS/FAILED) leaves its channel's open count, one that opens again (a
+        re-submit of a FAILED request) joins it, `open_limit` permitting: in the same transaction as the write.
+        The write does not say where it comes from, so the likely previous state is tried first and the other one
+        after; the version condition lets exactly one of the two succeed.
+        """
+        updated = request.model_copy(update={"version": expected_version + 1})
+        item = to_item(updated)
+        channel = updated.channel
+        if updated.status in OPEN_STATUSES:
+            written = self._write_if(item, expected_version, was_open=True) or self._write_transition(
+                item, expected_version, channel, was_open=False, open_limit=open_limit
+            )
+        else:
+            written = self._write_transition(
+                item, expected_version, channel, was_open=True, open_limit=None
+            ) or self._write_if(item, expected_version, was_open=False)
+        if not written:
+            raise ConcurrentUpdate(request.requestId)
+        return updated
+
+    def open_count(self, channel: str) -> int:
+        """The channel's counter of open (SUBMITTED or PROCESSING) requests."""
+        item = self.table.get_item(Key=counter_key(channel), ConsistentRead=True).get("Item") or {}
+        return int(item.get("openCount", 0))
+
+    @staticmethod
+    def _version_and_status(expected_version: int, was_open: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
+        expression = "#version = :version AND " + ("" if was_open else "NOT ") + "#status IN (:open1, :open2)"
+        names = {"#version": "version", "#status": "status"}
+        values = {":version": expected_version, ":open1": OPEN_STATUSES[0].value, ":open2": OPEN_STATUSES[1].value}
+        return expression, names, values
+
+    def _write_if(self, item: dict[str, Any], expected_version: int, *, was_open: bool) -> bool:
+        expression, names, values = self._version_and_status(expected_version, was_open)
         try:
-            self.table.put_item(Item=to_item(request), ConditionExpression="attribute_not_exists(requestId)")
+            self.table.put_item(
+                Item=item,
+                ConditionExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
         return True
 
-    def replace(self, request: ExhaustRequest, expected_version: int) -> ExhaustRequest:
-        """Write a new state of the request if nobody changed it since `expected_version` was read."""
-        updated = request.model_copy(update={"version": expected_version + 1})
+    def _write_transition(
+        self, item: dict[str, Any], expected_version: int, channel: str, *, was_open: bool, open_limit: int | None
+    ) -> bool:
+        expression, names, values = self._version_and_status(expected_version, was_open)
+        return self._write_counted(item, expression, names, values, channel, -1 if was_open else 1, open_limit)
+
+    def _write_counted(
+        self,
+        item: dict[str, Any],
+        expression: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        channel: str,
+        delta: int,
+        open_limit: int | None,
+    ) -> bool:
+        """Put `item` under `expression` and add `delta` to the channel's open count, both or neither."""
+        put: dict[str, Any] = {"TableName": self.table.name, "Item": item, "ConditionExpression": expression}
+        if names:
+            put["ExpressionAttributeNames"] = names
+        if values:
+            put["ExpressionAttributeValues"] = values
+        count: dict[str, Any] = {
+            "TableName": self.table.name,
+            "Key": counter_key(channel),
+            "UpdateExpression": "ADD openCount :delta",
+            "ExpressionAttributeValues": {":delta": delta},
+        }
+        if open_limit is not None and delta > 0:
+            count["ConditionExpression"] = "attribute_not_exists(openCount) OR openCount < :limit"
+            count["ExpressionAttributeValues"][":limit"] = open_limit
         try:
-            self.table.put_item(
-                Item=to_item(updated),
-                ConditionExpression=Attr("version").eq(expected_version),
-            )
+            self.table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise ConcurrentUpdate(request.requestId) from None
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise LimitReached(channel) from None
             raise
-        return updated
+        return True
 
     def list_by_tag(
         self, channel: str, tag: str, limit: int, cursor: str | None = None
@@ -104,28 +217,11 @@ class RequestStore:
             "ScanIndexForward": False,
             "Limit": limit,
         }
-        start = decode_cursor(cursor)
+        start = decode_cursor(cursor, f"{channel}#{tag}")
         if start:
             arguments["ExclusiveStartKey"] = start
         page = self.table.query(**arguments)
         return [from_item(item) for item in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
-
-    def count_open(self, channel: str) -> int:
-        total = 0
-        for status in OPEN_STATUSES:
-            arguments: dict[str, Any] = {
-                "IndexName": "by-status",
-                "KeyConditionExpression": Key("status").eq(status.value),
-                "FilterExpression": Attr("channel").eq(channel),
-                "Select": "COUNT",
-            }
-            while True:
-                page = self.table.query(**arguments)
-                total += int(page.get("Count", 0))
-                if "LastEvaluatedKey" not in page:
-                    break
-                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return total
 
     def open_of(self, channel: str, dataset: str) -> list[ExhaustRequest]:
         """The channel's SUBMITTED and PROCESSING requests of one dataset (the status index: open ones are few)."""
@@ -144,14 +240,15 @@ class RequestStore:
                 arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found
 
-    def count_in_status(self, status: Status, channel: str) -> int:
-        """How many of the channel's requests are in `status` (the dispatcher's throttle counts PROCESSING)."""
+    def count_in_status(self, status: Status, channel: str | None = None) -> int:
+        """How many requests (of the channel, or of all) are in `status` (the dispatcher's throttles count them)."""
         arguments: dict[str, Any] = {
             "IndexName": "by-status",
             "KeyConditionExpression": Key("status").eq(status.value),
-            "FilterExpression": Attr("channel").eq(channel),
             "Select": "COUNT",
         }
+        if channel is not None:
+            arguments["FilterExpression"] = Attr("channel").eq(channel)
         total = 0
         while True:
             page = self.table.query(**arguments)
@@ -165,6 +262,21 @@ class RequestStore:
         arguments: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": Key("status").eq(status.value)}
         if updated_before is not None:
             arguments["FilterExpression"] = Attr("updatedAt").lt(updated_before)
+        found: list[ExhaustRequest] = []
+        while True:
+            page = self.table.query(**arguments)
+            found.extend(from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def with_pending_notices(self, status: Status, submitted_after: int) -> list[ExhaustRequest]:
+        """Requests in `status`, submitted after `submitted_after` (epoch ms), whose outbox is not empty."""
+        arguments: dict[str, Any] = {
+            "IndexName": "by-status",
+            "KeyConditionExpression": Key("status").eq(status.value) & Key("submittedAt").gt(submitted_after),
+            "FilterExpression": Attr("outbox").size().gt(0),
+        }
         found: list[ExhaustRequest] = []
         while True:
             page = self.table.query(**arguments)

@@ -88,7 +88,8 @@ def public_get(request: ApiRequest, *, lister: KeyLister | None = None, today: d
     dataset = find_dataset(registry, dataset_id, "public")
     if dataset is None:
         valid = ", ".join(registry.ids("public"))
-        raise BadRequest(f"datasetId: unknown public dataset '{dataset_id}'; valid ids: {valid}")
+        # 404 as on the standard route: the path names a dataset that does not exist (docs/decisions.md).
+        raise NotFound(f"datasetId: unknown public dataset '{dataset_id}'; valid ids: {valid}")
     channel = request.header(CHANNEL_HEADER)
     if dataset.perChannel and channel is None:
         raise BadRequest(f"{CHANNEL_HEADER}: header is required: the files of {dataset_id} are per channel")

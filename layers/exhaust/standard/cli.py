@@ -9,19 +9,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exhaust import aws, resources
-from exhaust.resources import LocalNames
-from exhaust.settings import RuntimeSettings
+from exhaust.client import read_local_credentials
+
+if TYPE_CHECKING:
+    from exhaust.settings import RuntimeSettings
 
 
 def _settings(args: argparse.Namespace) -> RuntimeSettings:
+    from exhaust import aws, resources
+    from exhaust.resources import LocalNames
+    from exhaust.settings import RuntimeSettings
+
     if args.env:
         return RuntimeSettings.from_environ()
-    local = json.loads(Path(args.local_credentials).read_text())
-    os.environ["AWS_ENDPOINT_URL"] = local["awsEndpoint"]
+    local = read_local_credentials(args.local_credentials, "start local mode with `make run`, or use --env")
+    os.environ["AWS_ENDPOINT_URL"] = str(local.get("awsEndpoint") or "")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(name, "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -33,6 +37,17 @@ def _settings(args: argparse.Namespace) -> RuntimeSettings:
         public_bucket=names.bucket(resources.PUBLIC_BUCKET),
         lake_bucket=names.bucket(resources.LAKE_BUCKET),
     )
+
+
+def day(value: str) -> str:
+    """A yyyy-mm-dd that exists (2026-02-30 does not), refused by argparse before anything is read."""
+    from exhaust.errors import BadRequest
+    from exhaust.standard.dates import parse_day
+
+    try:
+        return parse_day("date", value).isoformat()
+    except BadRequest:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a day in the yyyy-mm-dd format") from None
 
 
 def _produce(args: argparse.Namespace) -> int:
@@ -51,9 +66,9 @@ def register(commands: Any) -> None:
         help="build the standard datasets (summary-rollup, public-summary-rollup) from the lake",
         description="Build the daily standard datasets of a day (default: yesterday) or a range (docs/datasets.md).",
     )
-    produce.add_argument("--date", help="yyyy-mm-dd: one day")
-    produce.add_argument("--from", dest="from_date", help="yyyy-mm-dd: first day of a backfill (with --to)")
-    produce.add_argument("--to", dest="to_date", help="yyyy-mm-dd: last day of a backfill")
+    produce.add_argument("--date", type=day, help="yyyy-mm-dd: one day")
+    produce.add_argument("--from", dest="from_date", type=day, help="yyyy-mm-dd: first day of a backfill (with --to)")
+    produce.add_argument("--to", dest="to_date", type=day, help="yyyy-mm-dd: last day of a backfill")
     produce.add_argument("--env", action="store_true", help="use the EXHAUST_* environment instead of local mode")
     produce.add_argument("--local-credentials", default=".exhaust/local.json", help="local mode's credentials file")
     produce.set_defaults(run=_produce)

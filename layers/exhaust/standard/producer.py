@@ -5,9 +5,10 @@ For every channel with telemetry that day it writes
   s3://{exhaust bucket}/data-exhaust/summary-rollup/{channel}/{yyyy-mm-dd}.csv
   s3://{exhaust bucket}/data-exhaust/summary-channel-exhaust/{channel}/{yyyy-mm-dd}.csv
   s3://{public bucket}/public-summary-rollup/{channel}/{yyyy-mm-dd}.csv
-at fixed keys, so producing a day again replaces its files (never a second copy). Columns and the suppression
-rule are in docs/datasets.md. It needs pyarrow: it runs in its own container image and in the CLI, never in an
-API Lambda.
+at fixed keys, so producing a day again replaces its files (never a second copy), and then invalidates the
+public files in CloudFront (when there is a distribution), so a corrected day reaches readers at once. Columns
+and the suppression rule are in docs/datasets.md. It needs pyarrow: it runs in its own container image and in
+the CLI, never in an API Lambda.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from uuid import uuid4
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -251,6 +253,23 @@ class S3FileStore:
         aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType=CSV_CONTENT_TYPE, **extra)
 
 
+class CdnCache(Protocol):
+    def invalidate(self, paths: Sequence[str]) -> None: ...
+
+
+class CloudFrontCache:
+    """The public datasets' CloudFront distribution: drops cached copies so the edges fetch the files anew."""
+
+    def __init__(self, distribution_id: str):
+        self.distribution_id = distribution_id
+
+    def invalidate(self, paths: Sequence[str]) -> None:
+        aws.client("cloudfront").create_invalidation(
+            DistributionId=self.distribution_id,
+            InvalidationBatch={"Paths": {"Quantity": len(paths), "Items": list(paths)}, "CallerReference": uuid4().hex},
+        )
+
+
 @dataclass
 class DayReport:
     day: dt.date
@@ -267,6 +286,7 @@ class Producer:
     exhaust_bucket: str
     public_bucket: str
     store: FileStore = field(default_factory=S3FileStore)
+    cdn: CdnCache | None = None
 
     def telemetry_of(self, day: dt.date) -> pa.Table:
         batches = list(self.lake.scan("telemetry", TELEMETRY_COLUMNS, equals={"event_date": day}))
@@ -298,7 +318,13 @@ class Producer:
 
     def produce(self, days: DateRange) -> list[DayReport]:
         """Every day of the range, oldest first (a backfill); each day is replaced as a whole."""
-        return [self.produce_day(day) for day in days.each_day()]
+        reports = [self.produce_day(day) for day in days.each_day()]
+        if self.cdn is not None and any(report.channels for report in reports):
+            # Edges may hold a replaced file for PUBLIC_CACHE_CONTROL's max-age. One wildcard is one invalidation
+            # path whatever the channels and days (CloudFront bills paths; a daily run stays in the free 1,000 a
+            # month), and files it did not change are simply fetched again once.
+            self.cdn.invalidate([f"/{PUBLIC_SUMMARY_ROLLUP}/*"])
+        return reports
 
 
 def days_to_produce(event: dict[str, Any], today: dt.date) -> DateRange:
@@ -330,7 +356,8 @@ def days_to_produce(event: dict[str, Any], today: dt.date) -> DateRange:
 
 def producer_from_settings(settings: RuntimeSettings | None = None) -> Producer:
     settings = settings or get_settings()
-    return Producer(Lake.open(settings.lake_uri), settings.exhaust_bucket, settings.public_bucket)
+    cdn = CloudFrontCache(settings.cdn_distribution_id) if settings.cdn_distribution_id else None
+    return Producer(Lake.open(settings.lake_uri), settings.exhaust_bucket, settings.public_bucket, cdn=cdn)
 
 
 def run(event: dict[str, Any], producer: Producer | None = None, today: dt.date | None = None) -> dict[str, Any]:

@@ -1,0 +1,75 @@
+"""What a zip function's cold start loads: no X-Ray SDK until the first traced call, no boto3 where none is needed.
+
+Times are measured by `make bench` (docs/benchmarks.md), never here: these tests assert the module sets only.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ZIP_HANDLERS = sorted(
+    path.parent.name
+    for path in (REPO_ROOT / "functions").glob("*/handler.py")
+    if not (path.parent / "Dockerfile").exists()
+)
+# Their import chain makes no AWS call and needs no AWS SDK (the others' modules import boto3 themselves).
+WITHOUT_BOTO3 = [
+    "authorizer", "dataset_add", "dataset_get", "dataset_list", "docs", "export_ui", "health", "openapi",
+    "public_dataset_get",
+]  # fmt: skip
+# Tracing enabled, as in a deployed function (Powertools only traces inside Lambda).
+LAMBDA_ENVIRONMENT = {"AWS_LAMBDA_FUNCTION_NAME": "exhaust-test", "AWS_REGION": "us-east-1", "PATH": "/usr/bin"}
+LOADED_BY_HANDLER = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def loaded_by(function: str) -> set[str]:
+    handler = REPO_ROOT / "functions" / function / "handler.py"
+    run = subprocess.run([sys.executable, "-c", LOADED_BY_HANDLER, str(handler)], capture_output=True, text=True,
+                         env=LAMBDA_ENVIRONMENT, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return set(json.loads(run.stdout))
+
+
+def test_every_zip_function_is_listed():
+    assert len(ZIP_HANDLERS) >= 15
+    assert set(WITHOUT_BOTO3) <= set(ZIP_HANDLERS)
+
+
+@pytest.mark.parametrize("function", ZIP_HANDLERS)
+def test_importing_a_zip_handler_loads_no_xray_sdk_nor_pyarrow_nor_an_sdk_it_does_not_need(function):
+    loaded = loaded_by(function)
+    assert not {"aws_xray_sdk", "pyarrow"} & loaded
+    if function in WITHOUT_BOTO3:
+        assert not {"boto3", "s3transfer"} & loaded
+
+
+FIRST_TRACED_CALL = """
+import json, sys
+from exhaust.observability import tracer
+
+@tracer.capture_lambda_handler
+def handler(event, context):
+    return {"answer": event["question"] * 2}
+
+before = "aws_xray_sdk" in sys.modules
+answer = handler({"question": 21}, None)
+print(json.dumps({"before": before, "after": "aws_xray_sdk" in sys.modules, "answer": answer,
+                  "name": handler.__name__}))
+"""
+
+
+def test_the_first_traced_call_creates_the_tracer_and_answers_as_the_handler_does():
+    environment = {**LAMBDA_ENVIRONMENT, "POWERTOOLS_TRACE_DISABLED": "true"}  # no X-Ray daemon here
+    run = subprocess.run([sys.executable, "-c", FIRST_TRACED_CALL], capture_output=True, text=True,
+                         env=environment, check=False)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"before": False, "after": True, "answer": {"answer": 42}, "name": "handler"}
