@@ -12,6 +12,7 @@ from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, verify_signature
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
+from exhaust.pipeline.steps import Pipeline
 from exhaust.principal import Principal
 from exhaust.requests.lifecycle import LifecycleService
 from exhaust.requests.models import OutputFile, Status
@@ -328,7 +329,8 @@ def test_cancel_while_building_stops_the_execution_builds_nothing_more_and_remov
     sequential.pipeline.build_file = builder
     posted = []
     notifier = Notifier(settings=sequential.settings, post=lambda *call: posted.append(call) or 200)
-    builder.lifecycle = LifecycleService(workflow=sequential.workflow, notifier=notifier)
+    announcing = Pipeline(settings=sequential.settings, notifier=notifier)
+    builder.lifecycle = LifecycleService(workflow=sequential.workflow, pipeline=announcing)
     builder.request_id = sequential.submit(batchFilter=batches, callback_url="https://partner.example/hook")
     sequential.drain()
 
@@ -344,6 +346,8 @@ def test_cancel_while_building_stops_the_execution_builds_nothing_more_and_remov
     assert url == "https://partner.example/hook"
     assert json.loads(body)["event"] == "cancelled"
     assert verify_signature(CALLBACK_SECRET, headers[SIGNATURE_HEADER], body)
+    assert headers["X-Exhaust-Event-Id"] == f"{request.requestId}-{request.submittedAt}-CANCELLED"
+    assert sequential.request(request.requestId).outbox == []  # delivered: nothing left for the sweeper
 
 
 # -- data readiness -------------------------------------------------------------------------------------
@@ -425,3 +429,37 @@ def test_cancel_takes_no_body_but_one_that_is_sent_must_be_a_json_object(tokens,
     assert status == 200
     assert body["params"]["msgid"] == "m-7"
     assert body["result"]["status"] == "CANCELLED"
+
+
+class FlakyBus(Notifier):
+    """The bus refuses the first event; later ones get through (recorded)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.refusals = 1
+        self.published: list[tuple[str, dict]] = []
+
+    def publish(self, detail, detail_type="Exhaust Request Completed"):
+        if self.refusals:
+            self.refusals -= 1
+            return False
+        self.published.append((detail_type, detail))
+        return True
+
+
+def test_a_cancel_notice_the_bus_refused_is_sent_again_by_the_sweeper(tokens, aws_resources):
+    from exhaust.pipeline.sweeper import Sweeper
+
+    job = submit(tokens)
+    bus = FlakyBus(settings=aws_resources)
+    pipeline = Pipeline(settings=aws_resources, notifier=bus)
+    partner = Principal(credential_id="c", name="partner", channels=("channel-a",), roles=("ORG_ADMIN",), user_id="u")
+    cancelled = LifecycleService(pipeline=pipeline).cancel(partner, "channel-a", TAG, job["requestId"])
+    assert RequestStore().get(cancelled.requestId).outbox == ["event"]
+    assert bus.published == []
+
+    Sweeper(pipeline=pipeline, workflow=LocalWorkflow(LocalRunner(workflow_definition(), {}))).sweep()
+    ((detail_type, detail),) = bus.published
+    assert detail_type == "Exhaust Request Cancelled"
+    assert detail["eventId"] == f"{cancelled.requestId}-{cancelled.submittedAt}-CANCELLED"
+    assert RequestStore().get(cancelled.requestId).outbox == []

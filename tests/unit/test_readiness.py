@@ -74,6 +74,7 @@ def request(**changes):
 def test_transition_notices_name_the_event_and_when_it_happened():
     cancelled = transition_detail(request(status=Status.CANCELLED, completedAt=MIDNIGHT), CANCELLED_EVENT)
     assert cancelled == {
+        "eventId": f"R1-{SUBMITTED_AT}-CANCELLED",
         "requestId": "R1",
         "channel": "c",
         "dataset": "progress-exhaust",
@@ -84,6 +85,7 @@ def test_transition_notices_name_the_event_and_when_it_happened():
     deleted = transition_detail(
         request(status=Status.FAILED, statusMessage="No data found", deletedAt=SUBMITTED_AT), DELETED_EVENT
     )
+    assert deleted["eventId"] == f"R1-{SUBMITTED_AT}-FAILED-DELETED"  # not the completion's eventId
     assert deleted["event"] == "deleted"
     assert deleted["status"] == "FAILED"
     assert deleted["deletedAt"] == "2026-12-01T09:30:00Z"

@@ -31,6 +31,7 @@ STATUS_TEXT = {
     409: "Conflict: Idempotency-Key reused with a different body (submit), or the request's status does not allow "
     "the operation (cancel: SUCCESS or FAILED; delete: still SUBMITTED or PROCESSING)",
     413: "Body over 256 KiB",
+    422: "Valid, but too big to answer within API Gateway's 29 s: errmsg says how to narrow it",
     429: "Too many requests: the stage's throttling, or (submit) the channel's open-request limit; see Retry-After",
     500: "Internal error (logged; no details are returned)",
 }
@@ -79,12 +80,12 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "legacy": Operation(
         body=LegacyRequestBody,
-        extra_statuses=(303, 401, 403),
+        extra_statuses=(303, 401, 403, 422),
         content=_ZIP,
         tag="legacy dataset API",
     ),
     "export": Operation(
-        extra_statuses=(204, 303, 429),
+        extra_statuses=(204, 303, 422, 429),
         content=_ZIP,
         tag="export",
     ),

@@ -1,19 +1,27 @@
 """Telling the world a request ended: an EventBridge event, and a signed https callback when the submit asked.
 
 Event: source `exhaust.pipeline`, detail-type `Exhaust Request Completed`, detail
-`{"requestId", "channel", "dataset", "status"}` (plus `statusMessage` when FAILED).
+`{"eventId", "requestId", "channel", "dataset", "status"}` (plus `statusMessage` when FAILED).
 
-Callback: the same detail as JSON, POSTed to the request's callbackUrl (https only) with the header
+Callback: the same detail as JSON, POSTed to the request's callbackUrl (https only) with the headers
 
     X-Exhaust-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+    X-Exhaust-Event-Id: <the detail's eventId>
+
+Both are delivered at least once: the notices still to deliver are the request's outbox, written with its final
+state; what failed is sent again by the sweeper. `eventId` is the same in every delivery of one outcome of one
+submission (`{requestId}-{submittedAt}-{status}`), so a receiver deduplicates on it.
 
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body bytes with the shared secret, compares
 in constant time, and rejects timestamps older than a few minutes (replays). `verify_signature` does exactly that.
-Delivery is retried with exponential backoff; a callback that never succeeds is logged, never fails the request.
+A callback is retried with exponential backoff on the spot, and later by the sweeper for NOTICE_RETRY_WINDOW_SECONDS;
+a notice that never succeeds is logged, never fails the request.
 
 The partner's own transitions (exhaust.requests.lifecycle) are announced the same way, signed alike, with detail-type
 `Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in the detail
 (plus `cancelledAt` / `deletedAt`, ISO 8601 UTC): a deleted request keeps its status, so `event` tells them apart.
+They go through the same outbox (`notice_of` picks the detail from the request's state) and their eventId ends in
+`-CANCELLED` or `-DELETED`.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
@@ -38,6 +47,10 @@ from exhaust.settings import RuntimeSettings, get_settings
 EVENT_SOURCE = "exhaust.pipeline"
 EVENT_DETAIL_TYPE = "Exhaust Request Completed"
 SIGNATURE_HEADER = "X-Exhaust-Signature"
+EVENT_ID_HEADER = "X-Exhaust-Event-Id"
+EVENT_NOTICE, CALLBACK_NOTICE = "event", "callback"
+# Undelivered notices are tried again (by the sweeper) for this long after the request ended, then given up.
+NOTICE_RETRY_WINDOW_SECONDS = 24 * 3600
 SIGNATURE_VERSION = "v1"
 SIGNATURE_TOLERANCE_SECONDS = 300
 CALLBACK_ATTEMPTS = 4
@@ -50,8 +63,26 @@ TRANSITION_DETAIL_TYPES = {CANCELLED_EVENT: "Exhaust Request Cancelled", DELETED
 Poster = Callable[[str, bytes, dict[str, str]], int]
 
 
+class Delivery(StrEnum):
+    DELIVERED = "delivered"
+    REFUSED = "refused"  # the receiver (or its URL) will never take it: not tried again
+    FAILED = "failed"  # tried again later
+
+
+def event_id(request: ExhaustRequest) -> str:
+    """The same for every delivery of this outcome of this submission (a re-submit is a new submission)."""
+    deleted = "-DELETED" if request.deletedAt is not None else ""
+    return f"{request.requestId}-{request.submittedAt}-{request.status.value}{deleted}"
+
+
+def notices_for(request: ExhaustRequest) -> list[str]:
+    """The outbox of a request that just ended: the event, and the callback when the submit asked for one."""
+    return [EVENT_NOTICE, *([CALLBACK_NOTICE] if request.callbackUrl else [])]
+
+
 def completion_detail(request: ExhaustRequest) -> dict[str, Any]:
     detail: dict[str, Any] = {
+        "eventId": event_id(request),
         "requestId": request.requestId,
         "channel": request.channel,
         "dataset": request.dataset,
@@ -60,6 +91,15 @@ def completion_detail(request: ExhaustRequest) -> dict[str, Any]:
     if request.status == Status.FAILED and request.statusMessage:
         detail["statusMessage"] = request.statusMessage
     return detail
+
+
+def notice_of(request: ExhaustRequest) -> tuple[dict[str, Any], str]:
+    """The detail and detail-type of the notice a request's outbox holds: a delete, a cancel or a completion."""
+    if request.deletedAt is not None:
+        return transition_detail(request, DELETED_EVENT), TRANSITION_DETAIL_TYPES[DELETED_EVENT]
+    if request.status == Status.CANCELLED:
+        return transition_detail(request, CANCELLED_EVENT), TRANSITION_DETAIL_TYPES[CANCELLED_EVENT]
+    return completion_detail(request), EVENT_DETAIL_TYPE
 
 
 def transition_detail(request: ExhaustRequest, event: str) -> dict[str, Any]:
@@ -127,20 +167,27 @@ class Notifier:
     sleep: Callable[[float], None] = time.sleep
     callback_attempts: int = CALLBACK_ATTEMPTS
 
-    def request_ended(self, request: ExhaustRequest) -> None:
-        detail = completion_detail(request)
-        self.publish(detail)
-        if request.callbackUrl:
-            self.call_back(request.callbackUrl, detail)
+    def deliver(self, request: ExhaustRequest, notices: list[str], now_ms: int) -> set[str]:
+        """Try each pending notice of the ended request; answer those settled (delivered, refused or given up)."""
+        detail, detail_type = notice_of(request)
+        settled: set[str] = set()
+        for notice in notices:
+            if notice == EVENT_NOTICE:
+                delivered = self.publish(detail, detail_type)
+            elif notice == CALLBACK_NOTICE and request.callbackUrl:
+                delivered = self.deliver_callback(request.callbackUrl, detail) != Delivery.FAILED
+            else:
+                delivered = True  # nothing to send any more
+            ended_ms = request.deletedAt or request.completedAt or request.updatedAt
+            if delivered:
+                settled.add(notice)
+            elif now_ms - ended_ms > NOTICE_RETRY_WINDOW_SECONDS * 1000:
+                logger.error("completion notice given up", extra={"request_id": request.requestId, "notice": notice})
+                settled.add(notice)
+        return settled
 
-    def request_changed(self, request: ExhaustRequest, event: str) -> None:
-        """Announce a cancel or a delete (TRANSITION_DETAIL_TYPES), with the callback when the submit asked."""
-        detail = transition_detail(request, event)
-        self.publish(detail, TRANSITION_DETAIL_TYPES[event])
-        if request.callbackUrl:
-            self.call_back(request.callbackUrl, detail)
-
-    def publish(self, detail: dict[str, Any], detail_type: str = EVENT_DETAIL_TYPE) -> None:
+    def publish(self, detail: dict[str, Any], detail_type: str = EVENT_DETAIL_TYPE) -> bool:
+        """Put the event on the bus; False when it did not get there (the caller keeps it for later)."""
         try:
             answer = aws.client("events").put_events(
                 Entries=[
@@ -153,29 +200,39 @@ class Notifier:
                 ]
             )
             if answer.get("FailedEntryCount"):
-                logger.warning("completion event rejected", extra={"request_id": detail["requestId"]})
+                logger.warning("completion event rejected; sent again later", extra={"request_id": detail["requestId"]})
+                return False
         except Exception:
-            # The request's state is already written; a lost event must not turn a finished request into a failure.
-            logger.exception("completion event not published", extra={"request_id": detail["requestId"]})
+            logger.exception(
+                "completion event not published; sent again later", extra={"request_id": detail["requestId"]}
+            )
+            return False
+        return True
 
     def call_back(self, url: str, detail: dict[str, Any]) -> bool:
+        """POST the signed detail, with backoff; True once delivered."""
+        return self.deliver_callback(url, detail) == Delivery.DELIVERED
+
+    def deliver_callback(self, url: str, detail: dict[str, Any]) -> Delivery:
         secret = callback_secret(self.settings)
         body = json.dumps(detail, separators=(",", ":")).encode("utf-8")
         delay = CALLBACK_FIRST_DELAY_SECONDS
         for attempt in range(1, self.callback_attempts + 1):
             headers = {"Content-Type": "application/json", "User-Agent": "exhaust-callback/1"}
+            if "eventId" in detail:
+                headers[EVENT_ID_HEADER] = str(detail["eventId"])
             if secret:
                 headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
             try:
                 status = self.post(url, body, headers)
                 if 200 <= status < 300:
-                    return True
+                    return Delivery.DELIVERED
                 if 400 <= status < 500 and status != 429:
                     logger.warning("callback refused", extra={"request_id": detail["requestId"], "status": status})
-                    return False
+                    return Delivery.REFUSED
             except ValueError:
                 logger.warning("callback url is not https; not called", extra={"request_id": detail["requestId"]})
-                return False
+                return Delivery.REFUSED
             except Exception as error:
                 logger.info(
                     "callback failed",
@@ -188,5 +245,5 @@ class Notifier:
             if attempt < self.callback_attempts:
                 self.sleep(delay)
                 delay *= 2
-        logger.warning("callback not delivered", extra={"request_id": detail["requestId"]})
-        return False
+        logger.warning("callback not delivered; sent again later", extra={"request_id": detail["requestId"]})
+        return Delivery.FAILED

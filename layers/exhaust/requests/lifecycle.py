@@ -28,8 +28,8 @@ from exhaust.auth.checks import require_any_role
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import BadRequest, Conflict, NotFound
 from exhaust.observability import logger
-from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier
-from exhaust.pipeline.steps import key_prefix
+from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier, notices_for
+from exhaust.pipeline.steps import Pipeline, key_prefix
 from exhaust.pipeline.workflow import StepFunctionsWorkflow, Workflow
 from exhaust.principal import Principal
 from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status, iso_utc
@@ -126,7 +126,10 @@ class LifecycleService:
     registry: DatasetRegistry = field(default_factory=DatasetRegistry)
     workflow: Workflow = field(default_factory=StepFunctionsWorkflow)
     outputs: RequestOutputs = field(default_factory=RequestOutputs)
-    notifier: Notifier = field(default_factory=lambda: Notifier(callback_attempts=LIFECYCLE_CALLBACK_ATTEMPTS))
+    # Announces through the request's outbox, as the pipeline does (what fails here the sweeper sends again).
+    pipeline: Pipeline = field(
+        default_factory=lambda: Pipeline(notifier=Notifier(callback_attempts=LIFECYCLE_CALLBACK_ATTEMPTS))
+    )
     clock: Callable[[], int] = now_ms
 
     def find(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
@@ -174,6 +177,7 @@ class LifecycleService:
                     "completedAt": moment,
                     "encryptedKey": None,
                     "updatedAt": moment,
+                    "outbox": notices_for(request),
                 }
             )
 
@@ -200,6 +204,7 @@ class LifecycleService:
                     "deletedAt": moment,
                     "statusMessage": f"The files of this request were deleted on {iso_utc(moment)}",
                     "updatedAt": moment,
+                    "outbox": notices_for(request),
                 }
             )
 
@@ -208,10 +213,10 @@ class LifecycleService:
         return request
 
     def finish(self, request: ExhaustRequest, changed: bool, event: str) -> None:
-        """Remove what is under the request's prefix (on a repeat too); announce the transition once."""
+        """Remove what is under the request's prefix (on a repeat too); announce the transition once (its outbox)."""
         removed = self.outputs.remove(key_prefix(request))
         logger.info(
             f"request {event}", extra={"request_id": request.requestId, "files_removed": removed, "repeat": not changed}
         )
         if changed:
-            self.notifier.request_changed(request, event)
+            self.pipeline.announce(request)

@@ -66,6 +66,12 @@ class ExhaustRequest(BaseModel):
     encryptedKey: str | None = None
     callbackUrl: str | None = None
     executionArn: str | None = None
+    # The pipeline's bookkeeping (docs/pipeline.md, "Faults and recovery"): returns to SUBMITTED after an
+    # infrastructure failure (they do not count as attempts), since when such failures last, and the completion
+    # notices ("event", "callback") not delivered yet.
+    deferrals: int = 0
+    transientSince: int | None = None
+    outbox: list[str] = Field(default_factory=list)
     # Data readiness (exhaust.readiness), recorded by Plan: the lake's completeness marker (epoch ms) and
     # whether it covers the request's scope; deletedAt: when the partner deleted the files (epoch ms).
     dataAvailableUntil: int | None = None
