@@ -15,15 +15,12 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import aws_iam, aws_lambda
 from exhaust import resources
+from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX
 
 from infra.nag import acknowledge, iam5_resource
 
 if TYPE_CHECKING:
     from infra.storage import Storage
-
-# Exhaust bucket prefixes beyond those of exhaust.resources (requests/, data-exhaust/).
-LEGACY_PREFIX = "legacy/"
-EXPORTS_PREFIX = "exports/"
 
 
 @dataclass(frozen=True)

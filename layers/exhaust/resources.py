@@ -101,6 +101,9 @@ SECRETS_KEY_ALIAS = "exhaust-secrets"
 REQUESTS_PREFIX = "requests/"
 STANDARD_DATASETS_PREFIX = "data-exhaust/"
 LAKE_PREFIX = "lake/"
+# Legacy day archives and export zips too large to answer inline: presigned, expired after a day (infra/storage.py).
+LEGACY_PREFIX = "legacy/"
+EXPORTS_PREFIX = "exports/"
 
 
 @dataclass(frozen=True)

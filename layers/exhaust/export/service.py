@@ -18,17 +18,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from exhaust.api.http import RawResponse
 from exhaust.downloads import deliver_zip, fresh_lake, streamed_entry
 from exhaust.export import datapackage
 from exhaust.export.formats import WRITERS, Field
 from exhaust.export.query import ExportQuery, parse_query
+from exhaust.resources import EXPORTS_PREFIX
+from exhaust.responses import RawResponse
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
     from exhaust.lake.store import Lake
 
-EXPORTS_PREFIX = "exports/"
 DATA_STEM = "observations"
 DATAPACKAGE_FILE = "datapackage.json"
 

@@ -13,19 +13,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exhaust.api.http import RawResponse
 from exhaust.auth.checks import AuthorizationFailed, authenticate_license
 from exhaust.auth.credentials import CredentialStore
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.downloads import deliver_zip, fresh_lake
 from exhaust.legacy import rules
 from exhaust.legacy.archive import write_archive
+from exhaust.resources import LEGACY_PREFIX
+from exhaust.responses import RawResponse
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
     from exhaust.lake.store import Lake
 
-LEGACY_PREFIX = "legacy/"
 LEGACY_DATASET_TYPE = "legacy"
 
 
