@@ -143,8 +143,8 @@ PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
 
 
 def grants_for(function: str, table: Mapping[str, tuple[Grant, ...]] = API_GRANTS) -> tuple[Grant, ...] | None:
-    """The grants of a function folder, `-` and `_` alike; None when the table does not know it."""
-    return table.get(function, table.get(function.replace("-", "_")))
+    """The grants of a function folder; None when the table does not know it."""
+    return table.get(function)
 
 
 _TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"]
