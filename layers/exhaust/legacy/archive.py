@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exhaust.digests import file_sha256
 from exhaust.downloads import streamed_entry
 
 EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
-COPY_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,6 @@ def _iso(when: dt.datetime | None) -> str | None:
     if when is None:
         return None
     return when.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(COPY_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_day_zip(path: Path, day: dt.date, events: DayEvents, context: dict[str, str]) -> DaySummary:
@@ -132,7 +124,7 @@ def write_archive(
                     **summary.describe(),
                     "file": day_path.name,
                     "bytes": day_path.stat().st_size,
-                    "sha256": _sha256(day_path),
+                    "sha256": file_sha256(day_path),
                 }
             )
             totals.see(summary.event_count, summary.first_event, summary.last_event)
