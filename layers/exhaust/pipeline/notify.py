@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
-from exhaust import aws
+from exhaust import aws, observability
 from exhaust.observability import logger, redact_url_credentials
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.settings import RuntimeSettings, get_settings
@@ -113,8 +113,8 @@ class Notifier:
     def request_ended(self, request: ExhaustRequest) -> None:
         detail = completion_detail(request)
         self.publish(detail)
-        if request.callbackUrl:
-            self.call_back(request.callbackUrl, detail)
+        if request.callbackUrl and not self.call_back(request.callbackUrl, detail):
+            observability.count(observability.CALLBACK_FAILURES, request.dataset)
 
     def publish(self, detail: dict[str, Any]) -> None:
         try:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exhaust import aws, resources
+from exhaust import aws, observability, resources
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import DatasetLimits, DatasetRegistry
@@ -235,6 +235,7 @@ class Pipeline:
             return {"batchId": batch_id, "rows": existing.rows}
         if not request.encryptedKey:
             raise PermanentFailure(MISSING_INPUT)
+        started = time.monotonic()
         try:
             password = self.vault.decrypt(request.encryptedKey, request.requestId)
             built = self.build_file(
@@ -266,6 +267,7 @@ class Pipeline:
             return current.model_copy(update={"files": [*current.files, output], "progress": progress})
 
         self.update(request_id, execution_arn, record_file)
+        observability.record_build(request.dataset, output.rows, output.bytes, time.monotonic() - started)
         logger.info("batch built", extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows})
         return {"batchId": batch_id, "rows": output.rows}
 
@@ -296,6 +298,7 @@ class Pipeline:
             )
 
         done = self.update(request_id, execution_arn, succeed)
+        observability.count(observability.REQUESTS_SUCCEEDED, done.dataset)
         logger.info("request succeeded", extra={"request_id": request_id, "files": len(done.files)})
         self.notifier.request_ended(done)
         return done
@@ -371,6 +374,7 @@ class Pipeline:
                 }
             )
             stored = self.store.replace(ended, request.version)
+            observability.count(observability.REQUESTS_FAILED, request.dataset)
             logger.info(
                 "request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name}
             )
