@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from exhaust.resources import IMAGE_FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ZIP_HANDLERS = sorted(
     path.parent.name
     for path in (REPO_ROOT / "functions").glob("*/handler.py")
-    if not (path.parent / "Dockerfile").exists()
+    if path.parent.name not in IMAGE_FUNCTIONS
 )
 # Their import chain makes no AWS call and needs no AWS SDK (the others' modules import boto3 themselves).
 WITHOUT_BOTO3 = [
