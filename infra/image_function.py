@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_lambda, aws_logs
+from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_lambda
 from constructs import Construct
 from exhaust.resources import IMAGE_FUNCTIONS
 
 from infra.layer import REPO_ROOT
-from infra.service_function import ARCHITECTURE, enable_active_tracing, function_role
+from infra.service_function import common_props, enable_active_tracing
 
 # A full vCPU for the Parquet scan and the zip; /tmp holds the zip before it is answered or uploaded.
 MEMORY_MB = 1769
@@ -62,8 +62,6 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
         timeout: Duration,
         reserved_concurrent_executions: int | None = None,
     ) -> None:
-        log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
-        role = function_role(scope, f"{construct_id}Role", log_group)
         super().__init__(
             scope,
             construct_id,
@@ -75,21 +73,10 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
                 ignore_mode=IgnoreMode.DOCKER,
                 platform=aws_ecr_assets.Platform.LINUX_ARM64,
             ),
-            architecture=ARCHITECTURE,
-            role=role,
             memory_size=memory_size,
             ephemeral_storage_size=ephemeral_storage,
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrent_executions,
-            logging_format=aws_lambda.LoggingFormat.JSON,
-            log_group=log_group,
-            description=description or f"exhaust {function}",
-            environment={
-                "POWERTOOLS_SERVICE_NAME": "exhaust",
-                "POWERTOOLS_METRICS_NAMESPACE": "DataExhaust",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **(environment or {}),
-            },
+            **common_props(scope, construct_id, function, environment, description),
         )
-        self.folder = function
         enable_active_tracing(self)
