@@ -23,7 +23,7 @@ LAMBDA_SYNC_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
 # API Gateway quotas, "Payload size": REST APIs take requests of at most 10 MB
 # (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
 API_GATEWAY_PAYLOAD_MAX_BYTES = 10 * 1024 * 1024
-# API Gateway quotas, "Maximum integration timeout for REST APIs": 29 s (same page as above).
+# API Gateway quotas, "Maximum integration timeout for REST APIs": 50 ms to 29 s (same page as above).
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from exhaust import aws_limits
 from exhaust.pipeline import definition as wf
 from exhaust.pipeline.runner import LocalRunner, StatesError

@@ -12,7 +12,8 @@ from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from exhaust import aws
-from exhaust.errors import BadRequest
+from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
+from exhaust.errors import BadRequest, PayloadTooLarge
 from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
 from exhaust.settings import get_settings
 
@@ -35,6 +36,10 @@ class ConcurrentUpdate(Exception):
     """A conditional write lost: someone else changed the request first."""
 
 
+class ItemTooLarge(PayloadTooLarge):
+    """The request's item would exceed DynamoDB's item size: nothing was written (DynamoDB would refuse it)."""
+
+
 class LimitReached(Exception):
     """The channel already has as many open requests as allowed: nothing was written."""
 
@@ -54,6 +59,12 @@ def to_item(request: ExhaustRequest) -> dict[str, Any]:
     # Kept as JSON text: partners' configs may hold floats and nulls that DynamoDB maps would change.
     item["datasetConfig"] = json.dumps(request.datasetConfig, sort_keys=True)
     item["tagKey"] = request.tag_key
+    size = dynamodb_item_size(item)
+    if size > DYNAMODB_ITEM_MAX_BYTES:
+        raise ItemTooLarge(
+            f"request {request.requestId}: its item is {size} bytes, over DynamoDB's item limit of "
+            f"{DYNAMODB_ITEM_MAX_BYTES} bytes ({len(request.files)} files)"
+        )
     return item
 
 
