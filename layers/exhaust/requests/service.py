@@ -277,9 +277,18 @@ class RequestService:
             if asked != channel:
                 raise Forbidden("request.filters.channel: you may only search your own channel's requests")
             supported["channel"] = channel
-        matches = self.store.search(supported, day_range)
-        jobs = [self.view(found, principal).model_dump(mode="json", exclude_none=True) for found in matches[:size]]
-        return {"count": len(matches), "jobs": jobs}
+        cursor = request.get("cursor")
+        if cursor is not None and not isinstance(cursor, str):
+            raise BadRequest("request.cursor: must be the nextCursor string of a previous answer")
+        page, next_cursor = self.store.search(supported, day_range, size, cursor)
+        count, exact = self.store.count_matches(supported, day_range)
+        jobs = [self.view(found, principal).model_dump(mode="json", exclude_none=True) for found in page]
+        answer: dict[str, Any] = {"count": count, "jobs": jobs}
+        if not exact:
+            answer["countIsLowerBound"] = True
+        if next_cursor:
+            answer["nextCursor"] = next_cursor
+        return answer
 
     # -- the answer -------------------------------------------------------------------------------------
     def view(self, request: ExhaustRequest, principal: Principal | None) -> JobStatusResponse:
