@@ -1,6 +1,6 @@
 """AWS's hard limits that local mode and the tests enforce, so a change that AWS would refuse fails here first.
 
-Each is the documented quota, named once; the code that would hit it in AWS checks it locally (docs/limits.md).
+Each is the documented quota, named once; the code that would hit it in AWS checks it locally (docs/reliability.md).
 """
 
 from __future__ import annotations
