@@ -1,15 +1,16 @@
-"""Search costs what one page costs (issue 13 item 9): it reads the page it answers, pages with a cursor, and
-counts within a bound."""
+"""Search and list cost what one page costs (issue 13 item 9): search reads the page it answers, pages with a
+cursor and counts within a bound; list and search link a bounded number of files per job."""
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
-from exhaust.requests.models import ExhaustRequest, Status
+from exhaust.requests.models import ExhaustRequest, OutputFile, Status
 
-from tests.conftest import call_api, load_event
+from tests.conftest import call_api, load_event, set_query
 
 BASE_MS = 1_700_000_000_000
 
@@ -140,3 +141,49 @@ def test_a_cursor_of_another_channels_search_is_refused(tokens, aws_resources):
     )
     assert status == 400
     assert "request.cursor" in body["params"]["errmsg"]
+
+
+def test_list_and_search_link_one_file_per_job_and_read_links_all(tokens, aws_resources):
+    from exhaust.requests.store import RequestStore
+
+    now = int(time.time() * 1000)
+    request_id = "F" * 32
+    files = [
+        OutputFile(
+            name=f"part-{n}.zip", key=f"requests/channel-a/{request_id}/part-{n}.zip", rows=1, bytes=1, sha256="0"
+        )
+        for n in range(3)
+    ]
+    RequestStore().create(
+        ExhaustRequest(
+            requestId=request_id,
+            channel="channel-a",
+            tag="tag-1",
+            dataset="progress-exhaust",
+            datasetConfig={"batchId": "b"},
+            requestedBy="user-a",
+            status=Status.SUCCESS,
+            submittedAt=now,
+            updatedAt=now,
+            completedAt=now,
+            files=files,
+        )
+    )
+    _, body = search(tokens, {"filters": {"status": "SUCCESS"}})
+    listed = load_event("list/by_tag")
+    listed["pathParameters"] = {"tag": "tag-1"}
+    listed["path"] = "/api/dataset/v1/request/list/tag-1"
+    set_query(listed, None)
+    _, _, list_body = call_api(listed, tokens["channel_a"])
+    for job in (body["result"]["jobs"][0], list_body["result"]["jobs"][0]):
+        assert [file["name"] for file in job["files"]] == ["part-0.zip"]
+        assert job["downloadUrls"] == [job["files"][0]["url"]]
+        assert job["filesTotal"] == 3
+    read = load_event("read/by_request_id")
+    read["pathParameters"] = {"tag": "tag-1"}
+    read["path"] = "/api/dataset/v1/request/read/tag-1"
+    set_query(read, {"requestId": request_id})
+    _, _, read_body = call_api(read, tokens["channel_a"])
+    assert [file["name"] for file in read_body["result"]["files"]] == ["part-0.zip", "part-1.zip", "part-2.zip"]
+    assert len(read_body["result"]["downloadUrls"]) == 3
+    assert "filesTotal" not in read_body["result"]

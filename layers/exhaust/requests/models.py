@@ -100,3 +100,5 @@ class JobStatusResponse(BaseModel):
     expiresAt: int | None = None
     progress: Progress
     files: list[FileLink] = Field(default_factory=list)
+    # List and search link only the first files; then this is how many there are (read lists them all).
+    filesTotal: int | None = None
