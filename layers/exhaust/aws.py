@@ -33,6 +33,38 @@ def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=_config())  # type: ignore[call-overload]
 
 
+def client_error() -> type[Exception]:
+    """botocore's ClientError, for `except client_error() as error:`.
+
+    An except clause's expression is evaluated only when an exception reaches it, so botocore is not imported
+    before a call to AWS has failed (by then the call has imported it).
+    """
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
+def transport_errors() -> tuple[type[Exception], ...]:
+    """botocore's ClientError and BotoCoreError (the base of its connection and timeout errors)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
+
+
+def condition_key(name: str) -> Any:
+    """boto3's `Key(name)` for a DynamoDB key condition, imported on first use."""
+    from boto3.dynamodb.conditions import Key
+
+    return Key(name)
+
+
+def condition_attr(name: str) -> Any:
+    """boto3's `Attr(name)` for a DynamoDB filter or condition expression, imported on first use."""
+    from boto3.dynamodb.conditions import Attr
+
+    return Attr(name)
+
+
 def reset_clients() -> None:
     """Forget cached clients, e.g. after local mode or a test changed the endpoint."""
     client.cache_clear()

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from exhaust import aws, resources
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
@@ -82,9 +80,10 @@ def classify(error: Exception) -> Exception:
     """The workflow error for what a builder raised: permanent, transient, or the error itself (request retry)."""
     if getattr(error, "permanent", False):
         return PermanentFailure(getattr(error, "message", str(error)))
-    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+    client_error, botocore_error = aws.transport_errors()
+    if isinstance(error, client_error) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
         return TransientFailure(str(error))
-    if isinstance(error, BotoCoreError | TimeoutError | ConnectionError):
+    if isinstance(error, botocore_error | TimeoutError | ConnectionError):
         return TransientFailure(str(error))
     # pyarrow reports S3 throttling and dropped connections as OSError; a missing or forbidden path is no blip.
     if type(error) is OSError:
