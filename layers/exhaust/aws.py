@@ -6,7 +6,10 @@ Local mode points every client at the moto server through the standard AWS_ENDPO
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from botocore.exceptions import BotoCoreError, ClientError
 
 # boto3 is imported on the first client, not with this module: it costs about 0.15 s of a cold start that
 # handlers answering without AWS calls (health, docs, a refused token) need not pay.
@@ -33,22 +36,22 @@ def resource(service: str) -> Any:
     return boto3.session.Session().resource(service, config=_config())  # type: ignore[call-overload]
 
 
-def client_error() -> type[Exception]:
+def client_error() -> type[ClientError]:
     """botocore's ClientError, for `except client_error() as error:`.
 
     An except clause's expression is evaluated only when an exception reaches it, so botocore is not imported
     before a call to AWS has failed (by then the call has imported it).
     """
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import ClientError as BotocoreClientError
 
-    return ClientError
+    return BotocoreClientError
 
 
-def transport_errors() -> tuple[type[Exception], ...]:
+def transport_errors() -> tuple[type[ClientError], type[BotoCoreError]]:
     """botocore's ClientError and BotoCoreError (the base of its connection and timeout errors)."""
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore import exceptions
 
-    return ClientError, BotoCoreError
+    return exceptions.ClientError, exceptions.BotoCoreError
 
 
 def condition_key(name: str) -> Any:
