@@ -90,46 +90,38 @@ def _certificate_status(certificates: pa.ListArray) -> pa.Array:
     return pc.if_else(issued, CERTIFICATE_ISSUED, pc.if_else(failed, CERTIFICATE_FAILED, blank))
 
 
-def best_attempts(lake: Lake, batch_id: str, user_ids: pa.Array, assessment_ids: list[str]) -> pa.Table:
-    """user_id, content_id, score, max of each user's best attempt at each assessment, within the batch."""
-    empty = pa.table(
-        {
-            "user_id": pa.array([], pa.string()),
-            "content_id": pa.array([], pa.string()),
-            "score": pa.array([], pa.float64()),
-            "max": pa.array([], pa.float64()),
-        }
+def _spread(positions: pa.Array, values: pa.Array, length: int) -> pa.Array:
+    """`values` placed at row `positions` (sorted, distinct) of `length` rows, null elsewhere."""
+    rows = pa.array(range(length), pa.int64())
+    return pc.take(values, pc.index_in(rows, value_set=pc.cast(positions, pa.int64())))
+
+
+def scores(best_attempts: pa.ListArray, scored: list[str]) -> tuple[pa.Array, list[pa.Array]]:
+    """Total Score and each scored assessment's Score for the rows' best attempts (batch_users extract)."""
+    length = len(best_attempts)
+    entries = pc.list_flatten(best_attempts)
+    owners = pc.list_parent_indices(best_attempts)
+    content = pc.struct_field(entries, "content_id")
+    score, maximum = pc.struct_field(entries, "score"), pc.struct_field(entries, "max")
+    by_assessment = []
+    for assessment_id in scored:
+        mine = pc.equal(content, assessment_id)
+        mine_owners = owners.filter(mine)
+        by_assessment.append(
+            common.percent(
+                _spread(mine_owners, score.filter(mine), length), _spread(mine_owners, maximum.filter(mine), length)
+            )
+        )
+    counted = pa.table({"row": owners, "score": score, "max": maximum}).filter(
+        pc.is_in(content, value_set=pa.array(scored, pa.string()))
     )
-    if not assessment_ids or not len(user_ids):
-        return empty
-    low, high = common.user_range(user_ids)
-    rows = lake.read(
-        "assessment_attempts",
-        ["user_id", "content_id", "attempt_id", "question_score", "question_max_score"],
-        equals={"batch_id": batch_id},
-        between={"user_id": (low, high)},
-        isin={"content_id": assessment_ids},
+    totals = counted.group_by("row", use_threads=False).aggregate([("score", "sum"), ("max", "sum")])
+    total_rows = common.single(totals, "row")
+    total = common.percent(
+        _spread(total_rows, common.single(totals, "score_sum"), length),
+        _spread(total_rows, common.single(totals, "max_sum"), length),
     )
-    if not rows.num_rows:
-        return empty
-    attempts = rows.group_by(["user_id", "content_id", "attempt_id"]).aggregate(
-        [("question_score", "sum"), ("question_max_score", "sum")]
-    )
-    attempts = common.named(
-        attempts,
-        user_id="user_id",
-        content_id="content_id",
-        attempt_id="attempt_id",
-        score="question_score_sum",
-        max="question_max_score_sum",
-    )
-    ordered = attempts.sort_by(
-        [("user_id", "ascending"), ("content_id", "ascending"), ("score", "descending"), ("max", "ascending")]
-    )
-    best = ordered.group_by(["user_id", "content_id"], use_threads=False).aggregate(
-        [("score", "first"), ("max", "first")]
-    )
-    return common.named(best, user_id="user_id", content_id="content_id", score="score_first", max="max_first")
+    return total, by_assessment
 
 
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
@@ -142,7 +134,7 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
     def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         length = chunk.num_rows
         user_ids = common.single(chunk, "user_id")
-        users = common.profiles_of(lake, batch.batch_id, user_ids, USER_COLUMNS)
+        users = common.profiles_of(lake, batch.batch_id, user_ids, (*USER_COLUMNS, "best_attempts"))
         completed_contents = common.single(chunk, "completed_contents")
         completed = pc.equal(common.single(chunk, "status"), ENROLMENT_COMPLETED)
         overall = _progress(common.list_match_counts(completed_contents, leaf_ids), collection.leaf_count)
@@ -151,15 +143,7 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             _progress(common.list_match_counts(completed_contents, leaves), leaf_count)
             for leaves, leaf_count in unit_leaves
         ]
-        best = best_attempts(lake, batch.batch_id, user_ids, scored)
-        score_columns = []
-        for assessment_id in scored:
-            mine = best.filter(pc.equal(best["content_id"], assessment_id))
-            aligned = common.align(mine, "user_id", user_ids)
-            score_columns.append(common.percent(common.single(aligned, "score"), common.single(aligned, "max")))
-        totals = best.group_by("user_id").aggregate([("score", "sum"), ("max", "sum")])
-        totals = common.align(totals, "user_id", user_ids)
-        total_score = common.percent(common.single(totals, "score_sum"), common.single(totals, "max_sum"))
+        total_score, score_columns = scores(common.single(users, "best_attempts"), scored)
         columns = [
             common.constant(collection.collection_id, length),
             common.constant(collection.name, length),
