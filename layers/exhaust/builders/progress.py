@@ -91,27 +91,41 @@ def _certificate_status(certificates: pa.ListArray) -> pa.Array:
 
 
 def _spread(positions: pa.Array, values: pa.Array, length: int) -> pa.Array:
-    """`values` placed at row `positions` (sorted, distinct) of `length` rows, null elsewhere."""
+    """`values` placed at row `positions` (distinct, any order) of `length` rows, null elsewhere."""
     rows = pa.array(range(length), pa.int64())
     return pc.take(values, pc.index_in(rows, value_set=pc.cast(positions, pa.int64())))
+
+
+def _match_per_list(lists: pa.ListArray, matches: pa.Array) -> pa.Array:
+    """For each list, the position among the `matches` (a mask over its flattened values) of its one match, or
+    null where it has none (each list holds an assessment at most once).
+
+    Counting the matches before each list's start needs no hashing: two takes of a running count.
+    """
+    running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(pc.cast(matches, pa.int64()))])
+    before = pc.take(running, lists.offsets.slice(0, len(lists)))
+    through = pc.take(running, lists.offsets.slice(1))
+    return pc.if_else(pc.greater(through, before), before, pa.scalar(None, pa.int64()))
 
 
 def scores(best_attempts: pa.ListArray, scored: list[str]) -> tuple[pa.Array, list[pa.Array]]:
     """Total Score and each scored assessment's Score for the rows' best attempts (batch_users extract)."""
     length = len(best_attempts)
-    entries = pc.list_flatten(best_attempts)
-    owners = pc.list_parent_indices(best_attempts)
+    # The same lists from offset 0 and without a validity bitmap (a user without attempts has an empty range),
+    # so the offsets, the flattened entries and their parent indices all agree.
+    first, last = best_attempts.offsets[0].as_py(), best_attempts.offsets[-1].as_py()
+    best_attempts = pa.ListArray.from_arrays(
+        pc.subtract(best_attempts.offsets, first), best_attempts.values.slice(first, last - first)
+    )
+    entries = best_attempts.values
     content = pc.struct_field(entries, "content_id")
     score, maximum = pc.struct_field(entries, "score"), pc.struct_field(entries, "max")
     by_assessment = []
     for assessment_id in scored:
         mine = pc.equal(content, assessment_id)
-        mine_owners = owners.filter(mine)
-        by_assessment.append(
-            common.percent(
-                _spread(mine_owners, score.filter(mine), length), _spread(mine_owners, maximum.filter(mine), length)
-            )
-        )
+        where = _match_per_list(best_attempts, mine)
+        by_assessment.append(common.percent(pc.take(score.filter(mine), where), pc.take(maximum.filter(mine), where)))
+    owners = pc.list_parent_indices(best_attempts)
     counted = pa.table({"row": owners, "score": score, "max": maximum}).filter(
         pc.is_in(content, value_set=pa.array(scored, pa.string()))
     )
