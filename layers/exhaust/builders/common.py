@@ -67,15 +67,17 @@ def batch_chunks(
     columns: Sequence[str],
     work: Callable[[pa.Table], tuple[pa.Buffer, int]],
     rows: int = CHUNK_ROWS,
+    dictionary: Sequence[str] = (),
 ) -> Iterator[tuple[pa.Buffer, int]]:
     """`work(chunk)` for the batch's rows of a batch-keyed table (enrolments, attempts), `rows` at a time, in order.
 
     The batch's row groups are cut into pieces of about `rows` that threads read and work on at once; a row
-    group larger than `rows` is still worked on in chunks of `rows`, so memory holds a few chunks.
+    group larger than `rows` is still worked on in chunks of `rows`, so memory holds a few chunks. Columns in
+    `dictionary` are read dictionary-encoded.
     """
 
     def work_on_piece(piece: Piece) -> list[tuple[pa.Buffer, int]]:
-        batches = lake.read_piece(piece, columns, batch_rows=min(rows, 65_536))
+        batches = lake.read_piece(piece, columns, batch_rows=min(rows, 65_536), dictionary=dictionary)
         return [answer for chunk in chunks_of(batches, rows) if (answer := work(chunk))[1]]
 
     for answers in in_parallel(work_on_piece, lake.pieces(table, equals={"batch_id": batch_id}, rows=rows)):
