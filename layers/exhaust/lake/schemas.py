@@ -231,7 +231,13 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("batches", BATCHES, ("batch_id",)),
         TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id"), split_by="batch_id"),
         TableSpec("users", USERS, ("user_id",), row_group_size=16_384),
-        TableSpec("consents", CONSENTS, ("collection_id", "consumer_id", "user_id", "consented_on")),
+        TableSpec(
+            "consents",
+            CONSENTS,
+            ("collection_id", "consumer_id", "user_id", "consented_on"),
+            # userinfo-exhaust reads a chunk's users' consents by id range: small groups, little decoded twice.
+            row_group_size=8_192,
+        ),
         TableSpec(
             "assessment_attempts",
             ASSESSMENT_ATTEMPTS,
