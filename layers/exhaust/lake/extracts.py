@@ -1,4 +1,5 @@
-"""The lake's derived tables, written when the lake is loaded: `exhaust lake index` after new enrolments or users.
+"""The lake's derived tables, written when the lake is loaded: `exhaust lake index` after new enrolments, users
+or attempts.
 
 `batch_users`: every enrolment's user profile, sorted by (batch_id, user_id) like enrolments, each batch in row
 groups of its own. A builder then reads a batch's profiles as one run of rows, whatever the batch's size,
@@ -30,7 +31,7 @@ class LakeNotIndexed(RuntimeError):
     def __init__(self, batch_id: str, enrolments: int, profiles: int):
         super().__init__(
             f"the lake's {BATCH_USERS} extract holds {profiles} rows for batch {batch_id}, its enrolments "
-            f"{enrolments}: run `{INDEX_COMMAND}` after loading enrolments or users"
+            f"{enrolments}: run `{INDEX_COMMAND}` after loading enrolments, users or attempts"
         )
 
 
