@@ -10,7 +10,10 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def dispatch_record(record: SQSRecord) -> str:
-    return entry.dispatcher().dispatch_message(record.body).value
+    dispatcher = entry.dispatcher()
+    return dispatcher.dispatch_message(
+        record.body, hold=lambda seconds: dispatcher.queue.hold(record.receipt_handle, seconds)
+    ).value
 
 
 @logger.inject_lambda_context

@@ -41,6 +41,9 @@ class RuntimeSettings(BaseModel):
     max_inline_download_bytes: int = Field(default=3_750_000, ge=0, le=4_000_000)
     max_open_requests_per_channel: int = Field(default=100, ge=1)
     max_running_per_channel: int = Field(default=5, ge=1)
+    # Across all channels: with map_max_concurrency builders each, this many requests stay within the builder's
+    # concurrency, so Lambda throttling is the exception (docs/pipeline.md, "Faults and recovery").
+    max_running_total: int = Field(default=10, ge=1)
     output_retention_days: int = Field(default=30, ge=1)
     # A batch whose end date lies further back than this is expired: its learners' data is no longer exported.
     batch_expiry_days: int = Field(default=365, ge=1)

@@ -82,6 +82,7 @@ class Harness:
             lake_uri=self.lake["root"],
             build_file=self.builder,
             retry_base_delay_seconds=0,
+            transient_retry_delay_seconds=0,
         )
         self.workflow = self.new_workflow()
         self.dispatcher = Dispatcher(workflow=self.workflow, settings=self.settings, throttle_delay_seconds=0)
@@ -203,6 +204,7 @@ def test_request_goes_to_success_with_encrypted_zips_a_manifest_progress_and_a_s
     assert url == "https://partner.example/hook"
     detail = json.loads(body)
     assert detail == {
+        "eventId": f"{request_id}-{done.submittedAt}-SUCCESS",
         "requestId": request_id,
         "channel": harness.lake["samples"]["channel"],
         "dataset": "progress-exhaust",
@@ -332,7 +334,8 @@ def test_worker_killed_mid_request_is_recovered_by_the_sweeper(harness):
     assert harness.drain() == [Outcome.STARTED]
     done = harness.request(request_id)
     assert done.status == Status.SUCCESS
-    assert done.attempts == 1
+    assert done.attempts == 0  # the worker's death was not the request's failure (issue 12, item 7)
+    assert done.deferrals == 1
 
 
 def test_sweeper_requeues_requests_whose_message_was_lost_and_stops_stuck_ones(harness):

@@ -101,6 +101,7 @@ def test_mark_failed_handler_fails_the_request_drops_the_key_and_publishes_the_e
     event = json.loads(messages[0]["Body"])
     assert event["source"] == "exhaust.pipeline"
     assert event["detail"] == {
+        "eventId": f"{REQUEST_ID}-{failed.submittedAt}-FAILED",
         "requestId": REQUEST_ID,
         "channel": "channel-a",
         "dataset": "progress-exhaust",
@@ -141,8 +142,9 @@ def test_sweeper_handler_recovers_a_request_whose_execution_was_stopped(pipeline
     RequestStore().replace(claimed.model_copy(update={"updatedAt": claimed.updatedAt - 600_000}), claimed.version)
     aws.client("stepfunctions").stop_execution(executionArn=claimed.executionArn)
     report = invoke("sweeper", {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}})
-    assert report == {"requeued": [], "recovered": [REQUEST_ID]}
+    assert report == {"requeued": [], "recovered": [REQUEST_ID], "notified": []}
     recovered = RequestStore().get(REQUEST_ID)
     assert recovered is not None
     assert recovered.status == Status.SUBMITTED
-    assert recovered.attempts == 1
+    assert recovered.attempts == 0  # a stopped execution is not the request's failure: deferred (issue 12, item 7)
+    assert recovered.deferrals == 1

@@ -61,13 +61,54 @@ def test_tasks_retry_transient_errors_three_attempts_in_all_with_backoff_and_nev
     for name, state in all_states(wf.workflow_definition()).items():
         if state["Type"] != "Task":
             continue
-        (retry,) = state["Retry"]
+        throttling, retry = state["Retry"]
         assert retry["MaxAttempts"] == 2, name  # plus the first try
         assert retry["BackoffRate"] > 1
         assert "TransientFailure" in retry["ErrorEquals"]
-        assert "Lambda.TooManyRequestsException" in retry["ErrorEquals"]
-        assert wf.PERMANENT_ERROR not in retry["ErrorEquals"]
-        assert "States.ALL" not in retry["ErrorEquals"]
+        assert "Lambda.TooManyRequestsException" in throttling["ErrorEquals"]
+        for retrier in (throttling, retry):
+            assert retrier["JitterStrategy"] == "FULL"
+            assert wf.PERMANENT_ERROR not in retrier["ErrorEquals"]
+            assert "States.ALL" not in retrier["ErrorEquals"]
+
+
+def worst_case_wait(retrier: dict[str, Any]) -> float:
+    """What Step Functions waits in all before giving up, without jitter (full jitter only shortens it)."""
+    waits = [
+        min(retrier["IntervalSeconds"] * retrier["BackoffRate"] ** n, retrier.get("MaxDelaySeconds", float("inf")))
+        for n in range(retrier["MaxAttempts"])
+    ]
+    return sum(waits)
+
+
+def test_lambda_throttling_is_retried_for_minutes_with_capped_backoff():
+    # Issue 13 item 4: two retries at 2 s and 4 s turned a throttling burst into a failed attempt.
+    for name, state in all_states(wf.workflow_definition()).items():
+        if state["Type"] != "Task":
+            continue
+        throttling = state["Retry"][0]
+        assert throttling["ErrorEquals"] == ["Lambda.TooManyRequestsException"], name
+        assert throttling["MaxAttempts"] >= 6
+        assert throttling["MaxDelaySeconds"] <= 60  # no single wait longer than a minute
+        assert worst_case_wait(throttling) >= 180, name  # a burst of 3 minutes is absorbed
+
+
+def test_runner_caps_retry_waits_and_applies_full_jitter_when_given_one():
+    steps = Steps(["b1"])
+    throttled = StatesError("Lambda.TooManyRequestsException", "Rate exceeded")
+    steps.failures["plan"] = [throttled] * wf.THROTTLE_RETRY_MAX_ATTEMPTS
+    sleeps: list[float] = []
+    steps.runner(sleeps=sleeps).run(ARN, {"requestId": "R", "attempt": 0})
+    assert steps.steps()[:2] == ["plan"] * 2
+    assert steps.steps()[-1] == "finalize"  # the last retry went through
+    assert sleeps == [2, 4, 8, 16, 32, 60, 60, 60]
+    halves: list[float] = []
+    steps = Steps(["b1"])
+    steps.failures["plan"] = [throttled] * 2
+    runner = steps.runner(sleeps=halves)
+    runner.jitter = lambda interval: interval / 2
+    runner.run(ARN, {"requestId": "R", "attempt": 0})
+    assert halves == [1.0, 2.0]
 
 
 # -- the local runner -------------------------------------------------------------------------------------------
@@ -230,8 +271,8 @@ class FakeStore:
         self.items[request.requestId] = stored
         return stored
 
-    def count_in_status(self, status: Status, channel: str) -> int:
-        return sum(1 for r in self.items.values() if r.status == status and r.channel == channel)
+    def count_in_status(self, status: Status, channel: str | None = None) -> int:
+        return sum(1 for r in self.items.values() if r.status == status and channel in (None, r.channel))
 
 
 class FakeQueue:

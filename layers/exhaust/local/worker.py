@@ -8,9 +8,11 @@ sweeper runs every `sweep_interval` seconds.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 from exhaust import aws
 from exhaust.observability import logger
@@ -19,14 +21,21 @@ from exhaust.pipeline.dispatch import Dispatcher
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.sweeper import Sweeper
+from exhaust.requests.adapters import RequestQueue
 from exhaust.settings import RuntimeSettings
 
 POLL_WAIT_SECONDS = 1
-RETRY_VISIBILITY_SECONDS = 5
 # Locally a request retried after a failure waits seconds, not the minutes it waits in AWS.
 LOCAL_RETRY_BASE_DELAY_SECONDS = 2
 # Also the local throttle's delay: a request of a busy channel is looked at again this soon.
 LOCAL_THROTTLE_DELAY_SECONDS = 2
+# A message whose dispatch failed (or whose dispatcher died mid-claim) is delivered again this soon.
+LOCAL_HOLD_SECONDS = 5
+
+
+def full_jitter(interval: float) -> float:
+    """Step Functions' JitterStrategy FULL: a uniform wait in [0, interval]."""
+    return random.uniform(0, interval)
 
 
 @dataclass
@@ -38,13 +47,22 @@ class LocalWorker:
     map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY
 
     def __post_init__(self) -> None:
-        pipeline = Pipeline(settings=self.settings, retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS)
+        pipeline = Pipeline(
+            settings=self.settings,
+            retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS,
+            transient_retry_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS,
+        )
         if self.workflow is None:
-            self.workflow = LocalWorkflow(
-                LocalRunner(workflow_definition(self.map_max_concurrency), step_functions(pipeline))
-            )
+            definition = workflow_definition(self.map_max_concurrency)
+            runner = LocalRunner(definition, step_functions(pipeline), jitter=full_jitter)
+            self.workflow = LocalWorkflow(runner)
         self.dispatcher = Dispatcher(
-            workflow=self.workflow, settings=self.settings, throttle_delay_seconds=LOCAL_THROTTLE_DELAY_SECONDS
+            queue=RequestQueue(self.settings.queue_url),
+            workflow=self.workflow,
+            settings=self.settings,
+            throttle_delay_seconds=LOCAL_THROTTLE_DELAY_SECONDS,
+            claim_hold_seconds=LOCAL_HOLD_SECONDS,
+            retry_hold_seconds=LOCAL_HOLD_SECONDS,
         )
         self.sweeper = Sweeper(pipeline=pipeline, workflow=self.workflow)
 
@@ -74,15 +92,11 @@ class LocalWorker:
         )
         messages = answer.get("Messages", [])
         for message in messages:
+            receipt = message["ReceiptHandle"]
             try:
-                self.dispatcher.dispatch_message(message["Body"])
+                self.dispatcher.dispatch_message(message["Body"], hold=partial(self.dispatcher.queue.hold, receipt))
             except Exception:
                 logger.exception("dispatch failed; the message comes back", extra={"message_id": message["MessageId"]})
-                sqs.change_message_visibility(
-                    QueueUrl=self.settings.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=RETRY_VISIBILITY_SECONDS,
-                )
                 continue
-            sqs.delete_message(QueueUrl=self.settings.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            sqs.delete_message(QueueUrl=self.settings.queue_url, ReceiptHandle=receipt)
         return len(messages)

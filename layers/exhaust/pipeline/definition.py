@@ -7,11 +7,13 @@ The CDK state machine (infra/pipeline.py) deploys this document with the functio
 `${...}` placeholders; local mode's runner (exhaust.pipeline.runner) executes the same document in-process with
 the placeholders bound to Python callables. tests/infra compares the synthesized states with these.
 
-Retries: every task retries the errors of TRANSIENT_ERRORS (Lambda throttling and service errors, timeouts, our
-TransientFailure) 3 times in all with exponential backoff. PermanentFailure is never retried: inside the map it
-is caught per batch (BatchFailed) so the other batches finish and Finalize reports the message; anywhere else it
-reaches MarkFailed. Any other error also reaches MarkFailed, which retries the whole request (a new execution)
-while it has attempts left.
+Retries: every task retries Lambda's throttling (THROTTLING_ERRORS) up to 9 times in all, 2 s doubling to at most
+60 s with full jitter (about 4 minutes of throttling absorbed), and the other errors of TRANSIENT_ERRORS (Lambda
+service errors, timeouts, our TransientFailure) 3 times in all. PermanentFailure is never retried. Inside the map
+a batch's permanent or transient failure is caught per batch (BatchFailed, with its Error) so the other batches
+finish and Finalize decides: FAILED with the permanent message, or the request is deferred (queued again without
+using an attempt). Anywhere else these reach MarkFailed, which does the same. Any other error fails the map into
+MarkFailed, which retries the whole request (a new execution) while it has attempts left.
 """
 
 from __future__ import annotations
@@ -40,11 +42,12 @@ TOP_LEVEL_STATES = (PLAN, BUILD_BATCHES, FINALIZE, MARK_FAILED)
 ITEM_STATES = (BUILD_BATCH, BATCH_FAILED)
 
 PERMANENT_ERROR = "PermanentFailure"
+# Lambda refuses invocations beyond the account's (or the function's reserved) concurrency with this error.
+THROTTLING_ERRORS = ("Lambda.TooManyRequestsException",)
 TRANSIENT_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "Lambda.ClientExecutionTimeoutException",
     "States.Timeout",
     "TransientFailure",
@@ -52,6 +55,9 @@ TRANSIENT_ERRORS = (
 RETRY_INTERVAL_SECONDS = 2
 RETRY_MAX_ATTEMPTS = 2  # retries after the first try: 3 attempts in all
 RETRY_BACKOFF_RATE = 2.0
+# Throttling lasts as long as the burst that caused it: 2, 4, ... capped at 60 s (MaxDelaySeconds), 8 retries.
+THROTTLE_RETRY_MAX_ATTEMPTS = 8
+THROTTLE_RETRY_MAX_DELAY_SECONDS = 60
 DEFAULT_MAP_MAX_CONCURRENCY = 10
 
 
@@ -60,14 +66,23 @@ def _placeholder(name: str) -> str:
 
 
 def _transient_retry() -> list[dict[str, Any]]:
+    """The first retrier whose ErrorEquals matches applies: throttling first, with its longer schedule."""
     return [
+        {
+            "ErrorEquals": list(THROTTLING_ERRORS),
+            "IntervalSeconds": RETRY_INTERVAL_SECONDS,
+            "MaxAttempts": THROTTLE_RETRY_MAX_ATTEMPTS,
+            "BackoffRate": RETRY_BACKOFF_RATE,
+            "MaxDelaySeconds": THROTTLE_RETRY_MAX_DELAY_SECONDS,
+            "JitterStrategy": "FULL",
+        },
         {
             "ErrorEquals": list(TRANSIENT_ERRORS),
             "IntervalSeconds": RETRY_INTERVAL_SECONDS,
             "MaxAttempts": RETRY_MAX_ATTEMPTS,
             "BackoffRate": RETRY_BACKOFF_RATE,
             "JitterStrategy": "FULL",
-        }
+        },
     ]
 
 
@@ -96,7 +111,13 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
         {
             "ResultSelector": {"batchId.$": "$.Payload.batchId", "rows.$": "$.Payload.rows"},
             "Retry": _transient_retry(),
-            "Catch": [{"ErrorEquals": [PERMANENT_ERROR], "ResultPath": "$.failure", "Next": BATCH_FAILED}],
+            "Catch": [
+                {
+                    "ErrorEquals": [PERMANENT_ERROR, *THROTTLING_ERRORS, *TRANSIENT_ERRORS],
+                    "ResultPath": "$.failure",
+                    "Next": BATCH_FAILED,
+                }
+            ],
             "End": True,
         }
     )
@@ -131,7 +152,11 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
                     BUILD_BATCH: build_batch,
                     BATCH_FAILED: {
                         "Type": "Pass",
-                        "Parameters": {"batchId.$": "$.batchId", "failure.$": "$.failure.Cause"},
+                        "Parameters": {
+                            "batchId.$": "$.batchId",
+                            "error.$": "$.failure.Error",
+                            "failure.$": "$.failure.Cause",
+                        },
                         "End": True,
                     },
                 },

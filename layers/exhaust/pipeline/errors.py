@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The sweeper ends an attempt with this error when its execution ended (or never started) without finishing the
+# request: the infrastructure's failure, not the request's.
+EXECUTION_LOST = "States.ExecutionLost"
+
 
 class PermanentFailure(Exception):
     """The request cannot succeed whatever the attempts (no data, invalid request): FAILED, never retried."""

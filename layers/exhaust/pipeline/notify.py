@@ -1,15 +1,21 @@
 """Telling the world a request ended: an EventBridge event, and a signed https callback when the submit asked.
 
 Event: source `exhaust.pipeline`, detail-type `Exhaust Request Completed`, detail
-`{"requestId", "channel", "dataset", "status"}` (plus `statusMessage` when FAILED).
+`{"eventId", "requestId", "channel", "dataset", "status"}` (plus `statusMessage` when FAILED).
 
-Callback: the same detail as JSON, POSTed to the request's callbackUrl (https only) with the header
+Callback: the same detail as JSON, POSTed to the request's callbackUrl (https only) with the headers
 
     X-Exhaust-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+    X-Exhaust-Event-Id: <the detail's eventId>
+
+Both are delivered at least once: the notices still to deliver are the request's outbox, written with its final
+state; what failed is sent again by the sweeper. `eventId` is the same in every delivery of one outcome of one
+submission (`{requestId}-{submittedAt}-{status}`), so a receiver deduplicates on it.
 
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body bytes with the shared secret, compares
 in constant time, and rejects timestamps older than a few minutes (replays). `verify_signature` does exactly that.
-Delivery is retried with exponential backoff; a callback that never succeeds is logged, never fails the request.
+A callback is retried with exponential backoff on the spot, and later by the sweeper for NOTICE_RETRY_WINDOW_SECONDS;
+a notice that never succeeds is logged, never fails the request.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
@@ -34,6 +41,10 @@ from exhaust.settings import RuntimeSettings, get_settings
 EVENT_SOURCE = "exhaust.pipeline"
 EVENT_DETAIL_TYPE = "Exhaust Request Completed"
 SIGNATURE_HEADER = "X-Exhaust-Signature"
+EVENT_ID_HEADER = "X-Exhaust-Event-Id"
+EVENT_NOTICE, CALLBACK_NOTICE = "event", "callback"
+# Undelivered notices are tried again (by the sweeper) for this long after the request ended, then given up.
+NOTICE_RETRY_WINDOW_SECONDS = 24 * 3600
 SIGNATURE_VERSION = "v1"
 SIGNATURE_TOLERANCE_SECONDS = 300
 CALLBACK_ATTEMPTS = 4
@@ -44,8 +55,25 @@ CALLBACK_TIMEOUT_SECONDS = 5.0
 Poster = Callable[[str, bytes, dict[str, str]], int]
 
 
+class Delivery(StrEnum):
+    DELIVERED = "delivered"
+    REFUSED = "refused"  # the receiver (or its URL) will never take it: not tried again
+    FAILED = "failed"  # tried again later
+
+
+def event_id(request: ExhaustRequest) -> str:
+    """The same for every delivery of this outcome of this submission (a re-submit is a new submission)."""
+    return f"{request.requestId}-{request.submittedAt}-{request.status.value}"
+
+
+def notices_for(request: ExhaustRequest) -> list[str]:
+    """The outbox of a request that just ended: the event, and the callback when the submit asked for one."""
+    return [EVENT_NOTICE, *([CALLBACK_NOTICE] if request.callbackUrl else [])]
+
+
 def completion_detail(request: ExhaustRequest) -> dict[str, Any]:
     detail: dict[str, Any] = {
+        "eventId": event_id(request),
         "requestId": request.requestId,
         "channel": request.channel,
         "dataset": request.dataset,
@@ -110,13 +138,27 @@ class Notifier:
     post: Poster = post_json
     sleep: Callable[[float], None] = time.sleep
 
-    def request_ended(self, request: ExhaustRequest) -> None:
+    def deliver(self, request: ExhaustRequest, notices: list[str], now_ms: int) -> set[str]:
+        """Try each pending notice of the ended request; answer those settled (delivered, refused or given up)."""
         detail = completion_detail(request)
-        self.publish(detail)
-        if request.callbackUrl:
-            self.call_back(request.callbackUrl, detail)
+        settled: set[str] = set()
+        for notice in notices:
+            if notice == EVENT_NOTICE:
+                delivered = self.publish(detail)
+            elif notice == CALLBACK_NOTICE and request.callbackUrl:
+                delivered = self.deliver_callback(request.callbackUrl, detail) != Delivery.FAILED
+            else:
+                delivered = True  # nothing to send any more
+            ended_ms = request.completedAt or request.updatedAt
+            if delivered:
+                settled.add(notice)
+            elif now_ms - ended_ms > NOTICE_RETRY_WINDOW_SECONDS * 1000:
+                logger.error("completion notice given up", extra={"request_id": request.requestId, "notice": notice})
+                settled.add(notice)
+        return settled
 
-    def publish(self, detail: dict[str, Any]) -> None:
+    def publish(self, detail: dict[str, Any]) -> bool:
+        """Put the completion event on the bus; False when it did not get there (the caller keeps it for later)."""
         try:
             answer = aws.client("events").put_events(
                 Entries=[
@@ -129,29 +171,39 @@ class Notifier:
                 ]
             )
             if answer.get("FailedEntryCount"):
-                logger.warning("completion event rejected", extra={"request_id": detail["requestId"]})
+                logger.warning("completion event rejected; sent again later", extra={"request_id": detail["requestId"]})
+                return False
         except Exception:
-            # The request's state is already written; a lost event must not turn a finished request into a failure.
-            logger.exception("completion event not published", extra={"request_id": detail["requestId"]})
+            logger.exception(
+                "completion event not published; sent again later", extra={"request_id": detail["requestId"]}
+            )
+            return False
+        return True
 
     def call_back(self, url: str, detail: dict[str, Any]) -> bool:
+        """POST the signed detail, with backoff; True once delivered."""
+        return self.deliver_callback(url, detail) == Delivery.DELIVERED
+
+    def deliver_callback(self, url: str, detail: dict[str, Any]) -> Delivery:
         secret = callback_secret(self.settings)
         body = json.dumps(detail, separators=(",", ":")).encode("utf-8")
         delay = CALLBACK_FIRST_DELAY_SECONDS
         for attempt in range(1, CALLBACK_ATTEMPTS + 1):
             headers = {"Content-Type": "application/json", "User-Agent": "exhaust-callback/1"}
+            if "eventId" in detail:
+                headers[EVENT_ID_HEADER] = str(detail["eventId"])
             if secret:
                 headers[SIGNATURE_HEADER] = sign(secret, body, int(time.time()))
             try:
                 status = self.post(url, body, headers)
                 if 200 <= status < 300:
-                    return True
+                    return Delivery.DELIVERED
                 if 400 <= status < 500 and status != 429:
                     logger.warning("callback refused", extra={"request_id": detail["requestId"], "status": status})
-                    return False
+                    return Delivery.REFUSED
             except ValueError:
                 logger.warning("callback url is not https; not called", extra={"request_id": detail["requestId"]})
-                return False
+                return Delivery.REFUSED
             except Exception as error:
                 logger.info(
                     "callback failed",
@@ -164,5 +216,5 @@ class Notifier:
             if attempt < CALLBACK_ATTEMPTS:
                 self.sleep(delay)
                 delay *= 2
-        logger.warning("callback not delivered", extra={"request_id": detail["requestId"]})
-        return False
+        logger.warning("callback not delivered; sent again later", extra={"request_id": detail["requestId"]})
+        return Delivery.FAILED

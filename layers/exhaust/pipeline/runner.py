@@ -4,7 +4,8 @@ It interprets the subset of Amazon States Language the definition uses, with the
 lambda:invoke integration, answering `{"Payload": ...}`), Map (a thread pool bounded by MaxConcurrency; an item
 that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does), Pass; Parameters,
 ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
-(ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate) and Catch. A function's error is known by its exception's
+(ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds; JitterStrategy FULL when the runner is
+given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
 class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it.
 """
 
@@ -109,6 +110,8 @@ class LocalRunner:
     functions: Mapping[str, Function]
     retry_interval_scale: float = 1.0
     sleep: Callable[[float], None] = time.sleep
+    # FULL jitter: interval -> the wait actually slept (e.g. a uniform draw in [0, interval]); None: no jitter.
+    jitter: Callable[[float], float] | None = None
 
     def run(self, execution_arn: str, payload: dict[str, Any], should_stop: Callable[[], bool] = lambda: False) -> Any:
         started = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -184,6 +187,10 @@ class LocalRunner:
                     raise
                 retrier = retriers[index]
                 interval = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** retried[index]
+                if "MaxDelaySeconds" in retrier:
+                    interval = min(interval, retrier["MaxDelaySeconds"])
+                if self.jitter is not None and retrier.get("JitterStrategy") == "FULL":
+                    interval = self.jitter(interval)
                 retried[index] += 1
                 logger.info("local runner retries a state", extra={"error": error, "attempt": retried[index] + 1})
                 self.sleep(interval * self.retry_interval_scale)

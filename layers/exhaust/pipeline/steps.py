@@ -3,6 +3,14 @@
 Every step first checks that its execution still owns the request (status PROCESSING and the request's
 executionArn is this execution's): a stale execution, e.g. one the sweeper gave up on, changes nothing. Every
 write is a conditional write, re-read and re-applied when another step (a parallel batch) wrote first.
+
+How an attempt ends (end_attempt), by the kind of its error:
+    permanent        FAILED with the error's message (attempts + 1)
+    infrastructure   deferred: SUBMITTED again after TRANSIENT_RETRY_DELAY_SECONDS, attempts unchanged, as long as
+                     such failures have not lasted TRANSIENT_OUTAGE_LIMIT_SECONDS; then FAILED with OUTAGE_MESSAGE
+    anything else    attempts + 1: SUBMITTED again with backoff while attempts remain, else FAILED
+A request that ends carries its completion notices in its outbox, written with the final state and removed once
+delivered; the sweeper delivers what is left (at least once; receivers deduplicate on the detail's eventId).
 """
 
 from __future__ import annotations
@@ -10,7 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +28,9 @@ from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DAT
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import DatasetLimits, DatasetRegistry
 from exhaust.observability import logger
-from exhaust.pipeline.definition import PERMANENT_ERROR
-from exhaust.pipeline.errors import PermanentFailure, StaleExecution, TransientFailure
-from exhaust.pipeline.notify import Notifier
+from exhaust.pipeline.definition import PERMANENT_ERROR, THROTTLING_ERRORS, TRANSIENT_ERRORS
+from exhaust.pipeline.errors import EXECUTION_LOST, PermanentFailure, StaleExecution, TransientFailure
+from exhaust.pipeline.notify import Notifier, notices_for
 from exhaust.requests.adapters import KeyVault, RequestQueue
 from exhaust.requests.models import MAX_ATTEMPTS, ExhaustRequest, OutputFile, Progress, Status
 from exhaust.requests.store import ConcurrentUpdate, RequestStore
@@ -36,6 +45,22 @@ MANIFEST_NAME = "manifest.json"
 UPDATE_ATTEMPTS = 25
 RETRY_BASE_DELAY_SECONDS = 60
 SQS_MAX_DELAY_SECONDS = 900
+# A request interrupted by an infrastructure failure is looked at again this soon (so it resumes within a minute of
+# the failure ending), for as long as such failures have lasted less than the outage limit.
+TRANSIENT_RETRY_DELAY_SECONDS = 30
+TRANSIENT_OUTAGE_LIMIT_SECONDS = 3600
+# Errors of the infrastructure, not of the request: they never use up one of its attempts.
+INFRASTRUCTURE_ERRORS = frozenset({*THROTTLING_ERRORS, *TRANSIENT_ERRORS, EXECUTION_LOST})
+MAP_ITEM_FAILED = "States.ExceedToleratedFailureThreshold"
+DEFERRED_MESSAGE = "interrupted by a temporary AWS failure ({message}); it resumes automatically"
+OUTAGE_MESSAGE = (
+    "The export could not run: the AWS services it depends on kept failing for more than {minutes} minutes "
+    "(last error: {message}). Nothing is wrong with the request: submit it again."
+)
+RETRIES_EXHAUSTED_MESSAGE = (
+    "Internal Server Error: the export failed {attempts} times (last error: {message}). Submit it again; if it "
+    "fails again, contact support with the requestId."
+)
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -76,19 +101,44 @@ def failure_message(cause: str | None) -> str:
     return cause
 
 
+def _is_transient(error: BaseException) -> bool:
+    client_error, botocore_error = aws.transport_errors()
+    if isinstance(error, client_error):
+        return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
+    # pyarrow reports S3 throttling and dropped connections as OSError; a missing or forbidden path is no blip.
+    return isinstance(error, botocore_error | TimeoutError | ConnectionError) or type(error) is OSError
+
+
 def classify(error: Exception) -> Exception:
-    """The workflow error for what a builder raised: permanent, transient, or the error itself (request retry)."""
+    """The workflow error for what a step raised: permanent, transient, or the error itself (request retry).
+
+    The chain of causes counts: boto3's upload_file turns S3's SlowDown into an S3UploadFailedError raised while
+    handling the ClientError.
+    """
+    if isinstance(error, PermanentFailure | TransientFailure | StaleExecution):
+        return error
     if getattr(error, "permanent", False):
         return PermanentFailure(getattr(error, "message", str(error)))
-    client_error, botocore_error = aws.transport_errors()
-    if isinstance(error, client_error) and error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
-        return TransientFailure(str(error))
-    if isinstance(error, botocore_error | TimeoutError | ConnectionError):
-        return TransientFailure(str(error))
-    # pyarrow reports S3 throttling and dropped connections as OSError; a missing or forbidden path is no blip.
-    if type(error) is OSError:
-        return TransientFailure(str(error))
+    cause: BaseException | None = error
+    seen: set[int] = set()  # `raise error from error` makes a chain a loop
+    while cause is not None and id(cause) not in seen:
+        if _is_transient(cause):
+            return TransientFailure(str(error))
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
     return error
+
+
+@contextmanager
+def infrastructure_errors_are_transient() -> Iterator[None]:
+    """Around a whole step: a throttled or failing AWS call anywhere (e.g. the write after an upload) is retried."""
+    try:
+        yield
+    except Exception as error:
+        classified = classify(error)
+        if classified is error:
+            raise
+        raise classified from error
 
 
 def retry_delay_seconds(attempts: int, base: int = RETRY_BASE_DELAY_SECONDS) -> int:
@@ -126,6 +176,8 @@ class Pipeline:
     build_file: Callable[..., Any] = _default_build_file
     clock: Callable[[], int] = now_ms
     retry_base_delay_seconds: int = RETRY_BASE_DELAY_SECONDS
+    transient_retry_delay_seconds: int = TRANSIENT_RETRY_DELAY_SECONDS
+    transient_outage_limit_seconds: int = TRANSIENT_OUTAGE_LIMIT_SECONDS
 
     @property
     def lake(self) -> str:
@@ -262,7 +314,10 @@ class Pipeline:
                     "rowsWritten": current.progress.rowsWritten + output.rows,
                 }
             )
-            return current.model_copy(update={"files": [*current.files, output], "progress": progress})
+            # Progress: an infrastructure outage, if any, is over.
+            return current.model_copy(
+                update={"files": [*current.files, output], "progress": progress, "transientSince": None}
+            )
 
         self.update(request_id, execution_arn, record_file)
         logger.info("batch built", extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows})
@@ -272,11 +327,15 @@ class Pipeline:
     def finalize(
         self, request_id: str, execution_arn: str, results: list[dict[str, Any]], started_at: str | None = None
     ) -> ExhaustRequest:
-        """SUCCESS with the manifest, or FAILED with the first batch's permanent failure; then notify."""
+        """SUCCESS with the manifest; or the attempt ends with the batches' failures (permanent ones first); notify."""
         failures = [result for result in results if result.get("failure")]
         if failures:
             request = self.owned(request_id, execution_arn)
-            return self.end_attempt(request, PERMANENT_ERROR, failure_message(failures[0]["failure"]), started_at)
+            # BatchFailed records the error's name; a result without one is a permanent failure.
+            permanent = [f for f in failures if f.get("error", PERMANENT_ERROR) == PERMANENT_ERROR]
+            first = (permanent or failures)[0]
+            name = PERMANENT_ERROR if permanent else str(first["error"])
+            return self.end_attempt(request, name, failure_message(first["failure"]), started_at)
         request = self.owned(request_id, execution_arn)
         files = sorted(request.files, key=lambda f: f.name)
         self.write_manifest(request, files)
@@ -291,13 +350,38 @@ class Pipeline:
                     "completedAt": moment,
                     "executionTimeMs": _elapsed_ms(started_at, moment),
                     "encryptedKey": None,
+                    "transientSince": None,
+                    "outbox": notices_for(current),
                 }
             )
 
         done = self.update(request_id, execution_arn, succeed)
         logger.info("request succeeded", extra={"request_id": request_id, "files": len(done.files)})
-        self.notifier.request_ended(done)
-        return done
+        return self.announce(done)
+
+    def announce(self, ended: ExhaustRequest) -> ExhaustRequest:
+        """Deliver the ended request's pending notices; remove the settled ones from its outbox (else the sweeper
+        tries again). Never raises: the request's state is written, a notice must not turn it into a failure."""
+        if not ended.outbox:
+            return ended
+        settled = self.notifier.deliver(ended, ended.outbox, self.clock())
+        if not settled:
+            return ended
+        current: ExhaustRequest | None = ended
+        try:
+            for _ in range(UPDATE_ATTEMPTS):
+                if current is None or (current.status, current.submittedAt) != (ended.status, ended.submittedAt):
+                    return ended  # re-submitted meanwhile: its new run has notices of its own
+                remaining = [kind for kind in current.outbox if kind not in settled]
+                try:
+                    return self.store.replace(current.model_copy(update={"outbox": remaining}), current.version)
+                except ConcurrentUpdate:
+                    current = self.store.get(ended.requestId)
+        except Exception:
+            logger.exception(
+                "delivered notices not recorded; the sweeper sends them again", extra={"request_id": ended.requestId}
+            )
+        return ended
 
     def write_manifest(self, request: ExhaustRequest, files: list[OutputFile]) -> str:
         """`requests/{channel}/{requestId}/manifest.json`: the request and its files (name, key, rows, sha256...)."""
@@ -353,68 +437,111 @@ class Pipeline:
     def _end_attempt(
         self, request: ExhaustRequest, error_name: str, message: str, started_at: str | None
     ) -> ExhaustRequest:
-        attempts = request.attempts + 1
         moment = self.clock()
-        permanent = error_name == PERMANENT_ERROR
-        if permanent or attempts >= MAX_ATTEMPTS:
-            shown = message if permanent else f"Internal Server Error: {message}"
-            ended = request.model_copy(
-                update={
-                    "status": Status.FAILED,
-                    "statusMessage": shown,
-                    "attempts": attempts,
-                    "completedAt": moment,
-                    "executionTimeMs": _elapsed_ms(started_at, moment),
-                    "encryptedKey": None,
-                    "updatedAt": moment,
-                }
+        if error_name == PERMANENT_ERROR:
+            return self._fail(request, request.attempts + 1, message, error_name, started_at)
+        if error_name in INFRASTRUCTURE_ERRORS:
+            since = request.transientSince or moment
+            if moment - since < self.transient_outage_limit_seconds * 1000:
+                return self._requeue(
+                    request,
+                    {
+                        "deferrals": request.deferrals + 1,
+                        "transientSince": since,
+                        "statusMessage": DEFERRED_MESSAGE.format(message=message),
+                    },
+                    self.transient_retry_delay_seconds,
+                    error_name,
+                )
+            minutes = self.transient_outage_limit_seconds // 60
+            return self._fail(
+                request,
+                request.attempts,
+                OUTAGE_MESSAGE.format(minutes=minutes, message=message),
+                error_name,
+                started_at,
             )
-            stored = self.store.replace(ended, request.version)
-            logger.info(
-                "request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name}
-            )
-            self.notifier.request_ended(stored)
-            return stored
-        again = request.model_copy(
+        attempts = request.attempts + 1
+        if error_name == MAP_ITEM_FAILED:
+            message = "building one of the batches failed unexpectedly"
+        if attempts >= MAX_ATTEMPTS:
+            shown = RETRIES_EXHAUSTED_MESSAGE.format(attempts=attempts, message=message)
+            return self._fail(request, attempts, shown, error_name, started_at)
+        delay = retry_delay_seconds(attempts, self.retry_base_delay_seconds)
+        return self._requeue(request, {"attempts": attempts, "statusMessage": None}, delay, error_name)
+
+    def _fail(
+        self, request: ExhaustRequest, attempts: int, message: str, error_name: str, started_at: str | None
+    ) -> ExhaustRequest:
+        moment = self.clock()
+        ended = request.model_copy(
             update={
-                "status": Status.SUBMITTED,
-                "statusMessage": None,
+                "status": Status.FAILED,
+                "statusMessage": message,
                 "attempts": attempts,
-                "executionArn": None,
+                "completedAt": moment,
+                "executionTimeMs": _elapsed_ms(started_at, moment),
+                "encryptedKey": None,
+                "transientSince": None,
                 "updatedAt": moment,
             }
         )
-        stored = self.store.replace(again, request.version)
-        delay = retry_delay_seconds(attempts, self.retry_base_delay_seconds)
+        ended = ended.model_copy(update={"outbox": notices_for(ended)})
+        stored = self.store.replace(ended, request.version)
         logger.info(
-            "attempt failed; request queued again",
-            extra={"request_id": request.requestId, "attempts": attempts, "error": error_name, "delay": delay},
+            "request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name}
         )
-        self.queue.send(request.requestId, attempts, delay_seconds=delay)
+        return self.announce(stored)
+
+    def _requeue(self, request: ExhaustRequest, changes: dict[str, Any], delay: int, error_name: str) -> ExhaustRequest:
+        """SUBMITTED again, queued with `delay`. The message goes first: if sending fails nothing is written and
+        the step fails as a transient error, so Step Functions retries it (a message sent for a write that then
+        lost its race is harmless: the dispatcher starts one execution per attempt)."""
+        try:
+            self.queue.send(request.requestId, changes.get("attempts", request.attempts), delay_seconds=delay)
+        except Exception as error:
+            raise TransientFailure(f"could not queue request {request.requestId} again: {error}") from error
+        again = request.model_copy(
+            update={"status": Status.SUBMITTED, "executionArn": None, "updatedAt": self.clock(), **changes}
+        )
+        stored = self.store.replace(again, request.version)
+        logger.info(
+            "attempt ended; request queued again",
+            extra={
+                "request_id": request.requestId,
+                "attempts": stored.attempts,
+                "deferrals": stored.deferrals,
+                "error": error_name,
+                "delay": delay,
+            },
+        )
         return stored
 
 
 def run_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
     """The builder image's entry: `{"step": "plan" | "build", ...}` as the workflow's Payload sends it."""
     step = event.get("step")
-    if step == "plan":
-        return pipeline.plan(event["requestId"], event["executionArn"])
-    if step == "build":
-        return pipeline.build_batch(event["requestId"], event["executionArn"], event["batchId"])
+    with infrastructure_errors_are_transient():
+        if step == "plan":
+            return pipeline.plan(event["requestId"], event["executionArn"])
+        if step == "build":
+            return pipeline.build_batch(event["requestId"], event["executionArn"], event["batchId"])
     raise ValueError(f"unknown step {step!r}")
 
 
 def finalize_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
     """The finalize function's entry (the workflow's Finalize Payload)."""
-    request = pipeline.finalize(
-        event["requestId"], event["executionArn"], list(event.get("results") or []), event.get("startedAt")
-    )
+    with infrastructure_errors_are_transient():
+        request = pipeline.finalize(
+            event["requestId"], event["executionArn"], list(event.get("results") or []), event.get("startedAt")
+        )
     return {"requestId": request.requestId, "status": request.status.value}
 
 
 def mark_failed_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
     """The mark_failed function's entry (the workflow's MarkFailed Payload)."""
-    request = pipeline.mark_failed(
-        event["requestId"], event["executionArn"], dict(event.get("error") or {}), event.get("startedAt")
-    )
+    with infrastructure_errors_are_transient():
+        request = pipeline.mark_failed(
+            event["requestId"], event["executionArn"], dict(event.get("error") or {}), event.get("startedAt")
+        )
     return {"requestId": event["requestId"], "status": request.status.value if request else None}

@@ -3,9 +3,11 @@
 - SUBMITTED and untouched for `sweep_submitted_after_seconds`: the queue message was lost (queueing failed at
   submit, or a message went to the dead-letter queue): queue it again (and touch the request, so the next sweep
   waits another period). A duplicate message is harmless: the dispatcher starts one execution per attempt.
-- PROCESSING whose execution ended (or never started, or is unknown, e.g. local mode's worker was killed) and,
-  after `sweep_stuck_after_seconds` without progress, even while it runs (it is stopped): the attempt ends as a
-  transient failure, so the request is queued again while it has attempts left, and FAILED after that.
+- PROCESSING whose execution ended (or never started, or is unknown, e.g. local mode's worker was killed): the
+  infrastructure's failure, so the request is deferred (queued again without using an attempt). After
+  `sweep_stuck_after_seconds` without progress, even while it runs (it is stopped): the attempt ends and counts,
+  so the request is queued again while it has attempts left, and FAILED after that.
+- SUCCESS or FAILED with notices in its outbox (the event or callback failed when it ended): sent again.
 A PROCESSING request younger than PROCESSING_GRACE_MS is left alone: its dispatcher may be starting it right now.
 """
 
@@ -14,21 +16,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exhaust.observability import logger
-from exhaust.pipeline.errors import StaleExecution
+from exhaust.pipeline.errors import EXECUTION_LOST, StaleExecution
+from exhaust.pipeline.notify import NOTICE_RETRY_WINDOW_SECONDS
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow, Workflow
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 
 PROCESSING_GRACE_MS = 60_000
-EXECUTION_LOST = "States.ExecutionLost"
 EXECUTION_STUCK = "States.ExecutionStuck"
+# How far back (by submission) ended requests are looked at for undelivered notices: the retry window, plus the
+# longest a request can take to end (a 12-hour execution, retries and a bounded outage).
+NOTICE_LOOKBACK_MS = (NOTICE_RETRY_WINDOW_SECONDS + 2 * 24 * 3600) * 1000
 
 
 @dataclass
 class SweepReport:
     requeued: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    notified: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -48,8 +54,15 @@ class Sweeper:
         for request in store.in_status(Status.PROCESSING, now - self.processing_grace_ms):
             if self._recover(request, now):
                 report.recovered.append(request.requestId)
-        if report.requeued or report.recovered:
-            logger.info("sweep", extra={"requeued": report.requeued, "recovered": report.recovered})
+        for status in (Status.SUCCESS, Status.FAILED):
+            for request in store.with_pending_notices(status, now - NOTICE_LOOKBACK_MS):
+                if not self.pipeline.announce(request).outbox:
+                    report.notified.append(request.requestId)
+        if report.requeued or report.recovered or report.notified:
+            logger.info(
+                "sweep",
+                extra={"requeued": report.requeued, "recovered": report.recovered, "notified": report.notified},
+            )
         return report
 
     def _requeue(self, request: ExhaustRequest, now: int) -> bool:

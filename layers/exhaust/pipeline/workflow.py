@@ -1,6 +1,7 @@
 """The Workflow port (start, describe, stop executions) and its Step Functions adapter.
 
-Executions are named `{requestId}-{submittedAt}-{attempt}`: a redelivered message for the same attempt asks for
+Executions are named `{requestId}-{submittedAt}-{attempt}` (`-{deferrals}` appended once the request was deferred
+after an infrastructure failure): a redelivered message for the same attempt asks for
 the same name, which Step Functions refuses (or answers with the running execution), so it cannot start a second
 run. `submittedAt` changes when a FAILED request is re-submitted, so the fresh request does not collide with the
 names of its earlier run (Step Functions keeps names of STANDARD executions for 90 days).
@@ -24,7 +25,9 @@ class ExecutionAlreadyExists(Exception):
 
 
 def execution_name(request: ExhaustRequest) -> str:
-    return f"{request.requestId}-{request.submittedAt}-{request.attempts}"
+    """One name per attempt, and per deferral within it (a deferred request runs again as a new execution)."""
+    name = f"{request.requestId}-{request.submittedAt}-{request.attempts}"
+    return f"{name}-{request.deferrals}" if request.deferrals else name
 
 
 def execution_arn_for(state_machine_arn: str, name: str) -> str:

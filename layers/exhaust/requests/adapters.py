@@ -26,6 +26,12 @@ class RequestQueue:
             DelaySeconds=delay_seconds,
         )
 
+    def hold(self, receipt_handle: str, seconds: int) -> None:
+        """Keep a received message invisible `seconds` from now (it comes back then unless deleted)."""
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+        )
+
 
 class KeyVault:
     """Encrypts partners' encryption keys with the service's KMS key, bound to the request by its id."""

@@ -55,6 +55,12 @@ class ExhaustRequest(BaseModel):
     encryptedKey: str | None = None
     callbackUrl: str | None = None
     executionArn: str | None = None
+    # The pipeline's bookkeeping (docs/pipeline.md, "Faults and recovery"): returns to SUBMITTED after an
+    # infrastructure failure (they do not count as attempts), since when such failures last, and the completion
+    # notices ("event", "callback") not delivered yet.
+    deferrals: int = 0
+    transientSince: int | None = None
+    outbox: list[str] = Field(default_factory=list)
     version: int = 1
 
     @property

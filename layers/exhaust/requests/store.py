@@ -239,14 +239,15 @@ class RequestStore:
                 arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return found
 
-    def count_in_status(self, status: Status, channel: str) -> int:
-        """How many of the channel's requests are in `status` (the dispatcher's throttle counts PROCESSING)."""
+    def count_in_status(self, status: Status, channel: str | None = None) -> int:
+        """How many requests (of the channel, or of all) are in `status` (the dispatcher's throttles count them)."""
         arguments: dict[str, Any] = {
             "IndexName": "by-status",
             "KeyConditionExpression": Key("status").eq(status.value),
-            "FilterExpression": Attr("channel").eq(channel),
             "Select": "COUNT",
         }
+        if channel is not None:
+            arguments["FilterExpression"] = Attr("channel").eq(channel)
         total = 0
         while True:
             page = self.table.query(**arguments)
@@ -260,6 +261,21 @@ class RequestStore:
         arguments: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": Key("status").eq(status.value)}
         if updated_before is not None:
             arguments["FilterExpression"] = Attr("updatedAt").lt(updated_before)
+        found: list[ExhaustRequest] = []
+        while True:
+            page = self.table.query(**arguments)
+            found.extend(from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def with_pending_notices(self, status: Status, submitted_after: int) -> list[ExhaustRequest]:
+        """Requests in `status`, submitted after `submitted_after` (epoch ms), whose outbox is not empty."""
+        arguments: dict[str, Any] = {
+            "IndexName": "by-status",
+            "KeyConditionExpression": Key("status").eq(status.value) & Key("submittedAt").gt(submitted_after),
+            "FilterExpression": Attr("outbox").size().gt(0),
+        }
         found: list[ExhaustRequest] = []
         while True:
             page = self.table.query(**arguments)
