@@ -173,14 +173,22 @@ def percent(score: pa.Array, maximum: pa.Array) -> pa.Array:
 
 def list_match_counts(lists: pa.ListArray, value_set: pa.Array) -> pa.Array:
     """For each list, how many of its values are in `value_set` (the lists hold distinct values)."""
-    offsets = lists.offsets
-    hits = pc.cast(pc.is_in(lists.values, value_set=value_set), pa.int64())
-    running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)]) if len(hits) else None
-    if running is None:
-        return pa.array([0] * len(lists), pa.int64())
-    ends = pc.take(running, offsets.slice(1))
-    starts = pc.take(running, offsets.slice(0, len(lists)))
-    return pc.subtract(ends, starts)
+    (counts,) = list_match_counts_of_each(lists, [value_set])
+    return counts
+
+
+def list_match_counts_of_each(lists: pa.ListArray, value_sets: Sequence[pa.Array]) -> list[pa.Array]:
+    """`list_match_counts` for several value sets, hashing the lists' values once (then one take per set)."""
+    known = pa.concat_arrays([value_set.cast(pa.string()) for value_set in value_sets]).unique()
+    known_positions = pc.index_in(lists.values, value_set=known)
+    offsets = lists.offsets  # into lists.values, also when `lists` is a slice
+    answers = []
+    for value_set in value_sets:
+        in_set = pc.is_in(known, value_set=value_set)
+        hits = pc.cast(pc.fill_null(pc.take(in_set, known_positions), False), pa.int64())
+        running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)])
+        answers.append(pc.subtract(pc.take(running, offsets.slice(1)), pc.take(running, offsets.slice(0, len(lists)))))
+    return answers
 
 
 def named(table: pa.Table, **sources: str) -> pa.Table:

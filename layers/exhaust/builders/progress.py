@@ -151,11 +151,12 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
         users = common.profiles_of(lake, batch.batch_id, user_ids, (*USER_COLUMNS, "best_attempts"))
         completed_contents = common.single(chunk, "completed_contents")
         completed = pc.equal(common.single(chunk, "status"), ENROLMENT_COMPLETED)
-        overall = _progress(common.list_match_counts(completed_contents, leaf_ids), collection.leaf_count)
+        leaf_sets = [leaf_ids, *(leaves for leaves, _ in unit_leaves)]
+        counts = common.list_match_counts_of_each(completed_contents, leaf_sets)
+        overall = _progress(counts[0], collection.leaf_count)
         overall = pc.if_else(completed, pa.scalar(100, pa.int64()), overall)
         unit_columns = [
-            _progress(common.list_match_counts(completed_contents, leaves), leaf_count)
-            for leaves, leaf_count in unit_leaves
+            _progress(count, leaf_count) for count, (_, leaf_count) in zip(counts[1:], unit_leaves, strict=True)
         ]
         total_score, score_columns = scores(common.single(users, "best_attempts"), scored)
         columns = [
