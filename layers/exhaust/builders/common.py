@@ -142,10 +142,14 @@ def _padded(values: pa.Array, width: int) -> pa.Array:
 def format_dates(values: pa.ChunkedArray | pa.Array, with_time: bool = False, repeated: bool = False) -> pa.Array:
     """`dd/MM/yyyy` (or `dd/MM/yyyy HH:mm:ss`) in UTC; null stays null.
 
-    Assembled from the date's parts: three times faster than strftime on time-zone-aware timestamps. With
-    `repeated` (e.g. a response's questions share their attempt's time), each distinct value is formatted once:
-    about three times faster there, twice slower on mostly distinct values.
+    Assembled from the date's parts: three times faster than strftime on time-zone-aware timestamps. Each
+    distinct value is formatted once where values repeat: always for dates (a batch's enrolments fall on few
+    days; ten times faster), and with `repeated` for date-times (a response's questions share their attempt's
+    time; three times faster there, twice slower on mostly distinct values).
     """
+    if not with_time and pa.types.is_timestamp(values.type):
+        values = pc.cast(values, pa.date32())  # the day in the timestamp's zone (UTC), as pc.day etc. read it
+        repeated = True
     if repeated:
         distinct = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
         return pc.take(format_dates(distinct.dictionary, with_time), distinct.indices)
