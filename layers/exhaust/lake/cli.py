@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 # Spelled out so that `exhaust --help` does not load pyarrow; a unit test keeps them equal to the generator's.
-SCALE_NAMES = ("tiny", "small", "medium", "large")
+SCALE_NAMES = ("tiny", "small", "medium", "large", "answers")
 DEFAULT_PARTNER_ID = "org.sample.partner"
 
 
