@@ -23,8 +23,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from exhaust import aws, resources
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
@@ -104,10 +102,11 @@ def failure_message(cause: str | None) -> str:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, ClientError):
+    client_error, botocore_error = aws.transport_errors()
+    if isinstance(error, client_error):
         return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
     # pyarrow reports S3 throttling and dropped connections as OSError; a missing or forbidden path is no blip.
-    return isinstance(error, BotoCoreError | TimeoutError | ConnectionError) or type(error) is OSError
+    return isinstance(error, botocore_error | TimeoutError | ConnectionError) or type(error) is OSError
 
 
 def classify(error: Exception) -> Exception:
