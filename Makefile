@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth bench fuzz deploy smoke lock clean
+.PHONY: install run test test-fast lint format synth bench bench-answers fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -60,6 +60,10 @@ synth: install
 ## The builders against their floor, small batches and cold starts; figures in bench/results.json and docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/bench_builders.py
+
+## The largest legacy and export answers on the answers lake, against API Gateway's 29 s (docs/benchmarks.md).
+bench-answers: install
+	$(BIN)/python bench/bench_answers.py
 
 deploy: install node_modules/.installed
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)

@@ -30,6 +30,7 @@ STATUS_TEXT = {
     404: "Not found (or not yours)",
     409: "Idempotency-Key reused with a different body",
     413: "Body over 256 KiB",
+    422: "Valid, but too big to answer within API Gateway's 29 s: errmsg says how to narrow it",
     429: "Too many requests: the stage's throttling, or (submit) the channel's open-request limit; see Retry-After",
     500: "Internal error (logged; no details are returned)",
 }
@@ -76,12 +77,12 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "legacy": Operation(
         body=LegacyRequestBody,
-        extra_statuses=(303, 401, 403),
+        extra_statuses=(303, 401, 403, 422),
         content=_ZIP,
         tag="legacy dataset API",
     ),
     "export": Operation(
-        extra_statuses=(204, 303, 429),
+        extra_statuses=(204, 303, 422, 429),
         content=_ZIP,
         tag="export",
     ),

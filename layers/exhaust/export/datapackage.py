@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from exhaust.export.formats import Field
+from exhaust.export.fields import Field
 
 PACKAGE_NAME = "observations-export"
 RESOURCE_NAME = "observations"

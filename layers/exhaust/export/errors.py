@@ -1,8 +1,9 @@
-"""The export API's errors (seed 003): all are 400s whose messages say what to send instead."""
+"""The export API's errors (seed 003): 400s whose messages say what to send instead, and the 422 of an export
+too large to answer in time, which says how to narrow it."""
 
 from __future__ import annotations
 
-from exhaust.errors import BadRequest
+from exhaust.errors import BadRequest, ServiceError
 
 
 class BadDateFormat(BadRequest):
@@ -15,3 +16,11 @@ class BadDateRange(BadRequest):
 
 class UnsupportedFormat(BadRequest):
     code = "UNSUPPORTED_FORMAT"
+
+
+class ExportTooLarge(ServiceError):
+    """Valid filters whose answer cannot be built within API Gateway's wait: the message says how to narrow them."""
+
+    status = 422
+    response_code = "CLIENT_ERROR"
+    code = "EXPORT_TOO_LARGE"

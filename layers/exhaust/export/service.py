@@ -1,8 +1,10 @@
-"""One export: check the parameters, stream the matching observations into a zip, answer it.
+"""One export: check the parameters, estimate the size, stream the matching observations into a zip, answer it.
 
 The data file is written into the zip entry one record batch at a time and the zip itself lives in a temporary
-file, so memory stays bounded by one batch whatever the export's size. Only after the parameters are valid is
-pyarrow loaded (exhaust.export.reader), so a refused call stays cheap.
+file, so memory stays bounded by a few batches whatever the export's size. Batches are encoded in threads and
+written in order. Only after the parameters are valid is pyarrow loaded (exhaust.export.reader), and an export
+whose row count (from the Parquet footers) is over its format's limit is refused before any row is read, so a
+refused call stays cheap.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import io
 import itertools
 import json
+import os
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -19,13 +22,23 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from exhaust.api.http import RawResponse
-from exhaust.downloads import deliver_zip, fresh_lake, streamed_entry
+from exhaust.downloads import (
+    API_GATEWAY_TIMEOUT_SECONDS,
+    FAST_DEFLATE_LEVEL,
+    deliver_zip,
+    fresh_lake,
+    in_order_threaded,
+    streamed_entry,
+)
 from exhaust.export import datapackage
-from exhaust.export.formats import WRITERS, Field
+from exhaust.export.errors import ExportTooLarge
+from exhaust.export.fields import Field
 from exhaust.export.query import ExportQuery, parse_query
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from exhaust.lake.store import Lake
 
 EXPORTS_PREFIX = "exports/"
@@ -42,6 +55,13 @@ FIELDS: tuple[Field, ...] = (
     Field("value", "numeric", "number", "The observed value"),
 )
 LAKE_COLUMNS = tuple(field.id for field in FIELDS[1:])
+
+# The most rows one synchronous export holds, per format: what bench/bench_answers.py measured to be built and
+# delivered well within API Gateway's API_GATEWAY_TIMEOUT_SECONDS on one vCPU (the function's 1,769 MB): 11-13
+# CPU seconds for 6,000,000 rows as CSV or JSON; XML, 2.5 times the bytes, 16.5 s for 6,000,000, so at most 4,000,000
+# (docs/benchmarks.md, "Legacy and export").
+MAX_SYNC_ROWS = {"CSV": 6_000_000, "JSON": 6_000_000, "XML": 4_000_000}
+ENCODING_THREADS = max(2, min(4, os.cpu_count() or 1))
 
 
 class DigestingStream(io.RawIOBase):
@@ -96,9 +116,11 @@ class ExportService:
     ) -> RawResponse:
         query = parse_query(format_text, date_from, date_to, types, units)
 
-        from exhaust.export.reader import observation_rows
+        from exhaust.export.reader import estimated_rows, observation_batches
 
-        batches = observation_rows(self.lake(), query, LAKE_COLUMNS)
+        lake = self.lake()
+        refuse_if_too_large(query, estimated_rows(lake, query))
+        batches = observation_batches(lake, query, LAKE_COLUMNS)
         first = next(batches, None)
         if first is None:
             return RawResponse(204)
@@ -109,18 +131,29 @@ class ExportService:
             self._write_zip(path, query, itertools.chain([first], batches))
             return deliver_zip(path, filename=filename, key_prefix=EXPORTS_PREFIX, settings=settings)
 
-    def _write_zip(self, path: Path, query: ExportQuery, batches: itertools.chain[list[tuple[object, ...]]]) -> None:
+    def _write_zip(self, path: Path, query: ExportQuery, batches: itertools.chain[pa.RecordBatch]) -> None:
+        import pyarrow as pa
+
+        from exhaust.export.formats import WRITERS
+
         writer_class = WRITERS[query.format]
         data_name = f"{DATA_STEM}.{writer_class.extension}"
         rows = 0
+
+        def numbered(batch: pa.RecordBatch) -> pa.RecordBatch:
+            nonlocal rows
+            numbers = pa.array(range(rows + 1, rows + batch.num_rows + 1), pa.int64())
+            rows += batch.num_rows
+            return pa.RecordBatch.from_arrays([numbers, *batch.columns], names=[field.id for field in FIELDS])
+
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-            with archive.open(streamed_entry(data_name), "w", force_zip64=True) as entry:
+            entry_info = streamed_entry(data_name, FAST_DEFLATE_LEVEL)
+            with archive.open(entry_info, "w", force_zip64=True) as entry:
                 stream = DigestingStream(entry)
                 writer = writer_class(stream, FIELDS)
                 writer.begin()
-                for batch in batches:
-                    writer.write_rows([(rows + offset, *row) for offset, row in enumerate(batch, start=1)])
-                    rows += len(batch)
+                for data in in_order_threaded(writer.encode, map(numbered, batches), ENCODING_THREADS):
+                    writer.write_encoded(data)
                 writer.end()
             package = datapackage.descriptor(
                 fields=FIELDS,
@@ -134,3 +167,16 @@ class ExportService:
                 created=self.now(),
             )
             archive.writestr(DATAPACKAGE_FILE, json.dumps(package, indent=2))
+
+
+def refuse_if_too_large(query: ExportQuery, estimated: int) -> None:
+    """EXPORT_TOO_LARGE (422) when the footers say the export may hold more rows than its format's limit."""
+    limit = MAX_SYNC_ROWS[query.format]
+    if estimated <= limit:
+        return
+    narrower = "" if query.format == "CSV" else f", or ask for CSV (up to {MAX_SYNC_ROWS['CSV']:,} rows)"
+    raise ExportTooLarge(
+        f"This export may hold up to {estimated:,} rows; one {query.format} export holds at most {limit:,}, "
+        f"what can be answered within API Gateway's {API_GATEWAY_TIMEOUT_SECONDS} s. Narrow date_from and "
+        f"date_to (split the range into several exports){narrower}"
+    )

@@ -64,6 +64,11 @@ RESPONSES = {
         "(echoing it and listing CSV, JSON, XML)",
         "content": ERROR_CONTENT,
     },
+    "422": {
+        "description": "Export too large to answer within API Gateway's 29 s (EXPORT_TOO_LARGE): narrow date_from "
+        "and date_to, as the message says",
+        "content": ERROR_CONTENT,
+    },
     "429": {"description": "Throttled: retry later", "content": ERROR_CONTENT},
 }
 

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 # Spelled out so that `exhaust --help` does not load pyarrow; a unit test keeps them equal to the generator's.
-SCALE_NAMES = ("tiny", "small", "medium", "large")
+SCALE_NAMES = ("tiny", "small", "medium", "large", "answers")
 DEFAULT_PARTNER_ID = "org.sample.partner"
 
 
@@ -58,9 +58,10 @@ def register(commands: Any) -> None:
     generate.set_defaults(run=_generate)
     index = actions.add_parser(
         "index",
-        help="rewrite the lake's batch_users extract after loading enrolments or users",
-        description="Rewrite the batch_users extract (each enrolment's profile, by batch) from enrolments and "
-        "users (docs/lake.md). The builders refuse a batch whose extract does not match its enrolments.",
+        help="rewrite the lake's batch_users extract after loading enrolments, users or attempts",
+        description="Rewrite the batch_users extract (each enrolment's profile and best attempts, by batch) from "
+        "enrolments, users and assessment_attempts (docs/lake.md). The builders refuse a batch whose extract "
+        "does not match its enrolments.",
     )
     index.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
     index.set_defaults(run=_index)

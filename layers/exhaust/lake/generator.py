@@ -6,7 +6,8 @@ attempts, ACTIVE / REVOKED / absent consents (and consents given to another org)
 course without a leaf count, users with missing fields, and names with commas, quotes, newlines, Hindi and Tamil.
 
 Scales: tiny (a few dozen enrolments, for tests), small (local mode, a few seconds), medium (~100k enrolments),
-large (one batch of 1,000,000 enrolments plus many small batches, for the benchmark).
+large (one batch of 1,000,000 enrolments plus many small batches, for the benchmark), answers (tiny's courses
+with 100,000 partner events and 100,000 observations a day, 6,000,000 of each: the legacy and export benchmark).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Scale:
     attempt_share: float
     telemetry_per_day: int
     observations_per_day: int
+    # Telemetry and observations written column-wise a day at a time (exhaust.lake.answers_scale).
+    bulk_answers: bool = False
 
 
 SCALES: dict[str, Scale] = {
@@ -48,6 +51,7 @@ SCALES: dict[str, Scale] = {
     "small": Scale(8, (1, 3), (20, 80), 200, 0, 0.6, 40, 12),
     "medium": Scale(30, (2, 4), (200, 1500), 5_000, 0, 0.4, 400, 48),
     "large": Scale(60, (2, 4), (50, 400), 10_000, 1_000_000, 0.1, 400, 48),
+    "answers": Scale(2, (1, 2), (6, 12), 10, 0, 0.8, 100_000, 100_000, bulk_answers=True),
 }
 
 FIRST_NAMES = [
@@ -608,12 +612,19 @@ class Generator:
         lake.write("batches", pa.Table.from_pylist(batch_rows, schema=schemas.BATCHES))
         lake.write("users", users)
         lake.write("enrolments", pa.concat_tables(enrolment_parts))
-        write_batch_users(lake)
         lake.write("consents", pa.Table.from_pylist(consent_rows, schema=schemas.CONSENTS))
         lake.write("assessment_attempts", pa.Table.from_pylist(attempt_rows, schema=schemas.ASSESSMENT_ATTEMPTS))
+        write_batch_users(lake)
         extras.write(lake, plan, members_of)
-        lake.write("telemetry", self.telemetry())
-        lake.write("observations", self.observations())
+        if scale.bulk_answers:
+            from exhaust.lake.answers_scale import AnswersVolume
+
+            volume = AnswersVolume(self, TELEMETRY_DAYS)
+            lake.write("telemetry", volume.telemetry())
+            lake.write("observations", volume.observations())
+        else:
+            lake.write("telemetry", self.telemetry())
+            lake.write("observations", self.observations())
 
         main_batches = [batch_id for shape, batch_id, _ in plan if shape is main and batch_id != big_batch]
         retired_batch = next(batch_id for shape, batch_id, _ in plan if shape is retired)

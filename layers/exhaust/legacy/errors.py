@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from exhaust.errors import BadRequest
+from exhaust.errors import BadRequest, ServiceError
 
 
 class InvalidData(BadRequest):
@@ -19,4 +19,13 @@ class InvalidDate(BadRequest):
 
 
 class DateRangeTooLarge(BadRequest):
+    code = "DATE_RANGE_TOO_LARGE"
+
+
+class AnswerTooLarge(ServiceError):
+    """A valid range whose events cannot be answered within API Gateway's wait: seed 000's code for a range too
+    large, with 422 (not 400: nothing is malformed) and a message saying how many days to ask for instead."""
+
+    status = 422
+    response_code = "CLIENT_ERROR"
     code = "DATE_RANGE_TOO_LARGE"

@@ -7,8 +7,6 @@ import json
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from exhaust import aws
 from exhaust.aws_limits import SQS_MESSAGE_MAX_BYTES
 from exhaust.errors import Conflict
@@ -86,7 +84,7 @@ class IdempotencyRecords:
                     ExpressionAttributeValues={":now": now},
                 )
                 return None
-            except ClientError as error:
+            except aws.client_error() as error:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
             holder = self.get(key)
@@ -103,7 +101,7 @@ class IdempotencyRecords:
                 ConditionExpression="bodyHash = :hash",
                 ExpressionAttributeValues={":hash": body_hash},
             )
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 

@@ -61,6 +61,8 @@ class ExhaustRequest(BaseModel):
     deferrals: int = 0
     transientSince: int | None = None
     outbox: list[str] = Field(default_factory=list)
+    # Submit stored the request but could not queue it: the sweeper queues it again at its next run.
+    queueSendFailed: bool = False
     version: int = 1
 
     @property

@@ -215,8 +215,13 @@ class RequestService:
         try:
             self.queue.send(request.requestId)
         except Exception:
-            # The request is stored as SUBMITTED: the sweeper queues it again later, so nothing is lost.
+            # The request is stored as SUBMITTED, so nothing is lost; marked, the sweeper queues it at its next run
+            # (a minute) instead of after the period that covers retry delays. Unmarked, it still does, later.
             logger.exception("queueing failed; the sweeper will retry", extra={"request_id": request.requestId})
+            try:
+                self.store.replace(request.model_copy(update={"queueSendFailed": True}), request.version)
+            except Exception:
+                logger.exception("could not mark the request unqueued", extra={"request_id": request.requestId})
 
     # -- read / list / search --------------------------------------------------------------------------
     def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:

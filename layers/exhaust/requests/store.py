@@ -8,10 +8,9 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
-
 from exhaust import aws
+from exhaust.aws import condition_attr as Attr  # boto3's conditions, imported on first use
+from exhaust.aws import condition_key as Key
 from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
 from exhaust.errors import BadRequest, PayloadTooLarge
 from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
@@ -141,7 +140,7 @@ class RequestStore:
         if request.status not in OPEN_STATUSES:
             try:
                 self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(requestId)")
-            except ClientError as error:
+            except aws.client_error() as error:
                 if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                     return False
                 raise
@@ -192,7 +191,7 @@ class RequestStore:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
@@ -231,7 +230,7 @@ class RequestStore:
             count["ExpressionAttributeValues"][":limit"] = open_limit
         try:
             self.table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
