@@ -102,3 +102,5 @@ class JobStatusResponse(BaseModel):
     expiresAt: int | None = None
     progress: Progress
     files: list[FileLink] = Field(default_factory=list)
+    # List and search link only the first files; then this is how many there are (read lists them all).
+    filesTotal: int | None = None
