@@ -8,6 +8,7 @@ from typing import Any
 
 from aws_cdk import Duration, Stack, aws_iam, aws_lambda, aws_logs
 from constructs import Construct
+from exhaust.aws_limits import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
 
 from infra.layer import REPO_ROOT
 from infra.nag import acknowledge
@@ -15,9 +16,9 @@ from infra.nag import acknowledge
 RUNTIME = aws_lambda.Runtime.PYTHON_3_12
 # Graviton: about 20% cheaper per GB-second than x86_64, and every dependency ships aarch64 wheels.
 ARCHITECTURE = aws_lambda.Architecture.ARM_64
-# API Gateway waits at most 29 s for a REST integration (API Gateway quotas, "Maximum integration timeout for REST
-# APIs": 50 ms - 29 s); past it the caller gets a bare 504 whatever the function does later.
-API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(29)
+# API Gateway waits at most 29 s for a REST integration (exhaust.aws_limits); past it the caller gets a bare 504
+# whatever the function does later.
+API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS)
 # API functions stop well before it: a cold container image's init (not counted in the function timeout) and the
 # gateway's own hop fit in the 5 s left, so a timed-out handler still reaches the caller as the envelope's 5xx.
 API_FUNCTION_TIMEOUT = Duration.seconds(24)

@@ -136,10 +136,12 @@ class ExhaustClient:
             raise ClientError(f"list refused: {answer.describe()}")
         return answer.result
 
-    def search(self, filters: dict[str, str], limit: int | None = None) -> dict[str, Any]:
+    def search(self, filters: dict[str, str], limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"filters": filters}
         if limit is not None:
             body["limit"] = limit
+        if cursor:
+            body["cursor"] = cursor
         answer = self.call("POST", SEARCH_PATH, {"request": body})
         if answer.status != 200:
             raise ClientError(f"search refused: {answer.describe()}")
@@ -417,7 +419,7 @@ def _search(args: argparse.Namespace) -> int:
     named = (("dataset", args.dataset), ("status", args.status), ("requestedDate", args.requested_date))
     filters = {name: value for name, value in named if value}
     filters["channel"] = args.search_channel or client.channel
-    answer = client.search(filters, args.limit)
+    answer = client.search(filters, args.limit, args.cursor)
     _emit(args, answer, lambda: _show_jobs(answer))
     return 0
 
@@ -549,6 +551,7 @@ def register(commands: Any) -> None:
         "--search-channel", help="the channel whose requests to search (default: yours; others need ADMIN)"
     )
     search.add_argument("--limit", type=int, help="at most this many (the count is of all matches)")
+    search.add_argument("--cursor", help="the next cursor a previous search printed")
     search.set_defaults(run=_search)
 
     download = actions.add_parser("download", parents=[target], help="download (resume, verify) a request's files")

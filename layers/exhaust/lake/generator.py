@@ -606,9 +606,9 @@ class Generator:
         lake.write("batches", pa.Table.from_pylist(batch_rows, schema=schemas.BATCHES))
         lake.write("users", users)
         lake.write("enrolments", pa.concat_tables(enrolment_parts))
-        write_batch_users(lake)
         lake.write("consents", pa.Table.from_pylist(consent_rows, schema=schemas.CONSENTS))
         lake.write("assessment_attempts", pa.Table.from_pylist(attempt_rows, schema=schemas.ASSESSMENT_ATTEMPTS))
+        write_batch_users(lake)
         extras.write(lake, plan, members_of)
         if scale.bulk_answers:
             from exhaust.lake.answers_scale import AnswersVolume

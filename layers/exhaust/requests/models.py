@@ -61,6 +61,8 @@ class ExhaustRequest(BaseModel):
     deferrals: int = 0
     transientSince: int | None = None
     outbox: list[str] = Field(default_factory=list)
+    # Submit stored the request but could not queue it: the sweeper queues it again at its next run.
+    queueSendFailed: bool = False
     version: int = 1
 
     @property
@@ -100,3 +102,5 @@ class JobStatusResponse(BaseModel):
     expiresAt: int | None = None
     progress: Progress
     files: list[FileLink] = Field(default_factory=list)
+    # List and search link only the first files; then this is how many there are (read lists them all).
+    filesTotal: int | None = None
