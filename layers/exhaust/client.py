@@ -17,7 +17,6 @@ final name."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -28,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from exhaust.digests import file_sha256
 
 SUBMIT_PATH = "/api/dataset/v1/request/submit"
 READ_PATH = "/api/dataset/v1/request/read/{tag}"
@@ -197,7 +198,7 @@ class ExhaustClient:
 
     def _download_file(self, file: dict[str, Any], directory: Path) -> Path:
         target = directory / Path(str(file["name"])).name  # a name, never a path from the answer
-        if target.exists() and _sha256(target) == file["sha256"]:
+        if target.exists() and file_sha256(target) == file["sha256"]:
             self.say(f"{target.name}: already here, checksum ok")
             return target
         partial = target.with_name(target.name + ".part")
@@ -225,7 +226,7 @@ class ExhaustClient:
                 raise ClientError(
                     f"{target.name}: the link answered HTTP {error.code}; read again for fresh links"
                 ) from None
-        if _sha256(partial) != file["sha256"]:
+        if file_sha256(partial) != file["sha256"]:
             partial.unlink()
             raise ClientError(f"{target.name}: checksum mismatch, the partial file was removed; download again")
         partial.replace(target)
@@ -299,14 +300,6 @@ def fetch_file(request: urllib.request.Request, target: Path, timeout_seconds: f
         except (ValueError, AttributeError):
             params = {}
         raise ClientError(f"HTTP {error.code} {params.get('err', '')}: {params.get('errmsg', '')}".strip()) from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- the `exhaust client` commands ------------------------------------------------------------------------

@@ -9,12 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from exhaust.resources import IMAGE_FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ZIP_HANDLERS = sorted(
     path.parent.name
     for path in (REPO_ROOT / "functions").glob("*/handler.py")
-    if not (path.parent / "Dockerfile").exists()
+    if path.parent.name not in IMAGE_FUNCTIONS
 )
 # The AWS SDK is imported at the first client or condition (exhaust.aws). Powertools imports the bare `botocore`
 # package for its user agent (a few ms); botocore's exceptions, client and loaders are what cost.

@@ -103,14 +103,6 @@ class ResponseParams(BaseModel):
     errmsg: str | None = None
 
 
-class ErrorEnvelope(BaseModel):
-    id: str
-    ver: str
-    ts: str
-    params: ResponseParams
-    responseCode: str
-
-
 def envelope_schema(result_ref: dict[str, Any] | None) -> dict[str, Any]:
     properties: dict[str, Any] = {
         "id": {"type": "string"},

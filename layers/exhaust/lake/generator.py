@@ -25,6 +25,7 @@ import pyarrow as pa
 from exhaust.lake import schemas
 from exhaust.lake.extracts import write_batch_users
 from exhaust.lake.store import Lake
+from exhaust.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
 
 DEFAULT_PARTNER_ID = "org.sample.partner"
 OTHER_ORG = "other-org-channel"
@@ -126,13 +127,6 @@ COURSE_TITLES = [
     "Foundational Numeracy",
 ]
 QUESTION_TYPES = ["mcq", "mtf", "mmcq", "ftb"]
-EVENT_TYPES = ["START", "END", "IMPRESSION", "INTERACT"]
-OBSERVATION_KINDS = [
-    ("sensor", "temperature", "celsius", 18.0, 40.0),
-    ("sensor", "humidity", "percent", 20.0, 95.0),
-    ("survey", "attendance", "count", 0.0, 60.0),
-    ("device", "session_length", "seconds", 30.0, 3600.0),
-]
 
 
 def resource_id_of(partner_id: str) -> str:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from exhaust import aws, resources
+from exhaust import aws, observability, resources
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.observability import logger
@@ -299,6 +299,7 @@ class Pipeline:
             return {"batchId": batch_id, "rows": existing.rows}
         if not request.encryptedKey:
             raise PermanentFailure(MISSING_INPUT)
+        started = time.monotonic()
         try:
             password = self.vault.decrypt(request.encryptedKey, request.requestId)
             built = self.build_file(
@@ -333,6 +334,7 @@ class Pipeline:
             )
 
         self.update(request_id, execution_arn, record_file)
+        observability.record_build(request.dataset, output.rows, output.bytes, time.monotonic() - started)
         logger.info("batch built", extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows})
         return {"batchId": batch_id, "rows": output.rows}
 
@@ -369,6 +371,7 @@ class Pipeline:
             )
 
         done = self.update(request_id, execution_arn, succeed)
+        observability.count(observability.REQUESTS_SUCCEEDED, done.dataset)
         logger.info("request succeeded", extra={"request_id": request_id, "files": len(done.files)})
         return self.announce(done)
 
@@ -501,6 +504,7 @@ class Pipeline:
         )
         ended = ended.model_copy(update={"outbox": notices_for(ended)})
         stored = self.store.replace(ended, request.version)
+        observability.count(observability.REQUESTS_FAILED, request.dataset)
         logger.info(
             "request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name}
         )

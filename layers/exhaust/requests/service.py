@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from exhaust import observability
 from exhaust.auth.checks import require_any_role
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
@@ -164,6 +165,7 @@ class RequestService:
                 retry_after_seconds=RETRY_AFTER_SECONDS,
             ) from None
         self._enqueue(request)
+        observability.count(observability.REQUESTS_SUBMITTED, dataset_id)
         logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset_id})
         return self.view(request, principal)
 
