@@ -13,7 +13,7 @@
    deflate 6).
 3. Small batches: progress-exhaust of 100 small batches one after another, each on a fresh Lake as each Lambda
    invocation would (bytes and reads per batch through a counting filesystem, total seconds).
-4. Cold starts: every zip-function handler (functions/*/handler.py without a Dockerfile) imported in a fresh
+4. Cold starts: every zip-function handler (functions/*/handler.py not in IMAGE_FUNCTIONS) imported in a fresh
    process as Lambda would (tracing enabled), whole process wall time, median of 5.
 5. Prints and writes bench/results.json and the results section of docs/benchmarks.md.
 """
@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from exhaust.resources import IMAGE_FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAKE_TODAY = "2026-11-01"
@@ -156,7 +158,7 @@ def child_cold_start(args: argparse.Namespace) -> dict:
     """
     environment = {**os.environ, **LAMBDA_ENVIRONMENT}
     handlers = sorted(
-        path for path in (REPO_ROOT / "functions").glob("*/handler.py") if not (path.parent / "Dockerfile").exists()
+        path for path in (REPO_ROOT / "functions").glob("*/handler.py") if path.parent.name not in IMAGE_FUNCTIONS
     )
     commands = {"python_alone": [sys.executable, "-c", "pass"]}
     commands.update({path.parent.name: [sys.executable, "-c", IMPORT_HANDLER, str(path)] for path in handlers})

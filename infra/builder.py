@@ -1,8 +1,8 @@
 """The builder: the container-image Lambda of the workflow's Plan and BuildBatch states (pyarrow, ISA-L).
 
-The image is built from functions/builder/Dockerfile with the repository root as context, of which only the
-package, its metadata and the handler are sent (the rest of the checkout stays out of the image and of the asset
-hash). Synthesis only stages those files; Docker runs at `cdk deploy` (docs/pipeline.md).
+The image is built from functions/Dockerfile (HANDLER_DIR=functions/builder) with the repository root as context,
+of which only the package, its metadata and the handler are sent (the rest of the checkout stays out of the image
+and of the asset hash). Synthesis only stages those files; Docker runs at `cdk deploy` (docs/pipeline.md).
 """
 
 from __future__ import annotations

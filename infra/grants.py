@@ -16,15 +16,12 @@ from typing import TYPE_CHECKING
 from aws_cdk import aws_iam, aws_lambda
 from exhaust import resources
 from exhaust.readiness import MARKER_NAME
+from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX
 
 from infra.nag import acknowledge, iam5_resource
 
 if TYPE_CHECKING:
     from infra.storage import Storage
-
-# Exhaust bucket prefixes beyond those of exhaust.resources (requests/, data-exhaust/).
-LEGACY_PREFIX = "legacy/"
-EXPORTS_PREFIX = "exports/"
 
 
 @dataclass(frozen=True)
@@ -166,8 +163,8 @@ PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
 
 
 def grants_for(function: str, table: Mapping[str, tuple[Grant, ...]] = API_GRANTS) -> tuple[Grant, ...] | None:
-    """The grants of a function folder, `-` and `_` alike; None when the table does not know it."""
-    return table.get(function, table.get(function.replace("-", "_")))
+    """The grants of a function folder; None when the table does not know it."""
+    return table.get(function)
 
 
 _TABLE_READ = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"]

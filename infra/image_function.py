@@ -3,29 +3,34 @@
 The builder and the producer are built with it too (infra/builder.py, infra/scheduler.py), with their own sizes.
 
 The legacy and export APIs read the lake with pyarrow, which is too large for a zip Lambda next to the
-Powertools layer. A function folder holding a Dockerfile (functions/legacy, functions/export) becomes this
-construct instead of a ServiceFunction (infra/api.py): same role, logs, tracing and environment, the image built
-from the repository root with only the package and the handler in its context, as the builder's is
-(docs/decisions.md). The handler still loads pyarrow only when it builds an answer, so refusals stay fast.
+Powertools layer. A function folder named in exhaust.resources.IMAGE_FUNCTIONS becomes this construct instead of a
+ServiceFunction (infra/api.py): same role, logs, tracing and environment, the image built from the one
+functions/Dockerfile with HANDLER_DIR=functions/<name>, from the repository root with only the package and the
+handler in its context (docs/decisions.md). The handler still loads pyarrow only when it builds an answer, so
+refusals stay fast.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_lambda, aws_logs
+from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_lambda
 from constructs import Construct
+from exhaust.resources import IMAGE_FUNCTIONS
 
 from infra.layer import REPO_ROOT
-from infra.service_function import ARCHITECTURE, enable_active_tracing, function_role
+from infra.service_function import common_props, enable_active_tracing
 
 # A full vCPU for the Parquet scan and the zip; /tmp holds the zip before it is answered or uploaded.
 MEMORY_MB = 1769
 EPHEMERAL_STORAGE = Size.gibibytes(4)
 
 
+DOCKERFILE = Path("functions") / "Dockerfile"
+
+
 def has_image(function: str) -> bool:
-    return (REPO_ROOT / "functions" / function / "Dockerfile").is_file()
+    return function in IMAGE_FUNCTIONS
 
 
 def build_context(function: str) -> list[str]:
@@ -36,6 +41,7 @@ def build_context(function: str) -> list[str]:
         "!README.md",
         "!requirements.lock",
         "!layers/exhaust",
+        f"!{DOCKERFILE.as_posix()}",
         "layers/exhaust/**/__pycache__",
         f"!functions/{function}",
         f"functions/{function}/**/__pycache__",
@@ -56,33 +62,21 @@ class ImageServiceFunction(aws_lambda.DockerImageFunction):
         timeout: Duration,
         reserved_concurrent_executions: int | None = None,
     ) -> None:
-        log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
-        role = function_role(scope, f"{construct_id}Role", log_group)
         super().__init__(
             scope,
             construct_id,
             code=aws_lambda.DockerImageCode.from_image_asset(
                 str(REPO_ROOT),
-                file=str(Path("functions") / function / "Dockerfile"),
+                file=str(DOCKERFILE),
+                build_args={"HANDLER_DIR": f"functions/{function}"},
                 exclude=build_context(function),
                 ignore_mode=IgnoreMode.DOCKER,
                 platform=aws_ecr_assets.Platform.LINUX_ARM64,
             ),
-            architecture=ARCHITECTURE,
-            role=role,
             memory_size=memory_size,
             ephemeral_storage_size=ephemeral_storage,
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrent_executions,
-            logging_format=aws_lambda.LoggingFormat.JSON,
-            log_group=log_group,
-            description=description or f"exhaust {function}",
-            environment={
-                "POWERTOOLS_SERVICE_NAME": "exhaust",
-                "POWERTOOLS_METRICS_NAMESPACE": "DataExhaust",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **(environment or {}),
-            },
+            **common_props(scope, construct_id, function, environment, description),
         )
-        self.folder = function
         enable_active_tracing(self)

@@ -36,7 +36,8 @@ from infra.nag import acknowledge, iam5_resource
 from infra.service_function import ServiceFunction
 from infra.storage import Storage
 
-SWEEP_EVERY = Duration.minutes(5)
+# Every minute: a request whose queue send failed at submit is queued again within about a minute.
+SWEEP_EVERY = Duration.minutes(1)
 # Concurrency reserved (when the builder's is) for the steps that end a request: finishing never waits behind the
 # account's other functions. Each runs about a second per execution; throttled calls are retried by the workflow.
 ENDING_STEPS_RESERVED_CONCURRENCY = 5

@@ -1,9 +1,9 @@
 """The daily standard-dataset producer: an EventBridge Scheduler schedule invoking a container-image Lambda.
 
-The producer reads Parquet with pyarrow, so it ships as a container image (functions/producer/Dockerfile) rather
-than a zip Lambda. It has its own image, not the builder's with another CMD: the two deploy and fail
-independently, the producer's role holds only its own grants (infra/grants.py PRODUCER_GRANTS), and its
-Dockerfile repeats the builder's install step so both images share that layer. Synthesis only stages the build
+The producer reads Parquet with pyarrow, so it ships as a container image (functions/Dockerfile with
+HANDLER_DIR=functions/producer) rather than a zip Lambda. It has its own image, not the builder's with another CMD:
+the two deploy and fail independently, the producer's role holds only its own grants (infra/grants.py
+PRODUCER_GRANTS), and both images share the install layer of the one Dockerfile. Synthesis only stages the build
 context; Docker runs at `cdk deploy`.
 
 A re-produced day replaces public files CloudFront caches for an hour (the producer's Cache-Control): the producer

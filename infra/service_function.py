@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, Stack, aws_iam, aws_lambda, aws_logs
 from constructs import Construct
+from exhaust.aws_limits import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
 
 from infra.layer import REPO_ROOT
 from infra.nag import acknowledge
@@ -14,9 +16,9 @@ from infra.nag import acknowledge
 RUNTIME = aws_lambda.Runtime.PYTHON_3_12
 # Graviton: about 20% cheaper per GB-second than x86_64, and every dependency ships aarch64 wheels.
 ARCHITECTURE = aws_lambda.Architecture.ARM_64
-# API Gateway waits at most 29 s for a REST integration (API Gateway quotas, "Maximum integration timeout for REST
-# APIs": 50 ms - 29 s); past it the caller gets a bare 504 whatever the function does later.
-API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(29)
+# API Gateway waits at most 29 s for a REST integration (exhaust.aws_limits); past it the caller gets a bare 504
+# whatever the function does later.
+API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS)
 # API functions stop well before it: a cold container image's init (not counted in the function timeout) and the
 # gateway's own hop fit in the 5 s left, so a timed-out handler still reaches the caller as the envelope's 5xx.
 API_FUNCTION_TIMEOUT = Duration.seconds(24)
@@ -110,6 +112,27 @@ def acknowledge_runtime(function: aws_lambda.Function) -> None:
     )
 
 
+def common_props(
+    scope: Construct, construct_id: str, function: str, environment: dict[str, str] | None, description: str
+) -> dict[str, Any]:
+    """What every function of the service shares, zip or image: its log group and role, Graviton, JSON logs, the
+    Powertools variables and a description naming its folder."""
+    log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
+    return {
+        "architecture": ARCHITECTURE,
+        "role": function_role(scope, f"{construct_id}Role", log_group),
+        "logging_format": aws_lambda.LoggingFormat.JSON,
+        "log_group": log_group,
+        "description": description or f"exhaust {function}",
+        "environment": {
+            "POWERTOOLS_SERVICE_NAME": "exhaust",
+            "POWERTOOLS_METRICS_NAMESPACE": "DataExhaust",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **(environment or {}),
+        },
+    }
+
+
 class ServiceFunction(aws_lambda.Function):
     """A thin handler from functions/<name>/ with the shared layers, JSON logs, X-Ray and Powertools vars."""
 
@@ -126,30 +149,17 @@ class ServiceFunction(aws_lambda.Function):
         description: str = "",
         reserved_concurrent_executions: int | None = None,
     ) -> None:
-        log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
-        role = function_role(scope, f"{construct_id}Role", log_group)
         super().__init__(
             scope,
             construct_id,
             runtime=RUNTIME,
-            architecture=ARCHITECTURE,
             handler="handler.handler",
             code=aws_lambda.Code.from_asset(str(REPO_ROOT / "functions" / function)),
             layers=layers,
-            role=role,
             memory_size=memory_size,
             timeout=timeout,
             reserved_concurrent_executions=reserved_concurrent_executions,
-            logging_format=aws_lambda.LoggingFormat.JSON,
-            log_group=log_group,
-            description=description or f"exhaust {function}",
-            environment={
-                "POWERTOOLS_SERVICE_NAME": "exhaust",
-                "POWERTOOLS_METRICS_NAMESPACE": "DataExhaust",
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                **(environment or {}),
-            },
+            **common_props(scope, construct_id, function, environment, description),
         )
-        self.folder = function  # the functions/<folder> it runs, and its key in infra/grants.py
         enable_active_tracing(self)
         acknowledge_runtime(self)

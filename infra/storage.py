@@ -8,7 +8,6 @@ from exhaust import resources
 from exhaust.resources import TableSpec, key_type
 
 from infra.config import StackSettings
-from infra.grants import EXPORTS_PREFIX, LEGACY_PREFIX
 
 _ATTRIBUTE_TYPES = {"S": aws_dynamodb.AttributeType.STRING, "N": aws_dynamodb.AttributeType.NUMBER}
 
@@ -57,8 +56,10 @@ class Storage(Construct):
                     expiration=Duration.days(settings.output_retention_days),
                 ),
                 # Big legacy and export answers only live for their presigned link (minutes): a day is plenty.
-                aws_s3.LifecycleRule(id="expire-legacy-downloads", prefix=LEGACY_PREFIX, expiration=Duration.days(1)),
-                aws_s3.LifecycleRule(id="expire-exports", prefix=EXPORTS_PREFIX, expiration=Duration.days(1)),
+                aws_s3.LifecycleRule(
+                    id="expire-legacy-downloads", prefix=resources.LEGACY_PREFIX, expiration=Duration.days(1)
+                ),
+                aws_s3.LifecycleRule(id="expire-exports", prefix=resources.EXPORTS_PREFIX, expiration=Duration.days(1)),
                 aws_s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
         )

@@ -33,9 +33,9 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
     A context manager so that a module-scoped fixture can share one account (creating it costs about a second).
     """
     from exhaust import aws
+    from exhaust.api import lifecycle as lifecycle_api
+    from exhaust.api import requests as request_api
     from exhaust.local.resources import create_resources
-    from exhaust.requests import api as request_api
-    from exhaust.requests import lifecycle_api
     from exhaust.settings import get_settings
     from moto import mock_aws
 

@@ -1,7 +1,7 @@
 from typing import Any
 
+from exhaust.api import datasets as api
 from exhaust.api.http import ApiRequest, api_endpoint
-from exhaust.datasets import api
 from exhaust.observability import logger, tracer
 
 

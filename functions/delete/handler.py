@@ -1,6 +1,6 @@
+from exhaust.api import lifecycle as lifecycle_api
 from exhaust.api.http import ApiRequest, api_endpoint
 from exhaust.observability import logger, tracer
-from exhaust.requests import lifecycle_api
 from exhaust.requests.models import JobStatusResponse
 
 

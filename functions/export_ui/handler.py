@@ -1,5 +1,5 @@
+from exhaust.api import export_ui as ui
 from exhaust.api.http import ApiRequest, RawResponse, api_endpoint
-from exhaust.export import ui
 from exhaust.observability import logger
 
 

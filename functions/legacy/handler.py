@@ -1,5 +1,5 @@
+from exhaust.api import legacy as api
 from exhaust.api.http import ApiRequest, RawResponse, api_endpoint
-from exhaust.legacy import api
 from exhaust.observability import logger, tracer
 
 

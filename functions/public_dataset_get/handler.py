@@ -1,6 +1,6 @@
+from exhaust.api import standard as api
 from exhaust.api.http import ApiRequest, api_endpoint
 from exhaust.observability import logger, tracer
-from exhaust.standard import api
 from exhaust.standard.files import DatasetFiles
 
 

@@ -1,6 +1,6 @@
+from exhaust.api import requests as api
 from exhaust.api.http import ApiRequest, api_endpoint
 from exhaust.observability import logger, tracer
-from exhaust.requests import api
 
 
 @logger.inject_lambda_context

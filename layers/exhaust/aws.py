@@ -6,7 +6,10 @@ Local mode points every client at the moto server through the standard AWS_ENDPO
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from botocore.exceptions import BotoCoreError, ClientError
 
 # boto3 is imported on the first client, not with this module: it costs about 0.15 s of a cold start that
 # handlers answering without AWS calls (health, docs, a refused token) need not pay.
@@ -31,6 +34,38 @@ def resource(service: str) -> Any:
     import boto3
 
     return boto3.session.Session().resource(service, config=_config())  # type: ignore[call-overload]
+
+
+def client_error() -> type[ClientError]:
+    """botocore's ClientError, for `except client_error() as error:`.
+
+    An except clause's expression is evaluated only when an exception reaches it, so botocore is not imported
+    before a call to AWS has failed (by then the call has imported it).
+    """
+    from botocore.exceptions import ClientError as BotocoreClientError
+
+    return BotocoreClientError
+
+
+def transport_errors() -> tuple[type[ClientError], type[BotoCoreError]]:
+    """botocore's ClientError and BotoCoreError (the base of its connection and timeout errors)."""
+    from botocore import exceptions
+
+    return exceptions.ClientError, exceptions.BotoCoreError
+
+
+def condition_key(name: str) -> Any:
+    """boto3's `Key(name)` for a DynamoDB key condition, imported on first use."""
+    from boto3.dynamodb.conditions import Key
+
+    return Key(name)
+
+
+def condition_attr(name: str) -> Any:
+    """boto3's `Attr(name)` for a DynamoDB filter or condition expression, imported on first use."""
+    from boto3.dynamodb.conditions import Attr
+
+    return Attr(name)
 
 
 def reset_clients() -> None:

@@ -19,7 +19,6 @@ final name."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -30,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+
+from exhaust.digests import file_sha256
 
 SUBMIT_PATH = "/api/dataset/v1/request/submit"
 READ_PATH = "/api/dataset/v1/request/read/{tag}"
@@ -139,10 +140,12 @@ class ExhaustClient:
             raise ClientError(f"list refused: {answer.describe()}")
         return answer.result
 
-    def search(self, filters: dict[str, str], limit: int | None = None) -> dict[str, Any]:
+    def search(self, filters: dict[str, str], limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"filters": filters}
         if limit is not None:
             body["limit"] = limit
+        if cursor:
+            body["cursor"] = cursor
         answer = self.call("POST", SEARCH_PATH, {"request": body})
         if answer.status != 200:
             raise ClientError(f"search refused: {answer.describe()}")
@@ -215,7 +218,7 @@ class ExhaustClient:
 
     def _download_file(self, file: dict[str, Any], directory: Path) -> Path:
         target = directory / Path(str(file["name"])).name  # a name, never a path from the answer
-        if target.exists() and _sha256(target) == file["sha256"]:
+        if target.exists() and file_sha256(target) == file["sha256"]:
             self.say(f"{target.name}: already here, checksum ok")
             return target
         partial = target.with_name(target.name + ".part")
@@ -243,7 +246,7 @@ class ExhaustClient:
                 raise ClientError(
                     f"{target.name}: the link answered HTTP {error.code}; read again for fresh links"
                 ) from None
-        if _sha256(partial) != file["sha256"]:
+        if file_sha256(partial) != file["sha256"]:
             partial.unlink()
             raise ClientError(f"{target.name}: checksum mismatch, the partial file was removed; download again")
         partial.replace(target)
@@ -317,14 +320,6 @@ def fetch_file(request: urllib.request.Request, target: Path, timeout_seconds: f
         except (ValueError, AttributeError):
             params = {}
         raise ClientError(f"HTTP {error.code} {params.get('err', '')}: {params.get('errmsg', '')}".strip()) from None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # -- the `exhaust client` commands ------------------------------------------------------------------------
@@ -444,7 +439,7 @@ def _search(args: argparse.Namespace) -> int:
     named = (("dataset", args.dataset), ("status", args.status), ("requestedDate", args.requested_date))
     filters = {name: value for name, value in named if value}
     filters["channel"] = args.search_channel or client.channel
-    answer = client.search(filters, args.limit)
+    answer = client.search(filters, args.limit, args.cursor)
     _emit(args, answer, lambda: _show_jobs(answer))
     return 0
 
@@ -584,6 +579,7 @@ def register(commands: Any) -> None:
         "--search-channel", help="the channel whose requests to search (default: yours; others need ADMIN)"
     )
     search.add_argument("--limit", type=int, help="at most this many (the count is of all matches)")
+    search.add_argument("--cursor", help="the next cursor a previous search printed")
     search.set_defaults(run=_search)
 
     download = actions.add_parser("download", parents=[target], help="download (resume, verify) a request's files")

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from exhaust import aws
-from exhaust.api.http import RawResponse
 from exhaust.requests.adapters import LinkSigner
+from exhaust.responses import RawResponse
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:

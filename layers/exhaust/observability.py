@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics
+from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing import Tracer
@@ -52,6 +52,31 @@ class LazyTracer:
 logger = Logger(service=SERVICE)
 tracer = LazyTracer(service=SERVICE)
 metrics = Metrics(namespace="DataExhaust", service=SERVICE)
+
+# The operator's metrics (CloudWatch EMF, namespace DataExhaust, dimension dataset), flushed at the end of each
+# invocation by the handler's @metrics.log_metrics.
+REQUESTS_SUBMITTED = "RequestsSubmitted"
+REQUESTS_SUCCEEDED = "RequestsSucceeded"
+REQUESTS_FAILED = "RequestsFailed"
+ROWS_BUILT = "RowsBuilt"
+BYTES_BUILT = "BytesBuilt"
+BUILD_SECONDS = "BuildSeconds"
+CALLBACK_FAILURES = "CallbackFailures"
+
+
+def count(name: str, dataset: str) -> None:
+    """One more of `name` for this dataset (an invocation serves one request, so one dataset)."""
+    metrics.add_dimension(name="dataset", value=dataset)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def record_build(dataset: str, rows: int, size: int, seconds: float) -> None:
+    """What one batch build produced and how long it took."""
+    metrics.add_dimension(name="dataset", value=dataset)
+    metrics.add_metric(name=ROWS_BUILT, unit=MetricUnit.Count, value=rows)
+    metrics.add_metric(name=BYTES_BUILT, unit=MetricUnit.Bytes, value=size)
+    metrics.add_metric(name=BUILD_SECONDS, unit=MetricUnit.Seconds, value=seconds)
+
 
 # scheme://user:password@host -> scheme://***@host, and the `password@host` tail urllib's errors show alone.
 _URL_CREDENTIALS = re.compile(r"(?:(?<=//)|(?<=\s)|(?<=^)|(?<=['\"(]))[^\s/@'\"()]+@")

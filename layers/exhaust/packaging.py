@@ -4,7 +4,6 @@
         archive.write_header(["Collection Id", ...])
         archive.write_csv_bytes(chunk, rows=n)   # or archive.write_rows(rows)
     archive.summary                              # -> ZipSummary(rows, bytes, sha256)
-    write_manifest(bucket, key_prefix, [BuiltFile(...), ...])
 
 The zip holds one member: deflate (ISA-L, levels 0-3), encrypted as WinZip AE-2 specifies (AES-256 in CTR mode
 with a little-endian counter, HMAC-SHA1 over the ciphertext, PBKDF2 keys; https://www.winzip.com/en/support/aes-encryption/),
@@ -26,7 +25,6 @@ import datetime as dt
 import hashlib
 import hmac
 import io
-import json
 import os
 import queue
 import secrets
@@ -34,7 +32,7 @@ import struct
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -86,16 +84,13 @@ def usable_cpus() -> int:
 
 @dataclass(frozen=True)
 class BuiltFile:
-    """One packaged file as the request's manifest lists it."""
+    """One packaged zip the build step answers: its name, key, rows, bytes and sha256."""
 
     name: str
     key: str
     rows: int
     bytes: int
     sha256: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -467,26 +462,3 @@ def encode_rows(rows: Iterable[Sequence[Any]]) -> bytes:
     text = io.StringIO()
     csv.writer(text, lineterminator="\r\n").writerows(rows)
     return text.getvalue().encode("utf-8")
-
-
-def manifest_key(key_prefix: str) -> str:
-    return f"{key_prefix}manifest.json"
-
-
-def write_manifest(bucket: str, key_prefix: str, files: Sequence[BuiltFile]) -> str:
-    """Write `{key_prefix}manifest.json` listing the files (name, key, rows, bytes, sha256); answer its key."""
-    body = {
-        "files": [record.to_dict() for record in files],
-        "totalRows": sum(record.rows for record in files),
-        "totalBytes": sum(record.bytes for record in files),
-    }
-    from exhaust import aws
-
-    key = manifest_key(key_prefix)
-    aws.client("s3").put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=json.dumps(body, indent=2).encode("utf-8"),
-        ContentType="application/json",
-    )
-    return key

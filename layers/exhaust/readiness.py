@@ -21,9 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from exhaust import aws
+from exhaust.requests.models import iso_utc
 
 MARKER_NAME = "_completeness.json"
 DAY_MS = 86_400_000
@@ -79,7 +78,7 @@ def read_marker(lake_uri: str) -> int | None:
             raw = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     except FileNotFoundError:
         return None
-    except ClientError as error:
+    except aws.transport_errors()[0] as error:  # ClientError, without importing botocore at cold start
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return None
         raise
@@ -112,3 +111,12 @@ def readiness(lake_uri: str, submitted_at: int, batch_end_dates: Sequence[str | 
     if available is None:
         return {}
     return {"dataAvailableUntil": available, "dataComplete": available >= scope_end_ms(submitted_at, batch_end_dates)}
+
+
+def readiness_answer(lake_uri: str) -> dict[str, str]:
+    """`{"dataAvailableUntil": <ISO 8601 UTC>}` for the dataset routes; empty when the lake has no marker.
+
+    Every dataset is built from the one lake, so they share its instant (docs/datasets.md).
+    """
+    available = read_marker(lake_uri)
+    return {} if available is None else {"dataAvailableUntil": iso_utc(available)}

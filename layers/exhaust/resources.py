@@ -97,10 +97,17 @@ EXHAUST_QUEUE = QueueSpec("exhaust-requests", "EXHAUST_QUEUE_URL", "EXHAUST_DEAD
 SECRETS_KEY_ENV_VAR = "EXHAUST_SECRETS_KEY_ID"
 SECRETS_KEY_ALIAS = "exhaust-secrets"
 
+# The function folders (functions/<name>) shipped as container images, built from the one functions/Dockerfile:
+# they read Parquet with pyarrow, too large for a zip Lambda next to the Powertools layer.
+IMAGE_FUNCTIONS = ("builder", "producer", "legacy", "export")
+
 # Prefixes inside the buckets.
 REQUESTS_PREFIX = "requests/"
 STANDARD_DATASETS_PREFIX = "data-exhaust/"
 LAKE_PREFIX = "lake/"
+# Legacy day archives and export zips too large to answer inline: presigned, expired after a day (infra/storage.py).
+LEGACY_PREFIX = "legacy/"
+EXPORTS_PREFIX = "exports/"
 
 
 @dataclass(frozen=True)

@@ -51,8 +51,10 @@ class RuntimeSettings(BaseModel):
     # Secrets Manager secret holding the callback signing secret (AWS); callback_secret wins when set (local mode).
     callback_secret_arn: str = ""
     # The sweeper re-queues requests SUBMITTED (untouched) this long, and recovers PROCESSING ones without
-    # progress this long even when their execution still runs.
+    # progress this long even when their execution still runs. A retry may wait up to SQS's 15-minute delay, so
+    # only a request whose queue send failed at submit is re-queued sooner, after sweep_unqueued_after_seconds.
     sweep_submitted_after_seconds: int = Field(default=900, ge=1)
+    sweep_unqueued_after_seconds: int = Field(default=30, ge=0)
     sweep_stuck_after_seconds: int = Field(default=6 * 3600, ge=60)
     # The on-demand zips' deflate level (ISA-L): 0 fastest ... 3 smallest; docs/benchmarks.md has the trade-off.
     zip_compression_level: int = Field(default=1, ge=0, le=3)

@@ -220,6 +220,9 @@ def test_read_list_and_search_as_a_person_and_as_json(local_service):
     refused = run_exhaust("client", "search", *common, "--status", "DONE", cwd=workdir)
     assert refused.returncode == 1
     assert "request.filters.status: must be one of" in refused.stderr
+    stale = run_exhaust("client", "search", *common, "--status", "SUCCESS", "--cursor", "stale", cwd=workdir)
+    assert stale.returncode == 1
+    assert "request.cursor: is not a cursor this API handed out" in stale.stderr
 
 
 def test_submit_with_a_search_filter_exports_every_batch_it_finds(local_service, tmp_path):

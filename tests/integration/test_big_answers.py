@@ -56,10 +56,10 @@ def lake(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def license_key(aws_settings, lake):
+    from exhaust.api import export as export_api
+    from exhaust.api import legacy as legacy_api
     from exhaust.auth.credentials import CredentialStore, resource_id_of
-    from exhaust.export import api as export_api
     from exhaust.export.service import ExportService
-    from exhaust.legacy import api as legacy_api
     from exhaust.legacy.service import LegacyService
 
     resources = [resource_id_of(PARTNER), resource_id_of(QUIET_PARTNER)]
@@ -189,8 +189,8 @@ def test_a_narrower_export_is_answered_with_the_same_rows_as_before(license_key,
 
 
 def test_the_openapi_documents_list_the_422(license_key):
+    from exhaust.api.export_ui import export_document
     from exhaust.api.openapi import build_document
-    from exhaust.export.ui import export_document
 
     paths = build_document()["paths"]
     assert "422" in paths["/v1/datasets/{datasetId}/{resourceId}/{fromDate}/{toDate}"]["post"]["responses"]
@@ -202,7 +202,7 @@ def test_awkward_values_come_out_as_before_at_batch_scale(license_key, tmp_path,
     """The column-wise CSV matches Python's csv module value for value, for numbers of every magnitude."""
     import csv
 
-    from exhaust.export import api
+    from exhaust.api import export as api
     from exhaust.export.service import ExportService
     from exhaust.lake import schemas
     from exhaust.lake.store import Lake

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import hashlib
 import io
-import json
 import os
 import zipfile
 
@@ -14,7 +13,7 @@ import pytest
 import pyzipper
 from exhaust import aws
 from exhaust.builders import NoDataFound, build_batch_file
-from exhaust.packaging import EncryptedCsvZip, S3Upload, write_manifest
+from exhaust.packaging import EncryptedCsvZip, S3Upload
 
 from tests.unit.handmade_lake import CHANNEL, write_handmade_lake
 
@@ -32,7 +31,7 @@ def objects(bucket):
     return {item["Key"]: item for item in listing.get("Contents", [])}
 
 
-def test_builds_land_as_encrypted_zips_with_a_manifest(aws_resources, lake):
+def test_builds_land_as_encrypted_zips(aws_resources, lake):
     bucket = aws_resources.exhaust_bucket
     day = dt.date(2026, 11, 2)
     built = [
@@ -45,10 +44,8 @@ def test_builds_land_as_encrypted_zips_with_a_manifest(aws_resources, lake):
         f"{PREFIX}B1_response_20261102.zip",
     ]
     assert [record.rows for record in built] == [4, 1, 8]
-    manifest_key = write_manifest(bucket, PREFIX, built)
-
     stored = objects(bucket)
-    assert set(stored) == {record.key for record in built} | {manifest_key}
+    assert set(stored) == {record.key for record in built}
     s3 = aws.client("s3")
     for record in built:
         body = s3.get_object(Bucket=bucket, Key=record.key)["Body"].read()
@@ -63,10 +60,6 @@ def test_builds_land_as_encrypted_zips_with_a_manifest(aws_resources, lake):
             rows = list(csv.reader(io.StringIO(archive.read(name).decode("utf-8"), newline="")))
         assert len(rows) == record.rows + 1
         assert b"Sharma" not in body
-
-    manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
-    assert manifest["files"] == [record.to_dict() for record in built]
-    assert manifest["totalRows"] == 13
 
 
 def test_a_batch_without_data_uploads_nothing(aws_resources, lake):

@@ -37,7 +37,7 @@ def lake(tmp_path_factory):
 
 @pytest.fixture(scope="module", autouse=True)
 def export_service(aws_settings, lake):
-    from exhaust.export import api
+    from exhaust.api import export as api
     from exhaust.export.service import ExportService
 
     service = ExportService(lake_opener=lambda: lake)
@@ -173,7 +173,7 @@ def test_filters_that_leave_no_rows_answer_204_with_no_body(aws_settings, query)
 
 def test_a_large_export_is_a_303_to_a_presigned_link_under_exports(aws_settings, lake, monkeypatch):
     from exhaust import aws
-    from exhaust.export import api
+    from exhaust.api import export as api
     from exhaust.export.service import ExportService
 
     small_inline = aws_settings.model_copy(update={"max_inline_download_bytes": 200})
@@ -210,7 +210,7 @@ def test_export_ui_is_a_swagger_page_with_the_export_part_of_the_document(aws_se
 
 
 def test_a_technical_failure_is_a_500_without_details(aws_settings, monkeypatch):
-    from exhaust.export import api
+    from exhaust.api import export as api
     from exhaust.export.service import ExportService
 
     def broken_lake():
@@ -224,7 +224,7 @@ def test_a_technical_failure_is_a_500_without_details(aws_settings, monkeypatch)
 
 def test_a_warm_function_sees_the_lake_rewritten_since_its_last_answer(aws_settings, tmp_path, monkeypatch):
     import pyarrow as pa
-    from exhaust.export import api
+    from exhaust.api import export as api
     from exhaust.export.service import ExportService
     from exhaust.lake import schemas
     from exhaust.lake.store import Lake

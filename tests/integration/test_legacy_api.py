@@ -34,8 +34,8 @@ def lake(tmp_path_factory):
 @pytest.fixture(scope="module")
 def license_keys(aws_settings, lake):
     """License keys in moto, and the legacy service reading the sample lake with today = 2026-05-20."""
+    from exhaust.api import legacy as api
     from exhaust.auth.credentials import CredentialStore
-    from exhaust.legacy import api
     from exhaust.legacy.service import LegacyService
 
     store = CredentialStore()
@@ -192,7 +192,7 @@ def test_errors_echo_msgid_and_never_the_license_key(license_keys):
 
 
 def test_a_technical_failure_is_an_internal_error_without_details(license_keys, monkeypatch):
-    from exhaust.legacy import api
+    from exhaust.api import legacy as api
     from exhaust.legacy.service import LegacyService
 
     def broken_lake():
@@ -206,7 +206,7 @@ def test_a_technical_failure_is_an_internal_error_without_details(license_keys, 
 
 def test_a_large_answer_is_a_303_to_a_presigned_link_under_legacy(license_keys, lake, monkeypatch, aws_settings):
     from exhaust import aws
-    from exhaust.legacy import api
+    from exhaust.api import legacy as api
     from exhaust.legacy.service import LegacyService
 
     small_inline = aws_settings.model_copy(update={"max_inline_download_bytes": 100})

@@ -1,11 +1,13 @@
 """The local gateway as HTTP clients meet it (issue 12 item 9): timeouts, load, malformed HTTP, content types."""
 
 import json
+import re
 import socket
 import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 
 import pytest
 
@@ -132,3 +134,43 @@ def test_an_unknown_query_parameter_over_http_is_a_400(gateway):
         urllib.request.urlopen(url, timeout=30)
     assert refused.value.code == 400
     assert "types" in json.loads(refused.value.read())["params"]["errmsg"]
+
+
+class LinkedAssets(HTMLParser):
+    """Every URL a page makes the browser fetch: script src, stylesheet href, img src, CSS url() outside data:."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline_scripts: list[str] = []
+        self._inside = ""
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        for name in ("src", "href"):
+            if found.get(name):
+                self.urls.append(found[name])
+        self._inside = tag
+
+    def handle_endtag(self, tag):
+        self._inside = ""
+
+    def handle_data(self, data):
+        if self._inside == "script":
+            self.inline_scripts.append(data)
+        if self._inside == "style":
+            found = re.findall(r"url\(\s*['\"]?([^'\")]+)", data)
+            self.urls.extend(url for url in found if not url.startswith("data:"))
+
+
+@pytest.mark.parametrize("page", ["/api/docs", "/api/export/ui"])
+def test_the_swagger_pages_need_no_network(gateway, page):
+    base = f"http://127.0.0.1:{gateway.server_address[1]}"
+    with urllib.request.urlopen(f"{base}{page}", timeout=30) as answer:
+        html = answer.read().decode("utf-8")
+    parsed = LinkedAssets()
+    parsed.feed(html)
+    # Nothing to fetch from elsewhere (a public CDN left the pages blank offline): swagger-ui comes inlined.
+    assert parsed.urls == []
+    assert any("SwaggerUIBundle" in script and len(script) > 1_000_000 for script in parsed.inline_scripts)
+    assert any("SwaggerUIBundle({" in script for script in parsed.inline_scripts)

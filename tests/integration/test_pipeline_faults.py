@@ -395,3 +395,26 @@ def test_the_local_worker_killed_mid_request_is_resumed_by_the_next_one(harness,
     done = assert_succeeded_once(harness, events, request_id, batches)
     assert done.deferrals == 1
     assert sorted(harness.builder.calls) == sorted(batches)
+
+
+def test_a_queue_send_failing_at_an_api_submit_is_queued_again_at_the_next_sweep(harness, faults, tokens):
+    from tests.integration.test_requests_api import submit
+
+    faults.fail("sqs", "SendMessage", "AWS.SimpleQueueService.ServiceUnavailable", times=1)
+    status, _, body = submit(tokens)
+    assert status == 200, body
+    request_id = body["result"]["requestId"]
+    assert harness.messages() == []
+    unqueued = harness.request(request_id)
+    assert unqueued.status == Status.SUBMITTED
+    assert unqueued.queueSendFailed
+    queued_id = harness.submit(batchId=harness.lake["mainBatches"][0])  # queued fine, waiting for a dispatcher
+    harness.messages()  # its message is in flight: a minute later it is not lost, only not dispatched yet
+
+    sweeper = Sweeper(pipeline=harness.pipeline, workflow=harness.workflow)
+    started = harness.pipeline.clock()
+    harness.pipeline.clock = lambda: started + (harness.settings.sweep_unqueued_after_seconds + 1) * 1000
+    assert sweeper.sweep().requeued == [request_id]
+    assert [json.loads(m["Body"])["requestId"] for m in harness.messages()] == [request_id]
+    assert not harness.request(request_id).queueSendFailed
+    assert harness.request(queued_id).status == Status.SUBMITTED

@@ -369,7 +369,7 @@ def test_idempotency_key_replays_and_conflicts(tokens, aws_resources):
 
 
 def test_too_many_open_requests_is_a_429_with_retry_after(tokens, aws_resources, monkeypatch):
-    from exhaust.requests import api
+    from exhaust.api import requests as api
     from exhaust.settings import get_settings
 
     monkeypatch.setenv("EXHAUST_MAX_OPEN_REQUESTS_PER_CHANNEL", "2")

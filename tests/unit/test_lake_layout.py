@@ -14,6 +14,8 @@ from exhaust.lake.extracts import write_batch_users
 from exhaust.lake.metering import CountingHandler
 from exhaust.lake.store import Lake
 
+from tests.unit.handmade_lake import write_handmade_lake
+
 BATCHES = 40
 USERS_PER_BATCH = 1000
 
@@ -242,3 +244,15 @@ def test_a_small_batch_reads_what_it_needs_from_a_large_lake(small_batch_in_a_la
     assert sum(handler.reads.values()) <= 60, handler.reads
     users_bytes = sum(size for _, size in lake_file_sizes(small_batch_in_a_large_lake, "users"))
     assert users_bytes > budget, "the users table is larger than the budget: the bound means something"
+
+
+def test_progress_scores_come_from_the_extract_without_reading_the_batchs_question_rows(tmp_path):
+    root = tmp_path / "handmade"
+    write_handmade_lake(root)
+    handler = CountingHandler()
+    lake = Lake(pafs.PyFileSystem(handler), str(root))
+    summary = build_batch_zip("progress-exhaust", "B1", "ch", "pw", lake, tmp_path / "p.zip", dt.date(2026, 11, 2))
+
+    assert summary.rows == 4  # its scores are checked value by value in test_builders_golden
+    assert handler.bytes_read["batch_users"] > 0
+    assert handler.bytes_read["assessment_attempts"] == 0, "best attempts come from batch_users"

@@ -25,10 +25,12 @@ from exhaust.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthoriz
 from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
 from exhaust.observability import logger
 from exhaust.principal import Principal
+from exhaust.responses import RawResponse
 
 MAX_BODY_BYTES = 256 * 1024
 # More values of one query parameter than any filter needs (?types=a&types=b..., or a,b,...).
 MAX_QUERY_VALUES = 100
+__all__ = ["ApiRequest", "RawResponse", "api_endpoint", "describe_validation_error", "json_response"]
 _UNPARSED = object()
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
@@ -126,27 +128,6 @@ class ApiRequest:
         if not self.authorizer.get("credentialId"):
             raise Unauthorized("Authorization: a valid Bearer token is required")
         return Principal.from_authorizer_context(self.authorizer)
-
-
-@dataclass
-class RawResponse:
-    """A non-envelope answer: a file, a redirect, an HTML page or an empty 204."""
-
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def to_proxy(self) -> dict[str, Any]:
-        content_type = self.headers.get("Content-Type", "")
-        if not self.body or content_type.startswith(("text/", "application/json")):
-            return {
-                "statusCode": self.status,
-                "headers": self.headers,
-                "body": self.body.decode("utf-8"),
-                "isBase64Encoded": False,
-            }
-        body = base64.b64encode(self.body).decode("ascii")
-        return {"statusCode": self.status, "headers": self.headers, "body": body, "isBase64Encoded": True}
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:

@@ -197,27 +197,3 @@ def build_document() -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def document() -> dict[str, Any]:
     return build_document()
-
-
-SWAGGER_UI_VERSION = "5.17.14"
-
-
-def swagger_page(spec_url: str, title: str = "Data exhaust service API") -> str:
-    """A Swagger UI page that loads the document from `spec_url` (its assets come from a public CDN)."""
-    assets = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}"
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>{title}</title>
-  <link rel="stylesheet" href="{assets}/swagger-ui.css">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="{assets}/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({{url: "{spec_url}", dom_id: "#swagger-ui"}});
-  </script>
-</body>
-</html>
-"""

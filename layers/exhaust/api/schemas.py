@@ -66,6 +66,7 @@ class SearchFilters(BaseModel):
 class SearchRequestData(BaseModel):
     filters: SearchFilters
     limit: int = Field(default=20, ge=1, le=1000)
+    cursor: str | None = Field(default=None, description="A previous answer's nextCursor: the next page")
 
 
 class SearchBody(BaseModel):
@@ -79,9 +80,14 @@ class DatasetAddBody(BaseModel):
 
 
 class JobList(BaseModel):
-    count: int = Field(description="Jobs in this answer (list) or all matches (search)")
+    count: int = Field(description="Jobs in this answer (list) or all matches (search; see countIsLowerBound)")
     jobs: list[JobStatusResponse]
-    nextCursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page")
+    nextCursor: str | None = Field(
+        default=None, description="The next page: pass as ?cursor= (list) or request.cursor (search)"
+    )
+    countIsLowerBound: bool | None = Field(
+        default=None, description="search: true when there are more matches than it counts (count is at least)"
+    )
 
 
 class ListedDataset(Dataset):
@@ -103,14 +109,6 @@ class ResponseParams(BaseModel):
     status: Literal["successful", "failed"]
     err: str | None = None
     errmsg: str | None = None
-
-
-class ErrorEnvelope(BaseModel):
-    id: str
-    ver: str
-    ts: str
-    params: ResponseParams
-    responseCode: str
 
 
 def envelope_schema(result_ref: dict[str, Any] | None) -> dict[str, Any]:

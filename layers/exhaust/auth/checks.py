@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from exhaust.api.http import ApiRequest
 from exhaust.auth.credentials import Credential, CredentialStore
 from exhaust.errors import BadRequest, Forbidden, ServiceError, Unauthorized
 from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
@@ -35,10 +34,8 @@ def authenticate_token(token: str, store: CredentialStore | None = None) -> Prin
     )
 
 
-def require_channel(request: ApiRequest) -> tuple[Principal, str]:
-    """The caller and the channel it acts for: 400 without X-Channel-Id, 403 for a channel not its own."""
-    principal = request.principal
-    channel = request.header(CHANNEL_HEADER)
+def require_channel(principal: Principal, channel: str | None) -> tuple[Principal, str]:
+    """The caller and the channel (the X-Channel-Id header) it acts for: 400 without it, 403 for one not its own."""
     if channel is None:
         raise BadRequest(f"{CHANNEL_HEADER}: header is required (the channel / organisation id you act for)")
     if not is_identifier(channel):

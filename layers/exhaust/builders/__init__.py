@@ -41,17 +41,11 @@ from exhaust.builders.errors import (
     RetiredCollection,
     UnknownDataset,
 )
+from exhaust.builders.naming import DATASET_SUFFIXES, file_stem
 
 if TYPE_CHECKING:
     from exhaust.lake.store import Lake
     from exhaust.packaging import BuiltFile, ZipSink, ZipSummary
-
-DATASET_SUFFIXES = {
-    "progress-exhaust": "progress",
-    "userinfo-exhaust": "userinfo",
-    "response-exhaust": "response",
-    "org-pii-exhaust": "org-pii",
-}
 
 __all__ = [
     "DATASET_SUFFIXES",
@@ -64,13 +58,6 @@ __all__ = [
     "build_batch_zip",
     "file_stem",
 ]
-
-
-def file_stem(dataset_id: str, batch_id: str, date: dt.date) -> str:
-    """`{batchId}_{progress|userinfo|response}_{yyyyMMdd}`, the name of the CSV and (with .zip) of its zip."""
-    if dataset_id not in DATASET_SUFFIXES:
-        raise UnknownDataset(f"Unknown dataset {dataset_id}")
-    return f"{batch_id}_{DATASET_SUFFIXES[dataset_id]}_{date:%Y%m%d}"
 
 
 def build_batch_file(

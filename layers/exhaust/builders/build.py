@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from exhaust.builders import file_stem, org_pii, progress, response, userinfo
+from exhaust.builders import org_pii, progress, response, userinfo
 from exhaust.builders.common import CHUNK_ROWS
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
+from exhaust.builders.naming import file_stem
 from exhaust.datasets.ids import ORG_PII_EXHAUST
 from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.extracts import check_indexed

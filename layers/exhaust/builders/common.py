@@ -67,15 +67,17 @@ def batch_chunks(
     columns: Sequence[str],
     work: Callable[[pa.Table], tuple[pa.Buffer, int]],
     rows: int = CHUNK_ROWS,
+    dictionary: Sequence[str] = (),
 ) -> Iterator[tuple[pa.Buffer, int]]:
     """`work(chunk)` for the batch's rows of a batch-keyed table (enrolments, attempts), `rows` at a time, in order.
 
     The batch's row groups are cut into pieces of about `rows` that threads read and work on at once; a row
-    group larger than `rows` is still worked on in chunks of `rows`, so memory holds a few chunks.
+    group larger than `rows` is still worked on in chunks of `rows`, so memory holds a few chunks. Columns in
+    `dictionary` are read dictionary-encoded.
     """
 
     def work_on_piece(piece: Piece) -> list[tuple[pa.Buffer, int]]:
-        batches = lake.read_piece(piece, columns, batch_rows=min(rows, 65_536))
+        batches = lake.read_piece(piece, columns, batch_rows=min(rows, 65_536), dictionary=dictionary)
         return [answer for chunk in chunks_of(batches, rows) if (answer := work(chunk))[1]]
 
     for answers in in_parallel(work_on_piece, lake.pieces(table, equals={"batch_id": batch_id}, rows=rows)):
@@ -137,11 +139,20 @@ def _padded(values: pa.Array, width: int) -> pa.Array:
     return pc.utf8_lpad(pc.cast(values, pa.string()), width, "0")
 
 
-def format_dates(values: pa.ChunkedArray | pa.Array, with_time: bool = False) -> pa.Array:
+def format_dates(values: pa.ChunkedArray | pa.Array, with_time: bool = False, repeated: bool = False) -> pa.Array:
     """`dd/MM/yyyy` (or `dd/MM/yyyy HH:mm:ss`) in UTC; null stays null.
 
-    Assembled from the date's parts: three times faster than strftime on time-zone-aware timestamps.
+    Assembled from the date's parts: three times faster than strftime on time-zone-aware timestamps. Each
+    distinct value is formatted once where values repeat: always for dates (a batch's enrolments fall on few
+    days; ten times faster), and with `repeated` for date-times (a response's questions share their attempt's
+    time; three times faster there, twice slower on mostly distinct values).
     """
+    if not with_time and pa.types.is_timestamp(values.type):
+        values = pc.cast(values, pa.date32())  # the day in the timestamp's zone (UTC), as pc.day etc. read it
+        repeated = True
+    if repeated:
+        distinct = pc.dictionary_encode(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+        return pc.take(format_dates(distinct.dictionary, with_time), distinct.indices)
     date = pc.binary_join_element_wise(
         _padded(pc.day(values), 2), _padded(pc.month(values), 2), _padded(pc.year(values), 4), "/"
     )
@@ -166,14 +177,22 @@ def percent(score: pa.Array, maximum: pa.Array) -> pa.Array:
 
 def list_match_counts(lists: pa.ListArray, value_set: pa.Array) -> pa.Array:
     """For each list, how many of its values are in `value_set` (the lists hold distinct values)."""
-    offsets = lists.offsets
-    hits = pc.cast(pc.is_in(lists.values, value_set=value_set), pa.int64())
-    running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)]) if len(hits) else None
-    if running is None:
-        return pa.array([0] * len(lists), pa.int64())
-    ends = pc.take(running, offsets.slice(1))
-    starts = pc.take(running, offsets.slice(0, len(lists)))
-    return pc.subtract(ends, starts)
+    (counts,) = list_match_counts_of_each(lists, [value_set])
+    return counts
+
+
+def list_match_counts_of_each(lists: pa.ListArray, value_sets: Sequence[pa.Array]) -> list[pa.Array]:
+    """`list_match_counts` for several value sets, hashing the lists' values once (then one take per set)."""
+    known = pa.concat_arrays([value_set.cast(pa.string()) for value_set in value_sets]).unique()
+    known_positions = pc.index_in(lists.values, value_set=known)
+    offsets = lists.offsets  # into lists.values, also when `lists` is a slice
+    answers = []
+    for value_set in value_sets:
+        in_set = pc.is_in(known, value_set=value_set)
+        hits = pc.cast(pc.fill_null(pc.take(in_set, known_positions), False), pa.int64())
+        running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(hits)])
+        answers.append(pc.subtract(pc.take(running, offsets.slice(1)), pc.take(running, offsets.slice(0, len(lists)))))
+    return answers
 
 
 def named(table: pa.Table, **sources: str) -> pa.Table:

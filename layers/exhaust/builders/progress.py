@@ -90,46 +90,52 @@ def _certificate_status(certificates: pa.ListArray) -> pa.Array:
     return pc.if_else(issued, CERTIFICATE_ISSUED, pc.if_else(failed, CERTIFICATE_FAILED, blank))
 
 
-def best_attempts(lake: Lake, batch_id: str, user_ids: pa.Array, assessment_ids: list[str]) -> pa.Table:
-    """user_id, content_id, score, max of each user's best attempt at each assessment, within the batch."""
-    empty = pa.table(
-        {
-            "user_id": pa.array([], pa.string()),
-            "content_id": pa.array([], pa.string()),
-            "score": pa.array([], pa.float64()),
-            "max": pa.array([], pa.float64()),
-        }
+def _spread(positions: pa.Array, values: pa.Array, length: int) -> pa.Array:
+    """`values` placed at row `positions` (distinct, any order) of `length` rows, null elsewhere."""
+    rows = pa.array(range(length), pa.int64())
+    return pc.take(values, pc.index_in(rows, value_set=pc.cast(positions, pa.int64())))
+
+
+def _match_per_list(lists: pa.ListArray, matches: pa.Array) -> pa.Array:
+    """For each list, the position among the `matches` (a mask over its flattened values) of its one match, or
+    null where it has none (each list holds an assessment at most once).
+
+    Counting the matches before each list's start needs no hashing: two takes of a running count.
+    """
+    running = pa.concat_arrays([pa.array([0], pa.int64()), pc.cumulative_sum(pc.cast(matches, pa.int64()))])
+    before = pc.take(running, lists.offsets.slice(0, len(lists)))
+    through = pc.take(running, lists.offsets.slice(1))
+    return pc.if_else(pc.greater(through, before), before, pa.scalar(None, pa.int64()))
+
+
+def scores(best_attempts: pa.ListArray, scored: list[str]) -> tuple[pa.Array, list[pa.Array]]:
+    """Total Score and each scored assessment's Score for the rows' best attempts (batch_users extract)."""
+    length = len(best_attempts)
+    # The same lists from offset 0 and without a validity bitmap (a user without attempts has an empty range),
+    # so the offsets, the flattened entries and their parent indices all agree.
+    first, last = best_attempts.offsets[0].as_py(), best_attempts.offsets[-1].as_py()
+    best_attempts = pa.ListArray.from_arrays(
+        pc.subtract(best_attempts.offsets, first), best_attempts.values.slice(first, last - first)
     )
-    if not assessment_ids or not len(user_ids):
-        return empty
-    low, high = common.user_range(user_ids)
-    rows = lake.read(
-        "assessment_attempts",
-        ["user_id", "content_id", "attempt_id", "question_score", "question_max_score"],
-        equals={"batch_id": batch_id},
-        between={"user_id": (low, high)},
-        isin={"content_id": assessment_ids},
+    entries = best_attempts.values
+    content = pc.struct_field(entries, "content_id")
+    score, maximum = pc.struct_field(entries, "score"), pc.struct_field(entries, "max")
+    by_assessment = []
+    for assessment_id in scored:
+        mine = pc.equal(content, assessment_id)
+        where = _match_per_list(best_attempts, mine)
+        by_assessment.append(common.percent(pc.take(score.filter(mine), where), pc.take(maximum.filter(mine), where)))
+    owners = pc.list_parent_indices(best_attempts)
+    counted = pa.table({"row": owners, "score": score, "max": maximum}).filter(
+        pc.is_in(content, value_set=pa.array(scored, pa.string()))
     )
-    if not rows.num_rows:
-        return empty
-    attempts = rows.group_by(["user_id", "content_id", "attempt_id"]).aggregate(
-        [("question_score", "sum"), ("question_max_score", "sum")]
+    totals = counted.group_by("row", use_threads=False).aggregate([("score", "sum"), ("max", "sum")])
+    total_rows = common.single(totals, "row")
+    total = common.percent(
+        _spread(total_rows, common.single(totals, "score_sum"), length),
+        _spread(total_rows, common.single(totals, "max_sum"), length),
     )
-    attempts = common.named(
-        attempts,
-        user_id="user_id",
-        content_id="content_id",
-        attempt_id="attempt_id",
-        score="question_score_sum",
-        max="question_max_score_sum",
-    )
-    ordered = attempts.sort_by(
-        [("user_id", "ascending"), ("content_id", "ascending"), ("score", "descending"), ("max", "ascending")]
-    )
-    best = ordered.group_by(["user_id", "content_id"], use_threads=False).aggregate(
-        [("score", "first"), ("max", "first")]
-    )
-    return common.named(best, user_id="user_id", content_id="content_id", score="score_first", max="max_first")
+    return total, by_assessment
 
 
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
@@ -142,24 +148,17 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
     def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         length = chunk.num_rows
         user_ids = common.single(chunk, "user_id")
-        users = common.profiles_of(lake, batch.batch_id, user_ids, USER_COLUMNS)
+        users = common.profiles_of(lake, batch.batch_id, user_ids, (*USER_COLUMNS, "best_attempts"))
         completed_contents = common.single(chunk, "completed_contents")
         completed = pc.equal(common.single(chunk, "status"), ENROLMENT_COMPLETED)
-        overall = _progress(common.list_match_counts(completed_contents, leaf_ids), collection.leaf_count)
+        leaf_sets = [leaf_ids, *(leaves for leaves, _ in unit_leaves)]
+        counts = common.list_match_counts_of_each(completed_contents, leaf_sets)
+        overall = _progress(counts[0], collection.leaf_count)
         overall = pc.if_else(completed, pa.scalar(100, pa.int64()), overall)
         unit_columns = [
-            _progress(common.list_match_counts(completed_contents, leaves), leaf_count)
-            for leaves, leaf_count in unit_leaves
+            _progress(count, leaf_count) for count, (_, leaf_count) in zip(counts[1:], unit_leaves, strict=True)
         ]
-        best = best_attempts(lake, batch.batch_id, user_ids, scored)
-        score_columns = []
-        for assessment_id in scored:
-            mine = best.filter(pc.equal(best["content_id"], assessment_id))
-            aligned = common.align(mine, "user_id", user_ids)
-            score_columns.append(common.percent(common.single(aligned, "score"), common.single(aligned, "max")))
-        totals = best.group_by("user_id").aggregate([("score", "sum"), ("max", "sum")])
-        totals = common.align(totals, "user_id", user_ids)
-        total_score = common.percent(common.single(totals, "score_sum"), common.single(totals, "max_sum"))
+        total_score, score_columns = scores(common.single(users, "best_attempts"), scored)
         columns = [
             common.constant(collection.collection_id, length),
             common.constant(collection.name, length),

@@ -98,7 +98,7 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             chunk["content_id"],
             chunk["content_title"],
             chunk["attempt_id"],
-            common.format_dates(common.single(chunk, "attempted_on"), with_time=True),
+            common.format_dates(common.single(chunk, "attempted_on"), with_time=True, repeated=True),
             *(chunk[name] for name in ATTEMPT_COLUMNS[5:-1]),
             consented_responses(lake, collection.collection_id, chunk, needing),
         ]

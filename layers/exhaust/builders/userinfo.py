@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from exhaust.builders import common
 from exhaust.builders.consents import latest_active
 from exhaust.lake.catalog import BatchInfo
+from exhaust.lake.extracts import BATCH_USERS
 from exhaust.lake.store import Lake
 
 LABELS = (
@@ -55,21 +56,22 @@ def rows(
 ) -> Iterator[tuple[pa.Buffer, int]]:
     collection = batch.collection
 
-    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
-        enrolled = common.single(chunk, "user_id")
+    def chunk_csv(users: pa.Table) -> tuple[pa.Buffer, int]:
+        enrolled = common.single(users, "user_id")
         consents = active_consents(lake, collection.collection_id, channel, enrolled)
-        consenting = consents.filter(pc.is_in(consents["user_id"], value_set=enrolled)).sort_by("user_id")
-        length = consenting.num_rows
+        positions = pc.index_in(enrolled, value_set=common.single(consents, "user_id"))
+        consenting = pc.is_valid(positions)
+        users = users.filter(consenting)
+        length = users.num_rows
         if not length:
             return pa.py_buffer(b""), 0
-        user_ids = common.single(consenting, "user_id")
-        users = common.profiles_of(lake, batch.batch_id, user_ids)
+        consented_on = consents["consented_on"].take(positions.filter(consenting))
         columns = [
             common.constant(collection.collection_id, length),
             common.constant(collection.name, length),
             common.constant(batch.batch_id, length),
             common.constant(batch.name, length),
-            user_ids,
+            users["user_id"],
             users["name"],
             users["state"],
             users["district"],
@@ -77,7 +79,7 @@ def rows(
             users["phone"],
             users["email"],
             common.constant("Yes", length),
-            common.format_dates(common.single(consenting, "consented_on")),
+            common.format_dates(consented_on),
             users["block"],
             users["cluster"],
             users["user_type"],
@@ -87,4 +89,9 @@ def rows(
         ]
         return common.encode_csv(columns), length
 
-    yield from common.batch_chunks(lake, "enrolments", batch.batch_id, ["user_id"], chunk_csv, chunk_rows)
+    # The batch_users extract has one row per enrolment, in the enrolments' order, with its profile: the chunks
+    # come from it directly, without reading enrolments and aligning profiles.
+    dictionary = [name for name in common.USER_COLUMNS if name in common.CATEGORICAL_USER_COLUMNS]
+    yield from common.batch_chunks(
+        lake, BATCH_USERS, batch.batch_id, common.USER_COLUMNS, chunk_csv, chunk_rows, dictionary=dictionary
+    )

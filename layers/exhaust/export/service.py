@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from exhaust.api.http import RawResponse
 from exhaust.downloads import (
     API_GATEWAY_TIMEOUT_SECONDS,
     FAST_DEFLATE_LEVEL,
@@ -34,6 +33,8 @@ from exhaust.export import datapackage
 from exhaust.export.errors import ExportTooLarge
 from exhaust.export.fields import Field
 from exhaust.export.query import ExportQuery, parse_query
+from exhaust.resources import EXPORTS_PREFIX
+from exhaust.responses import RawResponse
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 
     from exhaust.lake.store import Lake
 
-EXPORTS_PREFIX = "exports/"
 DATA_STEM = "observations"
 DATAPACKAGE_FILE = "datapackage.json"
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from exhaust.lake import schemas
-from exhaust.lake.generator import EVENT_TYPES, OBSERVATION_KINDS, Generator
+from exhaust.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
+
+if TYPE_CHECKING:
+    from exhaust.lake.generator import Generator
 
 OTHER_PARTNER = "org.other.partner"
 OTHER_PARTNER_EVENTS = 3

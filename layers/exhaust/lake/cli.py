@@ -58,9 +58,10 @@ def register(commands: Any) -> None:
     generate.set_defaults(run=_generate)
     index = actions.add_parser(
         "index",
-        help="rewrite the lake's batch_users extract after loading enrolments or users",
-        description="Rewrite the batch_users extract (each enrolment's profile, by batch) from enrolments and "
-        "users (docs/lake.md). The builders refuse a batch whose extract does not match its enrolments.",
+        help="rewrite the lake's batch_users extract after loading enrolments, users or attempts",
+        description="Rewrite the batch_users extract (each enrolment's profile and best attempts, by batch) from "
+        "enrolments, users and assessment_attempts (docs/lake.md). The builders refuse a batch whose extract "
+        "does not match its enrolments.",
     )
     index.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
     index.set_defaults(run=_index)

@@ -26,6 +26,7 @@ from exhaust import readiness
 from exhaust.lake import schemas
 from exhaust.lake.extracts import write_batch_users
 from exhaust.lake.store import Lake
+from exhaust.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
 
 DEFAULT_PARTNER_ID = "org.sample.partner"
 OTHER_ORG = "other-org-channel"
@@ -127,13 +128,6 @@ COURSE_TITLES = [
     "Foundational Numeracy",
 ]
 QUESTION_TYPES = ["mcq", "mtf", "mmcq", "ftb"]
-EVENT_TYPES = ["START", "END", "IMPRESSION", "INTERACT"]
-OBSERVATION_KINDS = [
-    ("sensor", "temperature", "celsius", 18.0, 40.0),
-    ("sensor", "humidity", "percent", 20.0, 95.0),
-    ("survey", "attendance", "count", 0.0, 60.0),
-    ("device", "session_length", "seconds", 30.0, 3600.0),
-]
 
 
 def resource_id_of(partner_id: str) -> str:
@@ -613,9 +607,9 @@ class Generator:
         lake.write("batches", pa.Table.from_pylist(batch_rows, schema=schemas.BATCHES))
         lake.write("users", users)
         lake.write("enrolments", pa.concat_tables(enrolment_parts))
-        write_batch_users(lake)
         lake.write("consents", pa.Table.from_pylist(consent_rows, schema=schemas.CONSENTS))
         lake.write("assessment_attempts", pa.Table.from_pylist(attempt_rows, schema=schemas.ASSESSMENT_ATTEMPTS))
+        write_batch_users(lake)
         extras.write(lake, plan, members_of)
         if scale.bulk_answers:
             from exhaust.lake.answers_scale import AnswersVolume

@@ -178,7 +178,11 @@ REGISTRATION_CONSENTS = pa.schema(
 )
 # The lake's index of profiles by batch (exhaust.lake.extracts): each enrolment's user profile, written when the
 # lake is loaded, so a batch's users are one run of rows instead of a lookup spread over the whole users table.
-BATCH_USERS = pa.schema([("batch_id", pa.string(), False), *USERS])
+# `best_attempts`: the user's best attempt (highest summed score, then lowest summed max) at each content they
+# attempted in the batch, by content_id, so progress-exhaust reads scores with the profiles instead of
+# grouping the batch's question rows.
+BEST_ATTEMPT = pa.struct([("content_id", pa.string()), ("score", pa.float64()), ("max", pa.float64())])
+BATCH_USERS = pa.schema([("batch_id", pa.string(), False), *USERS, ("best_attempts", pa.list_(BEST_ATTEMPT))])
 TELEMETRY = pa.schema(
     [
         ("event_date", pa.date32(), False),
@@ -227,7 +231,13 @@ TABLES: dict[str, TableSpec] = {
         TableSpec("batches", BATCHES, ("batch_id",)),
         TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id"), split_by="batch_id"),
         TableSpec("users", USERS, ("user_id",), row_group_size=16_384),
-        TableSpec("consents", CONSENTS, ("collection_id", "consumer_id", "user_id", "consented_on")),
+        TableSpec(
+            "consents",
+            CONSENTS,
+            ("collection_id", "consumer_id", "user_id", "consented_on"),
+            # userinfo-exhaust reads a chunk's users' consents by id range: small groups, little decoded twice.
+            row_group_size=8_192,
+        ),
         TableSpec(
             "assessment_attempts",
             ASSESSMENT_ATTEMPTS,

@@ -73,23 +73,27 @@ def _holds_any(
     return True
 
 
-def _coverage(row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]) -> str:
-    """From the statistics alone: does the row group hold `none`, `some` or `all` rows within the ranges?
+def _unproven(
+    row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]
+) -> frozenset[str] | None:
+    """From the statistics alone: None when the row group holds no row within the ranges, else the columns whose
+    range it may not hold for every row (empty: every row matches).
 
-    `all` lets the reader skip decoding and comparing the condition columns (a big batch's middle row groups).
+    Only those columns are decoded and compared (a big batch's middle row groups need none; a consent read by
+    user range need not compare the collection and consumer of a row group that holds only theirs).
     """
-    answer = "all"
+    unproven = set()
     for name, (low, high) in ranges.items():
         statistics = row_group.column(columns[name]).statistics
         if statistics is None or not statistics.has_min_max:
-            answer = "some"
+            unproven.add(name)
             continue
         if (high is not None and statistics.min > high) or (low is not None and statistics.max < low):
-            return "none"
+            return None
         inside = (low is None or statistics.min >= low) and (high is None or statistics.max <= high)
         if not inside or not statistics.has_null_count or statistics.null_count:
-            answer = "some"
-    return answer
+            unproven.add(name)
+    return frozenset(unproven)
 
 
 @dataclass
@@ -150,15 +154,15 @@ class Lake:
             coverage = []
             for index in range(metadata.num_row_groups):
                 row_group = metadata.row_group(index)
-                kind = _coverage(row_group, positions, ranges)
-                if kind != "none" and not _holds_any(row_group, positions, sorted_sets):
-                    kind = "none"
-                coverage.append((index, kind, row_group.num_rows))
-            # Consecutive row groups of the same coverage are read together, in file order.
-            for kind, run in itertools.groupby(coverage, key=lambda item: item[1]):
-                if kind == "none":
+                unproven = _unproven(row_group, positions, ranges)
+                if unproven is not None and not _holds_any(row_group, positions, sorted_sets):
+                    unproven = None
+                coverage.append((index, unproven, row_group.num_rows))
+            # Consecutive row groups needing the same checks are read together, in file order.
+            for unproven, run in itertools.groupby(coverage, key=lambda item: item[1]):
+                if unproven is None:
                     continue
-                checked = {} if kind == "all" else ranges
+                checked = {name: bounds for name, bounds in ranges.items() if name in unproven}
                 group: list[int] = []
                 count = 0
                 for index, _, num_rows in run:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exhaust.digests import file_sha256
 from exhaust.downloads import FAST_DEFLATE_LEVEL, in_order_threaded, streamed_entry
 
 EVENTS_FILE = "events.jsonl"
 MANIFEST_FILE = "manifest.json"
-COPY_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,6 @@ def _iso(when: dt.datetime | None) -> str | None:
     return when.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(COPY_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_day_zip(path: Path, day: dt.date, events: DayEvents, context: dict[str, str]) -> DaySummary:
     summary = DaySummary(day)
     digest = hashlib.sha256()
@@ -130,7 +122,7 @@ def write_archive(
         def day_zip(day: dt.date) -> tuple[Path, DaySummary, str]:
             day_path = Path(work) / f"{day.isoformat()}.zip"
             summary = write_day_zip(day_path, day, events_of_day(day), context)
-            return day_path, summary, _sha256(day_path)
+            return day_path, summary, file_sha256(day_path)
 
         for day_path, summary, sha256 in in_order_threaded(day_zip, days, threads):
             # The day zips are compressed already: stored as they are.

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from exhaust.api.http import RawResponse
 from exhaust.auth.checks import AuthorizationFailed, authenticate_license
 from exhaust.auth.credentials import CredentialStore
 from exhaust.datasets.registry import DatasetRegistry
@@ -24,12 +23,13 @@ from exhaust.downloads import API_GATEWAY_TIMEOUT_SECONDS, deliver_zip, fresh_la
 from exhaust.legacy import rules
 from exhaust.legacy.archive import write_archive
 from exhaust.legacy.errors import AnswerTooLarge
+from exhaust.resources import LEGACY_PREFIX
+from exhaust.responses import RawResponse
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
     from exhaust.lake.store import Lake
 
-LEGACY_PREFIX = "legacy/"
 LEGACY_DATASET_TYPE = "legacy"
 # The most events one call answers: what bench/bench_answers.py measured to be built and delivered well within
 # API Gateway's API_GATEWAY_TIMEOUT_SECONDS on one vCPU (the function's 1,769 MB): 31 days of 100,000 events a day,

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from exhaust import aws
 from exhaust.api import routes
 from exhaust.api.http import error_response
+from exhaust.aws_limits import API_GATEWAY_PAYLOAD_MAX_BYTES, LAMBDA_SYNC_RESPONSE_MAX_BYTES, json_size
 from exhaust.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
 from exhaust.local.functions import invoke
 from exhaust.observability import logger
@@ -24,8 +25,6 @@ from exhaust.settings import get_settings
 GATEWAY_API_ID = "api.gateway"
 AUTHORIZER_FUNCTION = "authorizer"
 CDN_PREFIX = "/cdn/"
-# API Gateway REST APIs take payloads of at most 10 MB (API Gateway quotas, "Payload size").
-MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 # A client that stops sending (a body that never arrives, an idle keep-alive) frees its thread after this long;
 # API Gateway's own integration timeout is 29 s.
 SOCKET_TIMEOUT_SECONDS = 30
@@ -43,6 +42,24 @@ class RequestTimeout(ServiceError):
     status = 408
     response_code = "CLIENT_ERROR"
     code = "REQUEST_TIMEOUT"
+
+
+class BadGateway(ServiceError):
+    status = 502
+    response_code = "SERVER_ERROR"
+    code = "BAD_GATEWAY"
+
+
+def within_response_limit(function: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The function's answer, or the 502 API Gateway gives when Lambda refuses a response over its sync limit."""
+    size = json_size(answer)
+    if size <= LAMBDA_SYNC_RESPONSE_MAX_BYTES:
+        return answer
+    logger.error(
+        "function response over Lambda's synchronous response limit",
+        extra={"function": function, "bytes": size, "limit": LAMBDA_SYNC_RESPONSE_MAX_BYTES},
+    )
+    return error_response(GATEWAY_API_ID, BadGateway("Internal server error: the function's response was too large"))
 
 
 class NotImplementedMethod(ServiceError):
@@ -69,8 +86,10 @@ def content_length(value: str | None) -> int:
     if not value.strip().isdigit():
         raise BadRequest(f"Content-Length: must be a non-negative integer, got '{value[:20]}'")
     length = int(value)
-    if length > MAX_PAYLOAD_BYTES:
-        raise PayloadTooLarge(f"body: must be at most {MAX_PAYLOAD_BYTES} bytes (API Gateway's limit), got {length}")
+    if length > API_GATEWAY_PAYLOAD_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"body: must be at most {API_GATEWAY_PAYLOAD_MAX_BYTES} bytes (API Gateway's limit), got {length}"
+        )
     return length
 
 
@@ -158,7 +177,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             event = build_event(self.command, self.path, headers, body, route, params)
             if route.auth == "token":
                 event["requestContext"]["authorizer"] = authorize(event)
-            self._send_proxy_answer(invoke(route.function, event))
+            self._send_proxy_answer(within_response_limit(route.function, invoke(route.function, event)))
         except ServiceError as error:
             self._send_proxy_answer(error_response(GATEWAY_API_ID, error))
         except Exception:

@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
-from exhaust import aws
+from exhaust import aws, observability
 from exhaust.observability import logger, redact_url_credentials
 from exhaust.requests.models import ExhaustRequest, Status, iso_utc
 from exhaust.settings import RuntimeSettings, get_settings
@@ -175,7 +175,10 @@ class Notifier:
             if notice == EVENT_NOTICE:
                 delivered = self.publish(detail, detail_type)
             elif notice == CALLBACK_NOTICE and request.callbackUrl:
-                delivered = self.deliver_callback(request.callbackUrl, detail) != Delivery.FAILED
+                delivery = self.deliver_callback(request.callbackUrl, detail)
+                if delivery != Delivery.DELIVERED:
+                    observability.count(observability.CALLBACK_FAILURES, request.dataset)
+                delivered = delivery != Delivery.FAILED
             else:
                 delivered = True  # nothing to send any more
             ended_ms = request.deletedAt or request.completedAt or request.updatedAt

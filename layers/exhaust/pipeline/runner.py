@@ -6,7 +6,9 @@ that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distr
 ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
 (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds; JitterStrategy FULL when the runner is
 given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
-class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it.
+class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it. Every state's input (after
+Parameters/ItemSelector) and output, and every task's result, must fit STATE_PAYLOAD_MAX_BYTES, else the
+execution fails with States.DataLimitExceeded, which no catcher or retrier takes (as in Step Functions).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from exhaust.aws_limits import STATE_PAYLOAD_MAX_BYTES, json_size
 from exhaust.observability import logger
 from exhaust.pipeline import definition as workflow
 from exhaust.pipeline.steps import Pipeline, finalize_step, mark_failed_step, run_step
@@ -51,7 +54,22 @@ def error_of(failure: BaseException) -> tuple[str, str]:
     return name, json.dumps({"errorMessage": str(failure), "errorType": name})
 
 
+DATA_LIMIT_EXCEEDED = "States.DataLimitExceeded"
+
+
+def within_payload_limit(value: Any, what: str) -> Any:
+    """`value` itself if it fits a state's payload quota; else States.DataLimitExceeded naming `what`."""
+    size = json_size(value)
+    if size > STATE_PAYLOAD_MAX_BYTES:
+        raise StatesError(
+            DATA_LIMIT_EXCEEDED, f"{what} is {size} bytes, over the state payload quota of {STATE_PAYLOAD_MAX_BYTES}"
+        )
+    return value
+
+
 def _matches(error_equals: list[str], error: str) -> bool:
+    if error == DATA_LIMIT_EXCEEDED:  # terminal: neither States.ALL nor States.TaskFailed take it
+        return error in error_equals
     if "States.ALL" in error_equals or error in error_equals:
         return True
     return "States.TaskFailed" in error_equals and error != "States.Timeout"
@@ -127,7 +145,10 @@ class LocalRunner:
                 raise ExecutionStopped()
             state = machine["States"][name]
             try:
-                data = self._run_state(state, data, context, should_stop)
+                within_payload_limit(data, f"the input of state {name}")
+                data = within_payload_limit(
+                    self._run_state(state, data, context, should_stop), f"the output of state {name}"
+                )
             except ExecutionStopped:
                 raise
             except Exception as failure:
@@ -166,11 +187,11 @@ class LocalRunner:
     def _invoke(self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> Any:
         if state["Resource"] != workflow.LAMBDA_INVOKE:
             raise StatesError("States.Runtime", f"unsupported resource {state['Resource']}")
-        parameters = resolve(state["Parameters"], data, context)
+        parameters = within_payload_limit(resolve(state["Parameters"], data, context), "a task's parameters")
         placeholder = str(parameters["FunctionName"]).removeprefix("${").removesuffix("}")
         answer = self.functions[placeholder](parameters.get("Payload", {}))
         # As Lambda's JSON round trip would: what a function answers must be JSON.
-        return {"Payload": json.loads(json.dumps(answer))}
+        return within_payload_limit({"Payload": json.loads(json.dumps(answer))}, "a task's result")
 
     def _with_retry(self, state: Mapping[str, Any], call: Callable[[], Any]) -> Any:
         retriers = state.get("Retry", [])
@@ -208,6 +229,7 @@ class LocalRunner:
         def run_item(index: int, item: Any) -> Any:
             item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
             item_input = resolve(state["ItemSelector"], data, item_context) if "ItemSelector" in state else item
+            within_payload_limit(item_input, f"the input of item {index} of {state.get('Label', 'the map')}")
             try:
                 return self._run_machine(processor, item_input, item_context, item_stopped)
             except Exception:

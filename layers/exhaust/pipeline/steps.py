@@ -23,13 +23,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from exhaust import aws, resources
+from exhaust import aws, observability, resources
 from exhaust import readiness as lake_readiness
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
-from exhaust.datasets.registry import DatasetLimits, DatasetRegistry
 from exhaust.observability import logger
 from exhaust.pipeline.definition import PERMANENT_ERROR, THROTTLING_ERRORS, TRANSIENT_ERRORS
 from exhaust.pipeline.errors import EXECUTION_LOST, PermanentFailure, StaleExecution, TransientFailure
@@ -40,6 +37,7 @@ from exhaust.requests.store import ConcurrentUpdate, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
+    from exhaust.datasets.registry import DatasetRegistry
     from exhaust.lake.catalog import BatchInfo
 
 MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
@@ -105,10 +103,11 @@ def failure_message(cause: str | None) -> str:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, ClientError):
+    client_error, botocore_error = aws.transport_errors()
+    if isinstance(error, client_error):
         return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
     # pyarrow reports S3 throttling and dropped connections as OSError; a missing or forbidden path is no blip.
-    return isinstance(error, BotoCoreError | TimeoutError | ConnectionError) or type(error) is OSError
+    return isinstance(error, botocore_error | TimeoutError | ConnectionError) or type(error) is OSError
 
 
 def classify(error: Exception) -> Exception:
@@ -164,6 +163,19 @@ def _default_build_file(*args: Any, **kwargs: Any) -> Any:
     return build_batch_file(*args, **kwargs)
 
 
+def _default_registry() -> DatasetRegistry:
+    # Imported on first use: its models cost the dispatcher's cold start, and only Plan reads the registry.
+    from exhaust.datasets.registry import DatasetRegistry
+
+    return DatasetRegistry()
+
+
+def default_batch_limit() -> int:
+    from exhaust.datasets.registry import DatasetLimits
+
+    return DatasetLimits().maxBatchesPerRequest
+
+
 @dataclass
 class Pipeline:
     """The steps with their adapters; tests pass fakes or moto-backed adapters, and a directory lake."""
@@ -171,7 +183,7 @@ class Pipeline:
     store: RequestStore = field(default_factory=RequestStore)
     queue: RequestQueue = field(default_factory=RequestQueue)
     vault: KeyVault = field(default_factory=KeyVault)
-    registry: DatasetRegistry = field(default_factory=DatasetRegistry)
+    registry: DatasetRegistry = field(default_factory=_default_registry)
     notifier: Notifier = field(default_factory=Notifier)
     settings: RuntimeSettings = field(default_factory=get_settings)
     lake_uri: str = ""
@@ -247,7 +259,7 @@ class Pipeline:
         if not live:
             raise PermanentFailure(RETIRED_COLLECTION)
         dataset = self.registry.get(request.dataset)
-        limit = (dataset.limits if dataset else DatasetLimits()).maxBatchesPerRequest
+        limit = dataset.limits.maxBatchesPerRequest if dataset else default_batch_limit()
         if len(live) > limit:
             raise PermanentFailure(f"Number of batches in request exceeded. It should be within {limit}")
         if request.dataset == USERINFO_DATASET and any(not batch.requires_consent for batch in live):
@@ -298,6 +310,7 @@ class Pipeline:
             return {"batchId": batch_id, "rows": existing.rows}
         if not request.encryptedKey:
             raise PermanentFailure(MISSING_INPUT)
+        started = time.monotonic()
         try:
             password = self.vault.decrypt(request.encryptedKey, request.requestId)
             built = self.build_file(
@@ -336,6 +349,7 @@ class Pipeline:
         except StaleExecution:
             self.discard_if_cancelled(request_id, output.key)
             raise
+        observability.record_build(request.dataset, output.rows, output.bytes, time.monotonic() - started)
         logger.info("batch built", extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows})
         return {"batchId": batch_id, "rows": output.rows}
 
@@ -376,6 +390,7 @@ class Pipeline:
         except StaleExecution:
             self.discard_if_cancelled(request_id, manifest)
             raise
+        observability.count(observability.REQUESTS_SUCCEEDED, done.dataset)
         logger.info("request succeeded", extra={"request_id": request_id, "files": len(done.files)})
         return self.announce(done)
 
@@ -515,6 +530,7 @@ class Pipeline:
         )
         ended = ended.model_copy(update={"outbox": notices_for(ended)})
         stored = self.store.replace(ended, request.version)
+        observability.count(observability.REQUESTS_FAILED, request.dataset)
         logger.info(
             "request failed", extra={"request_id": request.requestId, "attempts": attempts, "error": error_name}
         )

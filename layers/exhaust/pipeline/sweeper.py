@@ -1,7 +1,8 @@
 """The sweeper: nothing is lost, nothing stays PROCESSING after its execution ended.
 
-- SUBMITTED and untouched for `sweep_submitted_after_seconds`: the queue message was lost (queueing failed at
-  submit, or a message went to the dead-letter queue): queue it again (and touch the request, so the next sweep
+- SUBMITTED and untouched for `sweep_submitted_after_seconds` (or `sweep_unqueued_after_seconds` when submit
+  marked that its queue send failed): the queue message was lost (queueing failed at submit, or a message went
+  to the dead-letter queue): queue it again (and touch the request, so the next sweep
   waits another period). A duplicate message is harmless: the dispatcher starts one execution per attempt.
 - PROCESSING whose execution ended (or never started, or is unknown, e.g. local mode's worker was killed): the
   infrastructure's failure, so the request is deferred (queued again without using an attempt). After
@@ -48,7 +49,11 @@ class Sweeper:
         now = self.pipeline.clock()
         settings = self.pipeline.settings
         store = self.pipeline.store
-        for request in store.in_status(Status.SUBMITTED, now - settings.sweep_submitted_after_seconds * 1000):
+        lost_before = now - settings.sweep_submitted_after_seconds * 1000
+        unqueued_before = now - settings.sweep_unqueued_after_seconds * 1000
+        for request in store.in_status(Status.SUBMITTED, max(lost_before, unqueued_before)):
+            if request.updatedAt >= lost_before and not request.queueSendFailed:
+                continue
             if self._requeue(request, now):
                 report.requeued.append(request.requestId)
         for request in store.in_status(Status.PROCESSING, now - self.processing_grace_ms):
@@ -67,7 +72,8 @@ class Sweeper:
 
     def _requeue(self, request: ExhaustRequest, now: int) -> bool:
         try:
-            self.pipeline.store.replace(request.model_copy(update={"updatedAt": now}), request.version)
+            touched = request.model_copy(update={"updatedAt": now, "queueSendFailed": False})
+            self.pipeline.store.replace(touched, request.version)
         except ConcurrentUpdate:
             return False  # it moved on meanwhile
         self.pipeline.queue.send(request.requestId, request.attempts)

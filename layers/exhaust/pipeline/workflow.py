@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
-
 from exhaust import aws
 from exhaust.requests.models import ExhaustRequest
 from exhaust.settings import get_settings
@@ -68,7 +66,7 @@ class StepFunctionsWorkflow:
             answer = aws.client("stepfunctions").start_execution(
                 stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload, sort_keys=True)
             )
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
                 raise ExecutionAlreadyExists(name) from None
             raise
@@ -77,7 +75,7 @@ class StepFunctionsWorkflow:
     def describe(self, execution_arn: str) -> str | None:
         try:
             return str(aws.client("stepfunctions").describe_execution(executionArn=execution_arn)["status"])
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
                 return None
             raise
@@ -85,6 +83,6 @@ class StepFunctionsWorkflow:
     def stop(self, execution_arn: str, cause: str) -> None:
         try:
             aws.client("stepfunctions").stop_execution(executionArn=execution_arn, cause=cause[:256])
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] != "ExecutionDoesNotExist":
                 raise

@@ -7,9 +7,8 @@ import json
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from exhaust import aws
+from exhaust.aws_limits import SQS_MESSAGE_MAX_BYTES
 from exhaust.errors import Conflict
 from exhaust.settings import get_settings
 
@@ -17,16 +16,20 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 CLAIM_ATTEMPTS = 3
 
 
+class MessageTooLarge(ValueError):
+    """A message SQS would refuse (over its message size): nothing was sent."""
+
+
 class RequestQueue:
     def __init__(self, queue_url: str | None = None):
         self.queue_url = queue_url or get_settings().queue_url
 
     def send(self, request_id: str, attempt: int = 0, delay_seconds: int = 0) -> None:
-        aws.client("sqs").send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=json.dumps({"requestId": request_id, "attempt": attempt}),
-            DelaySeconds=delay_seconds,
-        )
+        body = json.dumps({"requestId": request_id, "attempt": attempt})
+        size = len(body.encode("utf-8"))
+        if size > SQS_MESSAGE_MAX_BYTES:
+            raise MessageTooLarge(f"queue message: {size} bytes, over SQS's message limit of {SQS_MESSAGE_MAX_BYTES}")
+        aws.client("sqs").send_message(QueueUrl=self.queue_url, MessageBody=body, DelaySeconds=delay_seconds)
 
     def hold(self, receipt_handle: str, seconds: int) -> None:
         """Keep a received message invisible `seconds` from now (it comes back then unless deleted)."""
@@ -81,7 +84,7 @@ class IdempotencyRecords:
                     ExpressionAttributeValues={":now": now},
                 )
                 return None
-            except ClientError as error:
+            except aws.client_error() as error:
                 if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                     raise
             holder = self.get(key)
@@ -98,7 +101,7 @@ class IdempotencyRecords:
                 ConditionExpression="bodyHash = :hash",
                 ExpressionAttributeValues={":hash": body_hash},
             )
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 

@@ -72,6 +72,8 @@ class ExhaustRequest(BaseModel):
     deferrals: int = 0
     transientSince: int | None = None
     outbox: list[str] = Field(default_factory=list)
+    # Submit stored the request but could not queue it: the sweeper queues it again at its next run.
+    queueSendFailed: bool = False
     # Data readiness (exhaust.readiness), recorded by Plan: the lake's completeness marker (epoch ms) and
     # whether it covers the request's scope; deletedAt: when the partner deleted the files (epoch ms).
     dataAvailableUntil: int | None = None
@@ -116,6 +118,8 @@ class JobStatusResponse(BaseModel):
     expiresAt: int | None = None
     progress: Progress
     files: list[FileLink] = Field(default_factory=list)
+    # List and search link only the first files; then this is how many there are (read lists them all).
+    filesTotal: int | None = None
     dataAvailableUntil: str | None = Field(
         default=None,
         description="ISO 8601 UTC instant up to which the lake data the request was built from is complete",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from exhaust import observability
 from exhaust.auth.checks import require_any_role
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import BadRequest, Conflict, Forbidden, TooManyRequests
@@ -39,6 +40,9 @@ from exhaust.settings import RuntimeSettings, get_settings
 
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
 SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 1000
+# Links per job in list and search answers: a job's links are two URLs of about 1 KB each in AWS (the session
+# token), so a page of 1,000 jobs stays far below Lambda's 6 MB response (docs/decisions.md).
+LINKS_PER_JOB_IN_PAGES = 1
 SEARCH_FILTERS = ("dataset", "channel", "status", "requestedDate")
 RETRY_AFTER_SECONDS = 60
 
@@ -161,6 +165,7 @@ class RequestService:
                 retry_after_seconds=RETRY_AFTER_SECONDS,
             ) from None
         self._enqueue(request)
+        observability.count(observability.REQUESTS_SUBMITTED, dataset_id)
         logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset_id})
         return self.view(request, principal)
 
@@ -213,8 +218,13 @@ class RequestService:
         try:
             self.queue.send(request.requestId)
         except Exception:
-            # The request is stored as SUBMITTED: the sweeper queues it again later, so nothing is lost.
+            # The request is stored as SUBMITTED, so nothing is lost; marked, the sweeper queues it at its next run
+            # (a minute) instead of after the period that covers retry delays. Unmarked, it still does, later.
             logger.exception("queueing failed; the sweeper will retry", extra={"request_id": request.requestId})
+            try:
+                self.store.replace(request.model_copy(update={"queueSendFailed": True}), request.version)
+            except Exception:
+                logger.exception("could not mark the request unqueued", extra={"request_id": request.requestId})
 
     # -- read / list / search --------------------------------------------------------------------------
     def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:
@@ -225,7 +235,7 @@ class RequestService:
     ) -> dict[str, Any]:
         size = parse_limit(limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
         requests, next_cursor = self.store.list_by_tag(channel, tag, size, cursor)
-        jobs = [self.view(request, principal).model_dump(mode="json", exclude_none=True) for request in requests]
+        jobs = [self.page_view(request, principal) for request in requests]
         answer: dict[str, Any] = {"count": len(jobs), "jobs": jobs}
         if next_cursor:
             answer["nextCursor"] = next_cursor
@@ -270,14 +280,34 @@ class RequestService:
             if asked != channel:
                 raise Forbidden("request.filters.channel: you may only search your own channel's requests")
             supported["channel"] = channel
-        matches = self.store.search(supported, day_range)
-        jobs = [self.view(found, principal).model_dump(mode="json", exclude_none=True) for found in matches[:size]]
-        return {"count": len(matches), "jobs": jobs}
+        cursor = request.get("cursor")
+        if cursor is not None and not isinstance(cursor, str):
+            raise BadRequest("request.cursor: must be the nextCursor string of a previous answer")
+        page, next_cursor = self.store.search(supported, day_range, size, cursor)
+        count, exact = self.store.count_matches(supported, day_range)
+        jobs = [self.page_view(found, principal) for found in page]
+        answer: dict[str, Any] = {"count": count, "jobs": jobs}
+        if not exact:
+            answer["countIsLowerBound"] = True
+        if next_cursor:
+            answer["nextCursor"] = next_cursor
+        return answer
 
     # -- the answer -------------------------------------------------------------------------------------
-    def view(self, request: ExhaustRequest, principal: Principal | None) -> JobStatusResponse:
-        """The JobStatusResponse, with links signed now and only for a caller of the request's own channel."""
+    def page_view(self, request: ExhaustRequest, principal: Principal | None) -> dict[str, Any]:
+        """A job of a list or search page: links for at most LINKS_PER_JOB_IN_PAGES files (read gives them all)."""
+        return self.view(request, principal, LINKS_PER_JOB_IN_PAGES).model_dump(mode="json", exclude_none=True)
+
+    def view(
+        self, request: ExhaustRequest, principal: Principal | None, link_limit: int | None = None
+    ) -> JobStatusResponse:
+        """The JobStatusResponse, with links signed now and only for a caller of the request's own channel.
+
+        With `link_limit`, only the first that many files are listed and linked, and `filesTotal` says how many
+        the request has, so a page's size does not grow with the files of its requests.
+        """
         links: list[FileLink] = []
+        listed = request.files if link_limit is None else request.files[:link_limit]
         message = request.statusMessage
         moment = now_ms()
         if request.status == Status.SUCCESS and request.completedAt is not None and request.deletedAt is None:
@@ -294,7 +324,7 @@ class RequestService:
                         sha256=f.sha256,
                         url=self.signer.sign(f.key, f.name),
                     )
-                    for f in request.files
+                    for f in listed
                 ]
         return JobStatusResponse(
             requestId=request.requestId,
@@ -316,6 +346,7 @@ class RequestService:
             expiresAt=self.signer.expires_at_ms(moment) if links else None,
             progress=request.progress,
             files=links,
+            filesTotal=len(request.files) if links and len(listed) < len(request.files) else None,
             **readiness_fields(request),
         )
 

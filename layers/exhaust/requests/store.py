@@ -8,16 +8,19 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
-
 from exhaust import aws
-from exhaust.errors import BadRequest
+from exhaust.aws import condition_attr as Attr  # boto3's conditions, imported on first use
+from exhaust.aws import condition_key as Key
+from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
+from exhaust.errors import BadRequest, PayloadTooLarge
 from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
 from exhaust.settings import get_settings
 
-# The by-tag index's LastEvaluatedKey: the table's key and the index's keys.
-CURSOR_FIELDS = frozenset({"requestId", "tagKey", "submittedAt"})
+# Search's indexes, most selective first, and their partition attributes (docs/dynamodb.md).
+SEARCH_INDEXES = (("by-channel", "channel"), ("by-status", "status"), ("by-dataset", "dataset"))
+# The most index entries one search answer reads, for its page and again for its count: a search costs at most
+# about what its largest page costs, whatever the history (docs/decisions.md).
+SEARCH_READ_MAX = 2000
 # What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
 REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
@@ -33,6 +36,10 @@ def counter_key(channel: str) -> dict[str, str]:
 
 class ConcurrentUpdate(Exception):
     """A conditional write lost: someone else changed the request first."""
+
+
+class ItemTooLarge(PayloadTooLarge):
+    """The request's item would exceed DynamoDB's item size: nothing was written (DynamoDB would refuse it)."""
 
 
 class LimitReached(Exception):
@@ -54,6 +61,12 @@ def to_item(request: ExhaustRequest) -> dict[str, Any]:
     # Kept as JSON text: partners' configs may hold floats and nulls that DynamoDB maps would change.
     item["datasetConfig"] = json.dumps(request.datasetConfig, sort_keys=True)
     item["tagKey"] = request.tag_key
+    size = dynamodb_item_size(item)
+    if size > DYNAMODB_ITEM_MAX_BYTES:
+        raise ItemTooLarge(
+            f"request {request.requestId}: its item is {size} bytes, over DynamoDB's item limit of "
+            f"{DYNAMODB_ITEM_MAX_BYTES} bytes ({len(request.files)} files)"
+        )
     return item
 
 
@@ -72,20 +85,40 @@ def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
 
 def decode_cursor(cursor: str | None, tag_key: str) -> dict[str, Any] | None:
     """The by-tag start key a cursor holds; one not handed out for this very list (channel and tag) is a 400."""
+    return _decode_start_key(cursor, "cursor", ("tagKey", tag_key), None)
+
+
+def decode_search_cursor(
+    cursor: str | None, partition: tuple[str, str] | None, day_range: tuple[int, int] | None
+) -> dict[str, Any] | None:
+    """A search's start key: of the same index and partition (channel, status or dataset) and the same day."""
+    return _decode_start_key(cursor, "request.cursor", partition, day_range)
+
+
+def _decode_start_key(
+    cursor: str | None, field: str, partition: tuple[str, str] | None, day_range: tuple[int, int] | None
+) -> dict[str, Any] | None:
     if not cursor:
         return None
-    refused = BadRequest("cursor: is not a cursor this API handed out for this list")
+    refused = BadRequest(f"{field}: is not a cursor this API handed out for this list")
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
     except (ValueError, TypeError, RecursionError):
         raise refused from None
-    if not isinstance(value, dict) or set(value) != CURSOR_FIELDS or value["tagKey"] != tag_key:
+    expected = {"requestId", partition[0], "submittedAt"} if partition else {"requestId"}
+    if not isinstance(value, dict) or set(value) != expected:
         raise refused
-    request_id, submitted_at = value["requestId"], value["submittedAt"]
+    if partition and value[partition[0]] != partition[1]:
+        raise refused
+    request_id = value["requestId"]
     if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
         raise refused
-    if not isinstance(submitted_at, int) or isinstance(submitted_at, bool) or submitted_at < 0:
-        raise refused
+    if partition:
+        submitted_at = value["submittedAt"]
+        if not isinstance(submitted_at, int) or isinstance(submitted_at, bool) or submitted_at < 0:
+            raise refused
+        if day_range and not day_range[0] <= submitted_at <= day_range[1]:
+            raise refused
     return value
 
 
@@ -107,7 +140,7 @@ class RequestStore:
         if request.status not in OPEN_STATUSES:
             try:
                 self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(requestId)")
-            except ClientError as error:
+            except aws.client_error() as error:
                 if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                     return False
                 raise
@@ -158,7 +191,7 @@ class RequestStore:
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
@@ -197,7 +230,7 @@ class RequestStore:
             count["ExpressionAttributeValues"][":limit"] = open_limit
         try:
             self.table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])
-        except ClientError as error:
+        except aws.client_error() as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
@@ -285,41 +318,73 @@ class RequestStore:
                 return found
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def search(self, filters: dict[str, str], day_range: tuple[int, int] | None) -> list[ExhaustRequest]:
-        """Every request matching all filters, newest first. Uses the most selective index available."""
-        for index, attribute in (
-            ("by-channel", "channel"),
-            ("by-status", "status"),
-            ("by-dataset", "dataset"),
-        ):
+    def _search_arguments(
+        self, filters: dict[str, str], day_range: tuple[int, int] | None
+    ) -> tuple[dict[str, Any], Any, tuple[str, str] | None]:
+        """The query (or scan) of a search: the most selective index among channel, status and dataset."""
+        arguments: dict[str, Any] = {}
+        rest = dict(filters)
+        partition: tuple[str, str] | None = None
+        operation = self.table.scan
+        for index, attribute in SEARCH_INDEXES:
             if attribute in filters:
                 condition: Any = Key(attribute).eq(filters[attribute])
                 if day_range:
                     condition = condition & Key("submittedAt").between(*day_range)
-                arguments: dict[str, Any] = {
-                    "IndexName": index,
-                    "KeyConditionExpression": condition,
-                    "ScanIndexForward": False,
-                }
-                rest = {name: value for name, value in filters.items() if name != attribute}
-                operation = self.table.query
+                arguments = {"IndexName": index, "KeyConditionExpression": condition, "ScanIndexForward": False}
+                rest.pop(attribute)
+                partition, operation = (attribute, filters[attribute]), self.table.query
                 break
-        else:
-            arguments, rest, operation = {}, dict(filters), self.table.scan
-            if day_range:
-                rest_condition = Attr("submittedAt").between(*day_range)
-                arguments["FilterExpression"] = rest_condition
-        filter_expression = arguments.get("FilterExpression")
-        for name, value in rest.items():
-            condition = Attr(name).eq(value)
-            filter_expression = condition if filter_expression is None else filter_expression & condition
-        if filter_expression is not None:
-            arguments["FilterExpression"] = filter_expression
-        found: list[ExhaustRequest] = []
+        conditions: list[Any] = [Attr(name).eq(value) for name, value in rest.items()]
+        if partition is None and day_range:
+            conditions.append(Attr("submittedAt").between(*day_range))
+        if conditions:
+            expression = conditions[0]
+            for condition in conditions[1:]:
+                expression = expression & condition
+            arguments["FilterExpression"] = expression
+        return arguments, operation, partition
+
+    def search(
+        self, filters: dict[str, str], day_range: tuple[int, int] | None, limit: int, cursor: str | None = None
+    ) -> tuple[list[ExhaustRequest], str | None]:
+        """One page of the requests matching all filters, newest first, and the cursor of the next page.
+
+        It reads at most SEARCH_READ_MAX index entries, so a page of sparse matches may hold fewer than `limit`
+        requests and still have a next page. A requestedDate-only search (admins) scans: newest first per page.
+        """
+        arguments, operation, partition = self._search_arguments(filters, day_range)
+        start = decode_search_cursor(cursor, partition, day_range)
+        if start:
+            arguments["ExclusiveStartKey"] = start
+        found: list[dict[str, Any]] = []
+        read = 0
         while True:
-            page = operation(**arguments)
-            found.extend(from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
+            page = operation(**arguments, Limit=min(limit, SEARCH_READ_MAX - read))
+            read += int(page.get("ScannedCount", 0))
+            found.extend(page.get("Items", []))
+            last_key = page.get("LastEvaluatedKey")
+            if len(found) >= limit or not last_key or read >= SEARCH_READ_MAX:
                 break
+            arguments["ExclusiveStartKey"] = last_key
+        if len(found) > limit:
+            # The next page starts after the last request answered, not after the last one read.
+            found = found[:limit]
+            key_names = ("requestId", partition[0], "submittedAt") if partition else ("requestId",)
+            last_key = {name: found[-1][name] for name in key_names}
+        requests = sorted((from_item(item) for item in found), key=lambda request: request.submittedAt, reverse=True)
+        return requests, encode_cursor(last_key)
+
+    def count_matches(self, filters: dict[str, str], day_range: tuple[int, int] | None) -> tuple[int, bool]:
+        """How many requests match, and whether that is all of them: it counts within SEARCH_READ_MAX entries."""
+        arguments, operation, _ = self._search_arguments(filters, day_range)
+        total = read = 0
+        while True:
+            page = operation(**arguments, Select="COUNT", Limit=SEARCH_READ_MAX - read)
+            total += int(page.get("Count", 0))
+            read += int(page.get("ScannedCount", 0))
+            if "LastEvaluatedKey" not in page:
+                return total, True
+            if read >= SEARCH_READ_MAX:
+                return total, False
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        return sorted(found, key=lambda request: request.submittedAt, reverse=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from exhaust.api import requests as request_api
 from exhaust.api.http import ApiRequest
-from exhaust.auth.checks import require_channel
 from exhaust.pipeline.workflow import Workflow
-from exhaust.requests import api as request_api
 from exhaust.requests.lifecycle import LifecycleService
 from exhaust.requests.models import JobStatusResponse
 
@@ -30,14 +29,14 @@ def refuse_bad_body(request: ApiRequest) -> None:
 
 
 def cancel(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = require_channel(request)
+    principal, channel = request_api.channel_of(request)
     refuse_bad_body(request)
     cancelled = service().cancel(principal, channel, request.path_params["tag"], request.query_value("requestId"))
     return request_api.service().view(cancelled, principal)
 
 
 def delete(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = require_channel(request)
+    principal, channel = request_api.channel_of(request)
     refuse_bad_body(request)
     deleted = service().delete(principal, channel, request.path_params["tag"], request.query_value("requestId"))
     return request_api.service().view(deleted, principal)

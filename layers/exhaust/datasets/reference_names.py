@@ -1,32 +1,10 @@
-"""Dataset registry routes: add (admin) and list."""
+"""The reference system's dataset add body (Data Exhaust Meta APIs) in our field names and type values."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
-from exhaust.api.http import ApiRequest, describe_validation_error
-from exhaust.auth.checks import require_admin
-from exhaust.datasets.registry import Dataset, DatasetRegistry
 from exhaust.errors import BadRequest
-from exhaust.readiness import read_marker
-from exhaust.requests.models import iso_utc
-from exhaust.settings import get_settings
-
-
-def add(request: ApiRequest) -> dict[str, Any]:
-    require_admin(request.principal)
-    body = request.json_body().get("request")
-    if not isinstance(body, dict):
-        raise BadRequest("request: must be an object describing the dataset (datasetId, type, ...)")
-    try:
-        dataset = Dataset.model_validate(from_reference_names(body))
-    except ValidationError as error:
-        raise BadRequest(describe_validation_error(error)) from None
-    DatasetRegistry().put(dataset)
-    return {"message": f"dataset {dataset.datasetId} registered", "dataset": dataset.model_dump(mode="json")}
-
 
 # The reference system's dataset add names its fields differently (Data Exhaust Meta APIs): same meaning, other key.
 REFERENCE_NAMES = {"dataset": "datasetId", "datasetType": "type", "exhaustType": "type"}
@@ -68,20 +46,3 @@ def from_reference_names(body: dict[str, Any]) -> dict[str, Any]:
     if isinstance(renamed.get("supportedFormats"), str):
         renamed["supportedFormats"] = [renamed["supportedFormats"].strip().lower()]
     return renamed
-
-
-def list_datasets(request: ApiRequest) -> dict[str, Any]:
-    request.principal  # noqa: B018 - any authenticated caller may list the registry
-    dataset_type = request.query_value("type")
-    ready = readiness_answer()
-    datasets = [dataset.model_dump(mode="json") | ready for dataset in DatasetRegistry().all_datasets(dataset_type)]
-    return {"count": len(datasets), "datasets": datasets}
-
-
-def readiness_answer() -> dict[str, str]:
-    """`{"dataAvailableUntil": ...}` from the lake's completeness marker; empty when the lake has none.
-
-    Every dataset is built from the one lake, so they share its instant (docs/datasets.md).
-    """
-    available = read_marker(get_settings().lake_uri)
-    return {} if available is None else {"dataAvailableUntil": iso_utc(available)}

@@ -6,11 +6,16 @@ from functools import lru_cache
 
 from exhaust.api.http import ApiRequest
 from exhaust.auth.checks import CHANNEL_HEADER, require_channel
+from exhaust.principal import Principal
 from exhaust.requests.models import JobStatusResponse
 from exhaust.requests.service import RequestService
 
 USER_HEADER = "X-Authenticated-Userid"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def channel_of(request: ApiRequest) -> tuple[Principal, str]:
+    return require_channel(request.principal, request.header(CHANNEL_HEADER))
 
 
 @lru_cache(maxsize=1)
@@ -19,7 +24,7 @@ def service() -> RequestService:
 
 
 def submit(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = require_channel(request)
+    principal, channel = channel_of(request)
     return service().submit(
         principal,
         channel,
@@ -30,12 +35,12 @@ def submit(request: ApiRequest) -> JobStatusResponse:
 
 
 def read(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = require_channel(request)
+    principal, channel = channel_of(request)
     return service().read(principal, channel, request.path_params["tag"], request.query_value("requestId"))
 
 
 def list_requests(request: ApiRequest) -> dict[str, object]:
-    principal, channel = require_channel(request)
+    principal, channel = channel_of(request)
     return service().list_by_tag(
         principal,
         channel,
@@ -47,5 +52,5 @@ def list_requests(request: ApiRequest) -> dict[str, object]:
 
 def search(request: ApiRequest) -> dict[str, object]:
     principal = request.principal
-    channel = require_channel(request)[1] if request.header(CHANNEL_HEADER) or not principal.is_admin else None
+    channel = channel_of(request)[1] if request.header(CHANNEL_HEADER) or not principal.is_admin else None
     return service().search(principal, channel, request.json_body())

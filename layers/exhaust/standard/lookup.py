@@ -1,4 +1,4 @@
-"""The two dataset get routes: standard (token, the caller's channel, presigned links) and public (no auth, CDN).
+"""The files of a day range of a standard dataset (the caller's channel, presigned links) or a public one (CDN).
 
 Checks run in the order a caller fixes them: who you are and which channel, which dataset, which days.
 This module never imports pyarrow: it runs in API Lambdas (the producer lives in exhaust.standard.producer).
@@ -10,11 +10,11 @@ import datetime as dt
 import re
 import time
 
-from exhaust.api.http import ApiRequest
 from exhaust.auth.checks import CHANNEL_HEADER, require_any_role, require_channel
-from exhaust.datasets.api import readiness_answer
 from exhaust.datasets.registry import Dataset, DatasetRegistry
 from exhaust.errors import BadRequest, NotFound
+from exhaust.principal import Principal
+from exhaust.readiness import readiness_answer
 from exhaust.requests.adapters import LinkSigner
 from exhaust.resources import STANDARD_DATASETS_PREFIX
 from exhaust.settings import get_settings
@@ -43,25 +43,22 @@ def checked_channel(channel: str) -> str:
     return channel
 
 
-def date_query(request: ApiRequest, *, presets_allowed: bool) -> DateQuery:
-    return DateQuery(
-        from_=request.query_value("from"),
-        since=request.query_value("since"),
-        to=request.query_value("to"),
-        date=request.query_value("date") if presets_allowed else None,
-        date_range=request.query_value("date_range") if presets_allowed else None,
-    )
-
-
 def find_dataset(registry: DatasetRegistry, dataset_id: str, dataset_type: str) -> Dataset | None:
     dataset = registry.get(dataset_id)
     return dataset if dataset is not None and dataset.type == dataset_type else None
 
 
-def standard_get(request: ApiRequest, *, lister: KeyLister | None = None, today: dt.date | None = None) -> DatasetFiles:
-    principal, channel = require_channel(request)
+def standard_get(
+    principal: Principal,
+    channel_header: str | None,
+    dataset_id: str,
+    dates: DateQuery,
+    *,
+    lister: KeyLister | None = None,
+    today: dt.date | None = None,
+) -> DatasetFiles:
+    principal, channel = require_channel(principal, channel_header)
     checked_channel(channel)
-    dataset_id = request.path_params["datasetId"]
     registry = DatasetRegistry()
     dataset = find_dataset(registry, dataset_id, "standard")
     if dataset is None:
@@ -71,7 +68,7 @@ def standard_get(request: ApiRequest, *, lister: KeyLister | None = None, today:
     if dataset.authorizedRoles:
         require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset_id}")
     days = resolve_range(
-        date_query(request, presets_allowed=False),
+        dates,
         today or today_utc(),
         max_range_days=dataset.limits.maxDateRangeDays,
         retention_days=dataset.limits.retentionDays,
@@ -81,22 +78,27 @@ def standard_get(request: ApiRequest, *, lister: KeyLister | None = None, today:
     signer = LinkSigner()
     found = keys_by_day(lister or S3KeyLister(), signer.bucket, prefix, days)
     answer = as_answer(found, signer.sign, signer.expires_at_ms(int(time.time() * 1000)))
-    return answer.model_copy(update=readiness_answer())
+    return answer.model_copy(update=readiness_answer(get_settings().lake_uri))
 
 
-def public_get(request: ApiRequest, *, lister: KeyLister | None = None, today: dt.date | None = None) -> DatasetFiles:
-    dataset_id = request.path_params["datasetId"]
+def public_get(
+    channel: str | None,
+    dataset_id: str,
+    dates: DateQuery,
+    *,
+    lister: KeyLister | None = None,
+    today: dt.date | None = None,
+) -> DatasetFiles:
     registry = DatasetRegistry()
     dataset = find_dataset(registry, dataset_id, "public")
     if dataset is None:
         valid = ", ".join(registry.ids("public"))
         # 404 as on the standard route: the path names a dataset that does not exist (docs/decisions.md).
         raise NotFound(f"datasetId: unknown public dataset '{dataset_id}'; valid ids: {valid}")
-    channel = request.header(CHANNEL_HEADER)
     if dataset.perChannel and channel is None:
         raise BadRequest(f"{CHANNEL_HEADER}: header is required: the files of {dataset_id} are per channel")
     days = resolve_range(
-        date_query(request, presets_allowed=True),
+        dates,
         today or today_utc(),
         max_range_days=dataset.limits.maxDateRangeDays,
         retention_days=dataset.limits.retentionDays,

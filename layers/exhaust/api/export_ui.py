@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from exhaust.api.openapi import SWAGGER_UI_VERSION, document
+from exhaust.api.openapi import document
+from exhaust.api.swagger import swagger_page
 from exhaust.export.query import FORMATS
 
 EXPORT_PATH_PREFIX = "/api/export/"
@@ -97,24 +98,9 @@ def export_document() -> dict[str, Any]:
 
 def page() -> str:
     spec = json.dumps(export_document()).replace("</", "<\\/")
-    assets = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}"
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <title>Export API</title>
-  <link rel="stylesheet" href="{assets}/swagger-ui.css">
-</head>
-<body>
-  <div id="swagger-ui"></div>
-  <script src="{assets}/swagger-ui-bundle.js"></script>
-  <script>
-    // "Try it out" calls the API this page came from, under whatever stage prefix it is served.
+    setup = f"""    // "Try it out" calls the API this page came from, under whatever stage prefix it is served.
     const spec = {spec};
     const base = window.location.pathname.replace(/\\/api\\/export\\/ui\\/?$/, "");
     spec.servers = [{{url: window.location.origin + base}}];
-    window.ui = SwaggerUIBundle({{spec: spec, dom_id: "#swagger-ui"}});
-  </script>
-</body>
-</html>
-"""
+    window.ui = SwaggerUIBundle({{spec: spec, dom_id: "#swagger-ui"}});"""
+    return swagger_page("Export API", setup)

@@ -1,0 +1,55 @@
+"""AWS's hard limits that local mode and the tests enforce, so a change that AWS would refuse fails here first.
+
+Each is the documented quota, named once; the code that would hit it in AWS checks it locally (docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Step Functions quotas, "Maximum input or output size for a task, state, or execution": 256 KiB of UTF-8 text
+# (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Over it: States.DataLimitExceeded.
+STATE_PAYLOAD_MAX_BYTES = 256 * 1024
+# DynamoDB quotas, "Item size": 400 KB, attribute names (UTF-8) plus values
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items).
+DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
+# SQS quotas, "Message size": 262,144 bytes (256 KiB) is the queue's classic maximum
+# (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html).
+SQS_MESSAGE_MAX_BYTES = 256 * 1024
+# Lambda quotas, "Invocation payload (request and response)": 6 MB for synchronous invocations
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). API Gateway answers a bigger one 502.
+LAMBDA_SYNC_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
+# API Gateway quotas, "Payload size": REST APIs take requests of at most 10 MB
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+API_GATEWAY_PAYLOAD_MAX_BYTES = 10 * 1024 * 1024
+# API Gateway quotas, "Maximum integration timeout for REST APIs": 50 ms to 29 s (same page as above).
+API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+
+
+def json_size(value: Any) -> int:
+    """The UTF-8 length of `value` as compact JSON: how Step Functions, SQS and Lambda measure a payload."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))
+
+
+def _attribute_value_size(value: Any) -> int:
+    if value is None or isinstance(value, bool):
+        return 1
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    if isinstance(value, bytes | bytearray):
+        return len(value)
+    if isinstance(value, int | float) or type(value).__name__ == "Decimal":
+        # A number takes about one byte per two significant digits, plus one.
+        return len(str(value).lstrip("-").replace(".", "")) // 2 + 2
+    if isinstance(value, dict):
+        # A map costs 3 bytes, plus one per element, plus its names and values.
+        return 3 + sum(len(str(k).encode("utf-8")) + _attribute_value_size(v) + 1 for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return 3 + sum(_attribute_value_size(item) + 1 for item in value)
+    return len(str(value).encode("utf-8"))
+
+
+def dynamodb_item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: each attribute's name (UTF-8) plus its value's size."""
+    return sum(len(name.encode("utf-8")) + _attribute_value_size(value) for name, value in item.items())
