@@ -10,11 +10,11 @@ import pytest
 from exhaust import aws, readiness
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
+from exhaust.pipeline.lifecycle import LifecycleService
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, verify_signature
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
 from exhaust.principal import Principal
-from exhaust.requests.lifecycle import LifecycleService
 from exhaust.requests.models import OutputFile, Status
 from exhaust.requests.service import RequestService
 from exhaust.requests.store import RequestStore

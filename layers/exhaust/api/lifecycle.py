@@ -6,8 +6,8 @@ from functools import lru_cache
 
 from exhaust.api import requests as request_api
 from exhaust.api.http import ApiRequest
+from exhaust.pipeline.lifecycle import LifecycleService
 from exhaust.pipeline.workflow import Workflow
-from exhaust.requests.lifecycle import LifecycleService
 from exhaust.requests.models import JobStatusResponse
 
 
