@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import aws_iam, aws_lambda
 from exhaust import resources
+from exhaust.readiness import MARKER_NAME
 from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX
 
 from infra.nag import acknowledge, iam5_resource
@@ -40,7 +41,8 @@ class Table:
 class Objects:
     """Objects of one bucket (by BucketSpec.name) under a prefix (None: the lake prefix of the settings).
 
-    read: GetObject (also what a presigned GET needs); list: ListBucket limited to the prefix; write: PutObject.
+    read: GetObject (also what a presigned GET needs); list: ListBucket limited to the prefix; write: PutObject;
+    delete: DeleteObject (a cancel or delete removes a request's files; a step its own file of a cancelled request).
     """
 
     bucket: str
@@ -48,6 +50,7 @@ class Objects:
     read: bool = True
     list: bool = False
     write: bool = False
+    delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,13 +68,22 @@ class DecryptSecrets:
     """kms:Decrypt with the secrets key (only the builder reads the encryptionKey back)."""
 
 
-Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets
+@dataclass(frozen=True)
+class ReadLakeMarker:
+    """GetObject on exactly the lake's completeness marker (exhaust.readiness), nothing else of the lake."""
+
+
+Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets | ReadLakeMarker
 
 REQUESTS_READ = Table(resources.REQUESTS_TABLE.name)
 DATASETS_READ = Table(resources.DATASETS_TABLE.name)
 CREDENTIALS_READ = Table(resources.CREDENTIALS_TABLE.name, lookup_only=True)
 LAKE_READ = Objects(resources.LAKE_BUCKET.name, None, list=True)
 REQUEST_OUTPUTS_READ = Objects(resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX)
+# Cancel and delete list a request's prefix and delete what is under it; they never read or write files.
+REQUEST_OUTPUTS_REMOVE = Objects(
+    resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX, read=False, list=True, delete=True
+)
 
 # The scheduled standard-dataset producer (infra/scheduler.py): reads the lake's telemetry, overwrites the daily
 # files of its three datasets and nothing else (no read-back, no listing, no other dataset's prefix).
@@ -111,14 +123,19 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
     "read": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
     "list": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
     "search": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
+    # Cancel also stops the execution, publishes the event and reads the callback secret: granted by the pipeline
+    # construct, which owns the state machine, the bus and the secret (infra/pipeline.py allow_lifecycle).
+    "cancel": (Table(resources.REQUESTS_TABLE.name, write=True), DATASETS_READ, REQUEST_OUTPUTS_REMOVE),
+    "delete": (Table(resources.REQUESTS_TABLE.name, write=True), DATASETS_READ, REQUEST_OUTPUTS_REMOVE),
     "dataset_get": (
         DATASETS_READ,
         Objects(resources.EXHAUST_BUCKET.name, resources.STANDARD_DATASETS_PREFIX, list=True),
+        ReadLakeMarker(),
     ),
     # Answers CloudFront URLs: lists which daily files exist, never reads or signs them.
     "public_dataset_get": (DATASETS_READ, Objects(resources.PUBLIC_BUCKET.name, "", read=False, list=True)),
     "dataset_add": (Table(resources.DATASETS_TABLE.name, write=True),),
-    "dataset_list": (DATASETS_READ,),
+    "dataset_list": (DATASETS_READ, ReadLakeMarker()),
     "legacy": (
         CREDENTIALS_READ,
         DATASETS_READ,
@@ -131,7 +148,10 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
 # The pipeline's functions (infra/pipeline.py, infra/builder.py): their storage access. What they need of the
 # resources the pipeline itself creates (the state machine, the event bus, the callback secret) is granted there.
 REQUESTS_WRITE = Table(resources.REQUESTS_TABLE.name, write=True)
-REQUEST_OUTPUTS_WRITE = Objects(resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX, read=False, write=True)
+# delete: a step removes the file it wrote when the request was cancelled meanwhile (exhaust.pipeline.steps).
+REQUEST_OUTPUTS_WRITE = Objects(
+    resources.EXHAUST_BUCKET.name, resources.REQUESTS_PREFIX, read=False, write=True, delete=True
+)
 PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
     "dispatcher": (REQUESTS_WRITE, SendToQueue()),
     "sweeper": (REQUESTS_WRITE, SendToQueue()),
@@ -188,8 +208,10 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
             if prefix:
                 listing.add_condition("StringLike", {"s3:prefix": [f"{prefix}*"]})
             result.append(listing)
-        object_actions = (["s3:GetObject"] if grant.read else []) + (
-            ["s3:PutObject", "s3:AbortMultipartUpload"] if grant.write else []
+        object_actions = (
+            (["s3:GetObject"] if grant.read else [])
+            + (["s3:PutObject", "s3:AbortMultipartUpload"] if grant.write else [])
+            + (["s3:DeleteObject"] if grant.delete else [])
         )
         if object_actions:
             objects = bucket.arn_for_objects(f"{prefix}*")
@@ -204,6 +226,9 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
         return result
     if isinstance(grant, SendToQueue):
         return [aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[storage.queue.queue_arn])]
+    if isinstance(grant, ReadLakeMarker):
+        marker = storage.lake_bucket.arn_for_objects(f"{storage.lake_prefix}{MARKER_NAME}")
+        return [aws_iam.PolicyStatement(actions=["s3:GetObject"], resources=[marker])]
     if isinstance(grant, EncryptSecrets):
         return [aws_iam.PolicyStatement(actions=["kms:Encrypt"], resources=[storage.secrets_key.key_arn])]
     return [aws_iam.PolicyStatement(actions=["kms:Decrypt"], resources=[storage.secrets_key.key_arn])]

@@ -225,6 +225,11 @@ class Pipeline(Construct):
         for function in (self.finalize, self.mark_failed, self.sweeper):
             bus.grant_put_events_to(function)
             self.callback_secret.grant_read(function)
+        self._bus = bus
+        self._executions = executions
+        self._notify_environment = {
+            key: notify_environment[key] for key in ("EXHAUST_EVENT_BUS_NAME", "EXHAUST_CALLBACK_SECRET_ARN")
+        }
 
         # Operators redrive by hand (docs/deploy.md): a policy to attach to their role, for this workflow only.
         self.redrive_policy = aws_iam.ManagedPolicy(
@@ -268,6 +273,26 @@ class Pipeline(Construct):
         for worker, name in watched:
             monitoring.watch_function(worker, name)
         monitoring.watch_queue_age(storage.queue)
+
+    def allow_lifecycle(self, *, cancel: aws_lambda.Function, delete: aws_lambda.Function) -> None:
+        """The API's cancel and delete announce their transitions like the pipeline; cancel also stops executions."""
+        for function in (cancel, delete):
+            self._bus.grant_put_events_to(function)
+            self.callback_secret.grant_read(function)
+            for name, value in self._notify_environment.items():
+                function.add_environment(name, value)
+        cancel.add_environment("EXHAUST_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)
+        cancel.add_to_role_policy(
+            aws_iam.PolicyStatement(actions=["states:StopExecution"], resources=[self._executions])
+        )
+        assert cancel.role is not None
+        acknowledge(
+            cancel.role,
+            "AwsSolutions-IAM5",
+            "Cancel stops the execution of the request it cancels, of this one state machine; execution names "
+            "(requestId, submission, attempt) are only known at run time.",
+            finding=iam5_resource(cancel.role, self._executions),
+        )
 
     def _function(
         self,

@@ -81,6 +81,7 @@ class ExhaustStack(Stack):
             builder=self.builder.function,
             monitoring=self.monitoring,
         )
+        self.pipeline.allow_lifecycle(cancel=self.api.functions["cancel"], delete=self.api.functions["delete"])
         self.scheduler = Scheduler(
             self,
             "Scheduler",

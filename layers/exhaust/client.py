@@ -1,10 +1,12 @@
-"""A partner's client of the request API: submit, wait, read, list, search, and downloads that resume and are verified.
+"""A partner's client of the request API: submit, wait, read, list, search, cancel, delete, and verified downloads.
 
     exhaust client submit --dataset progress-exhaust --batch-id B --encryption-key K --tag T --wait --out DIR
     exhaust client read --tag T --request-id R
     exhaust client list --tag T
     exhaust client search --status SUCCESS
     exhaust client download --tag T --request-id R --out DIR
+    exhaust client cancel --tag T --request-id R
+    exhaust client delete --tag T --request-id R
     exhaust client legacy --dataset D --resource-id R --license-key K --out days.zip
     exhaust client export --format csv --date-from D --types sensor --out export.zip
 
@@ -34,7 +36,9 @@ SUBMIT_PATH = "/api/dataset/v1/request/submit"
 READ_PATH = "/api/dataset/v1/request/read/{tag}"
 LIST_PATH = "/api/dataset/v1/request/list/{tag}"
 SEARCH_PATH = "/api/dataset/v1/request/search"
-TERMINAL_STATUSES = ("SUCCESS", "FAILED")
+# POST cancel (SUBMITTED, PROCESSING -> CANCELLED) and delete (a finished request's files), by tag and requestId.
+LIFECYCLE_PATHS = {"cancel": "/api/dataset/v1/request/cancel/{tag}", "delete": "/api/dataset/v1/request/delete/{tag}"}
+TERMINAL_STATUSES = ("SUCCESS", "FAILED", "CANCELLED")
 RETRYABLE_STATUSES = (429, 503)
 # Waiting: the first read after a second, each next one half as long again, never more than the cap apart.
 FIRST_POLL_SECONDS = 1.0
@@ -147,6 +151,22 @@ class ExhaustClient:
             raise ClientError(f"search refused: {answer.describe()}")
         return answer.result
 
+    def cancel(self, tag: str, request_id: str) -> dict[str, Any]:
+        """Cancel a SUBMITTED or PROCESSING request (again: the same answer); a finished one is refused (409)."""
+        return self._lifecycle("cancel", tag, request_id)
+
+    def delete(self, tag: str, request_id: str) -> dict[str, Any]:
+        """Delete a finished request's files now (again: the same answer); an open one is refused (409)."""
+        return self._lifecycle("delete", tag, request_id)
+
+    def _lifecycle(self, operation: str, tag: str, request_id: str) -> dict[str, Any]:
+        query = urllib.parse.urlencode({"requestId": request_id})
+        path = LIFECYCLE_PATHS[operation].format(tag=urllib.parse.quote(tag, safe=""))
+        answer = self.call("POST", f"{path}?{query}")
+        if answer.status != 200:
+            raise ClientError(f"{operation} refused: {answer.describe()}")
+        return answer.result
+
     def wait(
         self,
         tag: str,
@@ -156,7 +176,7 @@ class ExhaustClient:
         interval_seconds: float = FIRST_POLL_SECONDS,
         max_interval_seconds: float = MAX_POLL_SECONDS,
     ) -> dict[str, Any]:
-        """Read until SUCCESS or FAILED, saying each change of status or progress.
+        """Read until SUCCESS, FAILED or CANCELLED, saying each change of status or progress.
 
         The first reads come quickly (most requests finish in seconds), then the wait grows by half each time up
         to `max_interval_seconds`; a 429 or 503 is waited out for as long as its Retry-After says.
@@ -395,9 +415,9 @@ def _submit(args: argparse.Namespace) -> int:
     )
     files = client.download(result, Path(args.out)) if args.out and result["status"] == "SUCCESS" else []
     _emit(args, {**result, "saved": [str(path) for path in files]}, lambda: _show_request(result))
-    if result["status"] == "FAILED":
+    if result["status"] in ("FAILED", "CANCELLED"):
         if not args.json:
-            print(f"error: the request FAILED: {result.get('statusMessage')}", file=sys.stderr)
+            print(f"error: the request {result['status']}: {result.get('statusMessage')}", file=sys.stderr)
         return 1
     return 0
 
@@ -448,6 +468,14 @@ def _saved(args: argparse.Namespace, status: int) -> int:
         return 0
     size = Path(args.out).stat().st_size
     _emit(args, {"saved": args.out, "bytes": size}, lambda: print(f"saved {args.out} ({_size(size)})", file=sys.stderr))
+    return 0
+
+
+def _lifecycle(args: argparse.Namespace) -> int:
+    client = _client(args)
+    operation = client.cancel if args.operation == "cancel" else client.delete
+    result = operation(args.tag, args.request_id)
+    _emit(args, result, lambda: _show_request(result))
     return 0
 
 
@@ -545,7 +573,7 @@ def register(commands: Any) -> None:
 
     search = actions.add_parser("search", parents=[target], help="your channel's requests by dataset, status, day")
     search.add_argument("--dataset", help="only this dataset")
-    search.add_argument("--status", help="SUBMITTED, PROCESSING, SUCCESS or FAILED")
+    search.add_argument("--status", help="SUBMITTED, PROCESSING, SUCCESS, FAILED or CANCELLED")
     search.add_argument("--requested-date", help="yyyy-mm-dd: only requests submitted that UTC day")
     search.add_argument(
         "--search-channel", help="the channel whose requests to search (default: yours; others need ADMIN)"
@@ -559,6 +587,14 @@ def register(commands: Any) -> None:
     download.add_argument("--request-id", required=True, help="the requestId submit answered")
     download.add_argument("--out", required=True, metavar="DIR", help="directory to save the files in")
     download.set_defaults(run=_download)
+    for operation, description in (
+        ("cancel", "cancel a SUBMITTED or PROCESSING request: it stops, its files so far are removed"),
+        ("delete", "delete a finished request's files now; the request stays readable, without links"),
+    ):
+        lifecycle = actions.add_parser(operation, parents=[target], help=description)
+        lifecycle.add_argument("--tag", required=True, help="the request's tag")
+        lifecycle.add_argument("--request-id", required=True, help="the requestId submit answered")
+        lifecycle.set_defaults(run=_lifecycle, operation=operation)
 
     legacy = actions.add_parser(
         "legacy", parents=[public], help="a partner's raw telemetry from the legacy dataset API (zip of days)"

@@ -9,13 +9,14 @@ from exhaust.standard.local import LocalDailyProducer
 START = dt.date(2026, 11, 18)
 
 
-def producer(clock, produced, fail=False):
+def producer(clock, produced, fail=False, marks=None):
     def produce(days):
         if fail:
             raise RuntimeError("moto went away")
         produced.append(days)
 
-    return LocalDailyProducer(RuntimeSettings(), today=lambda: clock[0], produce=produce)
+    marked = marks if marks is not None else []
+    return LocalDailyProducer(RuntimeSettings(), today=lambda: clock[0], produce=produce, mark_ready=marked.append)
 
 
 def test_nothing_happens_within_a_day():
@@ -41,3 +42,12 @@ def test_missed_midnights_are_caught_up_in_one_range():
 def test_a_failure_is_retried_at_the_next_check():
     clock = [START + dt.timedelta(days=1)]
     assert producer(clock, [], fail=True).tick(START) == START
+
+
+def test_the_completeness_marker_moves_to_the_midnight_that_ended_and_not_on_failure():
+    clock, marks = [START + dt.timedelta(days=3)], []
+    producer(clock, [], marks=marks).tick(START)
+    assert marks == [dt.datetime(2026, 11, 21, tzinfo=dt.UTC)]
+    failed_marks = []
+    producer(clock, [], fail=True, marks=failed_marks).tick(START)
+    assert failed_marks == []

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ZIP_FUNCTIONS = ["dispatcher", "sweeper", "finalize", "mark_failed"]
+ZIP_FUNCTIONS = ["dispatcher", "sweeper", "finalize", "mark_failed", "cancel", "delete"]
 PROBE = """
 import importlib.util, sys
 for index, path in enumerate(sys.argv[1:]):

@@ -11,6 +11,8 @@ from exhaust.auth.checks import require_admin
 from exhaust.datasets.reference_names import from_reference_names
 from exhaust.datasets.registry import Dataset, DatasetRegistry
 from exhaust.errors import BadRequest
+from exhaust.readiness import readiness_answer
+from exhaust.settings import get_settings
 
 
 def add(request: ApiRequest) -> dict[str, Any]:
@@ -29,5 +31,6 @@ def add(request: ApiRequest) -> dict[str, Any]:
 def list_datasets(request: ApiRequest) -> dict[str, Any]:
     request.principal  # noqa: B018 - any authenticated caller may list the registry
     dataset_type = request.query_value("type")
-    datasets = [dataset.model_dump(mode="json") for dataset in DatasetRegistry().all_datasets(dataset_type)]
+    ready = readiness_answer(get_settings().lake_uri)
+    datasets = [dataset.model_dump(mode="json") | ready for dataset in DatasetRegistry().all_datasets(dataset_type)]
     return {"count": len(datasets), "datasets": datasets}

@@ -28,7 +28,8 @@ STATUS_TEXT = {
     401: "Missing, unknown, expired or revoked credentials",
     403: "The credentials may not do this (channel, role or admin-only)",
     404: "Not found (or not yours)",
-    409: "Idempotency-Key reused with a different body",
+    409: "Conflict: Idempotency-Key reused with a different body (submit), or the request's status does not allow "
+    "the operation (cancel: SUCCESS or FAILED; delete: still SUBMITTED or PROCESSING)",
     413: "Body over 256 KiB",
     422: "Valid, but too big to answer within API Gateway's 29 s: errmsg says how to narrow it",
     429: "Too many requests: the stage's throttling, or (submit) the channel's open-request limit; see Retry-After",
@@ -62,6 +63,8 @@ OPERATIONS: dict[str, Operation] = {
     "read": Operation(result=JobStatusResponse, extra_statuses=(404,)),
     "list": Operation(result=schemas.JobList),
     "search": Operation(body=schemas.SearchBody, result=schemas.JobList),
+    "cancel": Operation(result=JobStatusResponse, extra_statuses=(404, 409)),
+    "delete": Operation(result=JobStatusResponse, extra_statuses=(404, 409)),
     "dataset_add": Operation(body=schemas.DatasetAddBody, tag="dataset registry"),
     "dataset_list": Operation(result=schemas.DatasetList, tag="dataset registry"),
     "dataset_get": Operation(

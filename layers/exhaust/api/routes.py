@@ -9,6 +9,8 @@ from typing import Literal
 Auth = Literal["token", "none"]
 Query = tuple[tuple[str, str], ...]  # (name, description) of each accepted query parameter
 
+# Read, cancel and delete name one request by its tag (the path) and this query parameter.
+REQUEST_ID_QUERY: Query = (("requestId", "The submit answer's requestId"),)
 # The days of a dataset get call (docs/datasets.md).
 DATASET_DAYS: Query = (
     ("from", "YYYY-MM-DD, first day; default yesterday (UTC)"),
@@ -63,7 +65,7 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.info",
         "token",
         "Read one request, with fresh download links",
-        query=(("requestId", "The submit answer's requestId"),),
+        query=REQUEST_ID_QUERY,
     ),
     Route(
         "GET",
@@ -81,6 +83,24 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.search",
         "token",
         "Search requests by dataset, channel, status and date",
+    ),
+    Route(
+        "POST",
+        "/api/dataset/v1/request/cancel/{tag}",
+        "cancel",
+        "ekstep.analytics.dataset.request.cancel",
+        "token",
+        "Cancel a SUBMITTED or PROCESSING request: its execution stops, files built so far are removed",
+        query=REQUEST_ID_QUERY,
+    ),
+    Route(
+        "POST",
+        "/api/dataset/v1/request/delete/{tag}",
+        "delete",
+        "ekstep.analytics.dataset.request.delete",
+        "token",
+        "Delete a finished request's files and manifest now; the request stays readable, without links",
+        query=REQUEST_ID_QUERY,
     ),
     Route("POST", "/api/dataset/v1/add", "dataset_add", "ekstep.analytics.dataset.add", "token", "Register a dataset"),
     Route(

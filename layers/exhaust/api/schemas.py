@@ -59,7 +59,7 @@ class SubmitBody(BaseModel):
 class SearchFilters(BaseModel):
     dataset: str | None = None
     channel: str | None = None
-    status: Literal["SUBMITTED", "PROCESSING", "SUCCESS", "FAILED"] | None = None
+    status: Literal["SUBMITTED", "PROCESSING", "SUCCESS", "FAILED", "CANCELLED"] | None = None
     requestedDate: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -90,9 +90,17 @@ class JobList(BaseModel):
     )
 
 
+class ListedDataset(Dataset):
+    dataAvailableUntil: str | None = Field(
+        default=None,
+        description="ISO 8601 UTC instant up to which the lake data the dataset is built from is complete",
+        examples=["2026-12-01T00:00:00Z"],
+    )
+
+
 class DatasetList(BaseModel):
     count: int
-    datasets: list[Dataset]
+    datasets: list[ListedDataset]
 
 
 class ResponseParams(BaseModel):

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from exhaust import readiness
 from exhaust.lake import schemas
 from exhaust.lake.extracts import write_batch_users
 from exhaust.lake.store import Lake
@@ -797,4 +798,8 @@ def generate(
     """Write a lake of this scale to `out` (a directory, `s3://bucket/prefix` or a Lake); answer its sample ids."""
     lake = out if isinstance(out, Lake) else Lake.open(out)
     today = today or dt.datetime.now(dt.UTC).date()
-    return Generator(scale, seed, channel, today, partner_id).run(lake)
+    samples = Generator(scale, seed, channel, today, partner_id).run(lake)
+    # Every table ends with yesterday: the lake is complete up to today's midnight (exhaust.readiness).
+    with lake.filesystem.open_output_stream(f"{lake.root}/{readiness.MARKER_NAME}") as marker:
+        marker.write(readiness.marker_body(readiness.midnight_utc(today), "generator"))
+    return samples

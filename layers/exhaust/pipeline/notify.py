@@ -16,6 +16,12 @@ A receiver recomputes the HMAC over the timestamp, a dot and the raw body bytes 
 in constant time, and rejects timestamps older than a few minutes (replays). `verify_signature` does exactly that.
 A callback is retried with exponential backoff on the spot, and later by the sweeper for NOTICE_RETRY_WINDOW_SECONDS;
 a notice that never succeeds is logged, never fails the request.
+
+The partner's own transitions (exhaust.requests.lifecycle) are announced the same way, signed alike, with detail-type
+`Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in the detail
+(plus `cancelledAt` / `deletedAt`, ISO 8601 UTC): a deleted request keeps its status, so `event` tells them apart.
+They go through the same outbox (`notice_of` picks the detail from the request's state) and their eventId ends in
+`-CANCELLED` or `-DELETED`.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from urllib.parse import urlparse
 
 from exhaust import aws, observability
 from exhaust.observability import logger, redact_url_credentials
-from exhaust.requests.models import ExhaustRequest, Status
+from exhaust.requests.models import ExhaustRequest, Status, iso_utc
 from exhaust.settings import RuntimeSettings, get_settings
 
 EVENT_SOURCE = "exhaust.pipeline"
@@ -50,6 +56,8 @@ SIGNATURE_TOLERANCE_SECONDS = 300
 CALLBACK_ATTEMPTS = 4
 CALLBACK_FIRST_DELAY_SECONDS = 1.0
 CALLBACK_TIMEOUT_SECONDS = 5.0
+CANCELLED_EVENT, DELETED_EVENT = "cancelled", "deleted"
+TRANSITION_DETAIL_TYPES = {CANCELLED_EVENT: "Exhaust Request Cancelled", DELETED_EVENT: "Exhaust Request Files Deleted"}
 
 # (url, body, headers) -> HTTP status; raises on network errors.
 Poster = Callable[[str, bytes, dict[str, str]], int]
@@ -63,7 +71,8 @@ class Delivery(StrEnum):
 
 def event_id(request: ExhaustRequest) -> str:
     """The same for every delivery of this outcome of this submission (a re-submit is a new submission)."""
-    return f"{request.requestId}-{request.submittedAt}-{request.status.value}"
+    deleted = "-DELETED" if request.deletedAt is not None else ""
+    return f"{request.requestId}-{request.submittedAt}-{request.status.value}{deleted}"
 
 
 def notices_for(request: ExhaustRequest) -> list[str]:
@@ -81,6 +90,25 @@ def completion_detail(request: ExhaustRequest) -> dict[str, Any]:
     }
     if request.status == Status.FAILED and request.statusMessage:
         detail["statusMessage"] = request.statusMessage
+    return detail
+
+
+def notice_of(request: ExhaustRequest) -> tuple[dict[str, Any], str]:
+    """The detail and detail-type of the notice a request's outbox holds: a delete, a cancel or a completion."""
+    if request.deletedAt is not None:
+        return transition_detail(request, DELETED_EVENT), TRANSITION_DETAIL_TYPES[DELETED_EVENT]
+    if request.status == Status.CANCELLED:
+        return transition_detail(request, CANCELLED_EVENT), TRANSITION_DETAIL_TYPES[CANCELLED_EVENT]
+    return completion_detail(request), EVENT_DETAIL_TYPE
+
+
+def transition_detail(request: ExhaustRequest, event: str) -> dict[str, Any]:
+    """The detail of a cancelled or deleted notice: the completion detail, the event and when it happened."""
+    at = request.deletedAt if event == DELETED_EVENT else request.completedAt
+    detail = {**completion_detail(request), "event": event}
+    detail.pop("statusMessage", None)
+    if at is not None:
+        detail[f"{event}At"] = iso_utc(at)
     return detail
 
 
@@ -137,14 +165,15 @@ class Notifier:
     settings: RuntimeSettings = field(default_factory=get_settings)
     post: Poster = post_json
     sleep: Callable[[float], None] = time.sleep
+    callback_attempts: int = CALLBACK_ATTEMPTS
 
     def deliver(self, request: ExhaustRequest, notices: list[str], now_ms: int) -> set[str]:
         """Try each pending notice of the ended request; answer those settled (delivered, refused or given up)."""
-        detail = completion_detail(request)
+        detail, detail_type = notice_of(request)
         settled: set[str] = set()
         for notice in notices:
             if notice == EVENT_NOTICE:
-                delivered = self.publish(detail)
+                delivered = self.publish(detail, detail_type)
             elif notice == CALLBACK_NOTICE and request.callbackUrl:
                 delivery = self.deliver_callback(request.callbackUrl, detail)
                 if delivery != Delivery.DELIVERED:
@@ -152,7 +181,7 @@ class Notifier:
                 delivered = delivery != Delivery.FAILED
             else:
                 delivered = True  # nothing to send any more
-            ended_ms = request.completedAt or request.updatedAt
+            ended_ms = request.deletedAt or request.completedAt or request.updatedAt
             if delivered:
                 settled.add(notice)
             elif now_ms - ended_ms > NOTICE_RETRY_WINDOW_SECONDS * 1000:
@@ -160,14 +189,14 @@ class Notifier:
                 settled.add(notice)
         return settled
 
-    def publish(self, detail: dict[str, Any]) -> bool:
-        """Put the completion event on the bus; False when it did not get there (the caller keeps it for later)."""
+    def publish(self, detail: dict[str, Any], detail_type: str = EVENT_DETAIL_TYPE) -> bool:
+        """Put the event on the bus; False when it did not get there (the caller keeps it for later)."""
         try:
             answer = aws.client("events").put_events(
                 Entries=[
                     {
                         "Source": EVENT_SOURCE,
-                        "DetailType": EVENT_DETAIL_TYPE,
+                        "DetailType": detail_type,
                         "Detail": json.dumps(detail),
                         "EventBusName": self.settings.event_bus_name,
                     }
@@ -191,7 +220,7 @@ class Notifier:
         secret = callback_secret(self.settings)
         body = json.dumps(detail, separators=(",", ":")).encode("utf-8")
         delay = CALLBACK_FIRST_DELAY_SECONDS
-        for attempt in range(1, CALLBACK_ATTEMPTS + 1):
+        for attempt in range(1, self.callback_attempts + 1):
             headers = {"Content-Type": "application/json", "User-Agent": "exhaust-callback/1"}
             if "eventId" in detail:
                 headers[EVENT_ID_HEADER] = str(detail["eventId"])
@@ -216,7 +245,7 @@ class Notifier:
                         "error": redact_url_credentials(str(error)),
                     },
                 )
-            if attempt < CALLBACK_ATTEMPTS:
+            if attempt < self.callback_attempts:
                 self.sleep(delay)
                 delay *= 2
         logger.warning("callback not delivered; sent again later", extra={"request_id": detail["requestId"]})

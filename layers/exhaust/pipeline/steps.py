@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from exhaust import aws, observability, resources
+from exhaust import readiness as lake_readiness
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.observability import logger
@@ -230,7 +231,7 @@ class Pipeline:
             raise PermanentFailure(MISSING_INPUT)
         if request.dataset in ORG_SCOPED_DATASETS:
             # The organisation is the scope: one unit of work, named by the channel (exhaust.builders).
-            return self.record_plan(request_id, execution_arn, [request.channel])
+            return self.record_plan(request_id, execution_arn, [request.channel], self.readiness(request, None))
         if not any(config.get(name) for name in ("batchId", "batchFilter", "searchFilter")):
             raise PermanentFailure(MISSING_INPUT)
         try:
@@ -263,15 +264,25 @@ class Pipeline:
             raise PermanentFailure(f"Number of batches in request exceeded. It should be within {limit}")
         if request.dataset == USERINFO_DATASET and any(not batch.requires_consent for batch in live):
             raise PermanentFailure(CONSENT_NOT_REQUESTED)
-        return self.record_plan(request_id, execution_arn, [batch.batch_id for batch in live])
+        ready = self.readiness(request, [batch.end_date for batch in live])
+        return self.record_plan(request_id, execution_arn, [batch.batch_id for batch in live], ready)
 
-    def record_plan(self, request_id: str, execution_arn: str, wanted: list[str]) -> dict[str, Any]:
-        """Record batchesTotal (and what an earlier attempt built); answer the batches still to build."""
+    def readiness(self, request: ExhaustRequest, batch_end_dates: list[str | None] | None) -> dict[str, Any]:
+        """dataAvailableUntil and dataComplete to record: the request is built either way, and marked."""
+        try:
+            return lake_readiness.readiness(self.lake, request.submittedAt, batch_end_dates)
+        except Exception as error:
+            raise classify(error) from error
+
+    def record_plan(
+        self, request_id: str, execution_arn: str, wanted: list[str], ready: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record batchesTotal (and what an earlier attempt built), and readiness; answer the batches to build."""
 
         def record(current: ExhaustRequest) -> ExhaustRequest:
             done = [f for f in current.files if f.batchId in wanted]
             progress = Progress(batchesTotal=len(wanted), batchesDone=len(done), rowsWritten=sum(f.rows for f in done))
-            return current.model_copy(update={"progress": progress})
+            return current.model_copy(update={"progress": progress, **(ready or {})})
 
         planned = self.update(request_id, execution_arn, record)
         built = {f.batchId for f in planned.files}
@@ -333,7 +344,11 @@ class Pipeline:
                 update={"files": [*current.files, output], "progress": progress, "transientSince": None}
             )
 
-        self.update(request_id, execution_arn, record_file)
+        try:
+            self.update(request_id, execution_arn, record_file)
+        except StaleExecution:
+            self.discard_if_cancelled(request_id, output.key)
+            raise
         observability.record_build(request.dataset, output.rows, output.bytes, time.monotonic() - started)
         logger.info("batch built", extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows})
         return {"batchId": batch_id, "rows": output.rows}
@@ -353,7 +368,7 @@ class Pipeline:
             return self.end_attempt(request, name, failure_message(first["failure"]), started_at)
         request = self.owned(request_id, execution_arn)
         files = sorted(request.files, key=lambda f: f.name)
-        self.write_manifest(request, files)
+        manifest = self.write_manifest(request, files)
         moment = self.clock()
 
         def succeed(current: ExhaustRequest) -> ExhaustRequest:
@@ -370,7 +385,11 @@ class Pipeline:
                 }
             )
 
-        done = self.update(request_id, execution_arn, succeed)
+        try:
+            done = self.update(request_id, execution_arn, succeed)
+        except StaleExecution:
+            self.discard_if_cancelled(request_id, manifest)
+            raise
         observability.count(observability.REQUESTS_SUCCEEDED, done.dataset)
         logger.info("request succeeded", extra={"request_id": request_id, "files": len(done.files)})
         return self.announce(done)
@@ -398,6 +417,13 @@ class Pipeline:
                 "delivered notices not recorded; the sweeper sends them again", extra={"request_id": ended.requestId}
             )
         return ended
+
+    def discard_if_cancelled(self, request_id: str, key: str) -> None:
+        """A file this step wrote after the partner cancelled (and the cancel removed the others) goes too."""
+        current = self.store.get(request_id)
+        if current is not None and current.status == Status.CANCELLED:
+            aws.client("s3").delete_object(Bucket=self.settings.exhaust_bucket, Key=key)
+            logger.info("file of a cancelled request removed", extra={"request_id": request_id, "key": key})
 
     def write_manifest(self, request: ExhaustRequest, files: list[OutputFile]) -> str:
         """`requests/{channel}/{requestId}/manifest.json`: the request and its files (name, key, rows, sha256...)."""

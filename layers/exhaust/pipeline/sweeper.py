@@ -21,7 +21,7 @@ from exhaust.pipeline.errors import EXECUTION_LOST, StaleExecution
 from exhaust.pipeline.notify import NOTICE_RETRY_WINDOW_SECONDS
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow, Workflow
-from exhaust.requests.models import ExhaustRequest, Status
+from exhaust.requests.models import FINISHED_STATUSES, ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 
 PROCESSING_GRACE_MS = 60_000
@@ -59,7 +59,7 @@ class Sweeper:
         for request in store.in_status(Status.PROCESSING, now - self.processing_grace_ms):
             if self._recover(request, now):
                 report.recovered.append(request.requestId)
-        for status in (Status.SUCCESS, Status.FAILED):
+        for status in FINISHED_STATUSES:  # CANCELLED, and deleted ones, carry notices too (requests.lifecycle)
             for request in store.with_pending_notices(status, now - NOTICE_LOOKBACK_MS):
                 if not self.pipeline.announce(request).outbox:
                     report.notified.append(request.requestId)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Any
 
@@ -13,9 +14,19 @@ class Status(StrEnum):
     PROCESSING = "PROCESSING"
     SUCCESS = "SUCCESS"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 OPEN_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
+FINISHED_STATUSES = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
+
+
+def iso_utc(epoch_ms: int) -> str:
+    """`2026-12-01T09:40:00Z`: how instants are written for partners (statusMessage, dataAvailableUntil, events)."""
+    instant = dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).replace(microsecond=0)
+    return instant.isoformat().replace("+00:00", "Z")
+
+
 MAX_ATTEMPTS = 3
 
 
@@ -63,6 +74,11 @@ class ExhaustRequest(BaseModel):
     outbox: list[str] = Field(default_factory=list)
     # Submit stored the request but could not queue it: the sweeper queues it again at its next run.
     queueSendFailed: bool = False
+    # Data readiness (exhaust.readiness), recorded by Plan: the lake's completeness marker (epoch ms) and
+    # whether it covers the request's scope; deletedAt: when the partner deleted the files (epoch ms).
+    dataAvailableUntil: int | None = None
+    dataComplete: bool | None = None
+    deletedAt: int | None = None
     version: int = 1
 
     @property
@@ -104,3 +120,11 @@ class JobStatusResponse(BaseModel):
     files: list[FileLink] = Field(default_factory=list)
     # List and search link only the first files; then this is how many there are (read lists them all).
     filesTotal: int | None = None
+    dataAvailableUntil: str | None = Field(
+        default=None,
+        description="ISO 8601 UTC instant up to which the lake data the request was built from is complete",
+        examples=["2026-12-01T00:00:00Z"],
+    )
+    dataComplete: bool | None = Field(
+        default=None, description="False when the request's scope reaches past dataAvailableUntil (built and marked)"
+    )

@@ -12,11 +12,12 @@ from typing import Any
 from exhaust import observability
 from exhaust.auth.checks import require_any_role
 from exhaust.datasets.registry import DatasetRegistry
-from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
+from exhaust.errors import BadRequest, Conflict, Forbidden, TooManyRequests
 from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 from exhaust.observability import logger
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
+from exhaust.requests.lifecycle import AFRESH, own_request, readiness_fields, readiness_message, starts_afresh
 from exhaust.requests.models import (
     ExhaustRequest,
     FileLink,
@@ -34,10 +35,9 @@ from exhaust.requests.rules import (
     parse_submit,
     request_id,
 )
-from exhaust.requests.store import REQUEST_ID, ConcurrentUpdate, LimitReached, RequestStore
+from exhaust.requests.store import ConcurrentUpdate, LimitReached, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
-NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
 SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 1000
 # Links per job in list and search answers: a job's links are two URLs of about 1 KB each in AWS (the session
@@ -129,7 +129,7 @@ class RequestService:
         rid: str,
     ) -> JobStatusResponse:
         existing = self.store.get(rid)
-        if existing is not None and existing.status != Status.FAILED:
+        if existing is not None and not starts_afresh(existing):
             return self.view(existing, principal)
 
         self._refuse_second_limit_search(channel, dataset_id, submitted.dataset_config, rid)
@@ -188,7 +188,7 @@ class RequestService:
     def _reset_failed(
         self, failed: ExhaustRequest, encrypted_key: str | None, callback_url: str | None, moment: int
     ) -> ExhaustRequest:
-        """A re-submit of a FAILED request starts it afresh: nothing of the failed run is shown any more."""
+        """A re-submit of a FAILED, CANCELLED or deleted request starts it afresh: nothing of the last run is shown."""
         fresh = failed.model_copy(
             update={
                 "status": Status.SUBMITTED,
@@ -199,6 +199,7 @@ class RequestService:
                 "completedAt": None,
                 "executionTimeMs": None,
                 "executionArn": None,
+                **AFRESH,
                 "submittedAt": moment,
                 "updatedAt": moment,
                 "encryptedKey": encrypted_key,
@@ -227,15 +228,7 @@ class RequestService:
 
     # -- read / list / search --------------------------------------------------------------------------
     def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:
-        if not rid:
-            raise BadRequest("requestId: query parameter is required")
-        if not REQUEST_ID.fullmatch(rid.strip()):
-            raise BadRequest("requestId: must be the requestId submit answered (1 to 64 letters and digits)")
-        request = self.store.get(rid.strip().upper())
-        # Another channel's request, or another tag's, is not revealed: the same 404 as a missing one.
-        if request is None or request.channel != channel or request.tag != tag:
-            raise NotFound(NOT_FOUND_MESSAGE)
-        return self.view(request, principal)
+        return self.view(own_request(self.store, channel, tag, rid), principal)
 
     def list_by_tag(
         self, principal: Principal, channel: str, tag: str, limit: str | None, cursor: str | None
@@ -317,7 +310,7 @@ class RequestService:
         listed = request.files if link_limit is None else request.files[:link_limit]
         message = request.statusMessage
         moment = now_ms()
-        if request.status == Status.SUCCESS and request.completedAt is not None:
+        if request.status == Status.SUCCESS and request.completedAt is not None and request.deletedAt is None:
             expires_on = request.completedAt + self.settings.output_retention_days * 86_400_000
             if moment >= expires_on:
                 day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
@@ -341,7 +334,7 @@ class RequestService:
             requestedBy=request.requestedBy,
             requestedChannel=request.channel,
             status=request.status,
-            statusMessage=message,
+            statusMessage=message or readiness_message(request),
             attempts=request.attempts,
             lastUpdated=request.completedAt or request.submittedAt,
             jobStats=JobStats(
@@ -354,6 +347,7 @@ class RequestService:
             progress=request.progress,
             files=links,
             filesTotal=len(request.files) if links and len(listed) < len(request.files) else None,
+            **readiness_fields(request),
         )
 
 

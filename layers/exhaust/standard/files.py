@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from exhaust import aws
 from exhaust.resources import STANDARD_DATASETS_PREFIX
@@ -78,6 +78,9 @@ class DatasetFiles(BaseModel):
     files: list[str]
     periodWiseFiles: dict[str, list[str]]
     expiresAt: int | None = None
+    dataAvailableUntil: str | None = Field(
+        default=None, description="ISO 8601 UTC instant up to which the lake the files are built from is complete"
+    )
 
 
 def as_answer(found: dict[dt.date, list[str]], link: Callable[[str], str], expires_at: int | None) -> DatasetFiles:

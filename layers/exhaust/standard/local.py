@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from exhaust import readiness
 from exhaust.observability import logger
 from exhaust.settings import RuntimeSettings
 from exhaust.standard.dates import DateRange
@@ -26,6 +27,7 @@ class LocalDailyProducer:
     check_every_seconds: float = CHECK_EVERY_SECONDS
     today: Callable[[], dt.date] = today_utc
     produce: Callable[[DateRange], Any] | None = None
+    mark_ready: Callable[[dt.datetime], Any] | None = None
 
     def run(self) -> None:
         """Until `stopping` is set. The seeder already produced the days before the start day."""
@@ -50,7 +52,14 @@ class LocalDailyProducer:
     def _produce(self, days: DateRange) -> None:
         if self.produce is not None:
             self.produce(days)
-            return
-        from exhaust.standard.producer import producer_from_settings  # pyarrow, only when a day ends
+        else:
+            from exhaust.standard.producer import producer_from_settings  # pyarrow, only when a day ends
 
-        producer_from_settings(self.settings).produce(days)
+            producer_from_settings(self.settings).produce(days)
+        # Local mode has no loader: the daily run stands in for it and says the lake is complete up to the midnight
+        # that ended (exhaust.readiness).
+        until = readiness.midnight_utc(days.end + dt.timedelta(days=1))
+        if self.mark_ready is not None:
+            self.mark_ready(until)
+        else:
+            readiness.write_marker(self.settings.lake_uri, until, "local-daily-producer")

@@ -14,6 +14,7 @@ from exhaust.auth.checks import CHANNEL_HEADER, require_any_role, require_channe
 from exhaust.datasets.registry import Dataset, DatasetRegistry
 from exhaust.errors import BadRequest, NotFound
 from exhaust.principal import Principal
+from exhaust.readiness import readiness_answer
 from exhaust.requests.adapters import LinkSigner
 from exhaust.resources import STANDARD_DATASETS_PREFIX
 from exhaust.settings import get_settings
@@ -76,7 +77,8 @@ def standard_get(
     prefix = dataset_prefix(STANDARD_DATASETS_PREFIX, dataset_id, channel if dataset.perChannel else None)
     signer = LinkSigner()
     found = keys_by_day(lister or S3KeyLister(), signer.bucket, prefix, days)
-    return as_answer(found, signer.sign, signer.expires_at_ms(int(time.time() * 1000)))
+    answer = as_answer(found, signer.sign, signer.expires_at_ms(int(time.time() * 1000)))
+    return answer.model_copy(update=readiness_answer(get_settings().lake_uri))
 
 
 def public_get(

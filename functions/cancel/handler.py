@@ -1,0 +1,11 @@
+from exhaust.api import lifecycle as lifecycle_api
+from exhaust.api.http import ApiRequest, api_endpoint
+from exhaust.observability import logger, tracer
+from exhaust.requests.models import JobStatusResponse
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@api_endpoint("ekstep.analytics.dataset.request.cancel")
+def handler(request: ApiRequest) -> JobStatusResponse:
+    return lifecycle_api.cancel(request)

@@ -1,0 +1,52 @@
+"""What cancel and delete change in a request as read and re-submitted (the operations: exhaust.pipeline.lifecycle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exhaust.errors import BadRequest, NotFound
+from exhaust.requests.models import ExhaustRequest, Status, iso_utc
+from exhaust.requests.store import REQUEST_ID, RequestStore
+
+NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
+
+
+def own_request(store: RequestStore, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
+    """The request `rid` of this channel and tag; another channel's or tag's is the same 404 as a missing one."""
+    if not rid:
+        raise BadRequest("requestId: query parameter is required")
+    if not REQUEST_ID.fullmatch(rid.strip()):
+        raise BadRequest("requestId: must be the requestId submit answered (1 to 64 letters and digits)")
+    request = store.get(rid.strip().upper())
+    if request is None or request.channel != channel or request.tag != tag:
+        raise NotFound(NOT_FOUND_MESSAGE)
+    return request
+
+
+def starts_afresh(request: ExhaustRequest) -> bool:
+    """Whether a submit of this existing request builds it again (FAILED, CANCELLED, or its files deleted)."""
+    return request.status in (Status.FAILED, Status.CANCELLED) or request.deletedAt is not None
+
+
+# What a fresh start clears beyond the run's own fields (exhaust.requests.service resets those).
+AFRESH: dict[str, Any] = {"deletedAt": None, "dataAvailableUntil": None, "dataComplete": None}
+
+
+def readiness_fields(request: ExhaustRequest) -> dict[str, Any]:
+    """dataAvailableUntil (ISO 8601 UTC) and dataComplete of the answer, once Plan has recorded them."""
+    if request.dataAvailableUntil is None:
+        return {}
+    return {"dataAvailableUntil": iso_utc(request.dataAvailableUntil), "dataComplete": request.dataComplete}
+
+
+def readiness_message(request: ExhaustRequest) -> str | None:
+    """What an open or built request says when its scope reaches past the complete data (built and marked)."""
+    if request.dataComplete is not False or request.dataAvailableUntil is None or request.deletedAt is not None:
+        return None
+    if request.status not in (Status.PROCESSING, Status.SUCCESS):
+        return None
+    return (
+        f"Built from data complete up to {iso_utc(request.dataAvailableUntil)}; the request's scope reaches past it, "
+        "so activity after that instant is not in the files; the same request submitted on a later day is built "
+        "from the data complete by then"
+    )
