@@ -78,6 +78,14 @@ GATEWAY_RESPONSES: tuple[tuple[aws_apigateway.ResponseType, str | None, str, str
     (aws_apigateway.ResponseType.BAD_REQUEST_PARAMETERS, "400", "INVALID_REQUEST", "CLIENT_ERROR", None),
     (aws_apigateway.ResponseType.BAD_REQUEST_BODY, "400", "INVALID_REQUEST", "CLIENT_ERROR", None),
     (aws_apigateway.ResponseType.THROTTLED, "429", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS", None),
+    # The methods that refuse other methods (ANY, a mock) take JSON or no body; another body type gets this.
+    (
+        aws_apigateway.ResponseType.UNSUPPORTED_MEDIA_TYPE,
+        "415",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "CLIENT_ERROR",
+        "This method is not allowed on this path, and its body type is not one this API reads",
+    ),
     (aws_apigateway.ResponseType.REQUEST_TOO_LARGE, "413", "PAYLOAD_TOO_LARGE", "CLIENT_ERROR", None),
     (aws_apigateway.ResponseType.DEFAULT_4_XX, None, "$context.error.responseType", "CLIENT_ERROR", None),
     (aws_apigateway.ResponseType.DEFAULT_5_XX, None, "INTERNAL_ERROR", "SERVER_ERROR", None),
@@ -179,6 +187,8 @@ class Api(Construct):
             )
         for route in routes:
             self._add_route(route)
+        for path in sorted({route.path for route in routes}):
+            self._refuse_other_methods(path, sorted({route.method for route in routes if route.path == path}))
 
     def _function(self, name: str, description: str) -> aws_lambda.Function:
         function = self.functions.get(name)
@@ -235,6 +245,46 @@ class Api(Construct):
                 f"{route.method} {route.path} is public by design (route table auth='none': {route.summary}); "
                 "its handler applies its own checks (license key, channel header) where the API defines them.",
             )
+
+    def _refuse_other_methods(self, path: str, allowed: list[str]) -> None:
+        """ANY on a route's path: a 405 with Allow in the envelope, as the local gateway answers, with no Lambda.
+
+        API Gateway matches a path's explicit methods before ANY, so only the methods the route table does not
+        define reach this mock; without it API Gateway would answer them as unknown paths (404).
+        """
+        allow = ", ".join(allowed)
+        body = gateway_envelope(
+            "METHOD_NOT_ALLOWED", "CLIENT_ERROR", f"$context.httpMethod is not allowed on {path}; allowed: {allow}"
+        )
+        method = self.rest_api.root.resource_for_path(path).add_method(
+            "ANY",
+            aws_apigateway.MockIntegration(
+                request_templates={"application/json": json.dumps({"statusCode": 405})},
+                passthrough_behavior=aws_apigateway.PassthroughBehavior.NEVER,
+                # Every body is binary to this API (BINARY_MEDIA_TYPES): as text, the template above applies.
+                content_handling=aws_apigateway.ContentHandling.CONVERT_TO_TEXT,
+                integration_responses=[
+                    aws_apigateway.IntegrationResponse(
+                        status_code="405",
+                        response_parameters={"method.response.header.Allow": f"'{allow}'"},
+                        response_templates={"application/json": body},
+                    )
+                ],
+            ),
+            authorization_type=aws_apigateway.AuthorizationType.NONE,
+            method_responses=[
+                aws_apigateway.MethodResponse(
+                    status_code="405", response_parameters={"method.response.header.Allow": True}
+                )
+            ],
+        )
+        acknowledge(
+            method,
+            "AwsSolutions-APIG4",
+            f"ANY {path} only answers 405 (a mock integration, no backend): the methods the path allows ({allow}) "
+            "are defined beside it and keep their own authorization.",
+        )
+        acknowledge(method, "AwsSolutions-COG4", "A mock that answers 405; it reaches no backend and no data.")
 
     def _acknowledge_api(self) -> None:
         role = self.rest_api.node.try_find_child("CloudWatchRole")

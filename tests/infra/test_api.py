@@ -15,13 +15,32 @@ PUBLIC = [route for route in ROUTES if route.auth == "none"]
 
 
 def test_every_route_of_the_route_table_is_a_method_on_its_path(resources):
-    synthesized = methods(resources)
+    synthesized = {key: method for key, method in methods(resources).items() if key[0] != "ANY"}
     for route in ROUTES:
         method = synthesized.get((route.method, route.path))
         assert method is not None, f"{route.method} {route.path} is not in the API"
         assert method["Integration"]["Type"] == "AWS_PROXY"
         assert method["OperationName"] == route.api_id
     assert len(synthesized) == len(ROUTES), "the API has methods the route table does not define"
+
+
+def test_other_methods_on_a_route_path_are_a_405_with_allow_in_the_envelope(resources):
+    from exhaust.local.gateway import allowed_methods
+
+    refusals = {path: method for (verb, path), method in methods(resources).items() if verb == "ANY"}
+    assert set(refusals) == {route.path for route in ROUTES}
+    for path, method in refusals.items():
+        assert method["AuthorizationType"] == "NONE"
+        integration = method["Integration"]
+        assert integration["Type"] == "MOCK"
+        assert json.loads(integration["RequestTemplates"]["application/json"]) == {"statusCode": 405}
+        (answer,) = integration["IntegrationResponses"]
+        assert answer["StatusCode"] == "405"
+        allow = ", ".join(allowed_methods(path))
+        assert answer["ResponseParameters"]["method.response.header.Allow"] == f"'{allow}'"
+        body = _render_gateway_template(answer["ResponseTemplates"]["application/json"])
+        assert body["params"]["err"] == "METHOD_NOT_ALLOWED"
+        assert body["params"]["errmsg"] == f"value is not allowed on {path}; allowed: {allow}"
 
 
 def test_the_authorizer_is_a_cached_request_authorizer_on_the_authorization_header(resources):
@@ -93,6 +112,7 @@ def _render_gateway_template(template: str) -> dict:
         ("ACCESS_DENIED", "403"),
         ("MISSING_AUTHENTICATION_TOKEN", "404"),
         ("THROTTLED", "429"),
+        ("UNSUPPORTED_MEDIA_TYPE", "415"),
         ("BAD_REQUEST_PARAMETERS", "400"),
         ("DEFAULT_4XX", None),
         ("DEFAULT_5XX", None),
