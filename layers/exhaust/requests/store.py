@@ -256,6 +256,16 @@ class RequestStore:
         page = self.table.query(**arguments)
         return [from_item(item) for item in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
 
+    def _query_all(self, arguments: dict[str, Any]) -> list[ExhaustRequest]:
+        """Every item of a query, page after page."""
+        found: list[ExhaustRequest] = []
+        while True:
+            page = self.table.query(**arguments)
+            found.extend(from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            arguments = {**arguments, "ExclusiveStartKey": page["LastEvaluatedKey"]}
+
     def open_of(self, channel: str, dataset: str) -> list[ExhaustRequest]:
         """The channel's SUBMITTED and PROCESSING requests of one dataset (the status index: open ones are few)."""
         found: list[ExhaustRequest] = []
@@ -265,12 +275,7 @@ class RequestStore:
                 "KeyConditionExpression": Key("status").eq(status.value),
                 "FilterExpression": Attr("channel").eq(channel) & Attr("dataset").eq(dataset),
             }
-            while True:
-                page = self.table.query(**arguments)
-                found.extend(from_item(item) for item in page.get("Items", []))
-                if "LastEvaluatedKey" not in page:
-                    break
-                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            found.extend(self._query_all(arguments))
         return found
 
     def count_in_status(self, status: Status, channel: str | None = None) -> int:
@@ -295,13 +300,7 @@ class RequestStore:
         arguments: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": Key("status").eq(status.value)}
         if updated_before is not None:
             arguments["FilterExpression"] = Attr("updatedAt").lt(updated_before)
-        found: list[ExhaustRequest] = []
-        while True:
-            page = self.table.query(**arguments)
-            found.extend(from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return found
-            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._query_all(arguments)
 
     def with_pending_notices(self, status: Status, submitted_after: int) -> list[ExhaustRequest]:
         """Requests in `status`, submitted after `submitted_after` (epoch ms), whose outbox is not empty."""
@@ -310,13 +309,7 @@ class RequestStore:
             "KeyConditionExpression": Key("status").eq(status.value) & Key("submittedAt").gt(submitted_after),
             "FilterExpression": Attr("outbox").size().gt(0),
         }
-        found: list[ExhaustRequest] = []
-        while True:
-            page = self.table.query(**arguments)
-            found.extend(from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return found
-            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._query_all(arguments)
 
     def _search_arguments(
         self, filters: dict[str, str], day_range: tuple[int, int] | None
