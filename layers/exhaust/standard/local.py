@@ -12,8 +12,10 @@ from exhaust import readiness
 from exhaust.observability import logger
 from exhaust.settings import RuntimeSettings
 from exhaust.standard.dates import DateRange
+from exhaust.standard.seed import LOCAL_DAYS
 
 CHECK_EVERY_SECONDS = 60.0
+MS_PER_DAY = 86_400_000
 
 
 def today_utc() -> dt.date:
@@ -28,10 +30,13 @@ class LocalDailyProducer:
     today: Callable[[], dt.date] = today_utc
     produce: Callable[[DateRange], Any] | None = None
     mark_ready: Callable[[dt.datetime], Any] | None = None
+    ready_until: Callable[[], int | None] | None = None
 
     def run(self) -> None:
-        """Until `stopping` is set. The seeder already produced the days before the start day."""
-        last_seen = self.today()
+        """Until `stopping` is set, from the first day not yet produced (a restored state may be days old)."""
+        last_seen = self.first_unproduced_day()
+        if last_seen < self.today():
+            last_seen = self.tick(last_seen)
         while not self.stopping.wait(self.check_every_seconds):
             last_seen = self.tick(last_seen)
 
@@ -48,6 +53,19 @@ class LocalDailyProducer:
             return last_seen
         logger.info("standard datasets produced", extra={"from": days.start.isoformat(), "to": days.end.isoformat()})
         return today
+
+    def first_unproduced_day(self) -> dt.date:
+        """The day the completeness marker ends on, at most LOCAL_DAYS back (what a fresh start produces).
+
+        A fresh start's seeder has produced every day before today; a state restored after the laptop was off over
+        midnights has the marker of its last run, and the days since are produced now rather than never.
+        """
+        today = self.today()
+        until_ms = self.ready_until() if self.ready_until is not None else readiness.read_marker(self.settings.lake_uri)
+        if until_ms is None:
+            return today
+        marker_day = dt.date(1970, 1, 1) + dt.timedelta(days=until_ms // MS_PER_DAY)
+        return min(today, max(marker_day, today - dt.timedelta(days=LOCAL_DAYS)))
 
     def _produce(self, days: DateRange) -> None:
         if self.produce is not None:
