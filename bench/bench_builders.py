@@ -70,11 +70,12 @@ def timed(function):  # type: ignore[no-untyped-def]
 
 # ---- children (each in a fresh process) ---------------------------------------------------------------------
 def child_build(args: argparse.Namespace) -> dict:
-    from exhaust.builders import build_batch_zip
+    from exhaust.builders import BatchBuild, build_batch_zip
 
-    day = dt.date.fromisoformat(LAKE_TODAY)
-    build = (args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, Path(args.output), day)
-    summary, seconds, cpu = timed(lambda: build_batch_zip(*build))
+    build = BatchBuild(
+        args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, dt.date.fromisoformat(LAKE_TODAY)
+    )
+    summary, seconds, cpu = timed(lambda: build_batch_zip(build, Path(args.output)))
     return {"rows": summary.rows, "seconds": seconds, "cpu_seconds": cpu, "bytes": summary.bytes,
             "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
@@ -130,7 +131,7 @@ def old_floor(csv_bytes: bytes, path: Path) -> int:
 
 def child_small(args: argparse.Namespace) -> dict:
     import pyarrow.fs as pafs
-    from exhaust.builders import BuildError, build_batch_zip
+    from exhaust.builders import BatchBuild, BuildError, build_batch_zip
     from exhaust.lake.metering import CountingHandler
     from exhaust.lake.store import Lake
 
@@ -141,8 +142,9 @@ def child_small(args: argparse.Namespace) -> dict:
         handler = CountingHandler()
         lake = Lake(pafs.PyFileSystem(handler), args.lake)
         try:
-            summary = build_batch_zip("progress-exhaust", batch_id, args.channel, PASSWORD, lake,
-                                      Path(args.output), dt.date.fromisoformat(LAKE_TODAY))  # fmt: skip
+            build = BatchBuild("progress-exhaust", batch_id, args.channel, PASSWORD, lake,
+                               dt.date.fromisoformat(LAKE_TODAY))  # fmt: skip
+            summary = build_batch_zip(build, Path(args.output))
         except BuildError:  # retired collections: not built
             continue
         per_batch.append({"rows": summary.rows, "bytes": sum(handler.bytes_read.values()),

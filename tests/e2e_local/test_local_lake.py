@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from exhaust.builders import build_batch_zip
+from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake.catalog import Catalog
 from exhaust.lake.store import Lake
 
@@ -24,13 +24,8 @@ def test_samples_point_at_a_lake_the_builders_can_read(local_service, monkeypatc
     assert catalog.batch(samples["progressBatchId"]).collection_id == samples["collectionId"]
     assert catalog.batch(samples["retiredBatchId"]).retired
     assert catalog.batch(samples["userinfoBatchId"]).requires_consent
-    summary = build_batch_zip(
-        "progress-exhaust",
-        samples["progressBatchId"],
-        credentials["channel"],
-        "pw",
-        lake,
-        tmp_path / "progress.zip",
-        dt.date.today(),
+    build = BatchBuild(
+        "progress-exhaust", samples["progressBatchId"], credentials["channel"], "pw", lake, dt.date.today()
     )
+    summary = build_batch_zip(build, tmp_path / "progress.zip")
     assert summary.rows > 0

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import pyzipper
 from exhaust import aws
-from exhaust.builders import build_batch_file
+from exhaust.builders import BatchBuild, build_batch_file
+from exhaust.packaging import BuiltFile
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
@@ -57,11 +58,12 @@ class CountingBuilder:
         self.calls: dict[str, int] = {}
         self.fail_first = dict(fail_first or {})
 
-    def __call__(self, dataset, batch_id, *args, **kwargs):
+    def __call__(self, build: BatchBuild, bucket: str, key_prefix: str, *, compresslevel: int) -> BuiltFile:
+        batch_id = build.batch_id
         self.calls[batch_id] = self.calls.get(batch_id, 0) + 1
         if batch_id in self.fail_first:
             raise self.fail_first.pop(batch_id)
-        return build_batch_file(dataset, batch_id, *args, **kwargs)
+        return build_batch_file(build, bucket, key_prefix, compresslevel=compresslevel)
 
 
 @dataclass

@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from exhaust import aws, observability, resources
 from exhaust import readiness as lake_readiness
+from exhaust.builders import BatchBuild
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.observability import logger
@@ -39,6 +40,7 @@ from exhaust.settings import RuntimeSettings, get_settings
 if TYPE_CHECKING:
     from exhaust.datasets.registry import DatasetRegistry
     from exhaust.lake.catalog import BatchInfo
+    from exhaust.packaging import BuiltFile
 
 MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
 USERINFO_DATASET = "userinfo-exhaust"
@@ -157,10 +159,16 @@ def _elapsed_ms(started_at: str | None, moment: int) -> int | None:
     return max(0, moment - int(started.timestamp() * 1000))
 
 
-def _default_build_file(*args: Any, **kwargs: Any) -> Any:
+class BatchFileBuilder(Protocol):
+    """Builds one batch's zip into `{key_prefix}...` of `bucket` (exhaust.builders.build_batch_file)."""
+
+    def __call__(self, build: BatchBuild, bucket: str, key_prefix: str, *, compresslevel: int) -> BuiltFile: ...
+
+
+def _default_build_file(build: BatchBuild, bucket: str, key_prefix: str, *, compresslevel: int) -> BuiltFile:
     from exhaust.builders import build_batch_file  # pyarrow: only the builder image and local mode
 
-    return build_batch_file(*args, **kwargs)
+    return build_batch_file(build, bucket, key_prefix, compresslevel=compresslevel)
 
 
 def _default_registry() -> DatasetRegistry:
@@ -187,7 +195,7 @@ class Pipeline:
     notifier: Notifier = field(default_factory=Notifier)
     settings: RuntimeSettings = field(default_factory=get_settings)
     lake_uri: str = ""
-    build_file: Callable[..., Any] = _default_build_file
+    build_file: BatchFileBuilder = _default_build_file
     clock: Callable[[], int] = now_ms
     retry_base_delay_seconds: int = RETRY_BASE_DELAY_SECONDS
     transient_retry_delay_seconds: int = TRANSIENT_RETRY_DELAY_SECONDS
@@ -313,15 +321,13 @@ class Pipeline:
         started = time.monotonic()
         try:
             password = self.vault.decrypt(request.encryptedKey, request.requestId)
+            build = BatchBuild(
+                request.dataset, batch_id, request.channel, password, self.lake, dt.datetime.now(dt.UTC).date()
+            )
             built = self.build_file(
-                request.dataset,
-                batch_id,
-                request.channel,
-                password,
-                self.lake,
+                build,
                 self.settings.exhaust_bucket,
                 key_prefix(request),
-                dt.datetime.now(dt.UTC).date(),
                 compresslevel=self.settings.zip_compression_level,
             )
         except Exception as error:
