@@ -31,7 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from exhaust.resources import IMAGE_FUNCTIONS
 
@@ -43,6 +46,7 @@ DATASETS = ("progress-exhaust", "userinfo-exhaust", "response-exhaust")
 ENCODE_CHUNK_ROWS = 32_768
 SMALL_BATCHES = 100
 COLD_START_RUNS = 5
+Answer = TypeVar("Answer")
 DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_START, RESULTS_END = "<!-- bench:results -->", "<!-- /bench:results -->"
 # Tracing on, as in a deployed function: Powertools only traces inside Lambda.
@@ -62,7 +66,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def timed(function):  # type: ignore[no-untyped-def]
+def timed(function: Callable[[], Answer]) -> tuple[Answer, float, float]:
     started, started_cpu = time.perf_counter(), time.process_time()
     answer = function()
     return answer, time.perf_counter() - started, time.process_time() - started_cpu
@@ -109,7 +113,7 @@ def child_floor(args: argparse.Namespace) -> dict:
     if args.levels:
         answer["levels"] = {}
         for level in range(4):
-            size, seconds, _ = timed(lambda level=level: package(level, 1))
+            size, seconds, _ = timed(partial(package, level, 1))
             answer["levels"][f"isal {level}"] = {"seconds": seconds, "zip_mb": size / 2**20}
         size, seconds, _ = timed(lambda: old_floor(csv_bytes, Path(args.output)))
         answer["levels"]["pyzipper deflate 6 (before)"] = {"seconds": seconds, "zip_mb": size / 2**20}

@@ -21,9 +21,15 @@ def test_samples_point_at_a_lake_the_builders_can_read(local_service, monkeypatc
 
     lake = Lake.open(samples["lakeUri"])
     catalog = Catalog(lake)
-    assert catalog.batch(samples["progressBatchId"]).collection_id == samples["collectionId"]
-    assert catalog.batch(samples["retiredBatchId"]).retired
-    assert catalog.batch(samples["userinfoBatchId"]).requires_consent
+    progress, retired, userinfo = (
+        catalog.batch(samples[name]) for name in ("progressBatchId", "retiredBatchId", "userinfoBatchId")
+    )
+    assert progress is not None
+    assert progress.collection_id == samples["collectionId"]
+    assert retired is not None
+    assert retired.retired
+    assert userinfo is not None
+    assert userinfo.requires_consent
     build = BatchBuild(
         "progress-exhaust", samples["progressBatchId"], credentials["channel"], "pw", lake, dt.date.today()
     )

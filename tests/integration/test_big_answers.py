@@ -141,7 +141,9 @@ def test_the_range_the_refusal_suggests_is_answered_whole(license_key, monkeypat
 
     monkeypatch.setattr(service, "MAX_SYNC_EVENTS", 3 * EVENTS_PER_DAY)
     refusal = legacy_call(license_key, "2026-05-01", "2026-05-10")[2]["params"]["errmsg"]
-    first, last = re.search(r"e\.g\. (\S+)\.\.(\S+)\)", refusal).groups()
+    suggested = re.search(r"e\.g\. (\S+)\.\.(\S+)\)", refusal)
+    assert suggested is not None, refusal
+    first, last = suggested.groups()
     manifest, ids = events_of(*legacy_call(license_key, first, last))
     assert (manifest["fromDate"], manifest["toDate"], manifest["eventCount"]) == (first, last, 15)
     assert ids == [f"busy-{day:02d}-{index}" for day in (1, 2, 3) for index in range(EVENTS_PER_DAY)]

@@ -79,6 +79,7 @@ def test_large_zips_are_streamed_to_s3_in_parts_and_hashed_on_the_way(aws_resour
         for block in blocks:
             archive.write_csv_bytes(block, rows=1)
     summary = archive.summary
+    assert summary is not None
     s3 = aws.client("s3")
     head = s3.head_object(Bucket=bucket, Key=f"{PREFIX}big.zip")
     assert head["ContentLength"] == summary.bytes > part

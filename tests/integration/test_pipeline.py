@@ -131,7 +131,7 @@ class Harness:
 
     def drain(self, rounds: int = 10) -> list[Outcome]:
         """Deliver every queued message to the dispatcher (the workflow runs inline) until the queue is empty."""
-        outcomes = []
+        outcomes: list[Outcome] = []
         for _ in range(rounds):
             messages = self.messages()
             if not messages:

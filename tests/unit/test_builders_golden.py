@@ -197,7 +197,7 @@ def test_permanent_failures_carry_the_message_users_see(lake, tmp_path, dataset,
 def test_chunked_build_writes_the_same_bytes_as_one_chunk(lake, tmp_path):
     _, whole = build(lake, tmp_path, "progress-exhaust", "B1")
     path = tmp_path / "chunked.zip"
-    reported = []
+    reported: list[int] = []
     build_batch_zip(
         BatchBuild("progress-exhaust", "B1", CHANNEL, PASSWORD, lake, DAY), path, chunk_rows=1, on_rows=reported.append
     )
