@@ -75,6 +75,13 @@ def aws_resources() -> Iterator[Any]:
         yield settings
 
 
+@pytest.fixture(scope="module")
+def aws_settings() -> Iterator[Any]:
+    """As aws_resources, made once for a whole test module: its tests share moto's state (a lake, keys)."""
+    with moto_environment() as settings:
+        yield settings
+
+
 class LocalServiceProcess:
     """`exhaust local` in a subprocess on a free port, as a user runs it."""
 

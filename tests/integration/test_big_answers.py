@@ -16,7 +16,7 @@ import zipfile
 import pyarrow as pa
 import pytest
 
-from tests.conftest import call_api, load_event, moto_environment
+from tests.conftest import call_api, load_event
 from tests.integration.lake_samples import OBSERVATIONS, at, observation, telemetry_row
 
 TODAY = dt.date(2026, 5, 20)
@@ -26,12 +26,6 @@ EVENTS_PER_DAY = 5
 DAYS = [dt.date(2026, 5, 1) + dt.timedelta(days=offset) for offset in range(10)]  # 05-01 .. 05-10
 LEGACY_API = "ekstep.data_exhaust_dataset_service"
 EXPORT_API = "api.export"
-
-
-@pytest.fixture(scope="module")
-def aws_settings():
-    with moto_environment() as settings:
-        yield settings
 
 
 @pytest.fixture(scope="module")
