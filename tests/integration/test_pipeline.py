@@ -66,6 +66,15 @@ class CountingBuilder:
         return build_batch_file(build, bucket, key_prefix, compresslevel=compresslevel)
 
 
+class HangingWorkflow(LocalWorkflow):
+    """Starts executions that never run: they stay RUNNING (a hung or very slow build)."""
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        arn = self.execution_arn(name)
+        self.statuses[arn] = "RUNNING"
+        return arn
+
+
 @dataclass
 class Harness:
     settings: Any
@@ -350,12 +359,6 @@ def test_sweeper_requeues_requests_whose_message_was_lost_and_stops_stuck_ones(h
     assert sweeper.sweep().requeued == [request_id]
     assert sweeper.sweep().requeued == []  # touched: not queued again on every sweep
 
-    class HangingWorkflow(LocalWorkflow):
-        def start(self, name, payload):
-            arn = self.execution_arn(name)
-            self.statuses[arn] = "RUNNING"
-            return arn
-
     hanging = HangingWorkflow(harness.workflow.runner)
     harness.dispatcher.workflow = hanging
     harness.drain()
@@ -375,12 +378,6 @@ def test_sweeper_requeues_requests_whose_message_was_lost_and_stops_stuck_ones(h
 
 
 def test_channel_throttle_keeps_requests_submitted_and_requeues_them(harness):
-    class HangingWorkflow(LocalWorkflow):
-        def start(self, name, payload):
-            arn = self.execution_arn(name)
-            self.statuses[arn] = "RUNNING"
-            return arn
-
     harness.dispatcher.workflow = HangingWorkflow(harness.workflow.runner)
     batch = harness.lake["mainBatches"][0]
     first, second, third = (harness.submit(batchId=batch) for _ in range(3))

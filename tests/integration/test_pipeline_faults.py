@@ -21,7 +21,13 @@ from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import RequestStore
 
 from tests.integration.faults import AwsFaults
-from tests.integration.test_pipeline import CALLBACK_SECRET, Harness, lake, object_keys  # noqa: F401 (fixture)
+from tests.integration.test_pipeline import (  # noqa: F401 (fixture)
+    CALLBACK_SECRET,
+    HangingWorkflow,
+    Harness,
+    lake,
+    object_keys,
+)
 
 
 class Events:
@@ -335,12 +341,6 @@ def test_requests_still_succeed_under_lambda_throttling(harness, events):
 
 def test_the_global_cap_holds_requests_of_every_channel_back(harness):
     harness.settings.max_running_total = 1
-
-    class HangingWorkflow(LocalWorkflow):
-        def start(self, name, payload):
-            arn = self.execution_arn(name)
-            self.statuses[arn] = "RUNNING"
-            return arn
 
     harness.dispatcher.workflow = HangingWorkflow(harness.workflow.runner)
     batch = harness.lake["mainBatches"][0]
