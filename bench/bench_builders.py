@@ -31,7 +31,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from exhaust.resources import IMAGE_FUNCTIONS
 
@@ -43,6 +46,7 @@ DATASETS = ("progress-exhaust", "userinfo-exhaust", "response-exhaust")
 ENCODE_CHUNK_ROWS = 32_768
 SMALL_BATCHES = 100
 COLD_START_RUNS = 5
+Answer = TypeVar("Answer")
 DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_START, RESULTS_END = "<!-- bench:results -->", "<!-- /bench:results -->"
 # Tracing on, as in a deployed function: Powertools only traces inside Lambda.
@@ -62,7 +66,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
-def timed(function):  # type: ignore[no-untyped-def]
+def timed(function: Callable[[], Answer]) -> tuple[Answer, float, float]:
     started, started_cpu = time.perf_counter(), time.process_time()
     answer = function()
     return answer, time.perf_counter() - started, time.process_time() - started_cpu
@@ -70,11 +74,12 @@ def timed(function):  # type: ignore[no-untyped-def]
 
 # ---- children (each in a fresh process) ---------------------------------------------------------------------
 def child_build(args: argparse.Namespace) -> dict:
-    from exhaust.builders import build_batch_zip
+    from exhaust.builders import BatchBuild, build_batch_zip
 
-    day = dt.date.fromisoformat(LAKE_TODAY)
-    build = (args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, Path(args.output), day)
-    summary, seconds, cpu = timed(lambda: build_batch_zip(*build))
+    build = BatchBuild(
+        args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, dt.date.fromisoformat(LAKE_TODAY)
+    )
+    summary, seconds, cpu = timed(lambda: build_batch_zip(build, Path(args.output)))
     return {"rows": summary.rows, "seconds": seconds, "cpu_seconds": cpu, "bytes": summary.bytes,
             "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
@@ -108,7 +113,7 @@ def child_floor(args: argparse.Namespace) -> dict:
     if args.levels:
         answer["levels"] = {}
         for level in range(4):
-            size, seconds, _ = timed(lambda level=level: package(level, 1))
+            size, seconds, _ = timed(partial(package, level, 1))
             answer["levels"][f"isal {level}"] = {"seconds": seconds, "zip_mb": size / 2**20}
         size, seconds, _ = timed(lambda: old_floor(csv_bytes, Path(args.output)))
         answer["levels"]["pyzipper deflate 6 (before)"] = {"seconds": seconds, "zip_mb": size / 2**20}
@@ -130,7 +135,7 @@ def old_floor(csv_bytes: bytes, path: Path) -> int:
 
 def child_small(args: argparse.Namespace) -> dict:
     import pyarrow.fs as pafs
-    from exhaust.builders import BuildError, build_batch_zip
+    from exhaust.builders import BatchBuild, BuildError, build_batch_zip
     from exhaust.lake.metering import CountingHandler
     from exhaust.lake.store import Lake
 
@@ -141,8 +146,9 @@ def child_small(args: argparse.Namespace) -> dict:
         handler = CountingHandler()
         lake = Lake(pafs.PyFileSystem(handler), args.lake)
         try:
-            summary = build_batch_zip("progress-exhaust", batch_id, args.channel, PASSWORD, lake,
-                                      Path(args.output), dt.date.fromisoformat(LAKE_TODAY))  # fmt: skip
+            build = BatchBuild("progress-exhaust", batch_id, args.channel, PASSWORD, lake,
+                               dt.date.fromisoformat(LAKE_TODAY))  # fmt: skip
+            summary = build_batch_zip(build, Path(args.output))
         except BuildError:  # retired collections: not built
             continue
         per_batch.append({"rows": summary.rows, "bytes": sum(handler.bytes_read.values()),

@@ -24,6 +24,7 @@ from aws_cdk import (
     aws_lambda_event_sources,
     aws_logs,
     aws_secretsmanager,
+    aws_sqs,
     aws_stepfunctions,
 )
 from constructs import Construct
@@ -51,7 +52,9 @@ VENDED_LOGS_PREFIX = "/aws/vendedlogs/states/"
 DEFAULT_EVENT_BUS = "default"
 
 
-class Pipeline(Construct):
+class ExhaustWorkflow(Construct):
+    """The state machine and the functions around it (the step service they run is exhaust.pipeline.steps)."""
+
     def __init__(
         self,
         scope: Construct,
@@ -65,9 +68,45 @@ class Pipeline(Construct):
         monitoring: Monitoring,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._bus = aws_events.EventBus.from_event_bus_name(self, "EventBus", DEFAULT_EVENT_BUS)
+        self.callback_secret = self._callback_secret()
+        self._notify_environment = {
+            "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
+            "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
+        }
+        notify_environment = {**environment, **self._notify_environment}
+        reserve = settings.builder_reserved_concurrency > 0
+        ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
+        self.finalize = self._function(
+            "Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+        )
+        self.mark_failed = self._function(
+            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+        )
+        self.state_machine = self._state_machine(settings, builder)
         stack = Stack.of(self)
-        bus = aws_events.EventBus.from_event_bus_name(self, "EventBus", DEFAULT_EVENT_BUS)
-        self.callback_secret = aws_secretsmanager.Secret(
+        execution_prefix = (
+            f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
+            f"{self.state_machine.state_machine_name}"
+        )
+        self._executions = f"{execution_prefix}:*"  # this state machine's executions (the sweeper looks at them)
+        self._allow_distributed_map(child_executions=f"{execution_prefix}/*")
+
+        control_environment = {**notify_environment, "EXHAUST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn}
+        self.dispatcher = self._dispatcher(layers, control_environment, storage)
+        self.sweeper = self._sweeper(
+            layers, control_environment, storage, SWEEPER_RESERVED_CONCURRENCY if reserve else None
+        )
+        self.sweeper_dead_letters = self._sweep_schedule(monitoring)
+        for function in (self.finalize, self.mark_failed, self.sweeper):
+            self._bus.grant_put_events_to(function)
+            self.callback_secret.grant_read(function)
+        self.redrive_policy = self._redrive_policy()
+        self._outputs()
+        self._watch(monitoring, builder, storage)
+
+    def _callback_secret(self) -> aws_secretsmanager.Secret:
+        secret = aws_secretsmanager.Secret(
             self,
             "CallbackSecret",
             description="Signs the exhaust completion callbacks (HMAC-SHA256, docs/pipeline.md)",
@@ -78,25 +117,15 @@ class Pipeline(Construct):
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
-            self.callback_secret,
+            secret,
             "AwsSolutions-SMG4",
             "The callback signing secret is shared with partners, who verify signatures with it; rotating it is an "
             "operator decision announced to them (docs/pipeline.md), not an automatic schedule.",
         )
-        notify_environment = {
-            **environment,
-            "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
-            "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
-        }
-        reserve = settings.builder_reserved_concurrency > 0
-        ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
-        self.finalize = self._function(
-            "Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1), ending_steps
-        )
-        self.mark_failed = self._function(
-            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps
-        )
+        return secret
 
+    def _state_machine(self, settings: StackSettings, builder: aws_lambda.Function) -> aws_stepfunctions.StateMachine:
+        """The one workflow definition, deployed with the functions' ARNs for its placeholders."""
         # Named (per stack), so deleted with the stack: a retained group would block the next deploy of the same name.
         log_group = aws_logs.LogGroup(
             self,
@@ -110,7 +139,7 @@ class Pipeline(Construct):
             workflow.FINALIZE_FUNCTION: self.finalize.function_arn,
             workflow.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
         }
-        self.state_machine = aws_stepfunctions.StateMachine(
+        state_machine = aws_stepfunctions.StateMachine(
             self,
             "Workflow",
             definition_body=aws_stepfunctions.DefinitionBody.from_string(
@@ -125,28 +154,25 @@ class Pipeline(Construct):
             ),
         )
         # Exactly the three functions, unqualified (grant_invoke would add `<arn>:*` for every version and alias).
-        self.state_machine.add_to_role_policy(
+        state_machine.add_to_role_policy(
             aws_iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
                 resources=[function.function_arn for function in (builder, self.finalize, self.mark_failed)],
             )
         )
         acknowledge(
-            self.state_machine.role,
+            state_machine.role,
             "AwsSolutions-IAM5",
             "X-Ray tracing (PutTraceSegments, GetSamplingRules...) and CloudWatch Logs vended delivery "
             "(CreateLogDelivery, PutResourcePolicy...) support no resource-level permissions; CDK adds exactly "
             "those actions on '*' for tracing_enabled and logs, nothing on data.",
             finding="Resource::*",
         )
-        execution_prefix = (
-            f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
-            f"{self.state_machine.state_machine_name}"
-        )
-        executions = f"{execution_prefix}:*"  # this state machine's executions (the sweeper looks at them)
-        child_executions = f"{execution_prefix}/*"  # the Distributed Map's child executions
-        # The Distributed Map runs each item as a child execution of this state machine. A separate policy (not
-        # the role's default one, which the state machine depends on) avoids a circular reference to its own ARN.
+        return state_machine
+
+    def _allow_distributed_map(self, child_executions: str) -> None:
+        """The Distributed Map runs each item as a child execution of this state machine. A separate policy (not
+        the role's default one, which the state machine depends on) avoids a circular reference to its own ARN."""
         map_policy = aws_iam.Policy(
             self,
             "DistributedMapPolicy",
@@ -171,43 +197,49 @@ class Pipeline(Construct):
             finding=iam5_resource(map_policy, child_executions),
         )
 
-        control_environment = {**notify_environment, "EXHAUST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn}
+    def _dispatcher(
+        self, layers: list[aws_lambda.ILayerVersion], environment: dict[str, str], storage: Storage
+    ) -> ServiceFunction:
         # Under the queue's visibility timeout, so a message is never handed to a second dispatcher mid-batch.
-        self.dispatcher = self._function(
-            "Dispatcher", "dispatcher", layers, control_environment, storage, Duration.seconds(60)
-        )
-        self.dispatcher.add_event_source(
+        dispatcher = self._function("Dispatcher", "dispatcher", layers, environment, storage, Duration.seconds(60))
+        dispatcher.add_event_source(
             aws_lambda_event_sources.SqsEventSource(
                 storage.queue, batch_size=10, report_batch_item_failures=True, max_concurrency=2
             )
         )
-        self.state_machine.grant_start_execution(self.dispatcher)
+        self.state_machine.grant_start_execution(dispatcher)
+        return dispatcher
 
-        self.sweeper = self._function(
-            "Sweeper",
-            "sweeper",
-            layers,
-            control_environment,
-            storage,
-            Duration.minutes(5),
-            SWEEPER_RESERVED_CONCURRENCY if reserve else None,
+    def _sweeper(
+        self,
+        layers: list[aws_lambda.ILayerVersion],
+        environment: dict[str, str],
+        storage: Storage,
+        reserved_concurrency: int | None,
+    ) -> ServiceFunction:
+        sweeper = self._function(
+            "Sweeper", "sweeper", layers, environment, storage, Duration.minutes(5), reserved_concurrency
         )
-        self.sweeper.add_to_role_policy(
+        sweeper.add_to_role_policy(
             aws_iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions]
+                actions=["states:DescribeExecution", "states:StopExecution"], resources=[self._executions]
             )
         )
-        assert self.sweeper.role is not None
+        assert sweeper.role is not None
         acknowledge(
-            self.sweeper.role,
+            sweeper.role,
             "AwsSolutions-IAM5",
             "The sweeper describes and stops executions of this one state machine, whose names (requestId, "
             "submission, attempt) are only known at run time.",
-            finding=iam5_resource(self.sweeper.role, executions),
+            finding=iam5_resource(sweeper.role, self._executions),
         )
-        # A sweep EventBridge cannot deliver lands in this queue (alarmed) instead of vanishing; a late sweep is
-        # worth nothing once the next one has run, hence the event age.
-        self.sweeper_dead_letters = monitoring.dead_letter_queue("SweeperDeadLetterQueue", "A scheduled sweep")
+        return sweeper
+
+    def _sweep_schedule(self, monitoring: Monitoring) -> aws_sqs.Queue:
+        """The sweeper every SWEEP_EVERY; answers the dead-letter queue of the sweeps EventBridge cannot deliver."""
+        # An undelivered sweep lands in this queue (alarmed) instead of vanishing; a late sweep is worth nothing
+        # once the next one has run, hence the event age.
+        dead_letters = monitoring.dead_letter_queue("SweeperDeadLetterQueue", "A scheduled sweep")
         aws_events.Rule(
             self,
             "SweepSchedule",
@@ -217,22 +249,16 @@ class Pipeline(Construct):
                     self.sweeper,
                     retry_attempts=2,
                     max_event_age=SWEEP_EVERY,
-                    dead_letter_queue=self.sweeper_dead_letters,
+                    dead_letter_queue=dead_letters,
                 )
             ],
             description="Re-queues lost SUBMITTED requests, recovers PROCESSING ones whose execution ended",
         )
-        for function in (self.finalize, self.mark_failed, self.sweeper):
-            bus.grant_put_events_to(function)
-            self.callback_secret.grant_read(function)
-        self._bus = bus
-        self._executions = executions
-        self._notify_environment = {
-            key: notify_environment[key] for key in ("EXHAUST_EVENT_BUS_NAME", "EXHAUST_CALLBACK_SECRET_ARN")
-        }
+        return dead_letters
 
-        # Operators redrive by hand (docs/deploy.md): a policy to attach to their role, for this workflow only.
-        self.redrive_policy = aws_iam.ManagedPolicy(
+    def _redrive_policy(self) -> aws_iam.ManagedPolicy:
+        """Operators redrive by hand (docs/deploy.md): a policy to attach to their role, for this workflow only."""
+        policy = aws_iam.ManagedPolicy(
             self,
             "RedrivePolicy",
             description="Redrive failed executions of the exhaust workflow (docs/deploy.md, redrive)",
@@ -242,17 +268,20 @@ class Pipeline(Construct):
                 ),
                 aws_iam.PolicyStatement(
                     actions=["states:DescribeExecution", "states:GetExecutionHistory", "states:RedriveExecution"],
-                    resources=[executions],
+                    resources=[self._executions],
                 ),
             ],
         )
         acknowledge(
-            self.redrive_policy,
+            policy,
             "AwsSolutions-IAM5",
             "An operator redrives any failed execution of this one state machine; execution names (requestId, "
             "submission, attempt) are only known at run time.",
-            finding=iam5_resource(self.redrive_policy, executions),
+            finding=iam5_resource(policy, self._executions),
         )
+        return policy
+
+    def _outputs(self) -> None:
         CfnOutput(
             self, "RedrivePolicyArn", value=self.redrive_policy.managed_policy_arn, description="attach to redrive"
         ).override_logical_id("RedrivePolicyArn")
@@ -262,6 +291,8 @@ class Pipeline(Construct):
         CfnOutput(
             self, "StateMachineArn", value=self.state_machine.state_machine_arn, description="the exhaust workflow"
         ).override_logical_id("StateMachineArn")
+
+    def _watch(self, monitoring: Monitoring, builder: aws_lambda.Function, storage: Storage) -> None:
         monitoring.watch_state_machine(self.state_machine)
         watched: tuple[tuple[aws_lambda.IFunction, str], ...] = (
             (builder, "Builder"),

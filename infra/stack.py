@@ -13,7 +13,7 @@ from infra.config import StackSettings
 from infra.image_function import ImageServiceFunction
 from infra.layer import stage_layer
 from infra.monitoring import Monitoring
-from infra.pipeline import Pipeline
+from infra.pipeline import ExhaustWorkflow
 from infra.scheduler import Scheduler
 from infra.service_function import RUNTIME, ServiceFunction, powertools_layer_parameter
 from infra.storage import Storage
@@ -71,7 +71,7 @@ class ExhaustStack(Stack):
             environment=environment,
             reserved_concurrency=settings.builder_reserved_concurrency or None,
         )
-        self.pipeline = Pipeline(
+        self.pipeline = ExhaustWorkflow(
             self,
             "Pipeline",
             settings=settings,

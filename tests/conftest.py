@@ -13,9 +13,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from exhaust.requests.models import ExhaustRequest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = REPO_ROOT / "events"
@@ -68,6 +71,13 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
 
 @pytest.fixture
 def aws_resources() -> Iterator[Any]:
+    with moto_environment() as settings:
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def aws_settings() -> Iterator[Any]:
+    """As aws_resources, made once for a whole test module: its tests share moto's state (a lake, keys)."""
     with moto_environment() as settings:
         yield settings
 
@@ -166,8 +176,19 @@ def local_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSer
     service.stop()
 
 
-def call_api(event: dict[str, Any], token: str | None = None, **headers: str) -> tuple[int, dict[str, Any], Any]:
+def stored_request(request_id: str) -> ExhaustRequest:
+    """The request as the requests table holds it now (the test fails when it is not there)."""
+    from exhaust.requests.store import RequestStore
+
+    found = RequestStore().get(request_id)
+    assert found is not None, f"request {request_id} is not stored"
+    return found
+
+
+def call_api(event: dict[str, Any], token: str | None = None, **headers: str | None) -> tuple[int, dict[str, Any], Any]:
     """Send an API event as API Gateway would: the authorizer first on private routes, then the route's handler.
+
+    A header given as None is removed from the event.
 
     Answers (status, headers, parsed JSON body or raw text).
     """

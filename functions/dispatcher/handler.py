@@ -10,10 +10,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def dispatch_record(record: SQSRecord) -> str:
-    dispatcher = entry.dispatcher()
-    return dispatcher.dispatch_message(
-        record.body, hold=lambda seconds: dispatcher.queue.hold(record.receipt_handle, seconds)
-    ).value
+    queue = entry.message_queue()
+    return (
+        entry.dispatcher()
+        .dispatch_message(record.body, hold=lambda seconds: queue.hold(record.receipt_handle, seconds))
+        .value
+    )
 
 
 @logger.inject_lambda_context

@@ -288,6 +288,22 @@ def _describe_progress(progress: dict[str, Any]) -> str:
     return f"{progress.get('batchesDone', 0)}/{progress['batchesTotal']} batches, {progress.get('rowsWritten', 0)} rows"
 
 
+def add_poll_arguments(parser: argparse.ArgumentParser) -> None:
+    """--interval and --max-interval: how often a waiting command reads the request (ExhaustClient.wait)."""
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=FIRST_POLL_SECONDS,
+        help=f"seconds between the first reads ({FIRST_POLL_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--max-interval",
+        type=float,
+        default=MAX_POLL_SECONDS,
+        help=f"the wait between reads grows to at most this many seconds ({MAX_POLL_SECONDS:g}); Retry-After wins",
+    )
+
+
 def _retry_after(answer: ApiAnswer) -> float | None:
     value = next((v for k, v in answer.headers.items() if k.lower() == "retry-after"), None)
     try:
@@ -546,18 +562,7 @@ def register(commands: Any) -> None:
     submit.add_argument("--wait", action="store_true", help="read until SUCCESS or FAILED, showing progress")
     submit.add_argument("--out", metavar="DIR", help="with --wait: download the files into this directory")
     submit.add_argument("--timeout", type=float, default=3600.0, help="with --wait: seconds to wait (3600)")
-    submit.add_argument(
-        "--interval",
-        type=float,
-        default=FIRST_POLL_SECONDS,
-        help=f"seconds between the first reads ({FIRST_POLL_SECONDS:g})",
-    )
-    submit.add_argument(
-        "--max-interval",
-        type=float,
-        default=MAX_POLL_SECONDS,
-        help=f"the wait between reads grows to at most this many seconds ({MAX_POLL_SECONDS:g}); Retry-After wins",
-    )
+    add_poll_arguments(submit)
     submit.set_defaults(run=_submit)
 
     read = actions.add_parser("read", parents=[target], help="a request's status, progress and files")

@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from exhaust.client import FIRST_POLL_SECONDS, MAX_POLL_SECONDS, SUBMIT_PATH, ClientError, ExhaustClient
+from exhaust.client import (
+    FIRST_POLL_SECONDS,
+    MAX_POLL_SECONDS,
+    SUBMIT_PATH,
+    ClientError,
+    ExhaustClient,
+    add_poll_arguments,
+)
 
 HEALTH_PATH = "/api/health"
 
@@ -145,18 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-id", required=True, help="a batch id present in the lake")
     parser.add_argument("--dataset", default="progress-exhaust")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for SUCCESS (900)")
-    parser.add_argument(
-        "--interval",
-        type=float,
-        default=FIRST_POLL_SECONDS,
-        help=f"seconds between the first reads ({FIRST_POLL_SECONDS:g})",
-    )
-    parser.add_argument(
-        "--max-interval",
-        type=float,
-        default=MAX_POLL_SECONDS,
-        help=f"the wait between reads grows to at most this ({MAX_POLL_SECONDS:g}); Retry-After wins",
-    )
+    add_poll_arguments(parser)
     parser.add_argument("--output", help="also write the downloaded zip here")
     parser.add_argument("--encryption-key", help="the zip password to request (default: a random one, not shown)")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from exhaust.builders import build_batch_zip
+from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake.catalog import Catalog
 from exhaust.lake.store import Lake
 
@@ -21,16 +21,17 @@ def test_samples_point_at_a_lake_the_builders_can_read(local_service, monkeypatc
 
     lake = Lake.open(samples["lakeUri"])
     catalog = Catalog(lake)
-    assert catalog.batch(samples["progressBatchId"]).collection_id == samples["collectionId"]
-    assert catalog.batch(samples["retiredBatchId"]).retired
-    assert catalog.batch(samples["userinfoBatchId"]).requires_consent
-    summary = build_batch_zip(
-        "progress-exhaust",
-        samples["progressBatchId"],
-        credentials["channel"],
-        "pw",
-        lake,
-        tmp_path / "progress.zip",
-        dt.date.today(),
+    progress, retired, userinfo = (
+        catalog.batch(samples[name]) for name in ("progressBatchId", "retiredBatchId", "userinfoBatchId")
     )
+    assert progress is not None
+    assert progress.collection_id == samples["collectionId"]
+    assert retired is not None
+    assert retired.retired
+    assert userinfo is not None
+    assert userinfo.requires_consent
+    build = BatchBuild(
+        "progress-exhaust", samples["progressBatchId"], credentials["channel"], "pw", lake, dt.date.today()
+    )
+    summary = build_batch_zip(build, tmp_path / "progress.zip")
     assert summary.rows > 0

@@ -99,7 +99,7 @@ def test_the_zip_opens_with_7zip_and_the_key_only(built, tmp_path):
     _, data = built
     archive = tmp_path / "download.zip"
     archive.write_bytes(data)
-    seven = shutil.which("7z") or shutil.which("7zz")
+    seven = shutil.which("7z") or shutil.which("7zz") or ""
     good = subprocess.run([seven, "t", f"-p{KEY}", str(archive)], capture_output=True, check=False)
     assert good.returncode == 0, good.stdout
     bad = subprocess.run([seven, "t", "-pnot-the-key", str(archive)], capture_output=True, check=False)

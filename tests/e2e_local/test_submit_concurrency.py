@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import boto3
 import pytest
@@ -58,10 +59,10 @@ def call(credentials, method, path, payload=None, token="token", headers=None, c
         return error.code, dict(error.headers), json.loads(error.read())
 
 
-def plan(credentials) -> list[tuple[str, dict]]:
+def plan(credentials) -> list[tuple[str, dict[str, Any]]]:
     """(kind, keyword arguments of call) for each of the SUBMITS submits, in a fixed shuffled order."""
     same = body("conc-same", credentials["samples"]["progressBatchId"])
-    submits = [("identical", {"payload": same})] * IDENTICAL
+    submits: list[tuple[str, dict[str, Any]]] = [("identical", {"payload": same})] * IDENTICAL
     submits += [
         ("one-key", {"payload": body("conc-key", f"key-body-{n % 30}"), "headers": {"Idempotency-Key": "conc-k1"}})
         for n in range(ONE_KEY)

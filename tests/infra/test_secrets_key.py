@@ -14,7 +14,7 @@ def secrets_key_id(resources):
 
 def roles_allowed(resources, action, key_id):
     """Logical ids of the roles whose policies allow `action` on the key."""
-    roles = set()
+    roles: set[str] = set()
     for policy in of_type(resources, "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

@@ -69,7 +69,7 @@ class FakeStack:
                     status = "PROCESSING" if stack.reads < 3 else stack.final
                     result = {"requestId": "req-1", "tag": "t", "status": status, "statusMessage": None}
                     if status == "SUCCESS":
-                        result["downloadUrls"] = [f"http://127.0.0.1:{self.server.server_port}/files/first.zip"]
+                        result["downloadUrls"] = [f"http://{self.headers['Host']}/files/first.zip"]
                     if status == "FAILED":
                         result["statusMessage"] = "No data found"
                     return self._envelope(200, result)
@@ -114,7 +114,7 @@ def _smoke(stack, lines):
 
 
 def test_smoke_submits_waits_for_success_and_downloads_an_encrypted_zip():
-    lines = []
+    lines: list[str] = []
     with FakeStack() as stack:
         content = _smoke(stack, lines).run()
     assert content == stack.archive

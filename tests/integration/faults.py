@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from exhaust import aws
 
 
@@ -55,7 +56,7 @@ class AwsFaults:
             fault.hits += 1
             if fault.remaining is not None:
                 fault.remaining -= 1
-        response = AWSResponse(url="https://injected.fault", status_code=fault.status, headers={}, raw=None)
+        response = AWSResponse(url="https://injected.fault", status_code=fault.status, headers=HTTPHeaders(), raw=None)
         parsed = {
             "Error": {"Code": fault.code, "Message": f"injected {fault.code}"},
             "ResponseMetadata": {"HTTPStatusCode": fault.status},

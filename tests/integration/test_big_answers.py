@@ -16,7 +16,7 @@ import zipfile
 import pyarrow as pa
 import pytest
 
-from tests.conftest import call_api, load_event, moto_environment
+from tests.conftest import call_api, load_event
 from tests.integration.lake_samples import OBSERVATIONS, at, observation, telemetry_row
 
 TODAY = dt.date(2026, 5, 20)
@@ -26,12 +26,6 @@ EVENTS_PER_DAY = 5
 DAYS = [dt.date(2026, 5, 1) + dt.timedelta(days=offset) for offset in range(10)]  # 05-01 .. 05-10
 LEGACY_API = "ekstep.data_exhaust_dataset_service"
 EXPORT_API = "api.export"
-
-
-@pytest.fixture(scope="module")
-def aws_settings():
-    with moto_environment() as settings:
-        yield settings
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +135,9 @@ def test_the_range_the_refusal_suggests_is_answered_whole(license_key, monkeypat
 
     monkeypatch.setattr(service, "MAX_SYNC_EVENTS", 3 * EVENTS_PER_DAY)
     refusal = legacy_call(license_key, "2026-05-01", "2026-05-10")[2]["params"]["errmsg"]
-    first, last = re.search(r"e\.g\. (\S+)\.\.(\S+)\)", refusal).groups()
+    suggested = re.search(r"e\.g\. (\S+)\.\.(\S+)\)", refusal)
+    assert suggested is not None, refusal
+    first, last = suggested.groups()
     manifest, ids = events_of(*legacy_call(license_key, first, last))
     assert (manifest["fromDate"], manifest["toDate"], manifest["eventCount"]) == (first, last, 15)
     assert ids == [f"busy-{day:02d}-{index}" for day in (1, 2, 3) for index in range(EVENTS_PER_DAY)]

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 import pyzipper
 from exhaust import aws
-from exhaust.builders import NoDataFound, build_batch_file
+from exhaust.builders import BatchBuild, NoDataFound, build_batch_file
 from exhaust.packaging import EncryptedCsvZip, S3Upload
 
 from tests.unit.handmade_lake import CHANNEL, write_handmade_lake
@@ -35,7 +35,7 @@ def test_builds_land_as_encrypted_zips(aws_resources, lake):
     bucket = aws_resources.exhaust_bucket
     day = dt.date(2026, 11, 2)
     built = [
-        build_batch_file(dataset, "B1", CHANNEL, PASSWORD, lake, bucket, PREFIX, day)
+        build_batch_file(BatchBuild(dataset, "B1", CHANNEL, PASSWORD, lake, day), bucket, PREFIX)
         for dataset in ("progress-exhaust", "userinfo-exhaust", "response-exhaust")
     ]
     assert [record.key for record in built] == [
@@ -65,7 +65,9 @@ def test_builds_land_as_encrypted_zips(aws_resources, lake):
 def test_a_batch_without_data_uploads_nothing(aws_resources, lake):
     bucket = aws_resources.exhaust_bucket
     with pytest.raises(NoDataFound):
-        build_batch_file("response-exhaust", "B3", CHANNEL, PASSWORD, lake, bucket, PREFIX, dt.date(2026, 11, 2))
+        build_batch_file(
+            BatchBuild("response-exhaust", "B3", CHANNEL, PASSWORD, lake, dt.date(2026, 11, 2)), bucket, PREFIX
+        )
     assert objects(bucket) == {}
 
 
@@ -77,6 +79,7 @@ def test_large_zips_are_streamed_to_s3_in_parts_and_hashed_on_the_way(aws_resour
         for block in blocks:
             archive.write_csv_bytes(block, rows=1)
     summary = archive.summary
+    assert summary is not None
     s3 = aws.client("s3")
     head = s3.head_object(Bucket=bucket, Key=f"{PREFIX}big.zip")
     assert head["ContentLength"] == summary.bytes > part

@@ -205,7 +205,7 @@ class FakeApi(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
-        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        base = f"http://{self.headers['Host']}"
         if self.path.startswith("/api/dataset/v1/request/read/"):
             self.reads.append(1)
             status, state = self.statuses.pop(0) if self.statuses else (200, "SUCCESS")

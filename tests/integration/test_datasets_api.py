@@ -264,7 +264,7 @@ def test_public_channel_header_selects_the_channel(world):
     assert body["result"]["files"] == [f"{CDN}/public-summary-rollup/channel-b/{day(-1)}.csv"]
 
 
-PUBLIC_REFUSALS = [
+PUBLIC_REFUSALS: list[tuple[dict[str, str], dict[str, str | None], str]] = [
     ({"date_range": "LAST_YEAR"}, {}, "date_range: 'LAST_YEAR' is not one of LAST_DAY, LAST_2_DAYS"),
     ({"date": "2026-02-30"}, {}, "date: '2026-02-30' is not a date in the YYYY-MM-DD format"),
     ({"date": day(1)}, {}, f"date: {day(1)} is after today"),

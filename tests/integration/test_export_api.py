@@ -11,7 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.conftest import call_api, load_event, moto_environment
+from tests.conftest import call_api, load_event
 from tests.integration.lake_samples import write_lake
 
 # The sample rows of 2026-05-01 and 05-02 that are sensor readings in celsius or percent, in time order.
@@ -22,12 +22,6 @@ FILTERED = [
 ]
 COLUMNS = ["_id", "observed_at", "producer_type", "producer_id", "metric", "unit", "value"]
 FILTERS = {"date_from": ["2026-05-01"], "date_to": ["2026-05-02"], "types": ["sensor"], "units": ["celsius,percent"]}
-
-
-@pytest.fixture(scope="module")
-def aws_settings():
-    with moto_environment() as settings:
-        yield settings
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import call_api, load_event, moto_environment
+from tests.conftest import call_api, load_event
 from tests.integration.lake_samples import (
     DATASET_ID,
     PARTNER_EVENTS,
@@ -18,12 +18,6 @@ from tests.integration.lake_samples import (
 )
 
 API_ID = "ekstep.data_exhaust_dataset_service"
-
-
-@pytest.fixture(scope="module")
-def aws_settings():
-    with moto_environment() as settings:
-        yield settings
 
 
 @pytest.fixture(scope="module")

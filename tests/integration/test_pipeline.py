@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import pyzipper
 from exhaust import aws
-from exhaust.builders import build_batch_file
+from exhaust.builders import BatchBuild, build_batch_file
+from exhaust.packaging import BuiltFile
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
@@ -57,11 +58,21 @@ class CountingBuilder:
         self.calls: dict[str, int] = {}
         self.fail_first = dict(fail_first or {})
 
-    def __call__(self, dataset, batch_id, *args, **kwargs):
+    def __call__(self, build: BatchBuild, bucket: str, key_prefix: str, *, compresslevel: int) -> BuiltFile:
+        batch_id = build.batch_id
         self.calls[batch_id] = self.calls.get(batch_id, 0) + 1
         if batch_id in self.fail_first:
             raise self.fail_first.pop(batch_id)
-        return build_batch_file(dataset, batch_id, *args, **kwargs)
+        return build_batch_file(build, bucket, key_prefix, compresslevel=compresslevel)
+
+
+class HangingWorkflow(LocalWorkflow):
+    """Starts executions that never run: they stay RUNNING (a hung or very slow build)."""
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        arn = self.execution_arn(name)
+        self.statuses[arn] = "RUNNING"
+        return arn
 
 
 @dataclass
@@ -129,7 +140,7 @@ class Harness:
 
     def drain(self, rounds: int = 10) -> list[Outcome]:
         """Deliver every queued message to the dispatcher (the workflow runs inline) until the queue is empty."""
-        outcomes = []
+        outcomes: list[Outcome] = []
         for _ in range(rounds):
             messages = self.messages()
             if not messages:
@@ -348,12 +359,6 @@ def test_sweeper_requeues_requests_whose_message_was_lost_and_stops_stuck_ones(h
     assert sweeper.sweep().requeued == [request_id]
     assert sweeper.sweep().requeued == []  # touched: not queued again on every sweep
 
-    class HangingWorkflow(LocalWorkflow):
-        def start(self, name, payload):
-            arn = self.execution_arn(name)
-            self.statuses[arn] = "RUNNING"
-            return arn
-
     hanging = HangingWorkflow(harness.workflow.runner)
     harness.dispatcher.workflow = hanging
     harness.drain()
@@ -373,12 +378,6 @@ def test_sweeper_requeues_requests_whose_message_was_lost_and_stops_stuck_ones(h
 
 
 def test_channel_throttle_keeps_requests_submitted_and_requeues_them(harness):
-    class HangingWorkflow(LocalWorkflow):
-        def start(self, name, payload):
-            arn = self.execution_arn(name)
-            self.statuses[arn] = "RUNNING"
-            return arn
-
     harness.dispatcher.workflow = HangingWorkflow(harness.workflow.runner)
     batch = harness.lake["mainBatches"][0]
     first, second, third = (harness.submit(batchId=batch) for _ in range(3))

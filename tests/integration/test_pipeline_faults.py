@@ -18,9 +18,16 @@ from exhaust.pipeline.notify import EVENT_ID_HEADER
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, StatesError, step_functions
 from exhaust.pipeline.sweeper import Sweeper
 from exhaust.requests.models import ExhaustRequest, Status
+from exhaust.requests.store import RequestStore
 
 from tests.integration.faults import AwsFaults
-from tests.integration.test_pipeline import CALLBACK_SECRET, Harness, lake, object_keys  # noqa: F401 (fixture)
+from tests.integration.test_pipeline import (  # noqa: F401 (fixture)
+    CALLBACK_SECRET,
+    HangingWorkflow,
+    Harness,
+    lake,
+    object_keys,
+)
 
 
 class Events:
@@ -86,9 +93,9 @@ def test_two_dispatchers_racing_on_one_message_start_one_execution(harness, even
     (message,) = harness.messages()
     both_read = threading.Barrier(2)
 
-    class RacingStore(type(harness.store)):  # type: ignore[misc]
-        def get(self, rid):
-            found = super().get(rid)
+    class RacingStore(RequestStore):
+        def get(self, request_id: str) -> ExhaustRequest | None:
+            found = super().get(request_id)
             if found is not None and found.status == Status.SUBMITTED:
                 both_read.wait(timeout=10)  # both dispatchers saw SUBMITTED before either claimed
             return found
@@ -334,12 +341,6 @@ def test_requests_still_succeed_under_lambda_throttling(harness, events):
 
 def test_the_global_cap_holds_requests_of_every_channel_back(harness):
     harness.settings.max_running_total = 1
-
-    class HangingWorkflow(LocalWorkflow):
-        def start(self, name, payload):
-            arn = self.execution_arn(name)
-            self.statuses[arn] = "RUNNING"
-            return arn
 
     harness.dispatcher.workflow = HangingWorkflow(harness.workflow.runner)
     batch = harness.lake["mainBatches"][0]

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import call_api, load_event, moto_environment
+from tests.conftest import call_api, load_event, moto_environment, stored_request
 
 OPEN_LIMIT = 5
 
@@ -77,7 +77,7 @@ def test_a_request_that_ends_frees_its_place_under_the_limit(world):
     ids = [submit(token, f"fill{n}")[2]["result"]["requestId"] for n in range(OPEN_LIMIT)]
     assert submit(token, "one-more")[0] == 429
     store = RequestStore()
-    first = store.get(ids[0])
+    first = stored_request(ids[0])
     store.replace(first.model_copy(update={"status": Status.FAILED}), first.version)
     assert store.open_count("channel-a") == OPEN_LIMIT - 1
     assert submit(token, "one-more")[0] == 200

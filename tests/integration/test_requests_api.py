@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import call_api, load_event, set_query
+from tests.conftest import call_api, load_event, set_query, stored_request
 
 TEST_KEY = "test-key-12345"
 
@@ -241,7 +241,7 @@ def test_read_of_a_successful_request_signs_fresh_links(tokens, aws_resources):
 
     result = submit(tokens)[2]["result"]
     store = RequestStore()
-    stored = store.get(result["requestId"])
+    stored = stored_request(result["requestId"])
     done = stored.model_copy(
         update={
             "status": Status.SUCCESS,
@@ -276,7 +276,7 @@ def test_resubmit_of_failed_request_starts_afresh(tokens, aws_resources):
 
     result = submit(tokens)[2]["result"]
     store = RequestStore()
-    stored = store.get(result["requestId"])
+    stored = stored_request(result["requestId"])
     store.replace(
         stored.model_copy(
             update={
@@ -413,7 +413,7 @@ def test_read_of_an_expired_request_says_so_instead_of_handing_out_dead_links(to
 
     result = submit(tokens)[2]["result"]
     store = RequestStore()
-    stored = store.get(result["requestId"])
+    stored = stored_request(result["requestId"])
     long_ago = stored.submittedAt - 31 * 86_400_000  # retention is 30 days by default
     store.replace(
         stored.model_copy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -51,7 +52,7 @@ def search(tokens, request: dict[str, Any], token: str = "channel_a", **headers:
 
 
 @pytest.fixture
-def items_read(aws_resources) -> list[int]:
+def items_read(aws_resources) -> Iterator[list[int]]:
     """How many items each Query or Scan of the requests table returned (COUNT queries return none)."""
     from exhaust import aws
 

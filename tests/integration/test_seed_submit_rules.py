@@ -2,7 +2,7 @@
 
 import json
 
-from tests.conftest import call_api, load_event
+from tests.conftest import call_api, load_event, stored_request
 
 KEY = "test-key-12345"
 
@@ -58,7 +58,7 @@ def test_once_the_first_has_ended_another_may_be_submitted(tokens):
 
     store = RequestStore()
     first_id = submit(tokens, limit_search())[2]["result"]["requestId"]
-    first = store.get(first_id)
+    first = stored_request(first_id)
     store.replace(first.model_copy(update={"status": Status.SUCCESS, "completedAt": first.submittedAt}), first.version)
     status, _, second = submit(tokens, limit_search(tag="t2"))
     assert status == 200, second

@@ -8,7 +8,7 @@ import io
 
 import pytest
 import pyzipper
-from exhaust.builders import build_batch_zip
+from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection
 
 from tests.unit.handmade_lake import CHANNEL, OPTIONS, write_handmade_lake
@@ -49,7 +49,7 @@ def lake(tmp_path_factory):
 
 def build(lake, tmp_path, dataset, batch_id, channel=CHANNEL):
     path = tmp_path / f"{dataset}-{batch_id}.zip"
-    summary = build_batch_zip(dataset, batch_id, channel, PASSWORD, lake, path, DAY)
+    summary = build_batch_zip(BatchBuild(dataset, batch_id, channel, PASSWORD, lake, DAY), path)
     with pyzipper.AESZipFile(path) as archive:
         archive.setpassword(PASSWORD.encode())
         (name,) = archive.namelist()
@@ -188,7 +188,7 @@ def test_response_has_one_row_per_question_of_the_batchs_own_attempts(lake, tmp_
 )
 def test_permanent_failures_carry_the_message_users_see(lake, tmp_path, dataset, batch_id, error, message):
     with pytest.raises(error) as raised:
-        build_batch_zip(dataset, batch_id, CHANNEL, PASSWORD, lake, tmp_path / "out.zip", DAY)
+        build_batch_zip(BatchBuild(dataset, batch_id, CHANNEL, PASSWORD, lake, DAY), tmp_path / "out.zip")
     assert raised.value.message == message
     assert raised.value.permanent
     assert not (tmp_path / "out.zip").exists()
@@ -197,8 +197,10 @@ def test_permanent_failures_carry_the_message_users_see(lake, tmp_path, dataset,
 def test_chunked_build_writes_the_same_bytes_as_one_chunk(lake, tmp_path):
     _, whole = build(lake, tmp_path, "progress-exhaust", "B1")
     path = tmp_path / "chunked.zip"
-    reported = []
-    build_batch_zip("progress-exhaust", "B1", CHANNEL, PASSWORD, lake, path, DAY, chunk_rows=1, on_rows=reported.append)
+    reported: list[int] = []
+    build_batch_zip(
+        BatchBuild("progress-exhaust", "B1", CHANNEL, PASSWORD, lake, DAY), path, chunk_rows=1, on_rows=reported.append
+    )
     assert reported == [1, 2, 3, 4]
     with pyzipper.AESZipFile(path) as archive:
         archive.setpassword(PASSWORD.encode())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from exhaust.builders import build_batch_zip
+from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.builders.errors import NoDataFound
 
 from tests.unit.handmade_lake import CHANNEL, OPTIONS, write_handmade_lake
@@ -50,13 +50,13 @@ def test_org_pii_for_another_org_sees_only_that_orgs_consents(lake, tmp_path):
 def test_a_consent_is_valid_through_its_expiry_day_and_not_after(lake, tmp_path):
     day_after = DAY + dt.timedelta(days=1)
     path = tmp_path / "later.zip"
-    summary = build_batch_zip("org-pii-exhaust", CHANNEL, CHANNEL, PASSWORD, lake, path, day_after)
+    summary = build_batch_zip(BatchBuild("org-pii-exhaust", CHANNEL, CHANNEL, PASSWORD, lake, day_after), path)
     assert summary.rows == 1  # u5's consent expired on DAY: only u1 is left
 
 
 def test_org_pii_of_an_org_without_consents_is_no_data_found(lake, tmp_path):
     with pytest.raises(NoDataFound):
-        build_batch_zip("org-pii-exhaust", "ch-z", "ch-z", PASSWORD, lake, tmp_path / "none.zip", DAY)
+        build_batch_zip(BatchBuild("org-pii-exhaust", "ch-z", "ch-z", PASSWORD, lake, DAY), tmp_path / "none.zip")
     assert not (tmp_path / "none.zip").exists()
 
 

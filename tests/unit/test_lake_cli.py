@@ -30,7 +30,7 @@ def test_index_rewrites_the_extract_the_builders_need_after_new_enrolments(tmp_p
 
     import pyarrow as pa
     import pytest
-    from exhaust.builders import build_batch_zip
+    from exhaust.builders import BatchBuild, build_batch_zip
     from exhaust.lake import schemas
     from exhaust.lake.extracts import LakeNotIndexed
 
@@ -42,13 +42,15 @@ def test_index_rewrites_the_extract_the_builders_need_after_new_enrolments(tmp_p
     extra = enrolments.filter(pa.compute.equal(enrolments["batch_id"], samples["progressBatchId"])).slice(0, 1)
     extra = extra.set_column(1, schemas.ENROLMENTS.field("user_id"), pa.array(["zz-new-user"]))
     lake.write("enrolments", pa.concat_tables([enrolments, extra]).cast(schemas.ENROLMENTS))
-    build = ("progress-exhaust", samples["progressBatchId"], samples["channel"], "pw")
+    build = BatchBuild(
+        "progress-exhaust", samples["progressBatchId"], samples["channel"], "pw", str(out), dt.date(2026, 11, 20)
+    )
 
     with pytest.raises(LakeNotIndexed, match="exhaust lake index"):
-        build_batch_zip(*build, str(out), tmp_path / "stale.zip", dt.date(2026, 11, 20))
+        build_batch_zip(build, tmp_path / "stale.zip")
     assert main(["lake", "index", "--lake", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["batch_users"] == enrolments.num_rows + 1
-    summary = build_batch_zip(*build, str(out), tmp_path / "fresh.zip", dt.date(2026, 11, 20))
+    summary = build_batch_zip(build, tmp_path / "fresh.zip")
     assert (
         summary.rows
         == extra.num_rows

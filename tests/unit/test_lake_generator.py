@@ -36,13 +36,17 @@ def test_sample_batches_are_what_they_say(tiny):
     lake, samples = tiny
     catalog = Catalog(lake)
     progress = catalog.batch(samples["progressBatchId"])
+    assert progress is not None
     assert progress.collection_id == samples["collectionId"]
     assert progress.channel == "state-ka" == samples["channel"]
     assert progress.collection.trackable_units
     assert len(progress.collection.assessments) >= 2
-    assert catalog.batch(samples["retiredBatchId"]).retired
+    retired = catalog.batch(samples["retiredBatchId"])
+    assert retired is not None
+    assert retired.retired
 
     userinfo = catalog.batch(samples["userinfoBatchId"])
+    assert userinfo is not None
     assert userinfo.requires_consent
     assert not userinfo.retired
     consents = lake.read("consents", equals={"collection_id": userinfo.collection_id, "consumer_id": "state-ka"})

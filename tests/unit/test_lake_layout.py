@@ -8,7 +8,7 @@ import hashlib
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
-from exhaust.builders import build_batch_zip
+from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import schemas
 from exhaust.lake.extracts import write_batch_users
 from exhaust.lake.metering import CountingHandler
@@ -84,7 +84,7 @@ def test_building_one_batch_reads_a_small_part_of_the_enrolments_table(many_batc
     handler = CountingHandler()
     lake = Lake(pafs.PyFileSystem(handler), many_batches)
     summary = build_batch_zip(
-        "progress-exhaust", batch_id(17), "ch", "pw", lake, tmp_path / "b.zip", dt.date(2026, 11, 2)
+        BatchBuild("progress-exhaust", batch_id(17), "ch", "pw", lake, dt.date(2026, 11, 2)), tmp_path / "b.zip"
     )
 
     assert summary.rows == USERS_PER_BATCH
@@ -235,7 +235,7 @@ def small_batch_in_a_large_lake(tmp_path_factory):
 def test_a_small_batch_reads_what_it_needs_from_a_large_lake(small_batch_in_a_large_lake, tmp_path, dataset):
     handler = CountingHandler()
     lake = Lake(pafs.PyFileSystem(handler), small_batch_in_a_large_lake)
-    summary = build_batch_zip(dataset, "small", "ch", "pw", lake, tmp_path / "b.zip", dt.date(2026, 11, 2))
+    summary = build_batch_zip(BatchBuild(dataset, "small", "ch", "pw", lake, dt.date(2026, 11, 2)), tmp_path / "b.zip")
 
     assert summary.rows == SMALL_BATCH_USERS
     # Docs/lake.md's budget: 2 MB plus 1 MB per 1,000 rows, in a number of reads that does not grow with the lake.
@@ -251,7 +251,9 @@ def test_progress_scores_come_from_the_extract_without_reading_the_batchs_questi
     write_handmade_lake(root)
     handler = CountingHandler()
     lake = Lake(pafs.PyFileSystem(handler), str(root))
-    summary = build_batch_zip("progress-exhaust", "B1", "ch", "pw", lake, tmp_path / "p.zip", dt.date(2026, 11, 2))
+    summary = build_batch_zip(
+        BatchBuild("progress-exhaust", "B1", "ch", "pw", lake, dt.date(2026, 11, 2)), tmp_path / "p.zip"
+    )
 
     assert summary.rows == 4  # its scores are checked value by value in test_builders_golden
     assert handler.bytes_read["batch_users"] > 0

@@ -39,6 +39,8 @@ def test_query_lists_are_deduplicated_and_dates_inclusive():
     query = parse_query("xml", "2026-02-01", "2026-02-01", ["sensor", "sensor"], ["c"])
     assert query.format == "XML"
     assert query.types == ("sensor",)
+    assert query.date_from is not None
+    assert query.date_to is not None
     assert query.date_to - query.date_from == dt.timedelta(days=1) - dt.timedelta(milliseconds=1)
 
 
@@ -66,7 +68,9 @@ def test_xml_escapes_text_marks_nulls_nil_and_drops_characters_xml_cannot_carry(
     root = ElementTree.fromstring(write("XML"))
     rows = root.findall("row")
     assert rows[0].findtext("name") == AWKWARD[0][1]
-    assert rows[1].find("name").get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
+    null_name = rows[1].find("name")
+    assert null_name is not None
+    assert null_name.get("{http://www.w3.org/2001/XMLSchema-instance}nil") == "true"
     assert rows[2].findtext("name") == "ok"
 
 

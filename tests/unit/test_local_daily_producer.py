@@ -30,13 +30,13 @@ def epoch_ms(day: dt.date) -> int:
 
 
 def test_nothing_happens_within_a_day():
-    produced = []
+    produced: list[DateRange] = []
     assert producer([START], produced).tick(START) == START
     assert produced == []
 
 
 def test_the_day_that_ended_is_produced_once():
-    clock, produced = [START + dt.timedelta(days=1)], []
+    clock, produced = [START + dt.timedelta(days=1)], list[DateRange]()
     daily = producer(clock, produced)
     assert daily.tick(START) == clock[0]
     assert daily.tick(clock[0]) == clock[0]
@@ -44,7 +44,7 @@ def test_the_day_that_ended_is_produced_once():
 
 
 def test_missed_midnights_are_caught_up_in_one_range():
-    clock, produced = [START + dt.timedelta(days=3)], []
+    clock, produced = [START + dt.timedelta(days=3)], list[DateRange]()
     producer(clock, produced).tick(START)
     assert produced == [DateRange(START, START + dt.timedelta(days=2))]
 
@@ -55,10 +55,10 @@ def test_a_failure_is_retried_at_the_next_check():
 
 
 def test_the_completeness_marker_moves_to_the_midnight_that_ended_and_not_on_failure():
-    clock, marks = [START + dt.timedelta(days=3)], []
+    clock, marks = [START + dt.timedelta(days=3)], list[dt.datetime]()
     producer(clock, [], marks=marks).tick(START)
     assert marks == [dt.datetime(2026, 11, 21, tzinfo=dt.UTC)]
-    failed_marks = []
+    failed_marks: list[dt.datetime] = []
     producer(clock, [], fail=True, marks=failed_marks).tick(START)
     assert failed_marks == []
 

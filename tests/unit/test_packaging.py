@@ -15,7 +15,7 @@ import pyzipper
 from exhaust.packaging import BLOCK_BYTES, EncryptedCsvZip, encode_rows
 
 AES_COMPRESSION = 99  # WinZip AES marker in the zip's compression method field
-AWKWARD_ROWS = [
+AWKWARD_ROWS: list[list[str | None]] = [
     ["Sharma, Priya", 'Ravi "Rocky" Kumar', "Anil\nKumar", "line\r\nbreak"],
     ["अनिल कुमार, शिक्षक", 'சுப்பிரமணியன் "சுப்பு"', "", None],
     ["  spaces  ", "=1+1", "trailing,", '""'],
@@ -77,8 +77,8 @@ def test_encode_rows_is_rfc4180():
     assert encode_rows([["a,b", 'say "hi"', "x\ny", None, 3]]) == b'"a,b","say ""hi""","x\ny",,3\r\n'
 
 
-SEVEN_ZIP = shutil.which("7zz")
-needs_7zip = pytest.mark.skipif(SEVEN_ZIP is None, reason="7-Zip (7zz) is not installed: apt-get install 7zip")
+SEVEN_ZIP = shutil.which("7zz") or ""
+needs_7zip = pytest.mark.skipif(not SEVEN_ZIP, reason="7-Zip (7zz) is not installed: apt-get install 7zip")
 
 
 def large_csv(blocks=5):

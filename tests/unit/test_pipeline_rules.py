@@ -308,7 +308,9 @@ class FakeWorkflow:
         pass
 
 
-def request(request_id: str, channel: str = "c1", status: Status = Status.SUBMITTED, attempts: int = 0):
+def request(
+    request_id: str, channel: str = "c1", status: Status = Status.SUBMITTED, attempts: int = 0
+) -> ExhaustRequest:
     return ExhaustRequest(
         requestId=request_id,
         channel=channel,
@@ -323,39 +325,41 @@ def request(request_id: str, channel: str = "c1", status: Status = Status.SUBMIT
     )
 
 
-def dispatcher(store, workflow=None, running=2):
-    queue = FakeQueue()
+def dispatcher(
+    store: FakeStore, workflow: FakeWorkflow | None = None, running: int = 2
+) -> tuple[Dispatcher, FakeQueue, FakeWorkflow]:
+    """A dispatcher on the fakes (mypy checks they satisfy its ports), and its queue and workflow."""
+    queue, workflow = FakeQueue(), workflow or FakeWorkflow()
     settings = RuntimeSettings(max_running_per_channel=running)
-    made = Dispatcher(store=store, queue=queue, workflow=workflow or FakeWorkflow(), settings=settings)  # type: ignore[arg-type]
-    return made, queue
+    return Dispatcher(store=store, queue=queue, workflow=workflow, settings=settings), queue, workflow
 
 
 def test_dispatch_claims_the_request_and_starts_one_execution_named_after_the_attempt():
     store = FakeStore(request("R1", attempts=1))
-    made, queue = dispatcher(store)
+    made, queue, workflow = dispatcher(store)
     assert made.dispatch_message(json.dumps({"requestId": "R1", "attempt": 1})) == Outcome.STARTED
     claimed = store.items["R1"]
     assert claimed.status == Status.PROCESSING
     assert claimed.executionArn == "arn:aws:states:us-east-1:1:execution:exhaust:R1-1700000000000-1"
-    assert made.workflow.started == {"R1-1700000000000-1": {"requestId": "R1", "attempt": 1}}  # type: ignore[attr-defined]
+    assert workflow.started == {"R1-1700000000000-1": {"requestId": "R1", "attempt": 1}}
     assert queue.sent == []
 
 
 @pytest.mark.parametrize("status", [Status.PROCESSING, Status.SUCCESS, Status.FAILED])
 def test_dispatch_ignores_requests_that_are_not_submitted(status):
     store = FakeStore(request("R1", status=status))
-    made, _ = dispatcher(store)
+    made, _, workflow = dispatcher(store)
     assert made.dispatch("R1") == Outcome.IGNORED
     assert made.dispatch("unknown") == Outcome.IGNORED
-    assert made.workflow.started == {}  # type: ignore[attr-defined]
+    assert workflow.started == {}
 
 
 def test_a_racing_duplicate_delivery_loses_the_claim_and_starts_nothing():
     store = FakeStore(request("R1"))
     store.lose_next_write = True
-    made, _ = dispatcher(store)
+    made, _, workflow = dispatcher(store)
     assert made.dispatch("R1") == Outcome.ALREADY_STARTED
-    assert made.workflow.started == {}  # type: ignore[attr-defined]
+    assert workflow.started == {}
 
 
 def test_throttled_channel_leaves_the_request_submitted_and_queues_it_with_a_delay():
@@ -365,7 +369,7 @@ def test_throttled_channel_leaves_the_request_submitted_and_queues_it_with_a_del
         request("R3"),
         request("R4", channel="c2"),
     )
-    made, queue = dispatcher(store, running=2)
+    made, queue, _ = dispatcher(store, running=2)
     assert made.dispatch("R3") == Outcome.THROTTLED
     assert store.items["R3"].status == Status.SUBMITTED
     assert queue.sent == [("R3", 0, made.throttle_delay_seconds)]
@@ -375,7 +379,7 @@ def test_throttled_channel_leaves_the_request_submitted_and_queues_it_with_a_del
 
 def test_a_failed_start_undoes_the_claim_and_raises_for_a_redelivery():
     store = FakeStore(request("R1"))
-    made, _ = dispatcher(store, workflow=FakeWorkflow(fail_with=RuntimeError("throttled")))
+    made, _, _ = dispatcher(store, workflow=FakeWorkflow(fail_with=RuntimeError("throttled")))
     with pytest.raises(RuntimeError):
         made.dispatch("R1")
     assert store.items["R1"].status == Status.SUBMITTED
@@ -383,7 +387,7 @@ def test_a_failed_start_undoes_the_claim_and_raises_for_a_redelivery():
 
 
 def test_bad_messages_raise_so_they_are_reported_as_failures():
-    made, _ = dispatcher(FakeStore())
+    made, _, _ = dispatcher(FakeStore())
     with pytest.raises(ValueError, match="without a requestId"):
         made.dispatch_message(json.dumps({"nothing": 1}))
 
@@ -424,8 +428,13 @@ def test_callback_is_retried_with_backoff_until_delivered():
 
 
 def test_callback_refused_by_the_receiver_is_not_retried():
-    calls = []
-    notifier = Notifier(settings=RuntimeSettings(), post=lambda *a: calls.append(a) or 400, sleep=lambda _: None)
+    calls: list[str] = []
+
+    def refuse(url: str, body: bytes, headers: dict[str, str]) -> int:
+        calls.append(url)
+        return 400
+
+    notifier = Notifier(settings=RuntimeSettings(), post=refuse, sleep=lambda _: None)
     assert not notifier.call_back("https://x.example/hook", {"requestId": "R"})
     assert len(calls) == 1
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from exhaust.client import ClientError, UsageError, read_local_credentials
 
 if TYPE_CHECKING:
-    from exhaust.auth.credentials import CredentialStore
+    from exhaust.auth.credentials import CredentialKind, CredentialStore
 
 # The roles the service checks: a dataset's (on-demand ones default to these), the operator's, the portal's.
 # Spelled out so that the command starts without boto3 and pydantic; a unit test keeps them equal to the service's.
@@ -83,9 +83,9 @@ def _license_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(kind: str) -> Any:
+def _list(kind: CredentialKind) -> Any:
     def run(args: argparse.Namespace) -> int:
-        _print([credential.public_view() for credential in store_for(args).all_credentials(kind)])  # type: ignore[arg-type]
+        _print([credential.public_view() for credential in store_for(args).all_credentials(kind)])
         return 0
 
     return run

@@ -3,14 +3,16 @@
 The pipeline's build step calls, once per batch:
 
     build_batch_file(
-        dataset_id: str,        # "progress-exhaust" | "userinfo-exhaust" | "response-exhaust"
-        batch_id: str,
-        channel: str,           # the requesting org (the request's channel): it scopes userinfo consents
-        password: str,          # the request's encryptionKey: the zip's AES-256 password
-        lake: Lake | str,       # a Lake or its root: "s3://bucket/prefix" or a directory
+        BatchBuild(
+            dataset_id: str,    # "progress-exhaust" | "userinfo-exhaust" | "response-exhaust" | "org-pii-exhaust"
+            batch_id: str,
+            channel: str,       # the requesting org (the request's channel): it scopes userinfo consents
+            password: str,      # the request's encryptionKey: the zip's AES-256 password (never in the repr)
+            lake: Lake | str,   # a Lake or its root: "s3://bucket/prefix" or a directory
+            date: datetime.date # the file name's yyyyMMdd
+        ),
         bucket: str,            # where the zip goes
         key_prefix: str,        # e.g. "requests/{channel}/{requestId}/"
-        date: datetime.date,    # the file name's yyyyMMdd
         *, chunk_rows=65_536, compresslevel=1,   # ISA-L deflate level, 0 (fastest) to 3 (smallest)
         on_rows=None,           # optional callback(rows written so far), called after each chunk
     ) -> BuiltFile              # name, key, rows, bytes, sha256 (exhaust.packaging)
@@ -18,7 +20,7 @@ The pipeline's build step calls, once per batch:
 and writes `{key_prefix}{batchId}_{progress|userinfo|response}_{yyyyMMdd}.zip`, a WinZip AES-256 zip holding
 one CSV of the same name (.csv), streamed into an S3 multipart upload (no local copy). org-pii-exhaust has no batch:
 the organisation is its scope, so its one unit of work is the channel, passed as `batch_id`
-(`{channel}_org-pii_{yyyyMMdd}.zip`). `build_batch_zip(...)` does the same into a local path or any
+(`{channel}_org-pii_{yyyyMMdd}.zip`). `build_batch_zip(build, target)` does the same into a local path or any
 exhaust.packaging.ZipSink.
 
 Permanent failures raise exhaust.builders.errors (subclasses of exhaust.errors.ServiceError, `permanent`):
@@ -31,6 +33,7 @@ This module itself does not import pyarrow (only calling the builders does), so 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DATASET_SUFFIXES",
+    "BatchBuild",
     "BuildError",
     "ConsentNotRequested",
     "NoDataFound",
@@ -60,32 +64,25 @@ __all__ = [
 ]
 
 
-def build_batch_file(
-    dataset_id: str,
-    batch_id: str,
-    channel: str,
-    password: str,
-    lake: Lake | str,
-    bucket: str,
-    key_prefix: str,
-    date: dt.date,
-    **options: Any,
-) -> BuiltFile:
-    from exhaust.builders.build import build_batch_file as build
+@dataclass(frozen=True)
+class BatchBuild:
+    """What one build makes: one dataset's rows of one batch (or organisation), as one AES-256 zip of one date."""
 
-    return build(dataset_id, batch_id, channel, password, lake, bucket, key_prefix, date, **options)
+    dataset_id: str
+    batch_id: str
+    channel: str
+    password: str = field(repr=False)  # a partner's secret: never in a log line or a traceback
+    lake: Lake | str
+    date: dt.date
 
 
-def build_batch_zip(
-    dataset_id: str,
-    batch_id: str,
-    channel: str,
-    password: str,
-    lake: Lake | str,
-    target: Path | ZipSink,
-    date: dt.date,
-    **options: Any,
-) -> ZipSummary:
-    from exhaust.builders.build import build_batch_zip as build
+def build_batch_file(build: BatchBuild, bucket: str, key_prefix: str, **options: Any) -> BuiltFile:
+    from exhaust.builders.build import build_batch_file as build_file
 
-    return build(dataset_id, batch_id, channel, password, lake, target, date, **options)
+    return build_file(build, bucket, key_prefix, **options)
+
+
+def build_batch_zip(build: BatchBuild, target: Path | ZipSink, **options: Any) -> ZipSummary:
+    from exhaust.builders.build import build_batch_zip as build_zip
+
+    return build_zip(build, target, **options)

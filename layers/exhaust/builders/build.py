@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 
-from exhaust.builders import org_pii, progress, response, userinfo
+from exhaust.builders import BatchBuild, org_pii, progress, response, userinfo
 from exhaust.builders.common import CHUNK_ROWS
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
 from exhaust.builders.naming import file_stem
@@ -20,11 +19,12 @@ from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, S3Uplo
 
 
 def header_and_chunks(
-    dataset_id: str, batch_id: str, channel: str, lake: Lake, chunk_rows: int, day: dt.date | None = None
+    build: BatchBuild, lake: Lake, chunk_rows: int
 ) -> tuple[list[str], Iterator[tuple[pa.Buffer, int]]]:
     """The header and the CSV chunks of one batch, after the checks that fail the batch permanently."""
+    dataset_id, batch_id, channel = build.dataset_id, build.batch_id, build.channel
     if dataset_id == ORG_PII_EXHAUST:  # the organisation is the scope: no batch to look up
-        return org_pii.header(), org_pii.rows(lake, channel, day or dt.datetime.now(dt.UTC).date(), chunk_rows)
+        return org_pii.header(), org_pii.rows(lake, channel, build.date, chunk_rows)
     batch: BatchInfo | None = Catalog(lake).batch(batch_id)
     if batch is None:
         raise NoDataFound()
@@ -44,13 +44,8 @@ def header_and_chunks(
 
 
 def build_batch_zip(
-    dataset_id: str,
-    batch_id: str,
-    channel: str,
-    password: str,
-    lake: Lake | str,
+    build: BatchBuild,
     target: Path | ZipSink,
-    date: dt.date,
     *,
     chunk_rows: int = CHUNK_ROWS,
     compresslevel: int = COMPRESS_LEVEL,
@@ -61,10 +56,10 @@ def build_batch_zip(
     `on_rows(rows_so_far)` is called after each chunk (progress reports, memory probes). A failed build leaves
     nothing at the target (the file removed, the upload aborted).
     """
-    lake = lake if isinstance(lake, Lake) else Lake.open(lake)
-    stem = file_stem(dataset_id, batch_id, date)
-    labels, chunks = header_and_chunks(dataset_id, batch_id, channel, lake, chunk_rows, date)
-    with EncryptedCsvZip(target, f"{stem}.csv", password, compresslevel) as archive:
+    lake = build.lake if isinstance(build.lake, Lake) else Lake.open(build.lake)
+    stem = file_stem(build.dataset_id, build.batch_id, build.date)
+    labels, chunks = header_and_chunks(build, lake, chunk_rows)
+    with EncryptedCsvZip(target, f"{stem}.csv", build.password, compresslevel) as archive:
         archive.write_header(labels)
         for chunk, rows in chunks:
             archive.write_csv_bytes(chunk, rows=rows)
@@ -77,30 +72,20 @@ def build_batch_zip(
 
 
 def build_batch_file(
-    dataset_id: str,
-    batch_id: str,
-    channel: str,
-    password: str,
-    lake: Lake | str,
+    build: BatchBuild,
     bucket: str,
     key_prefix: str,
-    date: dt.date,
     *,
     chunk_rows: int = CHUNK_ROWS,
     compresslevel: int = COMPRESS_LEVEL,
     on_rows: Callable[[int], None] | None = None,
 ) -> BuiltFile:
     """Build the batch's zip straight into an S3 multipart upload at `{key_prefix}{stem}.zip` (no local copy)."""
-    stem = file_stem(dataset_id, batch_id, date)
+    stem = file_stem(build.dataset_id, build.batch_id, build.date)
     key = f"{key_prefix}{stem}.zip"
     summary = build_batch_zip(
-        dataset_id,
-        batch_id,
-        channel,
-        password,
-        lake,
+        build,
         S3Upload(bucket, key),
-        date,
         chunk_rows=chunk_rows,
         compresslevel=compresslevel,
         on_rows=on_rows,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from exhaust import aws
-from exhaust.datasets.ids import ORG_PII_EXHAUST
+from exhaust.datasets.ids import DEFAULT_MAX_BATCHES_PER_REQUEST, ORG_PII_EXHAUST
 from exhaust.principal import DEFAULT_DATASET_ROLES
 from exhaust.settings import get_settings
 
@@ -23,7 +23,7 @@ DatasetType = Literal["on-demand", "standard", "public", "legacy"]
 class DatasetLimits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    maxBatchesPerRequest: int = Field(default=100, ge=1, le=10_000)
+    maxBatchesPerRequest: int = Field(default=DEFAULT_MAX_BATCHES_PER_REQUEST, ge=1, le=10_000)
     maxDateRangeDays: int = Field(default=10, ge=1, le=366)
     retentionDays: int = Field(default=30, ge=1, le=3650)
 

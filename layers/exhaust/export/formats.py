@@ -20,7 +20,7 @@ import functools
 import io
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -88,11 +88,17 @@ def _join(pieces: Sequence[pa.Array | str], separator: str = "") -> pa.Array:
     return pc.binary_join_element_wise(*pieces, separator)
 
 
+class ByteSink(Protocol):
+    """Where a writer's bytes go: a file, a zip entry, io.BytesIO."""
+
+    def write(self, data: bytes | memoryview, /) -> object: ...
+
+
 class DumpWriter:
     extension = ""
     media_type = ""
 
-    def __init__(self, output: io.RawIOBase, fields: Sequence[Field]):
+    def __init__(self, output: ByteSink, fields: Sequence[Field]):
         self.output = output
         self.fields = fields
 

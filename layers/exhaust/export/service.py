@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import itertools
 import json
 import os
@@ -64,18 +63,15 @@ MAX_SYNC_ROWS = {"CSV": 6_000_000, "JSON": 6_000_000, "XML": 4_000_000}
 ENCODING_THREADS = max(2, min(4, os.cpu_count() or 1))
 
 
-class DigestingStream(io.RawIOBase):
-    """Passes bytes through to `target`, counting them and hashing them for the data package."""
+class DigestingStream:
+    """Passes bytes through to `target`, counting them and hashing them for the data package (a ByteSink)."""
 
     def __init__(self, target: IO[bytes]):
         self.target = target
         self.size = 0
         self.sha256 = hashlib.sha256()
 
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: bytes) -> int:  # type: ignore[override]
+    def write(self, data: bytes | memoryview, /) -> int:
         self.target.write(data)
         self.size += len(data)
         self.sha256.update(data)

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from exhaust import ports
 from exhaust.auth.checks import AuthorizationFailed, authenticate_license
 from exhaust.auth.credentials import CredentialStore
-from exhaust.datasets.registry import DatasetRegistry
 from exhaust.downloads import API_GATEWAY_TIMEOUT_SECONDS, deliver_zip, fresh_lake
 from exhaust.legacy import rules
 from exhaust.legacy.archive import write_archive
 from exhaust.legacy.errors import AnswerTooLarge
+from exhaust.requests import wiring
 from exhaust.resources import LEGACY_PREFIX
 from exhaust.responses import RawResponse
 from exhaust.settings import RuntimeSettings, get_settings
@@ -47,13 +48,13 @@ class LegacyService:
     def __init__(
         self,
         credentials: CredentialStore | None = None,
-        registry: DatasetRegistry | None = None,
+        registry: ports.DatasetRegistry | None = None,
         lake_opener: Callable[[], Lake] | None = None,
         settings: RuntimeSettings | None = None,
         today: Callable[[], dt.date] = utc_today,
     ):
         self.credentials = credentials or CredentialStore()
-        self.registry = registry or DatasetRegistry()
+        self.registry = registry or wiring.dataset_registry()
         self.settings = settings
         self._lake_opener = lake_opener
         self.today = today

@@ -56,8 +56,9 @@ class LocalWorker:
             definition = workflow_definition(self.map_max_concurrency)
             runner = LocalRunner(definition, step_functions(pipeline), jitter=full_jitter)
             self.workflow = LocalWorkflow(runner)
+        self.queue = RequestQueue(self.settings.queue_url)
         self.dispatcher = Dispatcher(
-            queue=RequestQueue(self.settings.queue_url),
+            queue=self.queue,
             workflow=self.workflow,
             settings=self.settings,
             throttle_delay_seconds=LOCAL_THROTTLE_DELAY_SECONDS,
@@ -94,7 +95,7 @@ class LocalWorker:
         for message in messages:
             receipt = message["ReceiptHandle"]
             try:
-                self.dispatcher.dispatch_message(message["Body"], hold=partial(self.dispatcher.queue.hold, receipt))
+                self.dispatcher.dispatch_message(message["Body"], hold=partial(self.queue.hold, receipt))
             except Exception:
                 logger.exception("dispatch failed; the message comes back", extra={"message_id": message["MessageId"]})
                 continue

@@ -6,7 +6,7 @@
     sweeper      re-queues lost SUBMITTED requests, recovers PROCESSING requests whose execution ended
     notify       the completion event (EventBridge) and the signed https callback
     runner       executes the definition in-process (local mode's worker, tests)
-    workflow     the Workflow port and its Step Functions adapter
+    workflow     the Step Functions adapter of the Workflow port (exhaust.ports), execution names
 
 Nothing here imports pyarrow at module level: the zip Lambdas (dispatcher, sweeper, finalize, mark_failed) load it
 without the builder image's dependencies.

@@ -21,20 +21,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
+from exhaust import ports
 from exhaust.observability import logger
 from exhaust.pipeline.steps import now_ms
-from exhaust.pipeline.workflow import (
-    ExecutionAlreadyExists,
-    StepFunctionsWorkflow,
-    Workflow,
-    execution_name,
-    workflow_input,
-)
-from exhaust.requests.adapters import RequestQueue
+from exhaust.pipeline.workflow import StepFunctionsWorkflow, execution_name, workflow_input
+from exhaust.ports import ConcurrentUpdate, ExecutionAlreadyExists
+from exhaust.requests import wiring
 from exhaust.requests.models import ExhaustRequest, Status
-from exhaust.requests.store import ConcurrentUpdate, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 THROTTLE_DELAY_SECONDS = 60
@@ -69,9 +63,9 @@ def _no_hold(seconds: int) -> None:
 
 @dataclass
 class Dispatcher:
-    store: RequestStore = field(default_factory=RequestStore)
-    queue: RequestQueue = field(default_factory=RequestQueue)
-    workflow: Workflow = field(default_factory=StepFunctionsWorkflow)
+    store: ports.RequestCounts = field(default_factory=wiring.request_store)
+    queue: ports.RequestQueue = field(default_factory=wiring.request_queue)
+    workflow: ports.Workflow = field(default_factory=StepFunctionsWorkflow)
     settings: RuntimeSettings = field(default_factory=get_settings)
     throttle_delay_seconds: int = THROTTLE_DELAY_SECONDS
     claim_hold_seconds: int = CLAIM_HOLD_SECONDS
@@ -154,7 +148,7 @@ class Dispatcher:
         logger.info("claimed request's execution started (again)", extra={"request_id": request.requestId})
         return Outcome.RESUMED
 
-    def _unclaim(self, claimed: Any) -> None:
+    def _unclaim(self, claimed: ExhaustRequest) -> None:
         try:
             self.store.replace(
                 claimed.model_copy(update={"status": Status.SUBMITTED, "executionArn": None, "updatedAt": now_ms()}),

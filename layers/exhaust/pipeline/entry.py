@@ -7,6 +7,7 @@ from functools import lru_cache
 from exhaust.pipeline.dispatch import Dispatcher
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.sweeper import Sweeper
+from exhaust.requests.adapters import RequestQueue
 
 
 @lru_cache(maxsize=1)
@@ -17,6 +18,11 @@ def pipeline() -> Pipeline:
 @lru_cache(maxsize=1)
 def dispatcher() -> Dispatcher:
     return Dispatcher()
+
+
+def message_queue() -> RequestQueue:
+    """The requests queue's adapter: the dispatcher's function holds (re-times) the message it dispatches with it."""
+    return RequestQueue()
 
 
 @lru_cache(maxsize=1)

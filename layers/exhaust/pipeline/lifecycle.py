@@ -22,18 +22,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from exhaust import aws
+from exhaust import aws, ports
 from exhaust.auth.checks import require_any_role
-from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import Conflict, NotFound
 from exhaust.observability import logger
 from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier, notices_for
 from exhaust.pipeline.steps import Pipeline, key_prefix
-from exhaust.pipeline.workflow import StepFunctionsWorkflow, Workflow
+from exhaust.pipeline.workflow import StepFunctionsWorkflow
+from exhaust.ports import ConcurrentUpdate
 from exhaust.principal import Principal
+from exhaust.requests import wiring
 from exhaust.requests.lifecycle import NOT_FOUND_MESSAGE, own_request
 from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status, iso_utc
-from exhaust.requests.store import ConcurrentUpdate, RequestStore
 from exhaust.settings import get_settings
 
 UPDATE_ATTEMPTS = 10
@@ -78,11 +78,11 @@ class RequestOutputs:
 
 @dataclass
 class LifecycleService:
-    """Cancel and delete, with their adapters injectable (tests pass their own)."""
+    """Cancel and delete on the ports of exhaust.ports; the AWS adapters by default, tests pass their own."""
 
-    store: RequestStore = field(default_factory=RequestStore)
-    registry: DatasetRegistry = field(default_factory=DatasetRegistry)
-    workflow: Workflow = field(default_factory=StepFunctionsWorkflow)
+    store: ports.RequestRecords = field(default_factory=wiring.request_store)
+    registry: ports.DatasetRegistry = field(default_factory=wiring.dataset_registry)
+    workflow: ports.Workflow = field(default_factory=StepFunctionsWorkflow)
     outputs: RequestOutputs = field(default_factory=RequestOutputs)
     # Announces through the request's outbox, as the pipeline does (what fails here the sweeper sends again).
     pipeline: Pipeline = field(

@@ -27,7 +27,8 @@ from exhaust.aws_limits import STATE_PAYLOAD_MAX_BYTES, json_size
 from exhaust.observability import logger
 from exhaust.pipeline import definition as workflow
 from exhaust.pipeline.steps import Pipeline, finalize_step, mark_failed_step, run_step
-from exhaust.pipeline.workflow import RUNNING, ExecutionAlreadyExists, execution_arn_for
+from exhaust.pipeline.workflow import RUNNING, execution_arn_for
+from exhaust.ports import ExecutionAlreadyExists
 
 LOCAL_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:exhaust-local-workflow"
 Function = Callable[[dict[str, Any]], Any]

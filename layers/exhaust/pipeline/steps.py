@@ -21,24 +21,25 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from exhaust import aws, observability, resources
+from exhaust import aws, observability, ports, resources
 from exhaust import readiness as lake_readiness
+from exhaust.builders import BatchBuild
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
-from exhaust.datasets.ids import ORG_SCOPED_DATASETS
+from exhaust.datasets.ids import DEFAULT_MAX_BATCHES_PER_REQUEST, ORG_SCOPED_DATASETS
 from exhaust.observability import logger
 from exhaust.pipeline.definition import PERMANENT_ERROR, THROTTLING_ERRORS, TRANSIENT_ERRORS
 from exhaust.pipeline.errors import EXECUTION_LOST, PermanentFailure, StaleExecution, TransientFailure
 from exhaust.pipeline.notify import Notifier, notices_for
-from exhaust.requests.adapters import KeyVault, RequestQueue
+from exhaust.ports import ConcurrentUpdate
+from exhaust.requests import wiring
 from exhaust.requests.models import MAX_ATTEMPTS, ExhaustRequest, OutputFile, Progress, Status
-from exhaust.requests.store import ConcurrentUpdate, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
-    from exhaust.datasets.registry import DatasetRegistry
     from exhaust.lake.catalog import BatchInfo
+    from exhaust.packaging import BuiltFile
 
 MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
 USERINFO_DATASET = "userinfo-exhaust"
@@ -157,37 +158,36 @@ def _elapsed_ms(started_at: str | None, moment: int) -> int | None:
     return max(0, moment - int(started.timestamp() * 1000))
 
 
-def _default_build_file(*args: Any, **kwargs: Any) -> Any:
+class BatchFileBuilder(Protocol):
+    """Builds one batch's zip into `{key_prefix}...` of `bucket` (exhaust.builders.build_batch_file)."""
+
+    def __call__(self, build: BatchBuild, bucket: str, key_prefix: str, *, compresslevel: int) -> BuiltFile: ...
+
+
+def _default_build_file(build: BatchBuild, bucket: str, key_prefix: str, *, compresslevel: int) -> BuiltFile:
     from exhaust.builders import build_batch_file  # pyarrow: only the builder image and local mode
 
-    return build_batch_file(*args, **kwargs)
-
-
-def _default_registry() -> DatasetRegistry:
-    # Imported on first use: its models cost the dispatcher's cold start, and only Plan reads the registry.
-    from exhaust.datasets.registry import DatasetRegistry
-
-    return DatasetRegistry()
+    return build_batch_file(build, bucket, key_prefix, compresslevel=compresslevel)
 
 
 def default_batch_limit() -> int:
-    from exhaust.datasets.registry import DatasetLimits
-
-    return DatasetLimits().maxBatchesPerRequest
+    return DEFAULT_MAX_BATCHES_PER_REQUEST
 
 
 @dataclass
 class Pipeline:
     """The steps with their adapters; tests pass fakes or moto-backed adapters, and a directory lake."""
 
-    store: RequestStore = field(default_factory=RequestStore)
-    queue: RequestQueue = field(default_factory=RequestQueue)
-    vault: KeyVault = field(default_factory=KeyVault)
-    registry: DatasetRegistry = field(default_factory=_default_registry)
-    notifier: Notifier = field(default_factory=Notifier)
+    store: ports.RequestStore = field(default_factory=wiring.request_store)
+    queue: ports.RequestQueue = field(default_factory=wiring.request_queue)
+    vault: ports.KeyVault = field(default_factory=wiring.key_vault)
+    # The registry's module is imported on first use (exhaust.requests.wiring): its models cost the dispatcher's
+    # cold start, and only Plan reads the registry.
+    registry: ports.DatasetRegistry = field(default_factory=wiring.dataset_registry)
+    notifier: ports.Notifier = field(default_factory=Notifier)
     settings: RuntimeSettings = field(default_factory=get_settings)
     lake_uri: str = ""
-    build_file: Callable[..., Any] = _default_build_file
+    build_file: BatchFileBuilder = _default_build_file
     clock: Callable[[], int] = now_ms
     retry_base_delay_seconds: int = RETRY_BASE_DELAY_SECONDS
     transient_retry_delay_seconds: int = TRANSIENT_RETRY_DELAY_SECONDS
@@ -313,15 +313,13 @@ class Pipeline:
         started = time.monotonic()
         try:
             password = self.vault.decrypt(request.encryptedKey, request.requestId)
+            build = BatchBuild(
+                request.dataset, batch_id, request.channel, password, self.lake, dt.datetime.now(dt.UTC).date()
+            )
             built = self.build_file(
-                request.dataset,
-                batch_id,
-                request.channel,
-                password,
-                self.lake,
+                build,
                 self.settings.exhaust_bucket,
                 key_prefix(request),
-                dt.datetime.now(dt.UTC).date(),
                 compresslevel=self.settings.zip_compression_level,
             )
         except Exception as error:

@@ -20,9 +20,9 @@ from exhaust.observability import logger
 from exhaust.pipeline.errors import EXECUTION_LOST, StaleExecution
 from exhaust.pipeline.notify import NOTICE_RETRY_WINDOW_SECONDS
 from exhaust.pipeline.steps import Pipeline
-from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow, Workflow
+from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow
+from exhaust.ports import ConcurrentUpdate, Workflow
 from exhaust.requests.models import FINISHED_STATUSES, ExhaustRequest, Status
-from exhaust.requests.store import ConcurrentUpdate
 
 PROCESSING_GRACE_MS = 60_000
 EXECUTION_STUCK = "States.ExecutionStuck"

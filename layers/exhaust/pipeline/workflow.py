@@ -1,4 +1,4 @@
-"""The Workflow port (start, describe, stop executions) and its Step Functions adapter.
+"""The Step Functions adapter of the Workflow port (exhaust.ports), and how executions are named.
 
 Executions are named `{requestId}-{submittedAt}-{attempt}` (`-{deferrals}` appended once the request was deferred
 after an infrastructure failure): a redelivered message for the same attempt asks for
@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from exhaust import aws
+from exhaust.ports import ExecutionAlreadyExists
 from exhaust.requests.models import ExhaustRequest
 from exhaust.settings import get_settings
 
 RUNNING = "RUNNING"
-
-
-class ExecutionAlreadyExists(Exception):
-    """An execution of this name was already started: this attempt is under way or done."""
 
 
 def execution_name(request: ExhaustRequest) -> str:
@@ -38,20 +35,6 @@ def execution_arn_for(state_machine_arn: str, name: str) -> str:
 
 def workflow_input(request: ExhaustRequest) -> dict[str, Any]:
     return {"requestId": request.requestId, "attempt": request.attempts}
-
-
-class Workflow(Protocol):
-    def execution_arn(self, name: str) -> str: ...
-
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        """Start the execution `name`; ExecutionAlreadyExists when that name was used."""
-        ...
-
-    def describe(self, execution_arn: str) -> str | None:
-        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED; None when no such execution exists."""
-        ...
-
-    def stop(self, execution_arn: str, cause: str) -> None: ...
 
 
 @dataclass

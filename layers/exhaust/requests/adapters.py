@@ -1,4 +1,5 @@
-"""Small AWS adapters the request operations use: the queue, the key vault (KMS), idempotency records, links."""
+"""Small AWS adapters the request operations use: the queue (SQS), the key vault (KMS), idempotency records
+(DynamoDB), links (S3). Each satisfies its port of exhaust.ports."""
 
 from __future__ import annotations
 

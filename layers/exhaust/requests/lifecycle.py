@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from exhaust.errors import BadRequest, NotFound
-from exhaust.requests.models import ExhaustRequest, Status, iso_utc
-from exhaust.requests.store import REQUEST_ID, RequestStore
+from exhaust.ports import RequestRecords
+from exhaust.requests.models import REQUEST_ID, ExhaustRequest, Status, iso_utc
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
 
 
-def own_request(store: RequestStore, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
+def own_request(store: RequestRecords, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
     """The request `rid` of this channel and tag; another channel's or tag's is the same 404 as a missing one."""
     if not rid:
         raise BadRequest("requestId: query parameter is required")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -18,6 +19,8 @@ class Status(StrEnum):
 
 
 OPEN_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
+# What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
+REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 FINISHED_STATUSES = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
 
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from exhaust import observability
+from exhaust import observability, ports
 from exhaust.auth.checks import require_any_role
-from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import BadRequest, Conflict, Forbidden, TooManyRequests
 from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 from exhaust.observability import logger
+from exhaust.ports import ConcurrentUpdate, LimitReached
 from exhaust.principal import ON_BEHALF_ROLE, Principal
-from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
+from exhaust.requests import wiring
 from exhaust.requests.lifecycle import AFRESH, own_request, readiness_fields, readiness_message, starts_afresh
 from exhaust.requests.models import (
     ExhaustRequest,
@@ -35,7 +35,6 @@ from exhaust.requests.rules import (
     parse_submit,
     request_id,
 )
-from exhaust.requests.store import ConcurrentUpdate, LimitReached, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
@@ -53,14 +52,14 @@ def now_ms() -> int:
 
 @dataclass
 class RequestService:
-    """The operations, with their adapters injectable (tests pass their own)."""
+    """The operations on the ports of exhaust.ports; the boto3 adapters by default, tests pass their own."""
 
-    store: RequestStore = field(default_factory=RequestStore)
-    registry: DatasetRegistry = field(default_factory=DatasetRegistry)
-    queue: RequestQueue = field(default_factory=RequestQueue)
-    vault: KeyVault = field(default_factory=KeyVault)
-    idempotency: IdempotencyRecords = field(default_factory=IdempotencyRecords)
-    signer: LinkSigner = field(default_factory=LinkSigner)
+    store: ports.RequestStore = field(default_factory=wiring.request_store)
+    registry: ports.DatasetRegistry = field(default_factory=wiring.dataset_registry)
+    queue: ports.RequestQueue = field(default_factory=wiring.request_queue)
+    vault: ports.KeyVault = field(default_factory=wiring.key_vault)
+    idempotency: ports.IdempotencyRecords = field(default_factory=wiring.idempotency_records)
+    signer: ports.LinkSigner = field(default_factory=wiring.link_signer)
     settings: RuntimeSettings = field(default_factory=get_settings)
 
     # -- submit -------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""DynamoDB adapter of the requests table. Every state change is a conditional write (docs/dynamodb.md)."""
+"""DynamoDB adapter of the requests table (the RequestStore port of exhaust.ports).
+
+Every state change is a conditional write (docs/dynamodb.md).
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +15,8 @@ from exhaust.aws import condition_attr as Attr  # boto3's conditions, imported o
 from exhaust.aws import condition_key as Key
 from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
 from exhaust.errors import BadRequest, PayloadTooLarge
-from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
+from exhaust.ports import ConcurrentUpdate, LimitReached
+from exhaust.requests.models import OPEN_STATUSES, REQUEST_ID, ExhaustRequest, Status
 from exhaust.settings import get_settings
 
 # Search's indexes, most selective first, and their partition attributes (docs/dynamodb.md).
@@ -21,8 +24,6 @@ SEARCH_INDEXES = (("by-channel", "channel"), ("by-status", "status"), ("by-datas
 # The most index entries one search answer reads, for its page and again for its count: a search costs at most
 # about what its largest page costs, whatever the history (docs/decisions.md).
 SEARCH_READ_MAX = 2000
-# What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
-REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 # The requestId of a channel's open-request counter item in the requests table (docs/dynamodb.md). No request id
@@ -34,16 +35,8 @@ def counter_key(channel: str) -> dict[str, str]:
     return {"requestId": f"{OPEN_COUNTER_PREFIX}{channel}"}
 
 
-class ConcurrentUpdate(Exception):
-    """A conditional write lost: someone else changed the request first."""
-
-
 class ItemTooLarge(PayloadTooLarge):
     """The request's item would exceed DynamoDB's item size: nothing was written (DynamoDB would refuse it)."""
-
-
-class LimitReached(Exception):
-    """The channel already has as many open requests as allowed: nothing was written."""
 
 
 def _plain(value: Any) -> Any:

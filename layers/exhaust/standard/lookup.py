@@ -10,6 +10,7 @@ import datetime as dt
 import re
 import time
 
+from exhaust import ports
 from exhaust.auth.checks import CHANNEL_HEADER, require_any_role, require_channel
 from exhaust.datasets.registry import Dataset, DatasetRegistry
 from exhaust.errors import BadRequest, NotFound
@@ -43,7 +44,7 @@ def checked_channel(channel: str) -> str:
     return channel
 
 
-def find_dataset(registry: DatasetRegistry, dataset_id: str, dataset_type: str) -> Dataset | None:
+def find_dataset(registry: ports.DatasetRegistry, dataset_id: str, dataset_type: str) -> Dataset | None:
     dataset = registry.get(dataset_id)
     return dataset if dataset is not None and dataset.type == dataset_type else None
 
