@@ -13,7 +13,6 @@ from exhaust import observability
 from exhaust.auth.checks import require_any_role
 from exhaust.datasets.registry import DatasetRegistry
 from exhaust.errors import BadRequest, Conflict, Forbidden, TooManyRequests
-from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 from exhaust.observability import logger
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
@@ -32,6 +31,7 @@ from exhaust.requests.rules import (
     check_idempotency_key,
     check_user_id,
     is_limit_search,
+    parse_search,
     parse_submit,
     request_id,
 )
@@ -39,11 +39,9 @@ from exhaust.requests.store import ConcurrentUpdate, LimitReached, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
-SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 1000
 # Links per job in list and search answers: a job's links are two URLs of about 1 KB each in AWS (the session
 # token), so a page of 1,000 jobs stays far below Lambda's 6 MB response (docs/decisions.md).
 LINKS_PER_JOB_IN_PAGES = 1
-SEARCH_FILTERS = ("dataset", "channel", "status", "requestedDate")
 RETRY_AFTER_SECONDS = 60
 
 
@@ -242,35 +240,11 @@ class RequestService:
         return answer
 
     def search(self, principal: Principal, channel: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        request = body.get("request")
-        if not isinstance(request, dict):
-            raise BadRequest("request: must be an object with filters")
-        filters = request.get("filters")
-        if not isinstance(filters, dict) or not filters:
-            raise BadRequest("Filters are empty")
-        supported = {name: value for name, value in filters.items() if name in SEARCH_FILTERS}
-        if not supported:
-            raise BadRequest(f"Unsupported filters: use one or more of {', '.join(SEARCH_FILTERS)}")
-        unknown = sorted(set(filters) - set(SEARCH_FILTERS))
-        if unknown:
-            raise BadRequest(f"Unsupported filters: {', '.join(unknown)}")
-        for name, value in supported.items():
-            if not isinstance(value, str) or not value.strip():
-                raise BadRequest(f"request.filters.{name}: must be a non-empty string")
-            if name in ("channel", "dataset") and not is_identifier(value):
-                raise BadRequest(f"request.filters.{name}: {IDENTIFIER_RULE}")
-        limit = request.get("limit")
-        if isinstance(limit, bool) or (limit is not None and not isinstance(limit, int)):
-            raise BadRequest(f"request.limit: must be an integer from 1 to {SEARCH_MAX_LIMIT}")
-        size = parse_limit(None if limit is None else str(limit), SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT)
-        if "status" in supported:
-            status = supported["status"].upper()
-            if status not in Status.__members__:
-                raise BadRequest(f"request.filters.status: must be one of {', '.join(Status.__members__)}")
-            supported["status"] = status
+        criteria = parse_search(body)
+        supported = criteria.filters.model_dump(exclude_none=True)
         day_range = None
         if "requestedDate" in supported:
-            day = parse_date(supported.pop("requestedDate"), "request.filters.requestedDate")
+            day = date.fromisoformat(supported.pop("requestedDate"))
             start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
             day_range = (start, start + 86_400_000 - 1)
         if not principal.is_admin:
@@ -280,9 +254,7 @@ class RequestService:
             if asked != channel:
                 raise Forbidden("request.filters.channel: you may only search your own channel's requests")
             supported["channel"] = channel
-        cursor = request.get("cursor")
-        if cursor is not None and not isinstance(cursor, str):
-            raise BadRequest("request.cursor: must be the nextCursor string of a previous answer")
+        size, cursor = criteria.limit, criteria.cursor
         page, next_cursor = self.store.search(supported, day_range, size, cursor)
         count, exact = self.store.count_matches(supported, day_range)
         jobs = [self.page_view(found, principal) for found in page]
@@ -361,14 +333,3 @@ def parse_limit(value: str | None, default: int, maximum: int) -> int:
     if not 1 <= number <= maximum:
         raise BadRequest(f"limit: must be an integer from 1 to {maximum}")
     return number
-
-
-def parse_date(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value) if len(value) == 10 else _bad_date(name, value)
-    except ValueError:
-        return _bad_date(name, value)
-
-
-def _bad_date(name: str, value: str) -> date:
-    raise BadRequest(f"{name}: '{value}' is not a date in the form yyyy-mm-dd")
