@@ -92,7 +92,10 @@ def violations(answer: Answer) -> list[str]:
     errors = sorted(
         _validator(route.path, method, str(answer.status), media).iter_errors(json.loads(answer.text)), key=str
     )
-    return [f"{where}: body does not match the schema at {list(error.absolute_path)}: {error.message}" for error in errors[:3]]
+    return [
+        f"{where}: body does not match the schema at {list(error.absolute_path)}: {error.message}"
+        for error in errors[:3]
+    ]
 
 
 class Recorder:
@@ -132,7 +135,7 @@ def record_gateway_answers(sink: Callable[[Answer], None]) -> None:
         sink(Answer.from_proxy(self.command, unquote(urlsplit(self.path).path), answer))
         send(self, answer)
 
-    setattr(GatewayHandler, "_send_proxy_answer", recorded)  # noqa: B010 - a method replaced for the whole process
+    setattr(GatewayHandler, "_send_proxy_answer", recorded)
 
 
 def append_to_log(log: Path) -> Callable[[Answer], None]:

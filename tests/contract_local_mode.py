@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exhaust.cli import main  # noqa: E402 - after the checkout is importable
+from exhaust.cli import main
 
-from tests.contract import ANSWER_LOG_VARIABLE, append_to_log, record_gateway_answers  # noqa: E402
+from tests.contract import ANSWER_LOG_VARIABLE, append_to_log, record_gateway_answers
 
 if __name__ == "__main__":
     record_gateway_answers(append_to_log(Path(os.environ[ANSWER_LOG_VARIABLE])))
