@@ -30,6 +30,7 @@ STATUS_TEXT = {
     401: "Missing, unknown, expired or revoked credentials",
     403: "The credentials may not do this (channel, role or admin-only)",
     404: "Not found (or not yours)",
+    408: "The body did not arrive in time (the gateway waits 30 s for it)",
     409: "Conflict",
     413: "Body over 256 KiB",
     422: "Valid, but too big to answer",
@@ -73,7 +74,7 @@ def statuses_of(route: Route) -> dict[int, str]:
     if route.auth == "token":
         statuses |= {401: STATUS_TEXT[401], 403: STATUS_TEXT[403]}
     if route.method == "POST":
-        statuses[413] = STATUS_TEXT[413]
+        statuses |= {408: STATUS_TEXT[408], 413: STATUS_TEXT[413]}
     for outcome in route.statuses:
         statuses[outcome.status] = outcome.description or STATUS_TEXT[outcome.status]
     return dict(sorted(statuses.items()))
