@@ -9,9 +9,9 @@ that is missing reaches its refusal as None, so it is refused in the same words 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, WrapValidator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator, model_validator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from exhaust.errors import BadRequest
@@ -32,7 +32,7 @@ class Refusal(WrapValidator):
 def refused(message: Message) -> Refusal:
     """Validate with pydantic, answer a failure with `message` (or `message(raw value)`)."""
 
-    def validate(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
         try:
             return handler(value)
         except ValidationError:
@@ -66,7 +66,18 @@ class Body(BaseModel):
 class RequestParams(Body):
     """The `params` of a request body: only msgid is read (echoed in the answer's params.msgid)."""
 
-    msgid: str | int | None = Field(default=None, description="Caller's message id, echoed in params.msgid")
+    msgid: Annotated[
+        str | int | None,
+        Field(description="Caller's message id, echoed in params.msgid"),
+        refused("must be a string or an integer"),
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _object(cls, params: Any) -> Any:
+        if not isinstance(params, dict):
+            raise ValueError("must be an object; its msgid is echoed in the answer")
+        return params
 
 
 def describe_validation_error(error: ValidationError, prefix: str = "request") -> str:
