@@ -324,6 +324,11 @@ def _real_date(text: str) -> str:
     return text
 
 
+def _statuses_first(schema: dict[str, Any]) -> None:
+    """The statuses as an enum before the any-case pattern they are checked by: what clients pick from."""
+    schema["anyOf"].insert(0, {"type": "string", "enum": list(Status.__members__)})
+
+
 SearchIdentifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN), refused(_filter_message(IDENTIFIER_RULE))]
 
 
@@ -334,7 +339,11 @@ class SearchFilters(Body):
     channel: SearchIdentifier | None = Field(default=None, description="Your channel (admins: any)")
     status: Annotated[
         str | None,
-        Field(pattern=any_case_of(tuple(Status.__members__)), description="Any letter case"),
+        Field(
+            pattern=any_case_of(tuple(Status.__members__)),
+            description="A status, in any letter case",
+            json_schema_extra=_statuses_first,
+        ),
         refused(_filter_message(f"must be one of {', '.join(Status.__members__)}")),
         AfterValidator(lambda status: status and status.upper()),
     ] = None
