@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from exhaust.export.query import FORMATS
 from exhaust.identifiers import any_case_of
-from exhaust.standard.dates import PRESETS
+from exhaust.requests.models import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT
+from exhaust.standard.dates import DAY_PATTERN, PRESETS
 
 Auth = Literal["token", "none"]
-DAY = {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+DAY = {"type": "string", "format": "date", "pattern": DAY_PATTERN.pattern}
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,11 @@ ROUTES: tuple[Route, ...] = (
         "token",
         "List a tag's requests, newest first",
         query=(
-            Param("limit", "Jobs per page", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+            Param(
+                "limit",
+                "Jobs per page",
+                {"type": "integer", "minimum": 1, "maximum": LIST_MAX_LIMIT, "default": LIST_DEFAULT_LIMIT},
+            ),
             Param("cursor", "nextCursor of the previous page"),
         ),
         tag=REQUESTS,

@@ -25,7 +25,6 @@ from exhaust.requests.models import Status
 from exhaust.validation import IDENTIFIER_PATTERN, NOT_BLANK, Body, RequestParams, is_text, parse, refused
 
 SELECTORS = ("batchId", "batchFilter", "searchFilter")
-MAX_TAG_LENGTH = 100
 MIN_KEY_LENGTH = 8
 # KMS Encrypt takes at most 4096 bytes of plaintext (AWS KMS API reference, Encrypt: Plaintext); 256 characters of
 # UTF-8 stay far below it and above any zip password a person types.

@@ -18,6 +18,8 @@ from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests.adapters import IdempotencyRecords, KeyVault, LinkSigner, RequestQueue
 from exhaust.requests.lifecycle import AFRESH, own_request, readiness_fields, readiness_message, starts_afresh
 from exhaust.requests.models import (
+    LIST_DEFAULT_LIMIT,
+    LIST_MAX_LIMIT,
     ExhaustRequest,
     FileLink,
     JobStats,
@@ -38,7 +40,6 @@ from exhaust.requests.rules import (
 from exhaust.requests.store import ConcurrentUpdate, LimitReached, RequestStore
 from exhaust.settings import RuntimeSettings, get_settings
 
-LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
 # Links per job in list and search answers: a job's links are two URLs of about 1 KB each in AWS (the session
 # token), so a page of 1,000 jobs stays far below Lambda's 6 MB response (docs/decisions.md).
 LINKS_PER_JOB_IN_PAGES = 1
