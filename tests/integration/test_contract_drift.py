@@ -201,3 +201,13 @@ def test_each_body_is_parsed_once(tokens: dict[str, str], monkeypatch: pytest.Mo
     refused["body"] = "{not json"
     assert call_api(refused, tokens["channel_a"])[0] == 400
     assert len(parses) == 3
+
+
+def test_the_documents_body_examples_are_accepted_by_the_schema_and_the_code(document: dict[str, Any]) -> None:
+    from exhaust.requests.rules import parse_search, parse_submit
+
+    for path, parse in ((SUBMIT_PATH, parse_submit), (SEARCH_PATH, parse_search)):
+        reference = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        (example,) = document["components"]["schemas"][reference.rsplit("/", 1)[1]]["examples"]
+        assert body_validator(document, path).is_valid(example), path
+        assert code_accepts(parse, example), path

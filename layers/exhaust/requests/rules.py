@@ -270,8 +270,25 @@ def _key_required_rule(schema: dict[str, Any]) -> None:
     ]
 
 
+# Seed 002's sample submit, as the document's example.
+SUBMIT_EXAMPLE = {
+    "params": {"msgid": "4f04da60-1e24-4d31-aa7b-1daf91c46341"},
+    "request": {
+        "tag": "0131091142547947521011112020",
+        "dataset": "progress-exhaust",
+        "datasetConfig": {"batchFilter": ["01310911425479475210", "batch2"]},
+        "encryptionKey": "uKW)Afn9D5",
+    },
+}
+
+
+def _submit_schema(schema: dict[str, Any]) -> None:
+    _key_required_rule(schema)
+    schema["examples"] = [SUBMIT_EXAMPLE]
+
+
 class SubmitBody(Body):
-    model_config = ConfigDict(json_schema_extra=_key_required_rule)
+    model_config = ConfigDict(json_schema_extra=_submit_schema)
 
     params: RequestParams | None = None
     request: SubmitRequest
@@ -383,6 +400,10 @@ class SearchRequest(Body):
 
 
 class SearchBody(Body):
+    # Seed 004's sample search, as the document's example.
+    model_config = ConfigDict(json_schema_extra={"examples": [{"request": {
+        "filters": {"dataset": "progress-exhaust", "status": "SUBMITTED"}, "limit": 50}}]})  # fmt: skip
+
     params: RequestParams | None = None
     request: Annotated[SearchRequest, Field(description="The filters, and the page")]
 
