@@ -20,7 +20,8 @@ from exhaust import __version__
 from exhaust.api import schemas
 from exhaust.api.routes import ROUTES, Param, Route
 from exhaust.auth.checks import CHANNEL_HEADER
-from exhaust.identifiers import IDENTIFIER, IDENTIFIER_RULE
+from exhaust.identifiers import IDENTIFIER_RULE
+from exhaust.validation import IDENTIFIER_PATTERN
 
 STATUS_TEXT = {
     200: "OK",
@@ -88,12 +89,12 @@ def _parameter(param: Param, where: str, *, required: bool = False) -> dict[str,
 def path_parameters(route: Route) -> list[dict[str, Any]]:
     """Each {name} of the path: its own description and schema, else the identifier rule all of them follow."""
     described = {param.name: param for param in route.path_params}
-    identifier = {"type": "string", "pattern": f"^{IDENTIFIER.pattern}$"}
+    identifier = {"type": "string", "pattern": IDENTIFIER_PATTERN}
     parameters = []
     for name in PATH_PARAMETER.findall(route.path):
-        param = described.get(name, Param(name, IDENTIFIER_RULE, identifier))
-        parameters.append(_parameter(Param(name, param.description, {**identifier, **param.schema}), "path",
-                                     required=True))  # fmt: skip
+        own = described.get(name, Param(name, IDENTIFIER_RULE))
+        schema = {**identifier, **own.schema}
+        parameters.append(_parameter(Param(name, own.description, schema), "path", required=True))
     return parameters
 
 
