@@ -17,11 +17,32 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests import contract
+
 if TYPE_CHECKING:
     from exhaust.requests.models import ExhaustRequest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = REPO_ROOT / "events"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    contract.record_gateway_answers(contract.RECORDER.record)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """The contract test: the answers the test received (its fixtures' included) must match the document."""
+    outcome = yield
+    answers = contract.RECORDER.take()
+    if item.get_closest_marker(contract.EXEMPT_MARKER) is None:
+        found = [problem for answer in answers for problem in contract.violations(answer)]
+        assert not found, "answers that contradict /api/openapi.json:\n" + "\n".join(found[:20])
+    return outcome
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    contract.ANSWER_LOG.unlink(missing_ok=True)
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -96,13 +117,18 @@ class LocalServiceProcess:
         self.credentials: dict[str, Any] = {}
 
     def start(self, timeout: float = 120.0) -> dict[str, Any]:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.environment}
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            contract.ANSWER_LOG_VARIABLE: str(contract.ANSWER_LOG),
+            **self.environment,
+        }
         env.pop("AWS_ENDPOINT_URL", None)
+        # `exhaust local` itself, with its answers logged for the contract test (tests/contract_local_mode.py).
         self.process = subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "exhaust.cli",
+                str(REPO_ROOT / "tests" / "contract_local_mode.py"),
                 "local",
                 "--port",
                 "0",
@@ -216,6 +242,7 @@ def call_api(event: dict[str, Any], token: str | None = None, **headers: str | N
         answer = invoke(route.function, event)
     except ServiceError as error:
         answer = error_response(GATEWAY_API_ID, error)
+    contract.RECORDER.record(contract.Answer.from_proxy(event["httpMethod"], event["path"], answer))
     body = answer.get("body") or ""
     try:
         parsed = json.loads(body)

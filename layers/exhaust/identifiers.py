@@ -22,3 +22,13 @@ def shown(value: str, limit: int = 40) -> str:
     """A client's value, safe to put in a message: control characters escaped, long values cut."""
     text = value if len(value) <= limit else value[:limit] + "..."
     return text.encode("unicode_escape", errors="backslashreplace").decode("ascii")
+
+
+def any_case(word: str) -> str:
+    """A regular expression of the word in any letter case (JSON Schema patterns take no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+def any_case_of(words: tuple[str, ...]) -> str:
+    """A pattern matching exactly one of these words, in any letter case."""
+    return f"^({'|'.join(map(any_case, words))})$"

@@ -99,6 +99,7 @@ def gateway_answering(monkeypatch):
             thread.join(timeout=5)
 
 
+@pytest.mark.fake_answers
 def test_the_gateway_answers_502_for_a_function_response_over_lambdas_limit(gateway_answering, caplog):
     server, size = gateway_answering
     size["bytes"] = LAMBDA_SYNC_RESPONSE_MAX_BYTES + 1

@@ -26,6 +26,7 @@ from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
 from exhaust.observability import logger
 from exhaust.principal import Principal
 from exhaust.responses import RawResponse
+from exhaust.validation import describe_validation_error
 
 MAX_BODY_BYTES = 256 * 1024
 # More values of one query parameter than any filter needs (?types=a&types=b..., or a,b,...).
@@ -94,15 +95,23 @@ class ApiRequest:
     def document(self) -> Any:
         """The body as parsed JSON (parsed once), or a 400/413 that says what is wrong with it."""
         if self._document is _UNPARSED:
-            if len(self.body) > MAX_BODY_BYTES:
-                raise PayloadTooLarge(f"body: must be at most {MAX_BODY_BYTES} bytes, got {len(self.body)}")
-            if not self.body.strip():
-                raise BadRequest("body: must be a JSON object, got an empty body")
             try:
-                self._document = safe_json.loads(self.body)
-            except safe_json.RefusedJson as refused:
-                raise BadRequest(refused.message) from None
+                self._document = self._parse()
+            except ServiceError as refused:
+                self._document = refused  # msgid() and the handler meet the same refusal, from one parse
+        if isinstance(self._document, ServiceError):
+            raise self._document
         return self._document
+
+    def _parse(self) -> Any:
+        if len(self.body) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"body: must be at most {MAX_BODY_BYTES} bytes, got {len(self.body)}")
+        if not self.body.strip():
+            raise BadRequest("body: must be a JSON object, got an empty body")
+        try:
+            return safe_json.loads(self.body)
+        except safe_json.RefusedJson as refused:
+            raise BadRequest(refused.message) from None
 
     def json_body(self) -> dict[str, Any]:
         """The body as a JSON object, or a 400/413 that says what is wrong with it."""
@@ -142,16 +151,6 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 def error_response(api_id: str, error: ServiceError, msgid: str | None = None) -> dict[str, Any]:
     body = envelope(api_id, msgid=msgid, response_code=error.response_code, err=error.code, errmsg=error.message)
     return json_response(error.status, body, error.headers)
-
-
-def describe_validation_error(error: ValidationError, prefix: str = "request") -> str:
-    """`request.datasetConfig.batchFilter: must be ...` for the first problem pydantic found."""
-    first = error.errors()[0]
-    location = ".".join(str(part) for part in (prefix, *first["loc"]) if part != "")
-    message = first["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    return f"{location}: {message}"
 
 
 def check_route_inputs(request: ApiRequest, route: Route) -> None:

@@ -1,22 +1,69 @@
-"""The route table: the single source of truth for API Gateway (infra/api.py) and the local gateway."""
+"""The route table: the single source of truth for API Gateway (infra/api.py), the local gateway and the document.
+
+Each route says everything the OpenAPI document tells about it (exhaust.api.openapi builds it from this table
+alone): its parameters with their schemas, its body and result models (named, so that this module, which every
+handler loads, imports none of them), the statuses beyond those every route of its kind answers, its tag.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from exhaust.export.query import FORMATS
+from exhaust.identifiers import any_case_of
+from exhaust.requests.models import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT
+from exhaust.standard.dates import DAY_PATTERN, PRESETS
 
 Auth = Literal["token", "none"]
-Query = tuple[tuple[str, str], ...]  # (name, description) of each accepted query parameter
+DAY = {"type": "string", "format": "date", "pattern": DAY_PATTERN.pattern}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A path, query or header parameter: its name, what it means, and the JSON schema of what is accepted."""
+
+    name: str
+    description: str
+    schema: dict[str, Any] = field(default_factory=lambda: {"type": "string"}, hash=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A status a route answers beyond those of its kind; `description` says what it means there."""
+
+    status: int
+    description: str = ""
+
+
+Query = tuple[Param, ...]
 
 # Read, cancel and delete name one request by its tag (the path) and this query parameter.
-REQUEST_ID_QUERY: Query = (("requestId", "The submit answer's requestId"),)
+REQUEST_ID_QUERY: Query = (Param("requestId", "The submit answer's requestId", {"type": "string", "minLength": 1}),)
 # The days of a dataset get call (docs/datasets.md).
 DATASET_DAYS: Query = (
-    ("from", "YYYY-MM-DD, first day; default yesterday (UTC)"),
-    ("since", "Alias of from"),
-    ("to", "YYYY-MM-DD, last day (inclusive); default today (UTC)"),
+    Param("from", "YYYY-MM-DD, first day; default yesterday (UTC)", DAY),
+    Param("since", "Alias of from", DAY),
+    Param("to", "YYYY-MM-DD, last day (inclusive); default today (UTC)", DAY),
 )
+NOT_FOUND = Outcome(404)
+# cancel and delete: the request's status does not allow the operation.
+STATUS_CONFLICT = Outcome(409, "The request's status does not allow it (cancel: SUCCESS or FAILED; delete: still open)")
+# The legacy and export APIs answer zips; a large one by a redirect to a presigned link (docs/legacy-and-export.md).
+ZIP = "application/zip"
+HTML = "text/html"
+REDIRECT = Outcome(303, "The zip is large: follow Location, a presigned link valid for a limited time")
+TOO_LARGE = Outcome(422, "Valid, but too big to answer within API Gateway's 29 s: errmsg says how to narrow it")
+EXPORT_DAY = {"type": "string", "format": "date", "description": "or an ISO 8601 date-time; UTC unless it says"}
+
+
+def _repeated(name: str, description: str) -> Param:
+    return Param(
+        name,
+        f"{description}; repeat the parameter or separate values with commas",
+        {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+    )
 
 
 @dataclass(frozen=True)
@@ -29,10 +76,20 @@ class Route:
     summary: str
     # Every query parameter the route accepts: any other one is a 400 naming these (a typo must not pass silently).
     query: Query = ()
+    tag: str = "service"
+    body: str | None = None  # "module:Model" of the JSON body
+    result: str | None = None  # "module:Model" of the envelope's result
+    statuses: tuple[Outcome, ...] = ()
+    headers: tuple[Param, ...] = ()
+    # Path parameters with more to say than the identifier rule every one of them follows.
+    path_params: tuple[Param, ...] = ()
+    # What a 200 is: the envelope (JSON), or a document of its own of this media type.
+    media_type: str = "application/json"
+    enveloped: bool = True
 
     @property
     def query_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.query)
+        return tuple(param.name for param in self.query)
 
     @property
     def pattern(self) -> re.Pattern[str]:
@@ -46,10 +103,22 @@ class Route:
         return found.groupdict() if found else None
 
 
+REQUESTS = "exhaust requests"
+MODELS = "exhaust.requests.models"
+SCHEMAS = "exhaust.api.schemas"
+
 ROUTES: tuple[Route, ...] = (
-    Route("GET", "/api/health", "health", "api.health", "none", "Service health"),
-    Route("GET", "/api/openapi.json", "openapi", "api.openapi", "none", "OpenAPI 3.1 document of every route"),
-    Route("GET", "/api/docs", "docs", "api.docs", "none", "Swagger UI of the API"),
+    Route("GET", "/api/health", "health", "api.health", "none", "Service health", result=f"{SCHEMAS}:Health"),
+    Route(
+        "GET",
+        "/api/openapi.json",
+        "openapi",
+        "api.openapi",
+        "none",
+        "OpenAPI 3.1 document of every route",
+        enveloped=False,
+    ),
+    Route("GET", "/api/docs", "docs", "api.docs", "none", "Swagger UI of the API", media_type=HTML),
     Route(
         "POST",
         "/api/dataset/v1/request/submit",
@@ -57,6 +126,17 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.submit",
         "token",
         "Submit an on-demand exhaust request",
+        tag=REQUESTS,
+        body="exhaust.requests.rules:SubmitBody",
+        result=f"{MODELS}:JobStatusResponse",
+        statuses=(
+            Outcome(409, "Idempotency-Key reused with a different body, or a second open limit-based searchFilter"),
+            Outcome(429, "The channel's open-request limit (or the stage's throttling); see Retry-After"),
+        ),
+        headers=(
+            Param("Idempotency-Key", "Replays the first answer for 24 hours; another body under the same key is a 409"),
+            Param("X-Authenticated-Userid", "requestedBy, for tokens with the ON_BEHALF role"),
+        ),
     ),
     Route(
         "GET",
@@ -66,6 +146,9 @@ ROUTES: tuple[Route, ...] = (
         "token",
         "Read one request, with fresh download links",
         query=REQUEST_ID_QUERY,
+        tag=REQUESTS,
+        result=f"{MODELS}:JobStatusResponse",
+        statuses=(NOT_FOUND,),
     ),
     Route(
         "GET",
@@ -74,7 +157,16 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.list",
         "token",
         "List a tag's requests, newest first",
-        query=(("limit", "1..100, default 10"), ("cursor", "nextCursor of the previous page")),
+        query=(
+            Param(
+                "limit",
+                "Jobs per page",
+                {"type": "integer", "minimum": 1, "maximum": LIST_MAX_LIMIT, "default": LIST_DEFAULT_LIMIT},
+            ),
+            Param("cursor", "nextCursor of the previous page"),
+        ),
+        tag=REQUESTS,
+        result=f"{SCHEMAS}:JobList",
     ),
     Route(
         "POST",
@@ -83,6 +175,9 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.search",
         "token",
         "Search requests by dataset, channel, status and date",
+        tag=REQUESTS,
+        body="exhaust.requests.rules:SearchBody",
+        result=f"{SCHEMAS}:JobList",
     ),
     Route(
         "POST",
@@ -92,6 +187,9 @@ ROUTES: tuple[Route, ...] = (
         "token",
         "Cancel a SUBMITTED or PROCESSING request: its execution stops, files built so far are removed",
         query=REQUEST_ID_QUERY,
+        tag=REQUESTS,
+        result=f"{MODELS}:JobStatusResponse",
+        statuses=(NOT_FOUND, STATUS_CONFLICT),
     ),
     Route(
         "POST",
@@ -101,8 +199,21 @@ ROUTES: tuple[Route, ...] = (
         "token",
         "Delete a finished request's files and manifest now; the request stays readable, without links",
         query=REQUEST_ID_QUERY,
+        tag=REQUESTS,
+        result=f"{MODELS}:JobStatusResponse",
+        statuses=(NOT_FOUND, STATUS_CONFLICT),
     ),
-    Route("POST", "/api/dataset/v1/add", "dataset_add", "ekstep.analytics.dataset.add", "token", "Register a dataset"),
+    Route(
+        "POST",
+        "/api/dataset/v1/add",
+        "dataset_add",
+        "ekstep.analytics.dataset.add",
+        "token",
+        "Register a dataset",
+        tag="dataset registry",
+        body="exhaust.datasets.registry:DatasetAddBody",
+        result=f"{SCHEMAS}:DatasetAdded",
+    ),
     Route(
         "GET",
         "/api/dataset/v1/list",
@@ -110,7 +221,15 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.list",
         "token",
         "List datasets",
-        query=(("type", "on-demand, standard, public or legacy"),),
+        query=(
+            Param(
+                "type",
+                "Only datasets of this type (any other value lists none)",
+                {"type": "string", "examples": ["on-demand", "standard", "public", "legacy"]},
+            ),
+        ),
+        tag="dataset registry",
+        result=f"{SCHEMAS}:DatasetList",
     ),
     Route(
         "POST",
@@ -119,6 +238,11 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.data_exhaust_dataset_service",
         "none",
         "Legacy dataset API: a partner's data as a zip of per-day zips (license key in the body)",
+        tag="legacy dataset API",
+        body="exhaust.legacy.rules:LegacyRequestBody",
+        statuses=(REDIRECT, Outcome(401), Outcome(403), TOO_LARGE),
+        path_params=(Param("fromDate", "First day, YYYY-MM-DD"), Param("toDate", "Last day, YYYY-MM-DD, before today")),
+        media_type=ZIP,
     ),
     Route(
         "POST",
@@ -127,22 +251,47 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.data_exhaust_dataset_service",
         "none",
         "Legacy dataset API for yesterday (license key in the body)",
+        tag="legacy dataset API",
+        body="exhaust.legacy.rules:LegacyRequestBody",
+        statuses=(REDIRECT, Outcome(401), Outcome(403), TOO_LARGE),
+        media_type=ZIP,
     ),
     # Before /api/export/{format}: the local gateway takes the first match, as API Gateway prefers static paths.
-    Route("GET", "/api/export/ui", "export_ui", "api.export.ui", "none", "Swagger UI of the export API"),
+    Route(
+        "GET",
+        "/api/export/ui",
+        "export_ui",
+        "api.export.ui",
+        "none",
+        "Swagger UI of the export API",
+        tag="export",
+        media_type=HTML,
+    ),
     Route(
         "GET",
         "/api/export/{format}",
         "export",
         "api.export",
         "none",
-        "Export observations as a CKAN-compliant CSV, JSON or XML zip (public, throttled)",
+        "Export observations as a CKAN-compliant CSV, JSON or XML zip (public, throttled): observations.<format> "
+        "and its datapackage.json",
         query=(
-            ("date_from", "yyyy-mm-dd (UTC, inclusive): only data from this date on"),
-            ("date_to", "yyyy-mm-dd (UTC, inclusive): only data up to this date"),
-            ("types", "producer types, repeated or comma-separated (e.g. sensor)"),
-            ("units", "units of measurement, repeated or comma-separated (e.g. celsius)"),
+            Param("date_from", "Only data from this day on (UTC, inclusive)", EXPORT_DAY),
+            Param("date_to", "Only data up to this day (UTC, inclusive)", EXPORT_DAY),
+            _repeated("types", "Only these producer types (e.g. sensor)"),
+            _repeated("units", "Only these units of measurement (e.g. celsius)"),
         ),
+        tag="export",
+        statuses=(
+            Outcome(204, "Empty dataset: the filters leave no rows"),
+            REDIRECT,
+            TOO_LARGE,
+            Outcome(429, "Throttled: retry later"),
+        ),
+        path_params=(
+            Param("format", "Output format, any letter case", {"type": "string", "pattern": any_case_of(FORMATS)}),
+        ),
+        media_type=ZIP,
     ),
     Route(
         "GET",
@@ -152,6 +301,9 @@ ROUTES: tuple[Route, ...] = (
         "token",
         "Presigned links to a channel's daily files of a standard dataset",
         query=DATASET_DAYS,
+        tag="standard and public datasets",
+        result="exhaust.standard.files:DatasetFiles",
+        statuses=(NOT_FOUND,),
     ),
     Route(
         "GET",
@@ -162,9 +314,13 @@ ROUTES: tuple[Route, ...] = (
         "CDN links to the daily files of a public dataset (no authentication)",
         query=(
             *DATASET_DAYS,
-            ("date", "YYYY-MM-DD: exactly one day"),
-            ("date_range", "LAST_DAY, LAST_2_DAYS, LAST_7_DAYS, LAST_14_DAYS, LAST_30_DAYS or LAST_WEEK"),
+            Param("date", "YYYY-MM-DD: exactly one day", DAY),
+            Param("date_range", "A preset range of days", {"type": "string", "enum": list(PRESETS)}),
         ),
+        tag="standard and public datasets",
+        result="exhaust.standard.files:DatasetFiles",
+        statuses=(NOT_FOUND,),
+        headers=(Param("X-Channel-Id", "The channel whose files to list (datasets with files per channel)"),),
     ),
 )
 

@@ -1,7 +1,7 @@
-"""Request and answer shapes of the API, as pydantic models used for the OpenAPI document.
+"""The answers of the API that no domain model is: the envelope, the pages of list and search, and a few results.
 
-The handlers validate by hand so that every message names the field and the rule; these models describe the same
-contract for clients and are checked against real answers in the tests.
+The request bodies are the domain's own validating models (exhaust.validation); these describe answers, and the
+contract test (tests/contract.py) checks every answer the test suites receive against the document built from them.
 """
 
 from __future__ import annotations
@@ -12,71 +12,6 @@ from pydantic import BaseModel, Field
 
 from exhaust.datasets.registry import Dataset
 from exhaust.requests.models import JobStatusResponse
-
-
-class RequestParams(BaseModel):
-    msgid: str | None = Field(default=None, description="Caller's message id, echoed in params.msgid")
-
-
-class SearchCriteriaFilters(BaseModel):
-    contentType: Literal["Course"]
-    channel: str
-    identifier: list[str] | None = Field(default=None, description="Collection ids")
-
-
-class SearchCriteriaRequest(BaseModel):
-    filters: SearchCriteriaFilters
-    limit: int | None = Field(default=None, ge=1, le=49)
-
-
-class SearchCriteria(BaseModel):
-    request: SearchCriteriaRequest
-
-
-class DatasetConfig(BaseModel):
-    """Exactly one of batchId, batchFilter or searchFilter; other keys are kept and validated by the dataset."""
-
-    batchId: str | None = None
-    batchFilter: list[str] | None = Field(default=None, min_length=1)
-    searchFilter: SearchCriteria | None = None
-
-
-class SubmitRequestData(BaseModel):
-    tag: str = Field(max_length=100)
-    dataset: str = Field(examples=["progress-exhaust"])
-    datasetConfig: DatasetConfig
-    encryptionKey: str | None = Field(
-        default=None, min_length=8, description="Password of the AES-256 zips; required for userinfo-exhaust"
-    )
-    callbackUrl: str | None = Field(default=None, description="https URL POSTed (HMAC signed) when the request ends")
-
-
-class SubmitBody(BaseModel):
-    params: RequestParams | None = None
-    request: SubmitRequestData
-
-
-class SearchFilters(BaseModel):
-    dataset: str | None = None
-    channel: str | None = None
-    status: Literal["SUBMITTED", "PROCESSING", "SUCCESS", "FAILED", "CANCELLED"] | None = None
-    requestedDate: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-
-
-class SearchRequestData(BaseModel):
-    filters: SearchFilters
-    limit: int = Field(default=20, ge=1, le=1000)
-    cursor: str | None = Field(default=None, description="A previous answer's nextCursor: the next page")
-
-
-class SearchBody(BaseModel):
-    params: RequestParams | None = None
-    request: SearchRequestData
-
-
-class DatasetAddBody(BaseModel):
-    params: RequestParams | None = None
-    request: Dataset
 
 
 class JobList(BaseModel):
@@ -101,6 +36,16 @@ class ListedDataset(Dataset):
 class DatasetList(BaseModel):
     count: int
     datasets: list[ListedDataset]
+
+
+class Health(BaseModel):
+    healthy: bool
+    version: str
+
+
+class DatasetAdded(BaseModel):
+    message: str
+    dataset: Dataset
 
 
 class ResponseParams(BaseModel):

@@ -10,12 +10,14 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from exhaust import aws
 from exhaust.datasets.ids import DEFAULT_MAX_BATCHES_PER_REQUEST, ORG_PII_EXHAUST
+from exhaust.datasets.reference_names import from_reference_names
 from exhaust.principal import DEFAULT_DATASET_ROLES
 from exhaust.settings import get_settings
+from exhaust.validation import Body, RequestParams
 
 DatasetType = Literal["on-demand", "standard", "public", "legacy"]
 
@@ -50,6 +52,22 @@ class Dataset(BaseModel):
     datasetConfig: dict[str, Any] | None = None
     sampleRequest: dict[str, Any] | None = None
     sampleResponse: dict[str, Any] | None = None
+
+
+class DatasetAddBody(Body):
+    """The body of POST /api/dataset/v1/add; the reference system's field names and type values are taken too."""
+
+    params: RequestParams | None = None
+    request: Dataset
+
+    @model_validator(mode="before")
+    @classmethod
+    def _our_names(cls, body: Any) -> Any:
+        if not isinstance(body, dict):
+            return body
+        if not isinstance(body.get("request"), dict):
+            raise ValueError("request: must be an object describing the dataset (datasetId, type, ...)")
+        return {**body, "request": from_reference_names(body["request"])}
 
 
 BUILT_IN: tuple[Dataset, ...] = (

@@ -7,9 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from exhaust import safe_json
 from exhaust.legacy.errors import DateRangeTooLarge, InvalidData, InvalidDate
 
 # The seed: "Maximum one month's (31 days) data could be downloaded in one API call".
@@ -28,26 +27,21 @@ class DateRange:
         return [self.first + dt.timedelta(days=offset) for offset in range((self.last - self.first).days + 1)]
 
 
-def license_key_of(body: bytes) -> str:
-    """`request.licensekey` of the body; INVALID_DATA_ERROR when the body is not a JSON object of that shape.
-
-    A body without a key parses fine: the key is then empty and authentication answers LOGIN_FAILED.
-    """
-    if len(body) > MAX_BODY_BYTES:
+def check_body_size(size: int) -> None:
+    if size > MAX_BODY_BYTES:
         raise InvalidData(f"Request body must be at most {MAX_BODY_BYTES} bytes")
-    try:
-        document = safe_json.loads(body) if body.strip() else None
-    except safe_json.RefusedJson as refused:
-        raise InvalidData(f"Request JSON is not parsable: {refused.message}") from None
-    if not isinstance(document, dict):
-        raise InvalidData("Request JSON is not parsable: it must be an object with a 'request' object")
-    request: Any = document.get("request", {})
-    if not isinstance(request, dict):
-        raise InvalidData("Request JSON is not parsable: 'request' must be an object")
-    key = request.get("licensekey", "")
-    if not isinstance(key, str):
-        raise InvalidData("Request JSON is not parsable: 'request.licensekey' must be a string")
-    return key.strip()
+
+
+def unparsable(reason: str) -> InvalidData:
+    return InvalidData(f"Request JSON is not parsable: {reason}")
+
+
+def license_key_of(document: Any) -> str:
+    """`request.licensekey` of the parsed body (None: no body); INVALID_DATA_ERROR when it is not of that shape.
+
+    A body without a key is of the shape: the key is then empty and authentication answers LOGIN_FAILED.
+    """
+    return LegacyRequestBody.model_validate(document).request.licensekey.strip()
 
 
 def parse_date(name: str, value: str) -> dt.date:
@@ -75,14 +69,34 @@ def date_range(from_text: str | None, to_text: str | None, today: dt.date, max_d
 
 
 class LicenseKeyRequest(BaseModel):
-    licensekey: str = Field(description="The license key issued for the resource and dataset (never returned)")
+    licensekey: str = Field(
+        default="",
+        description="The license key issued for the resource and dataset (never returned); without one, the "
+        "answer is 401 LOGIN_FAILED",
+    )
+
+    @field_validator("licensekey", mode="before")
+    @classmethod
+    def _text(cls, key: Any) -> Any:
+        if not isinstance(key, str):
+            raise unparsable("'request.licensekey' must be a string")
+        return key
 
 
 class LegacyRequestBody(BaseModel):
-    """Seed 000's request, for the OpenAPI document: only `request.licensekey` is read, `params.msgid` echoed."""
+    """Seed 000's request: only `request.licensekey` is read, `params.msgid` echoed; other keys are ignored."""
 
-    id: str | None = Field(default=None, examples=["ekstep.data_exhaust_dataset_service"])
-    ver: str | None = Field(default=None, examples=["1.0"])
-    ts: str | None = None
-    params: dict[str, Any] | None = Field(default=None, description="msgid is echoed in the answer's params")
-    request: LicenseKeyRequest
+    id: Any = Field(default=None, examples=["ekstep.data_exhaust_dataset_service"])
+    ver: Any = Field(default=None, examples=["1.0"])
+    ts: Any = None
+    params: Any = Field(default=None, description="msgid is echoed in the answer's params")
+    request: LicenseKeyRequest = Field(default_factory=LicenseKeyRequest)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, document: Any) -> Any:
+        if not isinstance(document, dict):
+            raise unparsable("it must be an object with a 'request' object")
+        if not isinstance(document.get("request", {}), dict):
+            raise unparsable("'request' must be an object")
+        return document

@@ -14,7 +14,7 @@ import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from exhaust import ports
 from exhaust.auth.checks import AuthorizationFailed, authenticate_license
@@ -63,9 +63,10 @@ class LegacyService:
         return fresh_lake(self._lake_opener, self.settings)
 
     def download(
-        self, dataset_id: str, resource_id: str, from_text: str | None, to_text: str | None, body: bytes
+        self, dataset_id: str, resource_id: str, from_text: str | None, to_text: str | None, document: Any
     ) -> RawResponse:
-        license_key = rules.license_key_of(body)
+        """`document`: the parsed body (None when there is none)."""
+        license_key = rules.license_key_of(document)
         authenticate_license(license_key, resource_id, dataset_id, self.credentials)
         dataset = self.registry.get(dataset_id)
         if dataset is None or dataset.type != LEGACY_DATASET_TYPE:

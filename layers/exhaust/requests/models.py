@@ -31,6 +31,8 @@ def iso_utc(epoch_ms: int) -> str:
 
 
 MAX_ATTEMPTS = 3
+# Jobs per page of a tag's list (its `limit` query parameter, also in the route table's document).
+LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
 
 
 class OutputFile(BaseModel):

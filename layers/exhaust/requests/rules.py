@@ -1,4 +1,9 @@
-"""Submit validation and the deterministic requestId. Pure functions: no AWS, no clock reads."""
+"""Submit and search validation, and the deterministic requestId. Pure functions: no AWS, no clock reads.
+
+The bodies are pydantic models (exhaust.validation) that validate and are the OpenAPI document's schemas; the
+dataset's own rules (its registration, its JSON schema, the open-request limits) are checked after, against the
+registry (`check_against_dataset`, exhaust.requests.service).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +11,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeGuard
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import fastjsonschema
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
-from exhaust.datasets.registry import Dataset
+from exhaust.datasets.registry import BUILT_IN, Dataset
 from exhaust.errors import BadRequest
-from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
+from exhaust.identifiers import IDENTIFIER_RULE, any_case, any_case_of
+from exhaust.requests.models import Status
+from exhaust.validation import IDENTIFIER_PATTERN, NOT_BLANK, Body, RequestParams, is_text, parse, refused
 
 SELECTORS = ("batchId", "batchFilter", "searchFilter")
-MAX_TAG_LENGTH = 100
 MIN_KEY_LENGTH = 8
 # KMS Encrypt takes at most 4096 bytes of plaintext (AWS KMS API reference, Encrypt: Plaintext); 256 characters of
 # UTF-8 stay far below it and above any zip password a person types.
@@ -30,71 +37,195 @@ MAX_URL_LENGTH = 2048
 SECRET_PLACES = frozenset({"request.encryptionKey", "encryptionKey"})
 SECRET_NAME_WORDS = ("password", "passwd", "passphrase", "secret", "encryptionkey", "apikey", "privatekey", "token")
 MAX_SEARCH_LIMIT = 49  # seed 002: "limit should be less than 50"
+SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 1000
+SEARCH_FILTERS = ("dataset", "channel", "status", "requestedDate")
+# Seed 002 makes encryptionKey mandatory for the on-demand datasets the service defines (a registered dataset says
+# its own): the document names them.
+KEY_REQUIRED_DATASETS = tuple(d.datasetId for d in BUILT_IN if d.type == "on-demand" and d.encryptionKeyRequired)
+# Tags and dataset ids may come with spaces around them (they are trimmed); inside, the identifier rule.
+TRIMMED_IDENTIFIER = rf"^\s*{IDENTIFIER_PATTERN[1:-1]}\s*$"
+# An empty key is no key; any other is 8 to 256 characters.
+KEY_PATTERN = rf"^$|^[\s\S]{{{MIN_KEY_LENGTH},}}$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
-@dataclass(frozen=True)
-class SubmitInput:
-    tag: str
-    dataset: str
-    dataset_config: dict[str, Any]
-    encryption_key: str | None
-    callback_url: str | None
+def _text_or(rule: str, empty: str) -> Any:
+    return lambda value: rule if is_text(value) else empty
 
 
-def _non_empty_string(value: Any) -> TypeGuard[str]:
-    return isinstance(value, str) and bool(value.strip())
+def _dedupe(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(value.strip() for value in values))
 
 
-def parse_submit(body: dict[str, Any]) -> SubmitInput:
-    """The fields of `request` every dataset needs; messages name the field and the rule."""
-    request = body.get("request")
-    if not isinstance(request, dict) or not request:
-        raise BadRequest("request: must be an object with tag, dataset and datasetConfig")
-    tag = request.get("tag")
-    if not _non_empty_string(tag):
-        raise BadRequest("request.tag: tag is empty (must be a non-empty string)")
-    if not is_identifier(tag.strip()):
-        raise BadRequest(f"request.tag: {IDENTIFIER_RULE}")
-    dataset = request.get("dataset")
-    if not _non_empty_string(dataset):
-        raise BadRequest("request.dataset: dataset is empty (must be a dataset id such as progress-exhaust)")
-    if not is_identifier(dataset.strip()):
-        raise BadRequest(f"request.dataset: {IDENTIFIER_RULE}")
-    config = request.get("datasetConfig")
-    if dataset.strip() in ORG_SCOPED_DATASETS:
-        config = org_scoped_config(dataset.strip(), config)
-    elif not isinstance(config, dict) or not config:
-        raise BadRequest(
-            "request.datasetConfig: datasetConfig is empty (must be an object with one of "
-            "batchId, batchFilter or searchFilter)"
+BatchIds = Annotated[list[Annotated[str, Field(pattern=NOT_BLANK)]], Field(min_length=1), AfterValidator(_dedupe)]
+
+
+# -- submit ----------------------------------------------------------------------------------------------------
+class SearchCriteriaFilters(Body):
+    contentType: Annotated[Literal["Course"], refused('must be "Course"')]
+    channel: Annotated[str, Field(pattern=NOT_BLANK), refused("must be a channel id string")]
+    identifier: Annotated[
+        list[Annotated[str, Field(pattern=NOT_BLANK)]] | None,
+        Field(min_length=1, description="Collection ids; without them, the limit-based search (one open at a time)"),
+        refused("must be an array of collection ids"),
+    ] = None
+
+
+class SearchCriteriaRequest(Body):
+    filters: SearchCriteriaFilters
+    limit: Annotated[
+        int | None,
+        Field(strict=True, ge=1, le=MAX_SEARCH_LIMIT),
+        refused(f"must be an integer from 1 to {MAX_SEARCH_LIMIT}"),
+    ] = None
+
+
+class SearchCriteria(Body):
+    """Seed 002's searchFilter: the collections of a channel, by id or the first `limit` of them."""
+
+    request: SearchCriteriaRequest
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shape(cls, data: Any) -> Any:
+        request = data.get("request") if isinstance(data, dict) else None
+        if not isinstance(request, dict) or not isinstance(request.get("filters"), dict):
+            raise ValueError('must be {"request": {"filters": {...}, "limit": N}}')
+        return data
+
+
+class DatasetConfig(Body):
+    """One of batchId, batchFilter or searchFilter (none for org-pii-exhaust); other keys are kept for the dataset."""
+
+    batchId: Annotated[str | None, Field(pattern=NOT_BLANK), refused("must be a batch id string")] = None
+    batchFilter: Annotated[BatchIds | None, refused("must be an array of batch ids")] = None
+    searchFilter: SearchCriteria | None = None
+
+
+def _batch_selection_rules(schema: dict[str, Any]) -> None:
+    """The rules of datasetConfig that depend on the dataset, as the document's if/then."""
+    org_scoped = {"properties": {"dataset": {"enum": sorted(ORG_SCOPED_DATASETS)}}, "required": ["dataset"]}
+    exactly_one = [{"required": [name]} for name in SELECTORS]
+    schema["allOf"] = [
+        {
+            "if": org_scoped,
+            "then": {"properties": {"datasetConfig": {"not": {"anyOf": exactly_one}}}},
+            "else": {"required": ["datasetConfig"], "properties": {"datasetConfig": {"oneOf": exactly_one}}},
+        }
+    ]
+
+
+def _key_message(value: Any) -> str:
+    if not isinstance(value, str):
+        return "must be a string"
+    if len(value) > MAX_KEY_LENGTH:
+        return f"must be at most {MAX_KEY_LENGTH} characters"
+    return f"must be at least {MIN_KEY_LENGTH} characters"
+
+
+EncryptionKey = Annotated[
+    str | None,
+    Field(
+        pattern=KEY_PATTERN,
+        max_length=MAX_KEY_LENGTH,
+        description="Password of the AES-256 zips (stored encrypted with KMS, never shown); required for "
+        + ", ".join(KEY_REQUIRED_DATASETS),
+    ),
+    refused(_key_message),
+    AfterValidator(lambda key: key or None),
+]
+
+
+def callback_url_problem(callback: str) -> str | None:
+    """What is wrong with a callbackUrl that is a string of printable ASCII, or None."""
+    try:
+        parts = urlsplit(callback)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return "must be an https:// URL"
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https:// URL"
+    if "@" in parts.netloc:
+        return (
+            "must not carry credentials (user:password@): they would be stored and shown; "
+            "check the X-Exhaust-Signature header instead"
         )
-    # Seed 002's searchFilter sample puts encryptionKey beside `request` instead of inside it; accept both.
-    key = request.get("encryptionKey", body.get("encryptionKey"))
-    if key is not None and not isinstance(key, str):
-        raise BadRequest("request.encryptionKey: must be a string")
-    if key is not None and len(key) > MAX_KEY_LENGTH:
-        raise BadRequest(f"request.encryptionKey: must be at most {MAX_KEY_LENGTH} characters")
-    refuse_misplaced_secrets(body)
-    callback = request.get("callbackUrl")
-    if callback is not None:
-        check_callback_url(callback)
-    normalized = config if dataset.strip() in ORG_SCOPED_DATASETS else normalize_config(config)
-    return SubmitInput(tag.strip(), dataset.strip(), normalized, key or None, callback)
+    return None
 
 
-def org_scoped_config(dataset: str, config: Any) -> dict[str, Any]:
-    """An org-scoped dataset's datasetConfig: absent or an object, without a batch selector (the org is the scope)."""
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise BadRequest("request.datasetConfig: must be an object ({} is enough)")
-    selectors = [name for name in SELECTORS if name in config]
-    if selectors:
-        raise BadRequest(
-            f"request.datasetConfig.{selectors[0]}: {dataset} takes no batch selector; its scope is the "
-            "organisation of X-Channel-Id (send datasetConfig {})"
-        )
-    return dict(config)
+def _checked_callback(callback: str | None) -> str | None:
+    problem = None if callback is None else callback_url_problem(callback)
+    if problem:
+        raise ValueError(problem)
+    return callback
+
+
+def _callback_message(value: Any) -> str:
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH or not _printable_ascii(value):
+        return f"must be an https:// URL of at most {MAX_URL_LENGTH} printable ASCII characters"
+    return "must be an https:// URL"
+
+
+CallbackUrl = Annotated[
+    str | None,
+    Field(
+        max_length=MAX_URL_LENGTH,
+        # The scheme in any case (urlsplit lowers it), then printable ASCII.
+        pattern=f"^{any_case('https')}://" + r"[\x20-\x7e]+$",
+        json_schema_extra={"format": "uri"},
+        description="https URL POSTed (HMAC signed) when the request ends",
+    ),
+    refused(_callback_message),
+    AfterValidator(_checked_callback),
+]
+
+
+class SubmitRequest(Body):
+    model_config = ConfigDict(json_schema_extra=_batch_selection_rules)
+
+    tag: Annotated[
+        str,
+        Field(pattern=TRIMMED_IDENTIFIER, description="Your name for the request (trimmed)", examples=["c1-2026"]),
+        refused(_text_or(IDENTIFIER_RULE, "tag is empty (must be a non-empty string)")),
+        AfterValidator(str.strip),
+    ]
+    dataset: Annotated[
+        str,
+        Field(pattern=TRIMMED_IDENTIFIER, examples=["progress-exhaust"]),
+        refused(_text_or(IDENTIFIER_RULE, "dataset is empty (must be a dataset id such as progress-exhaust)")),
+        AfterValidator(str.strip),
+    ]
+    datasetConfig: DatasetConfig | None = Field(default=None, validate_default=True)
+    encryptionKey: EncryptionKey = None
+    callbackUrl: CallbackUrl = None
+
+    @field_validator("datasetConfig", mode="before")
+    @classmethod
+    def _selection(cls, config: Any, info: ValidationInfo) -> Any:
+        dataset = info.data.get("dataset")
+        if dataset in ORG_SCOPED_DATASETS:
+            if config is None:
+                return {}
+            if not isinstance(config, dict):
+                raise ValueError("must be an object ({} is enough)")
+            selectors = [name for name in SELECTORS if name in config]
+            if selectors:
+                raise BadRequest(
+                    f"request.datasetConfig.{selectors[0]}: {dataset} takes no batch selector; its scope is the "
+                    "organisation of X-Channel-Id (send datasetConfig {})"
+                )
+            return config
+        if not isinstance(config, dict) or not config:
+            raise ValueError(
+                "datasetConfig is empty (must be an object with one of batchId, batchFilter or searchFilter)"
+            )
+        present = [name for name in SELECTORS if config.get(name) is not None]
+        if len(present) != 1:
+            raise ValueError(
+                "must have exactly one of batchId, batchFilter or searchFilter"
+                + (f" (got {', '.join(present)})" if present else "")
+            )
+        return config
 
 
 def _secret_name(name: str) -> bool:
@@ -126,26 +257,168 @@ def refuse_misplaced_secrets(body: dict[str, Any]) -> None:
             pending.extend((item, f"{where}[{index}]") for index, item in enumerate(value))
 
 
-def check_callback_url(callback: Any) -> None:
-    where = "request.callbackUrl"
-    if not isinstance(callback, str) or len(callback) > MAX_URL_LENGTH or not _printable_ascii(callback):
-        raise BadRequest(f"{where}: must be an https:// URL of at most {MAX_URL_LENGTH} printable ASCII characters")
-    try:
-        parts = urlsplit(callback)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise BadRequest(f"{where}: must be an https:// URL") from None
-    if parts.scheme != "https" or not parts.hostname:
-        raise BadRequest(f"{where}: must be an https:// URL")
-    if "@" in parts.netloc:
-        raise BadRequest(
-            f"{where}: must not carry credentials (user:password@): they would be stored and shown; "
-            "check the X-Exhaust-Signature header instead"
-        )
+def _key_required_rule(schema: dict[str, Any]) -> None:
+    """The datasets that need encryptionKey, as the document's if/then (in request, or beside it)."""
+    key_required = {"properties": {"dataset": {"enum": list(KEY_REQUIRED_DATASETS)}}, "required": ["dataset"]}
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"request": key_required}, "required": ["request"]},
+            "then": {
+                "anyOf": [{"required": ["encryptionKey"]}, {"properties": {"request": {"required": ["encryptionKey"]}}}]
+            },
+        }
+    ]
 
 
-def _printable_ascii(value: str) -> bool:
-    return value.isascii() and value.isprintable()
+# Seed 002's sample submit, as the document's example.
+SUBMIT_EXAMPLE = {
+    "params": {"msgid": "4f04da60-1e24-4d31-aa7b-1daf91c46341"},
+    "request": {
+        "tag": "0131091142547947521011112020",
+        "dataset": "progress-exhaust",
+        "datasetConfig": {"batchFilter": ["01310911425479475210", "batch2"]},
+        "encryptionKey": "uKW)Afn9D5",
+    },
+}
+
+
+def _submit_schema(schema: dict[str, Any]) -> None:
+    _key_required_rule(schema)
+    schema["examples"] = [SUBMIT_EXAMPLE]
+
+
+class SubmitBody(Body):
+    model_config = ConfigDict(json_schema_extra=_submit_schema)
+
+    params: RequestParams | None = None
+    request: SubmitRequest
+    encryptionKey: EncryptionKey = Field(default=None, description="Seed 002's place: beside request (request's wins)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _request_secrets_and_key_place(cls, body: Any) -> Any:
+        if not isinstance(body, dict):
+            return body
+        request = body.get("request")
+        if not isinstance(request, dict) or not request:
+            # At this level: a refusal wrapping `request` would also replace the messages of its fields.
+            raise ValueError("request: must be an object with tag, dataset and datasetConfig")
+        refuse_misplaced_secrets(body)
+        # Seed 002's searchFilter sample puts encryptionKey beside `request` instead of inside it; both are taken.
+        if "encryptionKey" not in request and "encryptionKey" in body:
+            return {**body, "request": {**request, "encryptionKey": body["encryptionKey"]}}
+        return body
+
+
+@dataclass(frozen=True)
+class SubmitInput:
+    tag: str
+    dataset: str
+    dataset_config: dict[str, Any]
+    encryption_key: str | None
+    callback_url: str | None
+
+
+def parse_submit(body: dict[str, Any]) -> SubmitInput:
+    """The fields of `request` every dataset needs; messages name the field and the rule."""
+    request = parse(SubmitBody, body).request
+    config = request.datasetConfig.model_dump(exclude_unset=True) if request.datasetConfig else {}
+    return SubmitInput(request.tag, request.dataset, config, request.encryptionKey, request.callbackUrl)
+
+
+# -- search ----------------------------------------------------------------------------------------------------
+def _filter_message(rule: str) -> Any:
+    return _text_or(rule, "must be a non-empty string")
+
+
+def _date_message(value: Any) -> str:
+    return f"'{value}' is not a date in the form yyyy-mm-dd" if is_text(value) else "must be a non-empty string"
+
+
+def _real_date(text: str) -> str:
+    date.fromisoformat(text)  # a ValueError (2021-02-30) is answered by the field's refusal
+    return text
+
+
+def _statuses_first(schema: dict[str, Any]) -> None:
+    """The statuses as an enum before the any-case pattern they are checked by: what clients pick from."""
+    schema["anyOf"].insert(0, {"type": "string", "enum": list(Status.__members__)})
+
+
+SearchIdentifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN), refused(_filter_message(IDENTIFIER_RULE))]
+
+
+class SearchFilters(Body):
+    """At least one of the filters; any other key is refused (a typo must not widen the search)."""
+
+    dataset: SearchIdentifier | None = None
+    channel: SearchIdentifier | None = Field(default=None, description="Your channel (admins: any)")
+    status: Annotated[
+        str | None,
+        Field(
+            pattern=any_case_of(tuple(Status.__members__)),
+            description="A status, in any letter case",
+            json_schema_extra=_statuses_first,
+        ),
+        refused(_filter_message(f"must be one of {', '.join(Status.__members__)}")),
+        AfterValidator(lambda status: status and status.upper()),
+    ] = None
+    requestedDate: Annotated[
+        str | None,
+        Field(pattern=DATE_PATTERN, json_schema_extra={"format": "date"}, description="UTC day of submission"),
+        AfterValidator(lambda day: day and _real_date(day)),
+        refused(_date_message),
+    ] = None
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_filters(cls, filters: Any) -> Any:
+        if not isinstance(filters, dict) or not filters:
+            raise BadRequest("Filters are empty")
+        if not set(filters) & set(SEARCH_FILTERS):
+            raise BadRequest(f"Unsupported filters: use one or more of {', '.join(SEARCH_FILTERS)}")
+        unknown = sorted(set(filters) - set(SEARCH_FILTERS))
+        if unknown:
+            raise BadRequest(f"Unsupported filters: {', '.join(unknown)}")
+        return filters
+
+
+class SearchRequest(Body):
+    filters: SearchFilters
+    limit: Annotated[
+        int,
+        Field(strict=True, ge=1, le=SEARCH_MAX_LIMIT),
+        refused(f"must be an integer from 1 to {SEARCH_MAX_LIMIT}"),
+    ] = SEARCH_DEFAULT_LIMIT
+    cursor: Annotated[
+        str | None,
+        Field(description="A previous answer's nextCursor: the next page"),
+        refused("must be the nextCursor string of a previous answer"),
+    ] = None
+
+
+class SearchBody(Body):
+    # Seed 004's sample search, as the document's example.
+    model_config = ConfigDict(json_schema_extra={"examples": [{"request": {
+        "filters": {"dataset": "progress-exhaust", "status": "SUBMITTED"}, "limit": 50}}]})  # fmt: skip
+
+    params: RequestParams | None = None
+    request: Annotated[SearchRequest, Field(description="The filters, and the page")]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _request(cls, body: Any) -> Any:
+        if isinstance(body, dict) and not isinstance(body.get("request"), dict):
+            raise ValueError("request: must be an object with filters")
+        if isinstance(body, dict) and "filters" not in body["request"]:
+            raise BadRequest("Filters are empty")
+        return body
+
+
+def parse_search(body: dict[str, Any]) -> SearchRequest:
+    return parse(SearchBody, body).request
 
 
 def check_idempotency_key(key: str) -> str:
@@ -157,54 +430,14 @@ def check_idempotency_key(key: str) -> str:
     return key
 
 
+def _printable_ascii(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
 def check_user_id(user_id: str) -> str:
     if len(user_id) > MAX_USER_ID_LENGTH or not user_id.isprintable():
         raise BadRequest(f"X-Authenticated-Userid: must be at most {MAX_USER_ID_LENGTH} printable characters")
     return user_id
-
-
-def normalize_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Check the batch selector (exactly one of batchId, batchFilter, searchFilter) and deduplicate batchFilter."""
-    present = [name for name in SELECTORS if config.get(name) is not None]
-    if len(present) != 1:
-        raise BadRequest(
-            "request.datasetConfig: must have exactly one of batchId, batchFilter or searchFilter"
-            + (f" (got {', '.join(present)})" if present else "")
-        )
-    normalized = dict(config)
-    selector = present[0]
-    value = config[selector]
-    if selector == "batchId" and not _non_empty_string(value):
-        raise BadRequest("request.datasetConfig.batchId: must be a batch id string")
-    if selector == "batchFilter":
-        if not isinstance(value, list) or not value or not all(_non_empty_string(item) for item in value):
-            raise BadRequest("request.datasetConfig.batchFilter: must be an array of batch ids")
-        normalized["batchFilter"] = list(dict.fromkeys(item.strip() for item in value))
-    if selector == "searchFilter":
-        _check_search_filter(value)
-    return normalized
-
-
-def _check_search_filter(value: Any) -> None:
-    where = "request.datasetConfig.searchFilter"
-    request = value.get("request") if isinstance(value, dict) else None
-    filters = request.get("filters") if isinstance(request, dict) else None
-    if not isinstance(request, dict) or not isinstance(filters, dict):
-        raise BadRequest(f'{where}: must be {{"request": {{"filters": {{...}}, "limit": N}}}}')
-    if filters.get("contentType") != "Course":
-        raise BadRequest(f'{where}.request.filters.contentType: must be "Course"')
-    if not _non_empty_string(filters.get("channel")):
-        raise BadRequest(f"{where}.request.filters.channel: must be a channel id string")
-    identifiers = filters.get("identifier")
-    if identifiers is not None and (
-        not isinstance(identifiers, list) or not identifiers or not all(_non_empty_string(i) for i in identifiers)
-    ):
-        raise BadRequest(f"{where}.request.filters.identifier: must be an array of collection ids")
-    limit = request.get("limit")
-    if limit is not None and (
-        not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SEARCH_LIMIT
-    ):
-        raise BadRequest(f"{where}.request.limit: must be an integer from 1 to {MAX_SEARCH_LIMIT}")
 
 
 def is_limit_search(dataset_config: dict[str, Any]) -> bool:
@@ -222,8 +455,6 @@ def check_against_dataset(submit: SubmitInput, dataset: Dataset) -> None:
         raise BadRequest(f"request.dataset: {dataset.datasetId} is a {dataset.type} dataset, not an on-demand one")
     if dataset.encryptionKeyRequired and submit.encryption_key is None:
         raise BadRequest(f"request.encryptionKey: is required for {dataset.datasetId}")
-    if submit.encryption_key is not None and len(submit.encryption_key) < MIN_KEY_LENGTH:
-        raise BadRequest(f"request.encryptionKey: must be at least {MIN_KEY_LENGTH} characters")
     if dataset.validationJson:
         try:
             fastjsonschema.validate(dataset.validationJson, submit.dataset_config)

@@ -7,18 +7,19 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exhaust import observability, ports
 from exhaust.auth.checks import require_any_role
 from exhaust.errors import BadRequest, Conflict, Forbidden, TooManyRequests
-from exhaust.identifiers import IDENTIFIER_RULE, is_identifier
 from exhaust.observability import logger
 from exhaust.ports import ConcurrentUpdate, LimitReached
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests import wiring
 from exhaust.requests.lifecycle import AFRESH, own_request, readiness_fields, readiness_message, starts_afresh
 from exhaust.requests.models import (
+    LIST_DEFAULT_LIMIT,
+    LIST_MAX_LIMIT,
     ExhaustRequest,
     FileLink,
     JobStats,
@@ -32,22 +33,52 @@ from exhaust.requests.rules import (
     check_idempotency_key,
     check_user_id,
     is_limit_search,
+    parse_search,
     parse_submit,
     request_id,
 )
 from exhaust.settings import RuntimeSettings, get_settings
 
-LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
-SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 1000
+if TYPE_CHECKING:
+    from exhaust.datasets.registry import Dataset
+
 # Links per job in list and search answers: a job's links are two URLs of about 1 KB each in AWS (the session
 # token), so a page of 1,000 jobs stays far below Lambda's 6 MB response (docs/decisions.md).
 LINKS_PER_JOB_IN_PAGES = 1
-SEARCH_FILTERS = ("dataset", "channel", "status", "requestedDate")
 RETRY_AFTER_SECONDS = 60
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def request_body_hash(body: dict[str, Any]) -> str:
+    """What an Idempotency-Key is bound to: the body's `request`, canonically."""
+    return hashlib.sha256(json.dumps(body.get("request"), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A checked submit: who asks, for what, and the request it makes (the same inputs on the same day, the same)."""
+
+    channel: str
+    submitted: SubmitInput
+    dataset_id: str
+    requested_by: str
+    request_id: str
+
+    @classmethod
+    def today(cls, channel: str, submitted: SubmitInput, dataset_id: str, requested_by: str) -> Submission:
+        rid = request_id(
+            channel=channel,
+            tag=submitted.tag,
+            dataset=dataset_id,
+            dataset_config=submitted.dataset_config,
+            requested_by=requested_by,
+            encryption_key=submitted.encryption_key,
+            day=datetime.now(UTC).date(),
+        )
+        return cls(channel, submitted, dataset_id, requested_by, rid)
 
 
 @dataclass
@@ -75,34 +106,36 @@ class RequestService:
         submitted = parse_submit(body)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
+        dataset = self._dataset_of(principal, submitted)
+        requested_by = self._requested_by(principal, on_behalf_of)
+        submission = Submission.today(channel, submitted, dataset.datasetId, requested_by)
+        if not idempotency_key:
+            return self._submit_request(principal, submission)
+        return self._submit_once(principal, submission, idempotency_key, request_body_hash(body))
+
+    def _dataset_of(self, principal: Principal, submitted: SubmitInput) -> Dataset:
+        """The registered dataset, if the caller may request it and the submit keeps its rules."""
         dataset = self.registry.get(submitted.dataset)
         if dataset is None:
             valid = ", ".join(self.registry.ids("on-demand"))
             raise BadRequest(f"request.dataset: unknown dataset '{submitted.dataset}'; valid datasets: {valid}")
         require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset.datasetId}")
         check_against_dataset(submitted, dataset)
-        requested_by = principal.user_id
-        if on_behalf_of and (principal.is_admin or ON_BEHALF_ROLE in principal.roles):
-            requested_by = check_user_id(on_behalf_of)
+        return dataset
 
-        body_hash = hashlib.sha256(
-            json.dumps(body.get("request"), sort_keys=True, separators=(",", ":")).encode()
-        ).hexdigest()
-        rid = request_id(
-            channel=channel,
-            tag=submitted.tag,
-            dataset=dataset.datasetId,
-            dataset_config=submitted.dataset_config,
-            requested_by=requested_by,
-            encryption_key=submitted.encryption_key,
-            day=datetime.now(UTC).date(),
-        )
-        if not idempotency_key:
-            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
-        # The key is claimed before anything is stored: of concurrent submits under one key exactly one body wins
-        # (a conditional write); the others get a 409 for another body, and the same request for the same body.
-        record_key = f"{channel}#{principal.credential_id}#{idempotency_key}"
-        holder = self.idempotency.claim(record_key, body_hash, rid)
+    @staticmethod
+    def _requested_by(principal: Principal, on_behalf_of: str | None) -> str:
+        if on_behalf_of and (principal.is_admin or ON_BEHALF_ROLE in principal.roles):
+            return check_user_id(on_behalf_of)
+        return principal.user_id
+
+    def _submit_once(
+        self, principal: Principal, submission: Submission, idempotency_key: str, body_hash: str
+    ) -> JobStatusResponse:
+        """The key is claimed before anything is stored: of concurrent submits under one key exactly one body wins
+        (a conditional write); the others get a 409 for another body, and the same request for the same body."""
+        record_key = f"{submission.channel}#{principal.credential_id}#{idempotency_key}"
+        holder = self.idempotency.claim(record_key, body_hash, submission.request_id)
         if holder is not None:
             if holder["bodyHash"] != body_hash:
                 raise Conflict("Idempotency-Key: was already used with a different request body")
@@ -110,63 +143,65 @@ class RequestService:
             if earlier is not None:
                 return self.view(earlier, principal)
             # The holder is still storing it: the same body makes the same request, stored once whoever is first.
-            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+            return self._submit_request(principal, submission)
         try:
-            return self._submit_request(principal, channel, submitted, dataset.datasetId, requested_by, rid)
+            return self._submit_request(principal, submission)
         except Exception:
             # Nothing was stored (a 429, an AWS error): the key is free again for this or another body.
             self.idempotency.release(record_key, body_hash)
             raise
 
-    def _submit_request(
-        self,
-        principal: Principal,
-        channel: str,
-        submitted: SubmitInput,
-        dataset_id: str,
-        requested_by: str,
-        rid: str,
-    ) -> JobStatusResponse:
+    def _submit_request(self, principal: Principal, submission: Submission) -> JobStatusResponse:
+        """Store the request (anew, or a finished one afresh) and queue it; the same open request is answered as is."""
+        rid, submitted = submission.request_id, submission.submitted
         existing = self.store.get(rid)
         if existing is not None and not starts_afresh(existing):
             return self.view(existing, principal)
-
-        self._refuse_second_limit_search(channel, dataset_id, submitted.dataset_config, rid)
+        self._refuse_second_limit_search(submission.channel, submission.dataset_id, submitted.dataset_config, rid)
         encrypted_key = self.vault.encrypt(submitted.encryption_key, rid) if submitted.encryption_key else None
-        moment = now_ms()
+        request, stored = self._store(submission, existing, encrypted_key)
+        if stored:
+            self._enqueue(request)
+            observability.count(observability.REQUESTS_SUBMITTED, submission.dataset_id)
+            logger.info(
+                "request submitted",
+                extra={"request_id": rid, "channel": submission.channel, "dataset": submission.dataset_id},
+            )
+        return self.view(request, principal)
+
+    def _store(
+        self, submission: Submission, existing: ExhaustRequest | None, encrypted_key: str | None
+    ) -> tuple[ExhaustRequest, bool]:
+        """The request as stored, and whether this submit stored it (False: a concurrent identical one did)."""
+        submitted, moment = submission.submitted, now_ms()
         limit = self.settings.max_open_requests_per_channel
         try:
             if existing is not None:
-                request = self._reset_failed(existing, encrypted_key, submitted.callback_url, moment)
-            else:
-                request = ExhaustRequest(
-                    requestId=rid,
-                    channel=channel,
-                    tag=submitted.tag,
-                    dataset=dataset_id,
-                    datasetConfig=submitted.dataset_config,
-                    requestedBy=requested_by,
-                    submittedAt=moment,
-                    updatedAt=moment,
-                    encryptedKey=encrypted_key,
-                    callbackUrl=submitted.callback_url,
-                )
-                if not self.store.create(request, open_limit=limit):
-                    # A concurrent identical submit won the race: answer its request.
-                    raced = self.store.get(rid)
-                    if raced is None:
-                        raise ConcurrentUpdate(rid)
-                    return self.view(raced, principal)
+                return self._reset_failed(existing, encrypted_key, submitted.callback_url, moment), True
+            request = ExhaustRequest(
+                requestId=submission.request_id,
+                channel=submission.channel,
+                tag=submitted.tag,
+                dataset=submission.dataset_id,
+                datasetConfig=submitted.dataset_config,
+                requestedBy=submission.requested_by,
+                submittedAt=moment,
+                updatedAt=moment,
+                encryptedKey=encrypted_key,
+                callbackUrl=submitted.callback_url,
+            )
+            if self.store.create(request, open_limit=limit):
+                return request, True
         except LimitReached:
             raise TooManyRequests(
-                f"X-Channel-Id: channel {channel} has {limit} open requests, the most allowed; "
+                f"X-Channel-Id: channel {submission.channel} has {limit} open requests, the most allowed; "
                 "retry when some have finished",
                 retry_after_seconds=RETRY_AFTER_SECONDS,
             ) from None
-        self._enqueue(request)
-        observability.count(observability.REQUESTS_SUBMITTED, dataset_id)
-        logger.info("request submitted", extra={"request_id": rid, "channel": channel, "dataset": dataset_id})
-        return self.view(request, principal)
+        raced = self.store.get(submission.request_id)
+        if raced is None:
+            raise ConcurrentUpdate(submission.request_id)
+        return raced, False
 
     def _refuse_second_limit_search(self, channel: str, dataset_id: str, config: dict[str, Any], rid: str) -> None:
         """Seed 002: "Only one request per dataset we can submit with this SearchCriteria" (the limit-based one).
@@ -241,35 +276,11 @@ class RequestService:
         return answer
 
     def search(self, principal: Principal, channel: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        request = body.get("request")
-        if not isinstance(request, dict):
-            raise BadRequest("request: must be an object with filters")
-        filters = request.get("filters")
-        if not isinstance(filters, dict) or not filters:
-            raise BadRequest("Filters are empty")
-        supported = {name: value for name, value in filters.items() if name in SEARCH_FILTERS}
-        if not supported:
-            raise BadRequest(f"Unsupported filters: use one or more of {', '.join(SEARCH_FILTERS)}")
-        unknown = sorted(set(filters) - set(SEARCH_FILTERS))
-        if unknown:
-            raise BadRequest(f"Unsupported filters: {', '.join(unknown)}")
-        for name, value in supported.items():
-            if not isinstance(value, str) or not value.strip():
-                raise BadRequest(f"request.filters.{name}: must be a non-empty string")
-            if name in ("channel", "dataset") and not is_identifier(value):
-                raise BadRequest(f"request.filters.{name}: {IDENTIFIER_RULE}")
-        limit = request.get("limit")
-        if isinstance(limit, bool) or (limit is not None and not isinstance(limit, int)):
-            raise BadRequest(f"request.limit: must be an integer from 1 to {SEARCH_MAX_LIMIT}")
-        size = parse_limit(None if limit is None else str(limit), SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT)
-        if "status" in supported:
-            status = supported["status"].upper()
-            if status not in Status.__members__:
-                raise BadRequest(f"request.filters.status: must be one of {', '.join(Status.__members__)}")
-            supported["status"] = status
+        criteria = parse_search(body)
+        supported = criteria.filters.model_dump(exclude_none=True)
         day_range = None
         if "requestedDate" in supported:
-            day = parse_date(supported.pop("requestedDate"), "request.filters.requestedDate")
+            day = date.fromisoformat(supported.pop("requestedDate"))
             start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
             day_range = (start, start + 86_400_000 - 1)
         if not principal.is_admin:
@@ -279,9 +290,7 @@ class RequestService:
             if asked != channel:
                 raise Forbidden("request.filters.channel: you may only search your own channel's requests")
             supported["channel"] = channel
-        cursor = request.get("cursor")
-        if cursor is not None and not isinstance(cursor, str):
-            raise BadRequest("request.cursor: must be the nextCursor string of a previous answer")
+        size, cursor = criteria.limit, criteria.cursor
         page, next_cursor = self.store.search(supported, day_range, size, cursor)
         count, exact = self.store.count_matches(supported, day_range)
         jobs = [self.page_view(found, principal) for found in page]
@@ -360,14 +369,3 @@ def parse_limit(value: str | None, default: int, maximum: int) -> int:
     if not 1 <= number <= maximum:
         raise BadRequest(f"limit: must be an integer from 1 to {maximum}")
     return number
-
-
-def parse_date(value: str, name: str) -> date:
-    try:
-        return date.fromisoformat(value) if len(value) == 10 else _bad_date(name, value)
-    except ValueError:
-        return _bad_date(name, value)
-
-
-def _bad_date(name: str, value: str) -> date:
-    raise BadRequest(f"{name}: '{value}' is not a date in the form yyyy-mm-dd")
