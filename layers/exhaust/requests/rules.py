@@ -9,8 +9,6 @@ from datetime import date
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-import fastjsonschema
-
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import Dataset
 from exhaust.errors import BadRequest
@@ -225,6 +223,8 @@ def check_against_dataset(submit: SubmitInput, dataset: Dataset) -> None:
     if submit.encryption_key is not None and len(submit.encryption_key) < MIN_KEY_LENGTH:
         raise BadRequest(f"request.encryptionKey: must be at least {MIN_KEY_LENGTH} characters")
     if dataset.validationJson:
+        import fastjsonschema  # only submits validate: the other request handlers' cold start skips it
+
         try:
             fastjsonschema.validate(dataset.validationJson, submit.dataset_config)
         except fastjsonschema.JsonSchemaValueException as error:
