@@ -92,8 +92,7 @@ def _certificate_status(certificates: pa.ListArray) -> pa.Array:
 
 def _spread(positions: pa.Array, values: pa.Array, length: int) -> pa.Array:
     """`values` placed at row `positions` (distinct, any order) of `length` rows, null elsewhere."""
-    rows = pa.array(range(length), pa.int64())
-    return pc.take(values, pc.index_in(rows, value_set=pc.cast(positions, pa.int64())))
+    return pc.scatter(values, positions, max_index=length - 1)
 
 
 def _match_per_list(lists: pa.ListArray, matches: pa.Array) -> pa.Array:
