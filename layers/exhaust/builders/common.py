@@ -224,3 +224,36 @@ def encode_csv(columns: Sequence[pa.Array | pa.ChunkedArray]) -> pa.Buffer:
 
 def _decoded(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+
+
+def csv_lines(columns: Sequence[pa.Array | pa.ChunkedArray]) -> pa.Array:
+    """Each row as its own CSV line (CRLF included), byte for byte what `encode_csv` writes for that row.
+
+    The rules of Arrow's writer with `quoting_style="needed"`: a string is always quoted, its quotes doubled;
+    a number never; a null is an empty field.
+    """
+    fields = [_csv_field(column) for column in columns]
+    return pc.binary_join_element_wise(pc.binary_join_element_wise(*fields, ","), "", "\r\n")
+
+
+def _csv_field(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    column = _decoded(column)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
+        return pc.fill_null(quoted, "")
+    if pa.types.is_integer(column.type):
+        return pc.fill_null(pc.cast(column, pa.string()), "")
+    raise TypeError(f"no CSV line rule for {column.type}")
+
+
+def joined_lines(lines: pa.Array | pa.ChunkedArray) -> pa.Buffer:
+    """The lines' bytes, one after another (a slice of the string array's data, no copy for one chunk)."""
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    if lines.null_count:
+        raise ValueError("a row has no line")
+    if not len(lines):
+        return pa.py_buffer(b"")
+    _, offsets, data = lines.buffers()
+    bounds = pa.Array.from_buffers(pa.int32(), len(lines) + 1, [None, offsets], offset=lines.offset)
+    start, end = bounds[0].as_py(), bounds[-1].as_py()
+    return data.slice(start, end - start) if data is not None else pa.py_buffer(b"")

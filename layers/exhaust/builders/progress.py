@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from exhaust.builders import common
 from exhaust.lake.catalog import BatchInfo, CollectionInfo
+from exhaust.lake.extracts import BATCH_USERS, PROGRESS_LINE
 from exhaust.lake.schemas import CERTIFICATE_FAILED, CERTIFICATE_ISSUED, ENROLMENT_COMPLETED
 from exhaust.lake.store import Lake
 
@@ -137,33 +138,29 @@ def scores(best_attempts: pa.ListArray, scored: list[str]) -> tuple[pa.Array, li
     return total, by_assessment
 
 
-def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
-    """CSV chunks (without the header) of the batch's rows, with their row counts."""
+def lines(batch: BatchInfo, enrolments: pa.Table, users: pa.Table) -> pa.Array:
+    """The batch's CSV lines for some of its enrolments (ENROLMENT_COLUMNS) and their profiles, aligned (USER_COLUMNS
+    and best_attempts): computed when the lake is indexed (exhaust.lake.extracts), read by `rows`.
+    """
     collection = batch.collection
+    length = enrolments.num_rows
     scored = [assessment.assessment_id for assessment in collection.scored_assessments]
-    leaf_ids = pa.array(collection.leaf_ids, pa.string())
     unit_leaves = [(pa.array(unit.leaf_ids, pa.string()), unit.leaf_count) for unit in collection.trackable_units]
-
-    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
-        length = chunk.num_rows
-        user_ids = common.single(chunk, "user_id")
-        users = common.profiles_of(lake, batch.batch_id, user_ids, (*USER_COLUMNS, "best_attempts"))
-        completed_contents = common.single(chunk, "completed_contents")
-        completed = pc.equal(common.single(chunk, "status"), ENROLMENT_COMPLETED)
-        leaf_sets = [leaf_ids, *(leaves for leaves, _ in unit_leaves)]
-        counts = common.list_match_counts_of_each(completed_contents, leaf_sets)
-        overall = _progress(counts[0], collection.leaf_count)
-        overall = pc.if_else(completed, pa.scalar(100, pa.int64()), overall)
-        unit_columns = [
-            _progress(count, leaf_count) for count, (_, leaf_count) in zip(counts[1:], unit_leaves, strict=True)
-        ]
-        total_score, score_columns = scores(common.single(users, "best_attempts"), scored)
-        columns = [
+    completed = pc.equal(common.single(enrolments, "status"), ENROLMENT_COMPLETED)
+    leaf_sets = [pa.array(collection.leaf_ids, pa.string()), *(leaves for leaves, _ in unit_leaves)]
+    counts = common.list_match_counts_of_each(common.single(enrolments, "completed_contents"), leaf_sets)
+    overall = pc.if_else(completed, pa.scalar(100, pa.int64()), _progress(counts[0], collection.leaf_count))
+    unit_columns = [
+        _progress(count, leaf_count) for count, (_, leaf_count) in zip(counts[1:], unit_leaves, strict=True)
+    ]
+    total_score, score_columns = scores(common.single(users, "best_attempts"), scored)
+    return common.csv_lines(
+        [
             common.constant(collection.collection_id, length),
             common.constant(collection.name, length),
             common.constant(batch.batch_id, length),
             common.constant(batch.name, length),
-            user_ids,
+            common.single(enrolments, "user_id"),
             users["state"],
             users["district"],
             users["org_name"],
@@ -175,14 +172,21 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
             users["user_type"],
             users["user_sub_type"],
             users["declared_org"],
-            common.format_dates(common.single(chunk, "enrolled_on")),
-            common.format_dates(common.single(chunk, "completed_on")),
+            common.format_dates(common.single(enrolments, "enrolled_on")),
+            common.format_dates(common.single(enrolments, "completed_on")),
             overall,
-            _certificate_status(common.single(chunk, "certificates")),
+            _certificate_status(common.single(enrolments, "certificates")),
             total_score,
             *unit_columns,
             *score_columns,
         ]
-        return common.encode_csv(columns), length
+    )
 
-    yield from common.batch_chunks(lake, "enrolments", batch.batch_id, ENROLMENT_COLUMNS, chunk_csv, chunk_rows)
+
+def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
+    """CSV chunks (without the header) of the batch's rows, with their row counts: the index's lines, in order."""
+
+    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
+        return common.joined_lines(chunk.column(PROGRESS_LINE)), chunk.num_rows
+
+    yield from common.batch_chunks(lake, BATCH_USERS, batch.batch_id, [PROGRESS_LINE], chunk_csv, chunk_rows)

@@ -128,6 +128,20 @@ class Lake:
             self._files[table] = footers
         return self._files[table]
 
+    def listing(self, table: str) -> list[tuple[str, int, int]]:
+        """The table's Parquet files as (name, size, modification time in ns): one LIST, no footer read."""
+        selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
+        return sorted(
+            (info.base_name, int(info.size or 0), int(info.mtime_ns or 0))
+            for info in self.filesystem.get_file_info(selector)
+            if info.type == pafs.FileType.File and info.path.endswith(".parquet")
+        )
+
+    def file_metadata(self, table: str) -> dict[bytes, bytes]:
+        """The key-value metadata of the table's first file's footer (empty for a missing table)."""
+        files = self.files(table)
+        return dict(files[0][1].metadata or {}) if files else {}
+
     def pieces(
         self,
         table: str,
@@ -240,21 +254,29 @@ class Lake:
         spec = TABLES[table]
         return pa.schema([spec.schema.field(name) for name in columns or spec.schema.names]).empty_table()
 
-    def write(self, table: str, data: pa.Table | Iterable[pa.Table], *, row_group_size: int | None = None) -> str:
+    def write(
+        self,
+        table: str,
+        data: pa.Table | Iterable[pa.Table],
+        *,
+        row_group_size: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
         """Write a whole table (replacing it): sorted by its sort key, cut into row groups with statistics.
 
         Several tables given as an iterable are each sorted and appended in order, so they must already be in
         sort order relative to one another (e.g. one table per batch, in batch id order): memory then holds one
-        part at a time.
+        part at a time. `metadata` goes into the footer (key-value pairs).
         """
         spec = TABLES[table]
+        schema = spec.schema.with_metadata(dict(metadata)) if metadata else spec.schema
         path = f"{self.table_dir(table)}/part-00000.parquet"
         self._remove(table)
         self.filesystem.create_dir(self.table_dir(table), recursive=True)
         parts = [data] if isinstance(data, pa.Table) else data
         with pq.ParquetWriter(
             path,
-            spec.schema,
+            schema,
             filesystem=self.filesystem,
             compression="zstd",
             # Statistics only where reads prune (the sort key): they are most of a footer, read by every build.
