@@ -6,6 +6,7 @@ no build noticed. Consents are not part of the extract: a revocation counts at t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -45,16 +46,36 @@ def test_attempts_reloaded_without_indexing_are_refused_then_counted_once_indexe
     assert [row[TOTAL_SCORE] for row in build_progress(root, tmp_path)[1:]] == [""] * len(before)
 
 
-@pytest.mark.parametrize("table", ["users", "enrolments", "collections", "batches"])
-def test_any_source_table_rewritten_makes_the_extract_stale_for_progress_and_userinfo(
-    root: str, tmp_path: Path, table: str
+def renamed(table: pa.Table, column: str) -> pa.Table:
+    """The same rows with the first row's `column` changed (a reload that corrected one value)."""
+    values = table[column].to_pylist()
+    values[0] = f"{values[0]} (corrected)"
+    return table.set_column(table.schema.get_field_index(column), table.schema.field(column), pa.array(values))
+
+
+@pytest.mark.parametrize(
+    ("table", "column"),
+    [("users", "state"), ("enrolments", "user_id"), ("collections", "name"), ("batches", "name")],
+)
+def test_any_source_table_reloaded_with_a_change_makes_the_extract_stale_for_progress_and_userinfo(
+    root: str, tmp_path: Path, table: str, column: str
 ) -> None:
     lake = Lake.open(root)
-    lake.write(table, lake.read(table))  # the same rows, new files: a reload
+    lake.write(table, renamed(lake.read(table), column))
     for dataset, batch_id in (("progress-exhaust", "B1"), ("userinfo-exhaust", "B2")):
         with pytest.raises(LakeNotIndexed, match=f"other files of {table} "):
             build_batch_zip(dataset, batch_id, CHANNEL, PASSWORD, root, tmp_path / "stale.zip", DAY)
         assert not (tmp_path / "stale.zip").exists()
+
+
+def test_a_copy_of_the_same_files_is_fresh_though_their_times_changed(root: str, tmp_path: Path) -> None:
+    # A restore (local mode's restart puts every object again): new modification times, the same bytes.
+    before = build_progress(root, tmp_path)
+    lake = Lake.open(root)
+    for table in ("users", "enrolments", "assessment_attempts"):
+        for info in lake.filesystem.get_file_info(pa.fs.FileSelector(lake.table_dir(table))):
+            os.utime(info.path, ns=(info.mtime_ns + 10**9, info.mtime_ns + 10**9))
+    assert build_progress(root, tmp_path) == before
 
 
 def test_a_missing_extract_or_one_without_its_sources_is_refused(root: str, tmp_path: Path) -> None:

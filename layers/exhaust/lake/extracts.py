@@ -10,16 +10,19 @@ with only its ids.
 Each row also holds the user's best attempt at each content within the batch (`best_attempts`) and the
 enrolment's finished progress-exhaust line (`progress_line`): progress-exhaust depends only on the loaded lake
 (no consent), so the builder streams the lines. The footer records the source tables' files (name, size,
-modification time) it was derived from; a builder refuses an extract that is missing or derived from other files
-(`LakeNotIndexed`) instead of writing stale rows. Consents are never precomputed: they are read at each build.
+modification time, footer digest) it was derived from; a builder refuses an extract that is missing or derived
+from other files (`LakeNotIndexed`) instead of writing stale rows. Consents are never precomputed: they are read
+at each build.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from exhaust.lake import schemas
 from exhaust.lake.catalog import Catalog
@@ -47,8 +50,36 @@ Snapshot = dict[str, list[list[str | int]]]
 
 
 def source_snapshot(lake: Lake) -> Snapshot:
-    """The source tables' files (name, size, modification time): what the extract records and is checked against."""
-    return {table: [list(entry) for entry in lake.listing(table)] for table in SOURCE_TABLES}
+    """The source tables' files: [name, size, modification time in ns, digest of the footer] each."""
+    snapshot: Snapshot = {}
+    for table in SOURCE_TABLES:
+        digests = {path.rsplit("/", 1)[-1]: footer_digest(metadata) for path, metadata in lake.files(table)}
+        snapshot[table] = [[name, size, mtime, digests[name]] for name, size, mtime in lake.listing(table)]
+    return snapshot
+
+
+def footer_digest(metadata: pq.FileMetaData) -> str:
+    """A digest of a Parquet footer: its rows, row groups and every column chunk's offsets, sizes and statistics."""
+    return hashlib.sha256(json.dumps(metadata.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stale_tables(lake: Lake, recorded: Snapshot) -> list[str]:
+    """The source tables whose files are not the recorded ones.
+
+    Listing is enough when names, sizes and times agree. A copy of the same files (a restore, local mode's
+    restart) has new times: then the footers decide, which hold each column chunk's size and offsets.
+    """
+    stale = []
+    for table, files in sorted(recorded.items()):
+        listed = lake.listing(table)
+        if [file[:3] for file in files] == [list(entry) for entry in listed]:
+            continue
+        if [file[:2] for file in files] == [list(entry[:2]) for entry in listed]:
+            current = {path.rsplit("/", 1)[-1]: footer_digest(metadata) for path, metadata in lake.files(table)}
+            if all(current.get(str(file[0])) == file[3] for file in files):
+                continue
+        stale.append(table)
+    return stale
 
 
 def write_batch_users(lake: Lake) -> int:
@@ -158,7 +189,6 @@ def check_indexed(lake: Lake) -> None:
     recorded = lake.file_metadata(BATCH_USERS).get(SOURCES_KEY)
     if recorded is None:
         raise LakeNotIndexed("does not record the files it was derived from (written by an older version)")
-    current = source_snapshot(lake)
-    changed = sorted(table for table, files in json.loads(recorded).items() if current.get(table) != files)
+    changed = _stale_tables(lake, json.loads(recorded))
     if changed:
         raise LakeNotIndexed(f"was derived from other files of {', '.join(changed)} than the lake holds now")
