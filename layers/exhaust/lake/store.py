@@ -59,23 +59,35 @@ class Piece:
     isin: Mapping[str, Sequence[Any] | pa.Array]
 
 
-def _holds_any(
-    row_group: pq.RowGroupMetaData, columns: Mapping[str, int], sorted_sets: Mapping[str, list[Any]]
-) -> bool:
+@dataclass(frozen=True)
+class Statistics:
+    """One column chunk's min/max statistics, read out of the footer once (Parquet's objects are slow to ask)."""
+
+    low: Any
+    high: Any
+    nulls_known_absent: bool
+
+    @classmethod
+    def of(cls, chunk: pq.ColumnChunkMetaData) -> Statistics | None:
+        statistics = chunk.statistics
+        if statistics is None or not statistics.has_min_max:
+            return None
+        return cls(statistics.min, statistics.max, statistics.has_null_count and not statistics.null_count)
+
+
+def _holds_any(statistics: Mapping[str, Statistics | None], sorted_sets: Mapping[str, list[Any]]) -> bool:
     """Whether each membership column's [min, max] contains at least one of its wanted values."""
     for name, values in sorted_sets.items():
-        statistics = row_group.column(columns[name]).statistics
-        if statistics is None or not statistics.has_min_max:
+        found = statistics[name]
+        if found is None:
             continue
-        position = bisect.bisect_left(values, statistics.min)
-        if position == len(values) or values[position] > statistics.max:
+        position = bisect.bisect_left(values, found.low)
+        if position == len(values) or values[position] > found.high:
             return False
     return True
 
 
-def _unproven(
-    row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]
-) -> frozenset[str] | None:
+def _unproven(statistics: Mapping[str, Statistics | None], ranges: Mapping[str, Bounds]) -> frozenset[str] | None:
     """From the statistics alone: None when the row group holds no row within the ranges, else the columns whose
     range it may not hold for every row (empty: every row matches).
 
@@ -84,14 +96,14 @@ def _unproven(
     """
     unproven = set()
     for name, (low, high) in ranges.items():
-        statistics = row_group.column(columns[name]).statistics
-        if statistics is None or not statistics.has_min_max:
+        found = statistics[name]
+        if found is None:
             unproven.add(name)
             continue
-        if (high is not None and statistics.min > high) or (low is not None and statistics.max < low):
+        if (high is not None and found.low > high) or (low is not None and found.high < low):
             return None
-        inside = (low is None or statistics.min >= low) and (high is None or statistics.max <= high)
-        if not inside or not statistics.has_null_count or statistics.null_count:
+        inside = (low is None or found.low >= low) and (high is None or found.high <= high)
+        if not inside or not found.nulls_known_absent:
             unproven.add(name)
     return frozenset(unproven)
 
@@ -103,6 +115,7 @@ class Lake:
     filesystem: pafs.FileSystem
     root: str
     _files: dict[str, list[tuple[str, pq.FileMetaData]]] = field(default_factory=dict, repr=False)
+    _statistics: dict[tuple[str, str], list[Statistics | None]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, uri: str) -> Lake:
@@ -164,14 +177,14 @@ class Lake:
         sorted_sets = {name: sorted(_as_list(values)) for name, values in isin.items()}
         found: list[Piece] = []
         for path, metadata in self.files(table):
-            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+            by_column = {name: self._column_statistics(path, metadata, name) for name in [*ranges, *sorted_sets]}
             coverage = []
             for index in range(metadata.num_row_groups):
-                row_group = metadata.row_group(index)
-                unproven = _unproven(row_group, positions, ranges)
-                if unproven is not None and not _holds_any(row_group, positions, sorted_sets):
+                statistics = {name: found[index] for name, found in by_column.items()}
+                unproven = _unproven(statistics, ranges)
+                if unproven is not None and not _holds_any(statistics, sorted_sets):
                     unproven = None
-                coverage.append((index, unproven, row_group.num_rows))
+                coverage.append((index, unproven, metadata.row_group(index).num_rows))
             # Consecutive row groups needing the same checks are read together, in file order.
             for unproven, run in itertools.groupby(coverage, key=lambda item: item[1]):
                 if unproven is None:
@@ -188,6 +201,16 @@ class Lake:
                 if group:
                     found.append(Piece(table, path, tuple(group), count, checked, isin))
         return found
+
+    def _column_statistics(self, path: str, metadata: pq.FileMetaData, name: str) -> list[Statistics | None]:
+        """Each row group's statistics of one column of one file, read out of the footer once per Lake."""
+        key = (path, name)
+        if key not in self._statistics:
+            position = [metadata.schema.column(i).path for i in range(metadata.num_columns)].index(name)
+            self._statistics[key] = [
+                Statistics.of(metadata.row_group(index).column(position)) for index in range(metadata.num_row_groups)
+            ]
+        return self._statistics[key]
 
     def read_piece(
         self,
@@ -286,6 +309,8 @@ class Lake:
                 for run in _runs(sort_table(spec, part), spec.split_by):
                     writer.write_table(run, row_group_size=row_group_size or spec.row_group_size)
         self._files.pop(table, None)
+        for key in [key for key in self._statistics if key[0].startswith(f"{self.table_dir(table)}/")]:
+            del self._statistics[key]
         return path
 
     def _remove(self, table: str) -> None:
