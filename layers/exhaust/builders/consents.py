@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exhaust.builders import common
+from exhaust.lake import values
 from exhaust.lake.schemas import CONSENT_ACTIVE
 from exhaust.lake.store import Lake
 
@@ -29,7 +30,7 @@ def latest_active(
     kept = ["status", "consented_on", *columns]
     if not columns and not any(found.column(name).null_count for name in kept) and _in_user_and_time_order(found):
         # Read from a sorted file: each user's latest event is their last row (no sort, no hashing).
-        latest = found.filter(_last_of_each_user(common.single(found, "user_id")))
+        latest = found.filter(_last_of_each_user(values.single(found, "user_id")))
     else:  # events appended in a later file, or values to take from the latest event that has them
         ordered = found.sort_by([("user_id", "ascending"), ("consented_on", "ascending")])
         latest = ordered.group_by("user_id", use_threads=False).aggregate([(name, "last") for name in kept])
@@ -41,7 +42,7 @@ def _in_user_and_time_order(events: pa.Table) -> bool:
     """Whether the events (without nulls) are sorted by user, then time: the tables' sort order, one file's."""
     if events.num_rows < 2:
         return True
-    users, times = common.single(events, "user_id"), common.single(events, "consented_on")
+    users, times = values.single(events, "user_id"), values.single(events, "consented_on")
     user, next_user = users.slice(0, len(users) - 1), users.slice(1)
     time, next_time = times.slice(0, len(times) - 1), times.slice(1)
     same_user = pc.equal(user, next_user)

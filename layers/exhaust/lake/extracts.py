@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from exhaust.lake import schemas
 from exhaust.lake.catalog import Catalog
+from exhaust.lake.progress_lines import ENROLMENT_COLUMNS, lines
 from exhaust.lake.store import Lake
 
 BATCH_USERS = "batch_users"
@@ -88,8 +89,6 @@ def write_batch_users(lake: Lake) -> int:
     Each row: the enrolment's profile, its best attempts and its finished progress-exhaust line. The footer
     records the source files as they were before reading them, so a load during the indexing shows as stale.
     """
-    from exhaust.builders.progress import ENROLMENT_COLUMNS  # the lines are the builder's output: its code
-
     snapshot = source_snapshot(lake)
     enrolled = lake.read("enrolments", list(dict.fromkeys(["batch_id", *ENROLMENT_COLUMNS])))
     users = lake.read("users")
@@ -121,8 +120,6 @@ def _batch_runs(batch_ids: pa.Array) -> list[tuple[int, int]]:
 
 def _with_progress_lines(catalog: Catalog, extract: pa.Table, enrolled: pa.Table) -> pa.Table:
     """One batch's rows with their progress-exhaust lines (null where the batch is unknown or retired)."""
-    from exhaust.builders.progress import lines
-
     batch = catalog.batch(extract["batch_id"][0].as_py())
     if batch is None or batch.retired:
         return extract.append_column(PROGRESS_LINE, pa.nulls(extract.num_rows, pa.string()))
