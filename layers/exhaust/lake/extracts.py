@@ -91,6 +91,8 @@ def write_batch_users(lake: Lake) -> int:
     """
     snapshot = source_snapshot(lake)
     enrolled = lake.read("enrolments", list(dict.fromkeys(["batch_id", *ENROLMENT_COLUMNS])))
+    # In the table's order already when it is one sorted file; a table loaded as several files need not be.
+    enrolled = enrolled.sort_by([("batch_id", "ascending"), ("user_id", "ascending")])
     users = lake.read("users")
     positions = pc.index_in(enrolled["user_id"], value_set=users["user_id"].combine_chunks())
     profiles = users.take(positions)
