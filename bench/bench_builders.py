@@ -215,7 +215,21 @@ def ensure_lake(seed: int) -> tuple[Path, dict]:
         samples = json.loads(answer.stdout)["samples"]
         samples_file.write_text(json.dumps(samples, indent=2))
         print(f"generated in {time.perf_counter() - started:.0f} s", flush=True)
+    ensure_indexed(lake)
     return lake, json.loads(samples_file.read_text())
+
+
+def ensure_indexed(lake: Path) -> None:
+    """Re-index a kept lake whose batch_users extract is stale or from an older version (the builders refuse it)."""
+    from exhaust.lake.extracts import LakeNotIndexed, check_indexed
+    from exhaust.lake.store import Lake
+
+    try:
+        check_indexed(Lake.open(str(lake)))
+    except LakeNotIndexed as stale:
+        print(f"{stale}; indexing (once) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "exhaust.cli", "lake", "index", "--lake", str(lake)],  # noqa: S603
+                       check=True, capture_output=True)  # fmt: skip
 
 
 def extract_csv(zip_path: Path, csv_path: Path) -> None:
