@@ -1,19 +1,17 @@
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from exhaust.observability import logger, tracer
 from exhaust.pipeline import entry
+from exhaust.pipeline.sqs_batch import SqsRecord, partial_batch_response
 
-processor = BatchProcessor(event_type=EventType.SQS)
 
-
-def dispatch_record(record: SQSRecord) -> str:
+def dispatch_record(record: SqsRecord) -> str:
     queue = entry.message_queue()
+    receipt_handle = record["receiptHandle"]
     return (
         entry.dispatcher()
-        .dispatch_message(record.body, hold=lambda seconds: queue.hold(record.receipt_handle, seconds))
+        .dispatch_message(record["body"], hold=lambda seconds: queue.hold(receipt_handle, seconds))
         .value
     )
 
@@ -22,6 +20,4 @@ def dispatch_record(record: SQSRecord) -> str:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A record whose dispatch raised is reported in batchItemFailures: SQS delivers only that one again.
-    return dict(
-        process_partial_response(event=event, record_handler=dispatch_record, processor=processor, context=context)
-    )
+    return partial_batch_response(event, dispatch_record)

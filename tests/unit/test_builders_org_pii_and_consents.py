@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.builders.errors import NoDataFound
+from exhaust.lake import schemas
+from exhaust.lake.store import Lake
 
-from tests.unit.handmade_lake import CHANNEL, OPTIONS, write_handmade_lake
+from tests.unit.handmade_lake import CHANNEL, OPTIONS, at, consent, write_handmade_lake
 from tests.unit.test_builders_golden import DAY, PASSWORD, build
 
 ORG_PII_HEADER = [
@@ -75,3 +80,14 @@ def test_registration_responses_are_empty_without_the_users_registration_consent
          "12.5", "1", "1", OPTIONS, '{"value": 1}'],
     ]  # fmt: skip
     assert {row[7] for row in rows[1:]} == {"t6", "t7", "t8"}
+
+
+def test_a_revocation_appended_in_a_later_file_of_the_consents_table_counts(tmp_path: Path) -> None:
+    lake = write_handmade_lake(tmp_path / "lake")
+    # A loader that appends each day's consent events as a new file: this one revokes u1 and renews u5's consent.
+    later = [consent("u1", CHANNEL, "REVOKED", at("2026-10-20")), consent("u5", CHANNEL, "ACTIVE", at("2026-10-21"))]
+    pq.write_table(
+        pa.Table.from_pylist(later, schema=schemas.CONSENTS), lake.table_dir("consents") + "/part-00001.parquet"
+    )
+    _, rows = build(Lake.open(lake.root), tmp_path, "userinfo-exhaust", "B2")
+    assert [(row[4], row[12]) for row in rows[1:]] == [("u5", "21/10/2026")]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
-from exhaust.builders.common import list_match_counts, percent
-from exhaust.builders.progress import _progress
+from exhaust.lake.progress_lines import _progress
+from exhaust.lake.values import list_match_counts, percent
 
 
 def test_progress_rounds_half_up_and_caps_at_100():
@@ -30,11 +30,10 @@ def test_list_match_counts_counts_only_listed_values_per_row():
     assert list_match_counts(lists.slice(1), pa.array(["b"])).to_pylist() == [0, 0, 1]
 
 
-def test_profiles_lookup_aligns_a_batchs_profiles_with_sparse_and_dense_ids(tmp_path):
+def test_the_extract_holds_each_enrolments_profile_for_sparse_and_dense_batches(tmp_path):
     import pyarrow as pa
-    from exhaust.builders.common import profiles_of
     from exhaust.lake import schemas
-    from exhaust.lake.extracts import write_batch_users
+    from exhaust.lake.extracts import BATCH_USERS, write_batch_users
     from exhaust.lake.store import Lake
 
     lake = Lake.open(str(tmp_path))
@@ -46,10 +45,13 @@ def test_profiles_lookup_aligns_a_batchs_profiles_with_sparse_and_dense_ids(tmp_
     lake.write("enrolments", pa.Table.from_pylist(enrolled, schema=schemas.ENROLMENTS))
     write_batch_users(lake)
 
-    sparse = pa.array(["u0003", "u0999", "u1500x", "u1998"])  # spread over the batch, one unknown
-    found = profiles_of(lake, "B", sparse, ["user_id", "state", "name"])
-    assert found["name"].to_pylist() == ["N3", "N999", None, "N1998"]
-    assert found["state"].cast(pa.string()).to_pylist() == ["S3", "S5", None, "S3"]
+    def profiles(batch_id: str) -> dict[str, dict[str, str | None]]:
+        found = lake.read(BATCH_USERS, ["user_id", "state", "name"], equals={"batch_id": batch_id})
+        return {row["user_id"]: row for row in found.to_pylist()}
 
-    dense = pa.array([f"u{n:04d}" for n in range(100, 300)])
-    assert profiles_of(lake, "A", dense, ["user_id", "name"])["name"].to_pylist() == [f"N{n}" for n in range(100, 300)]
+    sparse = profiles("B")  # spread over the users table, one unknown
+    assert len(sparse) == 668
+    assert [sparse[user]["name"] for user in ("u0003", "u0999", "u1500x", "u1998")] == ["N3", "N999", None, "N1998"]
+    assert [sparse[user]["state"] for user in ("u0003", "u0999", "u1500x", "u1998")] == ["S3", "S5", None, "S3"]
+    dense = profiles("A")
+    assert [dense[f"u{n:04d}"]["name"] for n in range(100, 300)] == [f"N{n}" for n in range(100, 300)]

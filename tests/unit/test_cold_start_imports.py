@@ -50,6 +50,44 @@ def test_importing_a_zip_handler_loads_no_xray_sdk_nor_pyarrow_nor_the_aws_sdk(f
     assert not AWS_SDK_MODULES & loaded
 
 
+PIPELINE_HANDLERS = {"dispatcher", "finalize", "mark_failed", "sweeper", "cancel", "delete"}
+DOCUMENT_HANDLERS = {"openapi", "export_ui"}
+# What a handler must not load at import, and the handlers that may (they need it to answer at all).
+ALLOWED_ONLY_IN: dict[str, set[str]] = {
+    # Powertools' batch utility brings asyncio and every event data class (exhaust.pipeline.sqs_batch instead).
+    "asyncio": set(),
+    "aws_lambda_powertools.utilities.batch": set(),
+    "aws_lambda_powertools.utilities.data_classes": set(),
+    # Only a submit validates a datasetConfig, at its first validation.
+    "fastjsonschema": set(),
+    # Only a webhook callback posts over HTTP, at its first callback.
+    "urllib.request": set(),
+    "http.client": set(),
+    # The OpenAPI document's models and schemas are built for the pages that serve it.
+    "exhaust.api.openapi": DOCUMENT_HANDLERS,
+    "exhaust.api.schemas": DOCUMENT_HANDLERS,
+    "exhaust.pipeline": PIPELINE_HANDLERS,
+}
+
+
+def loads(loaded: set[str], module: str) -> bool:
+    return any(name == module or name.startswith(f"{module}.") for name in loaded)
+
+
+@pytest.mark.parametrize("function", ZIP_HANDLERS)
+def test_a_zip_handler_loads_only_the_modules_it_answers_with(function: str) -> None:
+    loaded = loaded_by(function)
+    unexpected = {
+        module for module, allowed in ALLOWED_ONLY_IN.items() if function not in allowed and loads(loaded, module)
+    }
+    assert unexpected == set()
+
+
+def test_the_pins_do_see_the_modules_they_keep_out() -> None:
+    assert loads(loaded_by("openapi"), "exhaust.api.schemas")
+    assert loads(loaded_by("dispatcher"), "exhaust.pipeline")
+
+
 FIRST_TRACED_CALL = """
 import json, sys
 from exhaust.observability import tracer

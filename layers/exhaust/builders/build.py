@@ -31,7 +31,7 @@ def header_and_chunks(
     if batch.retired:
         raise RetiredCollection()
     if dataset_id in ("progress-exhaust", "userinfo-exhaust"):
-        check_indexed(lake, batch_id)
+        check_indexed(lake)
     if dataset_id == "progress-exhaust":
         return progress.header(batch.collection), progress.rows(lake, batch, chunk_rows)
     if dataset_id == "userinfo-exhaust":

@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from exhaust.builders import common
 from exhaust.builders.consents import latest_active
+from exhaust.lake import values
 from exhaust.lake.store import Lake
 
 # Appendix IV in its order and wording; the extracted seed reads "Org Org Phone", a doubled word (docs/decisions.md).
@@ -94,7 +95,7 @@ def rows(
     consents = current_consents(lake, channel, day)
     for start in range(0, consents.num_rows, chunk_rows):
         chunk = consents.slice(start, chunk_rows)
-        user_ids = common.single(chunk, "user_id")
+        user_ids = values.single(chunk, "user_id")
         users = profiles_of(lake, user_ids)
         identifiers = identifiers_of(lake, user_ids)
         columns = [

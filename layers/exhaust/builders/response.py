@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from exhaust.builders import common
 from exhaust.builders.consents import latest_active
+from exhaust.lake import values
 from exhaust.lake.catalog import BatchInfo
 from exhaust.lake.store import Lake
 
@@ -76,7 +77,7 @@ def consented_responses(
     needs = pc.is_in(chunk["question_type"], value_set=needing)
     if not pc.any(needs).as_py():
         return chunk["question_response"]
-    user_ids = common.single(chunk, "user_id")
+    user_ids = values.single(chunk, "user_id")
     consenting = latest_active(lake, "registration_consents", {"collection_id": collection_id}, user_ids)
     allowed = pc.is_in(user_ids, value_set=consenting["user_id"].combine_chunks())
     hidden = pc.and_(pc.fill_null(needs, False), pc.invert(allowed))
@@ -90,15 +91,15 @@ def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> I
     def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
         length = chunk.num_rows
         columns = [
-            common.constant(collection.collection_id, length),
-            common.constant(collection.name, length),
-            common.constant(batch.batch_id, length),
-            common.constant(batch.name, length),
+            values.constant(collection.collection_id, length),
+            values.constant(collection.name, length),
+            values.constant(batch.batch_id, length),
+            values.constant(batch.name, length),
             chunk["user_id"],
             chunk["content_id"],
             chunk["content_title"],
             chunk["attempt_id"],
-            common.format_dates(common.single(chunk, "attempted_on"), with_time=True, repeated=True),
+            values.format_dates(values.single(chunk, "attempted_on"), with_time=True, repeated=True),
             *(chunk[name] for name in ATTEMPT_COLUMNS[5:-1]),
             consented_responses(lake, collection.collection_id, chunk, needing),
         ]

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from exhaust.builders import common
 from exhaust.builders.consents import latest_active
+from exhaust.lake import values
 from exhaust.lake.catalog import BatchInfo
 from exhaust.lake.extracts import BATCH_USERS
 from exhaust.lake.store import Lake
@@ -57,9 +58,9 @@ def rows(
     collection = batch.collection
 
     def chunk_csv(users: pa.Table) -> tuple[pa.Buffer, int]:
-        enrolled = common.single(users, "user_id")
+        enrolled = values.single(users, "user_id")
         consents = active_consents(lake, collection.collection_id, channel, enrolled)
-        positions = pc.index_in(enrolled, value_set=common.single(consents, "user_id"))
+        positions = pc.index_in(enrolled, value_set=values.single(consents, "user_id"))
         consenting = pc.is_valid(positions)
         users = users.filter(consenting)
         length = users.num_rows
@@ -67,10 +68,10 @@ def rows(
             return pa.py_buffer(b""), 0
         consented_on = consents["consented_on"].take(positions.filter(consenting))
         columns = [
-            common.constant(collection.collection_id, length),
-            common.constant(collection.name, length),
-            common.constant(batch.batch_id, length),
-            common.constant(batch.name, length),
+            values.constant(collection.collection_id, length),
+            values.constant(collection.name, length),
+            values.constant(batch.batch_id, length),
+            values.constant(batch.name, length),
             users["user_id"],
             users["name"],
             users["state"],
@@ -78,8 +79,8 @@ def rows(
             users["org_name"],
             users["phone"],
             users["email"],
-            common.constant("Yes", length),
-            common.format_dates(consented_on),
+            values.constant("Yes", length),
+            values.format_dates(consented_on),
             users["block"],
             users["cluster"],
             users["user_type"],

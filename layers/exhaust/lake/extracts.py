@@ -5,39 +5,94 @@ or attempts.
 groups of its own. A builder then reads a batch's profiles as one run of rows, whatever the batch's size,
 instead of looking its users up across the whole users table (a 387-row batch of a 1,000,000-user lake read
 28 MB of users in 125 ranged reads; it now reads one row group). An enrolment whose user is unknown gets a row
-with only its ids. The builders refuse a batch whose extract is missing or does not match its enrolments.
+with only its ids.
 
-Each row also holds the user's best attempt at each content within the batch (`best_attempts`), so
-progress-exhaust reads scores with the profiles instead of grouping the batch's question rows per chunk.
+Each row also holds the user's best attempt at each content within the batch (`best_attempts`) and the
+enrolment's finished progress-exhaust line (`progress_line`): progress-exhaust depends only on the loaded lake
+(no consent), so the builder streams the lines. The footer records the source tables' files (name, size,
+modification time, footer digest) it was derived from; a builder refuses an extract that is missing or derived
+from other files (`LakeNotIndexed`) instead of writing stale rows. Consents are never precomputed: they are read
+at each build.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from exhaust.lake import schemas
+from exhaust.lake.catalog import Catalog
+from exhaust.lake.progress_lines import ENROLMENT_COLUMNS, lines
 from exhaust.lake.store import Lake
 
 BATCH_USERS = "batch_users"
+PROGRESS_LINE = "progress_line"
 INDEX_COMMAND = "exhaust lake index --lake <root>"
+# What the extract is derived from: a change to any of their files makes it stale.
+SOURCE_TABLES = ("collections", "batches", "enrolments", "users", "assessment_attempts")
+SOURCES_KEY = b"exhaust.sources"
 # Joins (batch_id, user_id) into one key; neither identifier holds this control character.
 _KEY_SEPARATOR = "\x1f"
+_LINE_ROWS = 32_768
 
 
 class LakeNotIndexed(RuntimeError):
-    """The batch_users extract is missing or older than the enrolments: re-run the lake's indexing."""
+    """The batch_users extract is missing or was derived from other files than the lake's: re-run the indexing."""
 
-    def __init__(self, batch_id: str, enrolments: int, profiles: int):
-        super().__init__(
-            f"the lake's {BATCH_USERS} extract holds {profiles} rows for batch {batch_id}, its enrolments "
-            f"{enrolments}: run `{INDEX_COMMAND}` after loading enrolments, users or attempts"
-        )
+    def __init__(self, reason: str):
+        super().__init__(f"the lake's {BATCH_USERS} extract {reason}: run `{INDEX_COMMAND}` after loading the lake")
+
+
+Snapshot = dict[str, list[list[str | int]]]
+
+
+def source_snapshot(lake: Lake) -> Snapshot:
+    """The source tables' files: [name, size, modification time in ns, digest of the footer] each."""
+    snapshot: Snapshot = {}
+    for table in SOURCE_TABLES:
+        digests = {path.rsplit("/", 1)[-1]: footer_digest(metadata) for path, metadata in lake.files(table)}
+        snapshot[table] = [[name, size, mtime, digests[name]] for name, size, mtime in lake.listing(table)]
+    return snapshot
+
+
+def footer_digest(metadata: pq.FileMetaData) -> str:
+    """A digest of a Parquet footer: its rows, row groups and every column chunk's offsets, sizes and statistics."""
+    return hashlib.sha256(json.dumps(metadata.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _stale_tables(lake: Lake, recorded: Snapshot) -> list[str]:
+    """The source tables whose files are not the recorded ones.
+
+    Listing is enough when names, sizes and times agree. A copy of the same files (a restore, local mode's
+    restart) has new times: then the footers decide, which hold each column chunk's size and offsets.
+    """
+    stale = []
+    for table, files in sorted(recorded.items()):
+        listed = lake.listing(table)
+        if [file[:3] for file in files] == [list(entry) for entry in listed]:
+            continue
+        if [file[:2] for file in files] == [list(entry[:2]) for entry in listed]:
+            current = {path.rsplit("/", 1)[-1]: footer_digest(metadata) for path, metadata in lake.files(table)}
+            if all(current.get(str(file[0])) == file[3] for file in files):
+                continue
+        stale.append(table)
+    return stale
 
 
 def write_batch_users(lake: Lake) -> int:
-    """(Re)write the batch_users extract from enrolments, users and attempts; answer its row count."""
-    enrolled = lake.read("enrolments", ["batch_id", "user_id"])
+    """(Re)write the batch_users extract from the source tables; answer its row count.
+
+    Each row: the enrolment's profile, its best attempts and its finished progress-exhaust line. The footer
+    records the source files as they were before reading them, so a load during the indexing shows as stale.
+    """
+    snapshot = source_snapshot(lake)
+    enrolled = lake.read("enrolments", list(dict.fromkeys(["batch_id", *ENROLMENT_COLUMNS])))
+    # In the table's order already when it is one sorted file; a table loaded as several files need not be.
+    enrolled = enrolled.sort_by([("batch_id", "ascending"), ("user_id", "ascending")])
     users = lake.read("users")
     positions = pc.index_in(enrolled["user_id"], value_set=users["user_id"].combine_chunks())
     profiles = users.take(positions)
@@ -46,8 +101,35 @@ def write_batch_users(lake: Lake) -> int:
         columns.setdefault(name, profiles[name])
     keys, best = best_attempts_by_enrolment(lake)
     columns["best_attempts"] = best.take(pc.index_in(_enrolment_key(enrolled), value_set=keys))
-    lake.write(BATCH_USERS, pa.table(columns, schema=schemas.BATCH_USERS))
+    extract = pa.table(columns)
+    catalog = Catalog(lake)
+    parts = (
+        _with_progress_lines(catalog, extract.slice(start, length), enrolled.slice(start, length))
+        for start, length in _batch_runs(enrolled["batch_id"].combine_chunks())
+    )
+    lake.write(BATCH_USERS, parts, metadata={SOURCES_KEY.decode(): json.dumps(snapshot)})
     return enrolled.num_rows
+
+
+def _batch_runs(batch_ids: pa.Array) -> list[tuple[int, int]]:
+    """(start, length) of each batch's run of rows (the enrolments are sorted by batch)."""
+    if not len(batch_ids):
+        return []
+    changes = pc.indices_nonzero(pc.not_equal(batch_ids.slice(1), batch_ids.slice(0, len(batch_ids) - 1)))
+    starts = [0, *(position + 1 for position in changes.to_pylist())]
+    return [(start, end - start) for start, end in zip(starts, [*starts[1:], len(batch_ids)], strict=True)]
+
+
+def _with_progress_lines(catalog: Catalog, extract: pa.Table, enrolled: pa.Table) -> pa.Table:
+    """One batch's rows with their progress-exhaust lines (null where the batch is unknown or retired)."""
+    batch = catalog.batch(extract["batch_id"][0].as_py())
+    if batch is None or batch.retired:
+        return extract.append_column(PROGRESS_LINE, pa.nulls(extract.num_rows, pa.string()))
+    chunks = [
+        lines(batch, enrolled.slice(start, _LINE_ROWS), extract.slice(start, _LINE_ROWS))
+        for start in range(0, extract.num_rows, _LINE_ROWS)
+    ]
+    return extract.append_column(PROGRESS_LINE, pa.chunked_array(chunks, pa.string()))
 
 
 def _enrolment_key(table: pa.Table) -> pa.Array:
@@ -99,9 +181,13 @@ def best_attempts_by_enrolment(lake: Lake) -> tuple[pa.Array, pa.ListArray]:
     return keys.take(starts), pa.ListArray.from_arrays(offsets, entries)
 
 
-def check_indexed(lake: Lake, batch_id: str) -> None:
-    """Raise LakeNotIndexed unless the extract has exactly one profile row per enrolment of the batch."""
-    enrolments = lake.count("enrolments", equals={"batch_id": batch_id})
-    profiles = lake.count(BATCH_USERS, equals={"batch_id": batch_id})
-    if profiles != enrolments:
-        raise LakeNotIndexed(batch_id, enrolments, profiles)
+def check_indexed(lake: Lake) -> None:
+    """Raise LakeNotIndexed unless the extract exists and was derived from the source tables' current files."""
+    if not lake.files(BATCH_USERS):
+        raise LakeNotIndexed("is missing")
+    recorded = lake.file_metadata(BATCH_USERS).get(SOURCES_KEY)
+    if recorded is None:
+        raise LakeNotIndexed("does not record the files it was derived from (written by an older version)")
+    changed = _stale_tables(lake, json.loads(recorded))
+    if changed:
+        raise LakeNotIndexed(f"was derived from other files of {', '.join(changed)} than the lake holds now")

@@ -182,7 +182,15 @@ REGISTRATION_CONSENTS = pa.schema(
 # attempted in the batch, by content_id, so progress-exhaust reads scores with the profiles instead of
 # grouping the batch's question rows.
 BEST_ATTEMPT = pa.struct([("content_id", pa.string()), ("score", pa.float64()), ("max", pa.float64())])
-BATCH_USERS = pa.schema([("batch_id", pa.string(), False), *USERS, ("best_attempts", pa.list_(BEST_ATTEMPT))])
+# `progress_line`: the enrolment's progress-exhaust CSV line (null for a retired or unknown batch).
+BATCH_USERS = pa.schema(
+    [
+        ("batch_id", pa.string(), False),
+        *USERS,
+        ("best_attempts", pa.list_(BEST_ATTEMPT)),
+        ("progress_line", pa.string()),
+    ]
+)
 TELEMETRY = pa.schema(
     [
         ("event_date", pa.date32(), False),

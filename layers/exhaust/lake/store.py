@@ -59,23 +59,35 @@ class Piece:
     isin: Mapping[str, Sequence[Any] | pa.Array]
 
 
-def _holds_any(
-    row_group: pq.RowGroupMetaData, columns: Mapping[str, int], sorted_sets: Mapping[str, list[Any]]
-) -> bool:
+@dataclass(frozen=True)
+class Statistics:
+    """One column chunk's min/max statistics, read out of the footer once (Parquet's objects are slow to ask)."""
+
+    low: Any
+    high: Any
+    nulls_known_absent: bool
+
+    @classmethod
+    def of(cls, chunk: pq.ColumnChunkMetaData) -> Statistics | None:
+        statistics = chunk.statistics
+        if statistics is None or not statistics.has_min_max:
+            return None
+        return cls(statistics.min, statistics.max, statistics.has_null_count and not statistics.null_count)
+
+
+def _holds_any(statistics: Mapping[str, Statistics | None], sorted_sets: Mapping[str, list[Any]]) -> bool:
     """Whether each membership column's [min, max] contains at least one of its wanted values."""
     for name, values in sorted_sets.items():
-        statistics = row_group.column(columns[name]).statistics
-        if statistics is None or not statistics.has_min_max:
+        found = statistics[name]
+        if found is None:
             continue
-        position = bisect.bisect_left(values, statistics.min)
-        if position == len(values) or values[position] > statistics.max:
+        position = bisect.bisect_left(values, found.low)
+        if position == len(values) or values[position] > found.high:
             return False
     return True
 
 
-def _unproven(
-    row_group: pq.RowGroupMetaData, columns: Mapping[str, int], ranges: Mapping[str, Bounds]
-) -> frozenset[str] | None:
+def _unproven(statistics: Mapping[str, Statistics | None], ranges: Mapping[str, Bounds]) -> frozenset[str] | None:
     """From the statistics alone: None when the row group holds no row within the ranges, else the columns whose
     range it may not hold for every row (empty: every row matches).
 
@@ -84,14 +96,14 @@ def _unproven(
     """
     unproven = set()
     for name, (low, high) in ranges.items():
-        statistics = row_group.column(columns[name]).statistics
-        if statistics is None or not statistics.has_min_max:
+        found = statistics[name]
+        if found is None:
             unproven.add(name)
             continue
-        if (high is not None and statistics.min > high) or (low is not None and statistics.max < low):
+        if (high is not None and found.low > high) or (low is not None and found.high < low):
             return None
-        inside = (low is None or statistics.min >= low) and (high is None or statistics.max <= high)
-        if not inside or not statistics.has_null_count or statistics.null_count:
+        inside = (low is None or found.low >= low) and (high is None or found.high <= high)
+        if not inside or not found.nulls_known_absent:
             unproven.add(name)
     return frozenset(unproven)
 
@@ -103,6 +115,7 @@ class Lake:
     filesystem: pafs.FileSystem
     root: str
     _files: dict[str, list[tuple[str, pq.FileMetaData]]] = field(default_factory=dict, repr=False)
+    _statistics: dict[tuple[str, str], list[Statistics | None]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, uri: str) -> Lake:
@@ -128,6 +141,20 @@ class Lake:
             self._files[table] = footers
         return self._files[table]
 
+    def listing(self, table: str) -> list[tuple[str, int, int]]:
+        """The table's Parquet files as (name, size, modification time in ns): one LIST, no footer read."""
+        selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
+        return sorted(
+            (info.base_name, int(info.size or 0), int(info.mtime_ns or 0))
+            for info in self.filesystem.get_file_info(selector)
+            if info.type == pafs.FileType.File and info.path.endswith(".parquet")
+        )
+
+    def file_metadata(self, table: str) -> dict[bytes, bytes]:
+        """The key-value metadata of the table's first file's footer (empty for a missing table)."""
+        files = self.files(table)
+        return dict(files[0][1].metadata or {}) if files else {}
+
     def pieces(
         self,
         table: str,
@@ -150,14 +177,14 @@ class Lake:
         sorted_sets = {name: sorted(_as_list(values)) for name, values in isin.items()}
         found: list[Piece] = []
         for path, metadata in self.files(table):
-            positions = {metadata.schema.column(i).path: i for i in range(metadata.num_columns)}
+            by_column = {name: self._column_statistics(path, metadata, name) for name in [*ranges, *sorted_sets]}
             coverage = []
             for index in range(metadata.num_row_groups):
-                row_group = metadata.row_group(index)
-                unproven = _unproven(row_group, positions, ranges)
-                if unproven is not None and not _holds_any(row_group, positions, sorted_sets):
+                statistics = {name: found[index] for name, found in by_column.items()}
+                unproven = _unproven(statistics, ranges)
+                if unproven is not None and not _holds_any(statistics, sorted_sets):
                     unproven = None
-                coverage.append((index, unproven, row_group.num_rows))
+                coverage.append((index, unproven, metadata.row_group(index).num_rows))
             # Consecutive row groups needing the same checks are read together, in file order.
             for unproven, run in itertools.groupby(coverage, key=lambda item: item[1]):
                 if unproven is None:
@@ -174,6 +201,16 @@ class Lake:
                 if group:
                     found.append(Piece(table, path, tuple(group), count, checked, isin))
         return found
+
+    def _column_statistics(self, path: str, metadata: pq.FileMetaData, name: str) -> list[Statistics | None]:
+        """Each row group's statistics of one column of one file, read out of the footer once per Lake."""
+        key = (path, name)
+        if key not in self._statistics:
+            position = [metadata.schema.column(i).path for i in range(metadata.num_columns)].index(name)
+            self._statistics[key] = [
+                Statistics.of(metadata.row_group(index).column(position)) for index in range(metadata.num_row_groups)
+            ]
+        return self._statistics[key]
 
     def read_piece(
         self,
@@ -240,21 +277,29 @@ class Lake:
         spec = TABLES[table]
         return pa.schema([spec.schema.field(name) for name in columns or spec.schema.names]).empty_table()
 
-    def write(self, table: str, data: pa.Table | Iterable[pa.Table], *, row_group_size: int | None = None) -> str:
+    def write(
+        self,
+        table: str,
+        data: pa.Table | Iterable[pa.Table],
+        *,
+        row_group_size: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
         """Write a whole table (replacing it): sorted by its sort key, cut into row groups with statistics.
 
         Several tables given as an iterable are each sorted and appended in order, so they must already be in
         sort order relative to one another (e.g. one table per batch, in batch id order): memory then holds one
-        part at a time.
+        part at a time. `metadata` goes into the footer (key-value pairs).
         """
         spec = TABLES[table]
+        schema = spec.schema.with_metadata(dict(metadata)) if metadata else spec.schema
         path = f"{self.table_dir(table)}/part-00000.parquet"
         self._remove(table)
         self.filesystem.create_dir(self.table_dir(table), recursive=True)
         parts = [data] if isinstance(data, pa.Table) else data
         with pq.ParquetWriter(
             path,
-            spec.schema,
+            schema,
             filesystem=self.filesystem,
             compression="zstd",
             # Statistics only where reads prune (the sort key): they are most of a footer, read by every build.
@@ -264,6 +309,8 @@ class Lake:
                 for run in _runs(sort_table(spec, part), spec.split_by):
                     writer.write_table(run, row_group_size=row_group_size or spec.row_group_size)
         self._files.pop(table, None)
+        for key in [key for key in self._statistics if key[0].startswith(f"{self.table_dir(table)}/")]:
+            del self._statistics[key]
         return path
 
     def _remove(self, table: str) -> None:

@@ -30,8 +30,6 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -135,6 +133,10 @@ def verify_signature(
 
 
 def post_json(url: str, body: bytes, headers: dict[str, str]) -> int:
+    # Imported here: urllib.request loads http.client, email and ssl, which only a callback needs (cold start).
+    import urllib.error
+    import urllib.request
+
     if urlparse(url).scheme != "https":
         raise ValueError("callbacks are only sent over https")
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (https checked)

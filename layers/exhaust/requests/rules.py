@@ -14,7 +14,6 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import fastjsonschema
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
@@ -456,6 +455,8 @@ def check_against_dataset(submit: SubmitInput, dataset: Dataset) -> None:
     if dataset.encryptionKeyRequired and submit.encryption_key is None:
         raise BadRequest(f"request.encryptionKey: is required for {dataset.datasetId}")
     if dataset.validationJson:
+        import fastjsonschema  # only submits validate: the other request handlers' cold start skips it
+
         try:
             fastjsonschema.validate(dataset.validationJson, submit.dataset_config)
         except fastjsonschema.JsonSchemaValueException as error:
