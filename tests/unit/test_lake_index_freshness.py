@@ -15,6 +15,7 @@ import pytest
 from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import schemas
 from exhaust.lake.extracts import BATCH_USERS, LakeNotIndexed, write_batch_users
+from exhaust.lake.seed import refresh_kept_index
 from exhaust.lake.store import Lake
 
 from tests.unit.handmade_lake import CHANNEL, CONSENTS, at, consent, write_handmade_lake
@@ -97,3 +98,18 @@ def test_a_revocation_counts_at_the_next_build_without_indexing(root: str, tmp_p
     Lake.open(root).write("consents", pa.Table.from_pylist(revoked, schema=schemas.CONSENTS))
     _, after = build(Lake.open(root), tmp_path, "userinfo-exhaust", "B2")
     assert [row[4] for row in after[1:]] == ["u5"]
+
+
+def test_local_mode_re_indexes_a_kept_lake_whose_extract_is_stale_and_leaves_a_fresh_one(
+    root: str, tmp_path: Path
+) -> None:
+    """A state kept from an earlier release (or a table reloaded by hand) builds again after a restart."""
+    assert refresh_kept_index(root) is False
+    lake = Lake.open(root)
+    lake.write("users", renamed(lake.read("users"), "state"))
+    with pytest.raises(LakeNotIndexed):
+        build_progress(root, tmp_path)
+
+    assert refresh_kept_index(root) is True
+    assert build_progress(root, tmp_path)[1:]
+    assert refresh_kept_index(root) is False

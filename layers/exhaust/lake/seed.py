@@ -17,3 +17,23 @@ def seed_lake(settings: RuntimeSettings, channel: str, samples: dict[str, Any]) 
     found = generate(LOCAL_SCALE, LOCAL_SEED, settings.lake_uri, channel=channel)
     found.pop("channel", None)
     return {"samples": {**found, "lakeUri": settings.lake_uri}}
+
+
+def refresh_kept_index(lake_uri: str) -> bool:
+    """Re-index a restored lake whose batch_users extract is stale or from an older version; True if it did.
+
+    A kept state may hold a lake indexed by an earlier release (or reloaded by hand): without this its progress
+    and userinfo builds would fail with LakeNotIndexed until the user ran `exhaust lake index`.
+    """
+    from exhaust.lake.extracts import LakeNotIndexed, check_indexed, write_batch_users
+    from exhaust.lake.store import Lake
+    from exhaust.observability import logger
+
+    lake = Lake.open(lake_uri)
+    try:
+        check_indexed(lake)
+    except LakeNotIndexed as stale:
+        logger.info("re-indexing the kept lake", extra={"reason": str(stale)})
+        write_batch_users(Lake.open(lake_uri))
+        return True
+    return False

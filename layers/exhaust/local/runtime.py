@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
 from exhaust import aws
+from exhaust.lake.seed import refresh_kept_index
 from exhaust.local.atomic import serialize_dynamodb
 from exhaust.local.gateway import LocalGateway
 from exhaust.local.resources import create_resources
@@ -156,6 +157,7 @@ class LocalService:
             self.state.load()
             credentials.update(kept)
             self.restored = True
+            refresh_kept_index(settings.lake_uri)
             resume_interrupted_work(settings)
         else:
             credentials.update({"channel": LOCAL_CHANNEL, "samples": {}})
