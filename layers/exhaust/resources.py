@@ -50,7 +50,8 @@ class QueueSpec:
 
 
 # Exhaust requests. Access patterns (docs/dynamodb.md): read by requestId, list by channel+tag, search by
-# channel / status / dataset, each newest first on `submittedAt`.
+# channel / status / dataset, each newest first on `submittedAt`. The builders' per-batch records live here too,
+# expired by TTL (requests never carry `expiresAt`).
 REQUESTS_TABLE = TableSpec(
     name="requests",
     env_var="EXHAUST_REQUESTS_TABLE",
@@ -61,6 +62,7 @@ REQUESTS_TABLE = TableSpec(
         IndexSpec("by-status", "status", "submittedAt"),
         IndexSpec("by-dataset", "dataset", "submittedAt"),
     ),
+    ttl_attribute="expiresAt",
 )
 # Idempotency-Key records, expired by DynamoDB TTL after 24 hours.
 IDEMPOTENCY_TABLE = TableSpec(

@@ -64,8 +64,12 @@ ROUTES: tuple[Route, ...] = (
         "read",
         "ekstep.analytics.dataset.request.info",
         "token",
-        "Read one request, with fresh download links",
-        query=REQUEST_ID_QUERY,
+        "Read one request, with fresh download links (a page of them, and the manifest's)",
+        query=(
+            *REQUEST_ID_QUERY,
+            ("limit", "file links per answer, 1..1000, default 100"),
+            ("cursor", "filesNextCursor of the previous answer: the next page of file links"),
+        ),
     ),
     Route(
         "GET",

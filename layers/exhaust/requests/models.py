@@ -40,9 +40,12 @@ class OutputFile(BaseModel):
 
 
 class Progress(BaseModel):
+    """Counters the builders add to atomically, once per batch (RequestStore.record_batch)."""
+
     batchesTotal: int = 0
     batchesDone: int = 0
     rowsWritten: int = 0
+    bytesWritten: int = 0
 
 
 class ExhaustRequest(BaseModel):
@@ -61,7 +64,10 @@ class ExhaustRequest(BaseModel):
     updatedAt: int
     completedAt: int | None = None
     executionTimeMs: int | None = None
+    # The first files by name (exhaust.requests.outputs.FILES_ON_ITEM); with filesTotal, how many the request has
+    # in all (its manifest in S3 lists them). Without filesTotal (items written before), all of them.
     files: list[OutputFile] = Field(default_factory=list)
+    filesTotal: int | None = None
     progress: Progress = Field(default_factory=Progress)
     encryptedKey: str | None = None
     callbackUrl: str | None = None
@@ -118,8 +124,15 @@ class JobStatusResponse(BaseModel):
     expiresAt: int | None = None
     progress: Progress
     files: list[FileLink] = Field(default_factory=list)
-    # List and search link only the first files; then this is how many there are (read lists them all).
+    # When the answer links fewer files than the request has (list and search: the first; read: one page), how many
+    # there are in all.
     filesTotal: int | None = None
+    manifestUrl: str | None = Field(
+        default=None, description="Download link of manifest.json, which lists every file of the request"
+    )
+    filesNextCursor: str | None = Field(
+        default=None, description="read: pass it as `cursor` to get the next page of file links"
+    )
     dataAvailableUntil: str | None = Field(
         default=None,
         description="ISO 8601 UTC instant up to which the lake data the request was built from is complete",

@@ -13,7 +13,7 @@ from exhaust.aws import condition_attr as Attr  # boto3's conditions, imported o
 from exhaust.aws import condition_key as Key
 from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
 from exhaust.errors import BadRequest, PayloadTooLarge
-from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, Status
+from exhaust.requests.models import OPEN_STATUSES, ExhaustRequest, OutputFile, Status
 from exhaust.settings import get_settings
 
 # Search's indexes, most selective first, and their partition attributes (docs/dynamodb.md).
@@ -34,6 +34,17 @@ def counter_key(channel: str) -> dict[str, str]:
     return {"requestId": f"{OPEN_COUNTER_PREFIX}{channel}"}
 
 
+# The requestId of a built batch's record: one small item per batch of one submission (a re-submit has another
+# submittedAt, so it starts with no batch recorded). Like the counters, it has no index attribute.
+BATCH_RECORD_PREFIX = "#batch#"
+# Far beyond the longest a submission stays open (3 attempts of at most 12 hours, deferrals of minutes).
+BATCH_RECORD_RETENTION_SECONDS = 7 * 86_400
+
+
+def batch_record_key(request_id: str, submitted_at: int, batch_id: str) -> dict[str, str]:
+    return {"requestId": f"{BATCH_RECORD_PREFIX}{request_id}#{submitted_at}#{batch_id}"}
+
+
 class ConcurrentUpdate(Exception):
     """A conditional write lost: someone else changed the request first."""
 
@@ -44,6 +55,10 @@ class ItemTooLarge(PayloadTooLarge):
 
 class LimitReached(Exception):
     """The channel already has as many open requests as allowed: nothing was written."""
+
+
+class NotOwned(Exception):
+    """The request is no longer PROCESSING under the execution that tried to write: nothing was written."""
 
 
 def _plain(value: Any) -> Any:
@@ -169,6 +184,59 @@ class RequestStore:
         if not written:
             raise ConcurrentUpdate(request.requestId)
         return updated
+
+    def batch_output(self, request: ExhaustRequest, batch_id: str) -> OutputFile | None:
+        """The file a builder recorded for this batch of this submission, if any."""
+        key = batch_record_key(request.requestId, request.submittedAt, batch_id)
+        item = self.table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return OutputFile.model_validate(json.loads(item["file"])) if item else None
+
+    def record_batch(self, request: ExhaustRequest, execution_arn: str, output: OutputFile, now_ms: int) -> bool:
+        """Record a built batch and count it on the request, both or neither (TransactWriteItems).
+
+        The record is put only if the batch has none, and the request's counters are incremented in place
+        (batchesDone, rowsWritten, bytesWritten, version), only while it is PROCESSING under `execution_arn`. So
+        builders running side by side never lose each other's counts, and a batch recorded twice (a retried
+        invocation) counts once: False. NotOwned when the execution no longer owns the request.
+        """
+        record = {
+            **batch_record_key(request.requestId, request.submittedAt, output.batchId),
+            "file": json.dumps(output.model_dump(), sort_keys=True),
+            "expiresAt": now_ms // 1000 + BATCH_RECORD_RETENTION_SECONDS,
+        }
+        count = {
+            "TableName": self.table.name,
+            "Key": {"requestId": request.requestId},
+            "UpdateExpression": (
+                "SET #p.batchesDone = #p.batchesDone + :one, #p.rowsWritten = #p.rowsWritten + :rows, "
+                "#p.bytesWritten = if_not_exists(#p.bytesWritten, :zero) + :bytes, updatedAt = :now, "
+                "#version = #version + :one REMOVE transientSince"
+            ),
+            "ConditionExpression": "#status = :processing AND executionArn = :execution",
+            "ExpressionAttributeNames": {"#p": "progress", "#version": "version", "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":one": 1,
+                ":zero": 0,
+                ":rows": output.rows,
+                ":bytes": output.bytes,
+                ":now": now_ms,
+                ":processing": Status.PROCESSING.value,
+                ":execution": execution_arn,
+            },
+        }
+        put = {"TableName": self.table.name, "Item": record, "ConditionExpression": "attribute_not_exists(requestId)"}
+        try:
+            self.table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])
+        except aws.client_error() as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise NotOwned(request.requestId) from None
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
 
     def open_count(self, channel: str) -> int:
         """The channel's counter of open (SUBMITTED or PROCESSING) requests."""
