@@ -109,6 +109,7 @@ class Pipeline(Construct):
             workflow.BUILDER_FUNCTION: builder.function_arn,
             workflow.FINALIZE_FUNCTION: self.finalize.function_arn,
             workflow.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
+            workflow.BUCKET_PLACEHOLDER: storage.exhaust_bucket.bucket_name,
         }
         self.state_machine = aws_stepfunctions.StateMachine(
             self,
@@ -145,6 +146,8 @@ class Pipeline(Construct):
         )
         executions = f"{execution_prefix}:*"  # this state machine's executions (the sweeper looks at them)
         child_executions = f"{execution_prefix}/*"  # the Distributed Map's child executions
+        plans = storage.exhaust_bucket.arn_for_objects(f"{workflow.PLANS_PREFIX}*")
+        map_results = storage.exhaust_bucket.arn_for_objects(f"{workflow.MAP_RESULTS_PREFIX}/*")
         # The Distributed Map runs each item as a child execution of this state machine. A separate policy (not
         # the role's default one, which the state machine depends on) avoids a circular reference to its own ARN.
         map_policy = aws_iam.Policy(
@@ -161,6 +164,13 @@ class Pipeline(Construct):
                     actions=["states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"],
                     resources=[child_executions],
                 ),
+                # The ItemReader reads Plan's batch list; the ResultWriter writes the children's results (Step
+                # Functions developer guide, "IAM policies for ItemReader" and "... for ResultWriter").
+                aws_iam.PolicyStatement(actions=["s3:GetObject"], resources=[plans]),
+                aws_iam.PolicyStatement(
+                    actions=["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+                    resources=[map_results],
+                ),
             ],
         )
         acknowledge(
@@ -170,6 +180,14 @@ class Pipeline(Construct):
             "only be granted by this state machine's prefix.",
             finding=iam5_resource(map_policy, child_executions),
         )
+        for objects in (plans, map_results):
+            acknowledge(
+                map_policy,
+                "AwsSolutions-IAM5",
+                "Plans and map results are one object per execution (its name) and per Map Run (an id Step "
+                "Functions generates): they can only be named by their prefix.",
+                finding=iam5_resource(map_policy, objects),
+            )
 
         control_environment = {**notify_environment, "EXHAUST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn}
         # Under the queue's visibility timeout, so a message is never handed to a second dispatcher mid-batch.

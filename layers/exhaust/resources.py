@@ -110,6 +110,9 @@ LAKE_PREFIX = "lake/"
 # Legacy day archives and export zips too large to answer inline: presigned, expired after a day (infra/storage.py).
 LEGACY_PREFIX = "legacy/"
 EXPORTS_PREFIX = "exports/"
+# The workflow's working files (Plan's batch lists, the Distributed Map's results), expired after a week.
+PIPELINE_PREFIX = "pipeline/"
+PIPELINE_RETENTION_DAYS = 7
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from exhaust.resources import PIPELINE_PREFIX
+
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 S3_PUT_OBJECT = "arn:aws:states:::s3:putObject"
@@ -38,9 +40,7 @@ MARK_FAILED_FUNCTION = "MarkFailedFunctionArn"
 FUNCTION_PLACEHOLDERS = (BUILDER_FUNCTION, FINALIZE_FUNCTION, MARK_FAILED_FUNCTION)
 # The bucket of the plans and the map's results (the exhaust bucket), substituted like the functions.
 BUCKET_PLACEHOLDER = "ExhaustBucketName"
-# Where the pipeline's working files live in that bucket (an S3 lifecycle rule expires them, infra/storage.py):
-# Plan's batch lists under plans/, the map's results under map-results/{map run id}/ (the ResultWriter adds it).
-PIPELINE_PREFIX = "pipeline/"
+# The pipeline's working files in that bucket, under PIPELINE_PREFIX (expired by a lifecycle rule): Plan's batch lists under plans/, the map's results under map-results/{map run id}/ (the ResultWriter adds it).
 PLANS_PREFIX = f"{PIPELINE_PREFIX}plans/"
 MAP_RESULTS_PREFIX = f"{PIPELINE_PREFIX}map-results"
 
