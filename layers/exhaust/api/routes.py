@@ -67,7 +67,7 @@ ROUTES: tuple[Route, ...] = (
         "Read one request, with fresh download links (a page of them, and the manifest's)",
         query=(
             *REQUEST_ID_QUERY,
-            ("limit", "file links per answer, 1..1000, default 100"),
+            ("limit", "file links per answer, 1..500, default 100"),
             ("cursor", "filesNextCursor of the previous answer: the next page of file links"),
         ),
     ),

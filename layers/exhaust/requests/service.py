@@ -46,9 +46,14 @@ SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT = 20, 1000
 # Links per job in list and search answers: a job's links are two URLs of about 1 KB each in AWS (the session
 # token), so a page of 1,000 jobs stays far below Lambda's 6 MB response (docs/decisions.md).
 LINKS_PER_JOB_IN_PAGES = 1
-# File links per read answer: a page of 1,000 links is about 1 MB in AWS; the rest are a cursor away (and all of
-# them in the manifest, whose link every answer with links carries).
-READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT = 100, 1000
+# Jobs of one list or search answer that carry links (their file's and their manifest's): in AWS a link is about
+# 1.5 KB with the session token, so 1,000 linked jobs would answer about 5 MB, near the 6 MB limit. The jobs after
+# these carry filesTotal without links (read signs them); a page of any size answers about 1.5 MB at most.
+LINKED_JOBS_PER_PAGE = 200
+# File links per read answer: each file's link appears twice (files[].url and downloadUrls), about 3 KB in AWS with
+# the session token, so the largest page answers about 1.6 MB; the rest are a cursor away (and all of them in the
+# manifest, whose link every answer with links carries).
+READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT = 100, 500
 SEARCH_FILTERS = ("dataset", "channel", "status", "requestedDate")
 RETRY_AFTER_SECONDS = 60
 
@@ -253,7 +258,7 @@ class RequestService:
     ) -> dict[str, Any]:
         size = parse_limit(limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
         requests, next_cursor = self.store.list_by_tag(channel, tag, size, cursor)
-        jobs = [self.page_view(request, principal) for request in requests]
+        jobs = self.page_views(requests, principal)
         answer: dict[str, Any] = {"count": len(jobs), "jobs": jobs}
         if next_cursor:
             answer["nextCursor"] = next_cursor
@@ -303,7 +308,7 @@ class RequestService:
             raise BadRequest("request.cursor: must be the nextCursor string of a previous answer")
         page, next_cursor = self.store.search(supported, day_range, size, cursor)
         count, exact = self.store.count_matches(supported, day_range)
-        jobs = [self.page_view(found, principal) for found in page]
+        jobs = self.page_views(page, principal)
         answer: dict[str, Any] = {"count": count, "jobs": jobs}
         if not exact:
             answer["countIsLowerBound"] = True
@@ -312,10 +317,15 @@ class RequestService:
         return answer
 
     # -- the answer -------------------------------------------------------------------------------------
-    def page_view(self, request: ExhaustRequest, principal: Principal | None) -> dict[str, Any]:
-        """A job of a list or search page: links for at most LINKS_PER_JOB_IN_PAGES files, and the manifest's."""
-        view = self.view(request, principal, LINKS_PER_JOB_IN_PAGES, paged=False)
-        return view.model_dump(mode="json", exclude_none=True)
+    def page_views(self, requests: list[ExhaustRequest], principal: Principal | None) -> list[dict[str, Any]]:
+        """The jobs of a list or search page: the first LINKED_JOBS_PER_PAGE with links for at most
+        LINKS_PER_JOB_IN_PAGES files and the manifest's, the others with filesTotal only."""
+        return [
+            self.view(
+                request, principal, LINKS_PER_JOB_IN_PAGES if index < LINKED_JOBS_PER_PAGE else 0, paged=False
+            ).model_dump(mode="json", exclude_none=True)
+            for index, request in enumerate(requests)
+        ]
 
     def view(
         self,
@@ -337,23 +347,20 @@ class RequestService:
         total = files_total(request)
         message = request.statusMessage
         moment = now_ms()
+        linkable = False
         if request.status == Status.SUCCESS and request.completedAt is not None and request.deletedAt is None:
             expires_on = request.completedAt + self.settings.output_retention_days * 86_400_000
             if moment >= expires_on:
                 day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
                 message = f"The files of this request expired on {day}; submit it again to rebuild them"
-            elif principal is not None and request.channel in principal.channels:
-                links = [
-                    FileLink(
-                        name=f.name,
-                        rows=f.rows,
-                        bytes=f.bytes,
-                        sha256=f.sha256,
-                        url=self.signer.sign(f.key, f.name),
-                    )
-                    for f in self.files_page(request, offset, link_limit)
-                ]
-                manifest_url = self.signer.sign(manifest_key(request), MANIFEST_NAME)
+            else:
+                linkable = principal is not None and request.channel in principal.channels
+        if linkable and link_limit > 0:
+            links = [
+                FileLink(name=f.name, rows=f.rows, bytes=f.bytes, sha256=f.sha256, url=self.signer.sign(f.key, f.name))
+                for f in self.files_page(request, offset, link_limit)
+            ]
+            manifest_url = self.signer.sign(manifest_key(request), MANIFEST_NAME)
         after = offset + len(links)
         return JobStatusResponse(
             requestId=request.requestId,
@@ -375,7 +382,7 @@ class RequestService:
             expiresAt=self.signer.expires_at_ms(moment) if links else None,
             progress=request.progress,
             files=links,
-            filesTotal=total if links and (offset > 0 or after < total) else None,
+            filesTotal=total if linkable and (offset > 0 or after < total) else None,
             manifestUrl=manifest_url,
             filesNextCursor=encode_files_cursor(request, after) if links and paged and after < total else None,
             **readiness_fields(request),

@@ -75,6 +75,8 @@ def to_item(request: ExhaustRequest) -> dict[str, Any]:
     item = request.model_dump(mode="json", exclude_none=True)
     # Kept as JSON text: partners' configs may hold floats and nulls that DynamoDB maps would change.
     item["datasetConfig"] = json.dumps(request.datasetConfig, sort_keys=True)
+    # The first files too (exhaust.requests.outputs): one attribute of JSON text, cheaper to read than nested maps.
+    item["files"] = json.dumps(item.get("files", []), separators=(",", ":"))
     item["tagKey"] = request.tag_key
     size = dynamodb_item_size(item)
     if size > DYNAMODB_ITEM_MAX_BYTES:
@@ -89,6 +91,8 @@ def from_item(item: dict[str, Any]) -> ExhaustRequest:
     plain = _plain(item)
     plain.pop("tagKey", None)
     plain["datasetConfig"] = json.loads(plain["datasetConfig"])
+    if isinstance(plain.get("files"), str):  # items written before hold a list of maps
+        plain["files"] = json.loads(plain["files"])
     return ExhaustRequest.model_validate(plain)
 
 
