@@ -151,7 +151,8 @@ def simulate(batches: int, batch_seconds: float, rows: int, concurrency: int) ->
     dispatcher.dispatch_message(json.dumps({"requestId": request_id, "attempt": 0}))
     wall = time.monotonic() - started
     done = RequestStore().get(request_id)
-    assert done is not None and done.status.value == "SUCCESS", done and done.statusMessage
+    if done is None or done.status.value != "SUCCESS":
+        raise RuntimeError(f"the simulated request did not succeed: {done and done.statusMessage}")
     fixed = timings.get("plan", 0.0) + timings.get("finalize", 0.0)
     model = math.ceil(batches / concurrency) * batch_seconds + fixed
     return {

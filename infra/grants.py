@@ -166,7 +166,11 @@ PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
         DecryptSecrets(),
         Objects(resources.EXHAUST_BUCKET.name, PLANS_PREFIX, read=False, write=True),
     ),
-    "finalize": (REQUESTS_WRITE, REQUEST_OUTPUTS_WRITE, Objects(resources.EXHAUST_BUCKET.name, f"{MAP_RESULTS_PREFIX}/")),
+    "finalize": (
+        REQUESTS_WRITE,
+        REQUEST_OUTPUTS_WRITE,
+        Objects(resources.EXHAUST_BUCKET.name, f"{MAP_RESULTS_PREFIX}/"),
+    ),
     "mark_failed": (REQUESTS_WRITE, SendToQueue()),
 }
 

@@ -108,13 +108,16 @@ def test_the_state_machine_role_reads_plans_and_writes_map_results_only(resource
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         if {"Ref": role} in p["Properties"].get("Roles", [])
     ]
-    s3 = {render(r): set(listed(s["Action"])) for s in granted for r in listed(s["Resource"]) if "s3:" in str(s["Action"])}
+    s3 = {
+        render(r): set(listed(s["Action"])) for s in granted for r in listed(s["Resource"]) if "s3:" in str(s["Action"])
+    }
     (plans,) = [arn for arn in s3 if arn.endswith(f"/{wf.PLANS_PREFIX}*")]
     (results,) = [arn for arn in s3 if arn.endswith(f"/{wf.MAP_RESULTS_PREFIX}/*")]
     assert s3[plans] == {"s3:GetObject"}
     assert s3[results] == {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"}
     assert set(s3) == {plans, results}
-    assert "StorageExhaustBucket" in plans and "StorageExhaustBucket" in results
+    assert "StorageExhaustBucket" in plans
+    assert "StorageExhaustBucket" in results
 
 
 def test_plan_writes_and_finalize_reads_only_the_pipeline_files_they_need(resources):

@@ -87,9 +87,9 @@ def history() -> Iterator[dict[str, Any]]:
             ids.append(request_id)
         manifests = Manifests()
         for request_id in (ids[0], ids[-1]):
-            request = store.get(request_id)
-            assert request is not None
-            manifests.write(request, files_of(request_id))
+            stored = store.get(request_id)
+            assert stored is not None
+            manifests.write(stored, files_of(request_id))
         token = CredentialStore().create(
             "token", "partner a", channels=["channel-a"], roles=["ORG_ADMIN"], user_id="user-a"
         )[0]

@@ -187,9 +187,7 @@ def test_a_dynamodb_write_failing_after_the_upload_rebuilds_the_batch_once_more(
         built = real_builder(*args, **kwargs)
         if not armed:  # the zip is uploaded; the write that records it fails
             armed.append(True)
-            faults.fail(
-                "dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException", status=400, times=1
-            )
+            faults.fail("dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException", status=400, times=1)
         return built
 
     harness.pipeline.build_file = builder_then_dynamodb_fails

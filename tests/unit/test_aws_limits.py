@@ -120,7 +120,8 @@ def test_the_result_writer_writes_step_functions_manifest_and_result_files():
     runner.run(ARN, {"requestId": "R", "attempt": 0})
     details = called[-1][1]["mapResults"]
     assert details["Bucket"] == BUCKET
-    assert details["Key"].startswith(f"{wf.MAP_RESULTS_PREFIX}/") and details["Key"].endswith("/manifest.json")
+    assert details["Key"].startswith(f"{wf.MAP_RESULTS_PREFIX}/")
+    assert details["Key"].endswith("/manifest.json")
     manifest = json.loads(objects.get(BUCKET, details["Key"]))
     assert manifest["DestinationBucket"] == BUCKET
     assert manifest["MapRunArn"].startswith("arn:aws:states:us-east-1:1:mapRun:m/BuildBatches:")

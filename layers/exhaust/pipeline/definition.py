@@ -40,7 +40,8 @@ MARK_FAILED_FUNCTION = "MarkFailedFunctionArn"
 FUNCTION_PLACEHOLDERS = (BUILDER_FUNCTION, FINALIZE_FUNCTION, MARK_FAILED_FUNCTION)
 # The bucket of the plans and the map's results (the exhaust bucket), substituted like the functions.
 BUCKET_PLACEHOLDER = "ExhaustBucketName"
-# The pipeline's working files in that bucket, under PIPELINE_PREFIX (expired by a lifecycle rule): Plan's batch lists under plans/, the map's results under map-results/{map run id}/ (the ResultWriter adds it).
+# The pipeline's working files in that bucket, under PIPELINE_PREFIX (expired by a lifecycle rule): Plan's batch
+# lists under plans/, the map's results under map-results/{map run id}/ (the ResultWriter adds the id).
 PLANS_PREFIX = f"{PIPELINE_PREFIX}plans/"
 MAP_RESULTS_PREFIX = f"{PIPELINE_PREFIX}map-results"
 

@@ -277,13 +277,18 @@ class LocalRunner:
         if reader is None:
             items = read_path(state.get("ItemsPath", "$"), data, context)
         else:
-            if reader["Resource"] != workflow.S3_GET_OBJECT or reader.get("ReaderConfig", {}).get("InputType") != "JSON":
+            if (
+                reader["Resource"] != workflow.S3_GET_OBJECT
+                or reader.get("ReaderConfig", {}).get("InputType") != "JSON"
+            ):
                 raise StatesError("States.Runtime", "the local runner reads JSON arrays with s3:getObject only")
             where = resolve(reader["Parameters"], data, context)
             try:
                 items = json.loads(self.objects.get(where["Bucket"], where["Key"]))
             except Exception as failure:
-                raise StatesError("States.ItemReaderFailed", f"reading s3://{where['Bucket']}/{where['Key']}: {failure}")
+                raise StatesError(
+                    "States.ItemReaderFailed", f"reading s3://{where['Bucket']}/{where['Key']}: {failure}"
+                ) from failure
         if not isinstance(items, list):
             raise StatesError("States.ItemReaderFailed", "the items are not a JSON array")
         return items

@@ -60,7 +60,11 @@ class Manifests:
         entries = [file.model_dump() for file in files]
         for page, start in enumerate(range(0, len(entries), MANIFEST_PAGE_FILES)):
             key = manifest_page_key(request, page)
-            body = {"requestId": request.requestId, "offset": start, "files": entries[start : start + MANIFEST_PAGE_FILES]}
+            body = {
+                "requestId": request.requestId,
+                "offset": start,
+                "files": entries[start : start + MANIFEST_PAGE_FILES],
+            }
             s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(body).encode(), ContentType="application/json")
             written.append(key)
         manifest: dict[str, Any] = {
