@@ -222,6 +222,7 @@ def main() -> None:
     )
     os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # the per-batch EMF lines would flood the output
     results = []
     for batches in arguments.batches:
         with mock_aws():

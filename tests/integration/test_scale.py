@@ -190,3 +190,48 @@ def test_a_batch_record_counts_once_and_a_stale_execution_writes_nothing(aws_res
     assert unchanged is not None
     assert unchanged.progress == counted.progress
     assert unchanged.version == counted.version
+
+
+def test_a_transaction_conflict_with_another_builder_is_tried_again(aws_resources, monkeypatch):
+    from botocore.exceptions import ClientError
+    from exhaust.requests import store as store_module
+
+    store = RequestStore()
+    now = int(time.time() * 1000)
+    request = ExhaustRequest(
+        requestId="C" * 32,
+        channel=CHANNEL,
+        tag="tag-1",
+        dataset="progress-exhaust",
+        datasetConfig={"batchId": "b"},
+        requestedBy="user-a",
+        status=Status.PROCESSING,
+        submittedAt=now,
+        updatedAt=now,
+        executionArn="arn:aws:states:us-east-1:1:execution:m:mine",
+    )
+    assert store.create(request)
+    client = store.table.meta.client
+    real = client.transact_write_items
+    conflicts = [1, 2]
+
+    def conflicting(**arguments: Any) -> Any:
+        if conflicts:
+            conflicts.pop()
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                    "CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}],
+                },
+                "TransactWriteItems",
+            )
+        return real(**arguments)
+
+    monkeypatch.setattr(client, "transact_write_items", conflicting)
+    monkeypatch.setattr(store_module, "TRANSACTION_CONFLICT_BACKOFF_SECONDS", 0)
+    output = OutputFile(name="b1.zip", key="requests/b1.zip", rows=7, bytes=70, sha256="0" * 64, batchId="b1")
+    assert store.record_batch(request, "arn:aws:states:us-east-1:1:execution:m:mine", output, now) is True
+    assert conflicts == []
+    counted = store.get(request.requestId)
+    assert counted is not None
+    assert counted.progress.batchesDone == 1

@@ -76,6 +76,9 @@ THROTTLING_CODES = frozenset(
         "InternalServerError",
         "RequestTimeout",
         "KMSInternalException",
+        # A write that met a transaction on the same item (a builder recording its batch): nothing was written.
+        "TransactionConflictException",
+        "TransactionCanceledException",
     }
 )
 

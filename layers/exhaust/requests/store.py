@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +41,12 @@ def counter_key(channel: str) -> dict[str, str]:
 BATCH_RECORD_PREFIX = "#batch#"
 # Far beyond the longest a submission stays open (3 attempts of at most 12 hours, deferrals of minutes).
 BATCH_RECORD_RETENTION_SECONDS = 7 * 86_400
+
+
+# Builders finishing at the same moment all update the request item: DynamoDB cancels a transaction that meets
+# another on the same item (TransactionConflict) and writes nothing; it is tried again after a short random wait.
+TRANSACTION_CONFLICT_ATTEMPTS = 5
+TRANSACTION_CONFLICT_BACKOFF_SECONDS = 0.05
 
 
 def batch_record_key(request_id: str, submitted_at: int, batch_id: str) -> dict[str, str]:
@@ -229,18 +237,24 @@ class RequestStore:
             },
         }
         put = {"TableName": self.table.name, "Item": record, "ConditionExpression": "attribute_not_exists(requestId)"}
-        try:
-            self.table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])
-        except aws.client_error() as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
+        for attempt in range(TRANSACTION_CONFLICT_ATTEMPTS):
+            try:
+                self.table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])
+            except aws.client_error() as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise NotOwned(request.requestId) from None
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False
+                # Another builder's transaction held the request item at that moment: nothing was written.
+                if "TransactionConflict" in reasons and attempt + 1 < TRANSACTION_CONFLICT_ATTEMPTS:
+                    time.sleep(random.uniform(0, TRANSACTION_CONFLICT_BACKOFF_SECONDS * 2**attempt))
+                    continue
                 raise
-            reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise NotOwned(request.requestId) from None
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+            return True
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def open_count(self, channel: str) -> int:
         """The channel's counter of open (SUBMITTED or PROCESSING) requests."""
