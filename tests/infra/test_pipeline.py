@@ -215,3 +215,10 @@ def test_failed_executions_and_builder_errors_raise_alarms(resources):
     descriptions = " ".join(a.get("AlarmDescription", "") for a in alarms)
     assert "workflow executions failed" in descriptions
     assert "Builder function reported errors" in descriptions
+
+
+def test_batch_records_expire_by_the_requests_tables_ttl(resources):
+    (table,) = [
+        t for i, t in of_type(resources, "AWS::DynamoDB::Table").items() if i.startswith("StorageRequestsTable")
+    ]
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
