@@ -157,11 +157,13 @@ def test_a_batch_whose_answer_was_lost_is_counted_once(aws_resources, monkeypatc
     assert_built_within_limits(aws_resources, request_id, 5, builder)
 
 
-def test_a_batch_record_counts_once_and_a_stale_execution_writes_nothing(aws_resources):
-    store = RequestStore()
-    now = int(time.time() * 1000)
+MINE = "arn:aws:states:us-east-1:1:execution:m:mine"
+
+
+def processing_request(store: RequestStore, request_id: str, now: int) -> ExhaustRequest:
+    """A stored request PROCESSING under the execution MINE."""
     request = ExhaustRequest(
-        requestId="R" * 32,
+        requestId=request_id,
         channel=CHANNEL,
         tag="tag-1",
         dataset="progress-exhaust",
@@ -170,12 +172,19 @@ def test_a_batch_record_counts_once_and_a_stale_execution_writes_nothing(aws_res
         status=Status.PROCESSING,
         submittedAt=now,
         updatedAt=now,
-        executionArn="arn:aws:states:us-east-1:1:execution:m:mine",
+        executionArn=MINE,
     )
     assert store.create(request)
+    return request
+
+
+def test_a_batch_record_counts_once_and_a_stale_execution_writes_nothing(aws_resources):
+    store = RequestStore()
+    now = int(time.time() * 1000)
+    request = processing_request(store, "R" * 32, now)
     output = OutputFile(name="b1.zip", key="requests/b1.zip", rows=7, bytes=70, sha256="0" * 64, batchId="b1")
-    assert store.record_batch(request, "arn:aws:states:us-east-1:1:execution:m:mine", output, now) is True
-    assert store.record_batch(request, "arn:aws:states:us-east-1:1:execution:m:mine", output, now) is False
+    assert store.record_batch(request, MINE, output, now) is True
+    assert store.record_batch(request, MINE, output, now) is False
     counted = store.get(request.requestId)
     assert counted is not None
     assert (counted.progress.batchesDone, counted.progress.rowsWritten, counted.progress.bytesWritten) == (1, 7, 70)
@@ -198,19 +207,7 @@ def test_a_transaction_conflict_with_another_builder_is_tried_again(aws_resource
 
     store = RequestStore()
     now = int(time.time() * 1000)
-    request = ExhaustRequest(
-        requestId="C" * 32,
-        channel=CHANNEL,
-        tag="tag-1",
-        dataset="progress-exhaust",
-        datasetConfig={"batchId": "b"},
-        requestedBy="user-a",
-        status=Status.PROCESSING,
-        submittedAt=now,
-        updatedAt=now,
-        executionArn="arn:aws:states:us-east-1:1:execution:m:mine",
-    )
-    assert store.create(request)
+    request = processing_request(store, "C" * 32, now)
     client = store.table.meta.client
     real = client.transact_write_items
     conflicts = [1, 2]
@@ -230,7 +227,7 @@ def test_a_transaction_conflict_with_another_builder_is_tried_again(aws_resource
     monkeypatch.setattr(client, "transact_write_items", conflicting)
     monkeypatch.setattr(store_module, "TRANSACTION_CONFLICT_BACKOFF_SECONDS", 0)
     output = OutputFile(name="b1.zip", key="requests/b1.zip", rows=7, bytes=70, sha256="0" * 64, batchId="b1")
-    assert store.record_batch(request, "arn:aws:states:us-east-1:1:execution:m:mine", output, now) is True
+    assert store.record_batch(request, MINE, output, now) is True
     assert conflicts == []
     counted = store.get(request.requestId)
     assert counted is not None
