@@ -232,3 +232,31 @@ def test_a_transaction_conflict_with_another_builder_is_tried_again(aws_resource
     counted = store.get(request.requestId)
     assert counted is not None
     assert counted.progress.batchesDone == 1
+
+
+def test_a_full_write_that_meets_a_builders_transaction_is_a_lost_race(aws_resources, monkeypatch):
+    """DynamoDB refuses a PutItem on an item a transaction holds (TransactionConflictException): the writer (e.g. a
+    cancel while builders record) re-reads and tries again, as after any lost race, instead of failing."""
+    from botocore.exceptions import ClientError
+    from exhaust.requests.store import ConcurrentUpdate
+
+    store = RequestStore()
+    request = processing_request(store, "D" * 32, int(time.time() * 1000))
+    client = store.table.meta.client
+
+    def put_conflicting(**arguments: Any) -> Any:
+        raise ClientError({"Error": {"Code": "TransactionConflictException", "Message": "conflict"}}, "PutItem")
+
+    def transaction_conflicting(**arguments: Any) -> Any:
+        raise ClientError(
+            {
+                "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+            },
+            "TransactWriteItems",
+        )
+
+    monkeypatch.setattr(store.table, "put_item", put_conflicting)
+    monkeypatch.setattr(client, "transact_write_items", transaction_conflicting)
+    with pytest.raises(ConcurrentUpdate):
+        store.replace(request.model_copy(update={"statusMessage": "x"}), request.version)

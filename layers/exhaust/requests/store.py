@@ -278,7 +278,8 @@ class RequestStore:
                 ExpressionAttributeValues=values,
             )
         except aws.client_error() as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            # A transaction on the item at that moment (a builder recording its batch) refuses the write like a race.
+            if error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionConflictException"):
                 return False
             raise
         return True
@@ -320,7 +321,7 @@ class RequestStore:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            if reasons and reasons[0] in ("ConditionalCheckFailed", "TransactionConflict"):
                 return False
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise LimitReached(channel) from None
