@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth bench bench-answers fuzz deploy smoke lock clean
+.PHONY: install run test test-fast lint format synth bench bench-answers bench-scale test-scale fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -61,6 +61,14 @@ synth: install
 ## The builders against their floor, small batches and cold starts; figures in bench/results.json and docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/bench_builders.py
+
+## Requests of 1,000 and 10,000 batches through the real workflow document, builder stubbed (docs/scaling.md).
+bench-scale: install
+	$(BIN)/python bench/bench_scale.py
+
+## The 10,000-batch request end to end (tests/integration/test_scale.py; make test runs the 2,000-batch one).
+test-scale: install
+	EXHAUST_SCALE_TESTS=1 $(BIN)/pytest tests/integration/test_scale.py -q
 
 ## The largest legacy and export answers on the answers lake, against API Gateway's 29 s (docs/benchmarks.md).
 bench-answers: install

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import aws_iam, aws_lambda
 from exhaust import resources
+from exhaust.pipeline.definition import MAP_RESULTS_PREFIX, PLANS_PREFIX
 from exhaust.readiness import MARKER_NAME
 from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX
 
@@ -156,8 +157,20 @@ PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
     "dispatcher": (REQUESTS_WRITE, SendToQueue()),
     "sweeper": (REQUESTS_WRITE, SendToQueue()),
     # Plan and BuildBatch: the only function that decrypts a partner's encryptionKey.
-    "builder": (REQUESTS_WRITE, DATASETS_READ, LAKE_READ, REQUEST_OUTPUTS_WRITE, DecryptSecrets()),
-    "finalize": (REQUESTS_WRITE, REQUEST_OUTPUTS_WRITE),
+    # Plan writes the batch list the map's ItemReader reads; Finalize reads the map's results (ResultWriter).
+    "builder": (
+        REQUESTS_WRITE,
+        DATASETS_READ,
+        LAKE_READ,
+        REQUEST_OUTPUTS_WRITE,
+        DecryptSecrets(),
+        Objects(resources.EXHAUST_BUCKET.name, PLANS_PREFIX, read=False, write=True),
+    ),
+    "finalize": (
+        REQUESTS_WRITE,
+        REQUEST_OUTPUTS_WRITE,
+        Objects(resources.EXHAUST_BUCKET.name, f"{MAP_RESULTS_PREFIX}/"),
+    ),
     "mark_failed": (REQUESTS_WRITE, SendToQueue()),
 }
 

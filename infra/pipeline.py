@@ -83,14 +83,14 @@ class ExhaustWorkflow(Construct):
         self.mark_failed = self._function(
             "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps
         )
-        self.state_machine = self._state_machine(settings, builder)
+        self.state_machine = self._state_machine(settings, builder, storage)
         stack = Stack.of(self)
         execution_prefix = (
             f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
             f"{self.state_machine.state_machine_name}"
         )
         self._executions = f"{execution_prefix}:*"  # this state machine's executions (the sweeper looks at them)
-        self._allow_distributed_map(child_executions=f"{execution_prefix}/*")
+        self._allow_distributed_map(f"{execution_prefix}/*", storage)
 
         control_environment = {**notify_environment, "EXHAUST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn}
         self.dispatcher = self._dispatcher(layers, control_environment, storage)
@@ -124,7 +124,9 @@ class ExhaustWorkflow(Construct):
         )
         return secret
 
-    def _state_machine(self, settings: StackSettings, builder: aws_lambda.Function) -> aws_stepfunctions.StateMachine:
+    def _state_machine(
+        self, settings: StackSettings, builder: aws_lambda.Function, storage: Storage
+    ) -> aws_stepfunctions.StateMachine:
         """The one workflow definition, deployed with the functions' ARNs for its placeholders."""
         # Named (per stack), so deleted with the stack: a retained group would block the next deploy of the same name.
         log_group = aws_logs.LogGroup(
@@ -138,6 +140,7 @@ class ExhaustWorkflow(Construct):
             workflow.BUILDER_FUNCTION: builder.function_arn,
             workflow.FINALIZE_FUNCTION: self.finalize.function_arn,
             workflow.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
+            workflow.BUCKET_PLACEHOLDER: storage.exhaust_bucket.bucket_name,
         }
         state_machine = aws_stepfunctions.StateMachine(
             self,
@@ -170,9 +173,12 @@ class ExhaustWorkflow(Construct):
         )
         return state_machine
 
-    def _allow_distributed_map(self, child_executions: str) -> None:
-        """The Distributed Map runs each item as a child execution of this state machine. A separate policy (not
-        the role's default one, which the state machine depends on) avoids a circular reference to its own ARN."""
+    def _allow_distributed_map(self, child_executions: str, storage: Storage) -> None:
+        """The Distributed Map runs each item as a child execution of this state machine, reads Plan's batch list
+        (ItemReader) and writes its results (ResultWriter). A separate policy (not the role's default one, which the
+        state machine depends on) avoids a circular reference to its own ARN."""
+        plans = storage.exhaust_bucket.arn_for_objects(f"{workflow.PLANS_PREFIX}*")
+        map_results = storage.exhaust_bucket.arn_for_objects(f"{workflow.MAP_RESULTS_PREFIX}/*")
         map_policy = aws_iam.Policy(
             self,
             "DistributedMapPolicy",
@@ -187,6 +193,13 @@ class ExhaustWorkflow(Construct):
                     actions=["states:DescribeExecution", "states:StopExecution", "states:RedriveExecution"],
                     resources=[child_executions],
                 ),
+                # The ItemReader reads Plan's batch list; the ResultWriter writes the children's results (Step
+                # Functions developer guide, "IAM policies for ItemReader" and "... for ResultWriter").
+                aws_iam.PolicyStatement(actions=["s3:GetObject"], resources=[plans]),
+                aws_iam.PolicyStatement(
+                    actions=["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+                    resources=[map_results],
+                ),
             ],
         )
         acknowledge(
@@ -196,6 +209,14 @@ class ExhaustWorkflow(Construct):
             "only be granted by this state machine's prefix.",
             finding=iam5_resource(map_policy, child_executions),
         )
+        for objects in (plans, map_results):
+            acknowledge(
+                map_policy,
+                "AwsSolutions-IAM5",
+                "Plans and map results are one object per execution (its name) and per Map Run (an id Step "
+                "Functions generates): they can only be named by their prefix.",
+                finding=iam5_resource(map_policy, objects),
+            )
 
     def _dispatcher(
         self, layers: list[aws_lambda.ILayerVersion], environment: dict[str, str], storage: Storage

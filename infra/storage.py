@@ -60,6 +60,12 @@ class Storage(Construct):
                     id="expire-legacy-downloads", prefix=resources.LEGACY_PREFIX, expiration=Duration.days(1)
                 ),
                 aws_s3.LifecycleRule(id="expire-exports", prefix=resources.EXPORTS_PREFIX, expiration=Duration.days(1)),
+                # Plans and map results matter only while their execution runs (12 hours at most).
+                aws_s3.LifecycleRule(
+                    id="expire-pipeline-files",
+                    prefix=resources.PIPELINE_PREFIX,
+                    expiration=Duration.days(resources.PIPELINE_RETENTION_DAYS),
+                ),
                 aws_s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
         )

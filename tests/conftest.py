@@ -59,9 +59,14 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
     from exhaust import aws
     from exhaust.api import lifecycle as lifecycle_api
     from exhaust.api import requests as request_api
+    from exhaust.local.atomic import serialize_dynamodb
     from exhaust.local.resources import create_resources
     from exhaust.settings import get_settings
     from moto import mock_aws
+
+    # As local mode does: moto's conditional writes and transactions are not atomic across threads (the map's
+    # builders run side by side).
+    serialize_dynamodb()
 
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {

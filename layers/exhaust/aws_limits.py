@@ -11,6 +11,14 @@ from typing import Any
 # Step Functions quotas, "Maximum input or output size for a task, state, or execution": 256 KiB of UTF-8 text
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html). Over it: States.DataLimitExceeded.
 STATE_PAYLOAD_MAX_BYTES = 256 * 1024
+# A Distributed Map item becomes its child execution's input, an execution input under the quota above; and
+# "ItemBatcher (Map)": MaxInputBytesPerBatch is at most 256 KiB. Over it the child fails with States.DataLimitExceeded
+# (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-itembatcher.html).
+MAP_ITEM_MAX_BYTES = 256 * 1024
+# "ResultWriter (Map)": the results of one status go to files of at most 5 GB each, SUCCEEDED_0.json,
+# SUCCEEDED_1.json, ... listed in the Map Run's manifest.json
+# (https://docs.aws.amazon.com/step-functions/latest/dg/input-output-resultwriter.html).
+RESULT_WRITER_FILE_MAX_BYTES = 5 * 1024**3
 # DynamoDB quotas, "Item size": 400 KB, attribute names (UTF-8) plus values
 # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items).
 DYNAMODB_ITEM_MAX_BYTES = 400 * 1024

@@ -33,6 +33,8 @@ from typing import Any, TextIO
 from exhaust.digests import file_sha256
 
 SUBMIT_PATH = "/api/dataset/v1/request/submit"
+# File links per read page when the client follows filesNextCursor (the API allows 1..500).
+READ_PAGE_LIMIT = 500
 READ_PATH = "/api/dataset/v1/request/read/{tag}"
 LIST_PATH = "/api/dataset/v1/request/list/{tag}"
 SEARCH_PATH = "/api/dataset/v1/request/search"
@@ -127,9 +129,22 @@ class ExhaustClient:
             raise ClientError(f"read refused: {answer.describe()}")
         return answer.result
 
-    def _read(self, tag: str, request_id: str) -> ApiAnswer:
-        query = urllib.parse.urlencode({"requestId": request_id})
+    def _read(self, tag: str, request_id: str, cursor: str | None = None) -> ApiAnswer:
+        parameters = {"requestId": request_id, **({"cursor": cursor, "limit": str(READ_PAGE_LIMIT)} if cursor else {})}
+        query = urllib.parse.urlencode(parameters)
         return self.call("GET", READ_PATH.format(tag=urllib.parse.quote(tag, safe="")) + "?" + query)
+
+    def all_files(self, result: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every file of a read answer: read answers a page of links, `filesNextCursor` the next one."""
+        files = list(result.get("files") or [])
+        cursor = result.get("filesNextCursor")
+        while cursor:
+            answer = self._read(str(result["tag"]), str(result["requestId"]), str(cursor))
+            if answer.status != 200:
+                raise ClientError(f"read refused: {answer.describe()}")
+            files += answer.result.get("files") or []
+            cursor = answer.result.get("filesNextCursor")
+        return files
 
     def list_requests(self, tag: str, limit: int | None = None, cursor: str | None = None) -> dict[str, Any]:
         query = urllib.parse.urlencode({name: value for name, value in (("limit", limit), ("cursor", cursor)) if value})
@@ -214,7 +229,7 @@ class ExhaustClient:
         if result.get("status") != "SUCCESS":
             raise ClientError(f"nothing to download: the request is {result.get('status')}")
         directory.mkdir(parents=True, exist_ok=True)
-        return [self._download_file(file, directory) for file in result.get("files") or []]
+        return [self._download_file(file, directory) for file in self.all_files(result)]
 
     def _download_file(self, file: dict[str, Any], directory: Path) -> Path:
         target = directory / Path(str(file["name"])).name  # a name, never a path from the answer

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from exhaust.datasets.registry import Dataset
-    from exhaust.requests.models import ExhaustRequest, Status
+    from exhaust.requests.models import ExhaustRequest, OutputFile, Status
 
 
 class ConcurrentUpdate(Exception):
@@ -22,6 +22,10 @@ class ConcurrentUpdate(Exception):
 
 class LimitReached(Exception):
     """The channel already has as many open requests as allowed: nothing was written."""
+
+
+class NotOwned(Exception):
+    """The request is no longer PROCESSING under the execution that tried to write: nothing was written."""
 
 
 class RequestRecords(Protocol):
@@ -50,6 +54,15 @@ class RequestStore(RequestCounts, Protocol):
     def replace(
         self, request: ExhaustRequest, expected_version: int, open_limit: int | None = None
     ) -> ExhaustRequest: ...
+
+    def batch_output(self, request: ExhaustRequest, batch_id: str) -> OutputFile | None:
+        """The file a builder recorded for this batch of this submission, if any."""
+        ...
+
+    def record_batch(self, request: ExhaustRequest, execution_arn: str, output: OutputFile, now_ms: int) -> bool:
+        """Record a built batch and count it on the request, both or neither; False when it was recorded already;
+        NotOwned when the execution no longer owns the request."""
+        ...
 
     def list_by_tag(
         self, channel: str, tag: str, limit: int, cursor: str | None = None

@@ -50,7 +50,8 @@ class QueueSpec:
 
 
 # Exhaust requests. Access patterns (docs/dynamodb.md): read by requestId, list by channel+tag, search by
-# channel / status / dataset, each newest first on `submittedAt`.
+# channel / status / dataset, each newest first on `submittedAt`. The builders' per-batch records live here too,
+# expired by TTL (requests never carry `expiresAt`).
 REQUESTS_TABLE = TableSpec(
     name="requests",
     env_var="EXHAUST_REQUESTS_TABLE",
@@ -61,6 +62,7 @@ REQUESTS_TABLE = TableSpec(
         IndexSpec("by-status", "status", "submittedAt"),
         IndexSpec("by-dataset", "dataset", "submittedAt"),
     ),
+    ttl_attribute="expiresAt",
 )
 # Idempotency-Key records, expired by DynamoDB TTL after 24 hours.
 IDEMPOTENCY_TABLE = TableSpec(
@@ -108,6 +110,9 @@ LAKE_PREFIX = "lake/"
 # Legacy day archives and export zips too large to answer inline: presigned, expired after a day (infra/storage.py).
 LEGACY_PREFIX = "legacy/"
 EXPORTS_PREFIX = "exports/"
+# The workflow's working files (Plan's batch lists, the Distributed Map's results), expired after a week.
+PIPELINE_PREFIX = "pipeline/"
+PIPELINE_RETENTION_DAYS = 7
 
 
 @dataclass(frozen=True)

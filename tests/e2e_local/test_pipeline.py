@@ -88,6 +88,8 @@ def test_progress_exhaust_is_built_downloaded_and_decrypted(local_service, built
         if key.endswith(".zip"):
             with pyzipper.AESZipFile(io.BytesIO(body)) as archive:
                 assert all(info.flag_bits & 0x1 for info in archive.infolist()), f"{key} is not encrypted"
+        elif "/manifest/files-" in key:  # the manifest's pages: file names, keys and sizes only
+            assert set(json.loads(body)) == {"requestId", "offset", "files"}, key
         else:
             assert key.endswith("/manifest.json"), key
             manifest = json.loads(body)

@@ -6,6 +6,7 @@ from exhaust.pipeline import definition as wf
 from exhaust.pipeline.runner import LocalRunner
 
 from infra.config import StackSettings
+from tests.memory_objects import MemoryObjects
 
 from .walk import actions, listed, of_type, render, role_statements
 
@@ -46,7 +47,7 @@ def test_state_machine_is_the_workflow_definition_with_the_configured_map_concur
 def test_the_distributed_map_invokes_the_container_image_builder(resources):
     definition, properties = deployed_definition(resources)
     substitutions = properties["DefinitionSubstitutions"]
-    assert set(substitutions) == set(wf.FUNCTION_PLACEHOLDERS)
+    assert set(substitutions) == {*wf.FUNCTION_PLACEHOLDERS, wf.BUCKET_PLACEHOLDER}
     tasks = wf.task_functions(definition)
     builder = substitutions[tasks[wf.BUILD_BATCH]]["Fn::GetAtt"][0]
     assert resources[builder]["Properties"]["PackageType"] == "Image"
@@ -61,10 +62,13 @@ def test_the_local_runner_executes_exactly_the_deployed_states(resources):
     assert tuple(definition["States"]) == wf.TOP_LEVEL_STATES
     assert tuple(definition["States"][wf.BUILD_BATCHES]["ItemProcessor"]["States"]) == wf.ITEM_STATES
     visited = []
+    objects = MemoryObjects()
 
     def builder(event):
         visited.append(event["step"])
-        return {"batches": ["b1", "b2"]} if event["step"] == "plan" else {"batchId": event["batchId"], "rows": 1}
+        if event["step"] == "plan":
+            return objects.plan("bucket", ["b1", "b2"])
+        return {"batchId": event["batchId"], "file": {"rows": 1}}
 
     def finalize(event):
         visited.append("finalize")
@@ -73,9 +77,73 @@ def test_the_local_runner_executes_exactly_the_deployed_states(resources):
     runner = LocalRunner(
         definition,
         {wf.BUILDER_FUNCTION: builder, wf.FINALIZE_FUNCTION: finalize, wf.MARK_FAILED_FUNCTION: finalize},
+        objects=objects,
+        substitutions={wf.BUCKET_PLACEHOLDER: "bucket"},
     )
     runner.run("arn:aws:states:us-east-1:1:execution:m:e", {"requestId": "R", "attempt": 0})
     assert visited == ["plan", "build", "build", "finalize"]
+
+
+def test_the_map_reads_its_items_and_writes_its_results_in_the_exhaust_bucket(resources):
+    definition, properties = deployed_definition(resources)
+    build = definition["States"][wf.BUILD_BATCHES]
+    assert "ItemsPath" not in build
+    assert build["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert build["ItemReader"]["ReaderConfig"] == {"InputType": "JSON"}
+    assert build["ResultWriter"]["Resource"] == "arn:aws:states:::s3:putObject"
+    placeholder = "${" + wf.BUCKET_PLACEHOLDER + "}"
+    assert build["ItemReader"]["Parameters"]["Bucket"] == build["ResultWriter"]["Parameters"]["Bucket"] == placeholder
+    (bucket,) = [i for i in of_type(resources, "AWS::S3::Bucket") if i.startswith("StorageExhaustBucket")]
+    assert properties["DefinitionSubstitutions"][wf.BUCKET_PLACEHOLDER] == {"Ref": bucket}
+    # Finalize gets the results' manifest key, not the results.
+    assert definition["States"][wf.FINALIZE]["Parameters"]["Payload"]["mapResults.$"] == "$.results.ResultWriterDetails"
+
+
+def test_the_state_machine_role_reads_plans_and_writes_map_results_only(resources):
+    _, properties = deployed_definition(resources)
+    role = properties["RoleArn"]["Fn::GetAtt"][0]
+    granted = [
+        s
+        for p in of_type(resources, "AWS::IAM::Policy").values()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if {"Ref": role} in p["Properties"].get("Roles", [])
+    ]
+    s3 = {
+        render(r): set(listed(s["Action"])) for s in granted for r in listed(s["Resource"]) if "s3:" in str(s["Action"])
+    }
+    (plans,) = [arn for arn in s3 if arn.endswith(f"/{wf.PLANS_PREFIX}*")]
+    (results,) = [arn for arn in s3 if arn.endswith(f"/{wf.MAP_RESULTS_PREFIX}/*")]
+    assert s3[plans] == {"s3:GetObject"}
+    assert s3[results] == {"s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"}
+    assert set(s3) == {plans, results}
+    assert "StorageExhaustBucket" in plans
+    assert "StorageExhaustBucket" in results
+
+
+def test_plan_writes_and_finalize_reads_only_the_pipeline_files_they_need(resources):
+    builder = statements_of(resources, function_id(resources, "BuilderFunction"))
+    finalize = statements_of(resources, function_id(resources, "PipelineFinalize"))
+
+    def object_actions(statements, suffix):
+        return {
+            action
+            for s in statements
+            for r in listed(s["Resource"])
+            if render(r).endswith(suffix)
+            for action in listed(s["Action"])
+        }
+
+    assert object_actions(builder, f"/{wf.PLANS_PREFIX}*") == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert object_actions(finalize, f"/{wf.MAP_RESULTS_PREFIX}/*") == {"s3:GetObject"}
+    assert object_actions(builder, f"/{wf.MAP_RESULTS_PREFIX}/*") == set()
+
+
+def test_pipeline_files_expire_after_a_week(resources):
+    (bucket,) = [b for i, b in of_type(resources, "AWS::S3::Bucket").items() if i.startswith("StorageExhaustBucket")]
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("Prefix") == "pipeline/"]
+    assert rule["ExpirationInDays"] == 7
+    assert rule["Status"] == "Enabled"
 
 
 def test_state_machine_is_standard_logged_and_traced(resources):
@@ -86,8 +154,10 @@ def test_state_machine_is_standard_logged_and_traced(resources):
     role = properties["RoleArn"]["Fn::GetAtt"][0]
     granted = role_statements(resources, role)
     invoke = [s for s in granted if "lambda:InvokeFunction" in listed(s["Action"])]
+    functions = dict(properties["DefinitionSubstitutions"])
+    assert set(functions) - set(wf.FUNCTION_PLACEHOLDERS) == {wf.BUCKET_PLACEHOLDER}
     assert {render(r) for s in invoke for r in listed(s["Resource"])} == {
-        render(value) for value in properties["DefinitionSubstitutions"].values()
+        render(functions[name]) for name in wf.FUNCTION_PLACEHOLDERS
     }
     assert "states:StartExecution" in actions(
         [
@@ -122,14 +192,13 @@ def test_sweeper_runs_on_a_schedule(resources):
     assert {"states:DescribeExecution", "states:StopExecution", "sqs:SendMessage", "events:PutEvents"} <= granted
 
 
-def test_builder_writes_only_request_outputs_and_decrypts_the_key(resources):
+def test_builder_writes_only_request_outputs_and_plans_and_decrypts_the_key(resources):
     builder = function_id(resources, "BuilderFunction")
     statements = statements_of(resources, builder)
     granted = actions(statements)
     assert {"kms:Decrypt", "s3:PutObject", "dynamodb:PutItem"} <= granted
-    for statement in statements:
-        if "s3:PutObject" in listed(statement["Action"]):
-            assert all(render(r).endswith("/requests/*") for r in listed(statement["Resource"]))
+    written = {render(r) for s in statements if "s3:PutObject" in listed(s["Action"]) for r in listed(s["Resource"])}
+    assert {arn.rpartition(">")[2] for arn in written} == {"/requests/*", f"/{wf.PLANS_PREFIX}*"}
 
 
 def test_finalize_and_mark_failed_publish_events_and_read_the_callback_secret(resources):
@@ -146,3 +215,10 @@ def test_failed_executions_and_builder_errors_raise_alarms(resources):
     descriptions = " ".join(a.get("AlarmDescription", "") for a in alarms)
     assert "workflow executions failed" in descriptions
     assert "Builder function reported errors" in descriptions
+
+
+def test_batch_records_expire_by_the_requests_tables_ttl(resources):
+    (table,) = [
+        t for i, t in of_type(resources, "AWS::DynamoDB::Table").items() if i.startswith("StorageRequestsTable")
+    ]
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}

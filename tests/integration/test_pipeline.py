@@ -197,9 +197,10 @@ def test_request_goes_to_success_with_encrypted_zips_a_manifest_progress_and_a_s
 
     prefix = f"requests/{done.channel}/{request_id}/"
     keys = object_keys(harness.settings)
-    assert keys == sorted([*(f.key for f in done.files), f"{prefix}manifest.json"])
+    manifests = [f"{prefix}manifest.json", f"{prefix}manifest/files-00000.json"]
+    assert keys == sorted([*(f.key for f in done.files), *manifests])
     assert all(key.startswith(prefix) for key in keys)
-    assert all(key.endswith(".zip") for key in keys if not key.endswith("manifest.json"))
+    assert all(key.endswith(".zip") for key in keys if key not in manifests)
     manifest = json.loads(
         aws.client("s3").get_object(Bucket=harness.settings.exhaust_bucket, Key=f"{prefix}manifest.json")["Body"].read()
     )
@@ -282,7 +283,7 @@ def test_permanent_failures_are_failed_with_their_message_and_never_retried(harn
         harness.submit(dataset="response-exhaust", batchFilter=[first, second]): (
             "Number of batches in request exceeded. It should be within 1"
         ),
-        # A batch without rows fails the request; the other batch's file is kept for a re-submit.
+        # A batch without rows fails the request; the other batch stays recorded (and counted) for a retry.
         harness.submit(batchFilter=[first, second]): "No data found",
     }
     assert harness.drain() == [Outcome.STARTED] * len(expected)
@@ -294,7 +295,13 @@ def test_permanent_failures_are_failed_with_their_message_and_never_retried(harn
         assert failed.encryptedKey is None
     assert harness.messages() == []  # none queued again
     assert harness.builder.calls == {first: 1, second: 1}
-    assert [f.batchId for f in harness.request(list(expected)[-1]).files] == [first]
+    failed_last = harness.request(list(expected)[-1])
+    assert failed_last.files == []  # built files are recorded outside the item (docs/dynamodb.md)
+    assert failed_last.progress.batchesDone == 1
+    recorded = harness.store.batch_output(failed_last, first)
+    assert recorded is not None
+    assert recorded.batchId == first
+    assert harness.store.batch_output(failed_last, second) is None
 
 
 def test_another_channels_batches_are_never_built(harness):

@@ -79,7 +79,8 @@ def assert_succeeded_once(harness: Harness, events: Events, request_id: str, bat
     assert sorted(f.batchId for f in done.files) == sorted(batches)
     prefix = f"requests/{done.channel}/{request_id}/"
     mine = [key for key in object_keys(harness.settings) if key.startswith(prefix)]
-    assert mine == sorted([*(f.key for f in done.files), f"{prefix}manifest.json"])
+    manifests = [f"{prefix}manifest.json", f"{prefix}manifest/files-00000.json"]
+    assert mine == sorted([*(f.key for f in done.files), *manifests])
     delivered = [d for d in events.details() if d["requestId"] == request_id]
     assert [d["status"] for d in delivered] == ["SUCCESS"]
     assert delivered[0]["eventId"] == f"{request_id}-{done.submittedAt}-SUCCESS"
@@ -193,7 +194,7 @@ def test_a_dynamodb_write_failing_after_the_upload_rebuilds_the_batch_once_more(
         built = real_builder(*args, **kwargs)
         if not armed:  # the zip is uploaded; the write that records it fails
             armed.append(True)
-            faults.fail("dynamodb", "PutItem", "ProvisionedThroughputExceededException", status=400, times=1)
+            faults.fail("dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException", status=400, times=1)
         return built
 
     harness.pipeline.build_file = builder_then_dynamodb_fails

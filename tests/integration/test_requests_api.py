@@ -222,7 +222,7 @@ def test_read_answers_the_job_status_response_and_404_for_unknown(tokens):
     ):
         assert field in job
     assert job["jobStats"]["dtJobSubmitted"] == job["lastUpdated"]
-    assert job["progress"] == {"batchesTotal": 0, "batchesDone": 0, "rowsWritten": 0}
+    assert job["progress"] == {"batchesTotal": 0, "batchesDone": 0, "rowsWritten": 0, "bytesWritten": 0}
     assert "expiresAt" not in job
 
     status, _, body = read(tokens, result["tag"], "0" * 32)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from exhaust import aws_limits
 from exhaust.pipeline import definition as wf
 from exhaust.pipeline.runner import LocalRunner, StatesError
+
+from tests.memory_objects import MemoryObjects
 
 ARN = "arn:aws:states:us-east-1:1:execution:m:R-1-0"
 
@@ -18,6 +21,8 @@ def test_the_limits_are_aws_documented_values():
     assert aws_limits.SQS_MESSAGE_MAX_BYTES == 262_144
     assert aws_limits.LAMBDA_SYNC_RESPONSE_MAX_BYTES == 6_291_456
     assert aws_limits.API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS == 29
+    assert aws_limits.MAP_ITEM_MAX_BYTES == 262_144
+    assert aws_limits.RESULT_WRITER_FILE_MAX_BYTES == 5 * 1024**3
 
 
 def test_dynamodb_item_size_counts_names_and_utf8_values():
@@ -27,14 +32,20 @@ def test_dynamodb_item_size_counts_names_and_utf8_values():
     assert aws_limits.dynamodb_item_size({"m": {"k": "v"}}) == 1 + 3 + 1 + 1 + 1
 
 
+BUCKET = "exhaust-bucket"
+
+
 def workflow_runner(
-    build_answer: dict[str, Any], batches: list[Any]
-) -> tuple[LocalRunner, list[tuple[str, dict[str, Any]]]]:
+    build_answer: dict[str, Any], batches: Any, plan_extra: dict[str, Any] | None = None
+) -> tuple[LocalRunner, list[tuple[str, dict[str, Any]]], MemoryObjects]:
     called: list[tuple[str, dict[str, Any]]] = []
+    objects = MemoryObjects()
 
     def builder(event: dict[str, Any]) -> Any:
         called.append((event["step"], event))
-        return {"batches": batches} if event["step"] == "plan" else {**build_answer, "batchId": event["batchId"]}
+        if event["step"] == "plan":
+            return {**objects.plan(BUCKET, batches), **(plan_extra or {})}
+        return {**build_answer, "batchId": event["batchId"]}
 
     def finalize(event: dict[str, Any]) -> Any:
         called.append(("finalize", event))
@@ -45,7 +56,14 @@ def workflow_runner(
         return {"status": "FAILED"}
 
     functions = {wf.BUILDER_FUNCTION: builder, wf.FINALIZE_FUNCTION: finalize, wf.MARK_FAILED_FUNCTION: mark_failed}
-    return LocalRunner(wf.workflow_definition(2), functions, sleep=lambda _: None), called
+    runner = LocalRunner(
+        wf.workflow_definition(2),
+        functions,
+        sleep=lambda _: None,
+        objects=objects,
+        substitutions={wf.BUCKET_PLACEHOLDER: BUCKET},
+    )
+    return runner, called, objects
 
 
 def steps(called: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -53,8 +71,8 @@ def steps(called: list[tuple[str, dict[str, Any]]]) -> list[str]:
 
 
 def test_a_task_result_over_the_state_quota_fails_the_execution_uncaught():
-    # A plan of more batch ids than one state can carry: Plan's States.ALL catcher does not take the error.
-    runner, called = workflow_runner({"rows": 1}, ["b" * 1000] * 300)
+    # Plan's States.ALL catcher does not take the error.
+    runner, called, _ = workflow_runner({"file": {}}, ["b1"], {"note": "x" * aws_limits.STATE_PAYLOAD_MAX_BYTES})
     with pytest.raises(StatesError) as failure:
         runner.run(ARN, {"requestId": "R", "attempt": 0})
     assert failure.value.error == "States.DataLimitExceeded"
@@ -64,7 +82,7 @@ def test_a_task_result_over_the_state_quota_fails_the_execution_uncaught():
 
 
 def test_a_batch_result_over_the_quota_fails_its_item_and_the_request():
-    runner, called = workflow_runner({"rows": 1, "note": "x" * aws_limits.STATE_PAYLOAD_MAX_BYTES}, ["b1"])
+    runner, called, _ = workflow_runner({"file": {"note": "x" * aws_limits.STATE_PAYLOAD_MAX_BYTES}}, ["b1"])
     runner.run(ARN, {"requestId": "R", "attempt": 0})
     assert steps(called)[-1] == "mark_failed"
     error = called[-1][1]["error"]
@@ -72,19 +90,54 @@ def test_a_batch_result_over_the_quota_fails_its_item_and_the_request():
     assert "States.DataLimitExceeded" in error["Cause"]
 
 
-def test_map_results_that_add_up_over_the_quota_fail_at_the_map_output():
-    # Issue 13: the map collects its results inline ($.results). 2,000 batches of 64-character ids plan within
-    # the quota; the plan and the results together do not.
-    batches = [f"{index:064d}" for index in range(2000)]
-    runner, called = workflow_runner({"rows": 1}, batches)
-    with pytest.raises(StatesError) as failure:
-        runner.run(ARN, {"requestId": "R", "attempt": 0})
-    assert failure.value.error == "States.DataLimitExceeded"
-    assert f"the output of state {wf.BUILD_BATCHES}" in failure.value.cause
-    assert steps(called).count("build") == 2000
-
-
-def test_results_under_the_quota_run_to_the_end():
-    runner, called = workflow_runner({"rows": 1}, [f"{index:064d}" for index in range(1000)])
+def test_a_map_item_over_the_item_quota_fails_the_request():
+    runner, called, objects = workflow_runner({"file": {}}, ["b1", "x" * aws_limits.MAP_ITEM_MAX_BYTES])
     runner.run(ARN, {"requestId": "R", "attempt": 0})
+    assert steps(called) == ["plan", "build", "mark_failed"]
+    assert "States.DataLimitExceeded" in called[-1][1]["error"]["Cause"]
+    (failed,) = [child for child in objects.written_results() if child["Status"] == "FAILED"]
+    assert failed["Error"] == "States.DataLimitExceeded"
+    assert f"over the map item quota of {aws_limits.MAP_ITEM_MAX_BYTES}" in failed["Cause"]
+
+
+def test_ten_thousand_batches_never_carry_the_plan_or_the_results_in_the_state():
+    # Issue 13: the map collected its results inline ($.results) and Plan answered every batch id; 2,000 batches
+    # of 64-character ids crossed the 256 KiB state quota. Now both live in S3 and Finalize gets their keys.
+    batches = [f"{index:064d}" for index in range(10_000)]
+    runner, called, objects = workflow_runner({"file": {"rows": 1, "name": "n" * 200}}, batches)
+    runner.run(ARN, {"requestId": "R", "attempt": 0})
+    assert steps(called).count("build") == 10_000
     assert steps(called)[-1] == "finalize"
+    finalize = called[-1][1]
+    assert aws_limits.json_size(finalize) < 2048
+    outputs = objects.outputs(finalize["mapResults"])
+    assert sorted(output["batchId"] for output in outputs) == batches
+    assert sum(len(body) for body in objects.bodies.values()) > 10 * aws_limits.STATE_PAYLOAD_MAX_BYTES
+
+
+def test_the_result_writer_writes_step_functions_manifest_and_result_files():
+    runner, called, objects = workflow_runner({"file": {"rows": 1}}, ["b1", "b2"])
+    runner.run(ARN, {"requestId": "R", "attempt": 0})
+    details = called[-1][1]["mapResults"]
+    assert details["Bucket"] == BUCKET
+    assert details["Key"].startswith(f"{wf.MAP_RESULTS_PREFIX}/")
+    assert details["Key"].endswith("/manifest.json")
+    manifest = json.loads(objects.get(BUCKET, details["Key"]))
+    assert manifest["DestinationBucket"] == BUCKET
+    assert manifest["MapRunArn"].startswith("arn:aws:states:us-east-1:1:mapRun:m/BuildBatches:")
+    assert manifest["ResultFiles"]["FAILED"] == manifest["ResultFiles"]["PENDING"] == []
+    (listed,) = manifest["ResultFiles"]["SUCCEEDED"]
+    assert listed["Key"] == details["Key"].replace("manifest.json", "SUCCEEDED_0.json")
+    assert listed["Size"] == len(objects.get(BUCKET, listed["Key"]))
+    children = json.loads(objects.get(BUCKET, listed["Key"]))
+    assert {child["Status"] for child in children} == {"SUCCEEDED"}
+    assert sorted(json.loads(child["Input"])["batchId"] for child in children) == ["b1", "b2"]
+    child_arn = "arn:aws:states:us-east-1:1:execution:m/BuildBatches:"
+    assert all(child["ExecutionArn"].startswith(child_arn) for child in children)
+
+
+def test_an_item_reader_object_that_is_not_a_json_array_fails_the_map():
+    runner, called, _ = workflow_runner({"file": {}}, {"not": "an array"})
+    runner.run(ARN, {"requestId": "R", "attempt": 0})
+    assert steps(called) == ["plan", "mark_failed"]
+    assert called[-1][1]["error"]["Error"] == "States.ItemReaderFailed"

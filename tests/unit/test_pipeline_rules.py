@@ -19,6 +19,10 @@ from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 from exhaust.settings import RuntimeSettings
 
+from tests.memory_objects import MemoryObjects
+
+BUCKET = "exhaust-bucket"
+
 # -- the definition -------------------------------------------------------------------------------------------
 
 
@@ -124,6 +128,7 @@ class Steps:
         self.running = 0
         self.most_running = 0
         self.lock = threading.Lock()
+        self.objects = MemoryObjects()
 
     def _maybe_fail(self, key: str) -> None:
         pending = self.failures.get(key)
@@ -134,14 +139,14 @@ class Steps:
         self.calls.append((event["step"], event))
         if event["step"] == "plan":
             self._maybe_fail("plan")
-            return {"batches": self.batches}
+            return self.objects.plan(BUCKET, self.batches)
         with self.lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
         try:
             time.sleep(0.01)
             self._maybe_fail(event["batchId"])
-            return {"batchId": event["batchId"], "rows": 3}
+            return {"batchId": event["batchId"], "file": {"rows": 3}}
         finally:
             with self.lock:
                 self.running -= 1
@@ -163,6 +168,8 @@ class Steps:
                 wf.MARK_FAILED_FUNCTION: self.mark_failed,
             },
             sleep=(sleeps.append if sleeps is not None else lambda _: None),
+            objects=self.objects,
+            substitutions={wf.BUCKET_PLACEHOLDER: BUCKET},
         )
 
     def steps(self) -> list[str]:
@@ -182,7 +189,9 @@ def test_runner_plans_builds_each_batch_and_finalizes_with_the_results():
     assert steps.calls[-1][0] == "finalize"
     assert finalize["requestId"] == "R"
     assert finalize["executionArn"] == ARN
-    assert finalize["results"] == [{"batchId": b, "rows": 3} for b in ("b1", "b2", "b3")]
+    assert steps.objects.outputs(finalize["mapResults"]) == [
+        {"batchId": b, "file": {"rows": 3}} for b in ("b1", "b2", "b3")
+    ]
     assert finalize["startedAt"].endswith("Z")
 
 
@@ -213,8 +222,8 @@ def test_a_permanent_batch_failure_lets_the_others_finish_and_reaches_finalize()
     steps.failures["b2"] = [PermanentFailure("No data found")]
     steps.runner().run(ARN, {"requestId": "R", "attempt": 0})
     assert steps.steps()[-1] == "finalize"
-    results = steps.calls[-1][1]["results"]
-    assert results[0] == {"batchId": "b1", "rows": 3}
+    results = steps.objects.outputs(steps.calls[-1][1]["mapResults"])
+    assert results[0] == {"batchId": "b1", "file": {"rows": 3}}
     assert results[1]["batchId"] == "b2"
     assert failure_message(results[1]["failure"]) == "No data found"
 

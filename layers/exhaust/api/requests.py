@@ -36,7 +36,14 @@ def submit(request: ApiRequest) -> JobStatusResponse:
 
 def read(request: ApiRequest) -> JobStatusResponse:
     principal, channel = channel_of(request)
-    return service().read(principal, channel, request.path_params["tag"], request.query_value("requestId"))
+    return service().read(
+        principal,
+        channel,
+        request.path_params["tag"],
+        request.query_value("requestId"),
+        request.query_value("limit"),
+        request.query_value("cursor"),
+    )
 
 
 def list_requests(request: ApiRequest) -> dict[str, object]:

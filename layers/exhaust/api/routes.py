@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from exhaust.export.query import FORMATS
 from exhaust.identifiers import any_case_of
-from exhaust.requests.models import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT
+from exhaust.requests.models import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
 from exhaust.standard.dates import DAY_PATTERN, PRESETS
 
 Auth = Literal["token", "none"]
@@ -144,8 +144,16 @@ ROUTES: tuple[Route, ...] = (
         "read",
         "ekstep.analytics.dataset.request.info",
         "token",
-        "Read one request, with fresh download links",
-        query=REQUEST_ID_QUERY,
+        "Read one request, with fresh download links (a page of them, and the manifest's)",
+        query=(
+            *REQUEST_ID_QUERY,
+            Param(
+                "limit",
+                "File links per answer",
+                {"type": "integer", "minimum": 1, "maximum": READ_FILES_MAX_LIMIT, "default": READ_FILES_DEFAULT_LIMIT},
+            ),
+            Param("cursor", "filesNextCursor of the previous answer: the next page of file links"),
+        ),
         tag=REQUESTS,
         result=f"{MODELS}:JobStatusResponse",
         statuses=(NOT_FOUND,),

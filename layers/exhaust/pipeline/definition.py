@@ -3,9 +3,15 @@
     Plan --> BuildBatches (Distributed Map: one BuildBatch per batch) --> Finalize
     any state's Catch --> MarkFailed
 
-The CDK state machine (infra/pipeline.py) deploys this document with the functions' ARNs substituted for the
-`${...}` placeholders; local mode's runner (exhaust.pipeline.runner) executes the same document in-process with
-the placeholders bound to Python callables. tests/infra compares the synthesized states with these.
+The CDK state machine (infra/pipeline.py) deploys this document with the functions' ARNs and the exhaust bucket's
+name substituted for the `${...}` placeholders; local mode's runner (exhaust.pipeline.runner) executes the same
+document in-process with the functions bound to Python callables. tests/infra compares the synthesized states with
+these.
+
+Nothing that grows with the request travels inline: Plan writes the batch ids to S3 as a JSON array and answers
+only its key, the Distributed Map reads them with an ItemReader and writes its children's results to S3 with a
+ResultWriter (its own output is the Map Run's ARN and the results' manifest key), and Finalize reads them there.
+So the state payload stays a few hundred bytes at 10,000 batches (docs/scaling.md).
 
 Retries: every task retries Lambda's throttling (THROTTLING_ERRORS) up to 9 times in all, 2 s doubling to at most
 60 s with full jitter (about 4 minutes of throttling absorbed), and the other errors of TRANSIENT_ERRORS (Lambda
@@ -21,13 +27,23 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from exhaust.resources import PIPELINE_PREFIX
+
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
+S3_PUT_OBJECT = "arn:aws:states:::s3:putObject"
 
 # Placeholders of the functions' ARNs (definition substitutions in CDK, callables in the local runner).
 BUILDER_FUNCTION = "BuilderFunctionArn"
 FINALIZE_FUNCTION = "FinalizeFunctionArn"
 MARK_FAILED_FUNCTION = "MarkFailedFunctionArn"
 FUNCTION_PLACEHOLDERS = (BUILDER_FUNCTION, FINALIZE_FUNCTION, MARK_FAILED_FUNCTION)
+# The bucket of the plans and the map's results (the exhaust bucket), substituted like the functions.
+BUCKET_PLACEHOLDER = "ExhaustBucketName"
+# The pipeline's working files in that bucket, under PIPELINE_PREFIX (expired by a lifecycle rule): Plan's batch
+# lists under plans/, the map's results under map-results/{map run id}/ (the ResultWriter adds the id).
+PLANS_PREFIX = f"{PIPELINE_PREFIX}plans/"
+MAP_RESULTS_PREFIX = f"{PIPELINE_PREFIX}map-results"
 
 PLAN, BUILD_BATCHES, BUILD_BATCH, BATCH_FAILED, FINALIZE, MARK_FAILED = (
     "Plan",
@@ -109,7 +125,7 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
     )
     build_batch.update(
         {
-            "ResultSelector": {"batchId.$": "$.Payload.batchId", "rows.$": "$.Payload.rows"},
+            "ResultSelector": {"batchId.$": "$.Payload.batchId", "file.$": "$.Payload.file"},
             "Retry": _transient_retry(),
             "Catch": [
                 {
@@ -124,7 +140,7 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
     plan = _invoke(BUILDER_FUNCTION, {"step": "plan", **_REQUEST})
     plan.update(
         {
-            "ResultSelector": {"batches.$": "$.Payload.batches"},
+            "ResultSelector": {"key.$": "$.Payload.key", "batches.$": "$.Payload.batches"},
             "ResultPath": "$.plan",
             "Retry": _transient_retry(),
             "Catch": _to_mark_failed(),
@@ -132,7 +148,8 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
         }
     )
     finalize = _invoke(
-        FINALIZE_FUNCTION, {**_REQUEST, "startedAt.$": "$$.Execution.StartTime", "results.$": "$.results"}
+        FINALIZE_FUNCTION,
+        {**_REQUEST, "startedAt.$": "$$.Execution.StartTime", "mapResults.$": "$.results.ResultWriterDetails"},
     )
     finalize.update({"ResultPath": None, "Retry": _transient_retry(), "Catch": _to_mark_failed(), "End": True})
     mark_failed = _invoke(
@@ -143,7 +160,11 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
         PLAN: plan,
         BUILD_BATCHES: {
             "Type": "Map",
-            "ItemsPath": "$.plan.batches",
+            "ItemReader": {
+                "Resource": S3_GET_OBJECT,
+                "ReaderConfig": {"InputType": "JSON"},
+                "Parameters": {"Bucket": _placeholder(BUCKET_PLACEHOLDER), "Key.$": "$.plan.key"},
+            },
             "ItemSelector": {**_REQUEST, "batchId.$": "$$.Map.Item.Value"},
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
@@ -163,6 +184,10 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
             },
             "MaxConcurrency": map_max_concurrency,
             "Label": "BuildBatches",
+            "ResultWriter": {
+                "Resource": S3_PUT_OBJECT,
+                "Parameters": {"Bucket": _placeholder(BUCKET_PLACEHOLDER), "Prefix": MAP_RESULTS_PREFIX},
+            },
             "ResultPath": "$.results",
             "Catch": _to_mark_failed(),
             "Next": FINALIZE,

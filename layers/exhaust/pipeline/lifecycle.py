@@ -27,13 +27,14 @@ from exhaust.auth.checks import require_any_role
 from exhaust.errors import Conflict, NotFound
 from exhaust.observability import logger
 from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier, notices_for
-from exhaust.pipeline.steps import Pipeline, key_prefix
+from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.workflow import StepFunctionsWorkflow
 from exhaust.ports import ConcurrentUpdate
 from exhaust.principal import Principal
 from exhaust.requests import wiring
 from exhaust.requests.lifecycle import NOT_FOUND_MESSAGE, own_request
 from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status, iso_utc
+from exhaust.requests.outputs import key_prefix
 from exhaust.settings import get_settings
 
 UPDATE_ATTEMPTS = 10
@@ -132,6 +133,7 @@ class LifecycleService:
                     "status": Status.CANCELLED,
                     "statusMessage": f"Cancelled on {iso_utc(moment)} by {principal.user_id or principal.name}",
                     "files": [],
+                    "filesTotal": None,
                     "completedAt": moment,
                     "encryptedKey": None,
                     "updatedAt": moment,
@@ -159,6 +161,7 @@ class LifecycleService:
             return request.model_copy(
                 update={
                     "files": [],
+                    "filesTotal": None,
                     "deletedAt": moment,
                     "statusMessage": f"The files of this request were deleted on {iso_utc(moment)}",
                     "updatedAt": moment,

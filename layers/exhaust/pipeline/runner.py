@@ -2,13 +2,23 @@
 
 It interprets the subset of Amazon States Language the definition uses, with the same semantics: Task (the
 lambda:invoke integration, answering `{"Payload": ...}`), Map (a thread pool bounded by MaxConcurrency; an item
-that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does), Pass; Parameters,
+that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does; its ItemReader
+reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step Functions' format, below),
+Pass; Parameters,
 ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
 (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds; JitterStrategy FULL when the runner is
 given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
 class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it. Every state's input (after
 Parameters/ItemSelector) and output, and every task's result, must fit STATE_PAYLOAD_MAX_BYTES, else the
-execution fails with States.DataLimitExceeded, which no catcher or retrier takes (as in Step Functions).
+execution fails with States.DataLimitExceeded, which no catcher or retrier takes (as in Step Functions); each
+map item must fit MAP_ITEM_MAX_BYTES.
+
+ResultWriter, as the Step Functions developer guide ("ResultWriter (Map)") documents it, with the default
+Transformation NONE: under `{Prefix}/{map run id}/` the files SUCCEEDED_0.json and FAILED_0.json (JSON arrays of
+child executions: ExecutionArn, Name, Input and Output as JSON text, or Error and Cause, Status, StartDate, ...;
+a new file whenever one would pass RESULT_WRITER_FILE_MAX_BYTES) and manifest.json (`DestinationBucket`,
+`MapRunArn`, `ResultFiles: {FAILED, PENDING, SUCCEEDED: [{Key, Size}]}`); the Map state's result is then
+`{"MapRunArn", "ResultWriterDetails": {"Bucket", "Key"}}`.
 """
 
 from __future__ import annotations
@@ -18,17 +28,20 @@ import datetime as dt
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from exhaust.aws_limits import STATE_PAYLOAD_MAX_BYTES, json_size
+from exhaust import aws
+from exhaust.aws_limits import MAP_ITEM_MAX_BYTES, RESULT_WRITER_FILE_MAX_BYTES, STATE_PAYLOAD_MAX_BYTES, json_size
 from exhaust.observability import logger
 from exhaust.pipeline import definition as workflow
 from exhaust.pipeline.steps import Pipeline, finalize_step, mark_failed_step, run_step
 from exhaust.pipeline.workflow import RUNNING, execution_arn_for
 from exhaust.ports import ExecutionAlreadyExists
+from exhaust.settings import get_settings
 
 LOCAL_STATE_MACHINE_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:exhaust-local-workflow"
 Function = Callable[[dict[str, Any]], Any]
@@ -46,6 +59,40 @@ class StatesError(Exception):
 class ExecutionStopped(StatesError):
     def __init__(self) -> None:
         super().__init__("States.Aborted", "the execution was stopped")
+
+
+class ObjectStore(Protocol):
+    """What the ItemReader and the ResultWriter need of S3."""
+
+    def get(self, bucket: str, key: str) -> bytes: ...
+
+    def put(self, bucket: str, key: str, body: bytes) -> None: ...
+
+
+class S3Objects:
+    """The ObjectStore on S3 (moto in tests and local mode), as Step Functions reads and writes it."""
+
+    def get(self, bucket: str, key: str) -> bytes:
+        return bytes(aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    def put(self, bucket: str, key: str, body: bytes) -> None:
+        aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+
+def substitute(document: Any, substitutions: Mapping[str, str]) -> Any:
+    """`document` with each `${Name}` of `substitutions` replaced, as CloudFormation's DefinitionSubstitutions do."""
+    if isinstance(document, Mapping):
+        return {key: substitute(value, substitutions) for key, value in document.items()}
+    if isinstance(document, list):
+        return [substitute(value, substitutions) for value in document]
+    if isinstance(document, str):
+        for name, value in substitutions.items():
+            document = document.replace("${" + name + "}", value)
+    return document
+
+
+def _instant() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def error_of(failure: BaseException) -> tuple[str, str]:
@@ -131,10 +178,18 @@ class LocalRunner:
     sleep: Callable[[float], None] = time.sleep
     # FULL jitter: interval -> the wait actually slept (e.g. a uniform draw in [0, interval]); None: no jitter.
     jitter: Callable[[float], float] | None = None
+    objects: ObjectStore = field(default_factory=S3Objects)
+    # The definition's non-function placeholders; by default the exhaust bucket of the settings.
+    substitutions: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        bound = self.substitutions
+        if bound is None:
+            bound = {workflow.BUCKET_PLACEHOLDER: get_settings().exhaust_bucket}
+        self.definition = substitute(self.definition, bound)
 
     def run(self, execution_arn: str, payload: dict[str, Any], should_stop: Callable[[], bool] = lambda: False) -> Any:
-        started = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        context = {"Execution": {"Id": execution_arn, "StartTime": started, "Input": payload}}
+        context = {"Execution": {"Id": execution_arn, "StartTime": _instant(), "Input": payload}}
         return self._run_machine(self.definition, copy.deepcopy(payload), context, should_stop)
 
     def _run_machine(
@@ -217,46 +272,141 @@ class LocalRunner:
                 logger.info("local runner retries a state", extra={"error": error, "attempt": retried[index] + 1})
                 self.sleep(interval * self.retry_interval_scale)
 
+    def _items(self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> list[Any]:
+        """The map's items: the JSON array its ItemReader names in S3, else the array at ItemsPath."""
+        reader = state.get("ItemReader")
+        if reader is None:
+            items = read_path(state.get("ItemsPath", "$"), data, context)
+        else:
+            if (
+                reader["Resource"] != workflow.S3_GET_OBJECT
+                or reader.get("ReaderConfig", {}).get("InputType") != "JSON"
+            ):
+                raise StatesError("States.Runtime", "the local runner reads JSON arrays with s3:getObject only")
+            where = resolve(reader["Parameters"], data, context)
+            try:
+                items = json.loads(self.objects.get(where["Bucket"], where["Key"]))
+            except Exception as failure:
+                raise StatesError(
+                    "States.ItemReaderFailed", f"reading s3://{where['Bucket']}/{where['Key']}: {failure}"
+                ) from failure
+        if not isinstance(items, list):
+            raise StatesError("States.ItemReaderFailed", "the items are not a JSON array")
+        return items
+
     def _map(
         self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any], should_stop: Callable[[], bool]
-    ) -> list[Any]:
-        items = read_path(state.get("ItemsPath", "$"), data, context)
+    ) -> Any:
+        items = self._items(state, data, context)
         processor = state.get("ItemProcessor") or state["Iterator"]
+        label = state.get("Label", "the map")
         failed = threading.Event()
 
         def item_stopped() -> bool:
             return failed.is_set() or should_stop()
 
-        def run_item(index: int, item: Any) -> Any:
+        def run_item(index: int, item: Any) -> dict[str, Any]:
             item_context = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
             item_input = resolve(state["ItemSelector"], data, item_context) if "ItemSelector" in state else item
-            within_payload_limit(item_input, f"the input of item {index} of {state.get('Label', 'the map')}")
+            record: dict[str, Any] = {"Input": item_input, "StartDate": _instant()}
             try:
-                return self._run_machine(processor, item_input, item_context, item_stopped)
-            except Exception:
+                size = json_size(item_input)
+                if size > MAP_ITEM_MAX_BYTES:
+                    raise StatesError(
+                        DATA_LIMIT_EXCEEDED,
+                        f"the input of item {index} of {label} is {size} bytes, over the map item quota of "
+                        f"{MAP_ITEM_MAX_BYTES}",
+                    )
+                record["Output"] = self._run_machine(processor, item_input, item_context, item_stopped)
+            except ExecutionStopped as failure:
+                record["stopped"] = failure
+            except Exception as failure:
                 failed.set()
-                raise
+                record["failure"] = failure
+            record["StopDate"] = _instant()
+            return record
 
         workers = max(1, min(int(state.get("MaxConcurrency") or len(items) or 1), len(items) or 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="exhaust-map") as pool:
-            futures: list[Future[Any]] = [pool.submit(run_item, i, item) for i, item in enumerate(items)]
-            results: list[Any] = []
-            failures: list[BaseException] = []
-            for future in futures:
-                try:
-                    results.append(future.result())
-                except BaseException as failure:
-                    failures.append(failure)
+            futures: list[Future[dict[str, Any]]] = [pool.submit(run_item, i, item) for i, item in enumerate(items)]
+            records = [future.result() for future in futures]
         if should_stop():
             raise ExecutionStopped()
+        written = self._write_results(state, context, records) if "ResultWriter" in state else None
         # Items cut short because another failed are not the cause.
-        causes = [failure for failure in failures if not isinstance(failure, ExecutionStopped)]
+        causes = [record["failure"] for record in records if "failure" in record]
         if causes:
             error, _ = error_of(causes[0])
             raise StatesError(
-                "States.ExceedToleratedFailureThreshold", f"an item of {state.get('Label', 'the map')} failed: {error}"
+                "States.ExceedToleratedFailureThreshold", f"an item of {label} failed: {error}"
             ) from causes[0]
-        return results
+        return written if written is not None else [record["Output"] for record in records]
+
+    def _write_results(
+        self, state: Mapping[str, Any], context: Mapping[str, Any], records: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The children's results to S3 as the ResultWriter writes them; answers the Map state's result."""
+        writer = state["ResultWriter"]
+        if writer["Resource"] != workflow.S3_PUT_OBJECT:
+            raise StatesError("States.Runtime", "the local runner writes map results with s3:putObject only")
+        where = resolve(writer["Parameters"], {}, context)
+        bucket, prefix = where["Bucket"], str(where.get("Prefix", "")).rstrip("/")
+        execution = str(context["Execution"]["Id"])
+        machine_arn, _, _ = execution.replace(":execution:", ":stateMachine:").rpartition(":")
+        label = state.get("Label", "Map")
+        run_id = str(uuid.uuid4())
+        map_run_arn = f"{machine_arn.replace(':stateMachine:', ':mapRun:')}/{label}:{run_id}"
+        base = f"{prefix}/{run_id}/" if prefix else f"{run_id}/"
+        by_status: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        for record in records:
+            name = str(uuid.uuid4())
+            entry: dict[str, Any] = {
+                "ExecutionArn": f"{machine_arn.replace(':stateMachine:', ':execution:')}/{label}:{name}",
+                "Input": json.dumps(record["Input"]),
+                "InputDetails": {"Included": True},
+                "Name": name,
+                "RedriveCount": 0,
+                "StartDate": record["StartDate"],
+                "StateMachineArn": f"{machine_arn}/{label}",
+                "StopDate": record["StopDate"],
+            }
+            if "Output" in record:
+                entry.update(Output=json.dumps(record["Output"]), OutputDetails={"Included": True}, Status="SUCCEEDED")
+            elif "failure" in record:
+                error, cause = error_of(record["failure"])
+                entry.update(Error=error, Cause=cause, Status="FAILED")
+            else:
+                entry.update(Error="States.Aborted", Cause="stopped: another item failed", Status="ABORTED")
+            by_status["SUCCEEDED" if entry["Status"] == "SUCCEEDED" else "FAILED"].append(entry)
+        files: dict[str, list[dict[str, Any]]] = {status: [] for status in by_status}
+        try:
+            for status, entries in by_status.items():
+                for number, body in enumerate(_result_files(entries)):
+                    key = f"{base}{status}_{number}.json"
+                    self.objects.put(bucket, key, body)
+                    files[status].append({"Key": key, "Size": len(body)})
+            manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
+            self.objects.put(bucket, f"{base}manifest.json", json.dumps(manifest).encode("utf-8"))
+        except Exception as failure:
+            raise StatesError("States.ResultWriterFailed", f"writing to s3://{bucket}/{base}: {failure}") from failure
+        return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": f"{base}manifest.json"}}
+
+
+def _result_files(entries: list[dict[str, Any]]) -> list[bytes]:
+    """The entries as JSON arrays of at most RESULT_WRITER_FILE_MAX_BYTES each (none for no entries)."""
+    files: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 2
+    for entry in entries:
+        encoded = json.dumps(entry).encode("utf-8")
+        if chunk and size + len(encoded) + 1 > RESULT_WRITER_FILE_MAX_BYTES:
+            files.append(b"[" + b",".join(chunk) + b"]")
+            chunk, size = [], 2
+        chunk.append(encoded)
+        size += len(encoded) + 1
+    if chunk:
+        files.append(b"[" + b",".join(chunk) + b"]")
+    return files
 
 
 def step_functions(pipeline: Pipeline) -> dict[str, Function]:

@@ -23,18 +23,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from exhaust import aws, observability, ports, resources
+from exhaust import aws, observability, ports
 from exhaust import readiness as lake_readiness
 from exhaust.builders import BatchBuild
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import DEFAULT_MAX_BATCHES_PER_REQUEST, ORG_SCOPED_DATASETS
 from exhaust.observability import logger
-from exhaust.pipeline.definition import PERMANENT_ERROR, THROTTLING_ERRORS, TRANSIENT_ERRORS
+from exhaust.pipeline.definition import PERMANENT_ERROR, PLANS_PREFIX, THROTTLING_ERRORS, TRANSIENT_ERRORS
 from exhaust.pipeline.errors import EXECUTION_LOST, PermanentFailure, StaleExecution, TransientFailure
 from exhaust.pipeline.notify import Notifier, notices_for
-from exhaust.ports import ConcurrentUpdate
+from exhaust.ports import ConcurrentUpdate, NotOwned
 from exhaust.requests import wiring
-from exhaust.requests.models import MAX_ATTEMPTS, ExhaustRequest, OutputFile, Progress, Status
+from exhaust.requests.models import MAX_ATTEMPTS, ExhaustRequest, OutputFile, Status
+from exhaust.requests.outputs import Manifests, key_prefix, listed_on_item
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
 USERINFO_DATASET = "userinfo-exhaust"
-MANIFEST_NAME = "manifest.json"
 UPDATE_ATTEMPTS = 25
 RETRY_BASE_DELAY_SECONDS = 60
 SQS_MAX_DELAY_SECONDS = 900
@@ -77,6 +77,9 @@ THROTTLING_CODES = frozenset(
         "InternalServerError",
         "RequestTimeout",
         "KMSInternalException",
+        # A write that met a transaction on the same item (a builder recording its batch): nothing was written.
+        "TransactionConflictException",
+        "TransactionCanceledException",
     }
 )
 
@@ -85,9 +88,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def key_prefix(request: ExhaustRequest) -> str:
-    """Where the request's zips and manifest.json live: `requests/{channel}/{requestId}/`."""
-    return f"{resources.REQUESTS_PREFIX}{request.channel}/{request.requestId}/"
+def plan_key(request_id: str, execution_arn: str) -> str:
+    """Where Plan writes an execution's batch ids for the map's ItemReader (one file per execution)."""
+    return f"{PLANS_PREFIX}{request_id}/{execution_arn.rpartition(':')[2]}.json"
 
 
 def failure_message(cause: str | None) -> str:
@@ -221,17 +224,25 @@ class Pipeline:
 
     # -- Plan -----------------------------------------------------------------------------------------------
     def plan(self, request_id: str, execution_arn: str) -> dict[str, Any]:
-        """Resolve the batches, enforce the dataset's limits, record batchesTotal; answer the batches to build."""
-        from exhaust.lake.catalog import Catalog
-        from exhaust.lake.store import Lake
-
+        """Resolve the batches, enforce the dataset's limits, record batchesTotal; write the batches to build."""
         request = self.owned(request_id, execution_arn)
-        config = request.datasetConfig
         if not request.encryptedKey:
             raise PermanentFailure(MISSING_INPUT)
         if request.dataset in ORG_SCOPED_DATASETS:
             # The organisation is the scope: one unit of work, named by the channel (exhaust.builders).
             return self.record_plan(request_id, execution_arn, [request.channel], self.readiness(request, None))
+        batches = self.unexpired(self.own_batches(request))
+        live = self.within_limits(request, batches)
+        ready = self.readiness(request, [batch.end_date for batch in live])
+        return self.record_plan(request_id, execution_arn, [batch.batch_id for batch in live], ready)
+
+    def own_batches(self, request: ExhaustRequest) -> list[BatchInfo]:
+        """The batches the request's config names (batchId, batchFilter or searchFilter), of its own channel only:
+        another channel's batch answers as if it did not exist."""
+        from exhaust.lake.catalog import Catalog
+        from exhaust.lake.store import Lake
+
+        config = request.datasetConfig
         if not any(config.get(name) for name in ("batchId", "batchFilter", "searchFilter")):
             raise PermanentFailure(MISSING_INPUT)
         try:
@@ -244,17 +255,14 @@ class Pipeline:
                 batch_ids = catalog.resolve_search_filter(config["searchFilter"])
         except Exception as error:
             raise classify(error) from error
-        if not batch_ids:
-            raise PermanentFailure(NO_DATA_FOUND)
-        # Only the requesting channel's own batches: another channel's batch answers as if it did not exist.
-        batches = [
-            info
-            for info in (catalog.batch(batch_id) for batch_id in batch_ids)
-            if info is not None and info.channel == request.channel
-        ]
+        found = [catalog.batch(batch_id) for batch_id in batch_ids]
+        batches = [info for info in found if info is not None and info.channel == request.channel]
         if not batches:
             raise PermanentFailure(NO_DATA_FOUND)
-        batches = self.unexpired(batches)
+        return batches
+
+    def within_limits(self, request: ExhaustRequest, batches: list[BatchInfo]) -> list[BatchInfo]:
+        """The live (not retired) batches, within the dataset's maxBatchesPerRequest and consent rule."""
         live = [batch for batch in batches if not batch.retired]
         if not live:
             raise PermanentFailure(RETIRED_COLLECTION)
@@ -264,8 +272,7 @@ class Pipeline:
             raise PermanentFailure(f"Number of batches in request exceeded. It should be within {limit}")
         if request.dataset == USERINFO_DATASET and any(not batch.requires_consent for batch in live):
             raise PermanentFailure(CONSENT_NOT_REQUESTED)
-        ready = self.readiness(request, [batch.end_date for batch in live])
-        return self.record_plan(request_id, execution_arn, [batch.batch_id for batch in live], ready)
+        return live
 
     def readiness(self, request: ExhaustRequest, batch_end_dates: list[str | None] | None) -> dict[str, Any]:
         """dataAvailableUntil and dataComplete to record: the request is built either way, and marked."""
@@ -277,21 +284,29 @@ class Pipeline:
     def record_plan(
         self, request_id: str, execution_arn: str, wanted: list[str], ready: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Record batchesTotal (and what an earlier attempt built), and readiness; answer the batches to build."""
+        """Record batchesTotal and readiness; write every batch id to S3 for the map's ItemReader.
+
+        All of them, also those an earlier attempt built: their BuildBatch answers the recorded file without
+        building it again, so the map's results list every file of the request for Finalize.
+        """
 
         def record(current: ExhaustRequest) -> ExhaustRequest:
-            done = [f for f in current.files if f.batchId in wanted]
-            progress = Progress(batchesTotal=len(wanted), batchesDone=len(done), rowsWritten=sum(f.rows for f in done))
+            progress = current.progress.model_copy(update={"batchesTotal": len(wanted)})
             return current.model_copy(update={"progress": progress, **(ready or {})})
 
         planned = self.update(request_id, execution_arn, record)
-        built = {f.batchId for f in planned.files}
-        todo = [batch_id for batch_id in wanted if batch_id not in built]
+        key = plan_key(request_id, execution_arn)
+        aws.client("s3").put_object(
+            Bucket=self.settings.exhaust_bucket,
+            Key=key,
+            Body=json.dumps(wanted).encode("utf-8"),
+            ContentType="application/json",
+        )
         logger.info(
             "request planned",
-            extra={"request_id": request_id, "batches": len(wanted), "to_build": len(todo)},
+            extra={"request_id": request_id, "batches": len(wanted), "built": planned.progress.batchesDone},
         )
-        return {"batches": todo}
+        return {"key": key, "batches": len(wanted)}
 
     def unexpired(self, batches: list[BatchInfo]) -> list[BatchInfo]:
         """The batches not expired (exhaust.lake.catalog.BatchInfo.expired); none left: the seed's message."""
@@ -303,11 +318,11 @@ class Pipeline:
 
     # -- BuildBatch -----------------------------------------------------------------------------------------
     def build_batch(self, request_id: str, execution_arn: str, batch_id: str) -> dict[str, Any]:
-        """Build one batch's encrypted zip and record it; a batch built by an earlier attempt is not rebuilt."""
+        """Build one batch's encrypted zip and record it; a batch recorded by an earlier attempt is not rebuilt."""
         request = self.owned(request_id, execution_arn)
-        existing = next((f for f in request.files if f.batchId == batch_id), None)
+        existing = self.store.batch_output(request, batch_id)
         if existing is not None:
-            return {"batchId": batch_id, "rows": existing.rows}
+            return {"batchId": batch_id, "file": existing.model_dump()}
         if not request.encryptedKey:
             raise PermanentFailure(MISSING_INPUT)
         started = time.monotonic()
@@ -327,35 +342,28 @@ class Pipeline:
         output = OutputFile(
             name=built.name, key=built.key, rows=built.rows, bytes=built.bytes, sha256=built.sha256, batchId=batch_id
         )
-
-        def record_file(current: ExhaustRequest) -> ExhaustRequest:
-            if any(f.batchId == batch_id for f in current.files):
-                return current
-            progress = current.progress.model_copy(
-                update={
-                    "batchesDone": current.progress.batchesDone + 1,
-                    "rowsWritten": current.progress.rowsWritten + output.rows,
-                }
-            )
-            # Progress: an infrastructure outage, if any, is over.
-            return current.model_copy(
-                update={"files": [*current.files, output], "progress": progress, "transientSince": None}
-            )
-
         try:
-            self.update(request_id, execution_arn, record_file)
-        except StaleExecution:
+            counted = self.store.record_batch(request, execution_arn, output, self.clock())
+        except NotOwned:
             self.discard_if_cancelled(request_id, output.key)
-            raise
-        observability.record_build(request.dataset, output.rows, output.bytes, time.monotonic() - started)
-        logger.info("batch built", extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows})
-        return {"batchId": batch_id, "rows": output.rows}
+            raise StaleExecution(f"{execution_arn} no longer owns request {request_id}") from None
+        if counted:
+            observability.record_build(request.dataset, output.rows, output.bytes, time.monotonic() - started)
+        logger.info(
+            "batch built",
+            extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows, "counted": counted},
+        )
+        return {"batchId": batch_id, "file": output.model_dump()}
 
     # -- Finalize -------------------------------------------------------------------------------------------
     def finalize(
         self, request_id: str, execution_arn: str, results: list[dict[str, Any]], started_at: str | None = None
     ) -> ExhaustRequest:
-        """SUCCESS with the manifest; or the attempt ends with the batches' failures (permanent ones first); notify."""
+        """SUCCESS with the manifest; or the attempt ends with the batches' failures (permanent ones first); notify.
+
+        `results` are the map's per-batch results (map_results reads them from the ResultWriter's files):
+        `{"batchId", "file"}` for a built batch, `{"batchId", "error", "failure"}` for a failed one.
+        """
         failures = [result for result in results if result.get("failure")]
         if failures:
             request = self.owned(request_id, execution_arn)
@@ -365,8 +373,8 @@ class Pipeline:
             name = PERMANENT_ERROR if permanent else str(first["error"])
             return self.end_attempt(request, name, failure_message(first["failure"]), started_at)
         request = self.owned(request_id, execution_arn)
-        files = sorted(request.files, key=lambda f: f.name)
-        manifest = self.write_manifest(request, files)
+        files = sorted((OutputFile.model_validate(result["file"]) for result in results), key=lambda f: f.name)
+        written = Manifests(self.settings.exhaust_bucket).write(request, files)
         moment = self.clock()
 
         def succeed(current: ExhaustRequest) -> ExhaustRequest:
@@ -374,7 +382,8 @@ class Pipeline:
                 update={
                     "status": Status.SUCCESS,
                     "statusMessage": None,
-                    "files": sorted(current.files, key=lambda f: f.name),
+                    "files": listed_on_item(files),
+                    "filesTotal": len(files),
                     "completedAt": moment,
                     "executionTimeMs": _elapsed_ms(started_at, moment),
                     "encryptedKey": None,
@@ -386,10 +395,11 @@ class Pipeline:
         try:
             done = self.update(request_id, execution_arn, succeed)
         except StaleExecution:
-            self.discard_if_cancelled(request_id, manifest)
+            for key in written:
+                self.discard_if_cancelled(request_id, key)
             raise
         observability.count(observability.REQUESTS_SUCCEEDED, done.dataset)
-        logger.info("request succeeded", extra={"request_id": request_id, "files": len(done.files)})
+        logger.info("request succeeded", extra={"request_id": request_id, "files": len(files)})
         return self.announce(done)
 
     def announce(self, ended: ExhaustRequest) -> ExhaustRequest:
@@ -422,26 +432,6 @@ class Pipeline:
         if current is not None and current.status == Status.CANCELLED:
             aws.client("s3").delete_object(Bucket=self.settings.exhaust_bucket, Key=key)
             logger.info("file of a cancelled request removed", extra={"request_id": request_id, "key": key})
-
-    def write_manifest(self, request: ExhaustRequest, files: list[OutputFile]) -> str:
-        """`requests/{channel}/{requestId}/manifest.json`: the request and its files (name, key, rows, sha256...)."""
-        body = {
-            "requestId": request.requestId,
-            "dataset": request.dataset,
-            "channel": request.channel,
-            "tag": request.tag,
-            "files": [f.model_dump(exclude={"batchId"}) | {"batchId": f.batchId} for f in files],
-            "totalRows": sum(f.rows for f in files),
-            "totalBytes": sum(f.bytes for f in files),
-        }
-        key = f"{key_prefix(request)}{MANIFEST_NAME}"
-        aws.client("s3").put_object(
-            Bucket=self.settings.exhaust_bucket,
-            Key=key,
-            Body=json.dumps(body, indent=2).encode("utf-8"),
-            ContentType="application/json",
-        )
-        return key
 
     # -- MarkFailed and the sweeper -------------------------------------------------------------------------
     def mark_failed(
@@ -570,12 +560,34 @@ def run_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown step {step!r}")
 
 
+def map_results(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """The map's per-batch results from its ResultWriter's files: the manifest (`ResultWriterDetails` names it)
+    lists the SUCCEEDED and FAILED files, JSON arrays of child executions; a failed child is a failed batch."""
+    s3 = aws.client("s3")
+
+    def read(bucket: str, key: str) -> Any:
+        return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+    manifest = read(details["Bucket"], details["Key"])
+    bucket = manifest.get("DestinationBucket") or details["Bucket"]
+    results: list[dict[str, Any]] = []
+    for status in ("SUCCEEDED", "FAILED"):
+        for listed in manifest.get("ResultFiles", {}).get(status, []):
+            for child in read(bucket, listed["Key"]):
+                if child.get("Status") == "SUCCEEDED":
+                    results.append(json.loads(child["Output"]))
+                else:
+                    batch_id = json.loads(child.get("Input") or "{}").get("batchId")
+                    failure = child.get("Cause") or child.get("Error") or "the batch's execution failed"
+                    results.append({"batchId": batch_id, "error": child.get("Error"), "failure": failure})
+    return results
+
+
 def finalize_step(pipeline: Pipeline, event: dict[str, Any]) -> dict[str, Any]:
     """The finalize function's entry (the workflow's Finalize Payload)."""
     with infrastructure_errors_are_transient():
-        request = pipeline.finalize(
-            event["requestId"], event["executionArn"], list(event.get("results") or []), event.get("startedAt")
-        )
+        results = map_results(event["mapResults"])
+        request = pipeline.finalize(event["requestId"], event["executionArn"], results, event.get("startedAt"))
     return {"requestId": request.requestId, "status": request.status.value}
 
 

@@ -29,7 +29,7 @@ def starts_afresh(request: ExhaustRequest) -> bool:
 
 
 # What a fresh start clears beyond the run's own fields (exhaust.requests.service resets those).
-AFRESH: dict[str, Any] = {"deletedAt": None, "dataAvailableUntil": None, "dataComplete": None}
+AFRESH: dict[str, Any] = {"deletedAt": None, "dataAvailableUntil": None, "dataComplete": None, "filesTotal": None}
 
 
 def readiness_fields(request: ExhaustRequest) -> dict[str, Any]:

@@ -33,6 +33,10 @@ def iso_utc(epoch_ms: int) -> str:
 MAX_ATTEMPTS = 3
 # Jobs per page of a tag's list (its `limit` query parameter, also in the route table's document).
 LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
+# File links per read answer: each file's link appears twice (files[].url and downloadUrls), about 3 KB in AWS with
+# the session token, so the largest page answers about 1.6 MB; the rest are a cursor away (and all of them in the
+# manifest, whose link every answer with links carries).
+READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT = 100, 500
 
 
 class OutputFile(BaseModel):
@@ -45,9 +49,12 @@ class OutputFile(BaseModel):
 
 
 class Progress(BaseModel):
+    """Counters the builders add to atomically, once per batch (RequestStore.record_batch)."""
+
     batchesTotal: int = 0
     batchesDone: int = 0
     rowsWritten: int = 0
+    bytesWritten: int = 0
 
 
 class ExhaustRequest(BaseModel):
@@ -66,7 +73,10 @@ class ExhaustRequest(BaseModel):
     updatedAt: int
     completedAt: int | None = None
     executionTimeMs: int | None = None
+    # The first files by name (exhaust.requests.outputs.FILES_ON_ITEM); with filesTotal, how many the request has
+    # in all (its manifest in S3 lists them). Without filesTotal (items written before), all of them.
     files: list[OutputFile] = Field(default_factory=list)
+    filesTotal: int | None = None
     progress: Progress = Field(default_factory=Progress)
     encryptedKey: str | None = None
     callbackUrl: str | None = None
@@ -123,8 +133,15 @@ class JobStatusResponse(BaseModel):
     expiresAt: int | None = None
     progress: Progress
     files: list[FileLink] = Field(default_factory=list)
-    # List and search link only the first files; then this is how many there are (read lists them all).
+    # When the answer links fewer files than the request has (list and search: the first; read: one page), how many
+    # there are in all.
     filesTotal: int | None = None
+    manifestUrl: str | None = Field(
+        default=None, description="Download link of manifest.json, which lists every file of the request"
+    )
+    filesNextCursor: str | None = Field(
+        default=None, description="read: pass it as `cursor` to get the next page of file links"
+    )
     dataAvailableUntil: str | None = Field(
         default=None,
         description="ISO 8601 UTC instant up to which the lake data the request was built from is complete",

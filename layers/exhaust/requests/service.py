@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import time
@@ -20,13 +21,17 @@ from exhaust.requests.lifecycle import AFRESH, own_request, readiness_fields, re
 from exhaust.requests.models import (
     LIST_DEFAULT_LIMIT,
     LIST_MAX_LIMIT,
+    READ_FILES_DEFAULT_LIMIT,
+    READ_FILES_MAX_LIMIT,
     ExhaustRequest,
     FileLink,
     JobStats,
     JobStatusResponse,
+    OutputFile,
     Progress,
     Status,
 )
+from exhaust.requests.outputs import MANIFEST_NAME, Manifests, manifest_key
 from exhaust.requests.rules import (
     SubmitInput,
     check_against_dataset,
@@ -45,6 +50,13 @@ if TYPE_CHECKING:
 # Links per job in list and search answers: a job's links are two URLs of about 1 KB each in AWS (the session
 # token), so a page of 1,000 jobs stays far below Lambda's 6 MB response (docs/decisions.md).
 LINKS_PER_JOB_IN_PAGES = 1
+# Jobs of one list or search answer that carry links (their file's and their manifest's): in AWS a link is about
+# 1.5 KB with the session token, so 1,000 linked jobs would answer about 5 MB, near the 6 MB limit. The jobs after
+# these carry filesTotal without links (read signs them); a page of any size answers about 1.5 MB at most.
+LINKED_JOBS_PER_PAGE = 200
+# File links per read answer: each file's link appears twice (files[].url and downloadUrls), about 3 KB in AWS with
+# the session token, so the largest page answers about 1.6 MB; the rest are a cursor away (and all of them in the
+# manifest, whose link every answer with links carries).
 RETRY_AFTER_SECONDS = 60
 
 
@@ -92,6 +104,7 @@ class RequestService:
     idempotency: ports.IdempotencyRecords = field(default_factory=wiring.idempotency_records)
     signer: ports.LinkSigner = field(default_factory=wiring.link_signer)
     settings: RuntimeSettings = field(default_factory=get_settings)
+    manifests: Manifests = field(default_factory=Manifests)
 
     # -- submit -------------------------------------------------------------------------------------------
     def submit(
@@ -261,15 +274,26 @@ class RequestService:
                 logger.exception("could not mark the request unqueued", extra={"request_id": request.requestId})
 
     # -- read / list / search --------------------------------------------------------------------------
-    def read(self, principal: Principal, channel: str, tag: str, rid: str | None) -> JobStatusResponse:
-        return self.view(own_request(self.store, channel, tag, rid), principal)
+    def read(
+        self,
+        principal: Principal,
+        channel: str,
+        tag: str,
+        rid: str | None,
+        limit: str | None = None,
+        cursor: str | None = None,
+    ) -> JobStatusResponse:
+        """The request, with one page of file links (`limit`, from the `cursor` of the previous answer)."""
+        size = parse_limit(limit, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT)
+        request = own_request(self.store, channel, tag, rid)
+        return self.view(request, principal, size, decode_files_cursor(cursor, request))
 
     def list_by_tag(
         self, principal: Principal, channel: str, tag: str, limit: str | None, cursor: str | None
     ) -> dict[str, Any]:
         size = parse_limit(limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
         requests, next_cursor = self.store.list_by_tag(channel, tag, size, cursor)
-        jobs = [self.page_view(request, principal) for request in requests]
+        jobs = self.page_views(requests, principal)
         answer: dict[str, Any] = {"count": len(jobs), "jobs": jobs}
         if next_cursor:
             answer["nextCursor"] = next_cursor
@@ -293,7 +317,7 @@ class RequestService:
         size, cursor = criteria.limit, criteria.cursor
         page, next_cursor = self.store.search(supported, day_range, size, cursor)
         count, exact = self.store.count_matches(supported, day_range)
-        jobs = [self.page_view(found, principal) for found in page]
+        jobs = self.page_views(page, principal)
         answer: dict[str, Any] = {"count": count, "jobs": jobs}
         if not exact:
             answer["countIsLowerBound"] = True
@@ -302,38 +326,51 @@ class RequestService:
         return answer
 
     # -- the answer -------------------------------------------------------------------------------------
-    def page_view(self, request: ExhaustRequest, principal: Principal | None) -> dict[str, Any]:
-        """A job of a list or search page: links for at most LINKS_PER_JOB_IN_PAGES files (read gives them all)."""
-        return self.view(request, principal, LINKS_PER_JOB_IN_PAGES).model_dump(mode="json", exclude_none=True)
+    def page_views(self, requests: list[ExhaustRequest], principal: Principal | None) -> list[dict[str, Any]]:
+        """The jobs of a list or search page: the first LINKED_JOBS_PER_PAGE with links for at most
+        LINKS_PER_JOB_IN_PAGES files and the manifest's, the others with filesTotal only."""
+        return [
+            self.view(
+                request, principal, LINKS_PER_JOB_IN_PAGES if index < LINKED_JOBS_PER_PAGE else 0, paged=False
+            ).model_dump(mode="json", exclude_none=True)
+            for index, request in enumerate(requests)
+        ]
 
     def view(
-        self, request: ExhaustRequest, principal: Principal | None, link_limit: int | None = None
+        self,
+        request: ExhaustRequest,
+        principal: Principal | None,
+        link_limit: int = READ_FILES_DEFAULT_LIMIT,
+        offset: int = 0,
+        *,
+        paged: bool = True,
     ) -> JobStatusResponse:
         """The JobStatusResponse, with links signed now and only for a caller of the request's own channel.
 
-        With `link_limit`, only the first that many files are listed and linked, and `filesTotal` says how many
-        the request has, so a page's size does not grow with the files of its requests.
+        Links for `link_limit` files from `offset` (by name) and for the manifest; `filesTotal` says how many files
+        there are when not all are linked, and `filesNextCursor` (when `paged`) where the next page starts. So an
+        answer's size does not grow with the files of its requests.
         """
         links: list[FileLink] = []
-        listed = request.files if link_limit is None else request.files[:link_limit]
+        manifest_url = None
+        total = files_total(request)
         message = request.statusMessage
         moment = now_ms()
+        linkable = False
         if request.status == Status.SUCCESS and request.completedAt is not None and request.deletedAt is None:
             expires_on = request.completedAt + self.settings.output_retention_days * 86_400_000
             if moment >= expires_on:
                 day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
                 message = f"The files of this request expired on {day}; submit it again to rebuild them"
-            elif principal is not None and request.channel in principal.channels:
-                links = [
-                    FileLink(
-                        name=f.name,
-                        rows=f.rows,
-                        bytes=f.bytes,
-                        sha256=f.sha256,
-                        url=self.signer.sign(f.key, f.name),
-                    )
-                    for f in listed
-                ]
+            else:
+                linkable = principal is not None and request.channel in principal.channels
+        if linkable and link_limit > 0:
+            links = [
+                FileLink(name=f.name, rows=f.rows, bytes=f.bytes, sha256=f.sha256, url=self.signer.sign(f.key, f.name))
+                for f in self.files_page(request, offset, link_limit)
+            ]
+            manifest_url = self.signer.sign(manifest_key(request), MANIFEST_NAME)
+        after = offset + len(links)
         return JobStatusResponse(
             requestId=request.requestId,
             tag=request.tag,
@@ -354,9 +391,42 @@ class RequestService:
             expiresAt=self.signer.expires_at_ms(moment) if links else None,
             progress=request.progress,
             files=links,
-            filesTotal=len(request.files) if links and len(listed) < len(request.files) else None,
+            filesTotal=total if linkable and (offset > 0 or after < total) else None,
+            manifestUrl=manifest_url,
+            filesNextCursor=encode_files_cursor(request, after) if links and paged and after < total else None,
             **readiness_fields(request),
         )
+
+    def files_page(self, request: ExhaustRequest, offset: int, limit: int) -> list[OutputFile]:
+        """Files `offset`..`offset + limit`: from the item when it lists them, else from the manifest's pages."""
+        if offset + limit <= len(request.files) or files_total(request) <= len(request.files):
+            return request.files[offset : offset + limit]
+        return self.manifests.files(request, offset, min(limit, files_total(request) - offset))
+
+
+def files_total(request: ExhaustRequest) -> int:
+    return request.filesTotal if request.filesTotal is not None else len(request.files)
+
+
+def encode_files_cursor(request: ExhaustRequest, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"requestId": request.requestId, "file": offset}).encode()).decode()
+
+
+def decode_files_cursor(cursor: str | None, request: ExhaustRequest) -> int:
+    """The file offset a read cursor holds; one not handed out for this request's files is a 400."""
+    if not cursor:
+        return 0
+    refused = BadRequest("cursor: is not a filesNextCursor this API handed out for this request")
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))
+    except (ValueError, TypeError, RecursionError):
+        raise refused from None
+    if not isinstance(value, dict) or set(value) != {"requestId", "file"} or value["requestId"] != request.requestId:
+        raise refused
+    offset = value["file"]
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 < offset < files_total(request):
+        raise refused
+    return offset
 
 
 def parse_limit(value: str | None, default: int, maximum: int) -> int:

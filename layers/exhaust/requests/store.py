@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +17,8 @@ from exhaust.aws import condition_attr as Attr  # boto3's conditions, imported o
 from exhaust.aws import condition_key as Key
 from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
 from exhaust.errors import BadRequest, PayloadTooLarge
-from exhaust.ports import ConcurrentUpdate, LimitReached
-from exhaust.requests.models import OPEN_STATUSES, REQUEST_ID, ExhaustRequest, Status
+from exhaust.ports import ConcurrentUpdate, LimitReached, NotOwned
+from exhaust.requests.models import OPEN_STATUSES, REQUEST_ID, ExhaustRequest, OutputFile, Status
 from exhaust.settings import get_settings
 
 # Search's indexes, most selective first, and their partition attributes (docs/dynamodb.md).
@@ -33,6 +35,23 @@ OPEN_COUNTER_PREFIX = "#open#"
 
 def counter_key(channel: str) -> dict[str, str]:
     return {"requestId": f"{OPEN_COUNTER_PREFIX}{channel}"}
+
+
+# The requestId of a built batch's record: one small item per batch of one submission (a re-submit has another
+# submittedAt, so it starts with no batch recorded). Like the counters, it has no index attribute.
+BATCH_RECORD_PREFIX = "#batch#"
+# Far beyond the longest a submission stays open (3 attempts of at most 12 hours, deferrals of minutes).
+BATCH_RECORD_RETENTION_SECONDS = 7 * 86_400
+
+
+# Builders finishing at the same moment all update the request item: DynamoDB cancels a transaction that meets
+# another on the same item (TransactionConflict) and writes nothing; it is tried again after a short random wait.
+TRANSACTION_CONFLICT_ATTEMPTS = 5
+TRANSACTION_CONFLICT_BACKOFF_SECONDS = 0.05
+
+
+def batch_record_key(request_id: str, submitted_at: int, batch_id: str) -> dict[str, str]:
+    return {"requestId": f"{BATCH_RECORD_PREFIX}{request_id}#{submitted_at}#{batch_id}"}
 
 
 class ItemTooLarge(PayloadTooLarge):
@@ -53,6 +72,8 @@ def to_item(request: ExhaustRequest) -> dict[str, Any]:
     item = request.model_dump(mode="json", exclude_none=True)
     # Kept as JSON text: partners' configs may hold floats and nulls that DynamoDB maps would change.
     item["datasetConfig"] = json.dumps(request.datasetConfig, sort_keys=True)
+    # The first files too (exhaust.requests.outputs): one attribute of JSON text, cheaper to read than nested maps.
+    item["files"] = json.dumps(item.get("files", []), separators=(",", ":"))
     item["tagKey"] = request.tag_key
     size = dynamodb_item_size(item)
     if size > DYNAMODB_ITEM_MAX_BYTES:
@@ -67,6 +88,8 @@ def from_item(item: dict[str, Any]) -> ExhaustRequest:
     plain = _plain(item)
     plain.pop("tagKey", None)
     plain["datasetConfig"] = json.loads(plain["datasetConfig"])
+    if isinstance(plain.get("files"), str):  # items written before hold a list of maps
+        plain["files"] = json.loads(plain["files"])
     return ExhaustRequest.model_validate(plain)
 
 
@@ -163,6 +186,65 @@ class RequestStore:
             raise ConcurrentUpdate(request.requestId)
         return updated
 
+    def batch_output(self, request: ExhaustRequest, batch_id: str) -> OutputFile | None:
+        """The file a builder recorded for this batch of this submission, if any."""
+        key = batch_record_key(request.requestId, request.submittedAt, batch_id)
+        item = self.table.get_item(Key=key, ConsistentRead=True).get("Item")
+        return OutputFile.model_validate(json.loads(item["file"])) if item else None
+
+    def record_batch(self, request: ExhaustRequest, execution_arn: str, output: OutputFile, now_ms: int) -> bool:
+        """Record a built batch and count it on the request, both or neither (TransactWriteItems).
+
+        The record is put only if the batch has none, and the request's counters are incremented in place
+        (batchesDone, rowsWritten, bytesWritten, version), only while it is PROCESSING under `execution_arn`. So
+        builders running side by side never lose each other's counts, and a batch recorded twice (a retried
+        invocation) counts once: False. NotOwned when the execution no longer owns the request.
+        """
+        record = {
+            **batch_record_key(request.requestId, request.submittedAt, output.batchId),
+            "file": json.dumps(output.model_dump(), sort_keys=True),
+            "expiresAt": now_ms // 1000 + BATCH_RECORD_RETENTION_SECONDS,
+        }
+        count = {
+            "TableName": self.table.name,
+            "Key": {"requestId": request.requestId},
+            "UpdateExpression": (
+                "SET #p.batchesDone = #p.batchesDone + :one, #p.rowsWritten = #p.rowsWritten + :rows, "
+                "#p.bytesWritten = if_not_exists(#p.bytesWritten, :zero) + :bytes, updatedAt = :now, "
+                "#version = #version + :one REMOVE transientSince"
+            ),
+            "ConditionExpression": "#status = :processing AND executionArn = :execution",
+            "ExpressionAttributeNames": {"#p": "progress", "#version": "version", "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":one": 1,
+                ":zero": 0,
+                ":rows": output.rows,
+                ":bytes": output.bytes,
+                ":now": now_ms,
+                ":processing": Status.PROCESSING.value,
+                ":execution": execution_arn,
+            },
+        }
+        put = {"TableName": self.table.name, "Item": record, "ConditionExpression": "attribute_not_exists(requestId)"}
+        for attempt in range(TRANSACTION_CONFLICT_ATTEMPTS):
+            try:
+                self.table.meta.client.transact_write_items(TransactItems=[{"Put": put}, {"Update": count}])
+            except aws.client_error() as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise NotOwned(request.requestId) from None
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False
+                # Another builder's transaction held the request item at that moment: nothing was written.
+                if "TransactionConflict" in reasons and attempt + 1 < TRANSACTION_CONFLICT_ATTEMPTS:
+                    time.sleep(random.uniform(0, TRANSACTION_CONFLICT_BACKOFF_SECONDS * 2**attempt))
+                    continue
+                raise
+            return True
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     def open_count(self, channel: str) -> int:
         """The channel's counter of open (SUBMITTED or PROCESSING) requests."""
         item = self.table.get_item(Key=counter_key(channel), ConsistentRead=True).get("Item") or {}
@@ -185,7 +267,8 @@ class RequestStore:
                 ExpressionAttributeValues=values,
             )
         except aws.client_error() as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            # A transaction on the item at that moment (a builder recording its batch) refuses the write like a race.
+            if error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionConflictException"):
                 return False
             raise
         return True
@@ -227,7 +310,7 @@ class RequestStore:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            if reasons and reasons[0] in ("ConditionalCheckFailed", "TransactionConflict"):
                 return False
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 raise LimitReached(channel) from None
