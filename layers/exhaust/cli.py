@@ -30,7 +30,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from exhaust.local.runtime import LocalService, LocalSetupError
+    from exhaust.local.runtime import STOP_DEADLINE_SECONDS, LocalService, LocalSetupError
 
     service = LocalService(
         host=args.host,
@@ -67,10 +67,20 @@ def _run_local(args: argparse.Namespace) -> int:
         flush=True,
     )
     stop.wait()
+    # The stop's parts are bounded, but whatever one meets (a call stuck in moto, a machine too busy to run the
+    # saver), the process leaves within the 5 seconds a stop may take; the last complete save is what restarts.
+    watchdog = threading.Timer(STOP_DEADLINE_SECONDS, _stopped_late)
+    watchdog.daemon = True
+    watchdog.start()
     service.stop()
     print("exhaust local mode stopped; its state is kept for the next start (--fresh starts empty)", flush=True)
     # Builds still running in worker threads would hold the interpreter's exit (concurrent.futures joins its
     # threads at exit); their state is saved and their requests resume at the next start, so leave now.
+    os._exit(0)
+
+
+def _stopped_late() -> None:
+    print("exhaust local mode stopped before its stop finished; the last complete save is kept", flush=True)
     os._exit(0)
 
 

@@ -25,13 +25,15 @@ from exhaust.observability import logger
 from exhaust.pipeline.definition import DEFAULT_MAP_MAX_CONCURRENCY
 from exhaust.settings import RuntimeSettings, get_settings
 
-__all__ = ["LocalService", "LocalSetupError", "configured_settings"]
+__all__ = ["STOP_DEADLINE_SECONDS", "LocalService", "LocalSetupError", "configured_settings"]
 
 DEFAULT_CREDENTIALS_FILE = Path(".exhaust/local.json")
 DEFAULT_STATE_DIR = Path(".exhaust/state")
 # Of the 5 seconds a stop may take: the threads get this long to finish, the save this long; moto stops in the rest.
 STOP_BUDGET_SECONDS = 1.5
 STOP_SAVE_BUDGET_SECONDS = 2.5
+# Past this, the command leaves whatever the stop is waiting for (exhaust.cli).
+STOP_DEADLINE_SECONDS = 4.8
 # The state is also saved this often, so that a crash (or kill -9) loses at most this much.
 SAVE_EVERY_SECONDS = 30.0
 LOCAL_CHANNEL = "local-channel"

@@ -1,0 +1,52 @@
+"""`exhaust local` leaves within its stop deadline whatever the stop is waiting for (a call stuck in moto, a busy
+machine): a stop whose parts hang still ends the process, with exit status 0 and a line saying so."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+# A LocalService whose start answers at once and whose stop never returns: only the watchdog can end the process.
+HANGING_STOP = textwrap.dedent(
+    """
+    import threading
+    from exhaust import cli
+    from exhaust.local import runtime
+
+    class Hanging:
+        restored = False
+        state_dir = "state"
+
+        def __init__(self, **_settings):
+            pass
+
+        def start(self):
+            return {"baseUrl": "http://127.0.0.1:1", "awsEndpoint": "http://127.0.0.1:2"}
+
+        def stop(self):
+            threading.Event().wait()
+
+    runtime.LocalService = Hanging
+    raise SystemExit(cli.main(["local", "--port", "0"]))
+    """
+)
+
+
+def test_a_stop_that_hangs_still_ends_the_process_in_time(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", HANGING_STOP], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    assert "ready at" in process.stdout.readline()
+    process.send_signal(signal.SIGTERM)
+    try:
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError("exhaust local did not leave after SIGTERM while its stop hung") from None
+    assert process.returncode == 0, err
+    assert "stopped before its stop finished; the last complete save is kept" in out
