@@ -48,7 +48,9 @@ def is_text(value: Any) -> bool:
 class Body(BaseModel):
     """A request body's model: other keys are kept, and missing required fields meet their refusal as None."""
 
-    model_config = ConfigDict(extra="allow")
+    # Built at the first validation, not at import: a handler loads every body model of its module (the request
+    # handlers load submit's and search's) but validates one at most.
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     @model_validator(mode="before")
     @classmethod

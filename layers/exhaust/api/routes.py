@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from exhaust.export.query import FORMATS
 from exhaust.identifiers import any_case_of
-from exhaust.requests.models import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
+from exhaust.requests.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
 from exhaust.standard.dates import DAY_PATTERN, PRESETS
 
 Auth = Literal["token", "none"]

@@ -31,12 +31,6 @@ def iso_utc(epoch_ms: int) -> str:
 
 
 MAX_ATTEMPTS = 3
-# Jobs per page of a tag's list (its `limit` query parameter, also in the route table's document).
-LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
-# File links per read answer: each file's link appears twice (files[].url and downloadUrls), about 3 KB in AWS with
-# the session token, so the largest page answers about 1.6 MB; the rest are a cursor away (and all of them in the
-# manifest, whose link every answer with links carries).
-READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT = 100, 500
 
 
 class OutputFile(BaseModel):
