@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, IgnoreMode, Size, aws_ecr_assets, aws_lambda
 from constructs import Construct
+from exhaust.aws_limits import ANSWER_FUNCTION_TMP_BYTES
 from exhaust.resources import IMAGE_FUNCTIONS
 
 from infra.layer import REPO_ROOT
@@ -23,7 +24,7 @@ from infra.service_function import common_props, enable_active_tracing
 
 # A full vCPU for the Parquet scan and the zip; /tmp holds the zip before it is answered or uploaded.
 MEMORY_MB = 1769
-EPHEMERAL_STORAGE = Size.gibibytes(4)
+EPHEMERAL_STORAGE = Size.mebibytes(ANSWER_FUNCTION_TMP_BYTES // 2**20)
 
 
 DOCKERFILE = Path("functions") / "Dockerfile"

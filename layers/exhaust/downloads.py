@@ -9,6 +9,7 @@ a prefix of the exhaust bucket and answered `303 See Other` with `Location:` a p
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import uuid
 import zipfile
 from collections import deque
@@ -17,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from exhaust import aws
+from exhaust import aws, aws_limits
 from exhaust.requests.adapters import LinkSigner
 from exhaust.responses import RawResponse
 from exhaust.settings import RuntimeSettings, get_settings
@@ -79,6 +80,7 @@ def object_key(prefix: str, filename: str, today: dt.date | None = None) -> str:
 def deliver_zip(path: Path, *, filename: str, key_prefix: str, settings: RuntimeSettings | None = None) -> RawResponse:
     settings = settings or get_settings()
     size = path.stat().st_size
+    refuse_beyond_tmp(path, size)
     if size <= settings.max_inline_download_bytes:
         return RawResponse(
             200,
@@ -90,6 +92,17 @@ def deliver_zip(path: Path, *, filename: str, key_prefix: str, settings: Runtime
     aws.client("s3").upload_file(str(path), settings.exhaust_bucket, key, ExtraArgs={"ContentType": ZIP_CONTENT_TYPE})
     signer = LinkSigner(settings.exhaust_bucket, settings.link_expiry_seconds)
     return RawResponse(303, b"", {"Location": signer.sign(key, filename), "Cache-Control": "no-store"})
+
+
+def refuse_beyond_tmp(path: Path, size: int) -> None:
+    """The error Lambda gives a zip that outgrows the function's /tmp (local disks are bigger): ENOSPC."""
+    if size > aws_limits.ANSWER_FUNCTION_TMP_BYTES:
+        raise OSError(
+            errno.ENOSPC,
+            f"the answer's zip ({size:,} bytes) outgrew the function's /tmp "
+            f"({aws_limits.ANSWER_FUNCTION_TMP_BYTES:,} bytes, exhaust.aws_limits.ANSWER_FUNCTION_TMP_BYTES)",
+            str(path),
+        )
 
 
 # API Gateway's maximum integration timeout for REST APIs: it answers 504 after 29 seconds whatever the function

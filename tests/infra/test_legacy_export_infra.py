@@ -1,6 +1,7 @@
 """The legacy and export APIs in the template: container images, grants under their own prefixes, expiry."""
 
 import pytest
+from exhaust.aws_limits import ANSWER_FUNCTION_TMP_BYTES
 
 from tests.infra.walk import actions, function_logical_id, function_statements, listed, of_type, render
 
@@ -12,6 +13,12 @@ def test_lake_reading_functions_are_arm64_container_images_within_the_gateway_ti
     assert properties["Architectures"] == ["arm64"]
     assert properties["Timeout"] <= 29
     assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+@pytest.mark.parametrize("folder", ["legacy", "export"])
+def test_their_tmp_is_the_size_local_mode_enforces(resources, folder):
+    properties = resources[function_logical_id(resources, folder)]["Properties"]
+    assert properties["EphemeralStorage"] == {"Size": ANSWER_FUNCTION_TMP_BYTES // 2**20}
 
 
 def test_the_export_ui_is_a_plain_zip_function(resources):

@@ -115,3 +115,19 @@ def test_the_gateway_answers_502_for_a_function_response_over_lambdas_limit(gate
     with urllib.request.urlopen(f"{server.base_url}/api/health", timeout=30) as passed:
         assert passed.status == 200
         assert len(passed.read()) == size["bytes"]
+
+
+def test_an_answer_zip_bigger_than_the_functions_tmp_fails_as_it_would_in_lambda(tmp_path, monkeypatch):
+    """Local disks hold any zip; Lambda's /tmp holds ANSWER_FUNCTION_TMP_BYTES, and a write past it is ENOSPC."""
+    import errno
+
+    from exhaust import aws_limits, downloads
+
+    monkeypatch.setattr(aws_limits, "ANSWER_FUNCTION_TMP_BYTES", 1024)
+    small, big = tmp_path / "small.zip", tmp_path / "big.zip"
+    small.write_bytes(b"z" * 1024)
+    big.write_bytes(b"z" * 1025)
+    assert downloads.deliver_zip(small, filename="small.zip", key_prefix="legacy/").status == 200
+    with pytest.raises(OSError, match="outgrew the function's /tmp") as refused:
+        downloads.deliver_zip(big, filename="big.zip", key_prefix="legacy/")
+    assert refused.value.errno == errno.ENOSPC
