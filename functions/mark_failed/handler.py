@@ -1,13 +1,12 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from exhaust.observability import logger, metrics, tracer
+from exhaust.observability import logger, tracer
 from exhaust.pipeline import entry
 from exhaust.pipeline.steps import mark_failed_step
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return mark_failed_step(entry.pipeline(), event)

@@ -1,12 +1,11 @@
 from exhaust.api import requests as api
 from exhaust.api.http import ApiRequest, api_endpoint
-from exhaust.observability import logger, metrics, tracer
+from exhaust.observability import logger, tracer
 from exhaust.requests.models import JobStatusResponse
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 @api_endpoint("ekstep.analytics.dataset.request.submit")
 def handler(request: ApiRequest) -> JobStatusResponse:
     return api.submit(request)

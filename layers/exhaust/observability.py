@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools.logging import Logger
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing import Tracer
@@ -51,10 +51,12 @@ class LazyTracer:
 
 logger = Logger(service=SERVICE)
 tracer = LazyTracer(service=SERVICE)
-metrics = Metrics(namespace="DataExhaust", service=SERVICE)
+METRICS_NAMESPACE = "DataExhaust"
 
-# The operator's metrics (CloudWatch EMF, namespace DataExhaust, dimension dataset), flushed at the end of each
-# invocation by the handler's @metrics.log_metrics.
+# The operator's metrics (CloudWatch EMF, namespace DataExhaust, dimension dataset). Each is written as it
+# happens, as its own EMF document with its own dataset: one invocation may serve requests of several datasets
+# (the sweeper retries callbacks and ends lost requests of any), and a shared set of dimensions flushed at the
+# end of the handler would file them all under the last one; nor does a handler need a decorator to emit.
 REQUESTS_SUBMITTED = "RequestsSubmitted"
 REQUESTS_SUCCEEDED = "RequestsSucceeded"
 REQUESTS_FAILED = "RequestsFailed"
@@ -64,18 +66,23 @@ BUILD_SECONDS = "BuildSeconds"
 CALLBACK_FAILURES = "CallbackFailures"
 
 
+def emit(name: str, unit: MetricUnit, value: float, dataset: str) -> None:
+    with single_metric(
+        name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE, default_dimensions={"service": SERVICE}
+    ) as metric:
+        metric.add_dimension(name="dataset", value=dataset)
+
+
 def count(name: str, dataset: str) -> None:
-    """One more of `name` for this dataset (an invocation serves one request, so one dataset)."""
-    metrics.add_dimension(name="dataset", value=dataset)
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+    """One more of `name` for this dataset."""
+    emit(name, MetricUnit.Count, 1, dataset)
 
 
 def record_build(dataset: str, rows: int, size: int, seconds: float) -> None:
     """What one batch build produced and how long it took."""
-    metrics.add_dimension(name="dataset", value=dataset)
-    metrics.add_metric(name=ROWS_BUILT, unit=MetricUnit.Count, value=rows)
-    metrics.add_metric(name=BYTES_BUILT, unit=MetricUnit.Bytes, value=size)
-    metrics.add_metric(name=BUILD_SECONDS, unit=MetricUnit.Seconds, value=seconds)
+    emit(ROWS_BUILT, MetricUnit.Count, rows, dataset)
+    emit(BYTES_BUILT, MetricUnit.Bytes, size, dataset)
+    emit(BUILD_SECONDS, MetricUnit.Seconds, seconds, dataset)
 
 
 # scheme://user:password@host -> scheme://***@host, and the `password@host` tail urllib's errors show alone.
