@@ -125,6 +125,8 @@ class LocalServiceProcess:
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
+            # A stop that overruns is answered with every thread's traceback (SIGABRT, below) before the kill.
+            "PYTHONFAULTHANDLER": "1",
             contract.ANSWER_LOG_VARIABLE: str(contract.ANSWER_LOG),
             **self.environment,
         }
@@ -178,8 +180,12 @@ class LocalServiceProcess:
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.process.send_signal(signal.SIGABRT)  # faulthandler writes each thread's stack to the output
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         if self._drain is not None:
             self._drain.join(timeout=timeout)
         elif self.process.stdout is not None:
