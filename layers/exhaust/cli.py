@@ -29,6 +29,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+# How soon the main thread notices a signal another thread received.
+SIGNAL_CHECK_SECONDS = 0.2
+
+
 def _run_local(args: argparse.Namespace) -> int:
     from exhaust.local.runtime import STOP_DEADLINE_SECONDS, LocalService, LocalSetupError
 
@@ -66,7 +70,11 @@ def _run_local(args: argparse.Namespace) -> int:
         f"moto at {credentials['awsEndpoint']})",
         flush=True,
     )
-    stop.wait()
+    # A timed wait, never a bare one: the kernel may deliver SIGTERM to any of the service's threads, and then a
+    # main thread blocked in an untimed wait is never woken to run the Python handler (CPython runs handlers only
+    # in the main thread, when it next checks for them); each timeout is such a check.
+    while not stop.wait(SIGNAL_CHECK_SECONDS):
+        pass
     # The stop's parts are bounded, but whatever one meets (a call stuck in moto, a machine too busy to run the
     # saver), the process leaves within the 5 seconds a stop may take; the last complete save is what restarts.
     watchdog = threading.Timer(STOP_DEADLINE_SECONDS, _stopped_late)

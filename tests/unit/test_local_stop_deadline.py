@@ -50,3 +50,53 @@ def test_a_stop_that_hangs_still_ends_the_process_in_time(tmp_path: Path) -> Non
         raise AssertionError("exhaust local did not leave after SIGTERM while its stop hung") from None
     assert process.returncode == 0, err
     assert "stopped before its stop finished; the last complete save is kept" in out
+
+
+# A LocalService whose start answers at once, then one of its threads receives the SIGTERM (the kernel may hand a
+# process's signal to any thread): the main thread must still notice it and stop.
+SIGNAL_TO_ANOTHER_THREAD = textwrap.dedent(
+    """
+    import os, signal, threading, time
+    from exhaust import cli
+    from exhaust.local import runtime
+
+    def terminate_through_this_thread():
+        time.sleep(0.5)
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    class Quick:
+        restored = False
+        state_dir = "state"
+
+        def __init__(self, **_settings):
+            pass
+
+        def start(self):
+            threading.Thread(target=terminate_through_this_thread, daemon=True).start()
+            return {"baseUrl": "http://127.0.0.1:1", "awsEndpoint": "http://127.0.0.1:2"}
+
+        def stop(self):
+            pass
+
+    runtime.LocalService = Quick
+    raise SystemExit(cli.main(["local", "--port", "0"]))
+    """
+)
+
+
+def test_a_sigterm_received_by_another_thread_still_stops_the_service(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGNAL_TO_ANOTHER_THREAD],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError("a SIGTERM delivered to a service thread was never handled") from None
+    assert process.returncode == 0, err
+    assert "exhaust local mode stopped" in out
