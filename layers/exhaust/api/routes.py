@@ -58,6 +58,14 @@ TOO_LARGE = Outcome(422, "Valid, but too big to answer within API Gateway's 29 s
 EXPORT_DAY = {"type": "string", "format": "date", "description": "or an ISO 8601 date-time; UTC unless it says"}
 
 
+def _paging(per_page: str, default: int, maximum: int, cursor: str) -> Query:
+    """A page's `limit` (1..maximum) and the `cursor` of the previous answer."""
+    return (
+        Param("limit", per_page, {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}),
+        Param("cursor", cursor),
+    )
+
+
 def _repeated(name: str, description: str) -> Param:
     return Param(
         name,
@@ -147,12 +155,12 @@ ROUTES: tuple[Route, ...] = (
         "Read one request, with fresh download links (a page of them, and the manifest's)",
         query=(
             *REQUEST_ID_QUERY,
-            Param(
-                "limit",
+            *_paging(
                 "File links per answer",
-                {"type": "integer", "minimum": 1, "maximum": READ_FILES_MAX_LIMIT, "default": READ_FILES_DEFAULT_LIMIT},
+                READ_FILES_DEFAULT_LIMIT,
+                READ_FILES_MAX_LIMIT,
+                "filesNextCursor of the previous answer: the next page of file links",
             ),
-            Param("cursor", "filesNextCursor of the previous answer: the next page of file links"),
         ),
         tag=REQUESTS,
         result=f"{MODELS}:JobStatusResponse",
@@ -165,14 +173,7 @@ ROUTES: tuple[Route, ...] = (
         "ekstep.analytics.dataset.request.list",
         "token",
         "List a tag's requests, newest first",
-        query=(
-            Param(
-                "limit",
-                "Jobs per page",
-                {"type": "integer", "minimum": 1, "maximum": LIST_MAX_LIMIT, "default": LIST_DEFAULT_LIMIT},
-            ),
-            Param("cursor", "nextCursor of the previous page"),
-        ),
+        query=_paging("Jobs per page", LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, "nextCursor of the previous page"),
         tag=REQUESTS,
         result=f"{SCHEMAS}:JobList",
     ),

@@ -44,9 +44,14 @@ def checked_channel(channel: str) -> str:
     return channel
 
 
-def find_dataset(registry: ports.DatasetRegistry, dataset_id: str, dataset_type: str) -> Dataset | None:
+def find_dataset(registry: ports.DatasetRegistry, dataset_id: str, dataset_type: str) -> Dataset:
+    """The registered dataset of that type; a 404 naming the valid ids otherwise (the reference answered empty
+    lists for an unknown dataset, which hid typos; docs/decisions.md)."""
     dataset = registry.get(dataset_id)
-    return dataset if dataset is not None and dataset.type == dataset_type else None
+    if dataset is None or dataset.type != dataset_type:
+        valid = ", ".join(registry.ids(dataset_type))
+        raise NotFound(f"datasetId: unknown {dataset_type} dataset '{dataset_id}'; valid ids: {valid}")
+    return dataset
 
 
 def standard_get(
@@ -60,12 +65,7 @@ def standard_get(
 ) -> DatasetFiles:
     principal, channel = require_channel(principal, channel_header)
     checked_channel(channel)
-    registry = DatasetRegistry()
-    dataset = find_dataset(registry, dataset_id, "standard")
-    if dataset is None:
-        # The reference answered empty lists for an unknown dataset, which hid typos.
-        valid = ", ".join(registry.ids("standard"))
-        raise NotFound(f"datasetId: unknown standard dataset '{dataset_id}'; valid ids: {valid}")
+    dataset = find_dataset(DatasetRegistry(), dataset_id, "standard")
     if dataset.authorizedRoles:
         require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset_id}")
     days = resolve_range(
@@ -90,12 +90,7 @@ def public_get(
     lister: KeyLister | None = None,
     today: dt.date | None = None,
 ) -> DatasetFiles:
-    registry = DatasetRegistry()
-    dataset = find_dataset(registry, dataset_id, "public")
-    if dataset is None:
-        valid = ", ".join(registry.ids("public"))
-        # 404 as on the standard route: the path names a dataset that does not exist (docs/decisions.md).
-        raise NotFound(f"datasetId: unknown public dataset '{dataset_id}'; valid ids: {valid}")
+    dataset = find_dataset(DatasetRegistry(), dataset_id, "public")
     if dataset.perChannel and channel is None:
         raise BadRequest(f"{CHANNEL_HEADER}: header is required: the files of {dataset_id} are per channel")
     days = resolve_range(
