@@ -38,7 +38,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from exhaust.resources import IMAGE_FUNCTIONS
+from exhaust.resources import FUNCTION_ENVIRONMENT, IMAGE_FUNCTIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAKE_TODAY = "2026-11-01"
@@ -51,12 +51,12 @@ COLD_START_RUNS = 5
 Answer = TypeVar("Answer")
 DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_START, RESULTS_END = "<!-- bench:results -->", "<!-- /bench:results -->"
-# Tracing on, as in a deployed function: Powertools only traces inside Lambda.
+# A deployed function's environment, tracing on: Powertools only traces inside Lambda.
 LAMBDA_ENVIRONMENT = {
+    **FUNCTION_ENVIRONMENT,
     "AWS_LAMBDA_FUNCTION_NAME": "exhaust-bench",
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
-    "POWERTOOLS_SERVICE_NAME": "exhaust",
 }
 IMPORT_HANDLER = (
     "import importlib.util, sys; spec = importlib.util.spec_from_file_location('handler', sys.argv[1]); "

@@ -9,6 +9,7 @@ from typing import Any
 from aws_cdk import Duration, Stack, aws_iam, aws_lambda, aws_logs
 from constructs import Construct
 from exhaust.aws_limits import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
+from exhaust.resources import FUNCTION_ENVIRONMENT
 
 from infra.layer import REPO_ROOT
 from infra.nag import acknowledge
@@ -125,9 +126,7 @@ def common_props(
         "log_group": log_group,
         "description": description or f"exhaust {function}",
         "environment": {
-            "POWERTOOLS_SERVICE_NAME": "exhaust",
-            "POWERTOOLS_METRICS_NAMESPACE": "DataExhaust",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
+            **FUNCTION_ENVIRONMENT,
             **(environment or {}),
         },
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack, Tags, aws_lambda, aws_ssm
+from aws_cdk import Annotations, AssetHashType, CfnOutput, Stack, Tags, aws_lambda, aws_ssm
 from constructs import Construct
 from exhaust.resources import CREDENTIALS_TABLE
 
@@ -11,7 +11,14 @@ from infra.builder import Builder
 from infra.cdn import Cdn
 from infra.config import StackSettings
 from infra.image_function import ImageServiceFunction
-from infra.layer import stage_layer
+from infra.layer import (
+    LAYER_PYTHON_VARIABLE,
+    RUNTIME_PYTHON,
+    asset_hash,
+    layer_has_bytecode,
+    runtime_python,
+    stage_layer,
+)
 from infra.monitoring import Monitoring
 from infra.pipeline import ExhaustWorkflow
 from infra.scheduler import Scheduler
@@ -19,6 +26,28 @@ from infra.service_function import RUNTIME, ServiceFunction, powertools_layer_pa
 from infra.storage import Storage
 
 PROJECT = "exhaust"
+LAYER_WITHOUT_BYTECODE = "exhaust:layer-without-bytecode"
+
+
+def shared_package_layer(scope: Construct) -> aws_lambda.LayerVersion:
+    """The exhaust package as a layer, with bytecode when this machine has the runtime's Python (a warning if not)."""
+    layer_dir = stage_layer(python=runtime_python())
+    layer = aws_lambda.LayerVersion(
+        scope,
+        "SharedPackageLayer",
+        code=aws_lambda.Code.from_asset(
+            str(layer_dir), asset_hash=asset_hash(layer_dir), asset_hash_type=AssetHashType.CUSTOM
+        ),
+        compatible_runtimes=[RUNTIME],
+        description="exhaust shared package",
+    )
+    if not layer_has_bytecode(layer_dir):
+        Annotations.of(layer).add_warning_v2(
+            LAYER_WITHOUT_BYTECODE,
+            f"no Python {RUNTIME_PYTHON} found to compile the shared layer: every cold start compiles it "
+            f"(about 50-60 ms); install python{RUNTIME_PYTHON} or set {LAYER_PYTHON_VARIABLE}",
+        )
+    return layer
 
 
 class ExhaustStack(Stack):
@@ -33,13 +62,7 @@ class ExhaustStack(Stack):
         )
         self.cdn = Cdn(self, "Cdn", bucket=storage.public_bucket, log_bucket=storage.access_logs)
 
-        shared_layer = aws_lambda.LayerVersion(
-            self,
-            "SharedPackageLayer",
-            code=aws_lambda.Code.from_asset(str(stage_layer())),
-            compatible_runtimes=[RUNTIME],
-            description="exhaust shared package",
-        )
+        shared_layer = shared_package_layer(self)
         powertools_layer = aws_lambda.LayerVersion.from_layer_version_arn(
             self,
             "PowertoolsLayer",

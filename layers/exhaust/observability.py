@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from exhaust import resources
+
 if TYPE_CHECKING:
     from aws_lambda_powertools.tracing import Tracer
 
@@ -51,7 +53,7 @@ class LazyTracer:
 
 logger = Logger(service=SERVICE)
 tracer = LazyTracer(service=SERVICE)
-METRICS_NAMESPACE = "DataExhaust"
+METRICS_NAMESPACE = resources.FUNCTION_ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"]
 
 # The operator's metrics (CloudWatch EMF, namespace DataExhaust, dimension dataset). Each is written as it
 # happens, as its own EMF document with its own dataset: one invocation may serve requests of several datasets

@@ -13,6 +13,7 @@ def test_every_function_runs_python312_on_arm_with_tracing_and_json_logs(templat
         assert properties["TracingConfig"] == {"Mode": "Active"}
         assert properties["LoggingConfig"]["LogFormat"] == "JSON"
         assert properties["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "exhaust"
+        assert properties["Environment"]["Variables"]["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
 
 
 def test_every_route_of_the_route_table_is_a_method(template):

@@ -15,7 +15,7 @@ from typing import Any
 from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
-from exhaust import aws
+from exhaust import aws, resources
 from exhaust.lake.seed import refresh_kept_index
 from exhaust.local.atomic import serialize_dynamodb
 from exhaust.local.gateway import LocalGateway
@@ -43,7 +43,7 @@ LOCAL_ENVIRONMENT = {
     "AWS_SESSION_TOKEN": "local",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
-    "POWERTOOLS_SERVICE_NAME": "exhaust",
+    **resources.FUNCTION_ENVIRONMENT,
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
