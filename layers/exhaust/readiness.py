@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from exhaust import aws
-from exhaust.requests.models import iso_utc
+from exhaust.timestamps import iso_utc
 
 MARKER_NAME = "_completeness.json"
 DAY_MS = 86_400_000

@@ -67,6 +67,8 @@ ALLOWED_ONLY_IN: dict[str, set[str]] = {
     "exhaust.api.openapi": DOCUMENT_HANDLERS,
     "exhaust.api.schemas": DOCUMENT_HANDLERS,
     "exhaust.pipeline": PIPELINE_HANDLERS,
+    # The credential store (its pydantic model) authenticates tokens: the authorizer's work, not a route's.
+    "exhaust.auth.credentials": {"authorizer"},
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from exhaust.auth.checks import authenticate_token, bearer_token
+from exhaust.auth.credentials import CredentialStore
 from exhaust.errors import Unauthorized
 from exhaust.observability import logger
 
@@ -30,7 +31,7 @@ def api_wildcard_arn(method_arn: str) -> str:
 def authorize(event: dict[str, Any]) -> dict[str, Any]:
     headers = {str(key).lower(): str(value) for key, value in (event.get("headers") or {}).items()}
     try:
-        principal = authenticate_token(bearer_token(headers.get("authorization")))
+        principal = authenticate_token(bearer_token(headers.get("authorization")), CredentialStore())
     except Unauthorized as refused:
         logger.info("token refused", extra={"reason": refused.message})
         raise UnauthorizedToken from None

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from exhaust.auth.credentials import Credential, CredentialStore
+from typing import TYPE_CHECKING
+
 from exhaust.errors import BadRequest, Forbidden, ServiceError, Unauthorized
 from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
 from exhaust.principal import Principal
+
+if TYPE_CHECKING:  # the store is loaded by the two functions that authenticate, not by every route's checks
+    from exhaust.auth.credentials import Credential, CredentialStore
 
 CHANNEL_HEADER = "X-Channel-Id"
 BEARER = "bearer "
@@ -22,6 +26,8 @@ def bearer_token(authorization: str | None) -> str:
 
 def authenticate_token(token: str, store: CredentialStore | None = None) -> Principal:
     """The principal a token stands for; unknown, expired and revoked tokens are all a plain 401."""
+    from exhaust.auth.credentials import CredentialStore
+
     credential = (store or CredentialStore()).find(token)
     if credential is None or credential.kind != "token" or not credential.is_usable():
         raise Unauthorized("Authorization: the token is unknown, expired or revoked")
@@ -75,6 +81,8 @@ class AuthorizationFailed(LegacyAuthError):
 def authenticate_license(
     license_key: str, resource_id: str, dataset_id: str, store: CredentialStore | None = None
 ) -> Credential:
+    from exhaust.auth.credentials import CredentialStore
+
     credential = (store or CredentialStore()).find(license_key) if license_key else None
     if credential is None or credential.kind != "license" or not credential.is_usable():
         raise LoginFailed("License key is invalid")

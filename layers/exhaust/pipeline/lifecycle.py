@@ -33,9 +33,10 @@ from exhaust.ports import ConcurrentUpdate
 from exhaust.principal import Principal
 from exhaust.requests import wiring
 from exhaust.requests.lifecycle import NOT_FOUND_MESSAGE, own_request
-from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status, iso_utc
+from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status
 from exhaust.requests.outputs import key_prefix
 from exhaust.settings import get_settings
+from exhaust.timestamps import iso_utc
 
 UPDATE_ATTEMPTS = 10
 # DeleteObjects takes at most 1,000 keys per call (Amazon S3 API Reference, DeleteObjects).

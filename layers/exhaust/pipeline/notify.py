@@ -39,8 +39,9 @@ from urllib.parse import urlparse
 
 from exhaust import aws, observability
 from exhaust.observability import logger, redact_url_credentials
-from exhaust.requests.models import ExhaustRequest, Status, iso_utc
+from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.settings import RuntimeSettings, get_settings
+from exhaust.timestamps import iso_utc
 
 EVENT_SOURCE = "exhaust.pipeline"
 EVENT_DETAIL_TYPE = "Exhaust Request Completed"

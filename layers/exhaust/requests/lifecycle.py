@@ -6,7 +6,8 @@ from typing import Any
 
 from exhaust.errors import BadRequest, NotFound
 from exhaust.ports import RequestRecords
-from exhaust.requests.models import REQUEST_ID, ExhaustRequest, Status, iso_utc
+from exhaust.requests.models import REQUEST_ID, ExhaustRequest, Status
+from exhaust.timestamps import iso_utc
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
 

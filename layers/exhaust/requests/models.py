@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from enum import StrEnum
 from typing import Any
@@ -22,12 +21,6 @@ OPEN_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
 # What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
 REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 FINISHED_STATUSES = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
-
-
-def iso_utc(epoch_ms: int) -> str:
-    """`2026-12-01T09:40:00Z`: how instants are written for partners (statusMessage, dataAvailableUntil, events)."""
-    instant = dt.datetime.fromtimestamp(epoch_ms / 1000, dt.UTC).replace(microsecond=0)
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 MAX_ATTEMPTS = 3
