@@ -404,6 +404,38 @@ def test_channel_throttle_keeps_requests_submitted_and_requeues_them(harness):
     assert harness.dispatcher.dispatch(other) == Outcome.STARTED
 
 
+def test_a_throttled_request_says_why_it_waits_and_the_sweeper_does_not_queue_it_twice(harness: Harness) -> None:
+    harness.dispatcher.workflow = HangingWorkflow(harness.workflow.runner)
+    batch = harness.lake["mainBatches"][0]
+    first, second, waiting = (harness.submit(batchId=batch) for _ in range(3))
+    for message in harness.messages():
+        if json.loads(message["Body"])["requestId"] != waiting:
+            harness.dispatcher.dispatch_message(message["Body"])
+    # Submitted long ago, and throttled ever since: each redelivery is turned back while the channel is full.
+    long_ago = int(time.time() * 1000) - 20 * 60 * 1000
+    stored = harness.request(waiting)
+    harness.store.replace(stored.model_copy(update={"updatedAt": long_ago}), stored.version)
+    assert harness.dispatcher.dispatch(waiting) == Outcome.THROTTLED
+
+    seen = harness.request(waiting)
+    assert seen.status == Status.SUBMITTED
+    channel = seen.channel
+    assert seen.statusMessage == (
+        f"Queued: channel {channel} already has 2 requests running (at most 2); this one starts when one of them ends"
+    )
+    assert seen.updatedAt > long_ago
+    # The sweeper re-queues SUBMITTED requests nothing has touched for 15 minutes: not this one, which is queued.
+    assert waiting not in Sweeper(pipeline=harness.pipeline).sweep().requeued
+
+    harness.dispatcher.workflow = harness.workflow
+    for running in (first, second):
+        harness.store.replace(
+            harness.request(running).model_copy(update={"status": Status.FAILED}), harness.request(running).version
+        )
+    assert harness.dispatcher.dispatch(waiting) == Outcome.STARTED
+    assert harness.request(waiting).statusMessage is None
+
+
 def test_local_worker_drains_the_queue_and_stops_within_seconds(harness):
     import threading
 

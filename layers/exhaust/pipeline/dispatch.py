@@ -17,6 +17,7 @@ For each message `{"requestId", "attempt"}`:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,7 +90,9 @@ class Dispatcher:
                 extra={"request_id": request_id, "status": request.status.value if request else None},
             )
             return Outcome.IGNORED
-        if self._throttled(request):
+        waiting = self._waiting_reason(request)
+        if waiting:
+            self._note_waiting(request, waiting)
             self.queue.send(request.requestId, request.attempts, delay_seconds=self.throttle_delay_seconds)
             return Outcome.THROTTLED
 
@@ -119,22 +122,39 @@ class Dispatcher:
         logger.info("execution started", extra={"request_id": request_id, "execution": name})
         return Outcome.STARTED
 
-    def _throttled(self, request: ExhaustRequest) -> bool:
+    def _waiting_reason(self, request: ExhaustRequest) -> str | None:
+        """Why the request cannot start now (the partner reads it as its statusMessage), or None when it can."""
+        limit = self.settings.max_running_per_channel
         running = self.store.count_in_status(Status.PROCESSING, request.channel)
-        if running >= self.settings.max_running_per_channel:
+        if running >= limit:
             logger.info(
                 "channel at its limit of running requests; queued again",
                 extra={"request_id": request.requestId, "channel": request.channel, "running": running},
             )
-            return True
+            return (
+                f"Queued: channel {request.channel} already has {running} requests running (at most {limit}); "
+                "this one starts when one of them ends"
+            )
+        limit = self.settings.max_running_total
         running_total = self.store.count_in_status(Status.PROCESSING)
-        if running_total >= self.settings.max_running_total:
+        if running_total >= limit:
             logger.info(
                 "service at its limit of running requests; queued again",
                 extra={"request_id": request.requestId, "running": running_total},
             )
-            return True
-        return False
+            return (
+                f"Queued: the service is running its most requests at once ({limit}); "
+                "this one starts when one of them ends"
+            )
+        return None
+
+    def _note_waiting(self, request: ExhaustRequest, reason: str) -> None:
+        """Say why it waits, and touch it: the sweeper re-queues only SUBMITTED requests nothing has touched."""
+        # ConcurrentUpdate: claimed, cancelled or noted by another delivery meanwhile; the next delivery sees which.
+        with contextlib.suppress(ConcurrentUpdate):
+            self.store.replace(
+                request.model_copy(update={"statusMessage": reason, "updatedAt": now_ms()}), request.version
+            )
 
     def _resume(self, request: ExhaustRequest) -> Outcome:
         """A PROCESSING request: start its attempt's execution in case the dispatcher that claimed it never did."""
