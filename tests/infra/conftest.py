@@ -15,6 +15,8 @@ import pytest
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+# Before xdist's own hook names the groups (loadgroup): a marker added later leaves the tests spread over workers.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/infra/" in str(item.fspath).replace(os.sep, "/"):
