@@ -226,14 +226,15 @@ def ensure_lake(seed: int) -> tuple[Path, dict]:
 
 
 def ensure_indexed(lake: Path) -> None:
-    """Re-index a kept lake whose batch_users extract is stale or from an older version (the builders refuse it)."""
-    from exhaust.lake.extracts import LakeNotIndexed, check_indexed
+    """Re-index a kept lake whose derived tables are missing, stale or from an older version: progress-exhaust
+    refuses a stale batch_users, and userinfo- and response-exhaust would build live instead of timing the index's
+    lines."""
+    from exhaust.lake.materialized import stale_derived_tables
     from exhaust.lake.store import Lake
 
-    try:
-        check_indexed(Lake.open(str(lake)))
-    except LakeNotIndexed as stale:
-        print(f"{stale}; indexing (once) ...", flush=True)
+    stale = stale_derived_tables(Lake.open(str(lake)))
+    if stale:
+        print(f"derived tables {stale}; indexing (once) ...", flush=True)
         subprocess.run([sys.executable, "-m", "exhaust.cli", "lake", "index", "--lake", str(lake)],  # noqa: S603
                        check=True, capture_output=True)  # fmt: skip
 

@@ -10,7 +10,7 @@ import pyarrow.fs as pafs
 import pytest
 from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import schemas
-from exhaust.lake.extracts import write_batch_users
+from exhaust.lake.materialized import index_lake
 from exhaust.lake.metering import CountingHandler
 from exhaust.lake.store import Lake
 
@@ -76,7 +76,7 @@ def many_batches(tmp_path_factory):
         row_group_size=USERS_PER_BATCH,
     )
     lake.write("assessment_attempts", pa.Table.from_pylist([], schema=schemas.ASSESSMENT_ATTEMPTS))
-    write_batch_users(lake)
+    index_lake(lake)
     return root
 
 
@@ -230,7 +230,7 @@ def small_batch_in_a_large_lake(tmp_path_factory):
                                      "consented_on": pa.array([enrolled] * len(small), schemas.TIMESTAMP)},
                                     schema=schemas.CONSENTS))  # fmt: skip
     lake.write("assessment_attempts", pa.Table.from_pylist([], schema=schemas.ASSESSMENT_ATTEMPTS))
-    write_batch_users(lake)
+    index_lake(lake)
     return root
 
 

@@ -78,6 +78,11 @@ def single(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
+def user_range(user_ids: pa.ChunkedArray | pa.Array) -> tuple[str, str]:
+    bounds = pc.min_max(user_ids)
+    return bounds["min"].as_py(), bounds["max"].as_py()
+
+
 def constant(value: str, length: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), length)
 
@@ -101,6 +106,7 @@ def _csv_field(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
         return pc.fill_null(quoted, "")
-    if pa.types.is_integer(column.type):
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        # Arrow's CSV writer formats numbers by this same cast (shortest round-trip: 12.5, 1, 1e+20, nan).
         return pc.fill_null(pc.cast(column, pa.string()), "")
     raise TypeError(f"no CSV line rule for {column.type}")
