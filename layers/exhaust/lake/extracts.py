@@ -11,8 +11,8 @@ Each row also holds the user's best attempt at each content within the batch (`b
 enrolment's finished progress-exhaust line (`progress_line`): progress-exhaust depends only on the loaded lake
 (no consent), so the builder streams the lines. The footer records the source tables' files (name, size,
 modification time, footer digest) it was derived from; a builder refuses an extract that is missing or derived
-from other files (`LakeNotIndexed`) instead of writing stale rows. Consents are never precomputed: they are read
-at each build.
+from other files (`LakeNotIndexed`) instead of writing stale rows. Consents are no source of it: the lines that
+depend on them (exhaust.lake.materialized) are used only while the consents are the ones they were derived from.
 """
 
 from __future__ import annotations
