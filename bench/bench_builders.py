@@ -4,7 +4,8 @@
 
 1. Generates the large lake once into .build/bench-lake-large-seed{N}/ (reused while it exists).
 2. Per dataset, for the lake's 1,000,000-enrolment batch, in fresh processes:
-   - build: the dataset's zip from the lake (seconds, CPU seconds of all threads, peak RSS, rows);
+   - build: the dataset's zip from the lake (seconds, CPU seconds of all threads, peak RSS, rows, whether the
+     rows came from the index's lines); the builder's modules are imported before the clock starts;
    - floor (a), encoding: the build's CSV read back into an Arrow table (not timed), then written as CSV with
      Arrow's writer (the fastest we have), in chunks like the builder's;
    - floor (b), packaging: those CSV bytes (in memory) into the same AES-256 zip (ISA-L deflate, every CPU),
@@ -15,7 +16,9 @@
    invocation would (bytes and reads per batch through a counting filesystem, total seconds).
 4. Cold starts: every zip-function handler (functions/*/handler.py not in IMAGE_FUNCTIONS) imported in a fresh
    process as Lambda would (tracing enabled), whole process wall time, median of 5.
-5. Prints and writes bench/results.json and the results section of docs/benchmarks.md.
+5. Index vs live: the big batch's userinfo- and response-exhaust CSV from the index's lines and computed live
+   (the lines' table moved aside), sha256 of each (`--identity` runs only this).
+6. Prints and writes bench/results.json and the results section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -312,6 +315,7 @@ def bench_dataset(dataset: str, lake: Path, samples: dict, work: Path) -> dict:
     csv_mb = floor["csv_bytes"] / 2**20
     answer = {
         "rows": build["rows"],
+        "rows_from": build["rows_from"],
         "seconds": round(build["seconds"], 2),
         "cpu_seconds": round(build["cpu_seconds"], 2),
         "peak_rss_mb": round(build["peak_rss_mb"], 1),
@@ -356,12 +360,13 @@ def summarise_small(small: dict) -> dict:
 def markdown(results: dict) -> str:
     lines = [RESULTS_START, "", f"Last `make bench`: {results['when']}, {results['machine']['cpus']} CPUs, "
              f"Python {results['machine']['python']}, load average at start {results['load_average_at_start']}.", "",
-             "| dataset | rows | build s | cpu s | peak RSS MB | floor: encode s | floor: package s | **ratio** | "
-             "cpu ratio | package MB/s (1 core) | CSV MB | zip MB | load |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| dataset | rows | rows from | build s | cpu s | peak RSS MB | floor: encode s | floor: package s | "
+             "**ratio** | cpu ratio | package MB/s (1 core) | CSV MB | zip MB | load |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, item in results["datasets"].items():
         lines.append(
-            f"| {name} | {item['rows']:,} | {item['seconds']} | {item['cpu_seconds']} | {item['peak_rss_mb']} | "
+            f"| {name} | {item['rows']:,} | {item['rows_from']} | {item['seconds']} | {item['cpu_seconds']} | "
+            f"{item['peak_rss_mb']} | "
             f"{item['floor_encode_seconds']} | {item['floor_package_seconds']} | **{item['ratio']}** | "
             f"{item['cpu_ratio']} | {item['package_mb_per_s']} ({item['package_mb_per_s_one_core']}) | "
             f"{item['csv_mb']} | {item['zip_mb']} | {item['load_average_1m']} |"
@@ -372,6 +377,16 @@ def markdown(results: dict) -> str:
                   "| packaging | seconds | MB/s | zip MB |", "| --- | --- | --- | --- |"]  # fmt: skip
         lines += [
             f"| {name} | {item['seconds']} | {item['mb_per_s']} | {item['zip_mb']} |" for name, item in levels.items()
+        ]
+    identical = results.get("identity", {})
+    if identical:
+        lines += ["", "The big batch's CSV from the index's lines and computed live, sha256:", "",
+                  "| dataset | from the index | live | same bytes | live build s (cpu s) |",
+                  "| --- | --- | --- | --- | --- |"]  # fmt: skip
+        lines += [
+            f"| {name} | `{item['index']['sha256'][:16]}...` | `{item['live']['sha256'][:16]}...` | "
+            f"{'yes' if item['same_bytes'] else '**no**'} | {item['live']['seconds']} ({item['live']['cpu_seconds']}) |"
+            for name, item in identical.items()
         ]
     small = results["small_batches"]
     lines += ["", f"Small batches: {small['batches']} progress-exhaust batches ({small['rows']:,} rows) in "
@@ -428,6 +443,8 @@ def main() -> int:
         for dataset in args.datasets:
             results["datasets"][dataset] = bench_dataset(dataset, lake, samples, work)
             print(dataset, json.dumps(results["datasets"][dataset]), flush=True)
+        results["identity"] = identity(lake, samples, work)
+        print("index vs live", json.dumps(results["identity"]), flush=True)
         small = run_child("--child", "small", "--lake", str(lake), "--channel", samples["channel"],
                           "--output", str(work / "s.zip"),
                           "--batches", json.dumps(small_batch_ids(lake, samples["progressBatchId"])))  # fmt: skip
