@@ -64,18 +64,14 @@ def consented_responses(
 def columns(lake: Lake, batch: BatchInfo, chunk: pa.Table, needing: pa.Array) -> list[pa.Array | pa.ChunkedArray]:
     """The dataset's columns for a chunk of the batch's attempt rows (ATTEMPT_COLUMNS, in the table's order);
     `needing` is `types_needing_consent(lake)`."""
-    collection = batch.collection
     length = chunk.num_rows
     return [
-        values.constant(collection.collection_id, length),
-        values.constant(collection.name, length),
-        values.constant(batch.batch_id, length),
-        values.constant(batch.name, length),
+        *values.batch_columns(batch, length),
         chunk["user_id"],
         chunk["content_id"],
         chunk["content_title"],
         chunk["attempt_id"],
         values.format_dates(values.single(chunk, "attempted_on"), with_time=True, repeated=True),
         *(chunk[name] for name in ATTEMPT_COLUMNS[5:-1]),
-        consented_responses(lake, collection.collection_id, chunk, needing),
+        consented_responses(lake, batch.collection_id, chunk, needing),
     ]

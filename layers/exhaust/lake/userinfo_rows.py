@@ -60,19 +60,15 @@ def consenting_columns(lake: Lake, batch: BatchInfo, consumer_id: str, users: pa
     """The dataset's columns for those of `users` (batch_users rows, PROFILE_COLUMNS, sorted) who consented to
     share their details with `consumer_id`; empty columns when none did.
     """
-    collection = batch.collection
     enrolled = values.single(users, "user_id")
-    consents = active_consents(lake, collection.collection_id, consumer_id, enrolled)
+    consents = active_consents(lake, batch.collection_id, consumer_id, enrolled)
     positions = pc.index_in(enrolled, value_set=values.single(consents, "user_id"))
     consenting = pc.is_valid(positions)
     users = users.filter(consenting)
     length = users.num_rows
     consented_on = consents["consented_on"].take(positions.filter(consenting))
     return [
-        values.constant(collection.collection_id, length),
-        values.constant(collection.name, length),
-        values.constant(batch.batch_id, length),
-        values.constant(batch.name, length),
+        *values.batch_columns(batch, length),
         users["user_id"],
         users["name"],
         users["state"],

@@ -8,9 +8,13 @@ followed by `%`; empty fields for unknown values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from exhaust.lake.catalog import BatchInfo
 
 
 def _padded(values: pa.Array, width: int) -> pa.Array:
@@ -85,6 +89,13 @@ def user_range(user_ids: pa.ChunkedArray | pa.Array) -> tuple[str, str]:
 
 def constant(value: str, length: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), length)
+
+
+def batch_columns(batch: BatchInfo, length: int) -> list[pa.Array]:
+    """Collection Id, Collection Name, Batch Id and Batch Name, the columns every batch dataset starts with."""
+    collection = batch.collection
+    names = (collection.collection_id, collection.name, batch.batch_id, batch.name)
+    return [constant(value, length) for value in names]
 
 
 def decoded(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
