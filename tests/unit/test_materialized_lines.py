@@ -23,6 +23,7 @@ from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.builders.common import encode_csv
 from exhaust.builders.errors import NoDataFound
 from exhaust.lake import schemas
+from exhaust.lake.extracts import LakeNotIndexed
 from exhaust.lake.generator import OTHER_ORG, generate
 from exhaust.lake.materialized import (
     RESPONSE_LINES,
@@ -254,3 +255,20 @@ def test_a_userinfo_build_from_the_index_reads_neither_profiles_nor_consents(roo
     assert (summary.rows, summary.rows_from) == (2, "index")
     assert handler.bytes_read[USERINFO_LINES] > 0
     assert handler.bytes_read["batch_users"] == handler.bytes_read["consents"] == 0
+
+
+def test_userinfo_lines_written_over_a_stale_batch_users_never_serve_its_old_profiles(
+    root: str, tmp_path: Path
+) -> None:
+    lake = Lake.open(root)
+    users = lake.read("users").to_pylist()
+    lake.write("users", pa.Table.from_pylist([{**row, "name": f"{row['name']} (new)"} for row in users],
+                                             schema=schemas.USERS))  # fmt: skip
+    write_userinfo_lines(Lake.open(root))  # without re-indexing batch_users: the lines hold its old profiles
+
+    with pytest.raises(LakeNotIndexed, match="other files of users"):
+        csv_bytes(root, tmp_path, "userinfo-exhaust", "B2")
+    index_lake(Lake.open(root))
+    source, text = csv_bytes(root, tmp_path, "userinfo-exhaust", "B2")
+    assert source == "index"
+    assert all(row[5].endswith(" (new)") for row in rows_of(text)[1:])

@@ -26,6 +26,7 @@ from exhaust.lake import response_rows, userinfo_rows, values
 from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.extracts import (
     BATCH_USERS,
+    LakeNotIndexed,
     SOURCE_TABLES,
     SOURCES_KEY,
     Snapshot,
@@ -105,8 +106,16 @@ def _pieces(
 
 
 def write_userinfo_lines(lake: Lake, snapshot: Snapshot | None = None) -> int:
-    """(Re)write userinfo_lines from batch_users and consents (write batch_users first); answer its row count."""
-    snapshot = snapshot or source_snapshot(lake, USERINFO_SOURCES)
+    """(Re)write userinfo_lines from batch_users and consents; answer its row count.
+
+    The profiles come from batch_users, so the lines record the enrolments and users files batch_users was
+    derived from (LakeNotIndexed without them), and the consents files of `snapshot` (taken now if not given).
+    """
+    consents = (snapshot or source_snapshot(lake, ("consents",)))["consents"]
+    recorded = lake.file_metadata(BATCH_USERS).get(SOURCES_KEY)
+    if recorded is None:
+        raise LakeNotIndexed("is missing or does not record the files it was derived from")
+    snapshot = {**json.loads(recorded), "consents": consents}
     batches = sorted(
         (batch for batch in Catalog(lake).batches.values() if batch.requires_consent and not batch.retired),
         key=lambda batch: batch.batch_id,
