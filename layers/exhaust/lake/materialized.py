@@ -26,9 +26,9 @@ from exhaust.lake import response_rows, userinfo_rows, values
 from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.extracts import (
     BATCH_USERS,
-    LakeNotIndexed,
     SOURCE_TABLES,
     SOURCES_KEY,
+    LakeNotIndexed,
     Snapshot,
     source_snapshot,
     staleness,
