@@ -88,10 +88,13 @@ def consumers_by_collection(lake: Lake, collection_ids: list[str]) -> dict[str, 
     found: dict[str, list[str]] = {collection_id: [] for collection_id in collection_ids}
     if not collection_ids:
         return found
-    events = lake.read("consents", ["collection_id", "consumer_id"], isin={"collection_id": collection_ids})
-    pairs = events.group_by(["collection_id", "consumer_id"]).aggregate([])
-    for row in pairs.sort_by([("collection_id", "ascending"), ("consumer_id", "ascending")]).to_pylist():
-        found[row["collection_id"]].append(row["consumer_id"])
+    pairs: set[tuple[str, str]] = set()
+    # A record batch at a time: memory holds the distinct pairs, not the events.
+    for events in lake.scan("consents", ["collection_id", "consumer_id"], isin={"collection_id": collection_ids}):
+        distinct = pa.Table.from_batches([events]).group_by(["collection_id", "consumer_id"]).aggregate([])
+        pairs.update(zip(distinct["collection_id"].to_pylist(), distinct["consumer_id"].to_pylist(), strict=True))
+    for collection_id, consumer_id in sorted(pairs):
+        found[collection_id].append(consumer_id)
     return found
 
 
