@@ -155,13 +155,13 @@ def child_small(args: argparse.Namespace) -> dict:
         handler = CountingHandler()
         lake = Lake(pafs.PyFileSystem(handler), args.lake)
         try:
-            build = BatchBuild("progress-exhaust", batch_id, args.channel, PASSWORD, lake,
+            build = BatchBuild(args.dataset or "progress-exhaust", batch_id, args.channel, PASSWORD, lake,
                                dt.date.fromisoformat(LAKE_TODAY))  # fmt: skip
             summary = build_batch_zip(build, Path(args.output))
-        except BuildError:  # retired collections: not built
+        except BuildError:  # retired collections, no consent asked, no row: not built
             continue
         per_batch.append({"rows": summary.rows, "bytes": sum(handler.bytes_read.values()),
-                          "reads": sum(handler.reads.values())})  # fmt: skip
+                          "reads": sum(handler.reads.values()), "rows_from": summary.rows_from})  # fmt: skip
     return {"seconds": time.perf_counter() - started, "batches": per_batch}
 
 
