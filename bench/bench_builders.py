@@ -4,7 +4,8 @@
 
 1. Generates the large lake once into .build/bench-lake-large-seed{N}/ (reused while it exists).
 2. Per dataset, for the lake's 1,000,000-enrolment batch, in fresh processes:
-   - build: the dataset's zip from the lake (seconds, CPU seconds of all threads, peak RSS, rows);
+   - build: the dataset's zip from the lake (seconds, CPU seconds of all threads, peak RSS, rows, whether the
+     rows came from the index's lines); the builder's modules are imported before the clock starts;
    - floor (a), encoding: the build's CSV read back into an Arrow table (not timed), then written as CSV with
      Arrow's writer (the fastest we have), in chunks like the builder's;
    - floor (b), packaging: those CSV bytes (in memory) into the same AES-256 zip (ISA-L deflate, every CPU),
@@ -15,7 +16,9 @@
    invocation would (bytes and reads per batch through a counting filesystem, total seconds).
 4. Cold starts: every zip-function handler (functions/*/handler.py not in IMAGE_FUNCTIONS) imported in a fresh
    process as Lambda would (tracing enabled), whole process wall time, median of 5.
-5. Prints and writes bench/results.json and the results section of docs/benchmarks.md.
+5. Index vs live: the big batch's userinfo- and response-exhaust CSV from the index's lines and computed live
+   (the lines' table moved aside), sha256 of each (`--identity` runs only this).
+6. Prints and writes bench/results.json and the results section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -76,14 +80,17 @@ def timed(function: Callable[[], Answer]) -> tuple[Answer, float, float]:
 
 # ---- children (each in a fresh process) ---------------------------------------------------------------------
 def child_build(args: argparse.Namespace) -> dict:
-    from exhaust.builders import BatchBuild, build_batch_zip
+    # The builder's modules (pyarrow, the zip writer: about 0.3 s) are imported before the clock starts, as the
+    # floor's are: a warm function has them, and a cold one's import is the cold-start figure.
+    from exhaust.builders import BatchBuild
+    from exhaust.builders.build import build_batch_zip
 
     build = BatchBuild(
         args.dataset, args.batch_id, args.channel, PASSWORD, args.lake, dt.date.fromisoformat(LAKE_TODAY)
     )
     summary, seconds, cpu = timed(lambda: build_batch_zip(build, Path(args.output)))
     return {"rows": summary.rows, "seconds": seconds, "cpu_seconds": cpu, "bytes": summary.bytes,
-            "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+            "peak_rss_mb": peak_rss_mb(), "rows_from": summary.rows_from}  # fmt: skip
 
 
 def child_floor(args: argparse.Namespace) -> dict:
@@ -148,13 +155,13 @@ def child_small(args: argparse.Namespace) -> dict:
         handler = CountingHandler()
         lake = Lake(pafs.PyFileSystem(handler), args.lake)
         try:
-            build = BatchBuild("progress-exhaust", batch_id, args.channel, PASSWORD, lake,
+            build = BatchBuild(args.dataset or "progress-exhaust", batch_id, args.channel, PASSWORD, lake,
                                dt.date.fromisoformat(LAKE_TODAY))  # fmt: skip
             summary = build_batch_zip(build, Path(args.output))
-        except BuildError:  # retired collections: not built
+        except BuildError:  # retired collections, no consent asked, no row: not built
             continue
         per_batch.append({"rows": summary.rows, "bytes": sum(handler.bytes_read.values()),
-                          "reads": sum(handler.reads.values())})  # fmt: skip
+                          "reads": sum(handler.reads.values()), "rows_from": summary.rows_from})  # fmt: skip
     return {"seconds": time.perf_counter() - started, "batches": per_batch}
 
 
@@ -226,14 +233,15 @@ def ensure_lake(seed: int) -> tuple[Path, dict]:
 
 
 def ensure_indexed(lake: Path) -> None:
-    """Re-index a kept lake whose batch_users extract is stale or from an older version (the builders refuse it)."""
-    from exhaust.lake.extracts import LakeNotIndexed, check_indexed
+    """Re-index a kept lake whose derived tables are missing, stale or from an older version: progress-exhaust
+    refuses a stale batch_users, and userinfo- and response-exhaust would build live instead of timing the index's
+    lines."""
+    from exhaust.lake.materialized import stale_derived_tables
     from exhaust.lake.store import Lake
 
-    try:
-        check_indexed(Lake.open(str(lake)))
-    except LakeNotIndexed as stale:
-        print(f"{stale}; indexing (once) ...", flush=True)
+    stale = stale_derived_tables(Lake.open(str(lake)))
+    if stale:
+        print(f"derived tables {stale}; indexing (once) ...", flush=True)
         subprocess.run([sys.executable, "-m", "exhaust.cli", "lake", "index", "--lake", str(lake)],  # noqa: S603
                        check=True, capture_output=True)  # fmt: skip
 
@@ -246,6 +254,44 @@ def extract_csv(zip_path: Path, csv_path: Path) -> None:
         with archive.open(archive.namelist()[0]) as member:
             while block := member.read(READ_BYTES):
                 target.write(block)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while block := source.read(READ_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def identity(lake: Path, samples: dict, work: Path) -> dict:
+    """The big batch's userinfo- and response-exhaust CSV from the index's lines and again computed live (the
+    lines' table moved aside, so the build finds none): sha256 of each, and the live build's figures."""
+    from exhaust.lake.materialized import RESPONSE_LINES, USERINFO_LINES
+
+    answer = {}
+    for dataset, table in (("userinfo-exhaust", USERINFO_LINES), ("response-exhaust", RESPONSE_LINES)):
+        found = {}
+        for path in ("index", "live"):
+            aside = lake / f"{table}.aside"
+            if path == "live":
+                (lake / table).rename(aside)
+            try:
+                build = run_child("--child", "build", "--dataset", dataset, "--lake", str(lake), "--batch-id",
+                                  samples["progressBatchId"], "--channel", samples["channel"],
+                                  "--output", str(work / "i.zip"))  # fmt: skip
+            finally:
+                if path == "live":
+                    aside.rename(lake / table)
+            assert build["rows_from"] == path, build
+            extract_csv(work / "i.zip", work / "i.csv")
+            found[path] = {"sha256": sha256_of(work / "i.csv"), "rows": build["rows"],
+                           "seconds": round(build["seconds"], 2), "cpu_seconds": round(build["cpu_seconds"], 2),
+                           "peak_rss_mb": round(build["peak_rss_mb"], 1),
+                           "load_average_1m": round(os.getloadavg()[0], 2)}  # fmt: skip
+        found["same_bytes"] = found["index"]["sha256"] == found["live"]["sha256"]
+        answer[dataset] = found
+    return answer
 
 
 def small_batch_ids(lake: Path, big_batch: str) -> list[str]:
@@ -269,6 +315,7 @@ def bench_dataset(dataset: str, lake: Path, samples: dict, work: Path) -> dict:
     csv_mb = floor["csv_bytes"] / 2**20
     answer = {
         "rows": build["rows"],
+        "rows_from": build["rows_from"],
         "seconds": round(build["seconds"], 2),
         "cpu_seconds": round(build["cpu_seconds"], 2),
         "peak_rss_mb": round(build["peak_rss_mb"], 1),
@@ -313,12 +360,13 @@ def summarise_small(small: dict) -> dict:
 def markdown(results: dict) -> str:
     lines = [RESULTS_START, "", f"Last `make bench`: {results['when']}, {results['machine']['cpus']} CPUs, "
              f"Python {results['machine']['python']}, load average at start {results['load_average_at_start']}.", "",
-             "| dataset | rows | build s | cpu s | peak RSS MB | floor: encode s | floor: package s | **ratio** | "
-             "cpu ratio | package MB/s (1 core) | CSV MB | zip MB | load |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| dataset | rows | rows from | build s | cpu s | peak RSS MB | floor: encode s | floor: package s | "
+             "**ratio** | cpu ratio | package MB/s (1 core) | CSV MB | zip MB | load |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for name, item in results["datasets"].items():
         lines.append(
-            f"| {name} | {item['rows']:,} | {item['seconds']} | {item['cpu_seconds']} | {item['peak_rss_mb']} | "
+            f"| {name} | {item['rows']:,} | {item['rows_from']} | {item['seconds']} | {item['cpu_seconds']} | "
+            f"{item['peak_rss_mb']} | "
             f"{item['floor_encode_seconds']} | {item['floor_package_seconds']} | **{item['ratio']}** | "
             f"{item['cpu_ratio']} | {item['package_mb_per_s']} ({item['package_mb_per_s_one_core']}) | "
             f"{item['csv_mb']} | {item['zip_mb']} | {item['load_average_1m']} |"
@@ -329,6 +377,16 @@ def markdown(results: dict) -> str:
                   "| packaging | seconds | MB/s | zip MB |", "| --- | --- | --- | --- |"]  # fmt: skip
         lines += [
             f"| {name} | {item['seconds']} | {item['mb_per_s']} | {item['zip_mb']} |" for name, item in levels.items()
+        ]
+    identical = results.get("identity", {})
+    if identical:
+        lines += ["", "The big batch's CSV from the index's lines and computed live, sha256:", "",
+                  "| dataset | from the index | live | same bytes | live build s (cpu s) |",
+                  "| --- | --- | --- | --- | --- |"]  # fmt: skip
+        lines += [
+            f"| {name} | `{item['index']['sha256'][:16]}...` | `{item['live']['sha256'][:16]}...` | "
+            f"{'yes' if item['same_bytes'] else '**no**'} | {item['live']['seconds']} ({item['live']['cpu_seconds']}) |"
+            for name, item in identical.items()
         ]
     small = results["small_batches"]
     lines += ["", f"Small batches: {small['batches']} progress-exhaust batches ({small['rows']:,} rows) in "
@@ -361,6 +419,11 @@ def main() -> int:
     for hidden in ("--dataset", "--lake", "--batch-id", "--channel", "--output", "--csv", "--batches"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--levels", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--identity",
+        action="store_true",
+        help="only compare the big batch's userinfo and response CSV from the index and computed live (sha256)",
+    )
     args = parser.parse_args()
     children = {"build": child_build, "floor": child_floor, "small": child_small, "cold": child_cold_start}
     if args.child:
@@ -369,6 +432,10 @@ def main() -> int:
 
     load_at_start = round(os.getloadavg()[0], 2)
     lake, samples = ensure_lake(args.seed)
+    if args.identity:
+        with tempfile.TemporaryDirectory(prefix="exhaust-bench-", dir=REPO_ROOT / ".build") as workdir:
+            print(json.dumps(identity(lake, samples, Path(workdir)), indent=2))
+        return 0
     results: dict = {"when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                      "load_average_at_start": load_at_start, "datasets": {}}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="exhaust-bench-", dir=REPO_ROOT / ".build") as workdir:
@@ -376,6 +443,8 @@ def main() -> int:
         for dataset in args.datasets:
             results["datasets"][dataset] = bench_dataset(dataset, lake, samples, work)
             print(dataset, json.dumps(results["datasets"][dataset]), flush=True)
+        results["identity"] = identity(lake, samples, work)
+        print("index vs live", json.dumps(results["identity"]), flush=True)
         small = run_child("--child", "small", "--lake", str(lake), "--channel", samples["channel"],
                           "--output", str(work / "s.zip"),
                           "--batches", json.dumps(small_batch_ids(lake, samples["progressBatchId"])))  # fmt: skip

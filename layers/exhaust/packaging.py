@@ -91,6 +91,7 @@ class BuiltFile:
     rows: int
     bytes: int
     sha256: str
+    rows_from: str = "live"  # "index": the lines `exhaust lake index` stored (exhaust.builders)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import json
 
 import pyarrow as pa
 from exhaust.lake import schemas
-from exhaust.lake.extracts import write_batch_users
+from exhaust.lake.materialized import index_lake
 from exhaust.lake.store import Lake
 
 CHANNEL = "ch-a"
@@ -322,5 +322,5 @@ def write_handmade_lake(root) -> Lake:
     lake.write("registration_consents", registration)
     lake.write("org_consents", pa.Table.from_pylist(ORG_CONSENTS, schema=schemas.ORG_CONSENTS))
     lake.write("user_identifiers", pa.Table.from_pylist(USER_IDENTIFIERS, schema=schemas.USER_IDENTIFIERS))
-    write_batch_users(lake)
+    index_lake(lake)
     return lake

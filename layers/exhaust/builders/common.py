@@ -6,8 +6,9 @@ The value formats and CSV lines are in exhaust.lake.values (the index writes pro
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 import pyarrow as pa
@@ -19,27 +20,22 @@ from exhaust.lake.store import Lake, Piece
 from exhaust.packaging import usable_cpus
 
 CHUNK_ROWS = 32_768
+INDEX, LIVE = "index", "live"
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 _CSV_OPTIONS = pacsv.WriteOptions(include_header=False, eol="\r\n", quoting_style="needed")
 
-USER_COLUMNS = (
-    "user_id",
-    "name",
-    "state",
-    "district",
-    "block",
-    "cluster",
-    "school_id",
-    "school_name",
-    "org_name",
-    "board",
-    "user_type",
-    "user_sub_type",
-    "declared_org",
-    "email",
-    "phone",
-)
+
+@dataclass(frozen=True)
+class RowsFrom:
+    """Where a build's rows come from: the lines `exhaust lake index` stored (INDEX) or the tables now (LIVE),
+    and why the index could not answer."""
+
+    source: str
+    why_live: str = ""
+
+
+FROM_INDEX = RowsFrom(INDEX)
 
 
 def in_parallel(work: Callable[[Item], Answer], items: Iterable[Item], workers: int | None = None) -> Iterator[Answer]:
@@ -62,13 +58,14 @@ def in_parallel(work: Callable[[Item], Answer], items: Iterable[Item], workers: 
 def batch_chunks(
     lake: Lake,
     table: str,
-    batch_id: str,
+    keys: Mapping[str, str],
     columns: Sequence[str],
     work: Callable[[pa.Table], tuple[pa.Buffer, int]],
     rows: int = CHUNK_ROWS,
     dictionary: Sequence[str] = (),
 ) -> Iterator[tuple[pa.Buffer, int]]:
-    """`work(chunk)` for the batch's rows of a batch-keyed table (enrolments, attempts), `rows` at a time, in order.
+    """`work(chunk)` for the rows of a table whose sort key starts with `keys` (a batch's enrolments, attempts or
+    lines: `{"batch_id": ...}`), `rows` at a time, in order.
 
     The batch's row groups are cut into pieces of about `rows` that threads read and work on at once; a row
     group larger than `rows` is still worked on in chunks of `rows`, so memory holds a few chunks. Columns in
@@ -79,8 +76,19 @@ def batch_chunks(
         batches = lake.read_piece(piece, columns, batch_rows=min(rows, 65_536), dictionary=dictionary)
         return [answer for chunk in chunks_of(batches, rows) if (answer := work(chunk))[1]]
 
-    for answers in in_parallel(work_on_piece, lake.pieces(table, equals={"batch_id": batch_id}, rows=rows)):
+    for answers in in_parallel(work_on_piece, lake.pieces(table, equals=keys, rows=rows)):
         yield from answers
+
+
+def stored_lines(
+    lake: Lake, table: str, keys: Mapping[str, str], column: str, rows: int = CHUNK_ROWS
+) -> Iterator[tuple[pa.Buffer, int]]:
+    """The finished CSV lines the index stored (`column` of `table`) for `keys`, as the zip writer's chunks."""
+
+    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
+        return joined_lines(chunk.column(column)), chunk.num_rows
+
+    return batch_chunks(lake, table, keys, [column], chunk_csv, rows)
 
 
 def chunks_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table]:
@@ -97,26 +105,10 @@ def chunks_of(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Table
         yield pa.Table.from_batches(pending)
 
 
-def user_range(user_ids: pa.ChunkedArray | pa.Array) -> tuple[str, str]:
-    bounds = pc.min_max(user_ids)
-    return bounds["min"].as_py(), bounds["max"].as_py()
-
-
 def align(found: pa.Table, key: str, keys: pa.Array) -> pa.Table:
     """Rows of `found` in the order of `keys` (one per key; all-null where a key has no row)."""
     positions = pc.index_in(keys, value_set=found.column(key).combine_chunks())
     return found.take(positions)
-
-
-# Few distinct values each: read dictionary-encoded, they decode and align several times faster.
-CATEGORICAL_USER_COLUMNS = frozenset(
-    {"state", "district", "block", "cluster", "org_name", "board", "user_type", "user_sub_type", "declared_org"}
-)
-
-
-def named(table: pa.Table, **sources: str) -> pa.Table:
-    """A table of the given columns, each taken by name (aggregations name theirs `<column>_<function>`)."""
-    return pa.table({name: table.column(source) for name, source in sources.items()})
 
 
 def encode_csv(columns: Sequence[pa.Array | pa.ChunkedArray]) -> pa.Buffer:

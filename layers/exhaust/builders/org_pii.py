@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from exhaust.builders import common
-from exhaust.builders.consents import latest_active
 from exhaust.lake import values
+from exhaust.lake.consents import latest_active
 from exhaust.lake.store import Lake
 
 # Appendix IV in its order and wording; the extracted seed reads "Org Org Phone", a doubled word (docs/decisions.md).
@@ -73,7 +73,7 @@ def profiles_of(lake: Lake, user_ids: pa.Array) -> pa.Table:
     found = lake.read(
         "users",
         list(PROFILE_COLUMNS),
-        between={"user_id": common.user_range(user_ids)},
+        between={"user_id": values.user_range(user_ids)},
         isin={"user_id": user_ids},
     )
     return common.align(found, "user_id", user_ids)
@@ -83,7 +83,7 @@ def identifiers_of(lake: Lake, user_ids: pa.Array) -> pa.Table:
     found = lake.read(
         "user_identifiers",
         ["user_id", "school_udise_id", "external_id"],
-        between={"user_id": common.user_range(user_ids)},
+        between={"user_id": values.user_range(user_ids)},
         isin={"user_id": user_ids},
     )
     return common.align(found, "user_id", user_ids)

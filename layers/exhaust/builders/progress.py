@@ -53,8 +53,4 @@ def header(collection: CollectionInfo) -> list[str]:
 
 def rows(lake: Lake, batch: BatchInfo, chunk_rows: int = common.CHUNK_ROWS) -> Iterator[tuple[pa.Buffer, int]]:
     """CSV chunks (without the header) of the batch's rows, with their row counts: the index's lines, in order."""
-
-    def chunk_csv(chunk: pa.Table) -> tuple[pa.Buffer, int]:
-        return common.joined_lines(chunk.column(PROGRESS_LINE)), chunk.num_rows
-
-    yield from common.batch_chunks(lake, BATCH_USERS, batch.batch_id, [PROGRESS_LINE], chunk_csv, chunk_rows)
+    return common.stored_lines(lake, BATCH_USERS, {"batch_id": batch.batch_id}, PROGRESS_LINE, chunk_rows)

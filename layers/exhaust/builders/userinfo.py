@@ -1,9 +1,11 @@
 """userinfo-exhaust: enrolled users who consented to share their details with the requesting org (appendix II).
 
-Only for collections that ask for consent. A user appears only when their latest consent for this collection
-and the requesting org (the request's channel) is ACTIVE: revoked, absent or another org's consent leaves them
-out, so `Consent Provided` is always `Yes` and `Consent Provided Date` is that ACTIVE consent's date. The
-appendix's "(On user consent)" notes are not part of the labels. Rows are in User UUID order.
+Only for collections that ask for consent. The rules (who appears, each column) are in exhaust.lake.userinfo_rows;
+the appendix's "(On user consent)" notes are not part of the labels. Rows are in User UUID order.
+
+A build streams the lines `exhaust lake index` stored for (batch, requesting org) while they are fresh
+(exhaust.lake.materialized); otherwise, e.g. after a consent file was loaded since, it computes them from
+batch_users and the consents, with the same rules.
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from exhaust.builders import common
-from exhaust.builders.consents import latest_active
-from exhaust.lake import values
+from exhaust.lake import materialized, userinfo_rows
 from exhaust.lake.catalog import BatchInfo
-from exhaust.lake.extracts import BATCH_USERS
+from exhaust.lake.extracts import BATCH_USERS, check_indexed
 from exhaust.lake.store import Lake
 
 LABELS = (
@@ -47,52 +47,34 @@ def header() -> list[str]:
     return list(LABELS)
 
 
-def active_consents(lake: Lake, collection_id: str, channel: str, user_ids: pa.Array) -> pa.Table:
-    """user_id and consented_on of the users whose latest consent for (collection, channel) is ACTIVE."""
-    return latest_active(lake, "consents", {"collection_id": collection_id, "consumer_id": channel}, user_ids)
-
-
 def rows(
     lake: Lake, batch: BatchInfo, channel: str, chunk_rows: int = common.CHUNK_ROWS
+) -> tuple[common.RowsFrom, Iterator[tuple[pa.Buffer, int]]]:
+    """Where the rows come from (the index's lines or live, with why) and the CSV chunks (without the header)."""
+    stored = materialized.stored_userinfo(lake, batch, channel)
+    if stored.keys is not None:
+        return common.FROM_INDEX, common.stored_lines(lake, stored.table, stored.keys, stored.column, chunk_rows)
+    check_indexed(lake)  # the live rows read the profiles of batch_users
+    return common.RowsFrom(common.LIVE, stored.stale), live_rows(lake, batch, channel, chunk_rows)
+
+
+def live_rows(
+    lake: Lake, batch: BatchInfo, channel: str, chunk_rows: int = common.CHUNK_ROWS
 ) -> Iterator[tuple[pa.Buffer, int]]:
-    collection = batch.collection
+    """The rows computed from batch_users (one row per enrolment, with its profile, in the enrolments' order: no
+    enrolments read, no profiles aligned) and the consents."""
 
     def chunk_csv(users: pa.Table) -> tuple[pa.Buffer, int]:
-        enrolled = values.single(users, "user_id")
-        consents = active_consents(lake, collection.collection_id, channel, enrolled)
-        positions = pc.index_in(enrolled, value_set=values.single(consents, "user_id"))
-        consenting = pc.is_valid(positions)
-        users = users.filter(consenting)
-        length = users.num_rows
-        if not length:
-            return pa.py_buffer(b""), 0
-        consented_on = consents["consented_on"].take(positions.filter(consenting))
-        columns = [
-            values.constant(collection.collection_id, length),
-            values.constant(collection.name, length),
-            values.constant(batch.batch_id, length),
-            values.constant(batch.name, length),
-            users["user_id"],
-            users["name"],
-            users["state"],
-            users["district"],
-            users["org_name"],
-            users["phone"],
-            users["email"],
-            values.constant("Yes", length),
-            values.format_dates(consented_on),
-            users["block"],
-            users["cluster"],
-            users["user_type"],
-            users["user_sub_type"],
-            users["school_id"],
-            users["school_name"],
-        ]
-        return common.encode_csv(columns), length
+        columns = userinfo_rows.consenting_columns(lake, batch, channel, users)
+        length = len(columns[0])
+        return (common.encode_csv(columns), length) if length else (pa.py_buffer(b""), 0)
 
-    # The batch_users extract has one row per enrolment, in the enrolments' order, with its profile: the chunks
-    # come from it directly, without reading enrolments and aligning profiles.
-    dictionary = [name for name in common.USER_COLUMNS if name in common.CATEGORICAL_USER_COLUMNS]
     yield from common.batch_chunks(
-        lake, BATCH_USERS, batch.batch_id, common.USER_COLUMNS, chunk_csv, chunk_rows, dictionary=dictionary
+        lake,
+        BATCH_USERS,
+        {"batch_id": batch.batch_id},
+        userinfo_rows.PROFILE_COLUMNS,
+        chunk_csv,
+        chunk_rows,
+        dictionary=userinfo_rows.DICTIONARY_COLUMNS,
     )

@@ -31,12 +31,12 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from exhaust.lake.extracts import write_batch_users
+    from exhaust.lake.materialized import index_lake
     from exhaust.lake.store import Lake
 
     started = time.monotonic()
-    rows = write_batch_users(Lake.open(args.lake))
-    print(json.dumps({"lake": args.lake, "batch_users": rows, "seconds": round(time.monotonic() - started, 1)}))
+    rows = index_lake(Lake.open(args.lake))
+    print(json.dumps({"lake": args.lake, **rows, "seconds": round(time.monotonic() - started, 1)}))
     return 0
 
 
@@ -58,10 +58,11 @@ def register(commands: Any) -> None:
     generate.set_defaults(run=_generate)
     index = actions.add_parser(
         "index",
-        help="rewrite the lake's batch_users extract after loading enrolments, users or attempts",
-        description="Rewrite the batch_users extract (each enrolment's profile and best attempts, by batch) from "
-        "enrolments, users and assessment_attempts (docs/lake.md). The builders refuse a batch whose extract "
-        "does not match its enrolments.",
+        help="rewrite the lake's derived tables after loading it",
+        description="Rewrite the derived tables (docs/lake.md): batch_users (each enrolment's profile, best "
+        "attempts and progress-exhaust line, by batch), userinfo_lines and response_lines (the finished lines of "
+        "those datasets). progress-exhaust refuses a stale batch_users; userinfo- and response-exhaust compute "
+        "their rows from the tables while their lines are stale.",
     )
     index.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
     index.set_defaults(run=_index)

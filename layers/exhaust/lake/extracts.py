@@ -11,14 +11,15 @@ Each row also holds the user's best attempt at each content within the batch (`b
 enrolment's finished progress-exhaust line (`progress_line`): progress-exhaust depends only on the loaded lake
 (no consent), so the builder streams the lines. The footer records the source tables' files (name, size,
 modification time, footer digest) it was derived from; a builder refuses an extract that is missing or derived
-from other files (`LakeNotIndexed`) instead of writing stale rows. Consents are never precomputed: they are read
-at each build.
+from other files (`LakeNotIndexed`) instead of writing stale rows. Consents are no source of it: the lines that
+depend on them (exhaust.lake.materialized) are used only while the consents are the ones they were derived from.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -50,10 +51,11 @@ class LakeNotIndexed(RuntimeError):
 Snapshot = dict[str, list[list[str | int]]]
 
 
-def source_snapshot(lake: Lake) -> Snapshot:
-    """The source tables' files: [name, size, modification time in ns, digest of the footer] each."""
+def source_snapshot(lake: Lake, tables: Sequence[str] = SOURCE_TABLES) -> Snapshot:
+    """The tables' files: [name, size, modification time in ns, digest of the footer] each; a table absent from
+    the lake has none, so its later appearance shows as a change."""
     snapshot: Snapshot = {}
-    for table in SOURCE_TABLES:
+    for table in tables:
         digests = {path.rsplit("/", 1)[-1]: footer_digest(metadata) for path, metadata in lake.files(table)}
         snapshot[table] = [[name, size, mtime, digests[name]] for name, size, mtime in lake.listing(table)]
     return snapshot
@@ -83,13 +85,14 @@ def _stale_tables(lake: Lake, recorded: Snapshot) -> list[str]:
     return stale
 
 
-def write_batch_users(lake: Lake) -> int:
+def write_batch_users(lake: Lake, snapshot: Snapshot | None = None) -> int:
     """(Re)write the batch_users extract from the source tables; answer its row count.
 
     Each row: the enrolment's profile, its best attempts and its finished progress-exhaust line. The footer
-    records the source files as they were before reading them, so a load during the indexing shows as stale.
+    records the source files as they were before reading them (`snapshot`, taken now if not given), so a load
+    during the indexing shows as stale.
     """
-    snapshot = source_snapshot(lake)
+    snapshot = {table: (snapshot or source_snapshot(lake))[table] for table in SOURCE_TABLES}
     enrolled = lake.read("enrolments", list(dict.fromkeys(["batch_id", *ENROLMENT_COLUMNS])))
     # In the table's order already when it is one sorted file; a table loaded as several files need not be.
     enrolled = enrolled.sort_by([("batch_id", "ascending"), ("user_id", "ascending")])
@@ -181,13 +184,22 @@ def best_attempts_by_enrolment(lake: Lake) -> tuple[pa.Array, pa.ListArray]:
     return keys.take(starts), pa.ListArray.from_arrays(offsets, entries)
 
 
-def check_indexed(lake: Lake) -> None:
-    """Raise LakeNotIndexed unless the extract exists and was derived from the source tables' current files."""
-    if not lake.files(BATCH_USERS):
-        raise LakeNotIndexed("is missing")
-    recorded = lake.file_metadata(BATCH_USERS).get(SOURCES_KEY)
+def staleness(lake: Lake, table: str) -> str | None:
+    """Why the derived `table` cannot be used (missing, written without its sources, derived from other files
+    than the lake holds now), or None when it is fresh. Listings only, unless file times changed."""
+    if not lake.files(table):
+        return "is missing"
+    recorded = lake.file_metadata(table).get(SOURCES_KEY)
     if recorded is None:
-        raise LakeNotIndexed("does not record the files it was derived from (written by an older version)")
+        return "does not record the files it was derived from (written by an older version)"
     changed = _stale_tables(lake, json.loads(recorded))
     if changed:
-        raise LakeNotIndexed(f"was derived from other files of {', '.join(changed)} than the lake holds now")
+        return f"was derived from other files of {', '.join(changed)} than the lake holds now"
+    return None
+
+
+def check_indexed(lake: Lake) -> None:
+    """Raise LakeNotIndexed unless the extract exists and was derived from the source tables' current files."""
+    reason = staleness(lake, BATCH_USERS)
+    if reason is not None:
+        raise LakeNotIndexed(reason)

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from exhaust import readiness
 from exhaust.lake import schemas
-from exhaust.lake.extracts import write_batch_users
+from exhaust.lake.materialized import index_lake
 from exhaust.lake.store import Lake
 from exhaust.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
 
@@ -609,8 +609,8 @@ class Generator:
         lake.write("enrolments", pa.concat_tables(enrolment_parts))
         lake.write("consents", pa.Table.from_pylist(consent_rows, schema=schemas.CONSENTS))
         lake.write("assessment_attempts", pa.Table.from_pylist(attempt_rows, schema=schemas.ASSESSMENT_ATTEMPTS))
-        write_batch_users(lake)
         extras.write(lake, plan, members_of)
+        index_lake(lake)
         if scale.bulk_answers:
             from exhaust.lake.answers_scale import AnswersVolume
 

@@ -105,10 +105,7 @@ def lines(batch: BatchInfo, enrolments: pa.Table, users: pa.Table) -> pa.Array:
     total_score, score_columns = scores(values.single(users, "best_attempts"), scored)
     return values.csv_lines(
         [
-            values.constant(collection.collection_id, length),
-            values.constant(collection.name, length),
-            values.constant(batch.batch_id, length),
-            values.constant(batch.name, length),
+            *values.batch_columns(batch, length),
             values.single(enrolments, "user_id"),
             users["state"],
             users["district"],

@@ -191,6 +191,25 @@ BATCH_USERS = pa.schema(
         ("progress_line", pa.string()),
     ]
 )
+# Finished userinfo-exhaust lines (exhaust.lake.materialized): per batch and consumer (the requesting org), the
+# lines of the users whose latest consent to that consumer is ACTIVE, in User UUID order.
+USERINFO_LINES = pa.schema(
+    [
+        ("batch_id", pa.string(), False),
+        ("consumer_id", pa.string(), False),
+        ("user_id", pa.string(), False),
+        ("userinfo_line", pa.string(), False),
+    ]
+)
+# Finished response-exhaust lines per batch, registration consents applied; `line_number` keeps the builder's
+# order (User UUID, QuestionSet Id, Attempt Id, question position) without storing those columns again.
+RESPONSE_LINES = pa.schema(
+    [
+        ("batch_id", pa.string(), False),
+        ("line_number", pa.int64(), False),
+        ("response_line", pa.string(), False),
+    ]
+)
 TELEMETRY = pa.schema(
     [
         ("event_date", pa.date32(), False),
@@ -227,9 +246,9 @@ class TableSpec:
     # Small enough that a read by key range decodes little beyond the range (a builder's chunk of 65,536
     # users spans about 4 row groups of users), large enough for good compression and a small footer.
     row_group_size: int = 32_768
-    # A row group never holds two values of this column: a small batch's rows are row groups of their own, so
+    # A row group never holds two values of these columns: a small batch's rows are row groups of their own, so
     # reading one batch decodes nothing of its neighbours.
-    split_by: str | None = None
+    split_by: tuple[str, ...] = ()
 
 
 TABLES: dict[str, TableSpec] = {
@@ -237,7 +256,7 @@ TABLES: dict[str, TableSpec] = {
     for spec in (
         TableSpec("collections", COLLECTIONS, ("collection_id",)),
         TableSpec("batches", BATCHES, ("batch_id",)),
-        TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id"), split_by="batch_id"),
+        TableSpec("enrolments", ENROLMENTS, ("batch_id", "user_id"), split_by=("batch_id",)),
         TableSpec("users", USERS, ("user_id",), row_group_size=16_384),
         TableSpec(
             "consents",
@@ -252,13 +271,20 @@ TABLES: dict[str, TableSpec] = {
             ("batch_id", "user_id", "content_id", "attempt_id", "question_index"),
             # A chunk of enrolments reads its users' attempts by id range: smaller groups, less decoded twice.
             row_group_size=16_384,
-            split_by="batch_id",
+            split_by=("batch_id",),
         ),
         TableSpec("org_consents", ORG_CONSENTS, ("consumer_id", "user_id", "consented_on")),
         TableSpec("user_identifiers", USER_IDENTIFIERS, ("user_id",), row_group_size=16_384),
         TableSpec("question_types", QUESTION_TYPES, ("question_type",)),
         TableSpec("registration_consents", REGISTRATION_CONSENTS, ("collection_id", "user_id", "consented_on")),
-        TableSpec("batch_users", BATCH_USERS, ("batch_id", "user_id"), split_by="batch_id"),
+        TableSpec("batch_users", BATCH_USERS, ("batch_id", "user_id"), split_by=("batch_id",)),
+        TableSpec(
+            "userinfo_lines",
+            USERINFO_LINES,
+            ("batch_id", "consumer_id", "user_id"),
+            split_by=("batch_id", "consumer_id"),
+        ),
+        TableSpec("response_lines", RESPONSE_LINES, ("batch_id", "line_number"), split_by=("batch_id",)),
         TableSpec("telemetry", TELEMETRY, ("event_date", "channel", "partner_id", "ets")),
         TableSpec("observations", OBSERVATIONS, ("observed_at",)),
     )

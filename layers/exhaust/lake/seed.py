@@ -20,20 +20,19 @@ def seed_lake(settings: RuntimeSettings, channel: str, samples: dict[str, Any]) 
 
 
 def refresh_kept_index(lake_uri: str) -> bool:
-    """Re-index a restored lake whose batch_users extract is stale or from an older version; True if it did.
+    """Re-index a restored lake whose derived tables are stale or from an older version; True if it did.
 
     A kept state may hold a lake indexed by an earlier release (or reloaded by hand): without this its progress
-    and userinfo builds would fail with LakeNotIndexed until the user ran `exhaust lake index`.
+    and userinfo builds would fail with LakeNotIndexed until the user ran `exhaust lake index`, and its userinfo
+    and response builds would compute their rows at each build.
     """
-    from exhaust.lake.extracts import LakeNotIndexed, check_indexed, write_batch_users
+    from exhaust.lake.materialized import index_lake, stale_derived_tables
     from exhaust.lake.store import Lake
     from exhaust.observability import logger
 
-    lake = Lake.open(lake_uri)
-    try:
-        check_indexed(lake)
-    except LakeNotIndexed as stale:
-        logger.info("re-indexing the kept lake", extra={"reason": str(stale)})
-        write_batch_users(Lake.open(lake_uri))
-        return True
-    return False
+    stale = stale_derived_tables(Lake.open(lake_uri))
+    if not stale:
+        return False
+    logger.info("re-indexing the kept lake", extra={"reason": "; ".join(f"{t} {why}" for t, why in stale.items())})
+    index_lake(Lake.open(lake_uri))
+    return True

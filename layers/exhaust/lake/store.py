@@ -332,13 +332,17 @@ def _utc(value: Any) -> Any:
     return value
 
 
-def _runs(table: pa.Table, column: str | None) -> Iterator[pa.Table]:
-    """The sorted table cut where `column` changes value (each run then starts a row group), or whole."""
-    if column is None or table.num_rows < 2:
+def _runs(table: pa.Table, columns: Sequence[str]) -> Iterator[pa.Table]:
+    """The sorted table cut where any of `columns` changes value (each run then starts a row group), or whole."""
+    if not columns or table.num_rows < 2:
         yield table
         return
-    values = table.column(column)
-    changes = pc.indices_nonzero(pc.not_equal(values.slice(1), values.slice(0, len(values) - 1)))
+    changed = None
+    for column in columns:
+        values = table.column(column)
+        change = pc.not_equal(values.slice(1), values.slice(0, len(values) - 1))
+        changed = change if changed is None else pc.or_(changed, change)
+    changes = pc.indices_nonzero(changed)
     start = 0
     for end in [*(position + 1 for position in changes.to_pylist()), table.num_rows]:
         yield table.slice(start, end - start)

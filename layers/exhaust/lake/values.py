@@ -8,9 +8,13 @@ followed by `%`; empty fields for unknown values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from exhaust.lake.catalog import BatchInfo
 
 
 def _padded(values: pa.Array, width: int) -> pa.Array:
@@ -78,8 +82,20 @@ def single(table: pa.Table | pa.RecordBatch, name: str) -> pa.Array:
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
+def user_range(user_ids: pa.ChunkedArray | pa.Array) -> tuple[str, str]:
+    bounds = pc.min_max(user_ids)
+    return bounds["min"].as_py(), bounds["max"].as_py()
+
+
 def constant(value: str, length: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), length)
+
+
+def batch_columns(batch: BatchInfo, length: int) -> list[pa.Array]:
+    """Collection Id, Collection Name, Batch Id and Batch Name, the columns every batch dataset starts with."""
+    collection = batch.collection
+    names = (collection.collection_id, collection.name, batch.batch_id, batch.name)
+    return [constant(value, length) for value in names]
 
 
 def decoded(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -101,6 +117,7 @@ def _csv_field(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray
     if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
         return pc.fill_null(quoted, "")
-    if pa.types.is_integer(column.type):
+    if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+        # Arrow's CSV writer formats numbers by this same cast (shortest round-trip: 12.5, 1, 1e+20, nan).
         return pc.fill_null(pc.cast(column, pa.string()), "")
     raise TypeError(f"no CSV line rule for {column.type}")

@@ -351,7 +351,13 @@ class Pipeline:
             observability.record_build(request.dataset, output.rows, output.bytes, time.monotonic() - started)
         logger.info(
             "batch built",
-            extra={"request_id": request_id, "batch_id": batch_id, "rows": output.rows, "counted": counted},
+            extra={
+                "request_id": request_id,
+                "batch_id": batch_id,
+                "rows": output.rows,
+                "rows_from": built.rows_from,
+                "counted": counted,
+            },
         )
         return {"batchId": batch_id, "file": output.model_dump()}
 

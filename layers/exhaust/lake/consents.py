@@ -1,4 +1,4 @@
-"""Consent lookups the builders share: the latest consent event per user decides (docs/lake.md)."""
+"""Consent lookups the builders and the index share: the latest consent event per user decides (docs/lake.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from exhaust.builders import common
 from exhaust.lake import values
 from exhaust.lake.schemas import CONSENT_ACTIVE
 from exhaust.lake.store import Lake
@@ -25,7 +24,7 @@ def latest_active(
 
     With `user_ids` (sorted), only their id range is read. Rows come back in user id order.
     """
-    between = None if user_ids is None else {"user_id": common.user_range(user_ids)}
+    between = None if user_ids is None else {"user_id": values.user_range(user_ids)}
     found = lake.read(table, ["user_id", "status", "consented_on", *columns], equals=dict(equals), between=between)
     kept = ["status", "consented_on", *columns]
     if not columns and not any(found.column(name).null_count for name in kept) and _in_user_and_time_order(found):
@@ -34,7 +33,8 @@ def latest_active(
     else:  # events appended in a later file, or values to take from the latest event that has them
         ordered = found.sort_by([("user_id", "ascending"), ("consented_on", "ascending")])
         latest = ordered.group_by("user_id", use_threads=False).aggregate([(name, "last") for name in kept])
-        latest = common.named(latest, user_id="user_id", **{name: f"{name}_last" for name in kept}).sort_by("user_id")
+        latest = pa.table({"user_id": latest["user_id"], **{name: latest[f"{name}_last"] for name in kept}})
+        latest = latest.sort_by("user_id")
     return latest.filter(pc.equal(latest["status"], CONSENT_ACTIVE))
 
 
