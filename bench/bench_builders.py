@@ -52,6 +52,8 @@ DATASETS = ("progress-exhaust", "userinfo-exhaust", "response-exhaust")
 ENCODE_CHUNK_ROWS = 32_768
 SMALL_BATCHES = 100
 COLD_START_RUNS = 5
+# Packaging on one core is a capability (MB/s per core): the best of a few runs, the machine being shared.
+PER_CORE_RUNS = 3
 Answer = TypeVar("Answer")
 DOCS = REPO_ROOT / "docs" / "benchmarks.md"
 RESULTS_START, RESULTS_END = "<!-- bench:results -->", "<!-- /bench:results -->"
@@ -76,6 +78,11 @@ def timed(function: Callable[[], Answer]) -> tuple[Answer, float, float]:
     started, started_cpu = time.perf_counter(), time.process_time()
     answer = function()
     return answer, time.perf_counter() - started, time.process_time() - started_cpu
+
+
+def best_seconds(function: Callable[[], object], runs: int = PER_CORE_RUNS) -> float:
+    """The fastest of `runs` wall times: what the code can do, without the moments a neighbour took the core."""
+    return min(timed(function)[1] for _ in range(runs))
 
 
 # ---- children (each in a fresh process) ---------------------------------------------------------------------
@@ -113,7 +120,7 @@ def child_floor(args: argparse.Namespace) -> dict:
 
     _, encode_seconds, encode_cpu = timed(encode)
     zip_bytes, package_seconds, package_cpu = timed(lambda: package(COMPRESS_LEVEL, None))
-    _, one_core_seconds, _ = timed(lambda: package(COMPRESS_LEVEL, 1))
+    one_core_seconds = best_seconds(lambda: package(COMPRESS_LEVEL, 1))
     answer: dict = {
         "encode_seconds": encode_seconds, "encode_cpu_seconds": encode_cpu,
         "package_seconds": package_seconds, "package_cpu_seconds": package_cpu, "zip_bytes": zip_bytes,
@@ -122,8 +129,8 @@ def child_floor(args: argparse.Namespace) -> dict:
     if args.levels:
         answer["levels"] = {}
         for level in range(4):
-            size, seconds, _ = timed(partial(package, level, 1))
-            answer["levels"][f"isal {level}"] = {"seconds": seconds, "zip_mb": size / 2**20}
+            seconds = best_seconds(partial(package, level, 1))
+            answer["levels"][f"isal {level}"] = {"seconds": seconds, "zip_mb": package(level, 1) / 2**20}
         size, seconds, _ = timed(lambda: old_floor(csv_bytes, Path(args.output)))
         answer["levels"]["pyzipper deflate 6 (before)"] = {"seconds": seconds, "zip_mb": size / 2**20}
     return answer
