@@ -74,7 +74,12 @@ class ReadLakeMarker:
     """GetObject on exactly the lake's completeness marker (exhaust.readiness), nothing else of the lake."""
 
 
-Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets | ReadLakeMarker
+@dataclass(frozen=True)
+class WriteDerivedTables:
+    """Put and delete the files of the lake's derived tables (exhaust lake index), and nothing else of the lake."""
+
+
+Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets | ReadLakeMarker | WriteDerivedTables
 
 REQUESTS_READ = Table(resources.REQUESTS_TABLE.name)
 DATASETS_READ = Table(resources.DATASETS_TABLE.name)
@@ -106,6 +111,9 @@ PRODUCER_GRANTS: dict[str, tuple[Grant, ...]] = {
         Objects(resources.PUBLIC_BUCKET.name, "public-summary-rollup/", read=False, write=True),
     ),
 }
+
+# The scheduled indexer (infra/scheduler.py): reads the lake, rewrites only its derived tables.
+INDEXER_GRANTS: dict[str, tuple[Grant, ...]] = {"indexer": (LAKE_READ, WriteDerivedTables())}
 
 # Function folder (Route.function) -> what it needs. Names accept both spellings the team uses (- and _).
 API_GRANTS: dict[str, tuple[Grant, ...]] = {
@@ -239,6 +247,19 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
         return result
     if isinstance(grant, SendToQueue):
         return [aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[storage.queue.queue_arn])]
+    if isinstance(grant, WriteDerivedTables):
+        lake = storage.lake_bucket
+        tables = [lake.arn_for_objects(f"{storage.lake_prefix}{name}/*") for name in resources.DERIVED_LAKE_TABLES]
+        for objects in tables:
+            acknowledge(
+                scope,
+                "AwsSolutions-IAM5",
+                "The indexer writes one derived table's files under its own folder of the lake (part-*.parquet "
+                "written anew by each index run), so they can only be named by prefix.",
+                finding=iam5_resource(scope, objects),
+            )
+        actions = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]
+        return [aws_iam.PolicyStatement(actions=actions, resources=tables)]
     if isinstance(grant, ReadLakeMarker):
         marker = storage.lake_bucket.arn_for_objects(f"{storage.lake_prefix}{MARKER_NAME}")
         return [aws_iam.PolicyStatement(actions=["s3:GetObject"], resources=[marker])]

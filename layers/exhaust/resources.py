@@ -101,7 +101,7 @@ SECRETS_KEY_ALIAS = "exhaust-secrets"
 
 # The function folders (functions/<name>) shipped as container images, built from the one functions/Dockerfile:
 # they read Parquet with pyarrow, too large for a zip Lambda next to the Powertools layer.
-IMAGE_FUNCTIONS = ("builder", "producer", "legacy", "export")
+IMAGE_FUNCTIONS = ("builder", "producer", "legacy", "export", "indexer")
 
 # What every function's environment holds besides the resources' names (the stack sets it; local mode and the
 # cold-start benchmark use it too).
@@ -118,6 +118,9 @@ FUNCTION_ENVIRONMENT = {
 REQUESTS_PREFIX = "requests/"
 STANDARD_DATASETS_PREFIX = "data-exhaust/"
 LAKE_PREFIX = "lake/"
+# The lake's tables `exhaust lake index` derives from the others (exhaust.lake.materialized.DERIVED_TABLES): the only
+# ones the scheduled indexer may write.
+DERIVED_LAKE_TABLES = ("batch_users", "userinfo_lines", "response_lines")
 # Legacy day archives and export zips too large to answer inline: presigned, expired after a day (infra/storage.py).
 LEGACY_PREFIX = "legacy/"
 EXPORTS_PREFIX = "exports/"

@@ -13,7 +13,13 @@ from .walk import listed, methods, of_type, render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Function logical-id prefix -> its reserved concurrency with the default settings.
-RESERVED_BY_DEFAULT = {"BuilderFunction": 100, "PipelineFinalize": 5, "PipelineMarkFailed": 5, "PipelineSweeper": 1}
+RESERVED_BY_DEFAULT = {
+    "BuilderFunction": 100,
+    "PipelineFinalize": 5,
+    "PipelineMarkFailed": 5,
+    "PipelineSweeper": 1,
+    "SchedulerIndexer": 1,
+}
 SCHEMA_REGION = "us-east-1"
 
 

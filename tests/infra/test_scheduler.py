@@ -1,4 +1,4 @@
-"""The daily producer: its schedule, its container image and a role limited to its two datasets and the lake."""
+"""The daily producer and the lake indexer: their schedules, container images and roles limited to what they write."""
 
 import json
 
@@ -15,18 +15,36 @@ def producer(resources):
     return next(iter(found.items()))
 
 
+def indexer(resources):
+    found = {
+        logical_id: r
+        for logical_id, r in of_type(resources, "AWS::Lambda::Function").items()
+        if logical_id.startswith("SchedulerIndexer")
+    }
+    assert len(found) == 1, found
+    return next(iter(found.items()))
+
+
+def schedule_of(resources, function_logical_id: str) -> dict:
+    (schedule,) = [
+        s["Properties"]
+        for s in of_type(resources, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [function_logical_id, "Arn"]}
+    ]
+    return schedule
+
+
 def dead_letter_queue(resources) -> str:
     (logical_id,) = [q for q in of_type(resources, "AWS::SQS::Queue") if q.startswith("MonitoringProducerDeadLetter")]
     return logical_id
 
 
 def test_schedule_invokes_the_producer_daily_with_its_scheduled_time(resources):
-    schedules = list(of_type(resources, "AWS::Scheduler::Schedule").values())
-    assert len(schedules) == 1
-    properties = schedules[0]["Properties"]
+    assert len(of_type(resources, "AWS::Scheduler::Schedule")) == 2  # the producer's and the indexer's
+    logical_id, _ = producer(resources)
+    properties = schedule_of(resources, logical_id)
     assert properties["ScheduleExpression"] == "cron(30 1 * * ? *)"
     assert properties["ScheduleExpressionTimezone"] == "UTC"
-    logical_id, _ = producer(resources)
     target = properties["Target"]
     assert target["Arn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
     assert json.loads(target["Input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
@@ -92,10 +110,10 @@ def test_a_failed_production_is_kept_in_the_producers_dead_letter_queue(resource
     assert config["MaximumRetryAttempts"] == 2
 
 
-def test_the_schedule_has_its_own_group_watched_for_failures(resources):
-    (schedule,) = of_type(resources, "AWS::Scheduler::Schedule").values()
+def test_the_schedules_have_their_own_group_watched_for_failures(resources):
     (group_id, group) = next(iter(of_type(resources, "AWS::Scheduler::ScheduleGroup").items()))
-    assert schedule["Properties"]["GroupName"] == {"Ref": group_id}
+    for schedule in of_type(resources, "AWS::Scheduler::Schedule").values():
+        assert schedule["Properties"]["GroupName"] == {"Ref": group_id}
     (alarm,) = [
         a["Properties"]
         for a in of_type(resources, "AWS::CloudWatch::Alarm").values()
@@ -136,3 +154,59 @@ def test_the_producer_may_invalidate_exactly_the_public_distribution(resources):
     functions = of_type(resources, "AWS::Lambda::Function")
     others = [f["Properties"] for logical_id, f in functions.items() if not logical_id.startswith("SchedulerProducer")]
     assert all("EXHAUST_CDN_DISTRIBUTION_ID" not in f["Environment"]["Variables"] for f in others)
+
+
+def test_the_indexer_looks_every_15_minutes_one_run_at_a_time_without_retries(resources):
+    logical_id, function = indexer(resources)
+    properties = schedule_of(resources, logical_id)
+    assert properties["ScheduleExpression"] == "rate(15 minutes)"
+    assert properties["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 0}
+    invoker = role_statements(resources, properties["Target"]["RoleArn"]["Fn::GetAtt"][0])
+    assert [(listed(s["Action"]), listed(s["Resource"])) for s in invoker] == [
+        (["lambda:InvokeFunction"], [{"Fn::GetAtt": [logical_id, "Arn"]}])
+    ]
+    function_properties = function["Properties"]
+    assert function_properties["PackageType"] == "Image"
+    assert function_properties["ReservedConcurrentExecutions"] == 1
+    assert function_properties["Timeout"] == 900
+    assert function_properties["MemorySize"] >= 4096  # about 2.5 GB per million enrolments (docs/lake.md)
+    (config,) = [
+        c["Properties"]
+        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 60)
+
+
+def test_the_indexer_reads_the_lake_and_writes_only_its_derived_tables(resources):
+    _, function = indexer(resources)
+    statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
+    assert not any(action.startswith(("dynamodb:", "kms:", "sqs:")) for action in actions(statements))
+    changed = sorted(
+        render(resource)
+        for statement in statements
+        if {"s3:PutObject", "s3:DeleteObject"} & set(listed(statement["Action"]))
+        for resource in listed(statement["Resource"])
+    )
+    assert len(changed) == 3
+    for written, table in zip(changed, ("batch_users", "response_lines", "userinfo_lines"), strict=True):
+        assert written.startswith("<StorageLakeBucket")
+        assert written.endswith(f"/{table}/*")
+    read = [
+        render(resource)
+        for statement in statements
+        if "s3:GetObject" in listed(statement["Action"])
+        for resource in listed(statement["Resource"])
+    ]
+    assert len(read) == 1
+    assert read[0].startswith("<StorageLakeBucket")
+
+
+def test_an_indexer_error_raises_the_alarm(resources):
+    logical_id, _ = indexer(resources)
+    alarms = [
+        alarm["Properties"]
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "FunctionName", "Value": {"Ref": logical_id}} in alarm["Properties"].get("Dimensions", [])
+    ]
+    assert [alarm["MetricName"] for alarm in alarms] == ["Errors"]

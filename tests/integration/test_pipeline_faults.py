@@ -420,3 +420,33 @@ def test_a_queue_send_failing_at_an_api_submit_is_queued_again_at_the_next_sweep
     assert [json.loads(m["Body"])["requestId"] for m in harness.messages()] == [request_id]
     assert not harness.request(request_id).queueSendFailed
     assert harness.request(queued_id).status == Status.SUBMITTED
+
+
+def test_a_lake_loaded_but_not_yet_indexed_defers_progress_requests_until_the_indexer_runs(
+    harness: Harness, events: Events
+) -> None:
+    """Before: LakeNotIndexed used the request's attempts within minutes and failed it, while the scheduled
+    indexer makes the lake fresh within 15 minutes of a load."""
+    import pyarrow as pa
+    from exhaust.lake import indexer
+    from exhaust.lake.store import Lake
+
+    root = harness.lake["root"]
+    loaded = Lake.open(root)
+    users = loaded.read("users")
+    names = users["name"].to_pylist()
+    names[0] = f"{names[0]} (corrected)"
+    loaded.write("users", users.set_column(users.schema.get_field_index("name"), "name", pa.array(names)))
+    try:
+        batches = harness.lake["mainBatches"][:1]
+        request_id = harness.submit(batchFilter=batches)
+        assert harness.drain(rounds=1) == [Outcome.STARTED]
+        waiting = harness.request(request_id)
+        assert (waiting.status, waiting.attempts) == (Status.SUBMITTED, 0)
+        assert waiting.deferrals >= 1
+        assert waiting.statusMessage is not None
+        assert "resumes automatically" in waiting.statusMessage
+    finally:
+        assert indexer.run(root)["reindexed"] is True  # the scheduled look after the load
+    assert harness.drain() == [Outcome.STARTED]
+    assert_succeeded_once(harness, events, request_id, batches)

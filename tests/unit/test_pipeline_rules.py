@@ -456,6 +456,7 @@ def test_callbacks_only_go_over_https():
 def test_builder_errors_are_classified_for_the_workflow_retries():
     from botocore.exceptions import ClientError, EndpointConnectionError
     from exhaust.builders.errors import NoDataFound
+    from exhaust.lake.extracts import LakeNotIndexed
     from exhaust.pipeline.steps import classify
 
     permanent = classify(NoDataFound())
@@ -469,3 +470,5 @@ def test_builder_errors_are_classified_for_the_workflow_retries():
     assert classify(denied) is denied  # a bug or a missing grant: the request-level retry, then FAILED
     missing = FileNotFoundError("lake/batches")
     assert classify(missing) is missing
+    # Loaded but not re-indexed yet: the scheduled indexer fixes it within minutes, so the request is deferred.
+    assert isinstance(classify(LakeNotIndexed("is missing")), TransientFailure)

@@ -42,7 +42,13 @@ _LINE_ROWS = 32_768
 
 
 class LakeNotIndexed(RuntimeError):
-    """The batch_users extract is missing or was derived from other files than the lake's: re-run the indexing."""
+    """The batch_users extract is missing or was derived from other files than the lake's: re-run the indexing.
+
+    Transient for the workflow: after a load the scheduled indexer (exhaust.lake.indexer) makes the extract fresh
+    within minutes, so the request is deferred (queued again, no attempt used) rather than failed.
+    """
+
+    transient = True
 
     def __init__(self, reason: str):
         super().__init__(f"the lake's {BATCH_USERS} extract {reason}: run `{INDEX_COMMAND}` after loading the lake")

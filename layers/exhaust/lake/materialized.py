@@ -45,6 +45,9 @@ RESPONSE_LINE = "response_line"
 USERINFO_SOURCES = ("collections", "batches", "enrolments", "users", "consents")
 RESPONSE_SOURCES = ("collections", "batches", "assessment_attempts", "question_types", "registration_consents")
 CONSUMERS_KEY = b"exhaust.consumers"
+# Every table `exhaust lake index` writes: resources.DERIVED_LAKE_TABLES, which the indexer may write (a test
+# keeps the two equal).
+DERIVED_TABLES = (BATCH_USERS, USERINFO_LINES, RESPONSE_LINES)
 # Rows the index computes at once (as a build's chunk): bounds its memory whatever the batch size.
 _PIECE_ROWS = 32_768
 
@@ -75,8 +78,17 @@ def index_lake(lake: Lake) -> dict[str, int]:
 
 def stale_derived_tables(lake: Lake) -> dict[str, str]:
     """The derived tables that are missing, from an older version or stale, with the reason (empty: all fresh)."""
-    found = {table: staleness(lake, table) for table in (BATCH_USERS, USERINFO_LINES, RESPONSE_LINES)}
+    found = {table: staleness(lake, table) for table in DERIVED_TABLES}
     return {table: reason for table, reason in found.items() if reason is not None}
+
+
+def index_if_stale(lake: Lake) -> dict[str, str]:
+    """Rewrite the derived tables when any is missing, from an older version or stale; answer which were and why
+    (empty: all fresh, and nothing but listings read, or footers when file times changed)."""
+    stale = stale_derived_tables(lake)
+    if stale:
+        index_lake(lake)
+    return stale
 
 
 def _recorded(snapshot: Snapshot, tables: tuple[str, ...]) -> dict[str, str]:

@@ -26,13 +26,11 @@ def refresh_kept_index(lake_uri: str) -> bool:
     and userinfo builds would fail with LakeNotIndexed until the user ran `exhaust lake index`, and its userinfo
     and response builds would compute their rows at each build.
     """
-    from exhaust.lake.materialized import index_lake, stale_derived_tables
+    from exhaust.lake.materialized import index_if_stale
     from exhaust.lake.store import Lake
     from exhaust.observability import logger
 
-    stale = stale_derived_tables(Lake.open(lake_uri))
-    if not stale:
-        return False
-    logger.info("re-indexing the kept lake", extra={"reason": "; ".join(f"{t} {why}" for t, why in stale.items())})
-    index_lake(Lake.open(lake_uri))
-    return True
+    stale = index_if_stale(Lake.open(lake_uri))
+    if stale:
+        logger.info("re-indexed the kept lake", extra={"reason": "; ".join(f"{t} {why}" for t, why in stale.items())})
+    return bool(stale)

@@ -294,7 +294,6 @@ class Lake:
         spec = TABLES[table]
         schema = spec.schema.with_metadata(dict(metadata)) if metadata else spec.schema
         path = f"{self.table_dir(table)}/part-00000.parquet"
-        self._remove(table)
         self.filesystem.create_dir(self.table_dir(table), recursive=True)
         parts = [data] if isinstance(data, pa.Table) else data
         with pq.ParquetWriter(
@@ -308,15 +307,18 @@ class Lake:
             for part in parts:
                 for run in _runs(sort_table(spec, part), spec.split_by):
                     writer.write_table(run, row_group_size=row_group_size or spec.row_group_size)
+        # Other files only now: in S3 the new object replaces the old one when its upload completes, so a reader
+        # in the meantime still finds the whole previous table (an index run while requests build).
+        self._remove(table, keep=path)
         self._files.pop(table, None)
         for key in [key for key in self._statistics if key[0].startswith(f"{self.table_dir(table)}/")]:
             del self._statistics[key]
         return path
 
-    def _remove(self, table: str) -> None:
+    def _remove(self, table: str, keep: str) -> None:
         selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
         for info in self.filesystem.get_file_info(selector):
-            if info.type == pafs.FileType.File:
+            if info.type == pafs.FileType.File and info.path != keep:
                 self.filesystem.delete_file(info.path)
 
 

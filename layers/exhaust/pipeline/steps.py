@@ -107,6 +107,8 @@ def failure_message(cause: str | None) -> str:
 
 
 def _is_transient(error: BaseException) -> bool:
+    if getattr(error, "transient", False):  # e.g. the lake's derived tables being re-indexed (LakeNotIndexed)
+        return True
     client_error, botocore_error = aws.transport_errors()
     if isinstance(error, client_error):
         return error.response.get("Error", {}).get("Code") in THROTTLING_CODES
