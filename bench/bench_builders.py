@@ -15,7 +15,8 @@
 3. Small batches: each dataset for 100 small batches one after another, each on a fresh Lake as each Lambda
    invocation would (bytes and reads per batch through a counting filesystem, total seconds).
 4. Cold starts: every zip-function handler (functions/*/handler.py not in IMAGE_FUNCTIONS) imported in a fresh
-   process as Lambda would (tracing enabled), whole process wall time, median of 5.
+   process as Lambda would (tracing enabled): wall time from start to imported, and with the interpreter's exit;
+   median of 5.
 5. Index vs live: the big batch's userinfo- and response-exhaust CSV from the index's lines and computed live
    (the lines' table moved aside), sha256 of each (`--identity` runs only this).
 6. Prints and writes bench/results.json and the results section of docs/benchmarks.md.
