@@ -89,16 +89,7 @@ class Scheduler(Construct):
         self.group = aws_scheduler.CfnScheduleGroup(self, "Group", name=settings.stack_name)
         monitoring.watch_schedule_group(settings.stack_name)
 
-        # The schedule's own role may invoke this one function and nothing else (no version wildcard).
-        invoker = aws_iam.Role(
-            self,
-            "ScheduleRole",
-            assumed_by=aws_iam.ServicePrincipal("scheduler.amazonaws.com"),
-            description="EventBridge Scheduler: invoke the standard-dataset producer",
-        )
-        invoker.add_to_principal_policy(
-            aws_iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.producer.function_arn])
-        )
+        invoker = self._invoker("ScheduleRole", "the standard-dataset producer", self.producer)
         invoker.add_to_principal_policy(
             aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn])
         )
@@ -122,6 +113,19 @@ class Scheduler(Construct):
             ),
         )
 
+    def _invoker(self, construct_id: str, what: str, function: ImageServiceFunction) -> aws_iam.Role:
+        """A schedule's own role: it may invoke this one function and nothing else (no version wildcard)."""
+        role = aws_iam.Role(
+            self,
+            construct_id,
+            assumed_by=aws_iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description=f"EventBridge Scheduler: invoke {what}",
+        )
+        role.add_to_principal_policy(
+            aws_iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
+        )
+        return role
+
     def _add_indexer(
         self, settings: StackSettings, storage: Storage, environment: dict[str, str], monitoring: Monitoring
     ) -> None:
@@ -139,15 +143,7 @@ class Scheduler(Construct):
         apply_grants(self.indexer, INDEXER_GRANTS[INDEXER_FUNCTION], storage)
         monitoring.watch_function(self.indexer, "Indexer")
         self.indexer.configure_async_invoke(max_event_age=INDEXER_MAX_EVENT_AGE, retry_attempts=0)
-        invoker = aws_iam.Role(
-            self,
-            "IndexScheduleRole",
-            assumed_by=aws_iam.ServicePrincipal("scheduler.amazonaws.com"),
-            description="EventBridge Scheduler: invoke the lake indexer",
-        )
-        invoker.add_to_principal_policy(
-            aws_iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.indexer.function_arn])
-        )
+        invoker = self._invoker("IndexScheduleRole", "the lake indexer", self.indexer)
         self.index_schedule = aws_scheduler.CfnSchedule(
             self,
             "Index",

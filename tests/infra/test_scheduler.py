@@ -5,24 +5,49 @@ import json
 from .walk import actions, listed, of_type, render, role_statements
 
 
-def producer(resources):
+def scheduled_function(resources, prefix: str):
     found = {
         logical_id: r
         for logical_id, r in of_type(resources, "AWS::Lambda::Function").items()
-        if logical_id.startswith("SchedulerProducer")
+        if logical_id.startswith(prefix)
     }
     assert len(found) == 1, found
     return next(iter(found.items()))
+
+
+def producer(resources):
+    return scheduled_function(resources, "SchedulerProducer")
 
 
 def indexer(resources):
-    found = {
-        logical_id: r
-        for logical_id, r in of_type(resources, "AWS::Lambda::Function").items()
-        if logical_id.startswith("SchedulerIndexer")
-    }
-    assert len(found) == 1, found
-    return next(iter(found.items()))
+    return scheduled_function(resources, "SchedulerIndexer")
+
+
+def granted_on(statements, *granted: str) -> list[str]:
+    """The resources (rendered, sorted) of the statements that grant any of `granted`."""
+    return sorted(
+        render(resource)
+        for statement in statements
+        if set(granted) & set(listed(statement["Action"]))
+        for resource in listed(statement["Resource"])
+    )
+
+
+def invoke_config(resources, logical_id: str) -> dict:
+    (config,) = [
+        c["Properties"]
+        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
+    return config
+
+
+def function_alarms(resources, logical_id: str) -> list[dict]:
+    return [
+        alarm["Properties"]
+        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
+        if {"Name": "FunctionName", "Value": {"Ref": logical_id}} in alarm["Properties"].get("Dimensions", [])
+    ]
 
 
 def schedule_of(resources, function_logical_id: str) -> dict:
@@ -77,33 +102,19 @@ def test_producer_writes_only_its_three_datasets_and_reads_the_lake(resources):
     queues = {render(r) for s in statements if "sqs:SendMessage" in listed(s["Action"]) for r in listed(s["Resource"])}
     assert queues == {f"<{dead_letter_queue(resources)}.Arn>"}
     assert "s3:DeleteObject" not in granted
-    written = sorted(
-        render(resource)
-        for statement in statements
-        if "s3:PutObject" in listed(statement["Action"])
-        for resource in listed(statement["Resource"])
-    )
+    written = granted_on(statements, "s3:PutObject")
     assert len(written) == 3
     assert written[0].endswith("/data-exhaust/summary-channel-exhaust/*")
     assert written[1].endswith("/data-exhaust/summary-rollup/*")
     assert written[2].endswith("/public-summary-rollup/*")
-    read = [
-        render(resource)
-        for statement in statements
-        if "s3:GetObject" in listed(statement["Action"])
-        for resource in listed(statement["Resource"])
-    ]
+    read = granted_on(statements, "s3:GetObject")
     assert len(read) == 1
     assert read[0].startswith("<StorageLakeBucket")
 
 
 def test_a_failed_production_is_kept_in_the_producers_dead_letter_queue(resources):
     logical_id, _ = producer(resources)
-    (config,) = [
-        c["Properties"]
-        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
-        if c["Properties"]["FunctionName"] == {"Ref": logical_id}
-    ]
+    config = invoke_config(resources, logical_id)
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": [dead_letter_queue(resources), "Arn"]
     }
@@ -129,11 +140,7 @@ def test_the_schedules_have_their_own_group_watched_for_failures(resources):
 
 def test_a_failed_production_raises_the_alarm(resources):
     logical_id, _ = producer(resources)
-    alarms = [
-        alarm["Properties"]
-        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
-        if {"Name": "FunctionName", "Value": {"Ref": logical_id}} in alarm["Properties"].get("Dimensions", [])
-    ]
+    alarms = function_alarms(resources, logical_id)
     assert len(alarms) == 1
     assert alarms[0]["MetricName"] == "Errors"
     assert alarms[0]["AlarmActions"]
@@ -170,11 +177,7 @@ def test_the_indexer_looks_every_15_minutes_one_run_at_a_time_without_retries(re
     assert function_properties["ReservedConcurrentExecutions"] == 1
     assert function_properties["Timeout"] == 900
     assert function_properties["MemorySize"] >= 4096  # about 2.5 GB per million enrolments (docs/lake.md)
-    (config,) = [
-        c["Properties"]
-        for c in of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
-        if c["Properties"]["FunctionName"] == {"Ref": logical_id}
-    ]
+    config = invoke_config(resources, logical_id)
     assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 60)
 
 
@@ -182,31 +185,16 @@ def test_the_indexer_reads_the_lake_and_writes_only_its_derived_tables(resources
     _, function = indexer(resources)
     statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
     assert not any(action.startswith(("dynamodb:", "kms:", "sqs:")) for action in actions(statements))
-    changed = sorted(
-        render(resource)
-        for statement in statements
-        if {"s3:PutObject", "s3:DeleteObject"} & set(listed(statement["Action"]))
-        for resource in listed(statement["Resource"])
-    )
+    changed = granted_on(statements, "s3:PutObject", "s3:DeleteObject")
     assert len(changed) == 3
     for written, table in zip(changed, ("batch_users", "response_lines", "userinfo_lines"), strict=True):
         assert written.startswith("<StorageLakeBucket")
         assert written.endswith(f"/{table}/*")
-    read = [
-        render(resource)
-        for statement in statements
-        if "s3:GetObject" in listed(statement["Action"])
-        for resource in listed(statement["Resource"])
-    ]
+    read = granted_on(statements, "s3:GetObject")
     assert len(read) == 1
     assert read[0].startswith("<StorageLakeBucket")
 
 
 def test_an_indexer_error_raises_the_alarm(resources):
     logical_id, _ = indexer(resources)
-    alarms = [
-        alarm["Properties"]
-        for alarm in of_type(resources, "AWS::CloudWatch::Alarm").values()
-        if {"Name": "FunctionName", "Value": {"Ref": logical_id}} in alarm["Properties"].get("Dimensions", [])
-    ]
-    assert [alarm["MetricName"] for alarm in alarms] == ["Errors"]
+    assert [alarm["MetricName"] for alarm in function_alarms(resources, logical_id)] == ["Errors"]
