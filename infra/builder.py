@@ -10,15 +10,17 @@ from __future__ import annotations
 from aws_cdk import Duration, Size
 from constructs import Construct
 
+from exhaust.resources import BUILDER_MEMORY_MB, BUILDER_TIMEOUT_SECONDS
+
 from infra.grants import PIPELINE_GRANTS, apply_grants
 from infra.image_function import ImageServiceFunction
 from infra.storage import Storage
 
-# Building one large batch: memory for pyarrow's row groups and the zip pipeline, and 2 vCPUs (1 per 1,769 MB).
-# The zip streams into a multipart upload, so /tmp keeps Lambda's default (512 MB, the minimum).
-MEMORY_MB = 3008
+# Building one large batch (exhaust.resources says why these limits). The zip streams into a multipart upload, so
+# /tmp keeps Lambda's default (512 MB, the minimum).
+MEMORY_MB = BUILDER_MEMORY_MB
 EPHEMERAL_STORAGE = Size.mebibytes(512)
-TIMEOUT = Duration.minutes(15)
+TIMEOUT = Duration.seconds(BUILDER_TIMEOUT_SECONDS)
 
 
 class Builder(Construct):

@@ -29,6 +29,7 @@ from aws_cdk import (
 )
 from constructs import Construct
 from exhaust.pipeline import definition as workflow
+from exhaust.resources import BUILDER_MEMORY_MB, BUILDER_TIMEOUT_SECONDS
 
 from infra.config import StackSettings
 from infra.grants import PIPELINE_GRANTS, apply_grants
@@ -77,8 +78,19 @@ class ExhaustWorkflow(Construct):
         notify_environment = {**environment, **self._notify_environment}
         reserve = settings.builder_reserved_concurrency > 0
         ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
+        # Finalize names the builder's limits in the statusMessage of a request whose batch outgrew them.
+        builder_limits = {
+            "EXHAUST_BUILDER_TIMEOUT_SECONDS": str(BUILDER_TIMEOUT_SECONDS),
+            "EXHAUST_BUILDER_MEMORY_MB": str(BUILDER_MEMORY_MB),
+        }
         self.finalize = self._function(
-            "Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+            "Finalize",
+            "finalize",
+            layers,
+            {**notify_environment, **builder_limits},
+            storage,
+            Duration.minutes(1),
+            ending_steps,
         )
         self.mark_failed = self._function(
             "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps

@@ -16,9 +16,10 @@ So the state payload stays a few hundred bytes at 10,000 batches (docs/scaling.m
 Retries: every task retries Lambda's throttling (THROTTLING_ERRORS) up to 9 times in all, 2 s doubling to at most
 60 s with full jitter (about 4 minutes of throttling absorbed), and the other errors of TRANSIENT_ERRORS (Lambda
 service errors, timeouts, our TransientFailure) 3 times in all. PermanentFailure is never retried. Inside the map
-a batch's permanent or transient failure is caught per batch (BatchFailed, with its Error) so the other batches
-finish and Finalize decides: FAILED with the permanent message, or the request is deferred (queued again without
-using an attempt). Anywhere else these reach MarkFailed, which does the same. Any other error fails the map into
+a batch's permanent or transient failure, and a builder that ran out of time or memory (FUNCTION_LIMIT_ERROR), is
+caught per batch (BatchFailed, with its Error) so the other batches finish and Finalize decides: FAILED with the
+permanent message, the request deferred (queued again without using an attempt), or an attempt counted with the
+builder's limits named. Anywhere else these reach MarkFailed, which does the same. Any other error fails the map into
 MarkFailed, which retries the whole request (a new execution) while it has attempts left.
 """
 
@@ -58,6 +59,11 @@ TOP_LEVEL_STATES = (PLAN, BUILD_BATCHES, FINALIZE, MARK_FAILED)
 ITEM_STATES = (BUILD_BATCH, BATCH_FAILED)
 
 PERMANENT_ERROR = "PermanentFailure"
+# A function that ran out of its timeout or memory: Step Functions reports Lambda's unhandled errors, "out-of-memory
+# errors and function timeouts", as Lambda.Unknown (Step Functions developer guide, "Handle Lambda service
+# exceptions", https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html). Caught per
+# batch, never retried inside the execution: the same batch under the same limits would most likely run out again.
+FUNCTION_LIMIT_ERROR = "Lambda.Unknown"
 # Lambda refuses invocations beyond the account's (or the function's reserved) concurrency with this error.
 THROTTLING_ERRORS = ("Lambda.TooManyRequestsException",)
 TRANSIENT_ERRORS = (
@@ -129,7 +135,7 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
             "Retry": _transient_retry(),
             "Catch": [
                 {
-                    "ErrorEquals": [PERMANENT_ERROR, *THROTTLING_ERRORS, *TRANSIENT_ERRORS],
+                    "ErrorEquals": [PERMANENT_ERROR, FUNCTION_LIMIT_ERROR, *THROTTLING_ERRORS, *TRANSIENT_ERRORS],
                     "ResultPath": "$.failure",
                     "Next": BATCH_FAILED,
                 }

@@ -8,7 +8,10 @@ Pass; Parameters,
 ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
 (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds; JitterStrategy FULL when the runner is
 given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
-class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it. Every state's input (after
+class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it. A function that runs past its
+timeout (`timeouts`) or out of memory (MemoryError) fails its task with Lambda.Unknown, as Step Functions reports
+Lambda's timeouts and out-of-memory ends (definition.FUNCTION_LIMIT_ERROR); Lambda would stop the function there,
+a thread cannot be stopped, so the late call runs on and its writes meet an execution that no longer owns them. Every state's input (after
 Parameters/ItemSelector) and output, and every task's result, must fit STATE_PAYLOAD_MAX_BYTES, else the
 execution fails with States.DataLimitExceeded, which no catcher or retrier takes (as in Step Functions); each
 map item must fit MAP_ITEM_MAX_BYTES.
@@ -181,6 +184,8 @@ class LocalRunner:
     objects: ObjectStore = field(default_factory=S3Objects)
     # The definition's non-function placeholders; by default the exhaust bucket of the settings.
     substitutions: Mapping[str, str] | None = None
+    # Function placeholder -> its timeout in seconds (as deployed); a function without one runs as long as it takes.
+    timeouts: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bound = self.substitutions
@@ -245,9 +250,22 @@ class LocalRunner:
             raise StatesError("States.Runtime", f"unsupported resource {state['Resource']}")
         parameters = within_payload_limit(resolve(state["Parameters"], data, context), "a task's parameters")
         placeholder = str(parameters["FunctionName"]).removeprefix("${").removesuffix("}")
-        answer = self.functions[placeholder](parameters.get("Payload", {}))
+        answer = self._call(placeholder, parameters.get("Payload", {}))
         # As Lambda's JSON round trip would: what a function answers must be JSON.
         return within_payload_limit({"Payload": json.loads(json.dumps(answer))}, "a task's result")
+
+    def _call(self, placeholder: str, payload: dict[str, Any]) -> Any:
+        """The function's answer; Lambda.Unknown when it runs past its timeout or out of memory."""
+        function = self.functions[placeholder]
+        timeout = self.timeouts.get(placeholder)
+        try:
+            if timeout is None:
+                return function(payload)
+            return _within(timeout, lambda: function(payload), placeholder)
+        except MemoryError as failure:
+            raise StatesError(
+                workflow.FUNCTION_LIMIT_ERROR, f"{placeholder} ran out of memory (MemoryError: {failure})"
+            ) from failure
 
     def _with_retry(self, state: Mapping[str, Any], call: Callable[[], Any]) -> Any:
         retriers = state.get("Retry", [])
@@ -390,6 +408,27 @@ class LocalRunner:
         except Exception as failure:
             raise StatesError("States.ResultWriterFailed", f"writing to s3://{bucket}/{base}: {failure}") from failure
         return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": f"{base}manifest.json"}}
+
+
+def _within(seconds: float, call: Callable[[], Any], function: str) -> Any:
+    """`call()` on its own thread; Lambda.Unknown when it has not answered after `seconds`."""
+    outcome: dict[str, Any] = {}
+    answered = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["answer"] = call()
+        except BaseException as failure:  # handed to the caller's thread, as the invocation's error
+            outcome["failure"] = failure
+        finally:
+            answered.set()
+
+    threading.Thread(target=run, name=f"exhaust-invoke-{function}", daemon=True).start()
+    if not answered.wait(seconds):
+        raise StatesError(workflow.FUNCTION_LIMIT_ERROR, f"{function} timed out after {seconds:.2f} seconds")
+    if "failure" in outcome:
+        raise outcome["failure"]
+    return outcome["answer"]
 
 
 def _result_files(entries: list[dict[str, Any]]) -> list[bytes]:

@@ -29,7 +29,13 @@ from exhaust.builders import BatchBuild
 from exhaust.builders.errors import BATCH_EXPIRED, CONSENT_NOT_REQUESTED, NO_DATA_FOUND, RETIRED_COLLECTION
 from exhaust.datasets.ids import DEFAULT_MAX_BATCHES_PER_REQUEST, ORG_SCOPED_DATASETS
 from exhaust.observability import logger
-from exhaust.pipeline.definition import PERMANENT_ERROR, PLANS_PREFIX, THROTTLING_ERRORS, TRANSIENT_ERRORS
+from exhaust.pipeline.definition import (
+    FUNCTION_LIMIT_ERROR,
+    PERMANENT_ERROR,
+    PLANS_PREFIX,
+    THROTTLING_ERRORS,
+    TRANSIENT_ERRORS,
+)
 from exhaust.pipeline.errors import EXECUTION_LOST, PermanentFailure, StaleExecution, TransientFailure
 from exhaust.pipeline.notify import Notifier, notices_for
 from exhaust.ports import ConcurrentUpdate, NotOwned
@@ -59,6 +65,10 @@ OUTAGE_MESSAGE = (
     "The export could not run: the AWS services it depends on kept failing for more than {minutes} minutes "
     "(last error: {message}). Nothing is wrong with the request: submit it again."
 )
+BUILDER_LIMIT_MESSAGE = (
+    "building batch {batch_id} ran out of the builder's time ({timeout_seconds} s) or memory ({memory_mb} MB)"
+)
+RETRYING_MESSAGE = "{message}; it is tried again (attempt {attempt} of {max_attempts})"
 RETRIES_EXHAUSTED_MESSAGE = (
     "Internal Server Error: the export failed {attempts} times (last error: {message}). Submit it again; if it "
     "fails again, contact support with the requestId."
@@ -379,7 +389,15 @@ class Pipeline:
             permanent = [f for f in failures if f.get("error", PERMANENT_ERROR) == PERMANENT_ERROR]
             first = (permanent or failures)[0]
             name = PERMANENT_ERROR if permanent else str(first["error"])
-            return self.end_attempt(request, name, failure_message(first["failure"]), started_at)
+            message = failure_message(first["failure"])
+            if name == FUNCTION_LIMIT_ERROR:
+                # Lambda reports no reason for a timeout or an out-of-memory end: the limits say where to look.
+                message = BUILDER_LIMIT_MESSAGE.format(
+                    batch_id=first.get("batchId"),
+                    timeout_seconds=self.settings.builder_timeout_seconds,
+                    memory_mb=self.settings.builder_memory_mb,
+                )
+            return self.end_attempt(request, name, message, started_at)
         request = self.owned(request_id, execution_arn)
         files = sorted((OutputFile.model_validate(result["file"]) for result in results), key=lambda f: f.name)
         written = Manifests(self.settings.exhaust_bucket).write(request, files)
@@ -506,7 +524,11 @@ class Pipeline:
             shown = RETRIES_EXHAUSTED_MESSAGE.format(attempts=attempts, message=message)
             return self._fail(request, attempts, shown, error_name, started_at)
         delay = retry_delay_seconds(attempts, self.retry_base_delay_seconds)
-        return self._requeue(request, {"attempts": attempts, "statusMessage": None}, delay, error_name)
+        # A batch that outgrew the builder is worth telling while it is tried again: it may well outgrow it again.
+        shown = None
+        if error_name == FUNCTION_LIMIT_ERROR:
+            shown = RETRYING_MESSAGE.format(message=message, attempt=attempts + 1, max_attempts=MAX_ATTEMPTS)
+        return self._requeue(request, {"attempts": attempts, "statusMessage": shown}, delay, error_name)
 
     def _fail(
         self, request: ExhaustRequest, attempts: int, message: str, error_name: str, started_at: str | None
