@@ -131,6 +131,10 @@ LEGACY_PREFIX = "legacy/"
 EXPORTS_PREFIX = "exports/"
 # The workflow's working files (Plan's batch lists, the Distributed Map's results), expired after a week.
 PIPELINE_PREFIX = "pipeline/"
+# Plan's batch lists under plans/, the Distributed Map's results under map-results/{map run id}/ (the ResultWriter
+# adds the id).
+PLANS_PREFIX = f"{PIPELINE_PREFIX}plans/"
+MAP_RESULTS_PREFIX = f"{PIPELINE_PREFIX}map-results"
 PIPELINE_RETENTION_DAYS = 7
 
 

@@ -126,7 +126,7 @@ def test_a_builder_failing_once_is_retried_inside_the_execution(harness, events,
         failed: list[str] = []
 
         def builder_failing_once(event):
-            if event["step"] == "build" and not failed:
+            if not failed:
                 failed.append(event["batchId"])
                 raise StatesError("Lambda.ServiceException", "the function's container crashed")
             return functions[wf.BUILDER_FUNCTION](event)
@@ -229,7 +229,7 @@ def test_a_queue_send_failing_at_requeue_retries_the_step_instead_of_losing_the_
     def builder_throttled_out_of_the_execution(event):
         # The batch's transient failure outlasts the execution's retries: Finalize defers the request, and its
         # first try to queue the request again fails.
-        if event["step"] == "build" and len(calls) < wf.RETRY_MAX_ATTEMPTS + 1:
+        if len(calls) < wf.RETRY_MAX_ATTEMPTS + 1:
             calls.append(1)
             if len(calls) == wf.RETRY_MAX_ATTEMPTS + 1:
                 faults.fail("sqs", "SendMessage", "AWS.SimpleQueueService.ServiceUnavailable", times=1)
@@ -310,24 +310,27 @@ def test_a_failed_callback_is_sent_again_by_the_sweeper_with_the_same_event_id(h
 
 
 def test_requests_still_succeed_under_lambda_throttling(harness, events):
-    """A throttling stub: every invocation of the builder is refused 5 times before Lambda takes it."""
+    """A throttling stub: every invocation of the builder image (Plan, BuildBatch) is refused 5 times before Lambda
+    takes it."""
     functions = step_functions(harness.pipeline)
     refused: dict[str, int] = {}
     lock = threading.Lock()
 
-    def throttled_builder(event):
-        key = f"{event['requestId']}/{event.get('batchId', 'plan')}"
-        with lock:
-            refused[key] = refused.get(key, 0) + 1
-            throttle = refused[key] <= 5
-        if throttle:
-            raise StatesError("Lambda.TooManyRequestsException", "Rate Exceeded.")
-        return functions[wf.BUILDER_FUNCTION](event)
+    def throttled(placeholder):
+        def invoke(event):
+            key = f"{event['requestId']}/{event.get('batchId', 'plan')}"
+            with lock:
+                refused[key] = refused.get(key, 0) + 1
+                throttle = refused[key] <= 5
+            if throttle:
+                raise StatesError("Lambda.TooManyRequestsException", "Rate Exceeded.")
+            return functions[placeholder](event)
 
+        return invoke
+
+    image_functions = {name: throttled(name) for name in (wf.PLAN_FUNCTION, wf.BUILDER_FUNCTION)}
     harness.workflow = LocalWorkflow(
-        LocalRunner(
-            wf.workflow_definition(), {**functions, wf.BUILDER_FUNCTION: throttled_builder}, retry_interval_scale=0
-        ),
+        LocalRunner(wf.workflow_definition(), {**functions, **image_functions}, retry_interval_scale=0),
         synchronous=True,
     )
     harness.dispatcher.workflow = harness.workflow

@@ -41,10 +41,12 @@ def workflow_runner(
     called: list[tuple[str, dict[str, Any]]] = []
     objects = MemoryObjects()
 
+    def plan(event: dict[str, Any]) -> Any:
+        called.append(("plan", event))
+        return {**objects.plan(BUCKET, batches), **(plan_extra or {})}
+
     def builder(event: dict[str, Any]) -> Any:
-        called.append((event["step"], event))
-        if event["step"] == "plan":
-            return {**objects.plan(BUCKET, batches), **(plan_extra or {})}
+        called.append(("build", event))
         return {**build_answer, "batchId": event["batchId"]}
 
     def finalize(event: dict[str, Any]) -> Any:
@@ -55,7 +57,12 @@ def workflow_runner(
         called.append(("mark_failed", event))
         return {"status": "FAILED"}
 
-    functions = {wf.BUILDER_FUNCTION: builder, wf.FINALIZE_FUNCTION: finalize, wf.MARK_FAILED_FUNCTION: mark_failed}
+    functions = {
+        wf.PLAN_FUNCTION: plan,
+        wf.BUILDER_FUNCTION: builder,
+        wf.FINALIZE_FUNCTION: finalize,
+        wf.MARK_FAILED_FUNCTION: mark_failed,
+    }
     runner = LocalRunner(
         wf.workflow_definition(2),
         functions,

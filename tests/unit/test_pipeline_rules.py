@@ -45,7 +45,7 @@ def test_definition_has_the_steps_in_order_with_a_distributed_map():
     assert build["MaxConcurrency"] == 7
     assert tuple(build["ItemProcessor"]["States"]) == wf.ITEM_STATES
     assert wf.task_functions(definition) == {
-        wf.PLAN: wf.BUILDER_FUNCTION,
+        wf.PLAN: wf.PLAN_FUNCTION,
         wf.BUILD_BATCH: wf.BUILDER_FUNCTION,
         wf.FINALIZE: wf.FINALIZE_FUNCTION,
         wf.MARK_FAILED: wf.MARK_FAILED_FUNCTION,
@@ -119,7 +119,7 @@ def test_runner_caps_retry_waits_and_applies_full_jitter_when_given_one():
 
 
 class Steps:
-    """Fake functions for the three placeholders, recording calls."""
+    """Fake functions for the four placeholders, recording calls."""
 
     def __init__(self, batches: list[str]):
         self.batches = batches
@@ -135,11 +135,13 @@ class Steps:
         if pending:
             raise pending.pop(0)
 
+    def plan(self, event: dict[str, Any]) -> Any:
+        self.calls.append(("plan", event))
+        self._maybe_fail("plan")
+        return self.objects.plan(BUCKET, self.batches)
+
     def builder(self, event: dict[str, Any]) -> Any:
-        self.calls.append((event["step"], event))
-        if event["step"] == "plan":
-            self._maybe_fail("plan")
-            return self.objects.plan(BUCKET, self.batches)
+        self.calls.append(("build", event))
         with self.lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
@@ -163,6 +165,7 @@ class Steps:
         return LocalRunner(
             wf.workflow_definition(concurrency),
             {
+                wf.PLAN_FUNCTION: self.plan,
                 wf.BUILDER_FUNCTION: self.builder,
                 wf.FINALIZE_FUNCTION: self.finalize,
                 wf.MARK_FAILED_FUNCTION: self.mark_failed,

@@ -41,7 +41,7 @@ from exhaust import aws
 from exhaust.aws_limits import MAP_ITEM_MAX_BYTES, RESULT_WRITER_FILE_MAX_BYTES, STATE_PAYLOAD_MAX_BYTES, json_size
 from exhaust.observability import logger
 from exhaust.pipeline import definition as workflow
-from exhaust.pipeline.steps import Pipeline, finalize_step, mark_failed_step, run_step
+from exhaust.pipeline.steps import Pipeline, build_batch, finalize, mark_failed, plan
 from exhaust.pipeline.workflow import RUNNING, execution_arn_for
 from exhaust.ports import ExecutionAlreadyExists
 from exhaust.settings import get_settings
@@ -451,9 +451,10 @@ def _result_files(entries: list[dict[str, Any]]) -> list[bytes]:
 def step_functions(pipeline: Pipeline) -> dict[str, Function]:
     """The definition's functions bound straight to the steps (tests)."""
     return {
-        workflow.BUILDER_FUNCTION: lambda event: run_step(pipeline, event),
-        workflow.FINALIZE_FUNCTION: lambda event: finalize_step(pipeline, event),
-        workflow.MARK_FAILED_FUNCTION: lambda event: mark_failed_step(pipeline, event),
+        workflow.PLAN_FUNCTION: lambda event: plan.handle(pipeline, event),
+        workflow.BUILDER_FUNCTION: lambda event: build_batch.handle(pipeline, event),
+        workflow.FINALIZE_FUNCTION: lambda event: finalize.handle(pipeline, event),
+        workflow.MARK_FAILED_FUNCTION: lambda event: mark_failed.handle(pipeline, event),
     }
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from exhaust.observability import logger
 from exhaust.pipeline.errors import EXECUTION_LOST, StaleExecution
 from exhaust.pipeline.notify import NOTICE_RETRY_WINDOW_SECONDS
-from exhaust.pipeline.steps import Pipeline
+from exhaust.pipeline.steps import Pipeline, end_attempt
 from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow
 from exhaust.ports import ConcurrentUpdate, Workflow
 from exhaust.requests.models import FINISHED_STATUSES, ExhaustRequest, Status
@@ -91,7 +91,7 @@ class Sweeper:
         else:
             error, message = EXECUTION_LOST, f"the execution ended without finishing the request ({state or 'lost'})"
         try:
-            self.pipeline.end_attempt(request, error, message)
+            end_attempt(self.pipeline, request, error, message)
         except StaleExecution:
             return False
         return True
