@@ -1,15 +1,15 @@
-"""The builder: the container-image Lambda of the workflow's Plan and BuildBatch states (pyarrow, ISA-L).
+"""The builder image's functions: BuildBatch's (the builder) and Plan's, one handler each (pyarrow, ISA-L).
 
-The image is built from functions/Dockerfile (HANDLER_DIR=functions/builder) with the repository root as context,
-of which only the package, its metadata and the handler are sent (the rest of the checkout stays out of the image
-and of the asset hash). Synthesis only stages those files; Docker runs at `cdk deploy` (docs/pipeline.md).
+Each image is built from functions/Dockerfile (HANDLER_DIR=functions/builder or functions/plan) with the repository
+root as context, of which only the package, its metadata and the handler are sent (the rest of the checkout stays
+out of the image and of the asset hash); the two share every layer but the handler's. Synthesis only stages those
+files; Docker runs at `cdk deploy` (docs/pipeline.md).
 """
 
 from __future__ import annotations
 
 from aws_cdk import Duration, Size
 from constructs import Construct
-
 from exhaust.resources import BUILDER_MEMORY_MB, BUILDER_TIMEOUT_SECONDS
 
 from infra.grants import PIPELINE_GRANTS, apply_grants
@@ -48,3 +48,17 @@ class Builder(Construct):
             reserved_concurrent_executions=reserved_concurrency,
         )
         apply_grants(self.function, PIPELINE_GRANTS["builder"], storage)
+        # Plan reads the lake's catalog as the builder reads its tables, within the same limits. No reserved
+        # concurrency: it runs once per execution (at most max_running_total at a time), and a throttled Plan is
+        # retried by the workflow, so the account's concurrency quota needs no more room than before.
+        self.plan_function = ImageServiceFunction(
+            self,
+            "PlanFunction",
+            function="plan",
+            environment=environment,
+            description="exhaust plan: resolves a request's batches and writes the list the map builds",
+            memory_size=MEMORY_MB,
+            ephemeral_storage=EPHEMERAL_STORAGE,
+            timeout=TIMEOUT,
+        )
+        apply_grants(self.plan_function, PIPELINE_GRANTS["plan"], storage)

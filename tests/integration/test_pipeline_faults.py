@@ -517,9 +517,7 @@ def test_the_local_runner_reports_a_function_out_of_time_or_memory_as_lambda_unk
 
 
 @pytest.mark.parametrize("kind", ["timeout", "memory"])
-def test_a_batch_that_outgrows_the_builder_fails_alone_and_the_request_names_the_builders_limits(
-    limited, events, kind
-):
+def test_a_batch_that_outgrows_the_builder_fails_alone_and_the_request_names_the_builders_limits(limited, events, kind):
     harness = limited
     good, slow = harness.lake["mainBatches"][:2]
     outgrowing = OutgrowingBuilder(harness.builder, slow, kind)

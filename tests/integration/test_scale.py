@@ -11,7 +11,6 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
+from exhaust.pipeline.steps.context import BatchFinder
 from exhaust.requests.adapters import KeyVault
 from exhaust.requests.models import ExhaustRequest, OutputFile, Status
 from exhaust.requests.outputs import MANIFEST_PAGE_FILES
@@ -50,7 +50,7 @@ class StubBuilder:
         return BuiltFile(name=name, key=f"{key_prefix}{name}", rows=100, bytes=20_000, sha256="0" * 64)
 
 
-def many_batches(batches: int) -> Callable[[str, ExhaustRequest], list[BatchInfo]]:
+def many_batches(batches: int) -> BatchFinder:
     """The lake's batch lookup answering `batches` batches of the request's channel."""
 
     def find(lake: str, request: ExhaustRequest) -> list[BatchInfo]:

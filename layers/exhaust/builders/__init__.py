@@ -81,6 +81,8 @@ class BatchBuild:
     date: dt.date
 
 
+# The two entry points import exhaust.builders.build (and pyarrow) when called, not when this package is imported:
+# the zip Lambdas import the errors, BatchBuild and the pipeline's default builder from here without pyarrow.
 def build_batch_file(build: BatchBuild, bucket: str, key_prefix: str, **options: Any) -> BuiltFile:
     from exhaust.builders.build import build_batch_file as build_file
 

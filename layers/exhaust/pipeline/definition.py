@@ -185,7 +185,11 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
                 "ReaderConfig": {"InputType": "JSON"},
                 "Parameters": {"Bucket": _placeholder(BUCKET_PLACEHOLDER), "Key.$": "$.plan.key"},
             },
-            "ItemSelector": {"requestId.$": REQUEST_ID, "executionArn.$": EXECUTION_ARN, "batchId.$": "$$.Map.Item.Value"},
+            "ItemSelector": {
+                "requestId.$": REQUEST_ID,
+                "executionArn.$": EXECUTION_ARN,
+                "batchId.$": "$$.Map.Item.Value",
+            },
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                 "StartAt": BUILD_BATCH,

@@ -10,11 +10,11 @@ ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `
 given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
 class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it. A function that runs past its
 timeout (`timeouts`) or out of memory (MemoryError) fails its task with Lambda.Unknown, as Step Functions reports
-Lambda's timeouts and out-of-memory ends (definition.FUNCTION_LIMIT_ERROR); Lambda would stop the function there,
-a thread cannot be stopped, so the late call runs on and its writes meet an execution that no longer owns them. Every state's input (after
-Parameters/ItemSelector) and output, and every task's result, must fit STATE_PAYLOAD_MAX_BYTES, else the
-execution fails with States.DataLimitExceeded, which no catcher or retrier takes (as in Step Functions); each
-map item must fit MAP_ITEM_MAX_BYTES.
+Lambda's timeouts and out-of-memory ends (errors.FUNCTION_LIMIT_ERROR); Lambda would stop the function there, a
+thread cannot be stopped, so the late call runs on and its writes meet an execution that no longer owns them.
+Every state's input (after Parameters/ItemSelector) and output, and every task's result, must fit
+STATE_PAYLOAD_MAX_BYTES, else the execution fails with States.DataLimitExceeded, which no catcher or retrier takes
+(as in Step Functions); each map item must fit MAP_ITEM_MAX_BYTES.
 
 ResultWriter, as the Step Functions developer guide ("ResultWriter (Map)") documents it, with the default
 Transformation NONE: under `{Prefix}/{map run id}/` the files SUCCEEDED_0.json and FAILED_0.json (JSON arrays of
@@ -41,6 +41,7 @@ from exhaust import aws
 from exhaust.aws_limits import MAP_ITEM_MAX_BYTES, RESULT_WRITER_FILE_MAX_BYTES, STATE_PAYLOAD_MAX_BYTES, json_size
 from exhaust.observability import logger
 from exhaust.pipeline import definition as workflow
+from exhaust.pipeline.errors import FUNCTION_LIMIT_ERROR
 from exhaust.pipeline.steps import Pipeline, build_batch, finalize, mark_failed, plan
 from exhaust.pipeline.workflow import RUNNING, execution_arn_for
 from exhaust.ports import ExecutionAlreadyExists
@@ -264,7 +265,7 @@ class LocalRunner:
             return _within(timeout, lambda: function(payload), placeholder)
         except MemoryError as failure:
             raise StatesError(
-                workflow.FUNCTION_LIMIT_ERROR, f"{placeholder} ran out of memory (MemoryError: {failure})"
+                FUNCTION_LIMIT_ERROR, f"{placeholder} ran out of memory (MemoryError: {failure})"
             ) from failure
 
     def _with_retry(self, state: Mapping[str, Any], call: Callable[[], Any]) -> Any:
@@ -425,7 +426,7 @@ def _within(seconds: float, call: Callable[[], Any], function: str) -> Any:
 
     threading.Thread(target=run, name=f"exhaust-invoke-{function}", daemon=True).start()
     if not answered.wait(seconds):
-        raise StatesError(workflow.FUNCTION_LIMIT_ERROR, f"{function} timed out after {seconds:.2f} seconds")
+        raise StatesError(FUNCTION_LIMIT_ERROR, f"{function} timed out after {seconds:.2f} seconds")
     if "failure" in outcome:
         raise outcome["failure"]
     return outcome["answer"]

@@ -100,9 +100,7 @@ def within_limits(pipeline: Pipeline, request: ExhaustRequest, batches: list[Bat
     return live
 
 
-def readiness(
-    pipeline: Pipeline, request: ExhaustRequest, batch_end_dates: list[str | None] | None
-) -> dict[str, Any]:
+def readiness(pipeline: Pipeline, request: ExhaustRequest, batch_end_dates: list[str | None] | None) -> dict[str, Any]:
     """dataAvailableUntil and dataComplete to record: the request is built either way, and marked."""
     try:
         return lake_readiness.readiness(pipeline.lake, request.submittedAt, batch_end_dates)
