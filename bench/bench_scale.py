@@ -23,8 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from exhaust.aes_zip import BuiltFile
 from exhaust.builders import BatchBuild
-from exhaust.packaging import BuiltFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -29,7 +29,7 @@ from aws_cdk import (
     aws_stepfunctions,
 )
 from constructs import Construct
-from exhaust.pipeline import definition as workflow
+from exhaust.pipeline import definition
 from exhaust.resources import BUILDER_MEMORY_MB, BUILDER_TIMEOUT_SECONDS
 
 from infra.config import StackSettings
@@ -151,17 +151,17 @@ class ExhaustWorkflow(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         substitutions = {
-            workflow.PLAN_FUNCTION: plan.function_arn,
-            workflow.BUILDER_FUNCTION: builder.function_arn,
-            workflow.FINALIZE_FUNCTION: self.finalize.function_arn,
-            workflow.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
-            workflow.BUCKET_PLACEHOLDER: storage.exhaust_bucket.bucket_name,
+            definition.PLAN_FUNCTION: plan.function_arn,
+            definition.BUILDER_FUNCTION: builder.function_arn,
+            definition.FINALIZE_FUNCTION: self.finalize.function_arn,
+            definition.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
+            definition.BUCKET_PLACEHOLDER: storage.exhaust_bucket.bucket_name,
         }
         state_machine = aws_stepfunctions.StateMachine(
             self,
             "Workflow",
             definition_body=aws_stepfunctions.DefinitionBody.from_string(
-                json.dumps(workflow.workflow_definition(settings.map_max_concurrency))
+                json.dumps(definition.workflow_definition(settings.map_max_concurrency))
             ),
             definition_substitutions=substitutions,
             state_machine_type=aws_stepfunctions.StateMachineType.STANDARD,
@@ -192,8 +192,8 @@ class ExhaustWorkflow(Construct):
         """The Distributed Map runs each item as a child execution of this state machine, reads Plan's batch list
         (ItemReader) and writes its results (ResultWriter). A separate policy (not the role's default one, which the
         state machine depends on) avoids a circular reference to its own ARN."""
-        plans = storage.exhaust_bucket.arn_for_objects(f"{workflow.PLANS_PREFIX}*")
-        map_results = storage.exhaust_bucket.arn_for_objects(f"{workflow.MAP_RESULTS_PREFIX}/*")
+        plans = storage.exhaust_bucket.arn_for_objects(f"{definition.PLANS_PREFIX}*")
+        map_results = storage.exhaust_bucket.arn_for_objects(f"{definition.MAP_RESULTS_PREFIX}/*")
         map_policy = aws_iam.Policy(
             self,
             "DistributedMapPolicy",

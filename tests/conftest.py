@@ -57,7 +57,7 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
     A context manager so that a module-scoped fixture can share one account (creating it costs about a second).
     """
     from exhaust import aws
-    from exhaust.api import lifecycle as lifecycle_api
+    from exhaust.api import cancel_and_delete as lifecycle_api
     from exhaust.api import requests as request_api
     from exhaust.local.atomic import serialize_dynamodb
     from exhaust.local.resources import create_resources

@@ -1,4 +1,4 @@
-from exhaust.api import lifecycle as lifecycle_api
+from exhaust.api import cancel_and_delete as lifecycle_api
 from exhaust.api.http import ApiRequest, api_endpoint
 from exhaust.observability import logger, tracer
 from exhaust.requests.models import JobStatusResponse

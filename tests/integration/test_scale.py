@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from exhaust import aws
+from exhaust.aes_zip import BuiltFile
 from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
 from exhaust.builders import BatchBuild
 from exhaust.lake.catalog import BatchInfo, CollectionInfo
-from exhaust.packaging import BuiltFile
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure

@@ -11,10 +11,10 @@ import pytest
 from exhaust.pipeline import definition as wf
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import PermanentFailure, TransientFailure
+from exhaust.pipeline.executions import ExecutionAlreadyExists, execution_arn_for
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, sign, verify_signature
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, StatesError
 from exhaust.pipeline.steps import failure_message, retry_delay_seconds
-from exhaust.pipeline.workflow import ExecutionAlreadyExists, execution_arn_for
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 from exhaust.settings import RuntimeSettings

@@ -40,10 +40,19 @@ from typing import Any, Protocol
 from exhaust import aws
 from exhaust.aws_limits import MAP_ITEM_MAX_BYTES, RESULT_WRITER_FILE_MAX_BYTES, STATE_PAYLOAD_MAX_BYTES, json_size
 from exhaust.observability import logger
-from exhaust.pipeline import definition as workflow
+from exhaust.pipeline.definition import (
+    BUCKET_PLACEHOLDER,
+    BUILDER_FUNCTION,
+    FINALIZE_FUNCTION,
+    LAMBDA_INVOKE,
+    MARK_FAILED_FUNCTION,
+    PLAN_FUNCTION,
+    S3_GET_OBJECT,
+    S3_PUT_OBJECT,
+)
 from exhaust.pipeline.errors import FUNCTION_LIMIT_ERROR
+from exhaust.pipeline.executions import RUNNING, execution_arn_for
 from exhaust.pipeline.steps import Pipeline, build_batch, finalize, mark_failed, plan
-from exhaust.pipeline.workflow import RUNNING, execution_arn_for
 from exhaust.ports import ExecutionAlreadyExists
 from exhaust.settings import get_settings
 
@@ -191,7 +200,7 @@ class LocalRunner:
     def __post_init__(self) -> None:
         bound = self.substitutions
         if bound is None:
-            bound = {workflow.BUCKET_PLACEHOLDER: get_settings().exhaust_bucket}
+            bound = {BUCKET_PLACEHOLDER: get_settings().exhaust_bucket}
         self.definition = substitute(self.definition, bound)
 
     def run(self, execution_arn: str, payload: dict[str, Any], should_stop: Callable[[], bool] = lambda: False) -> Any:
@@ -247,7 +256,7 @@ class LocalRunner:
         return apply_result_path(data, result, state.get("ResultPath", "$"))
 
     def _invoke(self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> Any:
-        if state["Resource"] != workflow.LAMBDA_INVOKE:
+        if state["Resource"] != LAMBDA_INVOKE:
             raise StatesError("States.Runtime", f"unsupported resource {state['Resource']}")
         parameters = within_payload_limit(resolve(state["Parameters"], data, context), "a task's parameters")
         placeholder = str(parameters["FunctionName"]).removeprefix("${").removesuffix("}")
@@ -297,10 +306,7 @@ class LocalRunner:
         if reader is None:
             items = read_path(state.get("ItemsPath", "$"), data, context)
         else:
-            if (
-                reader["Resource"] != workflow.S3_GET_OBJECT
-                or reader.get("ReaderConfig", {}).get("InputType") != "JSON"
-            ):
+            if reader["Resource"] != S3_GET_OBJECT or reader.get("ReaderConfig", {}).get("InputType") != "JSON":
                 raise StatesError("States.Runtime", "the local runner reads JSON arrays with s3:getObject only")
             where = resolve(reader["Parameters"], data, context)
             try:
@@ -366,7 +372,7 @@ class LocalRunner:
     ) -> dict[str, Any]:
         """The children's results to S3 as the ResultWriter writes them; answers the Map state's result."""
         writer = state["ResultWriter"]
-        if writer["Resource"] != workflow.S3_PUT_OBJECT:
+        if writer["Resource"] != S3_PUT_OBJECT:
             raise StatesError("States.Runtime", "the local runner writes map results with s3:putObject only")
         where = resolve(writer["Parameters"], {}, context)
         bucket, prefix = where["Bucket"], str(where.get("Prefix", "")).rstrip("/")
@@ -452,10 +458,10 @@ def _result_files(entries: list[dict[str, Any]]) -> list[bytes]:
 def step_functions(pipeline: Pipeline) -> dict[str, Function]:
     """The definition's functions bound straight to the steps (tests)."""
     return {
-        workflow.PLAN_FUNCTION: lambda event: plan.handle(pipeline, event),
-        workflow.BUILDER_FUNCTION: lambda event: build_batch.handle(pipeline, event),
-        workflow.FINALIZE_FUNCTION: lambda event: finalize.handle(pipeline, event),
-        workflow.MARK_FAILED_FUNCTION: lambda event: mark_failed.handle(pipeline, event),
+        PLAN_FUNCTION: lambda event: plan.handle(pipeline, event),
+        BUILDER_FUNCTION: lambda event: build_batch.handle(pipeline, event),
+        FINALIZE_FUNCTION: lambda event: finalize.handle(pipeline, event),
+        MARK_FAILED_FUNCTION: lambda event: mark_failed.handle(pipeline, event),
     }
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from exhaust.observability import logger
 from exhaust.pipeline.errors import EXECUTION_LOST, StaleExecution
+from exhaust.pipeline.executions import RUNNING, StepFunctionsWorkflow
 from exhaust.pipeline.notify import NOTICE_RETRY_WINDOW_SECONDS
 from exhaust.pipeline.steps import Pipeline, end_attempt
-from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow
 from exhaust.ports import ConcurrentUpdate, Workflow
 from exhaust.requests.models import FINISHED_STATUSES, ExhaustRequest, Status
 
@@ -59,7 +59,7 @@ class Sweeper:
         for request in store.in_status(Status.PROCESSING, now - self.processing_grace_ms):
             if self._recover(request, now):
                 report.recovered.append(request.requestId)
-        for status in FINISHED_STATUSES:  # CANCELLED, and deleted ones, carry notices too (requests.lifecycle)
+        for status in FINISHED_STATUSES:  # CANCELLED, and deleted ones, carry notices too (requests.existing_request)
             for request in store.with_pending_notices(status, now - NOTICE_LOOKBACK_MS):
                 if not self.pipeline.announce(request).outbox:
                     report.notified.append(request.requestId)

@@ -27,8 +27,8 @@ from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.settings import RuntimeSettings, get_settings
 
 if TYPE_CHECKING:
+    from exhaust.aes_zip import BuiltFile
     from exhaust.lake.catalog import BatchInfo
-    from exhaust.packaging import BuiltFile
 
 MISSING_INPUT = "Request should have either of batchId, batchFilter, searchFilter or encryption key"
 UPDATE_ATTEMPTS = 25
