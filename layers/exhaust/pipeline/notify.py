@@ -20,8 +20,8 @@ a notice that never succeeds is logged, never fails the request.
 The partner's own transitions (exhaust.pipeline.cancel_and_delete) are announced the same way, signed alike, with
 detail-type `Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in
 the detail (plus `cancelledAt` / `deletedAt`, ISO 8601 UTC): a deleted request keeps its status, so `event` tells
-them apart. They go through the same outbox (`notice_of` picks the detail from the request's state) and their eventId ends in
-`-CANCELLED` or `-DELETED`.
+them apart. They go through the same outbox (`notice_of` picks the detail from the request's state) and their
+eventId ends in `-CANCELLED` or `-DELETED`.
 """
 
 from __future__ import annotations
