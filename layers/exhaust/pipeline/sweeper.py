@@ -59,7 +59,7 @@ class Sweeper:
         for request in store.in_status(Status.PROCESSING, now - self.processing_grace_ms):
             if self._recover(request, now):
                 report.recovered.append(request.requestId)
-        for status in FINISHED_STATUSES:  # CANCELLED, and deleted ones, carry notices too (requests.existing_request)
+        for status in FINISHED_STATUSES:  # CANCELLED, and deleted ones, carry notices too (pipeline.cancel_and_delete)
             for request in store.with_pending_notices(status, now - NOTICE_LOOKBACK_MS):
                 if not self.pipeline.announce(request).outbox:
                     report.notified.append(request.requestId)
