@@ -34,31 +34,48 @@ class Builder(Construct):
         reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = ImageServiceFunction(
-            self,
+        # Reserved: builders always find room however busy the account's other functions are, and never take more
+        # than this, so a burst of requests cannot starve the API (docs/deploy.md, concurrency).
+        self.function = self._image_function(
             "Function",
-            function="builder",
-            environment=environment,
-            description="exhaust builder: plans a request and builds one batch into an encrypted zip",
-            memory_size=MEMORY_MB,
-            ephemeral_storage=EPHEMERAL_STORAGE,
-            timeout=TIMEOUT,
-            # Reserved: builders always find room however busy the account's other functions are, and never take
-            # more than this, so a burst of requests cannot starve the API (docs/deploy.md, concurrency).
-            reserved_concurrent_executions=reserved_concurrency,
+            "builder",
+            "exhaust builder: builds one batch of a request into an encrypted zip",
+            storage,
+            environment,
+            reserved_concurrency,
         )
-        apply_grants(self.function, PIPELINE_GRANTS["builder"], storage)
         # Plan reads the lake's catalog as the builder reads its tables, within the same limits. No reserved
         # concurrency: it runs once per execution (at most max_running_total at a time), and a throttled Plan is
         # retried by the workflow, so the account's concurrency quota needs no more room than before.
-        self.plan_function = ImageServiceFunction(
-            self,
+        self.plan_function = self._image_function(
             "PlanFunction",
-            function="plan",
+            "plan",
+            "exhaust plan: resolves a request's batches and writes the list the map builds",
+            storage,
+            environment,
+            None,
+        )
+
+    def _image_function(
+        self,
+        construct_id: str,
+        function: str,
+        description: str,
+        storage: Storage,
+        environment: dict[str, str],
+        reserved_concurrency: int | None,
+    ) -> ImageServiceFunction:
+        """A function of the builder image with the builder's limits and the grants of its step."""
+        built = ImageServiceFunction(
+            self,
+            construct_id,
+            function=function,
             environment=environment,
-            description="exhaust plan: resolves a request's batches and writes the list the map builds",
+            description=description,
             memory_size=MEMORY_MB,
             ephemeral_storage=EPHEMERAL_STORAGE,
             timeout=TIMEOUT,
+            reserved_concurrent_executions=reserved_concurrency,
         )
-        apply_grants(self.plan_function, PIPELINE_GRANTS["plan"], storage)
+        apply_grants(built, PIPELINE_GRANTS[function], storage)
+        return built
