@@ -15,6 +15,10 @@ from exhaust.pipeline.executions import ExecutionAlreadyExists, execution_arn_fo
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, sign, verify_signature
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, StatesError
 from exhaust.pipeline.steps import failure_message, retry_delay_seconds
+from exhaust.pipeline.steps.build_batch import BuildBatchInput, BuildBatchOutput
+from exhaust.pipeline.steps.finalize import FinalizeInput
+from exhaust.pipeline.steps.mark_failed import MarkFailedInput
+from exhaust.pipeline.steps.plan import PlanInput, PlanOutput
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 from exhaust.settings import RuntimeSettings
@@ -50,6 +54,20 @@ def test_definition_has_the_steps_in_order_with_a_distributed_map():
         wf.FINALIZE: wf.FINALIZE_FUNCTION,
         wf.MARK_FAILED: wf.MARK_FAILED_FUNCTION,
     }
+
+
+def test_each_task_sends_its_steps_input_model_and_keeps_its_output_model():
+    states = all_states(wf.workflow_definition())
+    inputs = {wf.PLAN: PlanInput, wf.BUILD_BATCH: BuildBatchInput, wf.FINALIZE: FinalizeInput}
+    inputs[wf.MARK_FAILED] = MarkFailedInput
+    for name, model in inputs.items():
+        payload = states[name]["Parameters"]["Payload"]
+        assert "step" not in payload  # each step has a function of its own: nothing to switch on
+        assert {key.removesuffix(".$") for key in payload} == set(model.model_fields), name
+    for name, model in {wf.PLAN: PlanOutput, wf.BUILD_BATCH: BuildBatchOutput}.items():
+        assert states[name]["ResultSelector"] == {f"{field}.$": f"$.Payload.{field}" for field in model.model_fields}
+    with pytest.raises(ValueError, match="PlanInput"):
+        wf._payload(PlanInput, requestId="$.requestId")  # executionArn left out: refused when the document is built
 
 
 def test_every_top_level_state_but_mark_failed_is_caught_by_mark_failed():
