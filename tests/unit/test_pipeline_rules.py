@@ -22,6 +22,7 @@ from exhaust.pipeline.steps.plan import PlanInput, PlanOutput
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 from exhaust.settings import RuntimeSettings
+from pydantic import BaseModel
 
 from tests.memory_objects import MemoryObjects
 
@@ -58,13 +59,14 @@ def test_definition_has_the_steps_in_order_with_a_distributed_map():
 
 def test_each_task_sends_its_steps_input_model_and_keeps_its_output_model():
     states = all_states(wf.workflow_definition())
-    inputs = {wf.PLAN: PlanInput, wf.BUILD_BATCH: BuildBatchInput, wf.FINALIZE: FinalizeInput}
-    inputs[wf.MARK_FAILED] = MarkFailedInput
+    inputs: dict[str, type[BaseModel]] = {wf.PLAN: PlanInput, wf.BUILD_BATCH: BuildBatchInput}
+    inputs.update({wf.FINALIZE: FinalizeInput, wf.MARK_FAILED: MarkFailedInput})
     for name, model in inputs.items():
         payload = states[name]["Parameters"]["Payload"]
         assert "step" not in payload  # each step has a function of its own: nothing to switch on
         assert {key.removesuffix(".$") for key in payload} == set(model.model_fields), name
-    for name, model in {wf.PLAN: PlanOutput, wf.BUILD_BATCH: BuildBatchOutput}.items():
+    outputs: dict[str, type[BaseModel]] = {wf.PLAN: PlanOutput, wf.BUILD_BATCH: BuildBatchOutput}
+    for name, model in outputs.items():
         assert states[name]["ResultSelector"] == {f"{field}.$": f"$.Payload.{field}" for field in model.model_fields}
     with pytest.raises(ValueError, match="PlanInput"):
         wf._payload(PlanInput, requestId="$.requestId")  # executionArn left out: refused when the document is built
