@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -106,7 +108,7 @@ IMAGE_FUNCTIONS = ("plan", "builder", "producer", "legacy", "export", "indexer")
 # (2 vCPUs, 1 per 1,769 MB), and Lambda's longest timeout for one large batch. A batch that outgrows either fails
 # alone, and its request's statusMessage names both (exhaust.pipeline).
 BUILDER_MEMORY_MB = 3008
-BUILDER_TIMEOUT_SECONDS = 900
+BUILDER_TIMEOUT_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS
 
 # What every function's environment holds besides the resources' names (the stack sets it; local mode and the
 # cold-start benchmark use it too).
