@@ -1,7 +1,9 @@
 """Runs the workflow definition in-process: local mode's worker and the tests use it instead of Step Functions.
 
-It interprets the subset of Amazon States Language the definition uses, with the same semantics: Task (the
-lambda:invoke integration, answering `{"Payload": ...}`), Map (a thread pool bounded by MaxConcurrency; an item
+It interprets the subset of Amazon States Language the definitions use, with the same semantics: Task (the
+lambda:invoke integration, answering `{"Payload": ...}`; other integrations, such as the lake index's
+emr-serverless:startJobRun.sync, bound to callables by their resource), Choice (Variable with BooleanEquals,
+StringEquals, NumericGreaterThan, NumericLessThanEquals or IsPresent; Default), Map (a thread pool bounded by MaxConcurrency; an item
 that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does; its ItemReader
 reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step Functions' format, below),
 Pass; Parameters,
@@ -154,6 +156,43 @@ def resolve(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
     return template
 
 
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "BooleanEquals": lambda value, expected: isinstance(value, bool) and value is expected,
+    "StringEquals": lambda value, expected: isinstance(value, str) and value == expected,
+    "NumericGreaterThan": lambda value, expected: _is_number(value) and value > expected,
+    "NumericLessThanEquals": lambda value, expected: _is_number(value) and value <= expected,
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def choose(state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> str:
+    """The Next of a Choice state: its first rule that matches, else its Default (else States.NoChoiceMatched)."""
+    for rule in state["Choices"]:
+        operators = [key for key in rule if key not in ("Variable", "Next")]
+        if len(operators) != 1 or (operators[0] not in _COMPARISONS and operators[0] != "IsPresent"):
+            raise StatesError("States.Runtime", f"the local runner does not evaluate the choice rule {rule}")
+        (operator,) = operators
+        try:
+            value = read_path(rule["Variable"], data, context)
+            present = True
+        except StatesError:
+            present = False
+        if operator == "IsPresent":
+            matched = present is rule[operator]
+        elif not present:
+            raise StatesError("States.Runtime", f"the choice variable {rule['Variable']} does not exist in the input")
+        else:
+            matched = _COMPARISONS[operator](value, rule[operator])
+        if matched:
+            return str(rule["Next"])
+    if "Default" in state:
+        return str(state["Default"])
+    raise StatesError("States.NoChoiceMatched", "no choice rule matched and the Choice state has no Default")
+
+
 def apply_result_path(data: Any, result: Any, path: str | None) -> Any:
     if path is None:
         return data
@@ -181,6 +220,8 @@ class LocalRunner:
     objects: ObjectStore = field(default_factory=S3Objects)
     # The definition's non-function placeholders; by default the exhaust bucket of the settings.
     substitutions: Mapping[str, str] | None = None
+    # Task resources other than lambda:invoke -> callables taking the task's Parameters, answering its result.
+    services: Mapping[str, Function] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bound = self.substitutions
@@ -217,13 +258,13 @@ class LocalRunner:
                 continue
             if state["Type"] == "Succeed" or state.get("End"):
                 return data
-            name = state["Next"]
+            name = choose(state, data, context) if state["Type"] == "Choice" else state["Next"]
 
     def _run_state(
         self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any], should_stop: Callable[[], bool]
     ) -> Any:
         kind = state["Type"]
-        if kind == "Succeed":
+        if kind in ("Succeed", "Choice"):
             return data
         if kind == "Fail":
             raise StatesError(state.get("Error", "States.Fail"), state.get("Cause", ""))
@@ -241,9 +282,12 @@ class LocalRunner:
         return apply_result_path(data, result, state.get("ResultPath", "$"))
 
     def _invoke(self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> Any:
-        if state["Resource"] != workflow.LAMBDA_INVOKE:
-            raise StatesError("States.Runtime", f"unsupported resource {state['Resource']}")
+        resource = state["Resource"]
+        if resource != workflow.LAMBDA_INVOKE and resource not in self.services:
+            raise StatesError("States.Runtime", f"unsupported resource {resource}")
         parameters = within_payload_limit(resolve(state["Parameters"], data, context), "a task's parameters")
+        if resource != workflow.LAMBDA_INVOKE:
+            return within_payload_limit(json.loads(json.dumps(self.services[resource](parameters))), "a task's result")
         placeholder = str(parameters["FunctionName"]).removeprefix("${").removesuffix("}")
         answer = self.functions[placeholder](parameters.get("Payload", {}))
         # As Lambda's JSON round trip would: what a function answers must be JSON.
