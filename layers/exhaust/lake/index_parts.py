@@ -463,6 +463,8 @@ def publish(lake: Lake, run: IndexRun) -> None:
 
 def discard(lake: Lake, run: IndexRun) -> None:
     """Remove the run's staging directory (what a failed run wrote)."""
-    staging = f"{lake.root}/{STAGING_DIR}/{run.token}"
-    if lake.filesystem.get_file_info(staging).type != pafs.FileType.NotFound:
-        lake.filesystem.delete_dir(staging)
+    for path in (f"{lake.root}/{STAGING_DIR}/{run.token}", f"{lake.root}/{STAGING_DIR}"):
+        if lake.filesystem.get_file_info(path).type == pafs.FileType.NotFound:
+            continue
+        if path.endswith(run.token) or not lake.filesystem.get_file_info(pafs.FileSelector(path)):
+            lake.filesystem.delete_dir(path)  # the staging directory itself only once no other run uses it
