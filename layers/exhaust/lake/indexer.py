@@ -101,6 +101,8 @@ def record(outcome: str, run: dict[str, Any], started_at: str = "") -> dict[str,
         "enrolments": found.get("enrolments"),
         "stale": found.get("reasons", {}),
     }
+    if engine == SPARK_ENGINE and "JobRunId" in run.get("index", {}):
+        summary["jobRunId"] = run["index"]["JobRunId"]
     if started_at:
         started = dt.datetime.fromisoformat(started_at.replace("Z", "+00:00"))
         summary["seconds"] = round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1)
@@ -119,10 +121,13 @@ def record(outcome: str, run: dict[str, Any], started_at: str = "") -> dict[str,
     return summary
 
 
-def handle(event: dict[str, Any], others_running: OthersRunning | None = None) -> dict[str, Any]:
-    """The indexer function: one step of the index state machine, chosen by the event's `step`."""
+def handle(
+    event: dict[str, Any], others_running: OthersRunning | None = None, lake_uri: str | None = None
+) -> dict[str, Any]:
+    """The indexer function: one step of the index state machine, chosen by the event's `step`, on the lake of the
+    settings (or `lake_uri`)."""
     step = event.get("step")
-    lake_uri = get_settings().lake_uri
+    lake_uri = lake_uri or get_settings().lake_uri
     if step == "look":
         threshold = int(event.get("sparkAboveEnrolments", DEFAULT_SPARK_ABOVE_ENROLMENTS))
         return look(lake_uri, threshold, str(event.get("executionArn", "")), others_running)

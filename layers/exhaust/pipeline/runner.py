@@ -230,7 +230,8 @@ class LocalRunner:
         self.definition = substitute(self.definition, bound)
 
     def run(self, execution_arn: str, payload: dict[str, Any], should_stop: Callable[[], bool] = lambda: False) -> Any:
-        context = {"Execution": {"Id": execution_arn, "StartTime": _instant(), "Input": payload}}
+        name = execution_arn.rsplit(":", 1)[-1]
+        context = {"Execution": {"Id": execution_arn, "Name": name, "StartTime": _instant(), "Input": payload}}
         return self._run_machine(self.definition, copy.deepcopy(payload), context, should_stop)
 
     def _run_machine(
