@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth bench bench-answers bench-scale test-scale fuzz deploy smoke lock clean
+.PHONY: install run test test-fast lint format synth deploy-check bench bench-answers bench-scale test-scale fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -74,7 +74,12 @@ test-scale: install
 bench-answers: install
 	$(BIN)/python bench/bench_answers.py
 
-deploy: install node_modules/.installed
+## Before a deploy: what the synthesized stack needs of the account's quotas, and (with credentials) whether the
+## account has it; a shortfall stops here with what to ask for (docs/deploy.md, account limits).
+deploy-check: synth
+	$(BIN)/exhaust deploy-check
+
+deploy: install node_modules/.installed deploy-check
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
 
 ## Smoke-test a deployed stack: submit -> wait for SUCCESS -> download (docs/deploy.md). Standard library only.

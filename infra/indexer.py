@@ -33,6 +33,7 @@ from aws_cdk import (
     aws_stepfunctions,
 )
 from constructs import Construct
+from exhaust.lake.spark_index import EMR_RELEASE_LABEL
 from exhaust.pipeline import index_definition as index
 
 from infra.config import StackSettings
@@ -106,7 +107,7 @@ class LakeIndex(Construct):
             "SparkImage",
             directory=str(REPO_ROOT),
             file=SPARK_DOCKERFILE,
-            build_args={"EMR_RELEASE": index.EMR_RELEASE_LABEL},
+            build_args={"EMR_RELEASE": EMR_RELEASE_LABEL},
             exclude=spark_build_context(),
             ignore_mode=IgnoreMode.DOCKER,
             platform=aws_ecr_assets.Platform.LINUX_ARM64,
@@ -114,7 +115,7 @@ class LakeIndex(Construct):
         self.application = aws_emrserverless.CfnApplication(
             self,
             "SparkApplication",
-            release_label=index.EMR_RELEASE_LABEL,
+            release_label=EMR_RELEASE_LABEL,
             type="SPARK",
             architecture="ARM64",
             image_configuration=aws_emrserverless.CfnApplication.ImageConfigurationInputProperty(

@@ -176,3 +176,13 @@ def test_no_reservation_at_all_when_the_account_cannot_afford_one(tmp_path):
     app, stack = build_app({"builder_reserved_concurrency": 0}, outdir=str(tmp_path), checks=False)
     template = app.synth().get_stack_by_name(stack.stack_name).template
     assert _reserved(template["Resources"]) == {}
+
+
+def test_deploy_check_reads_the_reservations_the_settings_compute(synthesis):
+    from exhaust.deploy_check import needs_from_template
+
+    needs = needs_from_template(synthesis.template_path)
+    settings = StackSettings()
+    assert needs.reserved == settings.reserved_concurrency
+    assert needs.concurrency_quota_needed == settings.concurrency_quota_needed
+    assert needs.spark_max_vcpu == settings.spark_max_vcpu

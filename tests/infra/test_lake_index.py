@@ -3,7 +3,11 @@ whose Spark job runs on EMR Serverless with a role that reads the lake and write
 
 import json
 
+import tomllib
+from pathlib import Path
+
 from exhaust.aws_limits import NEW_ACCOUNT_LAMBDA_MEMORY_MB
+from exhaust.lake.spark_index import EMR_RELEASE_LABEL, SPARK_VERSION
 from exhaust.pipeline import index_definition as index
 from exhaust.pipeline.runner import LocalRunner
 
@@ -11,6 +15,10 @@ from infra.config import StackSettings
 from infra.indexer import SPARK_DOCKERFILE, SYNC_EVENTS_RULE
 
 from .walk import actions, listed, of_type, render, role_statements, state_machine
+
+
+# The derived tables' folders and the index's staging folder (sorted as the rendered ARNs are).
+WRITTEN = ("_staging", "batch_users", "response_lines", "userinfo_lines")
 
 
 def indexer(resources):
@@ -114,7 +122,7 @@ def test_the_indexer_reads_the_lake_writes_only_its_derived_tables_and_lists_its
     statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
     assert not any(action.startswith(("dynamodb:", "kms:", "sqs:", "emr-serverless:")) for action in actions(statements))
     changed = granted(statements, "s3:PutObject", "s3:DeleteObject")
-    assert [written.rsplit("/", 2)[-2] for written in changed] == ["batch_users", "response_lines", "userinfo_lines"]
+    assert [written.rsplit("/", 2)[-2] for written in changed] == [*WRITTEN]
     assert all(written.startswith("<StorageLakeBucket") for written in changed)
     machine_id, _ = index_machine(resources)
     assert granted(statements, "states:ListExecutions") == [f"<{machine_id}>"]
@@ -123,7 +131,7 @@ def test_the_indexer_reads_the_lake_writes_only_its_derived_tables_and_lists_its
 def test_the_application_auto_starts_stops_and_is_capped_by_the_settings(resources):
     _, app = application(resources)
     settings = StackSettings()
-    assert app["ReleaseLabel"] == index.EMR_RELEASE_LABEL
+    assert app["ReleaseLabel"] == EMR_RELEASE_LABEL
     assert app["Type"] == "SPARK"
     assert app["Architecture"] == "ARM64"
     assert app["AutoStartConfiguration"] == {"Enabled": True}
@@ -136,11 +144,16 @@ def test_the_application_auto_starts_stops_and_is_capped_by_the_settings(resourc
     assert app["MonitoringConfiguration"]["CloudWatchLoggingConfiguration"]["Enabled"] is True
 
 
+def test_local_mode_runs_the_spark_of_the_release_the_application_names():
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert f"pyspark=={SPARK_VERSION}" in pyproject["project"]["optional-dependencies"]["spark"]
+
+
 def test_the_spark_image_is_an_asset_built_from_its_dockerfile_at_deploy(synthesis):
     assets = json.loads(next(synthesis.outdir.glob("*.assets.json")).read_text())
     sources = [image["source"] for image in assets["dockerImages"].values()]
     (spark,) = [source for source in sources if source.get("dockerFile") == SPARK_DOCKERFILE]
-    assert spark["dockerBuildArgs"] == {"EMR_RELEASE": index.EMR_RELEASE_LABEL}
+    assert spark["dockerBuildArgs"] == {"EMR_RELEASE": EMR_RELEASE_LABEL}
     assert spark["platform"] == "linux/arm64"
     context = synthesis.outdir / spark["directory"]
     assert sorted(path.name for path in (context / "functions").iterdir()) == ["spark.Dockerfile"]
@@ -171,7 +184,7 @@ def test_the_job_role_reads_the_lake_and_writes_only_the_derived_tables(resource
     (read,) = granted(statements, "s3:GetObject")
     assert read.startswith("<StorageLakeBucket") and read.endswith("/lake/*")
     changed = granted(statements, "s3:PutObject", "s3:DeleteObject")
-    assert [written.rsplit("/", 2)[-2] for written in changed] == ["batch_users", "response_lines", "userinfo_lines"]
+    assert [written.rsplit("/", 2)[-2] for written in changed] == [*WRITTEN]
     (listing,) = [s for s in statements if "s3:ListBucket" in listed(s["Action"])]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["lake/*"]}}
     logs = granted(statements, "logs:PutLogEvents")

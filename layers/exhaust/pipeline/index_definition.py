@@ -44,10 +44,6 @@ LOOK, CHOOSE, FRESH, INDEX_IN_LAMBDA, INDEX_WITH_SPARK, RECORDED, RECORD_FAILURE
 )
 INDEX_FAILED_ERROR = "LakeIndexFailed"
 
-# The EMR release the Spark job runs on, and its Spark (EMR Serverless release guide, "EMR Serverless 7.9.0":
-# Apache Spark 3.5.5). The `spark` extra pins pyspark to the same version, so local mode runs the Spark of AWS.
-EMR_RELEASE_LABEL = "emr-7.9.0"
-EMR_SPARK_VERSION = "3.5.5"
 # The Spark job's entry point in its image (functions/spark.Dockerfile) and its Python, the image's own 3.11
 # rather than the EMR release's system Python (EMR Serverless user guide, "Customizing an EMR Serverless image").
 SPARK_ENTRY_POINT = "local:///opt/exhaust/spark_index.py"
