@@ -74,9 +74,10 @@ test-scale: install
 bench-answers: install
 	$(BIN)/python bench/bench_answers.py
 
-## Before a deploy: what the synthesized stack needs of the account's quotas, and (with credentials) whether the
-## account has it; a shortfall stops here with what to ask for (docs/deploy.md, account limits).
-deploy-check: synth
+## Before a deploy: what the stack (synthesized with the same ARGS as the deploy) needs of the account's quotas, and
+## (with credentials) whether the account has it; a shortfall stops here with what to ask for (docs/deploy.md).
+deploy-check: install node_modules/.installed
+	npx cdk synth --app "$(BIN)/python app.py" --quiet $(ARGS)
 	$(BIN)/exhaust deploy-check
 
 deploy: install node_modules/.installed deploy-check
