@@ -68,9 +68,10 @@ class StackSettings(BaseModel):
         needed = memory_mb_needed(self.spark_above_enrolments)
         if needed > self.indexer_memory_mb:
             raise ValueError(
-                f"spark_above_enrolments: the indexer Lambda would index lakes of up to {self.spark_above_enrolments:,} "
-                f"enrolments in about {needed:,} MB, more than indexer_memory_mb ({self.indexer_memory_mb:,}); lower "
-                "the threshold (larger lakes go to Spark) or raise indexer_memory_mb where the account allows it"
+                f"spark_above_enrolments: the indexer Lambda would index lakes of up to "
+                f"{self.spark_above_enrolments:,} enrolments in about {needed:,} MB, more than indexer_memory_mb "
+                f"({self.indexer_memory_mb:,}); lower the threshold (larger lakes go to Spark) or raise "
+                "indexer_memory_mb where the account allows it"
             )
         return self
 

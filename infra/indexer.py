@@ -183,7 +183,9 @@ class LakeIndex(Construct):
             )
         )
         log_groups = f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
-        role.add_to_principal_policy(aws_iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[log_groups]))
+        role.add_to_principal_policy(
+            aws_iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=[log_groups])
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5",
@@ -233,7 +235,9 @@ class LakeIndex(Construct):
         for statement in (
             aws_iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]),
             aws_iam.PolicyStatement(actions=["emr-serverless:StartJobRun"], resources=[self.application.attr_arn]),
-            aws_iam.PolicyStatement(actions=["emr-serverless:GetJobRun", "emr-serverless:CancelJobRun"], resources=[job_runs]),
+            aws_iam.PolicyStatement(
+                actions=["emr-serverless:GetJobRun", "emr-serverless:CancelJobRun"], resources=[job_runs]
+            ),
             aws_iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[self.job_role.role_arn],

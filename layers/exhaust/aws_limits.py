@@ -48,6 +48,7 @@ NEW_ACCOUNT_LAMBDA_MEMORY_MB = 3008
 # but 100, which Lambda keeps unreserved for the functions without a reservation.
 LAMBDA_UNRESERVED_CONCURRENCY_MIN = 100
 
+
 def json_size(value: Any) -> int:
     """The UTF-8 length of `value` as compact JSON: how Step Functions, SQS and Lambda measure a payload."""
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8"))

@@ -74,7 +74,11 @@ def find_template(path: str | None, cdk_out: Path = DEFAULT_CDK_OUT) -> Path:
         return found
     candidates = sorted(cdk_out.glob("exhaust-*.template.json"))
     if len(candidates) != 1:
-        what = "no synthesized stack" if not candidates else f"{len(candidates)} stacks ({', '.join(c.name for c in candidates)})"
+        what = (
+            "no synthesized stack"
+            if not candidates
+            else f"{len(candidates)} stacks ({', '.join(c.name for c in candidates)})"
+        )
         raise TemplateNotFound(f"{what} in {cdk_out}/: run `make synth` first, or pass --template")
     return candidates[0]
 
@@ -163,7 +167,8 @@ def problems(needs: StackNeeds, account: AccountQuotas) -> tuple[list[str], list
     if needs.largest_memory_mb > NEW_ACCOUNT_LAMBDA_MEMORY_MB:
         warnings.append(
             f"{needs.largest_memory_function} asks for {needs.largest_memory_mb:,} MB: an account still at the new "
-            f"accounts' {NEW_ACCOUNT_LAMBDA_MEMORY_MB:,} MB refuses it (set indexer_memory_mb={NEW_ACCOUNT_LAMBDA_MEMORY_MB})"
+            f"accounts' {NEW_ACCOUNT_LAMBDA_MEMORY_MB:,} MB refuses it "
+            f"(set indexer_memory_mb={NEW_ACCOUNT_LAMBDA_MEMORY_MB})"
         )
     if account.bootstrap_version is None or account.bootstrap_version == 0:
         errors.append("the account and region are not bootstrapped for CDK: run `npx cdk bootstrap` first")
@@ -173,13 +178,13 @@ def problems(needs: StackNeeds, account: AccountQuotas) -> tuple[list[str], list
             f"{EMR_SERVERLESS_BOOTSTRAP_VERSION} or later (its repository lets EMR Serverless pull images): run "
             "`npx cdk bootstrap` again"
         )
-    if needs.spark_max_vcpu is not None and account.emr_vcpu_quota is not None:
-        if account.emr_vcpu_quota < needs.spark_max_vcpu:
-            warnings.append(
-                f"EMR Serverless allows this account {account.emr_vcpu_quota:g} vCPU at once, less than the "
-                f"{needs.spark_max_vcpu:g} of spark_max_vcpu: large indexes will run with fewer workers (ask for "
-                "more in Service Quotas, EMR Serverless)"
-            )
+    vcpu_quota, vcpu_needed = account.emr_vcpu_quota, needs.spark_max_vcpu
+    if vcpu_quota is not None and vcpu_needed is not None and vcpu_quota < vcpu_needed:
+        warnings.append(
+            f"EMR Serverless allows this account {vcpu_quota:g} vCPU at once, less than the {vcpu_needed:g} of "
+            "spark_max_vcpu: large indexes will run with fewer workers (ask for more in Service Quotas, EMR "
+            "Serverless)"
+        )
     return errors, warnings
 
 
@@ -275,6 +280,8 @@ def register(commands: Any) -> None:
         help="before cdk deploy: what the stack needs of the account's quotas, and whether the account has it",
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
-    check.add_argument("--template", help="the synthesized template (default: the one exhaust-*.template.json in cdk.out/)")
+    check.add_argument(
+        "--template", help="the synthesized template (default: the one exhaust-*.template.json in cdk.out/)"
+    )
     check.add_argument("--offline", action="store_true", help="print what the stack needs without reading the account")
     check.set_defaults(run=run)

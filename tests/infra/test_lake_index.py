@@ -2,7 +2,6 @@
 whose Spark job runs on EMR Serverless with a role that reads the lake and writes only the derived tables."""
 
 import json
-
 import tomllib
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from infra.config import StackSettings
 from infra.indexer import SPARK_DOCKERFILE, SYNC_EVENTS_RULE
 
 from .walk import actions, listed, of_type, render, role_statements, state_machine
-
 
 # The derived tables' folders and the index's staging folder (sorted as the rendered ARNs are).
 WRITTEN = ("_staging", "batch_users", "response_lines", "userinfo_lines")
@@ -77,7 +75,7 @@ def test_the_schedule_starts_the_state_machine_every_15_minutes_without_retries(
 
 
 def test_the_state_machine_is_the_index_definition_with_its_resources(resources):
-    machine_id, machine = index_machine(resources)
+    _, machine = index_machine(resources)
     properties = machine["Properties"]
     deployed = json.loads(properties["DefinitionString"])
     assert deployed == index.index_definition(StackSettings().spark_above_enrolments)
@@ -112,15 +110,17 @@ def test_the_indexer_fits_a_new_account_by_default_and_runs_one_at_a_time(resour
     assert properties["MemorySize"] == NEW_ACCOUNT_LAMBDA_MEMORY_MB
     assert properties["ReservedConcurrentExecutions"] == 1
     # No function of the stack asks for more than a new account allows.
-    assert max(f["Properties"].get("MemorySize", 128) for f in of_type(resources, "AWS::Lambda::Function").values()) <= (
-        NEW_ACCOUNT_LAMBDA_MEMORY_MB
-    )
+    assert max(
+        f["Properties"].get("MemorySize", 128) for f in of_type(resources, "AWS::Lambda::Function").values()
+    ) <= (NEW_ACCOUNT_LAMBDA_MEMORY_MB)
 
 
 def test_the_indexer_reads_the_lake_writes_only_its_derived_tables_and_lists_its_own_runs(resources):
-    logical_id, function = indexer(resources)
+    _, function = indexer(resources)
     statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
-    assert not any(action.startswith(("dynamodb:", "kms:", "sqs:", "emr-serverless:")) for action in actions(statements))
+    assert not any(
+        action.startswith(("dynamodb:", "kms:", "sqs:", "emr-serverless:")) for action in actions(statements)
+    )
     changed = granted(statements, "s3:PutObject", "s3:DeleteObject")
     assert [written.rsplit("/", 2)[-2] for written in changed] == [*WRITTEN]
     assert all(written.startswith("<StorageLakeBucket") for written in changed)
@@ -182,17 +182,19 @@ def test_the_job_role_reads_the_lake_and_writes_only_the_derived_tables(resource
         "logs:DescribeLogGroups",
     }
     (read,) = granted(statements, "s3:GetObject")
-    assert read.startswith("<StorageLakeBucket") and read.endswith("/lake/*")
+    assert read.startswith("<StorageLakeBucket")
+    assert read.endswith("/lake/*")
     changed = granted(statements, "s3:PutObject", "s3:DeleteObject")
     assert [written.rsplit("/", 2)[-2] for written in changed] == [*WRITTEN]
     (listing,) = [s for s in statements if "s3:ListBucket" in listed(s["Action"])]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["lake/*"]}}
     logs = granted(statements, "logs:PutLogEvents")
-    assert len(logs) == 1 and logs[0].startswith("<LakeIndexSparkJobLogs")
+    (log_group,) = logs
+    assert log_group.startswith("<LakeIndexSparkJobLogs")
 
 
 def test_the_state_machine_starts_and_watches_jobs_of_its_application_and_passes_only_the_job_role(resources):
-    machine_id, machine = index_machine(resources)
+    _, machine = index_machine(resources)
     app_id, _ = application(resources)
     statements = role_statements(resources, machine["Properties"]["RoleArn"]["Fn::GetAtt"][0])
     assert granted(statements, "emr-serverless:StartJobRun") == [f"<{app_id}.Arn>"]

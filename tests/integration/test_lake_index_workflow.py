@@ -18,11 +18,13 @@ from exhaust.local.indexer import LOCAL_SPARK_APPLICATION_ID, SPARK_MISSING, ind
 from exhaust.pipeline import index_definition as index
 from exhaust.pipeline.runner import StatesError
 
+from tests.integration import test_spark_index
 from tests.unit.handmade_lake import CHANNEL, CONSENTS, at, consent, write_handmade_lake
-from tests.integration.test_spark_index import spark  # noqa: F401  (the one Spark session of the test run)
 from tests.unit.test_builders_golden import DAY, PASSWORD, build
 
 ENROLMENTS_OF_THE_HANDMADE_LAKE = 9
+# The Spark tests' one session-scoped SparkSession (tests/integration/test_spark_index.py), not a second one.
+spark = test_spark_index.spark
 
 
 class Recorder:
@@ -123,9 +125,9 @@ def test_a_failed_spark_job_fails_the_run_records_it_and_keeps_the_previous_tabl
     assert failed.value.error == index.INDEX_FAILED_ERROR
     assert records.outcomes() == [("failed", "spark")]
     (failure,) = [r for r in records.caplog.records if r.getMessage() == "lake index failed"]
-    assert failure.error == "States.TaskFailed"  # type: ignore[attr-defined]
-    assert "pyspark is not installed" in failure.cause  # type: ignore[attr-defined]
-    assert LOCAL_SPARK_APPLICATION_ID in failure.cause  # type: ignore[attr-defined]
+    assert failure.error == "States.TaskFailed"
+    assert "pyspark is not installed" in failure.cause
+    assert LOCAL_SPARK_APPLICATION_ID in failure.cause
     assert derived_files(root) == before
 
 

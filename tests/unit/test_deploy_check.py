@@ -19,9 +19,11 @@ def template(tmp_path: Path, reserved: dict[str, int], memory: int = 3008, vcpu:
     resources: dict[str, Any] = {
         f"Fn{name}": {
             "Type": "AWS::Lambda::Function",
-            "Properties": {"Description": f"exhaust {name}: does things", "MemorySize": memory, **(
-                {"ReservedConcurrentExecutions": count} if count else {}
-            )},
+            "Properties": {
+                "Description": f"exhaust {name}: does things",
+                "MemorySize": memory,
+                **({"ReservedConcurrentExecutions": count} if count else {}),
+            },
         }
         for name, count in reserved.items()
     }
@@ -39,9 +41,7 @@ class Account:
 
     def __init__(self) -> None:
         self.clients = {
-            service: boto3.client(
-                service, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s"
-            )
+            service: boto3.client(service, region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
             for service in ("lambda", "cloudformation", "ssm", "service-quotas")
         }
         self.stubs = {service: Stubber(client) for service, client in self.clients.items()}
@@ -164,6 +164,6 @@ def test_without_a_synthesized_template_it_says_to_synthesize(tmp_path, capsys, 
     assert "no synthesized stack in cdk.out/: run `make synth` first" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("capacity, vcpu", [("16 vCPU", 16.0), ("400 vcpu", 400.0), ("", None)])
+@pytest.mark.parametrize(("capacity", "vcpu"), [("16 vCPU", 16.0), ("400 vcpu", 400.0), ("", None)])
 def test_vcpu_capacity_is_read_as_emr_serverless_writes_it(capacity, vcpu):
     assert deploy_check._vcpu(capacity) == vcpu

@@ -76,7 +76,9 @@ def start_job_run_sync(job: SparkJob) -> Callable[[dict[str, Any]], dict[str, An
     return run
 
 
-def index_runner(lake_uri: str, spark_above: int | None = None, spark_job: SparkJob = spark_in_local_mode) -> LocalRunner:
+def index_runner(
+    lake_uri: str, spark_above: int | None = None, spark_job: SparkJob = spark_in_local_mode
+) -> LocalRunner:
     """The index state machine on the local runner, for the lake at `lake_uri`."""
     threshold = spark_above_enrolments() if spark_above is None else spark_above
 

@@ -3,10 +3,10 @@
 It interprets the subset of Amazon States Language the definitions use, with the same semantics: Task (the
 lambda:invoke integration, answering `{"Payload": ...}`; other integrations, such as the lake index's
 emr-serverless:startJobRun.sync, bound to callables by their resource), Choice (Variable with BooleanEquals,
-StringEquals, NumericGreaterThan, NumericLessThanEquals or IsPresent; Default), Map (a thread pool bounded by MaxConcurrency; an item
-that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does; its ItemReader
-reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step Functions' format, below),
-Pass; Parameters,
+StringEquals, NumericGreaterThan, NumericLessThanEquals or IsPresent; Default), Map (a thread pool bounded by
+MaxConcurrency; an item that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map
+does; its ItemReader reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step
+Functions' format, below), Pass; Parameters,
 ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
 (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds; JitterStrategy FULL when the runner is
 given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
