@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from exhaust.lake import indexer
+from exhaust.local.state import LocalSetupError
 from exhaust.observability import logger
 from exhaust.pipeline import index_definition as index
 from exhaust.pipeline.runner import LocalRunner, StatesError
@@ -39,8 +40,13 @@ SparkJob = Callable[[str], Mapping[str, Any]]
 
 
 def spark_above_enrolments(environ: Mapping[str, str] | None = None) -> int:
+    """The threshold of this shell's environment; an invalid one stops local mode with the variable named."""
     value = (os.environ if environ is None else environ).get(SPARK_ABOVE_ENROLMENTS)
-    return indexer.DEFAULT_SPARK_ABOVE_ENROLMENTS if value is None else int(value)
+    if value is None:
+        return indexer.DEFAULT_SPARK_ABOVE_ENROLMENTS
+    if not value.isdigit():
+        raise LocalSetupError(f"{SPARK_ABOVE_ENROLMENTS}: must be a whole number of enrolments, got {value!r}")
+    return int(value)
 
 
 _session: list[SparkSession] = []
@@ -112,8 +118,12 @@ class LocalIndexSchedule:
     stopping: threading.Event = field(default_factory=threading.Event)
     look_every_seconds: float = LOOK_EVERY_SECONDS
 
+    def __post_init__(self) -> None:
+        # Made at start, so that an invalid threshold stops local mode instead of this thread.
+        self.runner = index_runner(self.settings.lake_uri, spark_above_enrolments())
+
     def run(self) -> None:
-        runner = index_runner(self.settings.lake_uri)
+        runner = self.runner
         while not self.stopping.wait(self.look_every_seconds):
             try:
                 run_index(runner)
