@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 from pathlib import Path
 
 import pyarrow as pa
@@ -89,7 +90,7 @@ def test_several_parts_each_hold_a_range_of_batches_and_build_the_same_datasets(
             ranges.append((batch_ids[0], batch_ids[-1]))
     assert len(several.files("batch_users")) > 1
     assert ranges == sorted(ranges)
-    assert all(last < first for (_, last), (first, _) in zip(ranges, ranges[1:], strict=False))
+    assert all(last < first for (_, last), (first, _) in itertools.pairwise(ranges))
     for dataset, batch_id in (("progress-exhaust", "B1"), ("userinfo-exhaust", "B2"), ("response-exhaust", "B2")):
         assert built(several, tmp_path, dataset, batch_id) == built(one, tmp_path, dataset, batch_id)
 

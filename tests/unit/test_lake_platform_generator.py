@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 
@@ -26,7 +27,7 @@ def test_the_lake_is_the_same_for_the_same_seed_and_streams_in_sorted_part_files
 
     monkeypatch.setattr(platform_generator, "PART_ROWS", 1_000)  # several part files from a small lake
     first = generate_platform(4_000, 3, str(tmp_path / "a"))
-    second = generate_platform(4_000, 3, str(tmp_path / "b"))
+    generate_platform(4_000, 3, str(tmp_path / "b"))
     assert first["enrolments"] == 4_000
     for table in ("users", "enrolments", "assessment_attempts", "consents", "registration_consents"):
         files_a = sorted((tmp_path / "a" / table).glob("*.parquet"))
@@ -46,7 +47,7 @@ def test_the_lake_is_the_same_for_the_same_seed_and_streams_in_sorted_part_files
             group = pq.ParquetFile(path).read_row_group(index, columns=["batch_id"])["batch_id"]
             assert len(set(group.to_pylist())) == 1
         ranges.append((keys[0]["batch_id"], keys[-1]["batch_id"]))
-    assert all(last < first for (_, last), (first, _) in zip(ranges, ranges[1:], strict=False))
+    assert all(last < first for (_, last), (first, _) in itertools.pairwise(ranges))
 
     enrolled = Counter(lake.read("enrolments", ["user_id"])["user_id"].to_pylist())
     assert sum(count > 1 for count in enrolled.values()) > len(enrolled) / 2  # users in several batches
