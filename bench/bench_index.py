@@ -72,8 +72,11 @@ def measured(command: list[str]) -> dict[str, Any]:
     while process.poll() is None:
         for pid in _tree(process.pid):
             sample = _sample(pid)
-            if sample is not None:
-                seen[pid] = sample
+            if sample is not None:  # a process's last samples may be of its zombie: keep what it showed alive
+                earlier = seen.get(pid, {"cpu": 0.0, "peak_mb": 0.0, "command": ""})
+                seen[pid] = {"cpu": max(sample["cpu"], earlier["cpu"]),
+                             "peak_mb": max(sample["peak_mb"], earlier["peak_mb"]),
+                             "command": sample["command"] or earlier["command"]}  # fmt: skip
         time.sleep(SAMPLE_SECONDS)
     wall = time.monotonic() - started
     out, err = process.communicate()
@@ -95,6 +98,10 @@ def measured(command: list[str]) -> dict[str, Any]:
         "driver_peak_rss_mb": round(sum(sample["peak_mb"] for sample in driver)),
         "worker_peak_rss_mb": round(max((sample["peak_mb"] for sample in workers), default=0)),
         "python_workers": len(workers),
+        # Where the CPU went: the Python workers (the rules, the Parquet writing) against the driver side (Spark's
+        # JVM: reading, joins, the shuffle; the CLI's Python: plan, consents, publication).
+        "worker_cpu_seconds": round(sum(sample["cpu"] for sample in workers), 1),
+        "jvm_cpu_seconds": round(sum(sample["cpu"] for sample in driver if "java" in sample["command"]), 1),
         "printed": json.loads(out.strip().splitlines()[-1]),
     }
 
