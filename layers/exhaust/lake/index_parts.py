@@ -21,6 +21,7 @@ import bisect
 import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -46,6 +47,7 @@ USERINFO_SOURCES = (*SOURCE_TABLES, "consents")
 RESPONSE_SOURCES = ("collections", "batches", "assessment_attempts", "question_types", "registration_consents")
 CONSUMERS_KEY = b"exhaust.consumers"
 STAGING_DIR = "_staging"
+PUBLISH_THREADS = 16
 # Enrolment and attempt rows per part: a Spark task's input (its memory) and a part file's share of the lake.
 PART_ROWS = 500_000
 # What a part needs of the source tables.
@@ -448,11 +450,14 @@ def publish(lake: Lake, run: IndexRun) -> None:
     Called once every part is written: until then the previous tables stay whole. Each file is replaced by one
     rename (local) or one object put (S3), so a reader at any instant finds every part file.
     """
+    names = [part_file(part.number) for part in run.parts]
     for table in run.metadata:
-        names = [part_file(part.number) for part in run.parts]
         lake.filesystem.create_dir(lake.table_dir(table), recursive=True)
-        for name in names:
-            lake.filesystem.move(run.staged(lake.root, table, int(name[5:10])), f"{lake.table_dir(table)}/{name}")
+        moves = [(run.staged(lake.root, table, part.number), f"{lake.table_dir(table)}/{part_file(part.number)}")
+                 for part in run.parts]  # fmt: skip
+        # In S3 a move is a copy and a delete: a platform index has thousands of parts, moved side by side.
+        with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
+            list(pool.map(lambda move: lake.filesystem.move(*move), moves))
         selector = pafs.FileSelector(lake.table_dir(table), allow_not_found=True)
         for info in lake.filesystem.get_file_info(selector):
             if info.type == pafs.FileType.File and info.base_name not in names:

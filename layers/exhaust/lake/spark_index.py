@@ -59,6 +59,7 @@ EMR_RELEASE_LABEL = "emr-7.9.0"
 SPARK_VERSION = "3.5.5"
 # Rows per run of row groups a reading task decodes.
 READ_PIECE_ROWS = 262_144
+DRIVER_MEMORY = "2g"
 _PACKED_SCHEMA = "part int, kind string, payload binary"
 _RESULT_SCHEMA = "part int, " + ", ".join(f"{table} long" for table in DERIVED_TABLES)
 _ENROLLED, _ATTEMPTS = "enrolled", "attempts"
@@ -232,6 +233,8 @@ def local_session(cores: int | None = None) -> SparkSession:
         .appName("exhaust-lake-index")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # Local mode runs the tasks in the driver's JVM: room for a part's shuffled rows (spilled beyond it).
+        .config("spark.driver.memory", DRIVER_MEMORY)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", str(max(2 * (cores or os.cpu_count() or 2), 2)))
         .getOrCreate()
