@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Size
 from constructs import Construct
+from exhaust.aws_limits import NEW_ACCOUNT_LAMBDA_MEMORY_MB
 
 from infra.grants import PIPELINE_GRANTS, apply_grants
 from infra.image_function import ImageServiceFunction
 from infra.storage import Storage
 
-# Building one large batch: memory for pyarrow's row groups and the zip pipeline, and 2 vCPUs (1 per 1,769 MB).
-# The zip streams into a multipart upload, so /tmp keeps Lambda's default (512 MB, the minimum).
-MEMORY_MB = 3008
+# Building one large batch: memory for pyarrow's row groups and the zip pipeline, and 2 vCPUs (1 per 1,769 MB), as
+# much as a new account allows. The zip streams into a multipart upload, so /tmp keeps Lambda's default (512 MB).
+MEMORY_MB = NEW_ACCOUNT_LAMBDA_MEMORY_MB
 EPHEMERAL_STORAGE = Size.mebibytes(512)
 TIMEOUT = Duration.minutes(15)
 
