@@ -222,6 +222,7 @@ class LakeIndex(Construct):
                 index.SPARK_APPLICATION: self.application.attr_application_id,
                 index.SPARK_JOB_ROLE: self.job_role.role_arn,
                 index.LAKE_URI: lake_uri,
+                index.REGION: Stack.of(self).region,
             },
             state_machine_type=aws_stepfunctions.StateMachineType.STANDARD,
             timeout=EXECUTION_TIMEOUT,

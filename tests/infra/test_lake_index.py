@@ -86,6 +86,7 @@ def test_the_state_machine_is_the_index_definition_with_its_resources(resources)
     assert substitutions[index.SPARK_APPLICATION] == {"Fn::GetAtt": [app_id, "ApplicationId"]}
     assert substitutions[index.SPARK_JOB_ROLE] == {"Fn::GetAtt": [job_role(resources), "Arn"]}
     assert render(substitutions[index.LAKE_URI]).startswith("s3://<StorageLakeBucket")
+    assert substitutions[index.REGION] == {"Ref": "AWS::Region"}
     spark = deployed["States"][index.INDEX_WITH_SPARK]
     assert spark["Resource"] == "arn:aws:states:::emr-serverless:startJobRun.sync"
     # The local runner executes exactly the deployed states.

@@ -45,6 +45,7 @@ class Steps:
                 index.SPARK_APPLICATION: "app-1",
                 index.SPARK_JOB_ROLE: "arn:aws:iam::1:role/job",
                 index.LAKE_URI: "s3://lake-bucket/lake",
+                index.REGION: "ap-south-1",
             },
             services={index.EMR_SERVERLESS_START_JOB_RUN_SYNC: self.job},
         )
@@ -87,6 +88,8 @@ def test_a_large_lake_runs_the_spark_job_of_the_stacks_application_on_its_lake()
     assert submit["EntryPoint"] == index.SPARK_ENTRY_POINT
     assert submit["EntryPointArguments"] == ["--lake", "s3://lake-bucket/lake"]
     assert "spark.executorEnv.PYSPARK_PYTHON=/usr/bin/python3.11" in submit["SparkSubmitParameters"]
+    assert "--conf spark.executorEnv.AWS_REGION=ap-south-1" in submit["SparkSubmitParameters"]
+    assert "--conf spark.emr-serverless.driverEnv.AWS_REGION=ap-south-1" in submit["SparkSubmitParameters"]
     assert output["index"]["JobRunId"] == "j1"
     record = steps.calls[-1]
     assert record["run"]["index"]["JobRunId"] == "j1"  # the record sees the job run

@@ -99,6 +99,7 @@ def index_runner(
             index.SPARK_APPLICATION: LOCAL_SPARK_APPLICATION_ID,
             index.SPARK_JOB_ROLE: LOCAL_SPARK_JOB_ROLE,
             index.LAKE_URI: lake_uri,
+            index.REGION: os.environ.get("AWS_REGION", "us-east-1"),
         },
         services={index.EMR_SERVERLESS_START_JOB_RUN_SYNC: start_job_run_sync(spark_job)},
     )

@@ -26,11 +26,13 @@ from exhaust.pipeline.definition import LAMBDA_INVOKE, THROTTLING_ERRORS, TRANSI
 
 EMR_SERVERLESS_START_JOB_RUN_SYNC = "arn:aws:states:::emr-serverless:startJobRun.sync"
 
-# Placeholders: the indexer function's ARN, the EMR Serverless application, the job's role, the lake's URI.
+# Placeholders: the indexer function's ARN, the EMR Serverless application, the job's role, the lake's URI, the
+# region (the job's S3 client is told it: the lake reader takes it from AWS_REGION, exhaust.lake.store).
 INDEXER_FUNCTION = "IndexerFunctionArn"
 SPARK_APPLICATION = "SparkApplicationId"
 SPARK_JOB_ROLE = "SparkJobRoleArn"
 LAKE_URI = "LakeUri"
+REGION = "AwsRegion"
 
 LOOK, CHOOSE, FRESH, INDEX_IN_LAMBDA, INDEX_WITH_SPARK, RECORDED, RECORD_FAILURE, INDEX_FAILED = (
     "Look",
@@ -49,12 +51,20 @@ INDEX_FAILED_ERROR = "LakeIndexFailed"
 SPARK_ENTRY_POINT = "local:///opt/exhaust/spark_index.py"
 SPARK_PYTHON = "/usr/bin/python3.11"
 SPARK_SUBMIT_PARAMETERS = " ".join(
-    f"--conf {name}={SPARK_PYTHON}"
-    for name in (
-        "spark.emr-serverless.driverEnv.PYSPARK_PYTHON",
-        "spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON",
-        "spark.executorEnv.PYSPARK_PYTHON",
-    )
+    [
+        *(
+            f"--conf {name}={SPARK_PYTHON}"
+            for name in (
+                "spark.emr-serverless.driverEnv.PYSPARK_PYTHON",
+                "spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON",
+                "spark.executorEnv.PYSPARK_PYTHON",
+            )
+        ),
+        *(
+            f"--conf {name}=${{{REGION}}}"
+            for name in ("spark.emr-serverless.driverEnv.AWS_REGION", "spark.executorEnv.AWS_REGION")
+        ),
+    ]
 )
 # A full index of the platform's 150 million enrolments is modelled at under 30 minutes (docs/scaling.md); a job
 # still running after this is cancelled and the run fails.
