@@ -45,7 +45,7 @@ class StackSettings(BaseModel):
     # The indexer Lambda's memory: a new account's limit by default; more only where the account allows it.
     indexer_memory_mb: int = Field(default=NEW_ACCOUNT_LAMBDA_MEMORY_MB, ge=1024, le=LAMBDA_MAX_MEMORY_MB)
     # A stale lake of more enrolments than this is indexed by the Spark job on EMR Serverless, a smaller one by the
-    # indexer Lambda (whose memory must hold it: about 2.5 GB per million enrolments).
+    # indexer Lambda (whose memory must hold it: about 1.1 GB per million enrolments, exhaust.lake.indexer).
     spark_above_enrolments: int = Field(default=DEFAULT_SPARK_ABOVE_ENROLMENTS, ge=0)
     # The EMR Serverless application's maximum capacity: all its workers together (its jobs queue beyond it).
     spark_max_vcpu: int = Field(default=16, ge=4, le=4000)

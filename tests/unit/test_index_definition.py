@@ -124,7 +124,7 @@ def test_a_failed_spark_job_run_is_a_task_failure_with_its_state_in_the_cause():
 
 
 def test_the_local_threshold_comes_from_the_stacks_setting_name():
-    assert spark_above_enrolments({}) == 500_000
+    assert spark_above_enrolments({}) == 1_000_000
     assert spark_above_enrolments({SPARK_ABOVE_ENROLMENTS: "0"}) == 0
     with pytest.raises(LocalSetupError, match="EXHAUST_SPARK_ABOVE_ENROLMENTS: must be a whole number"):
         spark_above_enrolments({SPARK_ABOVE_ENROLMENTS: "many"})

@@ -30,12 +30,14 @@ LAKE_INDEX_RUNS = "LakeIndexRuns"
 LAKE_INDEX_FAILURES = "LakeIndexFailures"
 # What a look answers as `engine`: what indexes the lake, or none (all fresh, or another run under way).
 LAMBDA_ENGINE, SPARK_ENGINE, NO_ENGINE = "lambda", "spark", "none"
-# The single-process index peaks at about 2.5 GB per million enrolments (docs/lake.md) on top of the runtime and
-# pyarrow (about 300 MB): 500,000 enrolments need about 1.5 GB, well inside a new account's 3,008 MB. Larger lakes
-# go to the Spark job, whose memory per executor does not grow with the lake.
-INDEX_PEAK_BYTES_PER_ENROLMENT = 2_500
+# The single-process index, written in parts, holds the users table and one part: it peaked at 1,002 MB on a
+# platform-shaped lake of 1 M enrolments (bench/index_results.json, `make bench-index`), in 91 CPU seconds. Counted
+# here as 300 MB for the runtime and pyarrow plus 1,100 bytes per enrolment (the measured slope with a tenth more),
+# 1 M enrolments need about 1.4 GB and a few minutes, inside a new account's 3,008 MB and Lambda's 15 minutes.
+# Larger lakes go to the Spark job, whose memory per executor does not grow with the lake.
+INDEX_PEAK_BYTES_PER_ENROLMENT = 1_100
 INDEX_BASE_MEMORY_MB = 300
-DEFAULT_SPARK_ABOVE_ENROLMENTS = 500_000
+DEFAULT_SPARK_ABOVE_ENROLMENTS = 1_000_000
 
 # Whether another execution of this state machine than the given one is running.
 OthersRunning = Callable[[str], bool]

@@ -2,7 +2,7 @@
 the local runner every minute, its Lambda steps bound to the indexer's functions and its Spark task to the Spark
 job with pyspark in local mode (the `spark` extra).
 
-The threshold is the stack's setting under the same name (`EXHAUST_SPARK_ABOVE_ENROLMENTS`, default 500,000): a
+The threshold is the stack's setting under the same name (`EXHAUST_SPARK_ABOVE_ENROLMENTS`, default 1,000,000): a
 lake above it is indexed by Spark here too. Without pyspark installed that run fails with the command that
 installs it, and is recorded and logged like any failed run; the previous derived tables stay in place.
 """
