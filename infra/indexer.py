@@ -137,8 +137,10 @@ class LakeIndex(Construct):
         )
         self.job_role = self._job_role(storage)
         self.state_machine = self._state_machine(settings, storage)
-        self._allow_look()
+        look_policy = self._allow_look()
         self.schedule = self._schedule(schedule_group)
+        # The first scheduled run finds the look allowed to list the executions.
+        self.schedule.node.add_dependency(look_policy)
         monitoring.watch_state_machine(
             self.state_machine,
             "LakeIndex",
@@ -266,10 +268,10 @@ class LakeIndex(Construct):
         )
         return state_machine
 
-    def _allow_look(self) -> None:
+    def _allow_look(self) -> aws_iam.Policy:
         """The look lists this state machine's running executions, so that runs never overlap. A policy of its own
         (not the function role's default one, which the function and so the state machine depend on)."""
-        aws_iam.Policy(
+        return aws_iam.Policy(
             self,
             "LookPolicy",
             roles=[self.function.role] if self.function.role else [],

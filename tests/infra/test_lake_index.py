@@ -127,6 +127,10 @@ def test_the_indexer_reads_the_lake_writes_only_its_derived_tables_and_lists_its
     assert all(written.startswith("<StorageLakeBucket") for written in changed)
     machine_id, _ = index_machine(resources)
     assert granted(statements, "states:ListExecutions") == [f"<{machine_id}>"]
+    # ... from the first scheduled run on.
+    (look_policy,) = [p for p in of_type(resources, "AWS::IAM::Policy") if p.startswith("LakeIndexLookPolicy")]
+    (schedule,) = [s for s in of_type(resources, "AWS::Scheduler::Schedule").values() if "LookPolicy" in str(s)]
+    assert schedule["DependsOn"] == [look_policy]
 
 
 def test_the_application_auto_starts_stops_and_is_capped_by_the_settings(resources):
