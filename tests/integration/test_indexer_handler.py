@@ -139,3 +139,27 @@ def test_a_failed_spark_run_is_recorded_with_its_error_and_counted(lake, caplog,
 def test_an_unknown_step_is_refused_by_name(lake):
     with pytest.raises(ValueError, match="the indexer has no step 'rebuild': look, index or record"):
         invoke("indexer", {"step": "rebuild"})
+
+
+def test_local_modes_schedule_runs_the_state_machine_until_the_lake_is_fresh(lake, moto_server):
+    import threading
+    import time
+
+    from exhaust.lake import indexer
+    from exhaust.local.indexer import LocalIndexSchedule
+
+    settings, _ = moto_server
+    load_consents(lake["uri"])
+    stopping = threading.Event()
+    schedule = LocalIndexSchedule(settings, stopping, look_every_seconds=0.05)
+    thread = threading.Thread(target=schedule.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while indexer.look(lake["uri"], others_running=lambda _: False)["stale"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stopping.set()
+        thread.join(timeout=30)
+    assert indexer.look(lake["uri"], others_running=lambda _: False)["stale"] is False
+    assert not thread.is_alive()
