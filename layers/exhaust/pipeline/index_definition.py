@@ -71,6 +71,10 @@ SPARK_SUBMIT_PARAMETERS = " ".join(
 SPARK_TIMEOUT_MINUTES = 180
 
 
+# Lambda's service faults (of exhaust.pipeline.definition's transient errors, those that Lambda itself raises).
+LAMBDA_SERVICE_ERRORS = tuple(error for error in TRANSIENT_ERRORS if error.startswith("Lambda."))
+
+
 def _placeholder(name: str) -> str:
     return "${" + name + "}"
 
@@ -84,7 +88,7 @@ def _indexer(payload: dict[str, Any]) -> dict[str, Any]:
         # Lambda's own passing faults only: an index that fails is not run again within this execution.
         "Retry": [
             {
-                "ErrorEquals": [*THROTTLING_ERRORS, *TRANSIENT_ERRORS[:4]],
+                "ErrorEquals": [*THROTTLING_ERRORS, *LAMBDA_SERVICE_ERRORS],
                 "IntervalSeconds": 2,
                 "MaxAttempts": 3,
                 "BackoffRate": 2.0,
