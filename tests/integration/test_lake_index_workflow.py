@@ -1,6 +1,6 @@
 """The lake index's state machine, the document AWS runs, on the local runner: a fresh lake is left alone, a stale
-small one is indexed by the Lambda step, one above the threshold by the Spark job (pyspark in local mode), and a
-failed run ends in the Fail state with the previous derived tables in place."""
+small one is indexed by the Lambda step, and a failed run ends in the Fail state with the previous derived tables in
+place (the Spark path end to end: test_lake_index_spark.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import indexer, schemas
 from exhaust.lake.materialized import DERIVED_TABLES, USERINFO_LINES
 from exhaust.lake.store import Lake
@@ -18,13 +17,9 @@ from exhaust.local.indexer import LOCAL_SPARK_APPLICATION_ID, SPARK_MISSING, ind
 from exhaust.pipeline import index_definition as index
 from exhaust.pipeline.runner import StatesError
 
-from tests.integration import test_spark_index
 from tests.unit.handmade_lake import CHANNEL, CONSENTS, at, consent, write_handmade_lake
-from tests.unit.test_builders_golden import DAY, PASSWORD, build
 
 ENROLMENTS_OF_THE_HANDMADE_LAKE = 9
-# The Spark tests' one session-scoped SparkSession (tests/integration/test_spark_index.py), not a second one.
-spark = test_spark_index.spark
 
 
 class Recorder:
@@ -129,35 +124,3 @@ def test_a_failed_spark_job_fails_the_run_records_it_and_keeps_the_previous_tabl
     assert "pyspark is not installed" in failure.cause
     assert LOCAL_SPARK_APPLICATION_ID in failure.cause
     assert derived_files(root) == before
-
-
-@pytest.mark.xdist_group("spark")
-def test_load_stale_spark_index_then_a_build_uses_it(tmp_path, records, spark):
-    """End to end with a tiny threshold: a consent load makes the lake stale, the state machine sends it to the
-    Spark job (pyspark in local mode), and the next userinfo build streams the stored lines."""
-    from exhaust.lake.spark_index import index_lake_with_spark
-
-    root = tmp_path / "lake"
-    write_handmade_lake(root)
-    revoke_u1(root)
-    ran: list[str] = []
-
-    def spark_job(lake_uri: str) -> dict[str, int]:
-        ran.append(lake_uri)
-        return index_lake_with_spark(spark, lake_uri)
-
-    output = run_index(runner_for(root, threshold=1, spark_job=spark_job))
-
-    assert ran == [str(root)]
-    assert output["look"]["result"]["engine"] == "spark"
-    assert output["index"]["State"] == "SUCCESS"
-    assert output["index"]["rows"][USERINFO_LINES] == 2  # 4 before the revocation: u1's lines are gone
-    assert records.outcomes() == [("indexed", "spark")]
-    summary = build_batch_zip(
-        BatchBuild("userinfo-exhaust", "B2", CHANNEL, PASSWORD, Lake.open(str(root)), DAY), tmp_path / "u.zip"
-    )
-    assert summary.rows_from == "index"
-    _, rows = build(Lake.open(str(root)), tmp_path, "userinfo-exhaust", "B2")
-    assert [row[4] for row in rows[1:]] == ["u5"]
-    assert run_index(runner_for(root, threshold=1, spark_job=spark_job))["look"]["result"]["engine"] == "none"
-    assert len(ran) == 1
