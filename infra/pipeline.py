@@ -41,11 +41,6 @@ from infra.storage import Storage
 
 # Every minute: a request whose queue send failed at submit is queued again within about a minute.
 SWEEP_EVERY = Duration.minutes(1)
-# Concurrency reserved (when the builder's is) for the steps that end a request: finishing never waits behind the
-# account's other functions. Each runs about a second per execution; throttled calls are retried by the workflow.
-ENDING_STEPS_RESERVED_CONCURRENCY = 5
-# One sweep at a time: a sweep that overlaps the previous one would only repeat its work.
-SWEEPER_RESERVED_CONCURRENCY = 1
 EXECUTION_TIMEOUT = Duration.hours(12)
 # Step Functions delivers its logs through CloudWatch Logs vended delivery, which adds each log group to one
 # account-wide resource policy (5,120 characters) unless the group's name starts with this prefix (Step Functions
@@ -78,8 +73,9 @@ class ExhaustWorkflow(Construct):
             "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
         }
         notify_environment = {**environment, **self._notify_environment}
-        reserve = settings.builder_reserved_concurrency > 0
-        ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
+        # Reservations (exhaust.quotas): the steps that end a request never wait behind the account's other
+        # functions (throttled calls are retried by the workflow); one sweep at a time.
+        reserved = settings.reserved_concurrency
         # Finalize names the builder's limits in the statusMessage of a request whose batch outgrew them.
         builder_limits = {
             "EXHAUST_BUILDER_TIMEOUT_SECONDS": str(BUILDER_TIMEOUT_SECONDS),
@@ -92,10 +88,16 @@ class ExhaustWorkflow(Construct):
             {**notify_environment, **builder_limits},
             storage,
             Duration.minutes(1),
-            ending_steps,
+            reserved.get("finalize"),
         )
         self.mark_failed = self._function(
-            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+            "MarkFailed",
+            "mark_failed",
+            layers,
+            notify_environment,
+            storage,
+            Duration.minutes(1),
+            reserved.get("mark_failed"),
         )
         self.state_machine = self._state_machine(settings, plan, builder, storage)
         stack = Stack.of(self)
@@ -108,9 +110,7 @@ class ExhaustWorkflow(Construct):
 
         control_environment = {**notify_environment, "EXHAUST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn}
         self.dispatcher = self._dispatcher(layers, control_environment, storage)
-        self.sweeper = self._sweeper(
-            layers, control_environment, storage, SWEEPER_RESERVED_CONCURRENCY if reserve else None
-        )
+        self.sweeper = self._sweeper(layers, control_environment, storage, reserved.get("sweeper"))
         self.sweeper_dead_letters = self._sweep_schedule(monitoring)
         for function in (self.finalize, self.mark_failed, self.sweeper):
             self._bus.grant_put_events_to(function)

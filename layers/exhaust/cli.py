@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from exhaust import __version__, client
+from exhaust import __version__, client, deploy_check
 from exhaust.auth import cli as auth_cli
 from exhaust.client import ClientError, UsageError
 from exhaust.errors import ServiceError
@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     lake_cli.register(commands)
     standard_cli.register(commands)
     client.register(commands)
+    deploy_check.register(commands)
     return parser
 
 

@@ -8,7 +8,7 @@ from exhaust.pipeline.runner import LocalRunner
 from infra.config import StackSettings
 from tests.memory_objects import MemoryObjects
 
-from .walk import actions, listed, of_type, render, role_statements
+from .walk import actions, listed, of_type, render, role_statements, state_machine
 
 
 def only(resources, kind):
@@ -32,7 +32,7 @@ def statements_of(resources, function_logical_id):
 
 
 def deployed_definition(resources):
-    _, machine = only(resources, "AWS::StepFunctions::StateMachine")
+    _, machine = state_machine(resources)
     return json.loads(machine["Properties"]["DefinitionString"]), machine["Properties"]
 
 

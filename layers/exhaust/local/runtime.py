@@ -181,6 +181,9 @@ class LocalService:
         from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 
         self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)
+        from exhaust.local.indexer import LocalIndexSchedule  # the lake index's state machine, every minute
+
+        self._start_thread("indexer", LocalIndexSchedule(get_settings(), self._stopping).run)
         self._start_thread("saver", self._save_periodically)
         self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
         self.credentials_file.write_text(json.dumps(credentials, indent=2) + "\n")

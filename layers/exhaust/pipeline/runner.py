@@ -1,10 +1,12 @@
 """Runs the workflow definition in-process: local mode's worker and the tests use it instead of Step Functions.
 
-It interprets the subset of Amazon States Language the definition uses, with the same semantics: Task (the
-lambda:invoke integration, answering `{"Payload": ...}`), Map (a thread pool bounded by MaxConcurrency; an item
-that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does; its ItemReader
-reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step Functions' format, below),
-Pass; Parameters,
+It interprets the subset of Amazon States Language the definitions use, with the same semantics: Task (the
+lambda:invoke integration, answering `{"Payload": ...}`; other integrations, such as the lake index's
+emr-serverless:startJobRun.sync, bound to callables by their resource), Choice (Variable with BooleanEquals,
+StringEquals, NumericGreaterThan, NumericLessThanEquals or IsPresent; Default), Map (a thread pool bounded by
+MaxConcurrency; an item that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map
+does; its ItemReader reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step
+Functions' format, below), Pass; Parameters,
 ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
 (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds; JitterStrategy FULL when the runner is
 given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
@@ -167,6 +169,43 @@ def resolve(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
     return template
 
 
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "BooleanEquals": lambda value, expected: isinstance(value, bool) and value is expected,
+    "StringEquals": lambda value, expected: isinstance(value, str) and value == expected,
+    "NumericGreaterThan": lambda value, expected: _is_number(value) and value > expected,
+    "NumericLessThanEquals": lambda value, expected: _is_number(value) and value <= expected,
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def choose(state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> str:
+    """The Next of a Choice state: its first rule that matches, else its Default (else States.NoChoiceMatched)."""
+    for rule in state["Choices"]:
+        operators = [key for key in rule if key not in ("Variable", "Next")]
+        if len(operators) != 1 or (operators[0] not in _COMPARISONS and operators[0] != "IsPresent"):
+            raise StatesError("States.Runtime", f"the local runner does not evaluate the choice rule {rule}")
+        (operator,) = operators
+        try:
+            value = read_path(rule["Variable"], data, context)
+            present = True
+        except StatesError:
+            present = False
+        if operator == "IsPresent":
+            matched = present is rule[operator]
+        elif not present:
+            raise StatesError("States.Runtime", f"the choice variable {rule['Variable']} does not exist in the input")
+        else:
+            matched = _COMPARISONS[operator](value, rule[operator])
+        if matched:
+            return str(rule["Next"])
+    if "Default" in state:
+        return str(state["Default"])
+    raise StatesError("States.NoChoiceMatched", "no choice rule matched and the Choice state has no Default")
+
+
 def apply_result_path(data: Any, result: Any, path: str | None) -> Any:
     if path is None:
         return data
@@ -196,6 +235,8 @@ class LocalRunner:
     substitutions: Mapping[str, str] | None = None
     # Function placeholder -> its timeout in seconds (as deployed); a function without one runs as long as it takes.
     timeouts: Mapping[str, float] = field(default_factory=dict)
+    # Task resources other than lambda:invoke -> callables taking the task's Parameters, answering its result.
+    services: Mapping[str, Function] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bound = self.substitutions
@@ -204,7 +245,8 @@ class LocalRunner:
         self.definition = substitute(self.definition, bound)
 
     def run(self, execution_arn: str, payload: dict[str, Any], should_stop: Callable[[], bool] = lambda: False) -> Any:
-        context = {"Execution": {"Id": execution_arn, "StartTime": _instant(), "Input": payload}}
+        name = execution_arn.rsplit(":", 1)[-1]
+        context = {"Execution": {"Id": execution_arn, "Name": name, "StartTime": _instant(), "Input": payload}}
         return self._run_machine(self.definition, copy.deepcopy(payload), context, should_stop)
 
     def _run_machine(
@@ -232,13 +274,13 @@ class LocalRunner:
                 continue
             if state["Type"] == "Succeed" or state.get("End"):
                 return data
-            name = state["Next"]
+            name = choose(state, data, context) if state["Type"] == "Choice" else state["Next"]
 
     def _run_state(
         self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any], should_stop: Callable[[], bool]
     ) -> Any:
         kind = state["Type"]
-        if kind == "Succeed":
+        if kind in ("Succeed", "Choice"):
             return data
         if kind == "Fail":
             raise StatesError(state.get("Error", "States.Fail"), state.get("Cause", ""))
@@ -256,9 +298,12 @@ class LocalRunner:
         return apply_result_path(data, result, state.get("ResultPath", "$"))
 
     def _invoke(self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> Any:
-        if state["Resource"] != LAMBDA_INVOKE:
-            raise StatesError("States.Runtime", f"unsupported resource {state['Resource']}")
+        resource = state["Resource"]
+        if resource != LAMBDA_INVOKE and resource not in self.services:
+            raise StatesError("States.Runtime", f"unsupported resource {resource}")
         parameters = within_payload_limit(resolve(state["Parameters"], data, context), "a task's parameters")
+        if resource != LAMBDA_INVOKE:
+            return within_payload_limit(json.loads(json.dumps(self.services[resource](parameters))), "a task's result")
         placeholder = str(parameters["FunctionName"]).removeprefix("${").removesuffix("}")
         answer = self._call(placeholder, parameters.get("Payload", {}))
         # As Lambda's JSON round trip would: what a function answers must be JSON.
