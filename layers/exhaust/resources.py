@@ -105,8 +105,8 @@ SECRETS_KEY_ALIAS = "exhaust-secrets"
 # they read Parquet with pyarrow, too large for a zip Lambda next to the Powertools layer.
 IMAGE_FUNCTIONS = ("plan", "builder", "producer", "legacy", "export", "indexer")
 # The builder's limits (infra/builder.py deploys it with them): memory for pyarrow's row groups and the zip pipeline
-# (2 vCPUs, 1 per 1,769 MB; as much as a new account allows), and Lambda's longest timeout for one large batch. A batch that outgrows either fails
-# alone, and its request's statusMessage names both (exhaust.pipeline).
+# (2 vCPUs, 1 per 1,769 MB; as much as a new account allows), and Lambda's longest timeout for one large batch. A
+# batch that outgrows either fails alone, and its request's statusMessage names both (exhaust.pipeline).
 BUILDER_MEMORY_MB = NEW_ACCOUNT_LAMBDA_MEMORY_MB
 BUILDER_TIMEOUT_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS
 

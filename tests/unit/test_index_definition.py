@@ -102,7 +102,9 @@ def test_a_failed_index_is_recorded_then_fails_the_execution():
     assert failed.value.error == index.INDEX_FAILED_ERROR
     assert steps.steps() == ["look", "index", "record:failed"]
     error = steps.calls[-1]["run"]["error"]
-    assert error["Error"] == "MemoryError"
+    # An indexer out of memory ends as Step Functions reports it: Lambda.Unknown, the cause naming the memory.
+    assert error["Error"] == "Lambda.Unknown"
+    assert "ran out of memory" in error["Cause"]
     assert "signal: killed" in error["Cause"]
 
 
