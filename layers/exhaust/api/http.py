@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from exhaust import safe_json
+from exhaust.api import cors
 from exhaust.api.envelope import envelope
 from exhaust.api.routes import Route, route_of
 from exhaust.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
@@ -153,6 +154,17 @@ def error_response(api_id: str, error: ServiceError, msgid: str | None = None) -
     return json_response(error.status, body, error.headers)
 
 
+def with_cors(answer: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """The answer, with the CORS headers a page of an allowed origin needs (exhaust.api.cors)."""
+    from exhaust.settings import get_settings
+
+    origin = next((str(v) for k, v in (event.get("headers") or {}).items() if str(k).lower() == "origin"), None)
+    extra = cors.response_headers(origin, cors.parse_origins(get_settings().cors_allowed_origins))
+    if extra:
+        answer["headers"] = {**(answer.get("headers") or {}), **extra}
+    return answer
+
+
 def check_route_inputs(request: ApiRequest, route: Route) -> None:
     """What every route refuses alike: unknown or over-repeated query parameters, odd path parameters."""
     accepted = route.query_names
@@ -177,6 +189,9 @@ def api_endpoint(api_id: str) -> Callable[[Handler], Callable[[dict[str, Any], A
     def decorate(fn: Handler) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
         @wraps(fn)
         def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return with_cors(answer(event), event)
+
+        def answer(event: dict[str, Any]) -> dict[str, Any]:
             request: ApiRequest | None = None
             try:
                 request = ApiRequest.from_event(event)

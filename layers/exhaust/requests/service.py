@@ -30,6 +30,7 @@ from exhaust.requests.lifecycle import (
 from exhaust.requests.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
 from exhaust.requests.models import (
     AuditAction,
+    AuditEvent,
     ExhaustRequest,
     FileLink,
     JobStats,
@@ -330,10 +331,7 @@ class RequestService:
         size = parse_limit(limit, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT)
         visible = self.visibility(principal, channel)
         request = self.visible_request(visible, channel, tag, rid)
-        answer = self.view(request, principal, size, decode_files_cursor(cursor, request), visibility=visible)
-        if visible.shows_audit(request.channel):
-            return answer.model_copy(update={"audit": self.stored(request.requestId).audit})
-        return answer
+        return self.view(request, principal, size, decode_files_cursor(cursor, request), visibility=visible)
 
     def visibility(self, principal: Principal, channel: str) -> scope.Visibility:
         """What the caller may see of the channel's requests (the role model, exhaust.auth.scope)."""
@@ -349,12 +347,6 @@ class RequestService:
         if not visible.sees(request.channel, request.dataset, request.courses):
             raise NotFound(NOT_FOUND_MESSAGE)
         return request
-
-    def stored(self, request_id: str) -> ExhaustRequest:
-        found = self.store.get(request_id)
-        if found is None:
-            raise NotFound(NOT_FOUND_MESSAGE)
-        return found
 
     def visible_page(
         self,
@@ -458,7 +450,8 @@ class RequestService:
         visibility: scope.Visibility | None = None,
     ) -> JobStatusResponse:
         """The JobStatusResponse, with links signed now and only for a caller of the request's own channel holding
-        one of its dataset's roles; links handed out are an audit event.
+        one of its dataset's roles; links handed out are an audit event. The answer for one request (`paged`: read,
+        submit, cancel, delete) shows the org's admins the audit trail.
 
         Links for `link_limit` files from `offset` (by name) and for the manifest; `filesTotal` says how many files
         there are when not all are linked, and `filesNextCursor` (when `paged`) where the next page starts. So an
@@ -470,24 +463,29 @@ class RequestService:
         message = request.statusMessage
         moment = now_ms()
         linkable = False
+        visible = visibility
+        if visible is None and principal is not None:
+            # The caller of a submit, cancel or delete: it acts on the request, so only the dataset's roles remain.
+            visible = scope.Visibility(
+                principal, scope.Scope(request.channel, whole_channel=True), self.authorized_roles
+            )
         if request.status == Status.SUCCESS and request.completedAt is not None and request.deletedAt is None:
             expires_on = request.completedAt + self.settings.output_retention_days * 86_400_000
             if moment >= expires_on:
                 day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
                 message = f"The files of this request expired on {day}; submit it again to rebuild them"
-            elif principal is not None:
-                visible = visibility or scope.Visibility(
-                    principal, scope.Scope(request.channel, whole_channel=True), self.authorized_roles
-                )
+            elif visible is not None:
                 linkable = visible.downloads(request.channel, request.dataset)
+        trail = request.audit
         if linkable and link_limit > 0 and principal is not None:
             links = [
                 FileLink(name=f.name, rows=f.rows, bytes=f.bytes, sha256=f.sha256, url=self.signer.sign(f.key, f.name))
                 for f in self.files_page(request, offset, link_limit)
             ]
             manifest_url = self.signer.sign(manifest_key(request), MANIFEST_NAME)
-            self.record_links(request, principal, moment)
+            trail = self.record_links(request, principal, moment)
         after = offset + len(links)
+        shows_audit = paged and visible is not None and visible.shows_audit(request.channel)
         return JobStatusResponse(
             requestId=request.requestId,
             tag=request.tag,
@@ -511,24 +509,28 @@ class RequestService:
             filesTotal=total if linkable and (offset > 0 or after < total) else None,
             manifestUrl=manifest_url,
             filesNextCursor=encode_files_cursor(request, after) if links and paged and after < total else None,
+            audit=trail if shows_audit else None,
             **readiness_fields(request),
         )
 
-    def record_links(self, request: ExhaustRequest, principal: Principal, moment: int) -> None:
-        """Keep "links given to this caller" with the request (once per LINKS_EVENT_WINDOW_MS and credential)."""
+    def record_links(self, request: ExhaustRequest, principal: Principal, moment: int) -> list[AuditEvent]:
+        """Keep "links given to this caller" with the request (once per LINKS_EVENT_WINDOW_MS and credential);
+        answer the trail as kept."""
         if links_already_recorded(request, principal, moment):
-            return
+            return request.audit
         event = audit_event(principal, AuditAction.LINKS, request, moment)
         current: ExhaustRequest | None = request
         for _ in range(AUDIT_WRITE_ATTEMPTS):
             if current is None:
-                return
+                break
+            trail = [*current.audit, event]
             try:
-                self.store.replace(current.model_copy(update={"audit": [*current.audit, event]}), current.version)
-                return
+                self.store.replace(current.model_copy(update={"audit": trail}), current.version)
+                return trail
             except ConcurrentUpdate:
                 current = self.store.get(request.requestId)
         logger.warning("audit event kept in the log only", extra={"request_id": request.requestId})
+        return [*request.audit, event]
 
     def files_page(self, request: ExhaustRequest, offset: int, limit: int) -> list[OutputFile]:
         """Files `offset`..`offset + limit`: from the item when it lists them, else from the manifest's pages."""
