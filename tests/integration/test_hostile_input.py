@@ -11,6 +11,7 @@ import pytest
 from exhaust.api.routes import ROUTES, Route
 
 from tests.conftest import call_api, moto_environment
+from tests.integration.course_directory import put_course_directory
 
 # One moto account for the module, on one worker: the tests write only what they read back themselves.
 pytestmark = pytest.mark.xdist_group("hostile-input")
@@ -21,14 +22,24 @@ DEEP_JSON = "[" * 10_000 + "]" * 10_000
 HUGE_INTEGER = "1" * 5_000
 
 
-@pytest.fixture(scope="module")
-def tokens():
+# Channel a's token: its org admin, or a mentor whose course holds the batches the tests submit (issue 25).
+CHANNEL_A_ROLES = {
+    "org_admin": {"roles": ["ORG_ADMIN"]},
+    "mentor": {"roles": ["COURSE_ADMIN"], "courses": ["course-1"]},
+}
+
+
+@pytest.fixture(scope="module", params=list(CHANNEL_A_ROLES))
+def tokens(request):
     from exhaust.auth.credentials import CredentialStore
 
-    with moto_environment():
+    with moto_environment() as settings:
+        put_course_directory(settings, "channel-a", {"course-1": ["b1"]})
         store = CredentialStore()
         yield {
-            "channel_a": store.create("token", "a", channels=["channel-a"], roles=["ORG_ADMIN"], user_id="user-a")[0],
+            "channel_a": store.create(
+                "token", "a", channels=["channel-a"], user_id="user-a", **CHANNEL_A_ROLES[request.param]
+            )[0],
             "channel_b": store.create("token", "b", channels=["channel-b"], roles=["ORG_ADMIN"], user_id="user-b")[0],
             "admin": store.create("token", "operator", channels=["*"], roles=["ADMIN"])[0],
         }
