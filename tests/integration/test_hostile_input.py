@@ -23,7 +23,7 @@ HUGE_INTEGER = "1" * 5_000
 
 
 # Channel a's token: its org admin, or a mentor whose course holds the batches the tests submit (issue 25).
-CHANNEL_A_ROLES = {
+CHANNEL_A_ROLES: dict[str, dict[str, list[str]]] = {
     "org_admin": {"roles": ["ORG_ADMIN"]},
     "mentor": {"roles": ["COURSE_ADMIN"], "courses": ["course-1"]},
 }
@@ -38,7 +38,12 @@ def tokens(request):
         store = CredentialStore()
         yield {
             "channel_a": store.create(
-                "token", "a", channels=["channel-a"], user_id="user-a", **CHANNEL_A_ROLES[request.param]
+                "token",
+                "a",
+                channels=["channel-a"],
+                user_id="user-a",
+                roles=CHANNEL_A_ROLES[request.param]["roles"],
+                courses=CHANNEL_A_ROLES[request.param].get("courses"),
             )[0],
             "channel_b": store.create("token", "b", channels=["channel-b"], roles=["ORG_ADMIN"], user_id="user-b")[0],
             "admin": store.create("token", "operator", channels=["*"], roles=["ADMIN"])[0],

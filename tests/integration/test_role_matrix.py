@@ -364,7 +364,7 @@ def test_cancel_and_delete_are_for_the_requester_and_the_orgs_admins(world, oper
 
 
 # -- submit --------------------------------------------------------------------------------------------------
-SUBMITS = {
+SUBMITS: dict[str, tuple[str, dict[str, Any]]] = {
     "own-course-batch": ("progress-exhaust", {"batchId": "B1"}),
     "other-course-batch": ("progress-exhaust", {"batchFilter": ["B1", "B2"]}),
     "other-channel-batch": ("progress-exhaust", {"batchId": "B3"}),
