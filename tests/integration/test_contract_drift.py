@@ -24,7 +24,7 @@ SEARCH_PATH = "/api/dataset/v1/request/search"
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     """The document /api/openapi.json serves (tests/integration/test_openapi.py reads it from the route)."""
-    from exhaust.api.openapi import document
+    from exhaust.api.routes import document
 
     return document()
 

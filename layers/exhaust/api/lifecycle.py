@@ -1,14 +1,26 @@
-"""Glue between the cancel and delete API events and the lifecycle service, so each handler is one line."""
+"""The cancel and delete operations (exhaust.pipeline.lifecycle), answered as read answers the request."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from exhaust.api import requests as request_api
-from exhaust.api.http import ApiRequest
+from exhaust.api.operation import Outcome, operation
+from exhaust.api.outcomes import NOT_FOUND
+from exhaust.api.parameters import Channel, PathIdentifier, RequestId
+from exhaust.auth.checks import require_channel
 from exhaust.pipeline.lifecycle import LifecycleService
 from exhaust.ports import Workflow
+from exhaust.principal import Principal
 from exhaust.requests.models import JobStatusResponse
+from exhaust.validation import Body
+
+# The request's status does not allow the operation.
+STATUS_CONFLICT = Outcome(409, "The request's status does not allow it (cancel: SUCCESS or FAILED; delete: still open)")
+
+
+class OptionalBody(Body):
+    """Nothing is needed; a body that is sent must be a JSON object (its params.msgid is echoed)."""
 
 
 @lru_cache(maxsize=1)
@@ -22,21 +34,37 @@ def use_workflow(workflow: Workflow) -> None:
     service().workflow = workflow
 
 
-def refuse_bad_body(request: ApiRequest) -> None:
-    """Cancel and delete need no body; one that is sent (`{}`, or params.msgid) must still be a JSON object."""
-    if request.body.strip():
-        request.json_body()
-
-
-def cancel(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = request_api.channel_of(request)
-    refuse_bad_body(request)
-    cancelled = service().cancel(principal, channel, request.path_params["tag"], request.query_value("requestId"))
+@operation(
+    "POST",
+    "/api/dataset/v1/request/cancel/{tag}",
+    function="cancel",
+    api_id="ekstep.analytics.dataset.request.cancel",
+    auth="token",
+    summary="Cancel a SUBMITTED or PROCESSING request: its execution stops, files built so far are removed",
+    tag=request_api.REQUESTS,
+    statuses=(NOT_FOUND, STATUS_CONFLICT),
+)
+def cancel(
+    principal: Principal, channel: Channel, tag: PathIdentifier, request_id: RequestId, body: OptionalBody | None = None
+) -> JobStatusResponse:
+    principal, channel = require_channel(principal, channel)
+    cancelled = service().cancel(principal, channel, tag, request_id)
     return request_api.service().view(cancelled, principal)
 
 
-def delete(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = request_api.channel_of(request)
-    refuse_bad_body(request)
-    deleted = service().delete(principal, channel, request.path_params["tag"], request.query_value("requestId"))
+@operation(
+    "POST",
+    "/api/dataset/v1/request/delete/{tag}",
+    function="delete",
+    api_id="ekstep.analytics.dataset.request.delete",
+    auth="token",
+    summary="Delete a finished request's files and manifest now; the request stays readable, without links",
+    tag=request_api.REQUESTS,
+    statuses=(NOT_FOUND, STATUS_CONFLICT),
+)
+def delete(
+    principal: Principal, channel: Channel, tag: PathIdentifier, request_id: RequestId, body: OptionalBody | None = None
+) -> JobStatusResponse:
+    principal, channel = require_channel(principal, channel)
+    deleted = service().delete(principal, channel, tag, request_id)
     return request_api.service().view(deleted, principal)
