@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Annotated
 
 import pytest
@@ -22,12 +23,26 @@ class Thing(BaseModel):
 
 
 def things(**declared: object) -> Operation:
-    @operation("GET", "/api/things/{thingId}", function="things", api_id="api.things", auth="none",
-               summary="Things", **declared)  # type: ignore[arg-type]  # fmt: skip
+    @operation("GET /api/things/{thingId}", "api.things", "Things", **declared)  # type: ignore[arg-type]
     def get_thing(thing_id: Annotated[Identifier, Path("The thing", "thingId")]) -> Thing:
         return Thing(name=thing_id)
 
     return get_thing
+
+
+def test_a_legacy_style_operation_at_a_second_path_leaves_out_the_parameters_it_lacks() -> None:
+    @operation("POST /x/{a}/{b}", "x", "x")
+    def both(a: Annotated[Identifier, Path("A")], b: Annotated[Identifier | None, Path("B")] = None) -> Thing:
+        return Thing(name=f"{a}{b}")
+
+    only_a = both.also_at("/x/{a}", "x without b")
+    assert [item.name for item in only_a.inputs] == ["a"]
+    assert only_a.summary == "x without b"
+    (parameter,) = operation_of(only_a, "x_2", Components())["parameters"]
+    assert parameter["name"] == "a"
+    assert [p["required"] for p in operation_of(both, "x", Components())["parameters"]] == [True, True]
+    with pytest.raises(TypeError):
+        both.also_at("/x", "x without a")  # a has no default: it cannot be left out
 
 
 def test_an_operations_own_status_and_its_meaning_reach_the_document() -> None:
@@ -39,7 +54,7 @@ def test_an_operations_own_status_and_its_meaning_reach_the_document() -> None:
 
 
 def test_the_statuses_of_an_operations_kind_are_added_by_rule() -> None:
-    @operation("POST", "/api/things", function="things", api_id="api.things", auth="token", summary="Add")
+    @operation("POST /api/things", "api.things", "Add", auth="token")
     def add(principal: Principal, body: SearchBody) -> JobList:
         raise NotImplementedError
 
@@ -48,7 +63,7 @@ def test_the_statuses_of_an_operations_kind_are_added_by_rule() -> None:
 
 
 def test_parameters_are_the_signatures_with_their_constraints_and_required_when_they_have_no_default() -> None:
-    @operation("GET", "/api/things/{thingId}", function="things", api_id="api.things", auth="none", summary="Things")
+    @operation("GET /api/things/{thingId}", "api.things", "Things")
     def get_thing(
         thing_id: Annotated[Identifier, Path("The thing", "thingId")],
         key: Annotated[str, Field(max_length=5), Header("A key", "X-Key")],
@@ -69,7 +84,7 @@ def test_parameters_are_the_signatures_with_their_constraints_and_required_when_
 
 
 def test_body_and_result_are_the_signatures_models_the_result_in_the_envelope() -> None:
-    @operation("POST", "/api/things", function="things", api_id="api.things", auth="token", summary="Search")
+    @operation("POST /api/things", "api.things", "Search", auth="token")
     def search_things(principal: Principal, body: SearchBody) -> JobList:
         raise NotImplementedError
 
@@ -86,19 +101,22 @@ def test_body_and_result_are_the_signatures_models_the_result_in_the_envelope() 
 
 
 @pytest.mark.parametrize(
-    "declare",
+    ("declare", "problem"),
     [
         # A path parameter the signature does not declare.
-        lambda: operation("GET", "/x/{a}", function="x", api_id="x", auth="none", summary="x")(lambda: Thing(name="")),
-        # A caller on a public route.
-        lambda: operation("GET", "/x", function="x", api_id="x", auth="none", summary="x")(public_with_principal),
-        # A parameter of no kind.
-        lambda: operation("GET", "/x", function="x", api_id="x", auth="none", summary="x")(undeclared_parameter),
+        (lambda: operation("GET /x/{a}", "x", "x")(no_parameter), "path parameters ['a'] declared as []"),
+        (lambda: operation("GET /x", "x", "x")(public_with_principal), "only a token route has a Principal"),
+        (lambda: operation("GET /x", "x", "x")(undeclared_parameter), "limit: declare it as"),
+        (lambda: operation("PUT /x", "x", "x")(no_parameter), "GET or POST"),
     ],
 )
-def test_a_declaration_that_cannot_be_served_is_refused_at_import(declare) -> None:
-    with pytest.raises(TypeError):
+def test_a_declaration_that_cannot_be_served_is_refused_at_import(declare, problem) -> None:
+    with pytest.raises(TypeError, match=re.escape(problem)):
         declare()
+
+
+def no_parameter() -> Thing:
+    raise NotImplementedError
 
 
 def public_with_principal(principal: Principal) -> Thing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from pydantic import BaseModel, Field
@@ -13,7 +14,8 @@ from exhaust.principal import Principal
 from exhaust.readiness import readiness_answer
 from exhaust.settings import get_settings
 
-REGISTRY = "dataset registry"
+# Every field of a registration is answered, those it left out as null, as the reference API does.
+registry_operation = partial(operation, auth="token", tag="dataset registry", nulls="as set")
 
 
 class ListedDataset(Dataset):
@@ -34,34 +36,19 @@ class DatasetAdded(BaseModel):
     dataset: Dataset
 
 
-@operation(
-    "POST",
-    "/api/dataset/v1/add",
-    function="dataset_add",
-    api_id="ekstep.analytics.dataset.add",
-    auth="token",
-    summary="Register a dataset",
-    tag=REGISTRY,
-    nulls="as set",
+@registry_operation(
+    "POST /api/dataset/v1/add", "ekstep.analytics.dataset.add", "Register a dataset", function="dataset_add"
 )
 def add(principal: Principal, body: DatasetAddBody) -> DatasetAdded:
     require_admin(principal)
     dataset = body.request
     DatasetRegistry().put(dataset)
-    # Every field of the registration is answered, those it left out as null.
-    answered = Dataset.model_validate(dataset.model_dump())
+    answered = Dataset.model_validate(dataset.model_dump())  # every field set: those left out answered as null
     return DatasetAdded(message=f"dataset {dataset.datasetId} registered", dataset=answered)
 
 
-@operation(
-    "GET",
-    "/api/dataset/v1/list",
-    function="dataset_list",
-    api_id="ekstep.analytics.dataset.list",
-    auth="token",
-    summary="List datasets",
-    tag=REGISTRY,
-    nulls="as set",
+@registry_operation(
+    "GET /api/dataset/v1/list", "ekstep.analytics.dataset.list", "List datasets", function="dataset_list"
 )
 def list_datasets(
     principal: Principal,  # any authenticated caller may list the registry
@@ -72,7 +59,7 @@ def list_datasets(
     ] = None,
 ) -> DatasetList:
     ready = readiness_answer(get_settings().lake_uri)
-    # Every field of a registration, those it left out as null; dataAvailableUntil only when the lake says it.
+    # dataAvailableUntil only when the lake says it.
     datasets = [
         ListedDataset.model_validate(dataset.model_dump() | ready)
         for dataset in DatasetRegistry().all_datasets(dataset_type)

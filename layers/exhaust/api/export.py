@@ -35,12 +35,9 @@ def service() -> ExportService:
 
 
 @operation(
-    "GET",
-    "/api/export/{format}",
-    function="export",
-    api_id="api.export",
-    auth="none",
-    summary="Export observations as a CKAN-compliant CSV, JSON or XML zip (public, throttled): observations.<format> "
+    "GET /api/export/{format}",
+    "api.export",
+    "Export observations as a CKAN-compliant CSV, JSON or XML zip (public, throttled): observations.<format> "
     "and its datapackage.json",
     tag=TAG,
     statuses=(

@@ -30,16 +30,7 @@ def export_document() -> dict[str, Any]:
     }
 
 
-@operation(
-    "GET",
-    "/api/export/ui",
-    function="export_ui",
-    api_id="api.export.ui",
-    auth="none",
-    summary="Swagger UI of the export API",
-    tag="export",
-    media_type=HTML,
-)
+@operation("GET /api/export/ui", "api.export.ui", "Swagger UI of the export API", tag="export", media_type=HTML)
 def export_ui() -> RawResponse:
     return swagger_answer("Export API", setup_script())
 

@@ -45,7 +45,6 @@ class ApiRequest:
     body: bytes
     authorizer: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
-    resource: str = ""
     _document: Any = field(default=_UNPARSED, repr=False)
 
     @classmethod
@@ -74,7 +73,6 @@ class ApiRequest:
             body=body,
             authorizer=dict(context.get("authorizer") or {}),
             request_id=str(context.get("requestId", "")),
-            resource=str(event.get("resource") or ""),
         )
 
     def header(self, name: str) -> str | None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from exhaust.api.http import ApiRequest, RawResponse
 from exhaust.api.operation import Outcome, Path, operation
 from exhaust.api.outcomes import REDIRECT, TOO_LARGE, ZIP
-from exhaust.api.parameters import Identifier
+from exhaust.api.parameters import DatasetId, Identifier
 from exhaust.errors import BadRequest
 from exhaust.identifiers import IDENTIFIER_RULE
 from exhaust.legacy import rules
@@ -16,10 +16,6 @@ from exhaust.legacy.rules import LegacyRequestBody
 from exhaust.legacy.service import LegacyService
 
 API_ID = "ekstep.data_exhaust_dataset_service"
-TAG = "legacy dataset API"
-STATUSES = (REDIRECT, Outcome(401), Outcome(403), TOO_LARGE)
-DatasetId = Annotated[Identifier, Path(IDENTIFIER_RULE, "datasetId")]
-ResourceId = Annotated[Identifier, Path(IDENTIFIER_RULE, "resourceId")]
 
 
 @lru_cache(maxsize=1)
@@ -39,42 +35,25 @@ def body_of(request: ApiRequest) -> Any:
 
 
 @operation(
-    "POST",
-    "/v1/datasets/{datasetId}/{resourceId}/{fromDate}/{toDate}",
+    "POST /v1/datasets/{datasetId}/{resourceId}/{fromDate}/{toDate}",
+    API_ID,
+    "Legacy dataset API: a partner's data as a zip of per-day zips (license key in the body)",
     function="legacy",
-    api_id=API_ID,
-    auth="none",
-    summary="Legacy dataset API: a partner's data as a zip of per-day zips (license key in the body)",
-    tag=TAG,
-    statuses=STATUSES,
+    tag="legacy dataset API",
+    statuses=(REDIRECT, Outcome(401), Outcome(403), TOO_LARGE),
     media_type=ZIP,
     body_read_as=LegacyRequestBody,
 )
 def download(
     dataset_id: DatasetId,
-    resource_id: ResourceId,
-    from_date: Annotated[Identifier, Path("First day, YYYY-MM-DD", "fromDate")],
-    to_date: Annotated[Identifier, Path("Last day, YYYY-MM-DD, before today", "toDate")],
+    resource_id: Annotated[Identifier, Path(IDENTIFIER_RULE, "resourceId")],
     request: ApiRequest,
+    from_date: Annotated[Identifier | None, Path("First day, YYYY-MM-DD", "fromDate")] = None,
+    to_date: Annotated[Identifier | None, Path("Last day, YYYY-MM-DD, before today", "toDate")] = None,
 ) -> RawResponse:
     return service().download(dataset_id, resource_id, from_date, to_date, body_of(request))
 
 
-@operation(
-    "POST",
-    "/v1/datasets/{datasetId}/{resourceId}",
-    function="legacy",
-    api_id=API_ID,
-    auth="none",
-    summary="Legacy dataset API for yesterday (license key in the body)",
-    tag=TAG,
-    statuses=STATUSES,
-    media_type=ZIP,
-    body_read_as=LegacyRequestBody,
+download_yesterday = download.also_at(
+    "/v1/datasets/{datasetId}/{resourceId}", "Legacy dataset API for yesterday (license key in the body)"
 )
-def download_yesterday(
-    dataset_id: DatasetId,
-    resource_id: ResourceId,
-    request: ApiRequest,
-) -> RawResponse:
-    return service().download(dataset_id, resource_id, None, None, body_of(request))

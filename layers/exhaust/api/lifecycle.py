@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from exhaust.api import requests as request_api
-from exhaust.api.operation import Outcome, operation
+from exhaust.api.operation import Operation, Outcome
 from exhaust.api.outcomes import NOT_FOUND
 from exhaust.api.parameters import Channel, PathIdentifier, RequestId
 from exhaust.auth.checks import require_channel
@@ -34,37 +35,35 @@ def use_workflow(workflow: Workflow) -> None:
     service().workflow = workflow
 
 
-@operation(
-    "POST",
-    "/api/dataset/v1/request/cancel/{tag}",
-    function="cancel",
-    api_id="ekstep.analytics.dataset.request.cancel",
-    auth="token",
-    summary="Cancel a SUBMITTED or PROCESSING request: its execution stops, files built so far are removed",
-    tag=request_api.REQUESTS,
-    statuses=(NOT_FOUND, STATUS_CONFLICT),
-)
-def cancel(
-    principal: Principal, channel: Channel, tag: PathIdentifier, request_id: RequestId, body: OptionalBody | None = None
-) -> JobStatusResponse:
-    principal, channel = require_channel(principal, channel)
-    cancelled = service().cancel(principal, channel, tag, request_id)
-    return request_api.service().view(cancelled, principal)
+def ending(action: Literal["cancel", "delete"], summary: str) -> Operation:
+    """Cancel and delete: the same inputs, the request answered after the service's `action`."""
+    act = {"cancel": LifecycleService.cancel, "delete": LifecycleService.delete}[action]
+
+    @request_api.request_operation(
+        f"POST /api/dataset/v1/request/{action}/{{tag}}",
+        f"{request_api.API_ID}{action}",
+        summary,
+        function=action,
+        statuses=(NOT_FOUND, STATUS_CONFLICT),
+    )
+    def end(
+        principal: Principal,
+        channel: Channel,
+        tag: PathIdentifier,
+        body: OptionalBody | None = None,  # checked before the request is looked for, as its absence is fine
+        *,
+        request_id: RequestId,
+    ) -> JobStatusResponse:
+        principal, channel = require_channel(principal, channel)
+        ended = act(service(), principal, channel, tag, request_id)
+        return request_api.service().view(ended, principal)
+
+    return end
 
 
-@operation(
-    "POST",
-    "/api/dataset/v1/request/delete/{tag}",
-    function="delete",
-    api_id="ekstep.analytics.dataset.request.delete",
-    auth="token",
-    summary="Delete a finished request's files and manifest now; the request stays readable, without links",
-    tag=request_api.REQUESTS,
-    statuses=(NOT_FOUND, STATUS_CONFLICT),
+cancel = ending(
+    "cancel", "Cancel a SUBMITTED or PROCESSING request: its execution stops, files built so far are removed"
 )
-def delete(
-    principal: Principal, channel: Channel, tag: PathIdentifier, request_id: RequestId, body: OptionalBody | None = None
-) -> JobStatusResponse:
-    principal, channel = require_channel(principal, channel)
-    deleted = service().delete(principal, channel, tag, request_id)
-    return request_api.service().view(deleted, principal)
+delete = ending(
+    "delete", "Delete a finished request's files and manifest now; the request stays readable, without links"
+)

@@ -18,19 +18,11 @@ class Health(BaseModel):
     version: str
 
 
-@operation("GET", "/api/health", function="health", api_id="api.health", auth="none", summary="Service health")
+@operation("GET /api/health", "api.health", "Service health")
 def health() -> Health:
     return Health(healthy=True, version=__version__)
 
 
-@operation(
-    "GET",
-    "/api/docs",
-    function="docs",
-    api_id="api.docs",
-    auth="none",
-    summary="Swagger UI of the API",
-    media_type=HTML,
-)
+@operation("GET /api/docs", "api.docs", "Swagger UI of the API", media_type=HTML)
 def docs() -> RawResponse:
     return swagger_answer("Data exhaust service API", DOCS_SETUP)

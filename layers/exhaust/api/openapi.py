@@ -75,31 +75,56 @@ def statuses_of(operation: Operation) -> dict[int, str]:
     return dict(sorted(statuses.items()))
 
 
+def without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`X | None` as X: a parameter's None stands for its absence, never sent."""
+    choices = schema.get("anyOf", [])
+    if {"type": "null"} not in choices or len(choices) != 2:
+        return schema
+    kept = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**next(choice for choice in choices if choice != {"type": "null"}), **kept}
+
+
 def parameter_schema(item: Input, components: Components) -> dict[str, Any]:
-    """The schema of the values a parameter accepts: its type's, without the null that stands for its absence."""
+    """The schema of the values a parameter accepts: its type's, with its default."""
     schema = item.adapter.json_schema(ref_template=REF_TEMPLATE)
     components.schemas.update(schema.pop("$defs", {}))
-    choices = schema.get("anyOf", [])
-    if {"type": "null"} in choices and len(choices) == 2:
-        schema = {**next(choice for choice in choices if choice != {"type": "null"}), **schema}
-        del schema["anyOf"]
+    schema = without_null(schema)
     if item.default is not None:
         schema["default"] = item.default
     return schema
+
+
+def parameter(name: str, where: str, description: str, schema: dict[str, Any], required: bool) -> dict[str, Any]:
+    spec = {"name": name, "in": where, "description": description, "schema": schema}
+    return {**spec, "required": True} if required else spec
+
+
+def group_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A query model's fields, each a query parameter."""
+    properties = model.model_json_schema(ref_template=REF_TEMPLATE)["properties"]
+    parameters = []
+    for name, field_info in model.model_fields.items():
+        alias = field_info.alias or name
+        schema = without_null({key: value for key, value in properties[alias].items() if key != "title"})
+        if "default" in schema and schema["default"] is None:
+            del schema["default"]  # absent, never sent as null
+        description = schema.pop("description", "")
+        parameters.append(parameter(alias, "query", description, schema, field_info.is_required()))
+    return parameters
 
 
 def parameters_of(operation: Operation, components: Components) -> list[dict[str, Any]]:
     parameters = []
     for where in ("path", "query", "header"):
         for item in operation.inputs_in(where):
+            if item.group is not None:
+                parameters += group_parameters(item.group)
+                continue
             assert item.param is not None
-            parameter = {
-                "name": item.name,
-                "in": where,
-                "description": item.param.description,
-                "schema": parameter_schema(item, components),
-            }
-            parameters.append({**parameter, "required": True} if item.required else parameter)
+            schema = parameter_schema(item, components)
+            # A path parameter is always required: a route without it is another operation (Operation.also_at).
+            required = item.required or where == "path"
+            parameters.append(parameter(item.name, where, item.param.description, schema, required))
     return parameters
 
 

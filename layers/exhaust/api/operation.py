@@ -1,10 +1,11 @@
 """An API operation declared once: a typed function whose signature is its validation and its OpenAPI entry.
 
-`@operation(method, path, ...)` reads the function's parameters, in order (the order they are checked in):
+`@operation("GET /path", api_id, summary, ...)` reads the function's parameters in order, the order they are checked in:
 
 - `Annotated[T, Path(...)]`, `Query(...)` or `Header(...)`: a path, query or header parameter. T, with its pydantic
   constraints (`Field(ge=..., max_length=...)`, `refused(...)` for the service's wording), validates the value
-  and is the parameter's schema in the document; a parameter without a default is required.
+  and is the parameter's schema in the document; a parameter without a default is required. A query parameter
+  declared as a model stands for the model's fields, each a query parameter (the days of a dataset get).
 - a pydantic model (or `Model | None` with a default): the JSON body, validated by the model.
 - `Principal`: the authenticated caller (only on token routes).
 - `ApiRequest`: the request itself, for the one API that reads its body its own way (the legacy API, which
@@ -23,8 +24,9 @@ import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal, get_args, get_origin
+from dataclasses import replace as replaced
+from functools import cached_property, partial
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -44,25 +46,18 @@ ProxyHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Param:
-    """Marks an operation's parameter as read from the request: what it means, and its name there (default: the
-    Python parameter's), and what a missing required one is told."""
+    """Marks an operation's parameter as read from the request: where, what it means, its name there (default:
+    the Python parameter's), and what a missing required one is told."""
 
+    where: Where
     description: str
     name: str = ""
     missing: str = "is required"
-    where: ClassVar[Where]
 
 
-class Path(Param):
-    where = "path"
-
-
-class Query(Param):
-    where = "query"
-
-
-class Header(Param):
-    where = "header"
+Path = partial(Param, "path")
+Query = partial(Param, "query")
+Header = partial(Param, "header")
 
 
 @dataclass(frozen=True)
@@ -89,6 +84,20 @@ class Input:
         return (self.param.name if self.param else "") or self.argument
 
     @property
+    def group(self) -> type[BaseModel] | None:
+        """The model of a query parameter declared as a model: its fields are the query parameters."""
+        model = _bare(self.annotation)
+        is_model = isinstance(model, type) and issubclass(model, BaseModel)
+        return model if self.kind == "query" and is_model else None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The names it is sent under: its own, or its model's fields' (by their aliases)."""
+        if self.group is None:
+            return (self.name,)
+        return tuple(field.alias or name for name, field in self.group.model_fields.items())
+
+    @property
     def many(self) -> bool:
         """A query parameter of several values (repeated, or separated by commas)."""
         return self.kind == "query" and _without_none(_bare(self.annotation)) is list
@@ -106,6 +115,9 @@ class Input:
             return request
         if self.kind == "body":
             return self._body(request)
+        if self.group is not None:
+            given = {name: request.query_value(name) for name in self.names}
+            return parse(self.group, {name: value for name, value in given.items() if value})
         raw = self._raw(request)
         if raw is None:
             if self.required:
@@ -166,15 +178,11 @@ class Operation:
 
     @property
     def query_names(self) -> tuple[str, ...]:
-        return tuple(item.name for item in self.inputs_in("query"))
+        return tuple(name for item in self.inputs_in("query") for name in item.names)
 
     @property
     def body(self) -> Input | None:
         return next(iter(self.inputs_in("body")), None)
-
-    @property
-    def enveloped(self) -> bool:
-        return self.result is not None
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
@@ -186,6 +194,18 @@ class Operation:
             return None
         found = self.pattern.match(path)
         return found.groupdict() if found else None
+
+    def also_at(self, path: str, summary: str) -> Operation:
+        """The same operation at another path, which leaves out path parameters it does not have (they then take
+        their defaults): the legacy API with and without its dates."""
+        in_path = set(PATH_PARAMETER.findall(path))
+        left_out = [item.name for item in self.inputs_in("path") if item.name not in in_path]
+        if any(item.required for item in self.inputs_in("path") if item.name in left_out):
+            raise TypeError(f"{path}: leaves out a path parameter without a default ({', '.join(left_out)})")
+        inputs = tuple(item for item in self.inputs if item.name not in left_out or item.kind != "path")
+        other = replaced(self, path=path, summary=summary, inputs=inputs)
+        _check(other)
+        return other
 
     # -- serving -----------------------------------------------------------------------------------------
     def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -203,20 +223,21 @@ class Operation:
 
 
 def operation(
-    method: Literal["GET", "POST"],
-    path: str,
-    *,
-    function: str,
+    route: str,
     api_id: str,
-    auth: Auth,
     summary: str,
+    *,
+    function: str = "",
+    auth: Auth = "none",
     tag: str = "service",
     statuses: tuple[Outcome, ...] = (),
     media_type: str = JSON,
     nulls: Nulls = "left out",
     body_read_as: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Any]], Operation]:
-    """Declare `fn` as the operation `method path` (see the module's doc for what its signature says)."""
+    """Declare `fn` as the operation `route` ("GET /path"), served by the function folder `function` (default: the
+    function's own name); see the module's doc for what its signature says."""
+    method, path = route.split(" ", 1)
 
     def declare(fn: Callable[..., Any]) -> Operation:
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -224,7 +245,7 @@ def operation(
         declared = Operation(
             method=method,
             path=path,
-            function=function,
+            function=function or fn.__name__,
             api_id=api_id,
             auth=auth,
             summary=summary,
@@ -306,8 +327,10 @@ def _result_model(hint: Any) -> type[BaseModel] | None:
 def _check(declared: Operation) -> None:
     """A declaration that cannot be served as written is refused at import, not at the first request."""
     where = f"{declared.method} {declared.path}"
+    if declared.method not in ("GET", "POST"):
+        raise TypeError(f"{where}: GET or POST")
     in_path = set(PATH_PARAMETER.findall(declared.path))
-    declared_path = {item.name for item in declared.inputs_in("path")}
+    declared_path = {item.name for item in declared.inputs_in("path") if item.required or item.name in in_path}
     if in_path != declared_path:
         raise TypeError(f"{where}: path parameters {sorted(in_path)} declared as {sorted(declared_path)}")
     if declared.inputs_in("principal") and declared.auth != "token":

@@ -29,3 +29,4 @@ RequestId = Annotated[
     refused(REQUEST_ID_RULE),
     Query("The submit answer's requestId", "requestId", missing="query parameter is required"),
 ]
+DatasetId = Annotated[Identifier, Path(IDENTIFIER_RULE, "datasetId")]

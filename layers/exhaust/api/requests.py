@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Annotated
 
 from pydantic import Field
@@ -19,22 +19,14 @@ from exhaust.requests.service import RequestService
 from exhaust.validation import refused
 
 REQUESTS = "exhaust requests"
+API_ID = "ekstep.analytics.dataset.request."
 USER_HEADER = "X-Authenticated-Userid"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
+request_operation = partial(operation, auth="token", tag=REQUESTS)
 FilesLimit = Annotated[
-    int,
-    Field(ge=1, le=READ_FILES_MAX_LIMIT),
-    refused(f"must be an integer from 1 to {READ_FILES_MAX_LIMIT}"),
-    Query("File links per answer"),
+    int, Field(ge=1, le=READ_FILES_MAX_LIMIT), refused(f"must be an integer from 1 to {READ_FILES_MAX_LIMIT}")
 ]
-JobsLimit = Annotated[
-    int,
-    Field(ge=1, le=LIST_MAX_LIMIT),
-    refused(f"must be an integer from 1 to {LIST_MAX_LIMIT}"),
-    Query("Jobs per page"),
-]
+JobsLimit = Annotated[int, Field(ge=1, le=LIST_MAX_LIMIT), refused(f"must be an integer from 1 to {LIST_MAX_LIMIT}")]
 
 
 @lru_cache(maxsize=1)
@@ -42,14 +34,10 @@ def service() -> RequestService:
     return RequestService()
 
 
-@operation(
-    "POST",
-    "/api/dataset/v1/request/submit",
-    function="submit",
-    api_id="ekstep.analytics.dataset.request.submit",
-    auth="token",
-    summary="Submit an on-demand exhaust request",
-    tag=REQUESTS,
+@request_operation(
+    "POST /api/dataset/v1/request/submit",
+    f"{API_ID}submit",
+    "Submit an on-demand exhaust request",
     statuses=(
         Outcome(409, "Idempotency-Key reused with a different body, or a second open limit-based searchFilter"),
         Outcome(429, "The channel's open-request limit (or the stage's throttling); see Retry-After"),
@@ -69,14 +57,10 @@ def submit(
     return service().submit(principal, channel, body, on_behalf_of=on_behalf_of, idempotency_key=idempotency_key)
 
 
-@operation(
-    "GET",
-    "/api/dataset/v1/request/read/{tag}",
-    function="read",
-    api_id="ekstep.analytics.dataset.request.info",
-    auth="token",
-    summary="Read one request, with fresh download links (a page of them, and the manifest's)",
-    tag=REQUESTS,
+@request_operation(
+    "GET /api/dataset/v1/request/read/{tag}",
+    f"{API_ID}info",
+    "Read one request, with fresh download links (a page of them, and the manifest's)",
     statuses=(NOT_FOUND,),
 )
 def read(
@@ -84,41 +68,29 @@ def read(
     channel: Channel,
     tag: PathIdentifier,
     request_id: RequestId,
-    limit: FilesLimit = READ_FILES_DEFAULT_LIMIT,
+    limit: Annotated[FilesLimit, Query("File links per answer")] = READ_FILES_DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query("filesNextCursor of the previous answer: the next page of file links")] = None,
 ) -> JobStatusResponse:
     principal, channel = require_channel(principal, channel)
     return service().read(principal, channel, tag, request_id, limit, cursor)
 
 
-@operation(
-    "GET",
-    "/api/dataset/v1/request/list/{tag}",
-    function="list",
-    api_id="ekstep.analytics.dataset.request.list",
-    auth="token",
-    summary="List a tag's requests, newest first",
-    tag=REQUESTS,
+@request_operation(
+    "GET /api/dataset/v1/request/list/{tag}", f"{API_ID}list", "List a tag's requests, newest first", function="list"
 )
 def list_requests(
     principal: Principal,
     channel: Channel,
     tag: PathIdentifier,
-    limit: JobsLimit = LIST_DEFAULT_LIMIT,
+    limit: Annotated[JobsLimit, Query("Jobs per page")] = LIST_DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query("nextCursor of the previous page")] = None,
 ) -> JobList:
     principal, channel = require_channel(principal, channel)
     return service().list_by_tag(principal, channel, tag, limit, cursor)
 
 
-@operation(
-    "POST",
-    "/api/dataset/v1/request/search",
-    function="search",
-    api_id="ekstep.analytics.dataset.request.search",
-    auth="token",
-    summary="Search requests by dataset, channel, status and date",
-    tag=REQUESTS,
+@request_operation(
+    "POST /api/dataset/v1/request/search", f"{API_ID}search", "Search requests by dataset, channel, status and date"
 )
 def search(principal: Principal, channel: OptionalChannel = None, *, body: SearchBody) -> JobList:
     if channel is not None or not principal.is_admin:

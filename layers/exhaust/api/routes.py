@@ -16,14 +16,7 @@ from exhaust.api.openapi import build_document
 from exhaust.api.operation import Operation, operation
 
 
-@operation(
-    "GET",
-    "/api/openapi.json",
-    function="openapi",
-    api_id="api.openapi",
-    auth="none",
-    summary="OpenAPI 3.1 document of every route",
-)
+@operation("GET /api/openapi.json", "api.openapi", "OpenAPI 3.1 document of every route", function="openapi")
 def openapi_document() -> RawResponse:
     return RawResponse(200, json.dumps(document(), indent=2).encode("utf-8"), dict(JSON_HEADERS))
 
