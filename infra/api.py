@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from aws_cdk import Duration, aws_apigateway, aws_lambda, aws_logs
 from constructs import Construct
 from exhaust.api import cors
-from exhaust.api.routes import ROUTES, Route
+from exhaust.api.operation import Operation
+from exhaust.api.routes import ROUTES
 
 from infra.config import StackSettings
 from infra.grants import apply_grants, grants_for
@@ -103,7 +104,7 @@ class Api(Construct):
         storage: Storage,
         layers: list[aws_lambda.ILayerVersion],
         environment: dict[str, str],
-        routes: Sequence[Route] = ROUTES,
+        routes: Sequence[Operation] = ROUTES,
     ) -> None:
         super().__init__(scope, construct_id)
         self._storage = storage
@@ -222,7 +223,7 @@ class Api(Construct):
             self.functions[name] = function
         return function
 
-    def _add_route(self, route: Route) -> None:
+    def _add_route(self, route: Operation) -> None:
         function = self._function(route.function, route.summary)
         resource = self.rest_api.root.resource_for_path(route.path)
         private = route.auth == "token"

@@ -11,7 +11,8 @@ import socket
 import urllib.parse
 
 import pytest
-from exhaust.api.routes import ROUTES, Route
+from exhaust.api.operation import Operation
+from exhaust.api.routes import ROUTES
 
 pytestmark = pytest.mark.xdist_group("hostile-matrix")
 
@@ -66,7 +67,7 @@ def raw_call(base_url: str, method: str, target: str, body: bytes, headers: dict
     return int(head.split(b" ", 2)[1]), answer
 
 
-def target_of(route: Route, value: str | None = None, query: str = "") -> str:
+def target_of(route: Operation, value: str | None = None, query: str = "") -> str:
     names = re.findall(r"\{(\w+)\}", route.path)
     path = route.path
     for name in names:
@@ -74,7 +75,7 @@ def target_of(route: Route, value: str | None = None, query: str = "") -> str:
     return path + (f"?{query}" if query else "")
 
 
-def cases(credentials: dict, token: str) -> list[tuple[str, Route, str, bytes, dict[str, str]]]:
+def cases(credentials: dict, token: str) -> list[tuple[str, Operation, str, bytes, dict[str, str]]]:
     auth = {"Authorization": f"Bearer {credentials[token]}", "X-Channel-Id": credentials["channel"]}
     found = []
     for route in ROUTES:

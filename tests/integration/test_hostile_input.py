@@ -8,7 +8,8 @@ import json
 import re
 
 import pytest
-from exhaust.api.routes import ROUTES, Route
+from exhaust.api.operation import Operation
+from exhaust.api.routes import ROUTES
 
 from tests.conftest import call_api, moto_environment
 from tests.integration.course_directory import put_course_directory
@@ -50,12 +51,12 @@ def tokens(request):
         }
 
 
-def path_parameters(route: Route) -> list[str]:
+def path_parameters(route: Operation) -> list[str]:
     return re.findall(r"\{(\w+)\}", route.path)
 
 
 def route_event(
-    route: Route,
+    route: Operation,
     *,
     body: str | None = None,
     query: dict[str, list[str]] | None = None,
@@ -77,11 +78,11 @@ def route_event(
     }
 
 
-def send(tokens, route: Route, token: str = "channel_a", **kwargs):
+def send(tokens, route: Operation, token: str = "channel_a", **kwargs):
     return call_api(route_event(route, **kwargs), tokens[token] if route.auth == "token" else None)
 
 
-def route_named(function: str) -> Route:
+def route_named(function: str) -> Operation:
     return next(route for route in ROUTES if route.function == function)
 
 

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from exhaust import aws
 from exhaust.api import cors, routes
 from exhaust.api.http import error_response
+from exhaust.api.operation import Operation
 from exhaust.aws_limits import API_GATEWAY_PAYLOAD_MAX_BYTES, LAMBDA_SYNC_RESPONSE_MAX_BYTES, json_size
 from exhaust.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
 from exhaust.local.functions import invoke
@@ -98,7 +99,7 @@ def build_event(
     raw_path: str,
     headers: dict[str, str],
     body: bytes,
-    route: routes.Route,
+    route: Operation,
     params: dict[str, str],
 ) -> dict[str, Any]:
     parts = urlsplit(raw_path)

@@ -27,12 +27,13 @@ from exhaust.requests.lifecycle import (
     readiness_message,
     starts_afresh,
 )
-from exhaust.requests.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
+from exhaust.requests.limits import READ_FILES_DEFAULT_LIMIT
 from exhaust.requests.models import (
     AuditAction,
     AuditEvent,
     ExhaustRequest,
     FileLink,
+    JobList,
     JobStats,
     JobStatusResponse,
     OutputFile,
@@ -41,13 +42,12 @@ from exhaust.requests.models import (
 )
 from exhaust.requests.outputs import MANIFEST_NAME, Manifests, manifest_key
 from exhaust.requests.rules import (
+    SearchRequest,
+    SubmitBody,
     SubmitInput,
     check_against_dataset,
-    check_idempotency_key,
     check_user_id,
     is_limit_search,
-    parse_search,
-    parse_submit,
     request_id,
 )
 from exhaust.settings import RuntimeSettings, get_settings
@@ -78,9 +78,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def request_body_hash(body: dict[str, Any]) -> str:
-    """What an Idempotency-Key is bound to: the body's `request`, canonically."""
-    return hashlib.sha256(json.dumps(body.get("request"), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def request_body_hash(body: SubmitBody) -> str:
+    """What an Idempotency-Key is bound to: the body's `request` as validated, canonically."""
+    request = body.request.model_dump(mode="json", exclude_unset=True)
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -134,14 +135,13 @@ class RequestService:
         self,
         principal: Principal,
         channel: str,
-        body: dict[str, Any],
+        body: SubmitBody,
         *,
         on_behalf_of: str | None = None,
         idempotency_key: str | None = None,
     ) -> JobStatusResponse:
-        submitted = parse_submit(body)
-        if idempotency_key is not None:
-            check_idempotency_key(idempotency_key)
+        """`idempotency_key`: checked by its type, exhaust.requests.rules.IdempotencyKey."""
+        submitted = SubmitInput.of(body)
         dataset = self._dataset_of(principal, submitted)
         courses = scope.submit_courses(principal, channel, submitted.dataset_config, self.directory)
         requested_by = self._requested_by(principal, on_behalf_of)
@@ -324,14 +324,13 @@ class RequestService:
         channel: str,
         tag: str,
         rid: str | None,
-        limit: str | None = None,
+        limit: int = READ_FILES_DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> JobStatusResponse:
-        """The request, with one page of file links (`limit`, from the `cursor` of the previous answer)."""
-        size = parse_limit(limit, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT)
+        """The request, with one page of `limit` file links, from the `cursor` of the previous answer."""
         visible = self.visibility(principal, channel)
         request = self.visible_request(visible, channel, tag, rid)
-        return self.view(request, principal, size, decode_files_cursor(cursor, request), visibility=visible)
+        return self.view(request, principal, limit, decode_files_cursor(cursor, request), visibility=visible)
 
     def visibility(self, principal: Principal, channel: str) -> scope.Visibility:
         """What the caller may see of the channel's requests (the role model, exhaust.auth.scope)."""
@@ -365,22 +364,15 @@ class RequestService:
                 break
         return found, cursor
 
-    def list_by_tag(
-        self, principal: Principal, channel: str, tag: str, limit: str | None, cursor: str | None
-    ) -> dict[str, Any]:
-        size = parse_limit(limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
+    def list_by_tag(self, principal: Principal, channel: str, tag: str, limit: int, cursor: str | None) -> JobList:
         visible = self.visibility(principal, channel)
         requests, next_cursor = self.visible_page(
-            visible, lambda count, after: self.store.list_by_tag(channel, tag, count, after), size, cursor
+            visible, lambda count, after: self.store.list_by_tag(channel, tag, count, after), limit, cursor
         )
         jobs = self.page_views(requests, principal, visible)
-        answer: dict[str, Any] = {"count": len(jobs), "jobs": jobs}
-        if next_cursor:
-            answer["nextCursor"] = next_cursor
-        return answer
+        return JobList(count=len(jobs), jobs=jobs, nextCursor=next_cursor or None)
 
-    def search(self, principal: Principal, channel: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        criteria = parse_search(body)
+    def search(self, principal: Principal, channel: str | None, criteria: SearchRequest) -> JobList:
         supported = criteria.filters.model_dump(exclude_none=True)
         day_range = None
         if "requestedDate" in supported:
@@ -405,12 +397,9 @@ class RequestService:
             # The store's count would tell how many requests of others match: only what this caller sees is said.
             count, exact = len(page), next_cursor is None
         jobs = self.page_views(page, principal, visible)
-        answer: dict[str, Any] = {"count": count, "jobs": jobs}
-        if not exact:
-            answer["countIsLowerBound"] = True
-        if next_cursor:
-            answer["nextCursor"] = next_cursor
-        return answer
+        return JobList(
+            count=count, jobs=jobs, nextCursor=next_cursor or None, countIsLowerBound=None if exact else True
+        )
 
     def sees_every_match(self, visible: scope.Visibility, filters: dict[str, str]) -> bool:
         """Whether the caller sees every request of the channel a search's filters match (then the store's count
@@ -425,7 +414,7 @@ class RequestService:
     # -- the answer -------------------------------------------------------------------------------------
     def page_views(
         self, requests: list[ExhaustRequest], principal: Principal | None, visible: scope.Visibility | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobStatusResponse]:
         """The jobs of a list or search page: the first LINKED_JOBS_PER_PAGE with links for at most
         LINKS_PER_JOB_IN_PAGES files and the manifest's, the others with filesTotal only."""
         return [
@@ -435,7 +424,7 @@ class RequestService:
                 LINKS_PER_JOB_IN_PAGES if index < LINKED_JOBS_PER_PAGE else 0,
                 paged=False,
                 visibility=visible,
-            ).model_dump(mode="json", exclude_none=True)
+            )
             for index, request in enumerate(requests)
         ]
 
@@ -562,15 +551,3 @@ def decode_files_cursor(cursor: str | None, request: ExhaustRequest) -> int:
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 < offset < files_total(request):
         raise refused
     return offset
-
-
-def parse_limit(value: str | None, default: int, maximum: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadRequest(f"limit: must be an integer from 1 to {maximum}") from None
-    if not 1 <= number <= maximum:
-        raise BadRequest(f"limit: must be an integer from 1 to {maximum}")
-    return number
