@@ -135,7 +135,7 @@ class Input:
             return request.header(self.name)
         if self.many:
             return request.query_values(self.name) or None
-        return request.query_value(self.name) or None  # `?limit=` is no limit: the default
+        return request.query_value(self.name) or None  # an empty value is its absence: `?limit=` is the default
 
     def _body(self, request: ApiRequest) -> Any:
         if not self.required and not request.body.strip():
