@@ -89,6 +89,10 @@ def test_every_operation_conforms_to_the_document(local_service, token):
             failures[operation.label] = str(failure)[:3000]
     assert not failures, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
     assert all(statuses.values()), statuses
+    if token == "mentorToken":
+        # The mentor's valid submits name batches outside its courses (403), so every answer is a 4xx: whether the
+        # API accepts the data its document generates is measured with the org admin's token.
+        return
     stricter = {label: answers for label, answers in statuses.items() if refuses_its_own_data(answers)}
     assert not stricter, f"refuse most of the data their schema generates: {stricter}"
 
