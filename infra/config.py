@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from exhaust.api import cors
 from exhaust.aws_limits import LAMBDA_MAX_MEMORY_MB, NEW_ACCOUNT_LAMBDA_MEMORY_MB
 from exhaust.lake.indexer import DEFAULT_SPARK_ABOVE_ENROLMENTS, memory_mb_needed
 from exhaust.quotas import concurrency_quota_needed, reserved_concurrency
 from exhaust.settings import MAX_LINK_EXPIRY_SECONDS
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class StackSettings(BaseModel):
@@ -52,6 +53,14 @@ class StackSettings(BaseModel):
     spark_max_memory_gb: int = Field(default=64, ge=16, le=24_000)
     # The application stops after this many idle minutes (no charge while stopped; the next job starts it).
     spark_idle_minutes: int = Field(default=15, ge=1, le=10_080)
+    # Origins whose browser pages may call the API, comma-separated (exhaust.api.cors): none by default.
+    cors_allowed_origins: str = ""
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        cors.parse_origins(value)
+        return value
 
     @model_validator(mode="after")
     def _builder_fits_one_request(self) -> StackSettings:

@@ -56,6 +56,8 @@ def test_context_wins_over_the_environment_and_strings_are_coerced():
         {"spark_above_enrolments": 3_000_000},  # more than the indexer's 3,008 MB holds: such lakes go to Spark
         {"indexer_memory_mb": 12_288},  # over Lambda's 10,240 MB
         {"spark_max_vcpu": 2},
+        {"cors_allowed_origins": "*"},
+        {"cors_allowed_origins": "https://portal.example.org/app"},
     ],
 )
 def test_invalid_settings_are_refused_at_synth(bad):

@@ -37,7 +37,12 @@ def authenticate_token(token: str, store: CredentialStore | None = None) -> Prin
         channels=tuple(credential.channels),
         roles=tuple(credential.roles),
         user_id=credential.userId,
+        courses=tuple(credential.courses),
     )
+
+
+def not_a_channel_id(channel: str) -> str:
+    return f"'{shown(channel)}' is not a channel id: {IDENTIFIER_RULE}"
 
 
 def require_channel(principal: Principal, channel: str | None) -> tuple[Principal, str]:
@@ -45,7 +50,7 @@ def require_channel(principal: Principal, channel: str | None) -> tuple[Principa
     if channel is None:
         raise BadRequest(f"{CHANNEL_HEADER}: header is required (the channel / organisation id you act for)")
     if not is_identifier(channel):
-        raise BadRequest(f"{CHANNEL_HEADER}: '{shown(channel)}' is not a channel id: {IDENTIFIER_RULE}")
+        raise BadRequest(f"{CHANNEL_HEADER}: {not_a_channel_id(channel)}")
     if not principal.may_act_for(channel):
         raise Forbidden(f"{CHANNEL_HEADER}: this token may not act for channel '{channel}'")
     return principal, channel

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from exhaust.lake import response_rows, userinfo_rows
 from exhaust.lake.catalog import BatchInfo, Catalog
+from exhaust.lake.directory import COURSE_DIRECTORY, directory_staleness, write_directory
 from exhaust.lake.extracts import (
     BATCH_USERS,
     SOURCE_TABLES,
@@ -83,8 +84,9 @@ class Stored:
 
 
 def index_lake(lake: Lake, *, part_rows: int = PART_ROWS, tables: tuple[str, ...] = DERIVED_TABLES) -> dict[str, int]:
-    """(Re)write the derived `tables` in this process, a part (a range of batches) at a time; answer their row
-    counts. The Spark job (exhaust.lake.spark_index) writes the same bytes from the same `index_part`.
+    """(Re)write the derived `tables` in this process, a part (a range of batches) at a time, and after a full
+    index the course directory; answer their row counts (the directory's: its courses). The Spark job
+    (exhaust.lake.spark_index) writes the same bytes from the same `index_part`.
 
     The source files are recorded once, before anything is read: a load during the indexing shows as stale. A
     lake breaking the contract is refused (LakeContractError) before anything is written; the new tables
@@ -121,6 +123,8 @@ def index_lake(lake: Lake, *, part_rows: int = PART_ROWS, tables: tuple[str, ...
     except BaseException:
         discard(lake, run)
         raise
+    if tables == DERIVED_TABLES:
+        counts[COURSE_DIRECTORY] = write_directory(lake)
     return counts
 
 
@@ -148,6 +152,12 @@ def index_if_stale(lake: Lake) -> dict[str, str]:
     stale = stale_derived_tables(lake)
     if stale:
         index_lake(lake)
+        return stale
+    # The course directory alone (a lake indexed before it existed, or a load of collections or batches only).
+    directory = directory_staleness(lake)
+    if directory is not None:
+        write_directory(lake)
+        return {COURSE_DIRECTORY: directory}
     return stale
 
 

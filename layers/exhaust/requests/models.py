@@ -20,6 +20,9 @@ class Status(StrEnum):
 OPEN_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
 # What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
 REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+# The same, with the spaces around it that are trimmed: the requestId query parameter's schema.
+REQUEST_ID_PATTERN = rf"^\s*{REQUEST_ID.pattern}\s*$"
+REQUEST_ID_RULE = "must be the requestId submit answered (1 to 64 letters and digits)"
 FINISHED_STATUSES = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
 
 
@@ -42,6 +45,23 @@ class Progress(BaseModel):
     batchesDone: int = 0
     rowsWritten: int = 0
     bytesWritten: int = 0
+
+
+class AuditAction(StrEnum):
+    SUBMITTED = "submitted"
+    LINKS = "links"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+
+class AuditEvent(BaseModel):
+    """Who did what to a request, and when: kept with the request (a delete keeps it too), shown to the org's
+    admins by read."""
+
+    action: AuditAction
+    at: int = Field(description="Epoch ms")
+    userId: str = Field(description="The acting token's user id")
+    credentialId: str = Field(description="The acting token's credentialId (`exhaust token list`)")
 
 
 class ExhaustRequest(BaseModel):
@@ -81,6 +101,10 @@ class ExhaustRequest(BaseModel):
     dataAvailableUntil: int | None = None
     dataComplete: bool | None = None
     deletedAt: int | None = None
+    # The courses (collection ids) its batches belong to, as the lake's course directory said at submit: who of the
+    # channel's COURSE_ADMINs may see it (exhaust.auth.scope). Empty: an organisation-wide request, or none known.
+    courses: list[str] = Field(default_factory=list)
+    audit: list[AuditEvent] = Field(default_factory=list)
     version: int = 1
 
     @property
@@ -136,4 +160,22 @@ class JobStatusResponse(BaseModel):
     )
     dataComplete: bool | None = Field(
         default=None, description="False when the request's scope reaches past dataAvailableUntil (built and marked)"
+    )
+    audit: list[AuditEvent] | None = Field(
+        default=None,
+        description="read, for the organisation's admins (ORG_ADMIN): who submitted it, was given its download "
+        "links, cancelled or deleted it, and when",
+    )
+
+
+class JobList(BaseModel):
+    """A page of list or search."""
+
+    count: int = Field(description="Jobs in this answer (list) or all matches (search; see countIsLowerBound)")
+    jobs: list[JobStatusResponse]
+    nextCursor: str | None = Field(
+        default=None, description="The next page: pass as ?cursor= (list) or request.cursor (search)"
+    )
+    countIsLowerBound: bool | None = Field(
+        default=None, description="search: true when there are more matches than it counts (count is at least)"
     )
