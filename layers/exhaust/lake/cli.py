@@ -1,4 +1,5 @@
-"""`exhaust lake generate` writes the synthetic lake; `exhaust lake index` rewrites its derived tables."""
+"""`exhaust lake generate` writes the synthetic lake; `exhaust lake index` rewrites its derived tables; `exhaust lake
+check` validates a lake against the contract."""
 
 from __future__ import annotations
 
@@ -40,8 +41,17 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from exhaust.lake.check import check_lake, lines
+
+    report = check_lake(args.lake, full=args.full)
+    for line in lines(report):
+        print(line)
+    return 0 if report.ok else 1
+
+
 def register(commands: Any) -> None:
-    """Add `lake generate` and `lake index` to the `exhaust` command's subparsers."""
+    """Add `lake generate`, `lake index` and `lake check` to the `exhaust` command's subparsers."""
     lake = commands.add_parser("lake", help="the data lake the builders read")
     actions = lake.add_subparsers(dest="lake_command", required=True)
     generate = actions.add_parser(
@@ -66,3 +76,14 @@ def register(commands: Any) -> None:
     )
     index.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
     index.set_defaults(run=_index)
+    check = actions.add_parser(
+        "check",
+        help="validate every table of a lake against the contract",
+        description="Check every table against the lake contract (docs/lake.md): columns and types, non-null "
+        "columns, sort order, row groups and their statistics, and the completeness marker. Prints each violation "
+        "with its table, column and first offending row; exits 1 on any. Reads footers and each file's first and "
+        "last row group unless --full.",
+    )
+    check.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
+    check.add_argument("--full", action="store_true", help="read every row group, not a sample")
+    check.set_defaults(run=_check)
