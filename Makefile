@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth bench bench-answers bench-scale test-scale fuzz deploy smoke lock clean
+.PHONY: install run test test-fast lint format synth bench bench-answers bench-index bench-scale test-scale fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -73,6 +73,11 @@ test-scale: install
 ## The largest legacy and export answers on the answers lake, against API Gateway's 29 s (docs/benchmarks.md).
 bench-answers: install
 	$(BIN)/python bench/bench_answers.py
+
+## The lake index on platform lakes of 1, 2, 5 and 10 M enrolments: one process against Spark in local mode on 2
+## cores (bench/index_results.json, docs/benchmarks.md; ENROLMENTS="1000000 2000000" for fewer sizes).
+bench-index: install
+	$(BIN)/python bench/bench_index.py $(if $(ENROLMENTS),--enrolments $(ENROLMENTS))
 
 deploy: install node_modules/.installed
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
