@@ -230,3 +230,35 @@ def test_every_violation_is_printed_before_the_summary(lake, capsys):
         f"{MARKER_NAME}: missing: the loader writes it after each load (docs/lake.md)",
         f"FAILED: 2 violations in {lake} ({len(TABLES)} tables read; every row group read)",
     ]
+
+
+def test_an_enrolment_listed_twice(lake):
+    def repeat_second(table: pa.Table) -> pa.Table:
+        return table.take([0, 1, *range(1, table.num_rows)])
+
+    rewrite(lake, "enrolments", repeat_second, row_group_size=1_000_000)
+    found = problems(lake)
+    duplicate = [p for p in found if "the same key twice" in p]
+    assert len(duplicate) == 1
+    assert duplicate[0].startswith(
+        "enrolments.batch_id, user_id: the same key twice (a duplicate row)\n"
+        "    first offending row: #2 of part-00000.parquet"
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "change"),
+    [
+        ("users", lambda t: t.drop_columns(["state"])),
+        ("enrolments", lambda t: t.set_column(5, "status", pc.cast(t["status"], pa.int64()))),
+        ("consents", lambda t: t.set_column(4, "consented_on", t["consented_on"].cast(pa.timestamp("ms", "+00:00")))),
+    ],
+)
+def test_the_check_refuses_what_the_index_refuses(lake, table, change):
+    from exhaust.lake.index_parts import LakeContractError, check_columns
+    from exhaust.lake.store import Lake
+
+    rewrite(lake, table, change)
+    with pytest.raises(LakeContractError):
+        check_columns(Lake.open(str(lake)))
+    assert any(p.startswith(f"{table}.") for p in problems(lake))

@@ -1,9 +1,9 @@
 """`exhaust lake check`: does a lake follow the contract the builders read it by (docs/lake.md, exhaust.lake.schemas)?
 
-For every table: its columns and their types, non-null columns without nulls, rows in sort-key order within and
-across row groups and files, row groups no larger than the table's size and never mixing two values of its
-`split_by` columns, min/max statistics on the sort key (readers skip row groups by them); and the lake's
-completeness marker. Each violation names the table, the column and the first offending row.
+For every table: its columns and their types (by the index's rule), non-null columns without nulls, no enrolment
+twice, rows in sort-key order within and across row groups and files, row groups no larger than the table's size
+and never mixing two values of its `split_by` columns, min/max statistics on the sort key (readers skip row groups
+by them); and the lake's completeness marker. Each violation names the table, the column and the first offending row.
 
 By default it reads the footers and a sample (each file's first and last row group): a few reads per file, fast
 on a lake of any size; `full=True` reads every row group of every file.
@@ -38,6 +38,8 @@ OPTIONAL_TABLES = (
     "telemetry",
     "observations",
 )
+# Tables whose sort key identifies a row: the same key twice is a duplicate (the index refuses duplicate enrolments).
+UNIQUE_KEYS = {"enrolments": ("batch_id", "user_id")}
 # A marker further ahead than this claims data the lake cannot hold yet (clocks of loaders differ a little).
 MARKER_FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 
@@ -75,16 +77,7 @@ class Report:
 
 
 def _same_type(found: pa.DataType, expected: pa.DataType) -> bool:
-    """Types equal up to what Parquet does not keep: list item names, nested nullability, `UTC` spelt `+00:00`."""
-    if pa.types.is_timestamp(found) and pa.types.is_timestamp(expected):
-        zones = {found.tz, expected.tz}
-        return found.unit == expected.unit and (len(zones) == 1 or zones <= {"UTC", "+00:00"})
-    if pa.types.is_list(found) and pa.types.is_list(expected):
-        return _same_type(found.value_type, expected.value_type)
-    if pa.types.is_struct(found) and pa.types.is_struct(expected):
-        return [f.name for f in found] == [f.name for f in expected] and all(
-            _same_type(f.type, e.type) for f, e in zip(found, expected, strict=True)
-        )
+    """The index's rule (exhaust.lake.index_parts.check_columns): Arrow type equality, list item names aside."""
     return bool(found.equals(expected))
 
 
@@ -202,6 +195,11 @@ class _TableCheck:
         misplaced = pc.not_equal(order, pa.array(range(rows.num_rows), type=order.type))
         if pc.any(misplaced).as_py():
             add_once(", ".join(key), "rows out of sort-key order", _first_true(misplaced))
+        unique = UNIQUE_KEYS.get(self.spec.name)
+        if unique:
+            repeated = _first_repeat(rows, list(unique))
+            if repeated is not None:
+                add_once(", ".join(unique), "the same key twice (a duplicate row)", repeated)
         split = list(self.spec.split_by)
         if split and self._mixes(rows, split):
             add_once(", ".join(split), "a row group holds more than one value of its split columns", 0)
@@ -215,6 +213,20 @@ class _TableCheck:
     @staticmethod
     def _mixes(rows: pa.Table, columns: list[str]) -> bool:
         return any(not pc.all(pc.equal(rows.column(name), rows.column(name)[0])).as_py() for name in columns)
+
+
+def _first_repeat(rows: pa.Table, columns: list[str]) -> int | None:
+    """The first row whose key equals the row before's (rows in key order), or None."""
+    if rows.num_rows < 2:
+        return None
+    same = None
+    for name in columns:
+        column = rows.column(name)
+        equal = pc.equal(column.slice(1), column.slice(0, rows.num_rows - 1))
+        same = equal if same is None else pc.and_(same, equal)
+    assert same is not None
+    found = pc.indices_nonzero(pc.fill_null(same.combine_chunks(), False))
+    return int(found[0].as_py()) + 1 if len(found) else None
 
 
 def _first_true(mask: pa.ChunkedArray | pa.Array) -> int:
