@@ -89,6 +89,37 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+# Spelled out here, not in exhaust.lake.sunbird_load, so that `exhaust --help` does not load pyarrow; the job's own
+# entry point (python -m exhaust.lake.sunbird_load) uses these too.
+SUNBIRD_EXPORT_FORMATS = ("parquet", "csv")
+SUNBIRD_PART_ROWS = 1_000_000
+
+
+def add_sunbird_load_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--export", required=True, help="the Sunbird export: a directory or s3://bucket/prefix")
+    parser.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
+    parser.add_argument(
+        "--format", choices=SUNBIRD_EXPORT_FORMATS, default="parquet", help="the export's file format (parquet)"
+    )
+    parser.add_argument(
+        "--data-available-until",
+        help="the ISO 8601 instant (with its offset) the export is complete up to: written as the completeness marker",
+    )
+    parser.add_argument(
+        "--part-rows", type=int, default=SUNBIRD_PART_ROWS, help=f"rows per part file ({SUNBIRD_PART_ROWS:,})"
+    )
+
+
+def _load_sunbird(args: argparse.Namespace) -> int:
+    from exhaust.lake.sunbird_load import local_session, run
+
+    spark = local_session(args.cores)
+    try:
+        return run(spark, args)
+    finally:
+        spark.stop()
+
+
 def register(commands: Any) -> None:
     """Add `lake generate`, `lake index` and `lake check` to the `exhaust` command's subparsers."""
     lake = commands.add_parser("lake", help="the data lake the builders read")
@@ -138,3 +169,13 @@ def register(commands: Any) -> None:
     check.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
     check.add_argument("--full", action="store_true", help="read every row group, not a sample")
     check.set_defaults(run=_check)
+    load = actions.add_parser(
+        "load-sunbird",
+        help="load a Sunbird export (Parquet or CSV) into the lake with Spark",
+        description="Map a Sunbird export's course_batch, user_enrolments, user, user_consent and "
+        "assessment_aggregator tables to the lake's tables with Spark in local mode (docs/lake.md, Loading from "
+        "Sunbird); then run `exhaust lake check` and `exhaust lake index`. Needs the `spark` extra and Java 17.",
+    )
+    add_sunbird_load_arguments(load)
+    load.add_argument("--cores", type=int, help="Spark's local cores (default: all)")
+    load.set_defaults(run=_load_sunbird)
