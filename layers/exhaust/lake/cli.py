@@ -10,6 +10,8 @@ import sys
 import time
 from typing import Any
 
+from exhaust.lake.sunbird_arguments import add_sunbird_load_arguments
+
 # Spelled out so that `exhaust --help` does not load pyarrow; a unit test keeps them equal to the generator's.
 SCALE_NAMES = ("tiny", "small", "medium", "large", "answers")
 DEFAULT_PARTNER_ID = "org.sample.partner"
@@ -87,27 +89,6 @@ def _check(args: argparse.Namespace) -> int:
     for line in lines(report):
         print(line)
     return 0 if report.ok else 1
-
-
-# Spelled out here, not in exhaust.lake.sunbird_load, so that `exhaust --help` does not load pyarrow; the job's own
-# entry point (python -m exhaust.lake.sunbird_load) uses these too.
-SUNBIRD_EXPORT_FORMATS = ("parquet", "csv")
-SUNBIRD_PART_ROWS = 1_000_000
-
-
-def add_sunbird_load_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--export", required=True, help="the Sunbird export: a directory or s3://bucket/prefix")
-    parser.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
-    parser.add_argument(
-        "--format", choices=SUNBIRD_EXPORT_FORMATS, default="parquet", help="the export's file format (parquet)"
-    )
-    parser.add_argument(
-        "--data-available-until",
-        help="the ISO 8601 instant (with its offset) the export is complete up to: written as the completeness marker",
-    )
-    parser.add_argument(
-        "--part-rows", type=int, default=SUNBIRD_PART_ROWS, help=f"rows per part file ({SUNBIRD_PART_ROWS:,})"
-    )
 
 
 def _load_sunbird(args: argparse.Namespace) -> int:

@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from exhaust.lake.cli import SUNBIRD_EXPORT_FORMATS, SUNBIRD_PART_ROWS
 from exhaust.lake.index_parts import RowGroupWriter
 from exhaust.lake.schemas import CERTIFICATE_ISSUED, TABLES
 from exhaust.lake.store import Lake, sort_table
+from exhaust.lake.sunbird_arguments import SUNBIRD_EXPORT_FORMATS, SUNBIRD_PART_ROWS
 from exhaust.readiness import parse_instant, write_marker
 
 if TYPE_CHECKING:
@@ -314,7 +314,7 @@ def local_session(cores: int | None = None) -> SparkSession:
 
 def main(argv: list[str] | None = None) -> int:
     """The job's entry point: load the export at --export into the lake at --lake; print the rows as JSON."""
-    from exhaust.lake.cli import add_sunbird_load_arguments
+    from exhaust.lake.sunbird_arguments import add_sunbird_load_arguments
 
     parser = argparse.ArgumentParser(prog="python -m exhaust.lake.sunbird_load", description=__doc__.splitlines()[0])
     add_sunbird_load_arguments(parser)
