@@ -277,3 +277,12 @@ def test_the_teardown_docs_list_what_stays_and_how_to_remove_it():
         assert what in section, what
     for command in ("aws dynamodb delete-table", "aws s3 rb", "aws kms schedule-key-deletion", "aws secretsmanager"):
         assert command in section, command
+
+
+def test_a_synth_that_cannot_install_the_dependencies_says_what_to_do(tmp_path, monkeypatch):
+    import infra.layer
+
+    monkeypatch.setattr(infra.layer, "_installer", lambda: "/bin/false")
+    with pytest.raises(infra.layer.LayerDependenciesUnavailable, match="-c powertools_layer=public"):
+        stage_dependencies(tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing half-staged is left for the next synth to reuse
