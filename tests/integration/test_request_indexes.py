@@ -57,7 +57,7 @@ def test_each_index_holds_its_keys_and_the_attributes_its_queries_filter_on(stor
             assert "progress" not in entry
 
 
-def test_list_and_search_answer_whole_requests(store, tokens):
+def test_list_and_search_answer_whole_requests(store):
     stored = [request(i, Status.FAILED, statusMessage="No data found") for i in range(3)]
     for item in stored:
         store.create(item)
