@@ -28,7 +28,7 @@ lock: $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
 ## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)); state kept in .exhaust/state.
-## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (README, Configuration).
+## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (docs/configuration.md).
 run: install
 	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT) $(if $(filter-out 0,$(FRESH)),--fresh)
 

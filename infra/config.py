@@ -1,6 +1,6 @@
 """Deployment settings, from CDK context (`-c key=value`, cdk.json) or EXHAUST_* environment variables.
 
-Every field is documented in the README, section "Configuration" (a test keeps the two in step).
+Every field is documented in docs/configuration.md, section "Settings" (a test keeps the two in step).
 """
 
 from __future__ import annotations

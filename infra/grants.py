@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import aws_iam, aws_lambda
 from exhaust import resources
-from exhaust.pipeline.definition import MAP_RESULTS_PREFIX, PLANS_PREFIX
 from exhaust.readiness import MARKER_NAME
-from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX
+from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX, MAP_RESULTS_PREFIX, PLANS_PREFIX
 
 from infra.nag import acknowledge, iam5_resource
 
@@ -164,16 +163,15 @@ REQUEST_OUTPUTS_WRITE = Objects(
 PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
     "dispatcher": (REQUESTS_WRITE, SendToQueue()),
     "sweeper": (REQUESTS_WRITE, SendToQueue()),
-    # Plan and BuildBatch: the only function that decrypts a partner's encryptionKey.
     # Plan writes the batch list the map's ItemReader reads; Finalize reads the map's results (ResultWriter).
-    "builder": (
+    "plan": (
         REQUESTS_WRITE,
         DATASETS_READ,
         LAKE_READ,
-        REQUEST_OUTPUTS_WRITE,
-        DecryptSecrets(),
         Objects(resources.EXHAUST_BUCKET.name, PLANS_PREFIX, read=False, write=True),
     ),
+    # BuildBatch: the only function that decrypts a partner's encryptionKey.
+    "builder": (REQUESTS_WRITE, LAKE_READ, REQUEST_OUTPUTS_WRITE, DecryptSecrets()),
     "finalize": (
         REQUESTS_WRITE,
         REQUEST_OUTPUTS_WRITE,

@@ -122,6 +122,7 @@ class ExhaustStack(Stack):
             layers=[powertools_layer, shared_layer],
             environment=environment,
             builder=self.builder.function,
+            plan=self.builder.plan_function,
             monitoring=self.monitoring,
         )
         self.pipeline.allow_lifecycle(cancel=self.api.functions["cancel"], delete=self.api.functions["delete"])

@@ -1,4 +1,4 @@
-from exhaust.api import lifecycle as lifecycle_api
+from exhaust.api import cancel_and_delete
 from exhaust.api.http import ApiRequest, api_endpoint
 from exhaust.observability import logger, tracer
 from exhaust.requests.models import JobStatusResponse
@@ -8,4 +8,4 @@ from exhaust.requests.models import JobStatusResponse
 @tracer.capture_lambda_handler
 @api_endpoint("ekstep.analytics.dataset.request.cancel")
 def handler(request: ApiRequest) -> JobStatusResponse:
-    return lifecycle_api.cancel(request)
+    return cancel_and_delete.cancel(request)

@@ -33,6 +33,9 @@ LAMBDA_SYNC_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
 API_GATEWAY_PAYLOAD_MAX_BYTES = 10 * 1024 * 1024
 # API Gateway quotas, "Maximum integration timeout for REST APIs": 50 ms to 29 s (same page as above).
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+# Lambda quotas, "Function timeout": 900 seconds (15 minutes), same page as above. A function still running then is
+# stopped, and Step Functions reports the task as Lambda.Unknown (exhaust.pipeline.errors.FUNCTION_LIMIT_ERROR).
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
 # Lambda quotas, "/tmp directory storage": 512 MB to 10,240 MB, as configured per function. The legacy and export
 # functions build their answer's zip in /tmp with 4 GiB (infra.image_function.EPHEMERAL_STORAGE is made from this;
 # a test keeps them equal); a write past it fails with ENOSPC in AWS, so locally a zip bigger than it fails too.

@@ -11,18 +11,18 @@ from infra.config import StackSettings
 
 from .walk import of_type
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def _section(title: str) -> str:
-    text = README.read_text()
+    text = CONFIGURATION.read_text()
     match = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
-    assert match, f"README has no '## {title}' section"
+    assert match, f"docs/configuration.md has no '## {title}' section"
     return match.group(1)
 
 
 def test_every_setting_is_documented_with_its_context_key_and_environment_variable():
-    section = _section("Configuration")
+    section = _section("Settings")
     for name in StackSettings.model_fields:
         assert f"`{name}`" in section, name
         assert f"`EXHAUST_{name.upper()}`" in section, name

@@ -28,7 +28,7 @@ OPTED: dict[str, object] = {
     "request_retention_days": "0",
 }
 # Functions that read or write the lake's objects (infra/grants.py), and those that only read its marker.
-LAKE_READERS = ("builder", "legacy", "export", "producer", "indexer")
+LAKE_READERS = ("plan", "builder", "legacy", "export", "producer", "indexer")
 MARKER_READERS = ("dataset_get", "dataset_list")
 
 

@@ -173,10 +173,10 @@ class LocalService:
         from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
 
         worker = LocalWorker(get_settings(), self._stopping, map_max_concurrency=map_max_concurrency)
-        from exhaust.api import lifecycle as lifecycle_api  # cancel stops the worker's executions
+        from exhaust.api import cancel_and_delete  # cancel stops the worker's executions
 
         assert worker.workflow is not None
-        lifecycle_api.use_workflow(worker.workflow)
+        cancel_and_delete.use_workflow(worker.workflow)
         self._start_thread("worker", worker.run)
         from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from exhaust.api import requests as request_api
 from exhaust.api.http import ApiRequest
-from exhaust.pipeline.lifecycle import LifecycleService
+from exhaust.pipeline.cancel_and_delete import LifecycleService
 from exhaust.ports import Workflow
 from exhaust.requests.models import JobStatusResponse
 
