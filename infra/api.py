@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration, aws_apigateway, aws_lambda, aws_logs
+from aws_cdk import Duration, RemovalPolicy, aws_apigateway, aws_lambda, aws_logs
 from constructs import Construct
 from exhaust.api import cors
 from exhaust.api.operation import Operation
@@ -110,13 +110,21 @@ class Api(Construct):
         self._storage = storage
         self._layers = layers
         self._environment = environment
-        access_logs = aws_logs.LogGroup(self, "AccessLogs", retention=aws_logs.RetentionDays.THREE_MONTHS)
+        access_logs = aws_logs.LogGroup(
+            self,
+            "AccessLogs",
+            log_group_name=f"/{settings.stack_name}/api-access",
+            retention=aws_logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.rest_api = aws_apigateway.RestApi(
             self,
             "RestApi",
             rest_api_name=f"exhaust-{settings.stage}",
             description="Data exhaust service API",
-            cloud_watch_role=True,
+            # The role API Gateway logs with is one per account and region: setting it is opt-in, as a stack that
+            # sets it replaces the one every other API of the region logs with (docs/deploy.md).
+            cloud_watch_role=settings.api_cloudwatch_role,
             binary_media_types=BINARY_MEDIA_TYPES,
             endpoint_types=[aws_apigateway.EndpointType.REGIONAL],
             deploy_options=aws_apigateway.StageOptions(
@@ -154,6 +162,7 @@ class Api(Construct):
             "ExecutionLogs",
             log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{settings.stage}",
             retention=aws_logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.rest_api.deployment_stage.node.add_dependency(execution_logs)
         # Path parameters are declared required; bodies are validated by the handlers (pydantic), which name

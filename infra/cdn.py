@@ -1,7 +1,9 @@
 """The CDN: CloudFront in front of the public bucket, through Origin Access Control, HTTPS only.
 
 The bucket stays private (block public access); only this distribution may read it (the bucket policy names
-the distribution). The public dataset API answers `https://<domain>/<key>` URLs (EXHAUST_CDN_BASE_URL).
+the distribution). It may also list the bucket: S3 answers a principal without s3:ListBucket 403 for a key that
+does not exist, so a public dataset file not produced yet would read as "forbidden" instead of 404.
+The public dataset API answers `https://<domain>/<key>` URLs (EXHAUST_CDN_BASE_URL).
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ class Cdn(Construct):
             "Distribution",
             comment="exhaust public datasets",
             default_behavior=aws_cloudfront.BehaviorOptions(
-                origin=aws_cloudfront_origins.S3BucketOrigin.with_origin_access_control(bucket),
+                origin=aws_cloudfront_origins.S3BucketOrigin.with_origin_access_control(
+                    bucket, origin_access_levels=[aws_cloudfront.AccessLevel.READ, aws_cloudfront.AccessLevel.LIST]
+                ),
                 viewer_protocol_policy=aws_cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 allowed_methods=aws_cloudfront.AllowedMethods.ALLOW_GET_HEAD,
                 cache_policy=aws_cloudfront.CachePolicy.CACHING_OPTIMIZED,

@@ -6,7 +6,7 @@ Every field is documented in docs/configuration.md, section "Settings" (a test k
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from exhaust.api import cors
 from exhaust.aws_limits import LAMBDA_MAX_MEMORY_MB, NEW_ACCOUNT_LAMBDA_MEMORY_MB
@@ -15,12 +15,18 @@ from exhaust.quotas import concurrency_quota_needed, reserved_concurrency
 from exhaust.settings import MAX_LINK_EXPIRY_SECONDS
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+# Requests running at once when the builder reserves nothing (the runtime's default, exhaust.settings).
+UNRESERVED_RUNNING_TOTAL = 10
+
 
 class StackSettings(BaseModel):
     # Names the stack (exhaust-<stage>) and the API stage, so several stacks can live in one account.
     stage: str = Field(default="dev", pattern=r"^[a-z][a-z0-9-]{1,20}$")
     # An existing lake bucket to read; a new (empty) one is created when this is empty.
     lake_bucket_name: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    # The KMS key of an existing lake bucket encrypted with SSE-KMS (key ARN): its readers get kms:Decrypt on it, the
+    # indexer also kms:GenerateDataKey (it writes the derived tables). Empty: the lake uses S3-managed keys.
+    lake_kms_key_arn: str = Field(default="", pattern=r"^$|^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
     # Where the lake's Parquet tables live inside the lake bucket.
     lake_prefix: str = Field(default="lake/", pattern=r"^$|^[A-Za-z0-9!_.*'()/-]*/$")
     # Request outputs (requests/...) expire after this many days (S3 lifecycle rule).
@@ -38,9 +44,26 @@ class StackSettings(BaseModel):
     # Concurrency reserved for the builder: guaranteed to it, and its cap (at least map_max_concurrency). 0 reserves
     # nothing for any function, for accounts whose concurrency quota is still below 1,000 (docs/deploy.md).
     builder_reserved_concurrency: int = Field(default=100, ge=0)
+    # Requests running at once across channels (the dispatcher's global cap). 0 derives it from the builder's
+    # reservation (builder_reserved_concurrency // map_max_concurrency, or 10 without a reservation); a value whose
+    # builders (x map_max_concurrency) exceed the reservation is refused: they would be throttled for ever.
+    max_running_total: int = Field(default=0, ge=0)
+    # A finished (SUCCESS or FAILED) request's item is deleted by DynamoDB TTL this many days after it ended; list and
+    # search stop showing it (docs/dynamodb.md). 0 keeps requests for ever.
+    request_retention_days: int = Field(default=365, ge=0, le=36_500)
     # API Gateway stage throttling: steady requests per second and burst, across all callers.
     api_rate_limit: int = Field(default=50, ge=1, le=10_000)
     api_burst_limit: int = Field(default=100, ge=1, le=5_000)
+    # Where the zip functions get Powertools, pydantic and the X-Ray SDK: "bundled" installs the lock's pins into a
+    # layer of the stack's own (any region); "public" uses the official Powertools layer through its public SSM
+    # parameter, published in Powertools' regions only (docs/deploy.md, "Supported regions").
+    powertools_layer: Literal["bundled", "public"] = "bundled"
+    # Set the region's API Gateway CloudWatch role (an account-wide setting, one per region: a stack that sets it
+    # replaces whatever was there). Off: the API logs through the role the account already has (docs/deploy.md).
+    api_cloudwatch_role: bool = False
+    # Keep the data when the stack is deleted: tables, buckets, KMS keys, the callback secret (default). False deletes
+    # them with the stack, buckets emptied first: for throw-away stages only. Log groups always go with the stack.
+    retain: bool = True
     # Alarm notifications go to this address (SNS e-mail subscription, confirmed by e-mail) when set.
     alarm_email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
     # The indexer Lambda's memory: a new account's limit by default; more only where the account allows it.
@@ -70,6 +93,13 @@ class StackSettings(BaseModel):
                 f"builder_reserved_concurrency: {reserved} is below map_max_concurrency ({self.map_max_concurrency}): "
                 "one request's builders would throttle each other; use 0 (no reservation) or at least that"
             )
+        if self.max_running_total and reserved and self.max_running_total * self.map_max_concurrency > reserved:
+            raise ValueError(
+                f"max_running_total: {self.max_running_total} requests x map_max_concurrency "
+                f"{self.map_max_concurrency} = {self.max_running_total * self.map_max_concurrency} builders, over "
+                f"builder_reserved_concurrency ({reserved}): builders beyond the reservation are throttled for ever; "
+                f"use at most {reserved // self.map_max_concurrency}, 0 to derive it, or raise the reservation"
+            )
         return self
 
     @model_validator(mode="after")
@@ -93,6 +123,14 @@ class StackSettings(BaseModel):
     def concurrency_quota_needed(self) -> int:
         """The account's Lambda concurrency quota the reservations need (docs/deploy.md, account limits)."""
         return concurrency_quota_needed(self.reserved_concurrency)
+
+    @property
+    def running_total(self) -> int:
+        """The dispatcher's cap on running requests: the setting, or what the builder's reservation affords."""
+        if self.max_running_total:
+            return self.max_running_total
+        reserved = self.builder_reserved_concurrency
+        return reserved // self.map_max_concurrency if reserved else UNRESERVED_RUNNING_TOTAL
 
     @classmethod
     def from_sources(cls, context: dict[str, Any], environ: dict[str, str] | None = None) -> StackSettings:

@@ -310,9 +310,30 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
     return [aws_iam.PolicyStatement(actions=["kms:Decrypt"], resources=[storage.secrets_key.key_arn])]
 
 
+# What an SSE-KMS object needs of its key: reading it, Decrypt; writing it, GenerateDataKey (and Decrypt, for the
+# parts of a multipart upload) (Amazon S3 User Guide, "Using server-side encryption with AWS KMS keys").
+_LAKE_KEY_READ = ["kms:Decrypt"]
+_LAKE_KEY_WRITE = ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def lake_key_statements(grant: Grant, storage: Storage) -> list[aws_iam.PolicyStatement]:
+    """kms actions on the lake's own key (setting lake_kms_key_arn) for a grant that reads or writes lake objects."""
+    if not storage.lake_key_arn:
+        return []
+    if isinstance(grant, WriteDerivedTables):
+        actions = _LAKE_KEY_WRITE
+    elif isinstance(grant, ReadLakeMarker) or (
+        isinstance(grant, Objects) and grant.bucket == resources.LAKE_BUCKET.name and grant.read
+    ):
+        actions = _LAKE_KEY_READ
+    else:
+        return []
+    return [aws_iam.PolicyStatement(actions=actions, resources=[storage.lake_key_arn])]
+
+
 def apply_grants(function: aws_lambda.Function, grants: Iterable[Grant], storage: Storage) -> None:
     role = function.role
     assert role is not None
     for grant in grants:
-        for statement in statements(grant, storage, role):
+        for statement in [*statements(grant, storage, role), *lake_key_statements(grant, storage)]:
             role.add_to_principal_policy(statement)

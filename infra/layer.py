@@ -1,7 +1,9 @@
-"""Stage the shared package as a Lambda layer directory at synth time, without Docker.
+"""Stage the Lambda layers at synth time, without Docker: the shared package, and its dependencies.
 
-The layer holds only our pure-Python package; pydantic, fastjsonschema and the X-Ray SDK come with the
-official Powertools layer, and boto3 with the Lambda runtime (docs/decisions.md).
+The package layer holds only our pure-Python package. Its dependencies (Powertools, pydantic, fastjsonschema, the
+X-Ray SDK) are a layer of our own too, installed from the lock's pins as arm64 wheels for the runtime's Python
+(`stage_dependencies`), unless the stack uses the official Powertools layer instead (setting `powertools_layer`);
+boto3 comes with the Lambda runtime (docs/decisions.md).
 
 It ships bytecode compiled by the runtime's Python: Lambda's code is read-only, so a module without a valid
 `.pyc` is compiled from source at every cold start and the result thrown away (about 50-60 ms of each handler's
@@ -15,8 +17,10 @@ import functools
 import glob
 import hashlib
 import os
+import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -30,6 +34,35 @@ RUNTIME_PYTHON = "3.12"
 LAYER_MOUNT = "/opt/python"
 # An interpreter of the runtime's version, when it is not `python3.12` on PATH or under pyenv.
 LAYER_PYTHON_VARIABLE = "EXHAUST_LAYER_PYTHON"
+LOCK_FILE = REPO_ROOT / "requirements.lock"
+# What the zip functions import besides our package and boto3 (the runtime's): Powertools with its tracer, and
+# pydantic and fastjsonschema with what they need. Each is installed at the version the lock pins.
+LAYER_DEPENDENCIES = (
+    "aws-lambda-powertools",
+    "aws-xray-sdk",
+    "wrapt",
+    "jmespath",
+    "pydantic",
+    "pydantic-core",
+    "annotated-types",
+    "typing-extensions",
+    "typing-inspection",
+    "fastjsonschema",
+)
+# Lambda's arm64 (Graviton) Linux, as uv names the wheel platform.
+WHEEL_PLATFORM = "aarch64-manylinux2014"
+
+
+class LayerDependenciesUnavailable(RuntimeError):
+    """The dependencies layer could not be installed (no network and no cached wheels, or no uv)."""
+
+
+def locked_version(distribution: str, lock_file: Path = LOCK_FILE) -> str:
+    """The version requirements.lock pins for a distribution (the one the tests ran with)."""
+    found = re.search(rf"^{re.escape(distribution)}(?:\[[^\]]*\])?==([^\s;]+)", lock_file.read_text(), re.MULTILINE)
+    if found is None:
+        raise ValueError(f"{lock_file.name} pins no {distribution}")
+    return found.group(1)
 
 
 @functools.cache
@@ -104,3 +137,59 @@ def layer_has_bytecode(layer: Path) -> bool:
 def asset_hash(layer: Path) -> str:
     """The layer asset's hash: its directory name, the digest of its sources (not of the `.pyc` bytes)."""
     return layer.name
+
+
+def dependency_pins(lock_file: Path = LOCK_FILE) -> list[str]:
+    return [f"{name}=={locked_version(name, lock_file)}" for name in LAYER_DEPENDENCIES]
+
+
+def _installer() -> str:
+    """uv (a dev dependency): beside this interpreter, else on PATH."""
+    beside = Path(sys.executable).with_name("uv")
+    found = str(beside) if beside.is_file() else shutil.which("uv")
+    if found is None:
+        raise LayerDependenciesUnavailable(
+            "uv is not installed (make install); or deploy with -c powertools_layer=public"
+        )
+    return found
+
+
+def stage_dependencies(build_dir: Path | None = None, python: str | None = None, lock_file: Path = LOCK_FILE) -> Path:
+    """The layer's dependencies, installed as Lambda's arm64 wheels for the runtime's Python, under
+    <build_dir>/<digest of the pins>/python: staged once per lock, then reused (a synth needs no network after).
+
+    With `python` (the runtime's interpreter) they carry bytecode, as the package layer does.
+    """
+    build_dir = build_dir or REPO_ROOT / ".build" / "layer-dependencies"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    pins = dependency_pins(lock_file)
+    identity = f"{WHEEL_PLATFORM} {RUNTIME_PYTHON} {'bytecode' if python else 'sources only'}\0" + "\0".join(pins)
+    target = build_dir / hashlib.sha256(identity.encode()).hexdigest()[:16]
+    if target.exists():
+        return target
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
+    command = [_installer(), "pip", "install", "--no-deps", "--only-binary", ":all:", "--quiet"]
+    command += ["--python-platform", WHEEL_PLATFORM, "--python-version", RUNTIME_PYTHON]
+    try:
+        answer = subprocess.run(  # noqa: S603 - uv with the lock's pins
+            [*command, "--target", str(staging / "python"), *pins],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if answer.returncode != 0:
+            raise LayerDependenciesUnavailable(
+                f"could not install the layer's dependencies ({', '.join(pins)}) as {WHEEL_PLATFORM} wheels for "
+                f"Python {RUNTIME_PYTHON}: {answer.stderr.strip()[-500:]}\n"
+                "A first synth needs PyPI (later ones use the staged copy); or deploy with "
+                "-c powertools_layer=public (the official Powertools layer, docs/deploy.md)"
+            )
+        if python:
+            compile_bytecode(staging / "python", python)
+        staging.rename(target)
+    except OSError:  # staged by a concurrent synth meanwhile: the same pins
+        pass
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return target

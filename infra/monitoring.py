@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from aws_cdk import (
     Duration,
+    RemovalPolicy,
     Stack,
     aws_apigateway,
     aws_cloudwatch,
@@ -57,7 +58,14 @@ class Monitoring(Construct):
         super().__init__(scope, construct_id)
         # CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key: it needs a key whose
         # policy lets cloudwatch.amazonaws.com use it.
-        key = aws_kms.Key(self, "AlarmsKey", enable_key_rotation=True, description="Encrypts the exhaust alarm topic")
+        # It encrypts nothing but the topic's messages, deleted with the stack: so is the key (after KMS's wait).
+        key = aws_kms.Key(
+            self,
+            "AlarmsKey",
+            enable_key_rotation=True,
+            description="Encrypts the exhaust alarm topic",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         key.add_to_resource_policy(
             aws_iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],

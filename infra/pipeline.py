@@ -67,7 +67,7 @@ class ExhaustWorkflow(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._bus = aws_events.EventBus.from_event_bus_name(self, "EventBus", DEFAULT_EVENT_BUS)
-        self.callback_secret = self._callback_secret()
+        self.callback_secret = self._callback_secret(settings.retain)
         self._notify_environment = {
             "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
             "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
@@ -119,7 +119,7 @@ class ExhaustWorkflow(Construct):
         self._outputs()
         self._watch(monitoring, plan, builder, storage)
 
-    def _callback_secret(self) -> aws_secretsmanager.Secret:
+    def _callback_secret(self, retain: bool) -> aws_secretsmanager.Secret:
         secret = aws_secretsmanager.Secret(
             self,
             "CallbackSecret",
@@ -128,7 +128,7 @@ class ExhaustWorkflow(Construct):
                 password_length=48, exclude_punctuation=True
             ),
             # Partners verify callbacks with it: kept, as the tables are, when the stack is deleted or replaced.
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         acknowledge(
             secret,

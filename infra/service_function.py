@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, Stack, aws_iam, aws_lambda, aws_logs
+from aws_cdk import Duration, RemovalPolicy, Stack, aws_iam, aws_lambda, aws_logs
 from constructs import Construct
 from exhaust.aws_limits import API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS
 from exhaust.resources import FUNCTION_ENVIRONMENT
 
-from infra.layer import REPO_ROOT
+from infra.layer import REPO_ROOT, locked_version
 from infra.nag import acknowledge
 
 RUNTIME = aws_lambda.Runtime.PYTHON_3_12
@@ -23,20 +21,12 @@ API_GATEWAY_INTEGRATION_TIMEOUT = Duration.seconds(API_GATEWAY_INTEGRATION_TIMEO
 # API functions stop well before it: a cold container image's init (not counted in the function timeout) and the
 # gateway's own hop fit in the 5 s left, so a timed-out handler still reaches the caller as the envelope's 5xx.
 API_FUNCTION_TIMEOUT = Duration.seconds(24)
-LOCK_FILE = REPO_ROOT / "requirements.lock"
 POWERTOOLS_DISTRIBUTION = "aws-lambda-powertools"
 
 
-def locked_version(distribution: str, lock_file: Path = LOCK_FILE) -> str:
-    """The version requirements.lock pins for a distribution (the one the tests ran with)."""
-    found = re.search(rf"^{re.escape(distribution)}(?:\[[^\]]*\])?==([^\s;]+)", lock_file.read_text(), re.MULTILINE)
-    if found is None:
-        raise ValueError(f"{lock_file.name} pins no {distribution}")
-    return found.group(1)
-
-
 def powertools_layer_parameter() -> str:
-    """The public SSM parameter naming the official Powertools layer of exactly that release, in any region.
+    """The public SSM parameter naming the official Powertools layer of exactly that release (setting
+    `powertools_layer=public`), in the regions Powertools publishes it.
 
     Powertools publishes /aws/service/powertools/python/<arch>/<python>/<version> for each release (and `latest`,
     which would deploy whatever is newest); the version is the lock's, so production runs what the tests ran.
@@ -107,10 +97,15 @@ def acknowledge_runtime(function: aws_lambda.Function) -> None:
     acknowledge(
         function,
         "AwsSolutions-L1",
-        "python3.12 is pinned on purpose: the official Powertools layer (SSM parameter for python3.12/arm64, "
-        "at the locked release) "
-        "and the local Python 3.11 toolchain set it; runtime upgrades are a deliberate, tested change.",
+        "python3.12 is pinned on purpose: the dependencies layer (arm64 wheels for python3.12 at the locked "
+        "releases, or the official Powertools layer of that runtime) and the local Python 3.11 toolchain set it; "
+        "runtime upgrades are a deliberate, tested change.",
     )
+
+
+def function_log_group_name(stack_name: str, function: str) -> str:
+    """Where a function logs: /<stack>/<function folder>, e.g. /exhaust-prod/builder (the runbook's names)."""
+    return f"/{stack_name}/{function}"
 
 
 def common_props(
@@ -118,7 +113,14 @@ def common_props(
 ) -> dict[str, Any]:
     """What every function of the service shares, zip or image: its log group and role, Graviton, JSON logs, the
     Powertools variables and a description naming its folder."""
-    log_group = aws_logs.LogGroup(scope, f"{construct_id}Logs", retention=aws_logs.RetentionDays.ONE_MONTH)
+    log_group = aws_logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        log_group_name=function_log_group_name(Stack.of(scope).stack_name, function),
+        retention=aws_logs.RetentionDays.ONE_MONTH,
+        # Named, so deleted with the stack: a kept group would block the next deploy of the stage.
+        removal_policy=RemovalPolicy.DESTROY,
+    )
     return {
         "architecture": ARCHITECTURE,
         "role": function_role(scope, f"{construct_id}Role", log_group),

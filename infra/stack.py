@@ -18,12 +18,13 @@ from infra.layer import (
     asset_hash,
     layer_has_bytecode,
     runtime_python,
+    stage_dependencies,
     stage_layer,
 )
 from infra.monitoring import Monitoring
 from infra.pipeline import ExhaustWorkflow
 from infra.scheduler import Scheduler
-from infra.service_function import RUNTIME, ServiceFunction, powertools_layer_parameter
+from infra.service_function import ARCHITECTURE, RUNTIME, ServiceFunction, powertools_layer_parameter
 from infra.storage import Storage
 
 PROJECT = "exhaust"
@@ -51,6 +52,27 @@ def shared_package_layer(scope: Construct) -> aws_lambda.LayerVersion:
     return layer
 
 
+def dependencies_layer(scope: Construct, settings: StackSettings) -> aws_lambda.ILayerVersion:
+    """Powertools, pydantic and the X-Ray SDK: a layer of our own from the lock (default), or the official one."""
+    if settings.powertools_layer == "public":
+        return aws_lambda.LayerVersion.from_layer_version_arn(
+            scope,
+            "PowertoolsLayer",
+            aws_ssm.StringParameter.value_for_string_parameter(scope, powertools_layer_parameter()),
+        )
+    layer_dir = stage_dependencies(python=runtime_python())
+    return aws_lambda.LayerVersion(
+        scope,
+        "DependenciesLayer",
+        code=aws_lambda.Code.from_asset(
+            str(layer_dir), asset_hash=layer_dir.name, asset_hash_type=AssetHashType.CUSTOM
+        ),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        description="exhaust dependencies: Powertools, pydantic, fastjsonschema, X-Ray SDK (requirements.lock)",
+    )
+
+
 class ExhaustStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -64,16 +86,14 @@ class ExhaustStack(Stack):
         self.cdn = Cdn(self, "Cdn", bucket=storage.public_bucket, log_bucket=storage.access_logs)
 
         shared_layer = shared_package_layer(self)
-        powertools_layer = aws_lambda.LayerVersion.from_layer_version_arn(
-            self,
-            "PowertoolsLayer",
-            aws_ssm.StringParameter.value_for_string_parameter(self, powertools_layer_parameter()),
-        )
+        powertools_layer = dependencies_layer(self, settings)
         environment = {
             **storage.environment(),
             "EXHAUST_LINK_EXPIRY_SECONDS": str(settings.link_expiry_minutes * 60),
             "EXHAUST_MAX_OPEN_REQUESTS_PER_CHANNEL": str(settings.max_open_requests_per_channel),
             "EXHAUST_MAX_RUNNING_PER_CHANNEL": str(settings.max_running_per_channel),
+            "EXHAUST_MAX_RUNNING_TOTAL": str(settings.running_total),
+            "EXHAUST_REQUEST_RETENTION_DAYS": str(settings.request_retention_days),
             "EXHAUST_OUTPUT_RETENTION_DAYS": str(settings.output_retention_days),
             "EXHAUST_BATCH_EXPIRY_DAYS": str(settings.batch_expiry_days),
             "EXHAUST_CORS_ALLOWED_ORIGINS": settings.cors_allowed_origins,

@@ -19,12 +19,16 @@ def _attribute(name: str) -> aws_dynamodb.Attribute:
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings) -> None:
         super().__init__(scope, construct_id)
+        # The data (tables, buckets, their keys) outlives the stack unless the settings say otherwise (`retain`).
+        self.removal = RemovalPolicy.RETAIN if settings.retain else RemovalPolicy.DESTROY
+        # Buckets the stack deletes are emptied first (CDK's auto-delete custom resource), or the delete would fail.
+        self._auto_delete = not settings.retain
         self.key = aws_kms.Key(
             self,
             "DataKey",
             enable_key_rotation=True,
             description="Encrypts the service's tables at rest",
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self.removal,
         )
         # Partners' encryption keys get a key of their own, so that reading the requests table (every request
         # function may) does not also allow decrypting them: only the builder holds kms:Decrypt on this one.
@@ -33,7 +37,7 @@ class Storage(Construct):
             "SecretsKey",
             enable_key_rotation=True,
             description="Encrypts partners' encryptionKey values stored with their requests",
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self.removal,
         )
         self.tables = {spec.name: self._table(spec) for spec in resources.TABLES}
 
@@ -46,6 +50,8 @@ class Storage(Construct):
             lifecycle_rules=[aws_s3.LifecycleRule(expiration=Duration.days(90))],
             # CloudFront standard logging writes with an ACL grant, which needs ACLs enabled.
             object_ownership=aws_s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=self.removal,
+            auto_delete_objects=self._auto_delete,
         )
         self.exhaust_bucket = self._bucket(
             "ExhaustBucket",
@@ -69,6 +75,8 @@ class Storage(Construct):
                 aws_s3.LifecycleRule(id="abort-multipart", abort_incomplete_multipart_upload_after=Duration.days(1)),
             ],
         )
+        # The key of an existing SSE-KMS lake (its ARN), granted to the lake's readers (infra/grants.py).
+        self.lake_key_arn = settings.lake_kms_key_arn
         if settings.lake_bucket_name:
             self.lake_bucket = aws_s3.Bucket.from_bucket_name(self, "LakeBucket", settings.lake_bucket_name)
         else:
@@ -114,13 +122,15 @@ class Storage(Construct):
             time_to_live_attribute=spec.ttl_attribute,
             encryption=aws_dynamodb.TableEncryption.CUSTOMER_MANAGED,
             encryption_key=self.key,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self.removal,
         )
         for index in spec.indexes:
             table.add_global_secondary_index(
                 index_name=index.name,
                 partition_key=_attribute(index.partition_key),
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
+                projection_type=aws_dynamodb.ProjectionType(index.projection_type),
+                non_key_attributes=list(index.projected) or None,
             )
         return table
 
@@ -134,7 +144,8 @@ class Storage(Construct):
             versioned=False,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix=f"{construct_id}/",
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=self.removal,
+            auto_delete_objects=self._auto_delete,
             **kwargs,  # type: ignore[arg-type]
         )
 

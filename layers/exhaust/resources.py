@@ -13,9 +13,18 @@ from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS, NEW_ACCOUNT_LAMBDA_ME
 
 @dataclass(frozen=True)
 class IndexSpec:
+    """A global secondary index. It holds the keys and `projected`, the attributes its queries filter on (none:
+    keys only); a query that answers whole requests reads them from the table by key (RequestStore). So a write that
+    changes none of these, like a builder's per-batch counters, costs no index write."""
+
     name: str
     partition_key: str
     sort_key: str | None = None
+    projected: tuple[str, ...] = ()
+
+    @property
+    def projection_type(self) -> str:
+        return "INCLUDE" if self.projected else "KEYS_ONLY"
 
 
 # Key attributes stored as numbers (epoch milliseconds); every other key attribute is a string.
@@ -52,17 +61,22 @@ class QueueSpec:
 
 
 # Exhaust requests. Access patterns (docs/dynamodb.md): read by requestId, list by channel+tag, search by
-# channel / status / dataset, each newest first on `submittedAt`. The builders' per-batch records live here too,
-# expired by TTL (requests never carry `expiresAt`).
+# channel / status / dataset, each newest first on `submittedAt`; each index projects what its queries filter on
+# (exhaust.requests.store). The builders' per-batch records live here too, expired by TTL, as are finished requests
+# after the retention setting (`expiresAt`).
 REQUESTS_TABLE = TableSpec(
     name="requests",
     env_var="EXHAUST_REQUESTS_TABLE",
     partition_key="requestId",
     indexes=(
+        # list by tag: nothing but the keys.
         IndexSpec("by-tag", "tagKey", "submittedAt"),
-        IndexSpec("by-channel", "channel", "submittedAt"),
-        IndexSpec("by-status", "status", "submittedAt"),
-        IndexSpec("by-dataset", "dataset", "submittedAt"),
+        # search with a channel: the other filters.
+        IndexSpec("by-channel", "channel", "submittedAt", projected=("status", "dataset")),
+        # search by status, the dispatcher's counts (channel), open requests of a dataset, the sweeper's notices.
+        IndexSpec("by-status", "status", "submittedAt", projected=("channel", "dataset", "outbox")),
+        # search by dataset (admins, across channels).
+        IndexSpec("by-dataset", "dataset", "submittedAt", projected=("channel", "status")),
     ),
     ttl_attribute="expiresAt",
 )

@@ -46,6 +46,8 @@ class RuntimeSettings(BaseModel):
     # concurrency, so Lambda throttling is the exception (docs/pipeline.md, "Faults and recovery").
     max_running_total: int = Field(default=10, ge=1)
     output_retention_days: int = Field(default=30, ge=1)
+    # Finished requests' items expire (DynamoDB TTL) this many days after they ended; 0 keeps them (infra/config.py).
+    request_retention_days: int = Field(default=365, ge=0)
     # A batch whose end date lies further back than this is expired: its learners' data is no longer exported.
     batch_expiry_days: int = Field(default=365, ge=1)
     callback_secret: str = ""

@@ -121,28 +121,6 @@ def test_every_taggable_resource_carries_project_and_stage(resources):
     assert not untagged, untagged
 
 
-def _locked(distribution: str) -> str:
-    (version,) = re.findall(rf"^{distribution}==(\S+)$", (REPO_ROOT / "requirements.lock").read_text(), re.MULTILINE)
-    return version
-
-
-def test_the_powertools_layer_is_the_release_the_lock_pins(synthesis):
-    template = synthesis.template_json()
-    layer_parameters = {
-        name: p["Default"]
-        for name, p in template["Parameters"].items()
-        if "/aws/service/powertools/" in str(p.get("Default"))
-    }
-    assert list(layer_parameters.values()) == [
-        f"/aws/service/powertools/python/arm64/python3.12/{_locked('aws-lambda-powertools')}"
-    ]
-    functions = of_type(template["Resources"], "AWS::Lambda::Function").values()
-    zipped = [f["Properties"] for f in functions if f["Properties"].get("PackageType") != "Image"]
-    assert zipped
-    (parameter,) = layer_parameters
-    assert all({"Ref": parameter} in f["Layers"] for f in zipped)
-
-
 def _reserved(resources) -> dict[str, int]:
     return {
         logical_id: f["Properties"]["ReservedConcurrentExecutions"]

@@ -38,7 +38,8 @@ def test_only_the_distribution_may_read_the_public_bucket(resources):
     (statements,) = policies
     (grant,) = [s for s in statements if s["Effect"] == "Allow"]
     assert grant["Principal"] == {"Service": "cloudfront.amazonaws.com"}
-    assert grant["Action"] == "s3:GetObject"
+    # Reading, and listing so that a key not produced yet answers 404 rather than 403 (issue 27 item 5).
+    assert grant["Action"] == ["s3:GetObject", "s3:ListBucket"]
     assert "AWS:SourceArn" in grant["Condition"]["StringEquals"]
 
 

@@ -1,4 +1,5 @@
-"""`exhaust lake generate` writes the synthetic lake; `exhaust lake index` rewrites its derived tables."""
+"""`exhaust lake generate` writes the synthetic lake; `exhaust lake index` rewrites its derived tables; `exhaust lake
+check` validates a lake against the contract."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import sys
 import time
 from typing import Any
+
+from exhaust.lake.sunbird_arguments import add_sunbird_load_arguments
 
 # Spelled out so that `exhaust --help` does not load pyarrow; a unit test keeps them equal to the generator's.
 SCALE_NAMES = ("tiny", "small", "medium", "large", "answers")
@@ -79,8 +82,27 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace) -> int:
+    from exhaust.lake.check import check_lake, lines
+
+    report = check_lake(args.lake, full=args.full)
+    for line in lines(report):
+        print(line)
+    return 0 if report.ok else 1
+
+
+def _load_sunbird(args: argparse.Namespace) -> int:
+    from exhaust.lake.sunbird_load import local_session, run
+
+    spark = local_session(args.cores)
+    try:
+        return run(spark, args)
+    finally:
+        spark.stop()
+
+
 def register(commands: Any) -> None:
-    """Add `lake generate` and `lake index` to the `exhaust` command's subparsers."""
+    """Add `lake generate`, `lake index` and `lake check` to the `exhaust` command's subparsers."""
     lake = commands.add_parser("lake", help="the data lake the builders read")
     actions = lake.add_subparsers(dest="lake_command", required=True)
     generate = actions.add_parser(
@@ -117,3 +139,24 @@ def register(commands: Any) -> None:
     index.add_argument("--part-rows", type=int, default=PART_ROWS, help=f"rows per part file ({PART_ROWS:,})")
     index.add_argument("--cores", type=int, help="Spark's local cores (default: every core)")
     index.set_defaults(run=_index)
+    check = actions.add_parser(
+        "check",
+        help="validate every table of a lake against the contract",
+        description="Check every table against the lake contract (docs/lake.md): columns and types, non-null "
+        "columns, sort order, row groups and their statistics, and the completeness marker. Prints each violation "
+        "with its table, column and first offending row; exits 1 on any. Reads footers and each file's first and "
+        "last row group unless --full.",
+    )
+    check.add_argument("--lake", required=True, help="the lake root: a directory or s3://bucket/prefix")
+    check.add_argument("--full", action="store_true", help="read every row group, not a sample")
+    check.set_defaults(run=_check)
+    load = actions.add_parser(
+        "load-sunbird",
+        help="load a Sunbird export (Parquet or CSV) into the lake with Spark",
+        description="Map a Sunbird export's course_batch, user_enrolments, user, user_consent and "
+        "assessment_aggregator tables to the lake's tables with Spark in local mode (docs/lake.md, Loading from "
+        "Sunbird); then run `exhaust lake check` and `exhaust lake index`. Needs the `spark` extra and Java 17.",
+    )
+    add_sunbird_load_arguments(load)
+    load.add_argument("--cores", type=int, help="Spark's local cores (default: all)")
+    load.set_defaults(run=_load_sunbird)

@@ -24,7 +24,10 @@ def _create_table(dynamodb: Any, name: str, spec: TableSpec) -> None:
         if index.sort_key:
             attributes.add(index.sort_key)
             index_keys.append({"AttributeName": index.sort_key, "KeyType": "RANGE"})
-        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": {"ProjectionType": "ALL"}})
+        projection: dict[str, Any] = {"ProjectionType": index.projection_type}
+        if index.projected:
+            projection["NonKeyAttributes"] = list(index.projected)
+        indexes.append({"IndexName": index.name, "KeySchema": index_keys, "Projection": projection})
     arguments: dict[str, Any] = {
         "TableName": name,
         "KeySchema": key_schema,

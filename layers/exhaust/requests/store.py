@@ -18,7 +18,7 @@ from exhaust.aws import condition_key as Key
 from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
 from exhaust.errors import BadRequest, PayloadTooLarge
 from exhaust.ports import ConcurrentUpdate, LimitReached, NotOwned
-from exhaust.requests.models import OPEN_STATUSES, REQUEST_ID, ExhaustRequest, OutputFile, Status
+from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, REQUEST_ID, ExhaustRequest, OutputFile, Status
 from exhaust.settings import get_settings
 
 # Search's indexes, most selective first, and their partition attributes (docs/dynamodb.md).
@@ -42,6 +42,12 @@ def counter_key(channel: str) -> dict[str, str]:
 BATCH_RECORD_PREFIX = "#batch#"
 # Far beyond the longest a submission stays open (3 attempts of at most 12 hours, deferrals of minutes).
 BATCH_RECORD_RETENTION_SECONDS = 7 * 86_400
+
+
+# BatchGetItem reads at most 100 keys per call (DynamoDB API Reference, BatchGetItem).
+BATCH_GET_MAX_KEYS = 100
+# The table's TTL attribute (epoch seconds): batch records, and finished requests after their retention.
+EXPIRES_AT = "expiresAt"
 
 
 # Builders finishing at the same moment all update the request item: DynamoDB cancels a transaction that meets
@@ -87,6 +93,7 @@ def to_item(request: ExhaustRequest) -> dict[str, Any]:
 def from_item(item: dict[str, Any]) -> ExhaustRequest:
     plain = _plain(item)
     plain.pop("tagKey", None)
+    plain.pop(EXPIRES_AT, None)
     plain["datasetConfig"] = json.loads(plain["datasetConfig"])
     if isinstance(plain.get("files"), str):  # items written before hold a list of maps
         plain["files"] = json.loads(plain["files"])
@@ -139,8 +146,37 @@ def _decode_start_key(
 
 
 class RequestStore:
-    def __init__(self, table_name: str | None = None):
-        self.table = aws.resource("dynamodb").Table(table_name or get_settings().requests_table)
+    """The requests table. Its indexes hold only the attributes their queries filter on (exhaust.resources), so the
+    queries that answer whole requests read the index for keys, then the items by key (`_whole_items`)."""
+
+    def __init__(self, table_name: str | None = None, retention_days: int | None = None):
+        self._dynamodb = aws.resource("dynamodb")
+        self.table = self._dynamodb.Table(table_name or get_settings().requests_table)
+        # Finished requests expire (TTL) this many days after they ended; 0: never.
+        self.retention_days = get_settings().request_retention_days if retention_days is None else retention_days
+
+    def _item(self, request: ExhaustRequest) -> dict[str, Any]:
+        """The request's item; a finished one carries its expiry when requests are retained for a while only."""
+        item = to_item(request)
+        if self.retention_days and request.status in FINISHED_STATUSES:
+            ended_ms = request.completedAt or request.updatedAt
+            item[EXPIRES_AT] = ended_ms // 1000 + self.retention_days * 86_400
+        return item
+
+    def _whole_items(self, index_items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The table's items behind some index entries, in their order (one deleted meanwhile is left out)."""
+        keys = list(dict.fromkeys(item["requestId"] for item in index_items))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(keys), BATCH_GET_MAX_KEYS):
+            wanted: dict[str, Any] = {
+                self.table.name: {"Keys": [{"requestId": key} for key in keys[start : start + BATCH_GET_MAX_KEYS]]}
+            }
+            while wanted:
+                answer = self._dynamodb.batch_get_item(RequestItems=wanted)
+                for item in answer.get("Responses", {}).get(self.table.name, []):
+                    found[item["requestId"]] = item
+                wanted = answer.get("UnprocessedKeys") or {}
+        return [found[key] for key in keys if key in found]
 
     def get(self, request_id: str) -> ExhaustRequest | None:
         item = self.table.get_item(Key={"requestId": request_id}, ConsistentRead=True).get("Item")
@@ -152,7 +188,7 @@ class RequestStore:
         An open request is counted on its channel's counter in the same transaction; with `open_limit`, a channel
         already at the limit stores nothing and raises LimitReached.
         """
-        item = to_item(request)
+        item = self._item(request)
         if request.status not in OPEN_STATUSES:
             try:
                 self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(requestId)")
@@ -172,7 +208,7 @@ class RequestStore:
         after; the version condition lets exactly one of the two succeed.
         """
         updated = request.model_copy(update={"version": expected_version + 1})
-        item = to_item(updated)
+        item = self._item(updated)
         channel = updated.channel
         if updated.status in OPEN_STATUSES:
             written = self._write_if(item, expected_version, was_open=True) or self._write_transition(
@@ -330,16 +366,17 @@ class RequestStore:
         if start:
             arguments["ExclusiveStartKey"] = start
         page = self.table.query(**arguments)
-        return [from_item(item) for item in page.get("Items", [])], encode_cursor(page.get("LastEvaluatedKey"))
+        items = self._whole_items(page.get("Items", []))
+        return [from_item(item) for item in items], encode_cursor(page.get("LastEvaluatedKey"))
 
     def _query_all(self, arguments: dict[str, Any]) -> list[ExhaustRequest]:
-        """Every item of a query, page after page."""
-        found: list[ExhaustRequest] = []
+        """The requests of every entry a query of an index finds, page after page."""
+        entries: list[dict[str, Any]] = []
         while True:
             page = self.table.query(**arguments)
-            found.extend(from_item(item) for item in page.get("Items", []))
+            entries.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                return found
+                return [from_item(item) for item in self._whole_items(entries)]
             arguments = {**arguments, "ExclusiveStartKey": page["LastEvaluatedKey"]}
 
     def open_of(self, channel: str, dataset: str) -> list[ExhaustRequest]:
@@ -372,11 +409,15 @@ class RequestStore:
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def in_status(self, status: Status, updated_before: int | None = None) -> list[ExhaustRequest]:
-        """Every request in `status`, optionally only those not updated since `updated_before` (epoch ms)."""
+        """Every request in `status`, optionally only those not updated since `updated_before` (epoch ms).
+
+        The index does not hold updatedAt (every batch a builder records changes it): the requests are filtered once
+        read, which costs little as the sweeper asks only for open ones, few by the per-channel limit."""
         arguments: dict[str, Any] = {"IndexName": "by-status", "KeyConditionExpression": Key("status").eq(status.value)}
-        if updated_before is not None:
-            arguments["FilterExpression"] = Attr("updatedAt").lt(updated_before)
-        return self._query_all(arguments)
+        found = self._query_all(arguments)
+        if updated_before is None:
+            return found
+        return [request for request in found if request.updatedAt < updated_before]
 
     def with_pending_notices(self, status: Status, submitted_after: int) -> list[ExhaustRequest]:
         """Requests in `status`, submitted after `submitted_after` (epoch ms), whose outbox is not empty."""
@@ -441,7 +482,8 @@ class RequestStore:
             found = found[:limit]
             key_names = ("requestId", partition[0], "submittedAt") if partition else ("requestId",)
             last_key = {name: found[-1][name] for name in key_names}
-        requests = sorted((from_item(item) for item in found), key=lambda request: request.submittedAt, reverse=True)
+        items = self._whole_items(found) if partition else found  # a scan reads whole items already
+        requests = sorted((from_item(item) for item in items), key=lambda request: request.submittedAt, reverse=True)
         return requests, encode_cursor(last_key)
 
     def count_matches(self, filters: dict[str, str], day_range: tuple[int, int] | None) -> tuple[int, bool]:
