@@ -37,7 +37,14 @@ from exhaust.lake.spark_index import EMR_RELEASE_LABEL
 from exhaust.pipeline import index_definition as index
 
 from infra.config import StackSettings
-from infra.grants import INDEXER_GRANTS, LAKE_READ, WriteDerivedTables, apply_grants, statements
+from infra.grants import (
+    INDEXER_GRANTS,
+    LAKE_READ,
+    WriteDerivedTables,
+    apply_grants,
+    lake_key_statements,
+    statements,
+)
 from infra.image_function import ImageServiceFunction
 from infra.layer import REPO_ROOT
 from infra.monitoring import Monitoring
@@ -174,7 +181,7 @@ class LakeIndex(Construct):
             description="EMR Serverless: the lake index's Spark job",
         )
         for grant in (LAKE_READ, WriteDerivedTables()):
-            for statement in statements(grant, storage, role):
+            for statement in [*statements(grant, storage, role), *lake_key_statements(grant, storage)]:
                 role.add_to_principal_policy(statement)
         # EMR Serverless user guide, "Logging for EMR Serverless with Amazon CloudWatch": the job's role writes the
         # driver's and executors' logs to the application's log group.

@@ -121,6 +121,12 @@ def test_the_lakes_key_is_granted_to_its_readers_and_to_no_one_else(opted):
         assert not _key_statements(role_of(opted, folder)), folder
 
 
+def test_the_lakes_key_is_granted_to_the_spark_jobs_role_which_reads_and_writes_the_lake(opted):
+    (role,) = [i for i in of_type(opted, "AWS::IAM::Role") if i.startswith("LakeIndexSparkJobRole")]
+    (statement,) = _key_statements(role_statements(opted, role))
+    assert statement["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
 def test_without_a_lake_key_no_function_may_use_one(resources):
     for folder in LAKE_READERS:
         lake_kms = [s for s in role_of(resources, folder) if "kms:" in str(s["Action"]) and "Lake" in str(s)]
