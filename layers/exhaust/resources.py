@@ -101,7 +101,7 @@ SECRETS_KEY_ALIAS = "exhaust-secrets"
 
 # The function folders (functions/<name>) shipped as container images, built from the one functions/Dockerfile:
 # they read Parquet with pyarrow, too large for a zip Lambda next to the Powertools layer.
-IMAGE_FUNCTIONS = ("builder", "producer", "legacy", "export", "indexer")
+IMAGE_FUNCTIONS = ("builder", "producer", "legacy", "export", "indexer", "courses")
 
 # What every function's environment holds besides the resources' names (the stack sets it; local mode and the
 # cold-start benchmark use it too).

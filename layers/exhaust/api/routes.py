@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from exhaust.export.query import FORMATS
 from exhaust.identifiers import any_case_of
-from exhaust.requests.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
+from exhaust.requests.limits import (
+    COURSES_DEFAULT_LIMIT,
+    COURSES_MAX_LIMIT,
+    LIST_DEFAULT_LIMIT,
+    LIST_MAX_LIMIT,
+    READ_FILES_DEFAULT_LIMIT,
+    READ_FILES_MAX_LIMIT,
+)
 from exhaust.standard.dates import DAY_PATTERN, PRESETS
 
 Auth = Literal["token", "none"]
@@ -239,6 +246,24 @@ ROUTES: tuple[Route, ...] = (
         ),
         tag="dataset registry",
         result=f"{SCHEMAS}:DatasetList",
+    ),
+    Route(
+        "GET",
+        "/api/dataset/v1/courses",
+        "courses",
+        "ekstep.analytics.dataset.courses",
+        "token",
+        "The courses and batches the caller may request exports of: names, dates, enrolments (searchable, paged)",
+        query=(
+            Param(
+                "q",
+                "Only courses whose name or id, or one of whose batches' name or id, contains this (any letter case)",
+                {"type": "string", "maxLength": 100},
+            ),
+            *_paging("Courses per page", COURSES_DEFAULT_LIMIT, COURSES_MAX_LIMIT, "nextCursor of the previous page"),
+        ),
+        tag=REQUESTS,
+        result=f"{SCHEMAS}:CourseList",
     ),
     Route(
         "POST",

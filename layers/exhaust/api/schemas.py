@@ -38,6 +38,29 @@ class DatasetList(BaseModel):
     datasets: list[ListedDataset]
 
 
+class ListedBatch(BaseModel):
+    batchId: str
+    name: str
+    startDate: str | None = Field(default=None, description="YYYY-MM-DD")
+    endDate: str | None = Field(default=None, description="YYYY-MM-DD; none for a batch without an end")
+    enrolments: int = Field(description="Users enrolled in the batch")
+
+
+class ListedCourse(BaseModel):
+    courseId: str
+    name: str
+    status: str
+    requiresConsent: bool = Field(description="userinfo-exhaust holds only the users who consented to share")
+    batches: list[ListedBatch]
+
+
+class CourseList(BaseModel):
+    count: int = Field(description="Courses matching q within the caller's scope (all pages)")
+    scope: str = Field(description="Which courses the caller may list, in words")
+    courses: list[ListedCourse]
+    nextCursor: str | None = Field(default=None, description="The next page: pass as ?cursor=")
+
+
 class Health(BaseModel):
     healthy: bool
     version: str

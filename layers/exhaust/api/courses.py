@@ -1,0 +1,39 @@
+"""HTTP glue of the course listing: the courses and batches the caller may request exports of (exhaust.lake.courses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exhaust.api.http import ApiRequest
+from exhaust.api.requests import channel_of
+from exhaust.auth.checks import require_any_role
+from exhaust.lake.catalog import Catalog
+from exhaust.lake.courses import CourseScope, course_page, parse_limit, parse_query
+from exhaust.lake.store import Lake
+from exhaust.principal import DEFAULT_DATASET_ROLES
+from exhaust.settings import get_settings
+
+API_ID = "ekstep.analytics.dataset.courses"
+
+
+def lake() -> Lake:
+    return Lake.open(get_settings().lake_uri)
+
+
+def list_courses(request: ApiRequest) -> dict[str, Any]:
+    principal, channel = channel_of(request)
+    require_any_role(principal, DEFAULT_DATASET_ROLES, "the course list")
+    limit = parse_limit(request.query_value("limit"))
+    query = parse_query(request.query_value("q"))
+    opened = lake()
+    # Scoped by channel: every role that may request course datasets sees the channel's courses.
+    scope = CourseScope(channel=channel, why=f"the courses of channel {channel}")
+    page = course_page(
+        Catalog(opened),
+        scope,
+        lambda batch_id: opened.count("enrolments", equals={"batch_id": batch_id}),
+        query=query,
+        limit=limit,
+        cursor=request.query_value("cursor"),
+    )
+    return page.as_dict()

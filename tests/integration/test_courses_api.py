@@ -1,0 +1,120 @@
+"""The course listing (the console's course picker) on moto, through the authorizer and the handler, from events/."""
+
+import pytest
+
+from tests.conftest import call_api, load_event, moto_environment, set_query
+
+CHANNEL = "local-channel"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A tiny generated lake (two channels, a retired course), its catalog, and tokens of several roles."""
+    from exhaust.api import courses as api
+    from exhaust.auth.credentials import CredentialStore
+    from exhaust.lake.catalog import Catalog
+    from exhaust.lake.generator import OTHER_ORG, generate
+    from exhaust.lake.store import Lake
+
+    root = tmp_path_factory.mktemp("lake")
+    generate("tiny", 7, str(root), channel=CHANNEL)
+    lake = Lake.open(str(root))
+    with moto_environment() as _settings, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "lake", lambda: lake)
+        store = CredentialStore()
+        tokens = {
+            "mentor": store.create("token", "m", channels=[CHANNEL], roles=["COURSE_ADMIN"], user_id="m")[0],
+            "other": store.create("token", "o", channels=[OTHER_ORG], roles=["ORG_ADMIN"], user_id="o")[0],
+            "on_behalf": store.create("token", "b", channels=[CHANNEL], roles=["ON_BEHALF"], user_id="b")[0],
+        }
+        yield {"tokens": tokens, "catalog": Catalog(lake), "lake": lake, "other_channel": OTHER_ORG}
+
+
+def courses(token, query=None, channel=CHANNEL):
+    event = set_query(load_event("courses/search"), query)
+    return call_api(event, token, X_Channel_Id=channel)
+
+
+def all_pages(token, query=None, limit="2", channel=CHANNEL):
+    seen, cursor = [], None
+    while True:
+        paging = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        status, _, body = courses(token, {**(query or {}), **paging}, channel)
+        assert status == 200, body
+        seen.extend(body["result"]["courses"])
+        cursor = body["result"].get("nextCursor")
+        if cursor is None:
+            return seen, body["result"]["count"]
+
+
+def test_a_mentor_sees_its_channels_requestable_courses_only_with_batches_and_enrolments(world):
+    listed, count = all_pages(world["tokens"]["mentor"])
+    catalog = world["catalog"]
+    expected = {
+        collection_id
+        for collection_id, collection in catalog.collections.items()
+        if collection.channel == CHANNEL and not collection.retired and catalog.batches_of(collection_id)
+    }
+    assert {course["courseId"] for course in listed} == expected
+    assert count == len(expected) == len(listed)
+    assert any(c.retired and c.channel == CHANNEL for c in catalog.collections.values()), "the lake has a retired one"
+    assert any(c.channel == world["other_channel"] for c in catalog.collections.values()), "and another channel"
+    names = [course["name"].casefold() for course in listed]
+    assert names == sorted(names)
+    for course in listed:
+        batches = {batch["batchId"]: batch for batch in course["batches"]}
+        assert set(batches) == {batch.batch_id for batch in catalog.batches_of(course["courseId"])}
+        for batch_id, batch in batches.items():
+            assert batch["enrolments"] == world["lake"].read("enrolments", equals={"batch_id": batch_id}).num_rows
+            assert batch["startDate"] == catalog.batch(batch_id).start_date
+
+
+def test_the_other_channels_token_sees_its_own_courses_not_the_mentors(world):
+    mine, _ = all_pages(world["tokens"]["mentor"])
+    theirs, _ = all_pages(world["tokens"]["other"], limit="50", channel=world["other_channel"])
+    assert theirs and not {c["courseId"] for c in mine} & {c["courseId"] for c in theirs}
+    status, _, body = courses(world["tokens"]["other"], channel=CHANNEL)
+    assert status == 403
+    assert f"may not act for channel '{CHANNEL}'" in body["params"]["errmsg"]
+
+
+def test_search_matches_course_and_batch_names_and_ids_in_any_case(world):
+    everything, _ = all_pages(world["tokens"]["mentor"])
+    course = everything[0]
+    word = course["name"].split()[0].upper()
+    found, count = all_pages(world["tokens"]["mentor"], {"q": word})
+    assert course["courseId"] in {c["courseId"] for c in found}
+    assert all(word.casefold() in c["name"].casefold() or any(
+        word.casefold() in f"{b['name']} {b['batchId']}".casefold() for b in c["batches"]) for c in found)  # fmt: skip
+    batch_id = course["batches"][0]["batchId"]
+    found, count = all_pages(world["tokens"]["mentor"], {"q": batch_id})
+    assert [c["courseId"] for c in found] == [course["courseId"]] and count == 1
+    found, count = all_pages(world["tokens"]["mentor"], {"q": "no course is called this"})
+    assert found == [] and count == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"limit": "0"}, "limit: must be a whole number from 1 to 50"),
+        ({"limit": "51"}, "limit: must be a whole number from 1 to 50"),
+        ({"cursor": "not-a-cursor"}, "cursor: not a nextCursor this route answered"),
+        ({"q": "x" * 101}, "q: must be at most 100 characters"),
+        ({"page": "2"}, "page: unknown query parameter"),
+    ],
+)
+def test_bad_input_is_a_400_that_says_what_is_wrong(world, query, message):
+    status, _, body = courses(world["tokens"]["mentor"], query)
+    assert status == 400
+    assert message in body["params"]["errmsg"]
+
+
+def test_who_may_not_list_is_told_why(world):
+    status, _, body = courses(world["tokens"]["on_behalf"])
+    assert status == 403
+    assert "the course list: needs one of the roles ORG_ADMIN, REPORT_ADMIN, COURSE_ADMIN" in body["params"]["errmsg"]
+    status, _, body = courses(None)
+    assert status == 401
+    status, _, body = courses(world["tokens"]["mentor"], channel=None)
+    assert status == 400
+    assert "X-Channel-Id: header is required" in body["params"]["errmsg"]
