@@ -1,5 +1,7 @@
 """The course listing (the console's course picker) on moto, through the authorizer and the handler, from events/."""
 
+import json
+
 import pytest
 
 from tests.conftest import call_api, load_event, moto_environment, set_query
@@ -118,3 +120,24 @@ def test_who_may_not_list_is_told_why(world):
     status, _, body = courses(world["tokens"]["mentor"], channel=None)
     assert status == 400
     assert "X-Channel-Id: header is required" in body["params"]["errmsg"]
+
+
+def test_the_dataset_list_says_which_datasets_the_caller_may_request_as_submit_decides(world):
+    """A mentor (COURSE_ADMIN) is offered the course datasets, not org-pii-exhaust (ORG_ADMIN only): submit agrees."""
+    status, _, body = call_api(load_event("dataset_list/all"), world["tokens"]["mentor"], X_Channel_Id=CHANNEL)
+    assert status == 200, body
+    requestable = {d["datasetId"]: d["requestable"] for d in body["result"]["datasets"] if d["type"] == "on-demand"}
+    assert requestable == {
+        "progress-exhaust": True,
+        "userinfo-exhaust": True,
+        "response-exhaust": True,
+        "org-pii-exhaust": False,
+    }
+    batch_id = next(iter(world["catalog"].batches))
+    for dataset, allowed in requestable.items():
+        event = load_event("submit/seed002_batch_filter")
+        body = {"request": {"tag": "console-check", "dataset": dataset, "encryptionKey": "a-long-enough-key"}}
+        body["request"]["datasetConfig"] = {} if dataset == "org-pii-exhaust" else {"batchId": batch_id}
+        event["body"] = json.dumps(body)
+        status, _, answer = call_api(event, world["tokens"]["mentor"], X_Channel_Id=CHANNEL)
+        assert (status != 403) == allowed, (dataset, status, answer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from exhaust.api.http import ApiRequest
-from exhaust.auth.checks import require_admin
+from exhaust.auth.checks import has_any_role, require_admin
 from exhaust.datasets.registry import DatasetAddBody, DatasetRegistry
 from exhaust.readiness import readiness_answer
 from exhaust.settings import get_settings
@@ -20,8 +20,11 @@ def add(request: ApiRequest) -> dict[str, Any]:
 
 
 def list_datasets(request: ApiRequest) -> dict[str, Any]:
-    request.principal  # noqa: B018 - any authenticated caller may list the registry
+    principal = request.principal  # any authenticated caller may list the registry
     dataset_type = request.query_value("type")
     ready = readiness_answer(get_settings().lake_uri)
-    datasets = [dataset.model_dump(mode="json") | ready for dataset in DatasetRegistry().all_datasets(dataset_type)]
+    datasets = [
+        dataset.model_dump(mode="json") | ready | {"requestable": has_any_role(principal, dataset.authorizedRoles)}
+        for dataset in DatasetRegistry().all_datasets(dataset_type)
+    ]
     return {"count": len(datasets), "datasets": datasets}

@@ -31,6 +31,9 @@ class ListedDataset(Dataset):
         description="ISO 8601 UTC instant up to which the lake data the dataset is built from is complete",
         examples=["2026-12-01T00:00:00Z"],
     )
+    requestable: bool = Field(
+        description="Whether the caller's roles are among authorizedRoles: it may request (or get) this dataset"
+    )
 
 
 class DatasetList(BaseModel):
