@@ -1,12 +1,15 @@
 """The course listing (the console's course picker) on moto, through the authorizer and the handler, from events/."""
 
+import datetime as dt
 import json
 
 import pytest
+from exhaust.settings import RuntimeSettings
 
 from tests.conftest import call_api, load_event, moto_environment, set_query
 
 CHANNEL = "local-channel"
+BATCH_EXPIRY_DAYS = RuntimeSettings.model_fields["batch_expiry_days"].default
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +55,26 @@ def all_pages(token, query=None, limit="2", channel=CHANNEL):
 def test_a_mentor_sees_its_channels_requestable_courses_only_with_batches_and_enrolments(world):
     listed, count = all_pages(world["tokens"]["mentor"])
     catalog = world["catalog"]
+    today = dt.datetime.now(dt.UTC).date()
+
+    def live_batches(collection_id):
+        return {b.batch_id for b in catalog.batches_of(collection_id) if not b.expired(today, BATCH_EXPIRY_DAYS)}
+
     expected = {
         collection_id
         for collection_id, collection in catalog.collections.items()
-        if collection.channel == CHANNEL and not collection.retired and catalog.batches_of(collection_id)
+        if collection.channel == CHANNEL and not collection.retired and live_batches(collection_id)
     }
     assert {course["courseId"] for course in listed} == expected
     assert count == len(expected) == len(listed)
     assert any(c.retired and c.channel == CHANNEL for c in catalog.collections.values()), "the lake has a retired one"
     assert any(c.channel == world["other_channel"] for c in catalog.collections.values()), "and another channel"
+    assert any(b.expired(today, BATCH_EXPIRY_DAYS) for b in catalog.batches.values()), "and an expired batch"
     names = [course["name"].casefold() for course in listed]
     assert names == sorted(names)
     for course in listed:
         batches = {batch["batchId"]: batch for batch in course["batches"]}
-        assert set(batches) == {batch.batch_id for batch in catalog.batches_of(course["courseId"])}
+        assert set(batches) == live_batches(course["courseId"])
         for batch_id, batch in batches.items():
             assert batch["enrolments"] == world["lake"].read("enrolments", equals={"batch_id": batch_id}).num_rows
             assert batch["startDate"] == catalog.batch(batch_id).start_date

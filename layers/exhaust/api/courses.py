@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from exhaust.api.http import ApiRequest
@@ -32,6 +33,8 @@ def list_courses(request: ApiRequest) -> dict[str, Any]:
         Catalog(opened),
         scope,
         lambda batch_id: opened.count("enrolments", equals={"batch_id": batch_id}),
+        today=dt.datetime.now(dt.UTC).date(),
+        expiry_days=get_settings().batch_expiry_days,
         query=query,
         limit=limit,
         cursor=request.query_value("cursor"),

@@ -2,8 +2,8 @@
 
     page = course_page(Catalog(Lake.open(uri)), scope, query="arith", limit=20, cursor=None)
 
-Every collection of the scope's channel that has a batch and is not retired is listed (a retired collection's
-request would fail), ordered by name then id, with each batch's dates and enrolment count. `query` matches the
+Every collection of the scope's channel that is not retired and has a batch that has not expired is listed, with
+those batches (a request for a retired collection or an expired batch would fail), ordered by name then id, with each batch's dates and enrolment count. `query` matches the
 course's name or id and the batch's name or id, ignoring letter case. Enrolment counts come from the enrolments
 table's footers: the table keeps one batch per row group, so counting decodes no row.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,8 @@ def course_page(
     scope: CourseScope,
     enrolments_of: Callable[[str], int],
     *,
+    today: dt.date,
+    expiry_days: int,
     query: str = "",
     limit: int = COURSES_DEFAULT_LIMIT,
     cursor: str | None = None,
@@ -140,6 +143,8 @@ def course_page(
     """One page of the scope's requestable courses matching `query`, after `cursor` (the previous nextCursor)."""
     batches_by_course: dict[str, list[BatchInfo]] = {}
     for batch in catalog.batches.values():
+        if batch.expired(today, expiry_days):
+            continue
         batches_by_course.setdefault(batch.collection_id, []).append(batch)
     matching = sorted(
         (
