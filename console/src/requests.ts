@@ -19,11 +19,11 @@ const STATUS_WORDS: Record<Status, string> = {
   CANCELLED: "Cancelled",
 };
 
-export function statusInWords(job: Job): string {
+export function statusInWords(job: Job): HTMLElement {
   const words = STATUS_WORDS[job.status] ?? job.status;
-  if (job.statusMessage) return `${words}: ${job.statusMessage}`;
-  if (job.status === "FAILED") return `${words}: the build did not succeed; you may submit the request again.`;
-  return words;
+  const message =
+    job.statusMessage ?? (job.status === "FAILED" ? "The build did not succeed; you may submit the request again." : "");
+  return h("div", {}, h("strong", {}, words), message ? h("div", { class: "message" }, message) : null);
 }
 
 function batchOf(job: Job): string {
