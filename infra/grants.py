@@ -76,10 +76,26 @@ class ReadLakeMarker:
 
 @dataclass(frozen=True)
 class WriteDerivedTables:
-    """Put and delete the files of the lake's derived tables (exhaust lake index), and nothing else of the lake."""
+    """Put and delete the files of the lake's derived tables and its course directory (exhaust lake index), and
+    nothing else of the lake."""
 
 
-Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets | ReadLakeMarker | WriteDerivedTables
+@dataclass(frozen=True)
+class ReadCourseDirectory:
+    """GetObject on the lake's course directory (exhaust.auth.directory), with ListBucket limited to it so that a
+    channel without a document answers NoSuchKey (not AccessDenied); nothing else of the lake."""
+
+
+Grant = (
+    Table
+    | Objects
+    | SendToQueue
+    | EncryptSecrets
+    | DecryptSecrets
+    | ReadLakeMarker
+    | WriteDerivedTables
+    | ReadCourseDirectory
+)
 
 REQUESTS_READ = Table(resources.REQUESTS_TABLE.name)
 DATASETS_READ = Table(resources.DATASETS_TABLE.name)
@@ -128,14 +144,25 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
         DATASETS_READ,
         SendToQueue(),
         EncryptSecrets(),
+        ReadCourseDirectory(),
     ),
-    "read": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
-    "list": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
-    "search": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ),
+    "read": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ, ReadCourseDirectory()),
+    "list": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ, ReadCourseDirectory()),
+    "search": (REQUESTS_READ, DATASETS_READ, REQUEST_OUTPUTS_READ, ReadCourseDirectory()),
     # Cancel also stops the execution, publishes the event and reads the callback secret: granted by the pipeline
     # construct, which owns the state machine, the bus and the secret (infra/pipeline.py allow_lifecycle).
-    "cancel": (Table(resources.REQUESTS_TABLE.name, write=True), DATASETS_READ, REQUEST_OUTPUTS_REMOVE),
-    "delete": (Table(resources.REQUESTS_TABLE.name, write=True), DATASETS_READ, REQUEST_OUTPUTS_REMOVE),
+    "cancel": (
+        Table(resources.REQUESTS_TABLE.name, write=True),
+        DATASETS_READ,
+        REQUEST_OUTPUTS_REMOVE,
+        ReadCourseDirectory(),
+    ),
+    "delete": (
+        Table(resources.REQUESTS_TABLE.name, write=True),
+        DATASETS_READ,
+        REQUEST_OUTPUTS_REMOVE,
+        ReadCourseDirectory(),
+    ),
     "dataset_get": (
         DATASETS_READ,
         Objects(resources.EXHAUST_BUCKET.name, resources.STANDARD_DATASETS_PREFIX, list=True),
@@ -251,7 +278,8 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
         return [aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[storage.queue.queue_arn])]
     if isinstance(grant, WriteDerivedTables):
         lake = storage.lake_bucket
-        tables = [lake.arn_for_objects(f"{storage.lake_prefix}{name}/*") for name in resources.DERIVED_LAKE_TABLES]
+        folders = (*resources.DERIVED_LAKE_TABLES, resources.LAKE_DIRECTORY_FOLDER)
+        tables = [lake.arn_for_objects(f"{storage.lake_prefix}{name}/*") for name in folders]
         for objects in tables:
             acknowledge(
                 scope,
@@ -265,6 +293,18 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
     if isinstance(grant, ReadLakeMarker):
         marker = storage.lake_bucket.arn_for_objects(f"{storage.lake_prefix}{MARKER_NAME}")
         return [aws_iam.PolicyStatement(actions=["s3:GetObject"], resources=[marker])]
+    if isinstance(grant, ReadCourseDirectory):
+        folder = f"{storage.lake_prefix}{resources.LAKE_DIRECTORY_FOLDER}/"
+        listing = aws_iam.PolicyStatement(actions=["s3:ListBucket"], resources=[storage.lake_bucket.bucket_arn])
+        listing.add_condition("StringLike", {"s3:prefix": [f"{folder}*"]})
+        documents = storage.lake_bucket.arn_for_objects(f"{folder}*")
+        acknowledge(
+            scope,
+            "AwsSolutions-IAM5",
+            "The course directory is one document per channel under its own folder of the lake, named by channel.",
+            finding=iam5_resource(scope, documents),
+        )
+        return [listing, aws_iam.PolicyStatement(actions=["s3:GetObject"], resources=[documents])]
     if isinstance(grant, EncryptSecrets):
         return [aws_iam.PolicyStatement(actions=["kms:Encrypt"], resources=[storage.secrets_key.key_arn])]
     return [aws_iam.PolicyStatement(actions=["kms:Decrypt"], resources=[storage.secrets_key.key_arn])]

@@ -7,8 +7,12 @@ from typing import Any
 from pydantic import BaseModel
 
 ADMIN_ROLE = "ADMIN"
+ORG_ADMIN_ROLE = "ORG_ADMIN"
+REPORT_ADMIN_ROLE = "REPORT_ADMIN"
+# A course's creator or mentor: acts only on its courses (exhaust.auth.scope).
+COURSE_ADMIN_ROLE = "COURSE_ADMIN"
 # Roles allowed on on-demand datasets unless the dataset's registration says otherwise.
-DEFAULT_DATASET_ROLES = ("ORG_ADMIN", "REPORT_ADMIN", "COURSE_ADMIN")
+DEFAULT_DATASET_ROLES = (ORG_ADMIN_ROLE, REPORT_ADMIN_ROLE, COURSE_ADMIN_ROLE)
 # Holders of this role act for end users: they may name the requester in X-Authenticated-Userid.
 ON_BEHALF_ROLE = "ON_BEHALF"
 WILDCARD_CHANNEL = "*"
@@ -20,6 +24,8 @@ class Principal(BaseModel):
     channels: tuple[str, ...]
     roles: tuple[str, ...]
     user_id: str
+    # Courses named on the token (`exhaust token create --course`); the lake may entitle a COURSE_ADMIN to more.
+    courses: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -36,6 +42,7 @@ class Principal(BaseModel):
             "channels": ",".join(self.channels),
             "roles": ",".join(self.roles),
             "userId": self.user_id,
+            "courses": ",".join(self.courses),
         }
 
     @classmethod
@@ -49,4 +56,5 @@ class Principal(BaseModel):
             channels=split(context.get("channels")),
             roles=split(context.get("roles")),
             user_id=str(context.get("userId", "")),
+            courses=split(context.get("courses")),
         )

@@ -121,6 +121,9 @@ LAKE_PREFIX = "lake/"
 # The lake's tables `exhaust lake index` derives from the others (exhaust.lake.materialized.DERIVED_TABLES): the only
 # ones the scheduled indexer may write.
 DERIVED_LAKE_TABLES = ("batch_users", "userinfo_lines", "response_lines")
+# The lake's course directory (exhaust.auth.directory): written by the index beside the derived tables, read by
+# the API functions that apply the role model's course scope.
+LAKE_DIRECTORY_FOLDER = "_directory"
 # Legacy day archives and export zips too large to answer inline: presigned, expired after a day (infra/storage.py).
 LEGACY_PREFIX = "legacy/"
 EXPORTS_PREFIX = "exports/"

@@ -116,6 +116,7 @@ def batch(batch_id, collection_id, name):
         "start_date": dt.date(2026, 8, 1),
         "end_date": None,
         "created_by": "mentor",
+        "mentors": ["mentor-2"] if batch_id == "B1" else None,
     }
 
 

@@ -37,6 +37,7 @@ def authenticate_token(token: str, store: CredentialStore | None = None) -> Prin
         channels=tuple(credential.channels),
         roles=tuple(credential.roles),
         user_id=credential.userId,
+        courses=tuple(credential.courses),
     )
 
 

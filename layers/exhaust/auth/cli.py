@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from exhaust.client import ClientError, UsageError, read_local_credentials
+from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
 
 if TYPE_CHECKING:
     from exhaust.auth.credentials import CredentialKind, CredentialStore
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 # The roles the service checks: a dataset's (on-demand ones default to these), the operator's, the portal's.
 # Spelled out so that the command starts without boto3 and pydantic; a unit test keeps them equal to the service's.
 ADMIN_ROLE = "ADMIN"
+COURSE_ADMIN_ROLE = "COURSE_ADMIN"
 KNOWN_ROLES = ("ORG_ADMIN", "REPORT_ADMIN", "COURSE_ADMIN", ADMIN_ROLE, "ON_BEHALF")
 NO_STORE_HINT = "start local mode with `make run` in the repository, or name a deployed stack's table with --table"
 
@@ -54,12 +56,18 @@ def _print(value: Any) -> None:
 def _token_create(args: argparse.Namespace) -> int:
     if not args.channel and ADMIN_ROLE not in args.role:
         raise UsageError("--channel: a token needs the channel(s) it acts for (or --role ADMIN for every channel)")
+    if args.course and COURSE_ADMIN_ROLE not in args.role:
+        raise UsageError("--course: only a COURSE_ADMIN token is scoped to courses (add --role COURSE_ADMIN)")
+    for course in args.course:
+        if not is_identifier(course):
+            raise UsageError(f"--course: '{shown(course)}' is not a course id: {IDENTIFIER_RULE}")
     secret, credential = store_for(args).create(
         "token",
         args.name,
         channels=args.channel,
         roles=args.role,
         user_id=args.user_id or args.name,
+        courses=list(dict.fromkeys(args.course)),
         expires_in_days=args.expires_days,
     )
     _print({"token": secret, "shownOnce": True, **credential.public_view()})
@@ -117,7 +125,19 @@ def register(commands: Any) -> None:
         help="a role it has (repeatable; at least one): the dataset roles, ADMIN (every channel, the registry), "
         "ON_BEHALF (may name the end user)",
     )
-    create.add_argument("--user-id", default="", help="requestedBy of its requests (default: the name)")
+    create.add_argument(
+        "--user-id",
+        default="",
+        help="requestedBy of its requests (default: the name); for COURSE_ADMIN, the user the lake's batches name "
+        "as created_by or among mentors",
+    )
+    create.add_argument(
+        "--course",
+        action="append",
+        default=[],
+        help="COURSE_ADMIN: a course (collection id) it acts on (repeatable); the lake's batches add those whose "
+        "created_by or mentors name --user-id",
+    )
     create.add_argument(
         "--expires-days", type=expiry_days, default=None, help="days until it expires, at least 1 (default: never)"
     )

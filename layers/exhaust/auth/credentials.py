@@ -39,6 +39,8 @@ class Credential(BaseModel):
     channels: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
     userId: str = ""
+    # COURSE_ADMIN tokens: the courses named at creation (the lake's batches may entitle the user to more).
+    courses: list[str] = Field(default_factory=list)
     resourceIds: list[str] = Field(default_factory=list)
     datasets: list[str] = Field(default_factory=list)
     createdAt: int
@@ -66,6 +68,7 @@ class CredentialStore:
         channels: list[str] | None = None,
         roles: list[str] | None = None,
         user_id: str = "",
+        courses: list[str] | None = None,
         resource_ids: list[str] | None = None,
         datasets: list[str] | None = None,
         expires_in_days: int | None = None,
@@ -82,6 +85,7 @@ class CredentialStore:
             channels=channels or [],
             roles=roles or [],
             userId=user_id or name,
+            courses=courses or [],
             resourceIds=resource_ids or [],
             datasets=datasets or [],
             createdAt=now,

@@ -128,6 +128,20 @@ COURSE_TITLES = [
     "Foundational Numeracy",
 ]
 QUESTION_TYPES = ["mcq", "mtf", "mmcq", "ftb"]
+# Batches are created by and mentored by users `mentor-0` .. `mentor-19` (a COURSE_ADMIN token of one of them acts on
+# the courses of those batches, exhaust.auth.scope); about one batch in five names no mentor.
+MENTOR_POOL = 20
+MENTORS_PER_BATCH = (1, 3)
+NO_MENTORS_SHARE = 0.2
+
+
+def batch_mentors(seed: int | str, batch_id: str) -> list[str] | None:
+    """A batch's mentors, from a random stream of the batch's own: every other row stays what it was for a seed."""
+    rng = random.Random(f"{seed}:mentors:{batch_id}")
+    if rng.random() < NO_MENTORS_SHARE:
+        return None
+    pool = [f"mentor-{number}" for number in range(MENTOR_POOL)]
+    return sorted(rng.sample(pool, rng.randint(*MENTORS_PER_BATCH)))
 
 
 def resource_id_of(partner_id: str) -> str:
@@ -588,7 +602,8 @@ class Generator:
                     "enrolment_type": "open" if rng.random() < 0.8 else "invite-only",
                     "start_date": start,
                     "end_date": start + dt.timedelta(days=180) if rng.random() < 0.7 else None,
-                    "created_by": f"mentor-{rng.randrange(20)}",
+                    "created_by": f"mentor-{rng.randrange(MENTOR_POOL)}",
+                    "mentors": batch_mentors(self.seed, batch_id),
                 }
             )
             enrolment_parts.append(self.enrolments(shape, batch_id, members))
@@ -674,6 +689,7 @@ class LakeExtras:
                 "start_date": start,
                 "end_date": start + dt.timedelta(days=BATCH_DAYS),
                 "created_by": "mentor-0",
+                "mentors": batch_mentors(generator.seed, batch_id),
             }
         )
         members = self.rng.sample(self.pool, min(8, len(self.pool)))

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from exhaust.lake import response_rows, userinfo_rows, values
 from exhaust.lake.catalog import BatchInfo, Catalog
+from exhaust.lake.directory import COURSE_DIRECTORY, directory_staleness, write_directory
 from exhaust.lake.extracts import (
     BATCH_USERS,
     SOURCE_TABLES,
@@ -64,7 +65,8 @@ class Stored:
 
 
 def index_lake(lake: Lake) -> dict[str, int]:
-    """(Re)write every derived table (batch_users, then the lines that read it); answer their row counts.
+    """(Re)write every derived table (batch_users, then the lines that read it) and the course directory; answer
+    their row counts (the directory's: its courses).
 
     The source files are recorded once, before anything is read: a load during the indexing shows as stale.
     """
@@ -73,6 +75,7 @@ def index_lake(lake: Lake) -> dict[str, int]:
         BATCH_USERS: write_batch_users(lake, snapshot),
         USERINFO_LINES: write_userinfo_lines(lake, snapshot),
         RESPONSE_LINES: write_response_lines(lake, snapshot),
+        COURSE_DIRECTORY: write_directory(lake),
     }
 
 
@@ -88,6 +91,12 @@ def index_if_stale(lake: Lake) -> dict[str, str]:
     stale = stale_derived_tables(lake)
     if stale:
         index_lake(lake)
+        return stale
+    # The course directory alone (a lake indexed before it existed, or a load of collections or batches only).
+    directory = directory_staleness(lake)
+    if directory is not None:
+        write_directory(lake)
+        return {COURSE_DIRECTORY: directory}
     return stale
 
 

@@ -75,6 +75,7 @@ BATCHES = pa.schema(
         ("start_date", pa.date32()),
         ("end_date", pa.date32()),
         ("created_by", pa.string()),
+        ("mentors", pa.list_(pa.string())),
     ]
 )
 ENROLMENTS = pa.schema(

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from exhaust import aws, ports
-from exhaust.auth.checks import require_any_role
+from exhaust.auth import scope
 from exhaust.errors import Conflict, NotFound
 from exhaust.observability import logger
 from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier, notices_for
@@ -32,8 +32,9 @@ from exhaust.pipeline.workflow import StepFunctionsWorkflow
 from exhaust.ports import ConcurrentUpdate
 from exhaust.principal import Principal
 from exhaust.requests import wiring
+from exhaust.requests.audit import log_event, new_event, submitters
 from exhaust.requests.lifecycle import NOT_FOUND_MESSAGE, own_request
-from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status
+from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, AuditAction, ExhaustRequest, Status
 from exhaust.requests.outputs import key_prefix
 from exhaust.settings import get_settings
 from exhaust.timestamps import iso_utc
@@ -91,14 +92,21 @@ class LifecycleService:
         default_factory=lambda: Pipeline(notifier=Notifier(callback_attempts=LIFECYCLE_CALLBACK_ATTEMPTS))
     )
     clock: Callable[[], int] = now_ms
+    directory: scope.CourseDirectory = field(default_factory=wiring.course_directory)
 
-    def find(self, principal: Principal, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
-        """The caller's own request, which it may end only with a role the dataset allows (as for submit)."""
+    def find(self, principal: Principal, channel: str, tag: str, rid: str | None, operation: str) -> ExhaustRequest:
+        """The request, when the caller may see it (otherwise the same 404 as a missing one) and may end it: its
+        requester or the organisation's admins (exhaust.auth.scope)."""
         request = own_request(self.store, channel, tag, rid)
-        dataset = self.registry.get(request.dataset)
-        if dataset is not None:
-            require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset.datasetId}")
+        visible = scope.visibility(principal, channel, self.directory, self.authorized_roles)
+        if not visible.sees(request.channel, request.dataset, request.courses):
+            raise NotFound(NOT_FOUND_MESSAGE)
+        scope.require_may_end(principal, request.requestedBy, submitters(request), operation)
         return request
+
+    def authorized_roles(self, dataset_id: str) -> list[str] | None:
+        dataset = self.registry.get(dataset_id)
+        return None if dataset is None else dataset.authorizedRoles
 
     def transition(
         self, request: ExhaustRequest, operation: str, change: Callable[[ExhaustRequest, int], ExhaustRequest | None]
@@ -139,10 +147,14 @@ class LifecycleService:
                     "encryptedKey": None,
                     "updatedAt": moment,
                     "outbox": notices_for(request),
+                    "audit": [*request.audit, new_event(principal, AuditAction.CANCELLED, moment)],
                 }
             )
 
-        request, changed = self.transition(self.find(principal, channel, tag, rid), "cancel", cancelled)
+        found = self.find(principal, channel, tag, rid, "cancel")
+        request, changed = self.transition(found, "cancel", cancelled)
+        if changed:
+            log_event(request.audit[-1], request)
         if request.executionArn:
             self.workflow.stop(request.executionArn, f"request {request.requestId} cancelled by its partner")
         self.finish(request, changed, CANCELLED_EVENT)
@@ -167,10 +179,14 @@ class LifecycleService:
                     "statusMessage": f"The files of this request were deleted on {iso_utc(moment)}",
                     "updatedAt": moment,
                     "outbox": notices_for(request),
+                    "audit": [*request.audit, new_event(principal, AuditAction.DELETED, moment)],
                 }
             )
 
-        request, changed = self.transition(self.find(principal, channel, tag, rid), "delete", deleted)
+        found = self.find(principal, channel, tag, rid, "delete")
+        request, changed = self.transition(found, "delete", deleted)
+        if changed:
+            log_event(request.audit[-1], request)
         self.finish(request, changed, DELETED_EVENT)
         return request
 

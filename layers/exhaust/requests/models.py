@@ -44,6 +44,23 @@ class Progress(BaseModel):
     bytesWritten: int = 0
 
 
+class AuditAction(StrEnum):
+    SUBMITTED = "submitted"
+    LINKS = "links"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+
+class AuditEvent(BaseModel):
+    """Who did what to a request, and when: kept with the request (a delete keeps it too), shown to the org's
+    admins by read."""
+
+    action: AuditAction
+    at: int = Field(description="Epoch ms")
+    userId: str = Field(description="The acting token's user id")
+    credentialId: str = Field(description="The acting token's credentialId (`exhaust token list`)")
+
+
 class ExhaustRequest(BaseModel):
     """One exhaust request, as stored in the requests table (the encryption key only as KMS ciphertext)."""
 
@@ -81,6 +98,10 @@ class ExhaustRequest(BaseModel):
     dataAvailableUntil: int | None = None
     dataComplete: bool | None = None
     deletedAt: int | None = None
+    # The courses (collection ids) its batches belong to, as the lake's course directory said at submit: who of the
+    # channel's COURSE_ADMINs may see it (exhaust.auth.scope). Empty: an organisation-wide request, or none known.
+    courses: list[str] = Field(default_factory=list)
+    audit: list[AuditEvent] = Field(default_factory=list)
     version: int = 1
 
     @property
@@ -136,4 +157,9 @@ class JobStatusResponse(BaseModel):
     )
     dataComplete: bool | None = Field(
         default=None, description="False when the request's scope reaches past dataAvailableUntil (built and marked)"
+    )
+    audit: list[AuditEvent] | None = Field(
+        default=None,
+        description="read, for the organisation's admins (ORG_ADMIN): who submitted it, was given its download "
+        "links, cancelled or deleted it, and when",
     )

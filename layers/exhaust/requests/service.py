@@ -11,15 +11,25 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from exhaust import observability, ports
+from exhaust.auth import scope
 from exhaust.auth.checks import require_any_role
-from exhaust.errors import BadRequest, Conflict, Forbidden, TooManyRequests
+from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 from exhaust.observability import logger
 from exhaust.ports import ConcurrentUpdate, LimitReached
-from exhaust.principal import ON_BEHALF_ROLE, Principal
+from exhaust.principal import ON_BEHALF_ROLE, WILDCARD_CHANNEL, Principal
 from exhaust.requests import wiring
-from exhaust.requests.lifecycle import AFRESH, own_request, readiness_fields, readiness_message, starts_afresh
+from exhaust.requests.audit import audit_event, links_already_recorded, log_event, new_event
+from exhaust.requests.lifecycle import (
+    AFRESH,
+    NOT_FOUND_MESSAGE,
+    own_request,
+    readiness_fields,
+    readiness_message,
+    starts_afresh,
+)
 from exhaust.requests.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
 from exhaust.requests.models import (
+    AuditAction,
     ExhaustRequest,
     FileLink,
     JobStats,
@@ -55,6 +65,12 @@ LINKED_JOBS_PER_PAGE = 200
 # the session token, so the largest page answers about 1.6 MB; the rest are a cursor away (and all of them in the
 # manifest, whose link every answer with links carries).
 RETRY_AFTER_SECONDS = 60
+# A list or search page of a caller who may not see every request (a COURSE_ADMIN, a role a dataset does not
+# authorize) is filled from at most this many pages of the store; nextCursor continues after them, so a page may
+# hold fewer jobs than its limit.
+STORE_PAGES_PER_ANSWER = 10
+# Tries to keep an audit event when the request changes under it (each time re-read); then it is in the log only.
+AUDIT_WRITE_ATTEMPTS = 3
 
 
 def now_ms() -> int:
@@ -75,9 +91,17 @@ class Submission:
     dataset_id: str
     requested_by: str
     request_id: str
+    courses: tuple[str, ...] = ()
 
     @classmethod
-    def today(cls, channel: str, submitted: SubmitInput, dataset_id: str, requested_by: str) -> Submission:
+    def today(
+        cls,
+        channel: str,
+        submitted: SubmitInput,
+        dataset_id: str,
+        requested_by: str,
+        courses: tuple[str, ...] = (),
+    ) -> Submission:
         rid = request_id(
             channel=channel,
             tag=submitted.tag,
@@ -87,7 +111,7 @@ class Submission:
             encryption_key=submitted.encryption_key,
             day=datetime.now(UTC).date(),
         )
-        return cls(channel, submitted, dataset_id, requested_by, rid)
+        return cls(channel, submitted, dataset_id, requested_by, rid, courses)
 
 
 @dataclass
@@ -102,6 +126,7 @@ class RequestService:
     signer: ports.LinkSigner = field(default_factory=wiring.link_signer)
     settings: RuntimeSettings = field(default_factory=get_settings)
     manifests: Manifests = field(default_factory=Manifests)
+    directory: scope.CourseDirectory = field(default_factory=wiring.course_directory)
 
     # -- submit -------------------------------------------------------------------------------------------
     def submit(
@@ -117,8 +142,9 @@ class RequestService:
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
         dataset = self._dataset_of(principal, submitted)
+        courses = scope.submit_courses(principal, channel, submitted.dataset_config, self.directory)
         requested_by = self._requested_by(principal, on_behalf_of)
-        submission = Submission.today(channel, submitted, dataset.datasetId, requested_by)
+        submission = Submission.today(channel, submitted, dataset.datasetId, requested_by, courses)
         if not idempotency_key:
             return self._submit_request(principal, submission)
         return self._submit_once(principal, submission, idempotency_key, request_body_hash(body))
@@ -169,8 +195,9 @@ class RequestService:
             return self.view(existing, principal)
         self._refuse_second_limit_search(submission.channel, submission.dataset_id, submitted.dataset_config, rid)
         encrypted_key = self.vault.encrypt(submitted.encryption_key, rid) if submitted.encryption_key else None
-        request, stored = self._store(submission, existing, encrypted_key)
+        request, stored = self._store(principal, submission, existing, encrypted_key)
         if stored:
+            log_event(request.audit[-1], request)
             self._enqueue(request)
             observability.count(observability.REQUESTS_SUBMITTED, submission.dataset_id)
             logger.info(
@@ -180,14 +207,21 @@ class RequestService:
         return self.view(request, principal)
 
     def _store(
-        self, submission: Submission, existing: ExhaustRequest | None, encrypted_key: str | None
+        self,
+        principal: Principal,
+        submission: Submission,
+        existing: ExhaustRequest | None,
+        encrypted_key: str | None,
     ) -> tuple[ExhaustRequest, bool]:
         """The request as stored, and whether this submit stored it (False: a concurrent identical one did)."""
         submitted, moment = submission.submitted, now_ms()
         limit = self.settings.max_open_requests_per_channel
         try:
             if existing is not None:
-                return self._reset_failed(existing, encrypted_key, submitted.callback_url, moment), True
+                fresh = self._reset_failed(
+                    existing, encrypted_key, submitted.callback_url, moment, principal, submission.courses
+                )
+                return fresh, True
             request = ExhaustRequest(
                 requestId=submission.request_id,
                 channel=submission.channel,
@@ -199,7 +233,9 @@ class RequestService:
                 updatedAt=moment,
                 encryptedKey=encrypted_key,
                 callbackUrl=submitted.callback_url,
+                courses=list(submission.courses),
             )
+            request.audit = [new_event(principal, AuditAction.SUBMITTED, moment)]
             if self.store.create(request, open_limit=limit):
                 return request, True
         except LimitReached:
@@ -230,9 +266,17 @@ class RequestService:
                 )
 
     def _reset_failed(
-        self, failed: ExhaustRequest, encrypted_key: str | None, callback_url: str | None, moment: int
+        self,
+        failed: ExhaustRequest,
+        encrypted_key: str | None,
+        callback_url: str | None,
+        moment: int,
+        principal: Principal,
+        courses: tuple[str, ...],
     ) -> ExhaustRequest:
-        """A re-submit of a FAILED, CANCELLED or deleted request starts it afresh: nothing of the last run is shown."""
+        """A re-submit of a FAILED, CANCELLED or deleted request starts it afresh: nothing of the last run is shown
+        (its audit trail is kept, and goes on)."""
+        submitted = new_event(principal, AuditAction.SUBMITTED, moment)
         fresh = failed.model_copy(
             update={
                 "status": Status.SUBMITTED,
@@ -248,6 +292,8 @@ class RequestService:
                 "updatedAt": moment,
                 "encryptedKey": encrypted_key,
                 "callbackUrl": callback_url,
+                "courses": list(courses),
+                "audit": [*failed.audit, submitted],
             }
         )
         try:
@@ -282,15 +328,60 @@ class RequestService:
     ) -> JobStatusResponse:
         """The request, with one page of file links (`limit`, from the `cursor` of the previous answer)."""
         size = parse_limit(limit, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT)
+        visible = self.visibility(principal, channel)
+        request = self.visible_request(visible, channel, tag, rid)
+        answer = self.view(request, principal, size, decode_files_cursor(cursor, request), visibility=visible)
+        if visible.shows_audit(request.channel):
+            return answer.model_copy(update={"audit": self.stored(request.requestId).audit})
+        return answer
+
+    def visibility(self, principal: Principal, channel: str) -> scope.Visibility:
+        """What the caller may see of the channel's requests (the role model, exhaust.auth.scope)."""
+        return scope.visibility(principal, channel, self.directory, self.authorized_roles)
+
+    def authorized_roles(self, dataset_id: str) -> list[str] | None:
+        dataset = self.registry.get(dataset_id)
+        return None if dataset is None else dataset.authorizedRoles
+
+    def visible_request(self, visible: scope.Visibility, channel: str, tag: str, rid: str | None) -> ExhaustRequest:
+        """The request, when this caller may see it; otherwise the same 404 as a request that does not exist."""
         request = own_request(self.store, channel, tag, rid)
-        return self.view(request, principal, size, decode_files_cursor(cursor, request))
+        if not visible.sees(request.channel, request.dataset, request.courses):
+            raise NotFound(NOT_FOUND_MESSAGE)
+        return request
+
+    def stored(self, request_id: str) -> ExhaustRequest:
+        found = self.store.get(request_id)
+        if found is None:
+            raise NotFound(NOT_FOUND_MESSAGE)
+        return found
+
+    def visible_page(
+        self,
+        visible: scope.Visibility,
+        fetch: Any,
+        size: int,
+        cursor: str | None,
+    ) -> tuple[list[ExhaustRequest], str | None]:
+        """Up to `size` requests the caller may see, from at most STORE_PAGES_PER_ANSWER pages of `fetch(limit,
+        cursor)`; and the cursor after them."""
+        found: list[ExhaustRequest] = []
+        for _ in range(STORE_PAGES_PER_ANSWER):
+            page, cursor = fetch(size - len(found), cursor)
+            found.extend(request for request in page if visible.sees(request.channel, request.dataset, request.courses))
+            if len(found) >= size or not cursor:
+                break
+        return found, cursor
 
     def list_by_tag(
         self, principal: Principal, channel: str, tag: str, limit: str | None, cursor: str | None
     ) -> dict[str, Any]:
         size = parse_limit(limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
-        requests, next_cursor = self.store.list_by_tag(channel, tag, size, cursor)
-        jobs = self.page_views(requests, principal)
+        visible = self.visibility(principal, channel)
+        requests, next_cursor = self.visible_page(
+            visible, lambda count, after: self.store.list_by_tag(channel, tag, count, after), size, cursor
+        )
+        jobs = self.page_views(requests, principal, visible)
         answer: dict[str, Any] = {"count": len(jobs), "jobs": jobs}
         if next_cursor:
             answer["nextCursor"] = next_cursor
@@ -312,9 +403,16 @@ class RequestService:
                 raise Forbidden("request.filters.channel: you may only search your own channel's requests")
             supported["channel"] = channel
         size, cursor = criteria.limit, criteria.cursor
-        page, next_cursor = self.store.search(supported, day_range, size, cursor)
-        count, exact = self.store.count_matches(supported, day_range)
-        jobs = self.page_views(page, principal)
+        visible = self.visibility(principal, channel or WILDCARD_CHANNEL)
+        page, next_cursor = self.visible_page(
+            visible, lambda count, after: self.store.search(supported, day_range, count, after), size, cursor
+        )
+        if self.sees_every_match(visible, supported):
+            count, exact = self.store.count_matches(supported, day_range)
+        else:
+            # The store's count would tell how many requests of others match: only what this caller sees is said.
+            count, exact = len(page), next_cursor is None
+        jobs = self.page_views(page, principal, visible)
         answer: dict[str, Any] = {"count": count, "jobs": jobs}
         if not exact:
             answer["countIsLowerBound"] = True
@@ -322,13 +420,29 @@ class RequestService:
             answer["nextCursor"] = next_cursor
         return answer
 
+    def sees_every_match(self, visible: scope.Visibility, filters: dict[str, str]) -> bool:
+        """Whether the caller sees every request of the channel a search's filters match (then the store's count
+        is the caller's too)."""
+        if visible.principal.is_admin:
+            return True
+        if not visible.scope.whole_channel:
+            return False
+        datasets = [filters["dataset"]] if "dataset" in filters else self.registry.ids("on-demand")
+        return all(scope.has_dataset_role(visible.principal, visible.authorized_roles(dataset)) for dataset in datasets)
+
     # -- the answer -------------------------------------------------------------------------------------
-    def page_views(self, requests: list[ExhaustRequest], principal: Principal | None) -> list[dict[str, Any]]:
+    def page_views(
+        self, requests: list[ExhaustRequest], principal: Principal | None, visible: scope.Visibility | None = None
+    ) -> list[dict[str, Any]]:
         """The jobs of a list or search page: the first LINKED_JOBS_PER_PAGE with links for at most
         LINKS_PER_JOB_IN_PAGES files and the manifest's, the others with filesTotal only."""
         return [
             self.view(
-                request, principal, LINKS_PER_JOB_IN_PAGES if index < LINKED_JOBS_PER_PAGE else 0, paged=False
+                request,
+                principal,
+                LINKS_PER_JOB_IN_PAGES if index < LINKED_JOBS_PER_PAGE else 0,
+                paged=False,
+                visibility=visible,
             ).model_dump(mode="json", exclude_none=True)
             for index, request in enumerate(requests)
         ]
@@ -341,8 +455,10 @@ class RequestService:
         offset: int = 0,
         *,
         paged: bool = True,
+        visibility: scope.Visibility | None = None,
     ) -> JobStatusResponse:
-        """The JobStatusResponse, with links signed now and only for a caller of the request's own channel.
+        """The JobStatusResponse, with links signed now and only for a caller of the request's own channel holding
+        one of its dataset's roles; links handed out are an audit event.
 
         Links for `link_limit` files from `offset` (by name) and for the manifest; `filesTotal` says how many files
         there are when not all are linked, and `filesNextCursor` (when `paged`) where the next page starts. So an
@@ -359,14 +475,18 @@ class RequestService:
             if moment >= expires_on:
                 day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
                 message = f"The files of this request expired on {day}; submit it again to rebuild them"
-            else:
-                linkable = principal is not None and request.channel in principal.channels
-        if linkable and link_limit > 0:
+            elif principal is not None:
+                visible = visibility or scope.Visibility(
+                    principal, scope.Scope(request.channel, whole_channel=True), self.authorized_roles
+                )
+                linkable = visible.downloads(request.channel, request.dataset)
+        if linkable and link_limit > 0 and principal is not None:
             links = [
                 FileLink(name=f.name, rows=f.rows, bytes=f.bytes, sha256=f.sha256, url=self.signer.sign(f.key, f.name))
                 for f in self.files_page(request, offset, link_limit)
             ]
             manifest_url = self.signer.sign(manifest_key(request), MANIFEST_NAME)
+            self.record_links(request, principal, moment)
         after = offset + len(links)
         return JobStatusResponse(
             requestId=request.requestId,
@@ -393,6 +513,22 @@ class RequestService:
             filesNextCursor=encode_files_cursor(request, after) if links and paged and after < total else None,
             **readiness_fields(request),
         )
+
+    def record_links(self, request: ExhaustRequest, principal: Principal, moment: int) -> None:
+        """Keep "links given to this caller" with the request (once per LINKS_EVENT_WINDOW_MS and credential)."""
+        if links_already_recorded(request, principal, moment):
+            return
+        event = audit_event(principal, AuditAction.LINKS, request, moment)
+        current: ExhaustRequest | None = request
+        for _ in range(AUDIT_WRITE_ATTEMPTS):
+            if current is None:
+                return
+            try:
+                self.store.replace(current.model_copy(update={"audit": [*current.audit, event]}), current.version)
+                return
+            except ConcurrentUpdate:
+                current = self.store.get(request.requestId)
+        logger.warning("audit event kept in the log only", extra={"request_id": request.requestId})
 
     def files_page(self, request: ExhaustRequest, offset: int, limit: int) -> list[OutputFile]:
         """Files `offset`..`offset + limit`: from the item when it lists them, else from the manifest's pages."""

@@ -7,7 +7,12 @@ Each adapter's module is imported on first use, so importing a service costs non
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from exhaust import ports
+
+if TYPE_CHECKING:
+    from exhaust.auth.scope import CourseDirectory
 
 
 def request_store() -> ports.RequestStore:
@@ -44,3 +49,9 @@ def dataset_registry() -> ports.DatasetRegistry:
     from exhaust.datasets.registry import DatasetRegistry
 
     return DatasetRegistry()
+
+
+def course_directory() -> CourseDirectory:
+    from exhaust.auth.directory import LakeCourseDirectory
+
+    return LakeCourseDirectory()

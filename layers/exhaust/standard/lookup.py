@@ -12,8 +12,9 @@ import time
 
 from exhaust import ports
 from exhaust.auth.checks import CHANNEL_HEADER, require_any_role, require_channel
+from exhaust.auth.scope import WHERE_COURSES_COME_FROM, is_course_scoped
 from exhaust.datasets.registry import Dataset, DatasetRegistry
-from exhaust.errors import BadRequest, NotFound
+from exhaust.errors import BadRequest, Forbidden, NotFound
 from exhaust.principal import Principal
 from exhaust.readiness import readiness_answer
 from exhaust.requests.adapters import LinkSigner
@@ -68,6 +69,10 @@ def standard_get(
     dataset = find_dataset(DatasetRegistry(), dataset_id, "standard")
     if dataset.authorizedRoles:
         require_any_role(principal, dataset.authorizedRoles, f"dataset {dataset_id}")
+    if is_course_scoped(principal):
+        raise Forbidden(
+            f"dataset {dataset_id}: its daily files cover the whole channel, and {WHERE_COURSES_COME_FROM} only"
+        )
     days = resolve_range(
         dates,
         today or today_utc(),
