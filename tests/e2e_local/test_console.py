@@ -49,14 +49,15 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def console_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Local mode, its credentials, and a mentor's token (COURSE_ADMIN of the sample channel) made by the CLI."""
+    """Local mode, its credentials, and a mentor's token made by the CLI: COURSE_ADMIN of the sample course."""
     assert CONSOLE_BUILD.is_file(), "the console is not built: run `make console` (make test builds it)"
     service = LocalServiceProcess(tmp_path_factory.mktemp("console"))
     credentials = service.start()
     try:
         made = run_exhaust(
             "token", "create", "--local-credentials", str(service.credentials_file), "--name", "a mentor",
-            "--channel", credentials["channel"], "--role", "COURSE_ADMIN", cwd=service.workdir,
+            "--channel", credentials["channel"], "--role", "COURSE_ADMIN",
+            "--course", credentials["samples"]["collectionId"], cwd=service.workdir,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
         yield {**credentials, "mentorToken": json.loads(made.stdout)["token"]}
@@ -148,10 +149,12 @@ def test_a_mentor_requests_progress_exhaust_and_downloads_it(page: Any, console_
     assert page.evaluate("() => sessionStorage.getItem('exhaust.console.token')") == mentor
     assert page.evaluate("() => localStorage.length") == 0
 
-    # Only its channel's courses: all of them across the pages, none of the other organisation's.
+    # Only its courses: the one its token names, not the channel's others nor the other organisation's.
     own = listed_course_ids(credentials, mentor, credentials["channel"])
+    channel_wide = listed_course_ids(credentials, credentials["token"], credentials["channel"])
     others = listed_course_ids(credentials, credentials["adminToken"], "other-org-channel")
-    assert own and others and not own & others
+    assert own == {samples["collectionId"]}
+    assert len(channel_wide) > 1 and own < channel_wide and not channel_wide & others
     seen: set[str] = set()
     while True:
         expect(page.locator("#course-list > li").first).to_be_visible()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from exhaust.api.http import ApiRequest
-from exhaust.auth.checks import has_any_role, require_admin
+from exhaust.auth.checks import require_admin
+from exhaust.auth.scope import has_dataset_role
 from exhaust.datasets.registry import DatasetAddBody, DatasetRegistry
 from exhaust.readiness import readiness_answer
 from exhaust.settings import get_settings
@@ -24,7 +25,7 @@ def list_datasets(request: ApiRequest) -> dict[str, Any]:
     dataset_type = request.query_value("type")
     ready = readiness_answer(get_settings().lake_uri)
     datasets = [
-        dataset.model_dump(mode="json") | ready | {"requestable": has_any_role(principal, dataset.authorizedRoles)}
+        dataset.model_dump(mode="json") | ready | {"requestable": has_dataset_role(principal, dataset.authorizedRoles)}
         for dataset in DatasetRegistry().all_datasets(dataset_type)
     ]
     return {"count": len(datasets), "datasets": datasets}

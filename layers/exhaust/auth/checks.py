@@ -57,12 +57,8 @@ def require_admin(principal: Principal) -> None:
         raise Forbidden("this operation needs the ADMIN role")
 
 
-def has_any_role(principal: Principal, allowed: list[str] | tuple[str, ...]) -> bool:
-    return principal.is_admin or bool(set(principal.roles) & set(allowed))
-
-
 def require_any_role(principal: Principal, allowed: list[str] | tuple[str, ...], what: str) -> None:
-    if has_any_role(principal, allowed):
+    if principal.is_admin or set(principal.roles) & set(allowed):
         return
     raise Forbidden(f"{what}: needs one of the roles {', '.join(allowed)}")
 
