@@ -19,8 +19,13 @@ const STATUS_WORDS: Record<Status, string> = {
   CANCELLED: "Cancelled",
 };
 
+/** A finished request whose files were deleted (or that has none) answers SUCCESS without a file. */
+function withoutFiles(job: Job): boolean {
+  return job.status === "SUCCESS" && job.files.length === 0 && !job.filesTotal;
+}
+
 export function statusInWords(job: Job): HTMLElement {
-  const words = STATUS_WORDS[job.status] ?? job.status;
+  const words = withoutFiles(job) ? "Finished, no files to download" : (STATUS_WORDS[job.status] ?? job.status);
   const message =
     job.statusMessage ?? (job.status === "FAILED" ? "The build did not succeed; you may submit the request again." : "");
   return h("div", {}, h("strong", {}, words), message ? h("div", { class: "message" }, message) : null);
@@ -102,12 +107,12 @@ export class RequestsTable {
     const { batchesDone, batchesTotal, rowsWritten } = job.progress;
     const progressText = `${batchesDone} of ${batchesTotal || "?"} batches, ${rowsWritten} rows`;
     const actions: HTMLElement[] = [];
-    if (job.status === "SUCCESS") {
+    if (job.status === "SUCCESS" && !withoutFiles(job)) {
       actions.push(h("button", { type: "button", id: `files-${job.requestId}`, onclick: () => void this.showFiles(job) }, "Get files"));
     }
     if (OPEN.includes(job.status)) {
       actions.push(h("button", { type: "button", id: `cancel-${job.requestId}`, onclick: () => void this.cancel(job) }, "Cancel"));
-    } else {
+    } else if (!withoutFiles(job)) {
       actions.push(h("button", { type: "button", class: "danger", id: `delete-${job.requestId}`, onclick: () => void this.remove(job) }, "Delete"));
     }
     const row = h(
@@ -127,7 +132,7 @@ export class RequestsTable {
       h("td", { class: "actions" }, ...actions),
     );
     const files = this.files.get(job.requestId);
-    if (!files || job.status !== "SUCCESS") return [row];
+    if (!files || job.status !== "SUCCESS" || withoutFiles(job)) return [row];
     return [row, this.filesRow(job, files.links, files.more)];
   }
 

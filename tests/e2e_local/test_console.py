@@ -220,13 +220,40 @@ def test_a_mentor_requests_progress_exhaust_and_downloads_it(page: Any, console_
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Delete").click()
     expect(page.get_by_role("status")).to_contain_text("request was deleted")
+    expect(row).to_contain_text("Finished, no files to download")
+    expect(row.get_by_role("button", name="Get files")).to_have_count(0)
     snap(page, "06-deleted")
 
-    # The daily usage chart and its files, and a phone's width without sideways scrolling.
-    expect(page.locator("#usage-chart svg title")).to_have_text("Enrolments and completions per day")
+    # The channel's daily files are not a mentor's: the chart's place says so, and why.
+    expect(page.locator("#usage-chart")).to_contain_text("You are not allowed to do this. dataset summary-rollup")
     page.set_viewport_size(PHONE)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     snap(page, "07-phone")
+
+
+def test_an_org_admin_sees_the_last_30_days_of_enrolments_and_completions(
+    page: Any, console_service: dict[str, Any]
+) -> None:
+    """The chart's totals are the sums of the summary-rollup files' day totals, which are listed beside it."""
+    from playwright.sync_api import expect
+
+    credentials = console_service
+    sign_in_by_keyboard(page, credentials["baseUrl"], credentials["token"], credentials["channel"])
+    expect(page.locator("#usage-chart svg title")).to_have_text("Enrolments and completions per day")
+    links = page.locator("#usage-files a").evaluate_all("links => links.map(a => a.href)")
+    assert links, "local mode produces summary-rollup for the past days"
+    enrolments = completions = 0
+    for link in links:
+        rows = urlopen_bytes(link).decode("utf-8").splitlines()
+        header = rows[0].split(",")
+        total = next(row.split(",") for row in rows[1:] if row.split(",")[header.index("content_id")] == "")
+        enrolments += int(total[header.index("enrolments")])
+        completions += int(total[header.index("completions")])
+    assert enrolments > 0
+    expected = f"{enrolments} enrolments and {completions} completions in all"
+    expect(page.locator("#usage-chart svg desc")).to_contain_text(expected)
+    snap(page, "08-org-admin-usage-chart")
+    assert serious_violations(page) == []
 
 
 def urlopen_bytes(url: str) -> bytes:
