@@ -70,7 +70,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 ## Synthesize the CloudFormation template into cdk.out/ (offline: no Docker, no credentials).
-synth: install
+synth: install console
 	$(BIN)/python app.py
 	@echo "synthesized: the template is in cdk.out/ (cdk-nag checks passed)"
 
@@ -90,7 +90,7 @@ test-scale: install
 bench-answers: install
 	$(BIN)/python bench/bench_answers.py
 
-deploy: install node_modules/.installed
+deploy: install console node_modules/.installed
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
 
 ## Smoke-test a deployed stack: submit -> wait for SUCCESS -> download (docs/deploy.md). Standard library only.

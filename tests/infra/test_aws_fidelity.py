@@ -9,7 +9,7 @@ from exhaust.pipeline.definition import BUILD_BATCHES
 from infra.service_function import API_GATEWAY_INTEGRATION_TIMEOUT
 
 from .test_pipeline import deployed_definition
-from .walk import listed, methods, of_type, render
+from .walk import listed, methods, of_type, render, service_functions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Function logical-id prefix -> its reserved concurrency with the default settings.
@@ -133,7 +133,7 @@ def test_the_powertools_layer_is_the_release_the_lock_pins(synthesis):
     assert list(layer_parameters.values()) == [
         f"/aws/service/powertools/python/arm64/python3.12/{_locked('aws-lambda-powertools')}"
     ]
-    functions = of_type(template["Resources"], "AWS::Lambda::Function").values()
+    functions = service_functions(template["Resources"]).values()
     zipped = [f["Properties"] for f in functions if f["Properties"].get("PackageType") != "Image"]
     assert zipped
     (parameter,) = layer_parameters
