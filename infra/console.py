@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack, aws_apigateway, aws_cloudfront, aws_cloudfront_origins, aws_s3
 from aws_cdk import aws_s3_deployment as deployment
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.nag import acknowledge, iam5_resource
 
@@ -155,7 +155,7 @@ def acknowledge_distribution(distribution: aws_cloudfront.Distribution) -> None:
     )
 
 
-def acknowledge_deployment_handler(handler: Construct, bucket: aws_s3.IBucket) -> None:
+def acknowledge_deployment_handler(handler: IConstruct, bucket: aws_s3.IBucket) -> None:
     """CDK's own BucketDeployment function (one per stack): what cdk-nag finds in it is CDK's design."""
     acknowledge(
         handler,

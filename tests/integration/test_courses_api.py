@@ -126,9 +126,11 @@ def test_the_org_admin_sees_every_requestable_course_of_its_channel_with_batches
 def test_a_mentor_sees_only_the_courses_the_lake_says_it_creates_or_mentors(world):
     listed, count = all_pages(world["tokens"]["mentor"])
     expected = mentored_courses(world["lake"], world["mentor"]) & live_courses(world)
-    assert expected and expected != live_courses(world)
-    assert {course["courseId"] for course in listed} == expected and count == len(expected)
-    status, _, body = courses(world["tokens"]["mentor"], {"limit": "1"})
+    assert expected
+    assert expected != live_courses(world)
+    assert {course["courseId"] for course in listed} == expected
+    assert count == len(expected)
+    _, _, body = courses(world["tokens"]["mentor"], {"limit": "1"})
     assert f"the courses you create or mentor in channel {CHANNEL}" in body["result"]["scope"]
 
 
@@ -136,13 +138,15 @@ def test_a_course_admin_sees_the_courses_its_token_names_and_without_any_none(wo
     listed, _ = all_pages(world["tokens"]["named"])
     assert [course["courseId"] for course in listed] == [world["named_course"]]
     listed, count = all_pages(world["tokens"]["unentitled"])
-    assert listed == [] and count == 0
+    assert listed == []
+    assert count == 0
 
 
 def test_the_other_channels_token_sees_its_own_courses_not_the_first_channels(world):
     mine, _ = all_pages(world["tokens"]["admin"])
     theirs, _ = all_pages(world["tokens"]["other"], limit="50", channel=world["other_channel"])
-    assert theirs and not {c["courseId"] for c in mine} & {c["courseId"] for c in theirs}
+    assert theirs
+    assert not {c["courseId"] for c in mine} & {c["courseId"] for c in theirs}
     status, _, body = courses(world["tokens"]["other"], channel=CHANNEL)
     assert status == 403
     assert f"may not act for channel '{CHANNEL}'" in body["params"]["errmsg"]
@@ -158,9 +162,11 @@ def test_search_matches_course_and_batch_names_and_ids_in_any_case(world):
         word.casefold() in f"{b['name']} {b['batchId']}".casefold() for b in c["batches"]) for c in found)  # fmt: skip
     batch_id = course["batches"][0]["batchId"]
     found, count = all_pages(world["tokens"]["admin"], {"q": batch_id})
-    assert [c["courseId"] for c in found] == [course["courseId"]] and count == 1
+    assert [c["courseId"] for c in found] == [course["courseId"]]
+    assert count == 1
     found, count = all_pages(world["tokens"]["admin"], {"q": "no course is called this"})
-    assert found == [] and count == 0
+    assert found == []
+    assert count == 0
 
 
 @pytest.mark.parametrize(
@@ -195,7 +201,9 @@ def test_the_dataset_list_says_which_datasets_the_caller_may_request_as_submit_d
     agrees (a REPORT_ADMIN acts on the whole channel, so no course scope is in the way of the comparison)."""
     status, _, body = call_api(load_event("dataset_list/all"), world["tokens"]["mentor"], X_Channel_Id=CHANNEL)
     assert status == 200, body
-    mentor_offered = {d["datasetId"] for d in body["result"]["datasets"] if d["type"] == "on-demand" and d["requestable"]}
+    mentor_offered = {
+        d["datasetId"] for d in body["result"]["datasets"] if d["type"] == "on-demand" and d["requestable"]
+    }
     assert mentor_offered == {"progress-exhaust", "userinfo-exhaust", "response-exhaust"}
     status, _, body = call_api(load_event("dataset_list/all"), world["tokens"]["report"], X_Channel_Id=CHANNEL)
     assert status == 200, body

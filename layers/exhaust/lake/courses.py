@@ -3,8 +3,9 @@
     page = course_page(Catalog(Lake.open(uri)), scope, query="arith", limit=20, cursor=None)
 
 Every collection of the scope's channel that is not retired and has a batch that has not expired is listed, with
-those batches (a request for a retired collection or an expired batch would fail), ordered by name then id, with each batch's dates and enrolment count. `query` matches the
-course's name or id and the batch's name or id, ignoring letter case. Enrolment counts come from the enrolments
+those batches (a request for a retired collection or an expired batch would fail), ordered by name then id, with
+each batch's dates and enrolment count. `query` matches the course's name or id and the batch's name or id,
+ignoring letter case. Enrolment counts come from the enrolments
 table's footers: the table keeps one batch per row group, so counting decodes no row.
 """
 
