@@ -65,26 +65,27 @@ def console_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         service.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's browser is Debian's chromium (Playwright's own download is not available here)."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs it (CI runs it first)"
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS, "headless": True}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_context_args, "accept_downloads": True, "viewport": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def screenshots() -> None:
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)
     SCREENSHOTS.mkdir(parents=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield launched
-        launched.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-    opened = context.new_page()
-    opened.set_default_timeout(ACTION_TIMEOUT_MS)
-    yield opened
-    context.close()
+@pytest.fixture(autouse=True)
+def bounded(page: Any) -> None:
+    page.set_default_timeout(ACTION_TIMEOUT_MS)
 
 
 def snap(page: Any, name: str) -> None:
