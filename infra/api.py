@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 from aws_cdk import Duration, aws_apigateway, aws_lambda, aws_logs
 from constructs import Construct
-from exhaust.api.routes import ROUTES, Route
+from exhaust.api import cors
+from exhaust.api.operation import Operation
+from exhaust.api.routes import ROUTES
 
 from infra.config import StackSettings
 from infra.grants import apply_grants, grants_for
@@ -102,7 +104,7 @@ class Api(Construct):
         storage: Storage,
         layers: list[aws_lambda.ILayerVersion],
         environment: dict[str, str],
-        routes: Sequence[Route] = ROUTES,
+        routes: Sequence[Operation] = ROUTES,
     ) -> None:
         super().__init__(scope, construct_id)
         self._storage = storage
@@ -189,6 +191,10 @@ class Api(Construct):
             self._add_route(route)
         for path in sorted({route.path for route in routes}):
             self._refuse_other_methods(path, sorted({route.method for route in routes if route.path == path}))
+        origins = cors.parse_origins(settings.cors_allowed_origins)
+        if origins:
+            for path in sorted({route.path for route in routes}):
+                self._answer_preflight(path, sorted({route.method for route in routes if route.path == path}), origins)
 
     def _function(self, name: str, description: str) -> aws_lambda.Function:
         function = self.functions.get(name)
@@ -217,7 +223,7 @@ class Api(Construct):
             self.functions[name] = function
         return function
 
-    def _add_route(self, route: Route) -> None:
+    def _add_route(self, route: Operation) -> None:
         function = self._function(route.function, route.summary)
         resource = self.rest_api.root.resource_for_path(route.path)
         private = route.auth == "token"
@@ -245,6 +251,23 @@ class Api(Construct):
                 f"{route.method} {route.path} is public by design (route table auth='none': {route.summary}); "
                 "its handler applies its own checks (license key, channel header) where the API defines them.",
             )
+
+    def _answer_preflight(self, path: str, allowed: list[str], origins: tuple[str, ...]) -> None:
+        """OPTIONS on a route's path: the CORS preflight of exhaust.api.cors (a mock, as the local gateway answers)."""
+        method = self.rest_api.root.resource_for_path(path).add_cors_preflight(
+            allow_origins=list(origins),
+            allow_headers=list(cors.ALLOWED_HEADERS),
+            allow_methods=allowed,
+            max_age=Duration.seconds(cors.MAX_AGE_SECONDS),
+            status_code=cors.PREFLIGHT_STATUS,
+        )
+        acknowledge(
+            method,
+            "AwsSolutions-APIG4",
+            f"OPTIONS {path} only answers the CORS preflight (a mock integration, no backend); the methods it "
+            "announces keep their own authorization.",
+        )
+        acknowledge(method, "AwsSolutions-COG4", "A mock that answers the CORS preflight; it reaches no data.")
 
     def _refuse_other_methods(self, path: str, allowed: list[str]) -> None:
         """ANY on a route's path: a 405 with Allow in the envelope, as the local gateway answers, with no Lambda.

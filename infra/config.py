@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from exhaust.api import cors
 from exhaust.settings import MAX_LINK_EXPIRY_SECONDS
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class StackSettings(BaseModel):
@@ -39,6 +40,14 @@ class StackSettings(BaseModel):
     api_burst_limit: int = Field(default=100, ge=1, le=5_000)
     # Alarm notifications go to this address (SNS e-mail subscription, confirmed by e-mail) when set.
     alarm_email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Origins whose browser pages may call the API, comma-separated (exhaust.api.cors): none by default.
+    cors_allowed_origins: str = ""
+
+    @field_validator("cors_allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        cors.parse_origins(value)
+        return value
 
     @model_validator(mode="after")
     def _builder_fits_one_request(self) -> StackSettings:

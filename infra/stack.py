@@ -76,6 +76,7 @@ class ExhaustStack(Stack):
             "EXHAUST_MAX_RUNNING_PER_CHANNEL": str(settings.max_running_per_channel),
             "EXHAUST_OUTPUT_RETENTION_DAYS": str(settings.output_retention_days),
             "EXHAUST_BATCH_EXPIRY_DAYS": str(settings.batch_expiry_days),
+            "EXHAUST_CORS_ALLOWED_ORIGINS": settings.cors_allowed_origins,
             "EXHAUST_CDN_BASE_URL": self.cdn.base_url,
         }
         self.api = Api(

@@ -53,7 +53,7 @@ def media_type(content_type: str) -> str:
 
 @cache
 def _document() -> dict[str, Any]:
-    from exhaust.api.openapi import document
+    from exhaust.api.routes import document
 
     return document()
 

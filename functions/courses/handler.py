@@ -1,12 +1,13 @@
 from typing import Any
 
-from exhaust.api import courses as api
-from exhaust.api.http import ApiRequest, api_endpoint
+from exhaust.api.courses import courses
+from exhaust.api.operation import serve
 from exhaust.observability import logger, tracer
+
+answer = serve(courses)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@api_endpoint(api.API_ID)
-def handler(request: ApiRequest) -> dict[str, Any]:
-    return api.list_courses(request)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

@@ -1,12 +1,13 @@
 from typing import Any
 
-from exhaust.api import datasets as api
-from exhaust.api.http import ApiRequest, api_endpoint
+from exhaust.api.datasets import add
+from exhaust.api.operation import serve
 from exhaust.observability import logger, tracer
+
+answer = serve(add)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@api_endpoint("ekstep.analytics.dataset.add")
-def handler(request: ApiRequest) -> dict[str, Any]:
-    return api.add(request)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

@@ -1,11 +1,13 @@
-from exhaust.api import standard as api
-from exhaust.api.http import ApiRequest, api_endpoint
+from typing import Any
+
+from exhaust.api.operation import serve
+from exhaust.api.standard import standard_get
 from exhaust.observability import logger, tracer
-from exhaust.standard.files import DatasetFiles
+
+answer = serve(standard_get)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@api_endpoint("org.ekstep.analytics.telemetry")
-def handler(request: ApiRequest) -> DatasetFiles:
-    return api.standard_get(request)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

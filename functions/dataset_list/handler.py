@@ -1,12 +1,13 @@
 from typing import Any
 
-from exhaust.api import datasets as api
-from exhaust.api.http import ApiRequest, api_endpoint
+from exhaust.api.datasets import list_datasets
+from exhaust.api.operation import serve
 from exhaust.observability import logger, tracer
+
+answer = serve(list_datasets)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@api_endpoint("ekstep.analytics.dataset.list")
-def handler(request: ApiRequest) -> dict[str, Any]:
-    return api.list_datasets(request)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

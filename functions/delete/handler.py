@@ -1,11 +1,13 @@
-from exhaust.api import lifecycle as lifecycle_api
-from exhaust.api.http import ApiRequest, api_endpoint
+from typing import Any
+
+from exhaust.api.lifecycle import delete
+from exhaust.api.operation import serve
 from exhaust.observability import logger, tracer
-from exhaust.requests.models import JobStatusResponse
+
+answer = serve(delete)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@api_endpoint("ekstep.analytics.dataset.request.delete")
-def handler(request: ApiRequest) -> JobStatusResponse:
-    return lifecycle_api.delete(request)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

@@ -1,16 +1,12 @@
-from exhaust.api.http import ApiRequest, RawResponse, api_endpoint
-from exhaust.api.swagger import swagger_page
+from typing import Any
+
+from exhaust.api.meta import docs
+from exhaust.api.operation import serve
 from exhaust.observability import logger
 
-# The document by a relative URL, so the page works under any stage prefix.
-SETUP = '    window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui"});'
+answer = serve(docs)
 
 
 @logger.inject_lambda_context
-@api_endpoint("api.docs")
-def handler(request: ApiRequest) -> RawResponse:
-    return RawResponse(
-        200,
-        swagger_page("Data exhaust service API", SETUP).encode("utf-8"),
-        {"Content-Type": "text/html; charset=utf-8"},
-    )
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

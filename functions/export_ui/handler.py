@@ -1,9 +1,12 @@
-from exhaust.api import export_ui as ui
-from exhaust.api.http import ApiRequest, RawResponse, api_endpoint
+from typing import Any
+
+from exhaust.api.export_ui import export_ui
+from exhaust.api.operation import serve
 from exhaust.observability import logger
+
+answer = serve(export_ui)
 
 
 @logger.inject_lambda_context
-@api_endpoint("api.export.ui")
-def handler(request: ApiRequest) -> RawResponse:
-    return RawResponse(200, ui.page().encode("utf-8"), {"Content-Type": "text/html; charset=utf-8"})
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

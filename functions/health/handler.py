@@ -1,11 +1,12 @@
 from typing import Any
 
-from exhaust import __version__
-from exhaust.api.http import ApiRequest, api_endpoint
+from exhaust.api.meta import health
+from exhaust.api.operation import serve
 from exhaust.observability import logger
+
+answer = serve(health)
 
 
 @logger.inject_lambda_context
-@api_endpoint("api.health")
-def handler(request: ApiRequest) -> dict[str, Any]:
-    return {"healthy": True, "version": __version__}
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

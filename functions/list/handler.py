@@ -1,10 +1,13 @@
-from exhaust.api import requests as api
-from exhaust.api.http import ApiRequest, api_endpoint
+from typing import Any
+
+from exhaust.api.operation import serve
+from exhaust.api.requests import list_requests
 from exhaust.observability import logger, tracer
+
+answer = serve(list_requests)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@api_endpoint("ekstep.analytics.dataset.request.list")
-def handler(request: ApiRequest) -> dict[str, object]:
-    return api.list_requests(request)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

@@ -1,12 +1,12 @@
-import json
+from typing import Any
 
-from exhaust.api.http import ApiRequest, RawResponse, api_endpoint
-from exhaust.api.openapi import document
+from exhaust.api.operation import serve
+from exhaust.api.routes import openapi_document
 from exhaust.observability import logger
+
+answer = serve(openapi_document)
 
 
 @logger.inject_lambda_context
-@api_endpoint("api.openapi")
-def handler(request: ApiRequest) -> RawResponse:
-    body = json.dumps(document(), indent=2).encode("utf-8")
-    return RawResponse(200, body, {"Content-Type": "application/json; charset=utf-8"})
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

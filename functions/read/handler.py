@@ -1,11 +1,13 @@
-from exhaust.api import requests as api
-from exhaust.api.http import ApiRequest, api_endpoint
+from typing import Any
+
+from exhaust.api.operation import serve
+from exhaust.api.requests import read
 from exhaust.observability import logger, tracer
-from exhaust.requests.models import JobStatusResponse
+
+answer = serve(read)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@api_endpoint("ekstep.analytics.dataset.request.info")
-def handler(request: ApiRequest) -> JobStatusResponse:
-    return api.read(request)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)

@@ -19,6 +19,7 @@ final name."""
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -391,6 +392,18 @@ def _show_request(job: dict[str, Any]) -> None:
         print(f"  {progress}")
     for file in job.get("files") or []:
         print(f"  {file.get('name')}  {file.get('rows')} rows  {_size(int(file.get('bytes') or 0))}")
+    for event in job.get("audit") or []:
+        print(f"  {_instant(event.get('at'))}  {event.get('action')} by {event.get('userId')} "
+              f"(credential {event.get('credentialId')})")  # fmt: skip
+
+
+def _instant(epoch_ms: Any) -> str:
+    """An audit event's time as ISO 8601 UTC."""
+    try:
+        moment = datetime.datetime.fromtimestamp(int(epoch_ms) / 1000, datetime.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(epoch_ms)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _show_jobs(answer: dict[str, Any]) -> None:

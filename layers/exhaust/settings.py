@@ -50,6 +50,8 @@ class RuntimeSettings(BaseModel):
     callback_secret: str = ""
     # Secrets Manager secret holding the callback signing secret (AWS); callback_secret wins when set (local mode).
     callback_secret_arn: str = ""
+    # Origins whose browser pages may call the API (exhaust.api.cors): comma-separated, none by default.
+    cors_allowed_origins: str = ""
     # The sweeper re-queues requests SUBMITTED (untouched) this long, and recovers PROCESSING ones without
     # progress this long even when their execution still runs. A retry may wait up to SQS's 15-minute delay, so
     # only a request whose queue send failed at submit is re-queued sooner, after sweep_unqueued_after_seconds.

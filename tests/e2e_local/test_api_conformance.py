@@ -49,10 +49,12 @@ def check_operation(operation, base_url: str, headers: dict[str, str]) -> int:
     return sent
 
 
-def test_every_operation_conforms_to_the_document(local_service):
+# The channel's org admin, and a course mentor, whose scope refuses and hides more (issue 25).
+@pytest.mark.parametrize("token", ["token", "mentorToken"])
+def test_every_operation_conforms_to_the_document(local_service, token):
     credentials = local_service.credentials
     schema = schemathesis.openapi.from_url(f"{credentials['baseUrl']}/api/openapi.json")
-    headers = {"Authorization": f"Bearer {credentials['token']}", "X-Channel-Id": credentials["channel"]}
+    headers = {"Authorization": f"Bearer {credentials[token]}", "X-Channel-Id": credentials["channel"]}
     results = list(schema.get_all_operations())
     unreadable = [result.err() for result in results if isinstance(result, Err)]
     assert not unreadable, unreadable

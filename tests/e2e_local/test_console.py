@@ -60,7 +60,7 @@ def console_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
             "--course", credentials["samples"]["collectionId"], cwd=service.workdir,
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
-        yield {**credentials, "mentorToken": json.loads(made.stdout)["token"]}
+        yield {**credentials, "courseMentorToken": json.loads(made.stdout)["token"]}
     finally:
         service.stop()
 
@@ -143,7 +143,7 @@ def test_a_mentor_requests_progress_exhaust_and_downloads_it(page: Any, console_
 
     credentials = console_service
     samples = credentials["samples"]
-    mentor = credentials["mentorToken"]
+    mentor = credentials["courseMentorToken"]
     sign_in_by_keyboard(page, credentials["baseUrl"], mentor, credentials["channel"])
     expect(page.get_by_role("status")).to_contain_text("Signed in")
     assert mentor not in page.url

@@ -53,6 +53,8 @@ def test_context_wins_over_the_environment_and_strings_are_coerced():
         {"builder_reserved_concurrency": -1},
         {"builder_reserved_concurrency": 5},  # below map_max_concurrency (10): one request would throttle itself
         {"link_expiry_minutes": 7 * 24 * 60},
+        {"cors_allowed_origins": "*"},
+        {"cors_allowed_origins": "https://portal.example.org/app"},
     ],
 )
 def test_invalid_settings_are_refused_at_synth(bad):

@@ -65,7 +65,8 @@ def test_read_functions_cannot_write(resources, name):
     assert not granted & WRITES, f"{name} may write: {granted & WRITES}"
     for statement in statements:
         if "s3:GetObject" in listed(statement["Action"]):
-            assert all(render(r).endswith("/requests/*") for r in listed(statement["Resource"]))
+            # The requests' files (to sign links), and the lake's course directory (the role model's courses).
+            assert all(render(r).endswith(("/requests/*", "/lake/_directory/*")) for r in listed(statement["Resource"]))
 
 
 def test_submit_writes_requests_queues_and_encrypts(resources):
@@ -74,7 +75,11 @@ def test_submit_writes_requests_queues_and_encrypts(resources):
     granted = actions(statements)
     assert {"dynamodb:PutItem", "sqs:SendMessage", "kms:Encrypt"} <= granted
     assert "kms:Decrypt" in granted  # reading the CMK-encrypted tables, not the stored encryptionKey's plaintext
-    assert not any(a.startswith("s3:") for a in granted)
+    # Of S3 only the lake's course directory: which course each batch of the submit is in.
+    assert {a for a in granted if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
+    for statement in statements:
+        if "s3:GetObject" in listed(statement["Action"]):
+            assert all(render(r).endswith("/lake/_directory/*") for r in listed(statement["Resource"]))
     written = {
         render(r)
         for s in statements

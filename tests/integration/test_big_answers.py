@@ -186,9 +186,9 @@ def test_a_narrower_export_is_answered_with_the_same_rows_as_before(license_key,
 
 def test_the_openapi_documents_list_the_422(license_key):
     from exhaust.api.export_ui import export_document
-    from exhaust.api.openapi import build_document
+    from exhaust.api.routes import document
 
-    paths = build_document()["paths"]
+    paths = document()["paths"]
     assert "422" in paths["/v1/datasets/{datasetId}/{resourceId}/{fromDate}/{toDate}"]["post"]["responses"]
     assert "422" in paths["/api/export/{format}"]["get"]["responses"]
     assert "422" in export_document()["paths"]["/api/export/{format}"]["get"]["responses"]

@@ -24,7 +24,7 @@ SEARCH_PATH = "/api/dataset/v1/request/search"
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     """The document /api/openapi.json serves (tests/integration/test_openapi.py reads it from the route)."""
-    from exhaust.api.openapi import document
+    from exhaust.api.routes import document
 
     return document()
 
@@ -211,3 +211,60 @@ def test_the_documents_body_examples_are_accepted_by_the_schema_and_the_code(doc
         (example,) = document["components"]["schemas"][reference.rsplit("/", 1)[1]]["examples"]
         assert body_validator(document, path).is_valid(example), path
         assert code_accepts(parse, example), path
+
+
+def parameter_of(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    (operation,) = document["paths"][path].values()
+    (found,) = [parameter for parameter in operation["parameters"] if parameter["name"] == name]
+    return dict(found)
+
+
+def test_the_idempotency_key_the_document_accepts_is_the_one_the_code_accepts(
+    document: dict[str, Any], tokens: dict[str, str]
+) -> None:
+    """Issue 24: the document said any string; the code refused more than 255 characters."""
+    accepts = Draft202012Validator(parameter_of(document, SUBMIT_PATH, "Idempotency-Key")["schema"]).is_valid
+    event = load_event("submit/seed002_batch_filter")
+    for key in ("k" * 255, "k" * 256, "key with spaces and ~!", "ключ", "a\tb"):
+        status, _, body = call_api(event, tokens["channel_a"], Idempotency_Key=key)
+        assert accepts(key) == (status == 200), (key[:20], status, body)
+
+
+READ_PATH = "/api/dataset/v1/request/read/{tag}"
+BY_REQUEST_ID = {READ_PATH: "read/by_request_id", **{f"/api/dataset/v1/request/{action}/{{tag}}":
+                 f"{action}/by_request_id" for action in ("cancel", "delete")}}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(BY_REQUEST_ID))
+def test_the_request_id_the_document_accepts_is_one_the_code_looks_for(
+    document: dict[str, Any], tokens: dict[str, str], path: str
+) -> None:
+    """Issue 24: the document took any non-empty requestId; the code refused all but 1 to 64 letters and digits."""
+    parameter = parameter_of(document, path, "requestId")
+    assert parameter["required"] is True
+    accepts = Draft202012Validator(parameter["schema"]).is_valid
+    event = load_event(BY_REQUEST_ID[path])
+    for request_id in ("0123ABCDEF", " 0123abcdef ", "a" * 64, "a" * 65, "a-b", "a#b", "%"):
+        event["queryStringParameters"] = {"requestId": request_id}
+        event["multiValueQueryStringParameters"] = {"requestId": [request_id]}
+        status, _, body = call_api(event, tokens["channel_a"])
+        assert accepts(request_id) == (status == 404), (request_id, status, body)  # a valid id of no request
+
+
+@pytest.mark.parametrize(
+    "event_name", ["submit/seed002_batch_filter", "read/by_request_id", "list/by_tag", "cancel/by_request_id"]
+)
+def test_the_channel_header_is_required_in_the_document_where_the_code_requires_it(
+    document: dict[str, Any], tokens: dict[str, str], event_name: str
+) -> None:
+    """Issue 24: X-Channel-Id was documented as optional on operations that refuse a request without it."""
+    event = load_event(event_name)
+    parameter = parameter_of(document, event["resource"], "X-Channel-Id")
+    assert parameter["required"] is True
+    status, _, body = call_api(event, tokens["channel_a"], X_Channel_Id=None)
+    assert status == 400
+    assert body["params"]["errmsg"].startswith("X-Channel-Id: header is required")
+    accepts = Draft202012Validator(parameter["schema"]).is_valid
+    for channel in ("channel a", "a#b", "-a"):
+        assert not accepts(channel)
+        assert call_api(event, tokens["channel_a"], X_Channel_Id=channel)[0] == 400, channel

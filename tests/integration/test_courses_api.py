@@ -172,8 +172,8 @@ def test_search_matches_course_and_batch_names_and_ids_in_any_case(world):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ({"limit": "0"}, "limit: must be a whole number from 1 to 50"),
-        ({"limit": "51"}, "limit: must be a whole number from 1 to 50"),
+        ({"limit": "0"}, "limit: must be an integer from 1 to 50"),
+        ({"limit": "51"}, "limit: must be an integer from 1 to 50"),
         ({"cursor": "not-a-cursor"}, "cursor: not a nextCursor this route answered"),
         ({"q": "x" * 101}, "q: must be at most 100 characters"),
         ({"page": "2"}, "page: unknown query parameter"),

@@ -117,3 +117,26 @@ def test_authorizer_allows_the_whole_stage_for_a_valid_token_and_refuses_others(
     for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer exh_unknown"}):
         with pytest.raises(UnauthorizedToken, match=r"^Unauthorized$"):
             authorize({"headers": headers, "methodArn": method_arn})
+
+
+def test_a_course_admin_token_carries_the_courses_it_names(aws_resources, capsys):
+    table = aws_resources.credentials_table
+    arguments = ["token", "create", "--table", table, "--name", "mentor", "--channel", "c1", "--user-id", "m-1"]
+    assert main([*arguments, "--role", "COURSE_ADMIN", "--course", "do_1", "--course", "do_2", "--course", "do_1"]) == 0
+    created = json.loads(capsys.readouterr().out)
+    assert created["courses"] == ["do_1", "do_2"]
+    principal = authenticate_token(created["token"])
+    assert (principal.courses, principal.user_id) == (("do_1", "do_2"), "m-1")
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--role", "ORG_ADMIN", "--course", "do_1"], "--course: only a COURSE_ADMIN token is scoped to courses"),
+        (["--role", "COURSE_ADMIN", "--course", "do 1"], "--course: 'do 1' is not a course id"),
+    ],
+)
+def test_token_create_refuses_a_course_it_could_not_use(aws_resources, capsys, extra, message):
+    table = aws_resources.credentials_table
+    assert main(["token", "create", "--table", table, "--name", "m", "--channel", "c1", *extra]) != 0
+    assert message in capsys.readouterr().err

@@ -8,9 +8,11 @@ import json
 import re
 
 import pytest
-from exhaust.api.routes import ROUTES, Route
+from exhaust.api.operation import Operation
+from exhaust.api.routes import ROUTES
 
 from tests.conftest import call_api, moto_environment
+from tests.integration.course_directory import put_course_directory
 
 # One moto account for the module, on one worker: the tests write only what they read back themselves.
 pytestmark = pytest.mark.xdist_group("hostile-input")
@@ -21,25 +23,45 @@ DEEP_JSON = "[" * 10_000 + "]" * 10_000
 HUGE_INTEGER = "1" * 5_000
 
 
-@pytest.fixture(scope="module")
-def tokens():
-    from exhaust.auth.credentials import CredentialStore
+# Channel a's token: its org admin, or a mentor whose course holds the batches the tests submit (issue 25).
+CHANNEL_A_ROLES: dict[str, dict[str, list[str]]] = {
+    "org_admin": {"roles": ["ORG_ADMIN"]},
+    "mentor": {"roles": ["COURSE_ADMIN"], "courses": ["course-1"]},
+}
 
-    with moto_environment():
+
+@pytest.fixture(scope="module", params=list(CHANNEL_A_ROLES))
+def tokens(request, tmp_path_factory):
+    from exhaust.api import courses
+    from exhaust.auth.credentials import CredentialStore
+    from exhaust.lake.store import Lake
+
+    with moto_environment() as settings, pytest.MonkeyPatch.context() as patch:
+        # The course listing reads the lake with pyarrow, which moto's in-process mock does not serve: an empty lake.
+        empty_lake = Lake.open(str(tmp_path_factory.mktemp("empty-lake")))
+        patch.setattr(courses, "lake", lambda: empty_lake)
+        put_course_directory(settings, "channel-a", {"course-1": ["b1"]})
         store = CredentialStore()
         yield {
-            "channel_a": store.create("token", "a", channels=["channel-a"], roles=["ORG_ADMIN"], user_id="user-a")[0],
+            "channel_a": store.create(
+                "token",
+                "a",
+                channels=["channel-a"],
+                user_id="user-a",
+                roles=CHANNEL_A_ROLES[request.param]["roles"],
+                courses=CHANNEL_A_ROLES[request.param].get("courses"),
+            )[0],
             "channel_b": store.create("token", "b", channels=["channel-b"], roles=["ORG_ADMIN"], user_id="user-b")[0],
             "admin": store.create("token", "operator", channels=["*"], roles=["ADMIN"])[0],
         }
 
 
-def path_parameters(route: Route) -> list[str]:
+def path_parameters(route: Operation) -> list[str]:
     return re.findall(r"\{(\w+)\}", route.path)
 
 
 def route_event(
-    route: Route,
+    route: Operation,
     *,
     body: str | None = None,
     query: dict[str, list[str]] | None = None,
@@ -61,11 +83,11 @@ def route_event(
     }
 
 
-def send(tokens, route: Route, token: str = "channel_a", **kwargs):
+def send(tokens, route: Operation, token: str = "channel_a", **kwargs):
     return call_api(route_event(route, **kwargs), tokens[token] if route.auth == "token" else None)
 
 
-def route_named(function: str) -> Route:
+def route_named(function: str) -> Operation:
     return next(route for route in ROUTES if route.function == function)
 
 

@@ -193,7 +193,7 @@ def test_search_reads_one_page_and_answers_far_below_6_mb(history, touched):
 
 
 def test_read_answers_one_page_of_links_and_the_manifest_and_pages_on(history, touched):
-    from exhaust.requests.service import READ_FILES_MAX_LIMIT
+    from exhaust.requests.limits import READ_FILES_MAX_LIMIT
 
     newest = history["ids"][-1]
     status, body = read_page(history, newest)

@@ -403,9 +403,9 @@ def test_a_lake_without_a_marker_answers_no_readiness(harness, lake_marker):
 
 
 def test_the_openapi_document_describes_cancel_delete_cancelled_and_readiness(aws_resources):
-    from exhaust.api.openapi import build_document
+    from exhaust.api import routes
 
-    document = build_document()
+    document = routes.document()
     for operation in ("cancel", "delete"):
         (spec,) = document["paths"][f"/api/dataset/v1/request/{operation}/{{tag}}"].values()
         assert spec["operationId"] == operation

@@ -2,7 +2,7 @@ import json
 
 import pytest
 from exhaust.api.envelope import envelope
-from exhaust.api.http import ApiRequest, RawResponse, api_endpoint
+from exhaust.api.http import ApiRequest, RawResponse, answer
 from exhaust.errors import BadRequest, NotFound, PayloadTooLarge, TooManyRequests
 
 
@@ -58,12 +58,11 @@ def test_headers_are_case_insensitive():
 
 
 def invoke(fn, body=b'{"params": {"msgid": "abc"}}'):
-    handler = api_endpoint("test.api")(fn)
     event = {"httpMethod": "POST", "path": "/x", "headers": {}, "body": body.decode()}
-    return handler(event, None)
+    return answer("test.api", event, fn)
 
 
-def test_api_endpoint_echoes_msgid_and_wraps_result():
+def test_an_answer_echoes_msgid_and_wraps_result():
     answer = invoke(lambda request: {"ok": True})
     body = json.loads(answer["body"])
     assert answer["statusCode"] == 200
@@ -79,7 +78,7 @@ def test_api_endpoint_echoes_msgid_and_wraps_result():
         (TooManyRequests("slow down", retry_after_seconds=30), 429, "TOO_MANY_REQUESTS"),
     ],
 )
-def test_api_endpoint_maps_typed_errors(error, status, code):
+def test_an_answer_maps_typed_errors(error, status, code):
     def fail(request):
         raise error
 

@@ -93,3 +93,26 @@ def test_telemetry_and_observations_cover_the_last_sixty_days(tiny):
 def test_unknown_scale_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown scale"):
         generate("huge", 1, str(tmp_path))
+
+
+def test_batches_name_their_creator_and_mentors_deterministically(tiny, tmp_path):
+    from exhaust.auth.directory import LakeCourseDirectory
+
+    lake, _samples = tiny
+    rows = lake.read("batches").to_pylist()
+    assert all(row["created_by"] and row["created_by"].startswith("mentor-") for row in rows)
+    with_mentors = [row["mentors"] for row in rows if row["mentors"]]
+    assert with_mentors, "some batches have mentors"
+    assert any(row["mentors"] is None for row in rows) or len(rows) < 5
+    assert all(1 <= len(mentors) <= 3 and all(m.startswith("mentor-") for m in mentors) for mentors in with_mentors)
+    # The lake's course directory (written by the index) says the same, and gives mentor-0 a course (local mode's
+    # mentor token relies on it).
+    channels = {row["channel"] for row in lake.read("collections", ["channel"]).to_pylist()}
+    assert "state-ka" in channels
+    directory = LakeCourseDirectory(lake.root)
+    courses = [course for channel in sorted(channels) for course in directory.courses(channel)]
+    listed = {batch.batch_id: batch for course in courses for batch in course.batches}
+    assert {row["batch_id"]: (row["created_by"], tuple(row["mentors"] or ())) for row in rows} == {
+        batch_id: (batch.created_by, batch.mentors) for batch_id, batch in listed.items()
+    }
+    assert any(course.names("mentor-0") for course in directory.courses("state-ka"))

@@ -1,1 +1,1 @@
-"""The HTTP side: envelope, event parsing, route table, OpenAPI."""
+"""The HTTP side: the declared operations, event parsing, the envelope, the route table and the OpenAPI document."""

@@ -1,9 +1,8 @@
 """API Gateway REST proxy events in, envelope answers out.
 
-`api_endpoint` is the one place where typed errors become HTTP answers: a handler returns a result (or a
-RawResponse for files and redirects) and raises ServiceError subclasses; anything else is logged and answered
-as a 500 without details. It wraps all of a request's work, reading the event and the body included, and checks
-what every route shares first: only the route's query parameters, path parameters in the identifier pattern.
+`answer` is the one place where typed errors become HTTP answers: an operation (exhaust.api.operation) returns
+a result (or a RawResponse for files and redirects) and raises ServiceError subclasses; anything else is logged
+and answered as a 500 without details. It wraps all of a request's work, reading the event and the body included.
 """
 
 from __future__ import annotations
@@ -13,14 +12,13 @@ import binascii
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import wraps
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from exhaust import safe_json
+from exhaust.api import cors
 from exhaust.api.envelope import envelope
-from exhaust.api.routes import Route, route_of
 from exhaust.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
 from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
 from exhaust.observability import logger
@@ -31,7 +29,7 @@ from exhaust.validation import describe_validation_error
 MAX_BODY_BYTES = 256 * 1024
 # More values of one query parameter than any filter needs (?types=a&types=b..., or a,b,...).
 MAX_QUERY_VALUES = 100
-__all__ = ["ApiRequest", "RawResponse", "api_endpoint", "describe_validation_error", "json_response"]
+__all__ = ["ApiRequest", "RawResponse", "answer", "describe_validation_error", "json_response"]
 _UNPARSED = object()
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
@@ -48,7 +46,6 @@ class ApiRequest:
     body: bytes
     authorizer: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
-    resource: str = ""
     _document: Any = field(default=_UNPARSED, repr=False)
 
     @classmethod
@@ -77,7 +74,6 @@ class ApiRequest:
             body=body,
             authorizer=dict(context.get("authorizer") or {}),
             request_id=str(context.get("requestId", "")),
-            resource=str(event.get("resource") or ""),
         )
 
     def header(self, name: str) -> str | None:
@@ -153,9 +149,19 @@ def error_response(api_id: str, error: ServiceError, msgid: str | None = None) -
     return json_response(error.status, body, error.headers)
 
 
-def check_route_inputs(request: ApiRequest, route: Route) -> None:
-    """What every route refuses alike: unknown or over-repeated query parameters, odd path parameters."""
-    accepted = route.query_names
+def with_cors(answer: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """The answer, with the CORS headers a page of an allowed origin needs (exhaust.api.cors)."""
+    from exhaust.settings import get_settings
+
+    origin = next((str(v) for k, v in (event.get("headers") or {}).items() if str(k).lower() == "origin"), None)
+    extra = cors.response_headers(origin, cors.parse_origins(get_settings().cors_allowed_origins))
+    if extra:
+        answer["headers"] = {**(answer.get("headers") or {}), **extra}
+    return answer
+
+
+def check_shared_inputs(request: ApiRequest, accepted: tuple[str, ...]) -> None:
+    """What every operation refuses alike: unknown or over-repeated query parameters, odd path parameters."""
     unknown = sorted(set(request.query) - set(accepted))
     if unknown:
         allowed = f"accepted: {', '.join(accepted)}" if accepted else "accepted: none (this route takes no query)"
@@ -168,41 +174,33 @@ def check_route_inputs(request: ApiRequest, route: Route) -> None:
             raise BadRequest(f"{name}: '{shown(value)}' is not valid: {IDENTIFIER_RULE}")
 
 
-Handler = Callable[[ApiRequest], Any]
+def answer(api_id: str, event: dict[str, Any], work: Callable[[ApiRequest], Any]) -> dict[str, Any]:
+    """The proxy answer of `work(request)`: its JSON-ready result in the envelope, or a RawResponse as it is; with
+    the CORS headers a page of an allowed origin needs.
+
+    Typed errors become their status in the envelope; anything else is logged and answered as a 500 without details.
+    """
+    return with_cors(_answer(api_id, event, work), event)
 
 
-def api_endpoint(api_id: str) -> Callable[[Handler], Callable[[dict[str, Any], Any], dict[str, Any]]]:
-    """Turn `fn(request) -> result` into a Lambda proxy handler answering in the envelope."""
-
-    def decorate(fn: Handler) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-        @wraps(fn)
-        def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            request: ApiRequest | None = None
-            try:
-                request = ApiRequest.from_event(event)
-                route = route_of(request.method, request.resource, request.path)
-                if route is not None:
-                    check_route_inputs(request, route)
-                result = fn(request)
-                if isinstance(result, RawResponse):
-                    return result.to_proxy()
-                if isinstance(result, BaseModel):
-                    result = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-                return json_response(200, envelope(api_id, msgid=request.msgid(), result=result))
-            except ServiceError as error:
-                if error.status >= 500:
-                    logger.exception("request failed", extra={"api_id": api_id})
-                else:
-                    logger.info("request refused", extra={"api_id": api_id, "status": error.status})
-                return error_response(api_id, error, request.msgid() if request else None)
-            except ValidationError as error:
-                refused = BadRequest(describe_validation_error(error))
-                return error_response(api_id, refused, request.msgid() if request else None)
-            except Exception:
-                logger.exception("unexpected error", extra={"api_id": api_id})
-                internal = ServiceError("Internal error; it has been logged")
-                return error_response(api_id, internal, request.msgid() if request else None)
-
-        return handler
-
-    return decorate
+def _answer(api_id: str, event: dict[str, Any], work: Callable[[ApiRequest], Any]) -> dict[str, Any]:
+    request: ApiRequest | None = None
+    try:
+        request = ApiRequest.from_event(event)
+        result = work(request)
+        if isinstance(result, RawResponse):
+            return result.to_proxy()
+        return json_response(200, envelope(api_id, msgid=request.msgid(), result=result))
+    except ServiceError as error:
+        if error.status >= 500:
+            logger.exception("request failed", extra={"api_id": api_id})
+        else:
+            logger.info("request refused", extra={"api_id": api_id, "status": error.status})
+        return error_response(api_id, error, request.msgid() if request else None)
+    except ValidationError as error:
+        refused = BadRequest(describe_validation_error(error))
+        return error_response(api_id, refused, request.msgid() if request else None)
+    except Exception:
+        logger.exception("unexpected error", extra={"api_id": api_id})
+        internal = ServiceError("Internal error; it has been logged")
+        return error_response(api_id, internal, request.msgid() if request else None)

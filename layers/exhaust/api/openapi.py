@@ -1,27 +1,22 @@
-"""The OpenAPI 3.1 document of the whole service, generated from the route table and the models it names.
+"""The OpenAPI 3.1 document of the whole service, generated from the declared operations (exhaust.api.operation).
 
-Nothing here describes one route: parameters, bodies, results, statuses and tags all come from the routes of
-exhaust.api.routes; the models that validate the bodies (exhaust.validation) are the schemas of the document.
-The statuses every route of its kind answers are added here, by the rule that makes them (`statuses_of`).
+Nothing here describes one operation: its parameters, body, result, statuses and tag are read from its
+declaration, the schemas from the same types and models that validate the requests (exhaust.validation) and
+build the answers (exhaust.api.envelope). The statuses every operation of its kind answers are added here, by the
+rule that makes them (`statuses_of`).
 """
 
 from __future__ import annotations
 
-import importlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel
 
 from exhaust import __version__
-from exhaust.api import schemas
-from exhaust.api.routes import ROUTES, Param, Route
-from exhaust.auth.checks import CHANNEL_HEADER
-from exhaust.identifiers import IDENTIFIER_RULE
-from exhaust.validation import IDENTIFIER_PATTERN
+from exhaust.api.envelope import Envelope
+from exhaust.api.operation import JSON, Input, Operation
 
 STATUS_TEXT = {
     200: "OK",
@@ -40,17 +35,7 @@ STATUS_TEXT = {
 }
 # Answered without a body.
 EMPTY_STATUSES = (204, 303)
-PATH_PARAMETER = re.compile(r"\{(\w+)\}")
-JSON = "application/json"
-
-
-def model(reference: str) -> type[BaseModel]:
-    """The model a route names as "module:Model"."""
-    module, _, name = reference.partition(":")
-    found = getattr(importlib.import_module(module), name)
-    if not (isinstance(found, type) and issubclass(found, BaseModel)):
-        raise TypeError(f"{reference} is not a pydantic model")
-    return found
+REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 @dataclass
@@ -59,107 +44,154 @@ class Components:
 
     schemas: dict[str, Any] = field(default_factory=dict)
 
-    def ref(self, reference: type[BaseModel] | str) -> dict[str, Any]:
-        found = model(reference) if isinstance(reference, str) else reference
-        schema = found.model_json_schema(ref_template="#/components/schemas/{model}")
+    def inline(self, model: type[BaseModel]) -> dict[str, Any]:
+        """The model's own schema, written in place; the models it names go to the components."""
+        schema = model.model_json_schema(ref_template=REF_TEMPLATE)
         self.schemas.update(schema.pop("$defs", {}))
-        self.schemas[found.__name__] = schema
-        return {"$ref": f"#/components/schemas/{found.__name__}"}
+        return schema
+
+    def ref(self, model: type[BaseModel]) -> dict[str, Any]:
+        self.schemas[model.__name__] = self.inline(model)
+        return {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+
+    def envelope(self, result: type[BaseModel] | None) -> dict[str, Any]:
+        """The envelope of an answer: Envelope[result], or Envelope[None] for one without a result (refusals)."""
+        schema = self.inline(Envelope[result] if result is not None else Envelope[None])  # type: ignore[valid-type]
+        schema.pop("title", None)
+        return schema
 
 
-def statuses_of(route: Route) -> dict[int, str]:
-    """Every status the route answers, with what it means there."""
-    # 400: every route refuses unknown query parameters and path parameters outside the identifier pattern.
+def statuses_of(operation: Operation) -> dict[int, str]:
+    """Every status the operation answers, with what it means there."""
+    # 400: every operation refuses unknown query parameters and path parameters outside the identifier pattern.
     # 429: API Gateway's stage throttling can refuse any route. 500: any unexpected failure.
     statuses = {status: STATUS_TEXT[status] for status in (200, 400, 429, 500)}
-    if route.auth == "token":
+    if operation.auth == "token":
         statuses |= {401: STATUS_TEXT[401], 403: STATUS_TEXT[403]}
-    if route.method == "POST":
+    if operation.method == "POST":
         statuses |= {408: STATUS_TEXT[408], 413: STATUS_TEXT[413]}
-    for outcome in route.statuses:
+    for outcome in operation.statuses:
         statuses[outcome.status] = outcome.description or STATUS_TEXT[outcome.status]
     return dict(sorted(statuses.items()))
 
 
-def _parameter(param: Param, where: str, *, required: bool = False) -> dict[str, Any]:
-    spec = {"name": param.name, "in": where, "description": param.description, "schema": param.schema}
+def without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`X | None` as X: a parameter's None stands for its absence, never sent."""
+    choices = schema.get("anyOf", [])
+    if {"type": "null"} not in choices or len(choices) != 2:
+        return schema
+    kept = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**next(choice for choice in choices if choice != {"type": "null"}), **kept}
+
+
+def parameter_schema(item: Input, components: Components) -> dict[str, Any]:
+    """The schema of the values a parameter accepts: its type's, with its default."""
+    schema = item.adapter.json_schema(ref_template=REF_TEMPLATE)
+    components.schemas.update(schema.pop("$defs", {}))
+    schema = without_null(schema)
+    if item.default is not None:
+        schema["default"] = item.default
+    return schema
+
+
+def parameter(name: str, where: str, description: str, schema: dict[str, Any], required: bool) -> dict[str, Any]:
+    spec = {"name": name, "in": where, "description": description, "schema": schema}
     return {**spec, "required": True} if required else spec
 
 
-def path_parameters(route: Route) -> list[dict[str, Any]]:
-    """Each {name} of the path: its own description and schema, else the identifier rule all of them follow."""
-    described = {param.name: param for param in route.path_params}
-    identifier = {"type": "string", "pattern": IDENTIFIER_PATTERN}
+def group_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A query model's fields, each a query parameter."""
+    properties = model.model_json_schema(ref_template=REF_TEMPLATE)["properties"]
     parameters = []
-    for name in PATH_PARAMETER.findall(route.path):
-        own = described.get(name, Param(name, IDENTIFIER_RULE))
-        schema = {**identifier, **own.schema}
-        parameters.append(_parameter(Param(name, own.description, schema), "path", required=True))
+    for name, field_info in model.model_fields.items():
+        alias = field_info.alias or name
+        schema = without_null({key: value for key, value in properties[alias].items() if key != "title"})
+        if "default" in schema and schema["default"] is None:
+            del schema["default"]  # absent, never sent as null
+        description = schema.pop("description", "")
+        parameters.append(parameter(alias, "query", description, schema, field_info.is_required()))
     return parameters
 
 
-def parameters_of(route: Route) -> list[dict[str, Any]]:
-    parameters = path_parameters(route)
-    parameters += [_parameter(param, "query") for param in route.query]
-    if route.auth == "token":
-        parameters.append(_parameter(Param(CHANNEL_HEADER, "The channel (organisation id) you act for"), "header"))
-    parameters += [_parameter(param, "header") for param in route.headers]
+def parameters_of(operation: Operation, components: Components) -> list[dict[str, Any]]:
+    parameters = []
+    for where in ("path", "query", "header"):
+        for item in operation.inputs_in(where):
+            if item.group is not None:
+                parameters += group_parameters(item.group)
+                continue
+            assert item.param is not None
+            schema = parameter_schema(item, components)
+            # A path parameter is always required: a route without it is another operation (Operation.also_at).
+            required = item.required or where == "path"
+            parameters.append(parameter(item.name, where, item.param.description, schema, required))
     return parameters
 
 
-def success_content(route: Route, components: Components) -> dict[str, Any]:
-    if route.media_type != JSON:
-        return {route.media_type: {"schema": {"type": "string", "format": "binary"}}}
-    if not route.enveloped:
+def success_content(operation: Operation, components: Components) -> dict[str, Any]:
+    if operation.media_type != JSON:
+        return {operation.media_type: {"schema": {"type": "string", "format": "binary"}}}
+    if operation.result is None:
         return {JSON: {"schema": {"type": "object"}}}
-    result = components.ref(route.result) if route.result else {"type": "object"}
-    return {JSON: {"schema": schemas.envelope_schema(result)}}
+    return {JSON: {"schema": components.envelope(operation.result)}}
 
 
-def responses_of(route: Route, components: Components) -> dict[str, Any]:
+def responses_of(operation: Operation, components: Components) -> dict[str, Any]:
     responses: dict[str, Any] = {}
-    for status, description in statuses_of(route).items():
+    for status, description in statuses_of(operation).items():
         answer: dict[str, Any] = {"description": description}
         if status == 200:
-            answer["content"] = success_content(route, components)
+            answer["content"] = success_content(operation, components)
         elif status == 303:
             answer["headers"] = {"Location": {"description": "The presigned link", "schema": {"type": "string"}}}
         elif status not in EMPTY_STATUSES:
-            answer["content"] = {JSON: {"schema": schemas.envelope_schema(None)}}
+            answer["content"] = {JSON: {"schema": components.envelope(None)}}
         responses[str(status)] = answer
     return responses
 
 
-def operation_of(route: Route, operation_id: str, components: Components) -> dict[str, Any]:
-    operation: dict[str, Any] = {
+def request_body_of(operation: Operation, components: Components) -> dict[str, Any] | None:
+    body = operation.body
+    if body is not None:
+        return {"required": body.required, "content": {JSON: {"schema": components.ref(body.body_model)}}}
+    if operation.body_read_as is not None:
+        return {"required": True, "content": {JSON: {"schema": components.ref(operation.body_read_as)}}}
+    return None
+
+
+def operation_of(operation: Operation, operation_id: str, components: Components) -> dict[str, Any]:
+    entry: dict[str, Any] = {
         "operationId": operation_id,
-        "summary": route.summary,
-        "tags": [route.tag],
-        "parameters": parameters_of(route),
-        "responses": responses_of(route, components),
-        "security": [{"bearer": []}] if route.auth == "token" else [],
-        "x-api-id": route.api_id,
+        "summary": operation.summary,
+        "tags": [operation.tag],
+        "parameters": parameters_of(operation, components),
+        "responses": responses_of(operation, components),
+        "security": [{"bearer": []}] if operation.auth == "token" else [],
+        "x-api-id": operation.api_id,
     }
-    if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {JSON: {"schema": components.ref(route.body)}}}
-    return operation
+    request_body = request_body_of(operation, components)
+    if request_body is not None:
+        entry["requestBody"] = request_body
+    return entry
 
 
-def operation_ids(routes: tuple[Route, ...]) -> Iterator[tuple[Route, str]]:
-    """The function's name, numbered from the second route a function serves (the legacy API with and without dates)."""
+def operation_ids(operations: tuple[Operation, ...]) -> Iterator[tuple[Operation, str]]:
+    """The function's name, numbered from the second operation a function serves (the legacy API with and without
+    dates)."""
     seen: dict[str, int] = {}
-    for route in routes:
-        seen[route.function] = seen.get(route.function, 0) + 1
-        count = seen[route.function]
-        yield route, route.function if count == 1 else f"{route.function}_{count}"
+    for operation in operations:
+        seen[operation.function] = seen.get(operation.function, 0) + 1
+        count = seen[operation.function]
+        yield operation, operation.function if count == 1 else f"{operation.function}_{count}"
 
 
-def build_document() -> dict[str, Any]:
+def build_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
     components = Components()
-    components.ref(schemas.ResponseParams)
     paths: dict[str, dict[str, Any]] = {}
-    for route, operation_id in operation_ids(ROUTES):
-        paths.setdefault(route.path, {})[route.method.lower()] = operation_of(route, operation_id, components)
+    for operation, operation_id in operation_ids(operations):
+        paths.setdefault(operation.path, {})[operation.method.lower()] = operation_of(
+            operation, operation_id, components
+        )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -174,8 +206,3 @@ def build_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
-
-
-@lru_cache(maxsize=1)
-def document() -> dict[str, Any]:
-    return build_document()

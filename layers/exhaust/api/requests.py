@@ -1,21 +1,32 @@
-"""Glue between API events and the request service, so each handler is one line."""
+"""The on-demand request operations: submit, read, list and search (cancel and delete: exhaust.api.lifecycle)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import Annotated
 
-from exhaust.api.http import ApiRequest
-from exhaust.auth.checks import CHANNEL_HEADER, require_channel
+from pydantic import Field
+
+from exhaust.api.operation import Header, Outcome, Query, operation
+from exhaust.api.outcomes import NOT_FOUND
+from exhaust.api.parameters import Channel, OptionalChannel, PathIdentifier, RequestId
+from exhaust.auth.checks import require_channel
 from exhaust.principal import Principal
-from exhaust.requests.models import JobStatusResponse
+from exhaust.requests.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
+from exhaust.requests.models import JobList, JobStatusResponse
+from exhaust.requests.rules import IdempotencyKey, SearchBody, SubmitBody
 from exhaust.requests.service import RequestService
+from exhaust.validation import refused
 
+REQUESTS = "exhaust requests"
+API_ID = "ekstep.analytics.dataset.request."
 USER_HEADER = "X-Authenticated-Userid"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-def channel_of(request: ApiRequest) -> tuple[Principal, str]:
-    return require_channel(request.principal, request.header(CHANNEL_HEADER))
+request_operation = partial(operation, auth="token", tag=REQUESTS)
+FilesLimit = Annotated[
+    int, Field(ge=1, le=READ_FILES_MAX_LIMIT), refused(f"must be an integer from 1 to {READ_FILES_MAX_LIMIT}")
+]
+JobsLimit = Annotated[int, Field(ge=1, le=LIST_MAX_LIMIT), refused(f"must be an integer from 1 to {LIST_MAX_LIMIT}")]
 
 
 @lru_cache(maxsize=1)
@@ -23,41 +34,65 @@ def service() -> RequestService:
     return RequestService()
 
 
-def submit(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = channel_of(request)
-    return service().submit(
-        principal,
-        channel,
-        request.json_body(),
-        on_behalf_of=request.header(USER_HEADER),
-        idempotency_key=request.header(IDEMPOTENCY_HEADER),
-    )
+@request_operation(
+    "POST /api/dataset/v1/request/submit",
+    f"{API_ID}submit",
+    "Submit an on-demand exhaust request",
+    statuses=(
+        Outcome(409, "Idempotency-Key reused with a different body, or a second open limit-based searchFilter"),
+        Outcome(429, "The channel's open-request limit (or the stage's throttling); see Retry-After"),
+    ),
+)
+def submit(
+    principal: Principal,
+    channel: Channel,
+    body: SubmitBody,
+    idempotency_key: Annotated[
+        IdempotencyKey | None,
+        Header("Replays the first answer for 24 hours; another body under the same key is a 409", IDEMPOTENCY_HEADER),
+    ] = None,
+    on_behalf_of: Annotated[str | None, Header("requestedBy, for tokens with the ON_BEHALF role", USER_HEADER)] = None,
+) -> JobStatusResponse:
+    principal, channel = require_channel(principal, channel)
+    return service().submit(principal, channel, body, on_behalf_of=on_behalf_of, idempotency_key=idempotency_key)
 
 
-def read(request: ApiRequest) -> JobStatusResponse:
-    principal, channel = channel_of(request)
-    return service().read(
-        principal,
-        channel,
-        request.path_params["tag"],
-        request.query_value("requestId"),
-        request.query_value("limit"),
-        request.query_value("cursor"),
-    )
+@request_operation(
+    "GET /api/dataset/v1/request/read/{tag}",
+    f"{API_ID}info",
+    "Read one request, with fresh download links (a page of them, and the manifest's)",
+    statuses=(NOT_FOUND,),
+)
+def read(
+    principal: Principal,
+    channel: Channel,
+    tag: PathIdentifier,
+    request_id: RequestId,
+    limit: Annotated[FilesLimit, Query("File links per answer")] = READ_FILES_DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query("filesNextCursor of the previous answer: the next page of file links")] = None,
+) -> JobStatusResponse:
+    principal, channel = require_channel(principal, channel)
+    return service().read(principal, channel, tag, request_id, limit, cursor)
 
 
-def list_requests(request: ApiRequest) -> dict[str, object]:
-    principal, channel = channel_of(request)
-    return service().list_by_tag(
-        principal,
-        channel,
-        request.path_params["tag"],
-        request.query_value("limit"),
-        request.query_value("cursor"),
-    )
+@request_operation(
+    "GET /api/dataset/v1/request/list/{tag}", f"{API_ID}list", "List a tag's requests, newest first", function="list"
+)
+def list_requests(
+    principal: Principal,
+    channel: Channel,
+    tag: PathIdentifier,
+    limit: Annotated[JobsLimit, Query("Jobs per page")] = LIST_DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query("nextCursor of the previous page")] = None,
+) -> JobList:
+    principal, channel = require_channel(principal, channel)
+    return service().list_by_tag(principal, channel, tag, limit, cursor)
 
 
-def search(request: ApiRequest) -> dict[str, object]:
-    principal = request.principal
-    channel = channel_of(request)[1] if request.header(CHANNEL_HEADER) or not principal.is_admin else None
-    return service().search(principal, channel, request.json_body())
+@request_operation(
+    "POST /api/dataset/v1/request/search", f"{API_ID}search", "Search requests by dataset, channel, status and date"
+)
+def search(principal: Principal, channel: OptionalChannel = None, *, body: SearchBody) -> JobList:
+    if channel is not None or not principal.is_admin:
+        principal, channel = require_channel(principal, channel)
+    return service().search(principal, channel, body.request)

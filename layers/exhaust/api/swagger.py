@@ -12,8 +12,11 @@ import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
+from exhaust.responses import RawResponse
+
 SCRIPT_FILE = "swagger-ui-bundle.min.js"
 STYLE_FILE = "swagger-ui.min.css"
+HTML = "text/html"
 
 
 def assets_dir() -> Path:
@@ -47,3 +50,9 @@ def swagger_page(title: str, setup_script: str) -> str:
 </body>
 </html>
 """
+
+
+def swagger_answer(title: str, setup_script: str) -> RawResponse:
+    return RawResponse(
+        200, swagger_page(title, setup_script).encode("utf-8"), {"Content-Type": f"{HTML}; charset=utf-8"}
+    )

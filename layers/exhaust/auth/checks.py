@@ -41,12 +41,16 @@ def authenticate_token(token: str, store: CredentialStore | None = None) -> Prin
     )
 
 
+def not_a_channel_id(channel: str) -> str:
+    return f"'{shown(channel)}' is not a channel id: {IDENTIFIER_RULE}"
+
+
 def require_channel(principal: Principal, channel: str | None) -> tuple[Principal, str]:
     """The caller and the channel (the X-Channel-Id header) it acts for: 400 without it, 403 for one not its own."""
     if channel is None:
         raise BadRequest(f"{CHANNEL_HEADER}: header is required (the channel / organisation id you act for)")
     if not is_identifier(channel):
-        raise BadRequest(f"{CHANNEL_HEADER}: '{shown(channel)}' is not a channel id: {IDENTIFIER_RULE}")
+        raise BadRequest(f"{CHANNEL_HEADER}: {not_a_channel_id(channel)}")
     if not principal.may_act_for(channel):
         raise Forbidden(f"{CHANNEL_HEADER}: this token may not act for channel '{channel}'")
     return principal, channel

@@ -21,9 +21,7 @@ from typing import Any
 
 from exhaust.errors import BadRequest
 from exhaust.lake.catalog import BatchInfo, Catalog, CollectionInfo
-from exhaust.requests.limits import COURSES_DEFAULT_LIMIT, COURSES_MAX_LIMIT
-
-QUERY_MAX_CHARS = 100
+from exhaust.requests.limits import COURSES_DEFAULT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -87,21 +85,6 @@ class CoursePage:
         if self.next_cursor is not None:
             answer["nextCursor"] = self.next_cursor
         return answer
-
-
-def parse_limit(value: str | None) -> int:
-    if value is None or value == "":
-        return COURSES_DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= COURSES_MAX_LIMIT:
-        raise BadRequest(f"limit: must be a whole number from 1 to {COURSES_MAX_LIMIT}, got '{value[:20]}'")
-    return int(value)
-
-
-def parse_query(value: str | None) -> str:
-    text = (value or "").strip()
-    if len(text) > QUERY_MAX_CHARS:
-        raise BadRequest(f"q: must be at most {QUERY_MAX_CHARS} characters, got {len(text)}")
-    return text.casefold()
 
 
 def _sort_key(collection: CollectionInfo) -> tuple[str, str]:

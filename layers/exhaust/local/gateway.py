@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from exhaust import aws
-from exhaust.api import routes
+from exhaust.api import cors, routes
 from exhaust.api.http import error_response
+from exhaust.api.operation import Operation
 from exhaust.aws_limits import API_GATEWAY_PAYLOAD_MAX_BYTES, LAMBDA_SYNC_RESPONSE_MAX_BYTES, json_size
 from exhaust.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
 from exhaust.local.console import console_file, is_console_path
@@ -100,7 +101,7 @@ def build_event(
     raw_path: str,
     headers: dict[str, str],
     body: bytes,
-    route: routes.Route,
+    route: Operation,
     params: dict[str, str],
 ) -> dict[str, Any]:
     parts = urlsplit(raw_path)
@@ -174,6 +175,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
                 data, console_headers = console_file(unquote(path))
                 self._send(200, console_headers, data)
                 return
+            if self.command == "OPTIONS" and self._answer_preflight(path, headers):
+                return
             found = routes.find_route(self.command, path)
             if found is None:
                 if routes.paths_for(path):
@@ -189,6 +192,16 @@ class GatewayHandler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("local gateway failure")
             self._send_proxy_answer(error_response(GATEWAY_API_ID, ServiceError("Internal error in the gateway")))
+
+    def _answer_preflight(self, path: str, headers: dict[str, str]) -> bool:
+        """A CORS preflight of a route's path, answered as API Gateway does (exhaust.api.cors) when origins are
+        allowed; without any, OPTIONS is a method like another (405)."""
+        allowed = cors.parse_origins(get_settings().cors_allowed_origins)
+        if not allowed or not routes.paths_for(path):
+            return False
+        origin = next((value for key, value in headers.items() if key.lower() == "origin"), None)
+        self._send(cors.PREFLIGHT_STATUS, cors.preflight_headers(allowed_methods(path), origin, allowed), b"")
+        return True
 
     def _read_body(self) -> bytes:
         try:

@@ -6,7 +6,7 @@ from typing import Any
 
 from exhaust.errors import BadRequest, NotFound
 from exhaust.ports import RequestRecords
-from exhaust.requests.models import REQUEST_ID, ExhaustRequest, Status
+from exhaust.requests.models import REQUEST_ID, REQUEST_ID_RULE, ExhaustRequest, Status
 from exhaust.timestamps import iso_utc
 
 NOT_FOUND_MESSAGE = "no job available with the given request_id and tag"
@@ -17,7 +17,7 @@ def own_request(store: RequestRecords, channel: str, tag: str, rid: str | None) 
     if not rid:
         raise BadRequest("requestId: query parameter is required")
     if not REQUEST_ID.fullmatch(rid.strip()):
-        raise BadRequest("requestId: must be the requestId submit answered (1 to 64 letters and digits)")
+        raise BadRequest(f"requestId: {REQUEST_ID_RULE}")
     request = store.get(rid.strip().upper())
     if request is None or request.channel != channel or request.tag != tag:
         raise NotFound(NOT_FOUND_MESSAGE)

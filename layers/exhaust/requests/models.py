@@ -20,6 +20,9 @@ class Status(StrEnum):
 OPEN_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
 # What a requestId can look like (rules.request_id makes 32 upper-case hex digits); anything else is a 400.
 REQUEST_ID = re.compile(r"[A-Za-z0-9]{1,64}")
+# The same, with the spaces around it that are trimmed: the requestId query parameter's schema.
+REQUEST_ID_PATTERN = rf"^\s*{REQUEST_ID.pattern}\s*$"
+REQUEST_ID_RULE = "must be the requestId submit answered (1 to 64 letters and digits)"
 FINISHED_STATUSES = (Status.SUCCESS, Status.FAILED, Status.CANCELLED)
 
 
@@ -162,4 +165,17 @@ class JobStatusResponse(BaseModel):
         default=None,
         description="read, for the organisation's admins (ORG_ADMIN): who submitted it, was given its download "
         "links, cancelled or deleted it, and when",
+    )
+
+
+class JobList(BaseModel):
+    """A page of list or search."""
+
+    count: int = Field(description="Jobs in this answer (list) or all matches (search; see countIsLowerBound)")
+    jobs: list[JobStatusResponse]
+    nextCursor: str | None = Field(
+        default=None, description="The next page: pass as ?cursor= (list) or request.cursor (search)"
+    )
+    countIsLowerBound: bool | None = Field(
+        default=None, description="search: true when there are more matches than it counts (count is at least)"
     )

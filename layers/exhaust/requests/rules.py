@@ -317,12 +317,17 @@ class SubmitInput:
     encryption_key: str | None
     callback_url: str | None
 
+    @classmethod
+    def of(cls, body: SubmitBody) -> SubmitInput:
+        """The fields of `request` every dataset needs."""
+        request = body.request
+        config = request.datasetConfig.model_dump(exclude_unset=True) if request.datasetConfig else {}
+        return cls(request.tag, request.dataset, config, request.encryptionKey, request.callbackUrl)
+
 
 def parse_submit(body: dict[str, Any]) -> SubmitInput:
     """The fields of `request` every dataset needs; messages name the field and the rule."""
-    request = parse(SubmitBody, body).request
-    config = request.datasetConfig.model_dump(exclude_unset=True) if request.datasetConfig else {}
-    return SubmitInput(request.tag, request.dataset, config, request.encryptionKey, request.callbackUrl)
+    return SubmitInput.of(parse(SubmitBody, body))
 
 
 # -- search ----------------------------------------------------------------------------------------------------
@@ -420,13 +425,15 @@ def parse_search(body: dict[str, Any]) -> SearchRequest:
     return parse(SearchBody, body).request
 
 
-def check_idempotency_key(key: str) -> str:
-    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or not _printable_ascii(key):
-        raise BadRequest(
-            f"Idempotency-Key: must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, "
-            f"got {len(key)} characters"
+IdempotencyKey = Annotated[
+    str,
+    Field(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=r"^[\x20-\x7e]+$"),
+    refused(
+        lambda key: (
+            f"must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, got {len(key)} characters"
         )
-    return key
+    ),
+]
 
 
 def _printable_ascii(value: str) -> bool:

@@ -27,11 +27,13 @@ from exhaust.requests.lifecycle import (
     readiness_message,
     starts_afresh,
 )
-from exhaust.requests.limits import LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT
+from exhaust.requests.limits import READ_FILES_DEFAULT_LIMIT
 from exhaust.requests.models import (
     AuditAction,
+    AuditEvent,
     ExhaustRequest,
     FileLink,
+    JobList,
     JobStats,
     JobStatusResponse,
     OutputFile,
@@ -40,13 +42,12 @@ from exhaust.requests.models import (
 )
 from exhaust.requests.outputs import MANIFEST_NAME, Manifests, manifest_key
 from exhaust.requests.rules import (
+    SearchRequest,
+    SubmitBody,
     SubmitInput,
     check_against_dataset,
-    check_idempotency_key,
     check_user_id,
     is_limit_search,
-    parse_search,
-    parse_submit,
     request_id,
 )
 from exhaust.settings import RuntimeSettings, get_settings
@@ -77,9 +78,10 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def request_body_hash(body: dict[str, Any]) -> str:
-    """What an Idempotency-Key is bound to: the body's `request`, canonically."""
-    return hashlib.sha256(json.dumps(body.get("request"), sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def request_body_hash(body: SubmitBody) -> str:
+    """What an Idempotency-Key is bound to: the body's `request` as validated, canonically."""
+    request = body.request.model_dump(mode="json", exclude_unset=True)
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,13 @@ class RequestService:
         self,
         principal: Principal,
         channel: str,
-        body: dict[str, Any],
+        body: SubmitBody,
         *,
         on_behalf_of: str | None = None,
         idempotency_key: str | None = None,
     ) -> JobStatusResponse:
-        submitted = parse_submit(body)
-        if idempotency_key is not None:
-            check_idempotency_key(idempotency_key)
+        """`idempotency_key`: checked by its type, exhaust.requests.rules.IdempotencyKey."""
+        submitted = SubmitInput.of(body)
         dataset = self._dataset_of(principal, submitted)
         courses = scope.submit_courses(principal, channel, submitted.dataset_config, self.directory)
         requested_by = self._requested_by(principal, on_behalf_of)
@@ -323,17 +324,13 @@ class RequestService:
         channel: str,
         tag: str,
         rid: str | None,
-        limit: str | None = None,
+        limit: int = READ_FILES_DEFAULT_LIMIT,
         cursor: str | None = None,
     ) -> JobStatusResponse:
-        """The request, with one page of file links (`limit`, from the `cursor` of the previous answer)."""
-        size = parse_limit(limit, READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT)
+        """The request, with one page of `limit` file links, from the `cursor` of the previous answer."""
         visible = self.visibility(principal, channel)
         request = self.visible_request(visible, channel, tag, rid)
-        answer = self.view(request, principal, size, decode_files_cursor(cursor, request), visibility=visible)
-        if visible.shows_audit(request.channel):
-            return answer.model_copy(update={"audit": self.stored(request.requestId).audit})
-        return answer
+        return self.view(request, principal, limit, decode_files_cursor(cursor, request), visibility=visible)
 
     def visibility(self, principal: Principal, channel: str) -> scope.Visibility:
         """What the caller may see of the channel's requests (the role model, exhaust.auth.scope)."""
@@ -349,12 +346,6 @@ class RequestService:
         if not visible.sees(request.channel, request.dataset, request.courses):
             raise NotFound(NOT_FOUND_MESSAGE)
         return request
-
-    def stored(self, request_id: str) -> ExhaustRequest:
-        found = self.store.get(request_id)
-        if found is None:
-            raise NotFound(NOT_FOUND_MESSAGE)
-        return found
 
     def visible_page(
         self,
@@ -373,22 +364,15 @@ class RequestService:
                 break
         return found, cursor
 
-    def list_by_tag(
-        self, principal: Principal, channel: str, tag: str, limit: str | None, cursor: str | None
-    ) -> dict[str, Any]:
-        size = parse_limit(limit, LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT)
+    def list_by_tag(self, principal: Principal, channel: str, tag: str, limit: int, cursor: str | None) -> JobList:
         visible = self.visibility(principal, channel)
         requests, next_cursor = self.visible_page(
-            visible, lambda count, after: self.store.list_by_tag(channel, tag, count, after), size, cursor
+            visible, lambda count, after: self.store.list_by_tag(channel, tag, count, after), limit, cursor
         )
         jobs = self.page_views(requests, principal, visible)
-        answer: dict[str, Any] = {"count": len(jobs), "jobs": jobs}
-        if next_cursor:
-            answer["nextCursor"] = next_cursor
-        return answer
+        return JobList(count=len(jobs), jobs=jobs, nextCursor=next_cursor or None)
 
-    def search(self, principal: Principal, channel: str | None, body: dict[str, Any]) -> dict[str, Any]:
-        criteria = parse_search(body)
+    def search(self, principal: Principal, channel: str | None, criteria: SearchRequest) -> JobList:
         supported = criteria.filters.model_dump(exclude_none=True)
         day_range = None
         if "requestedDate" in supported:
@@ -413,12 +397,9 @@ class RequestService:
             # The store's count would tell how many requests of others match: only what this caller sees is said.
             count, exact = len(page), next_cursor is None
         jobs = self.page_views(page, principal, visible)
-        answer: dict[str, Any] = {"count": count, "jobs": jobs}
-        if not exact:
-            answer["countIsLowerBound"] = True
-        if next_cursor:
-            answer["nextCursor"] = next_cursor
-        return answer
+        return JobList(
+            count=count, jobs=jobs, nextCursor=next_cursor or None, countIsLowerBound=None if exact else True
+        )
 
     def sees_every_match(self, visible: scope.Visibility, filters: dict[str, str]) -> bool:
         """Whether the caller sees every request of the channel a search's filters match (then the store's count
@@ -433,7 +414,7 @@ class RequestService:
     # -- the answer -------------------------------------------------------------------------------------
     def page_views(
         self, requests: list[ExhaustRequest], principal: Principal | None, visible: scope.Visibility | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[JobStatusResponse]:
         """The jobs of a list or search page: the first LINKED_JOBS_PER_PAGE with links for at most
         LINKS_PER_JOB_IN_PAGES files and the manifest's, the others with filesTotal only."""
         return [
@@ -443,7 +424,7 @@ class RequestService:
                 LINKS_PER_JOB_IN_PAGES if index < LINKED_JOBS_PER_PAGE else 0,
                 paged=False,
                 visibility=visible,
-            ).model_dump(mode="json", exclude_none=True)
+            )
             for index, request in enumerate(requests)
         ]
 
@@ -458,7 +439,8 @@ class RequestService:
         visibility: scope.Visibility | None = None,
     ) -> JobStatusResponse:
         """The JobStatusResponse, with links signed now and only for a caller of the request's own channel holding
-        one of its dataset's roles; links handed out are an audit event.
+        one of its dataset's roles; links handed out are an audit event. The answer for one request (`paged`: read,
+        submit, cancel, delete) shows the org's admins the audit trail.
 
         Links for `link_limit` files from `offset` (by name) and for the manifest; `filesTotal` says how many files
         there are when not all are linked, and `filesNextCursor` (when `paged`) where the next page starts. So an
@@ -470,24 +452,29 @@ class RequestService:
         message = request.statusMessage
         moment = now_ms()
         linkable = False
+        visible = visibility
+        if visible is None and principal is not None:
+            # The caller of a submit, cancel or delete: it acts on the request, so only the dataset's roles remain.
+            visible = scope.Visibility(
+                principal, scope.Scope(request.channel, whole_channel=True), self.authorized_roles
+            )
         if request.status == Status.SUCCESS and request.completedAt is not None and request.deletedAt is None:
             expires_on = request.completedAt + self.settings.output_retention_days * 86_400_000
             if moment >= expires_on:
                 day = datetime.fromtimestamp(expires_on / 1000, UTC).date().isoformat()
                 message = f"The files of this request expired on {day}; submit it again to rebuild them"
-            elif principal is not None:
-                visible = visibility or scope.Visibility(
-                    principal, scope.Scope(request.channel, whole_channel=True), self.authorized_roles
-                )
+            elif visible is not None:
                 linkable = visible.downloads(request.channel, request.dataset)
+        trail = request.audit
         if linkable and link_limit > 0 and principal is not None:
             links = [
                 FileLink(name=f.name, rows=f.rows, bytes=f.bytes, sha256=f.sha256, url=self.signer.sign(f.key, f.name))
                 for f in self.files_page(request, offset, link_limit)
             ]
             manifest_url = self.signer.sign(manifest_key(request), MANIFEST_NAME)
-            self.record_links(request, principal, moment)
+            trail = self.record_links(request, principal, moment)
         after = offset + len(links)
+        shows_audit = paged and visible is not None and visible.shows_audit(request.channel)
         return JobStatusResponse(
             requestId=request.requestId,
             tag=request.tag,
@@ -511,24 +498,28 @@ class RequestService:
             filesTotal=total if linkable and (offset > 0 or after < total) else None,
             manifestUrl=manifest_url,
             filesNextCursor=encode_files_cursor(request, after) if links and paged and after < total else None,
+            audit=trail if shows_audit else None,
             **readiness_fields(request),
         )
 
-    def record_links(self, request: ExhaustRequest, principal: Principal, moment: int) -> None:
-        """Keep "links given to this caller" with the request (once per LINKS_EVENT_WINDOW_MS and credential)."""
+    def record_links(self, request: ExhaustRequest, principal: Principal, moment: int) -> list[AuditEvent]:
+        """Keep "links given to this caller" with the request (once per LINKS_EVENT_WINDOW_MS and credential);
+        answer the trail as kept."""
         if links_already_recorded(request, principal, moment):
-            return
+            return request.audit
         event = audit_event(principal, AuditAction.LINKS, request, moment)
         current: ExhaustRequest | None = request
         for _ in range(AUDIT_WRITE_ATTEMPTS):
             if current is None:
-                return
+                break
+            trail = [*current.audit, event]
             try:
-                self.store.replace(current.model_copy(update={"audit": [*current.audit, event]}), current.version)
-                return
+                self.store.replace(current.model_copy(update={"audit": trail}), current.version)
+                return trail
             except ConcurrentUpdate:
                 current = self.store.get(request.requestId)
         logger.warning("audit event kept in the log only", extra={"request_id": request.requestId})
+        return [*request.audit, event]
 
     def files_page(self, request: ExhaustRequest, offset: int, limit: int) -> list[OutputFile]:
         """Files `offset`..`offset + limit`: from the item when it lists them, else from the manifest's pages."""
@@ -560,15 +551,3 @@ def decode_files_cursor(cursor: str | None, request: ExhaustRequest) -> int:
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 < offset < files_total(request):
         raise refused
     return offset
-
-
-def parse_limit(value: str | None, default: int, maximum: int) -> int:
-    if value is None or value == "":
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise BadRequest(f"limit: must be an integer from 1 to {maximum}") from None
-    if not 1 <= number <= maximum:
-        raise BadRequest(f"limit: must be an integer from 1 to {maximum}")
-    return number

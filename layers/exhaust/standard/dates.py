@@ -12,6 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from exhaust.errors import BadRequest
 
@@ -43,15 +46,27 @@ class DateRange:
         return [self.start + dt.timedelta(days=offset) for offset in range(self.days)]
 
 
-@dataclass(frozen=True)
-class DateQuery:
-    """The date parameters of a call, as given (None when absent)."""
+# Checked by `requested_range` (its messages name the parameter); the schema says its rule.
+Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN.pattern})]
 
-    from_: str | None = None
-    since: str | None = None
-    to: str | None = None
-    date: str | None = None
-    date_range: str | None = None
+
+class DayBounds(BaseModel):
+    """The days of a call by their bounds, as given (None when absent): the query of a standard dataset get."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    from_: Day | None = Field(default=None, alias="from", description="YYYY-MM-DD, first day; default yesterday (UTC)")
+    since: Day | None = Field(default=None, description="Alias of from")
+    to: Day | None = Field(default=None, description="YYYY-MM-DD, last day (inclusive); default today (UTC)")
+
+
+class DateQuery(DayBounds):
+    """The days of a call by their bounds, one day or a preset: the query of a public dataset get."""
+
+    date: Day | None = Field(default=None, description="YYYY-MM-DD: exactly one day")
+    date_range: Annotated[str | None, WithJsonSchema({"type": "string", "enum": list(PRESETS)})] = Field(
+        default=None, description="A preset range of days"
+    )
 
 
 def parse_day(name: str, value: str) -> dt.date:
