@@ -118,6 +118,7 @@ export async function showUsage(session: Session, today = new Date()): Promise<v
     );
   } catch (error) {
     replace(area, h("p", { class: "notice" }, error instanceof ApiError ? error.message : "The daily files could not be read."));
+    if (list.parentElement) list.parentElement.hidden = true;
   } finally {
     area.removeAttribute("aria-busy");
   }
