@@ -8,6 +8,7 @@ imported when the operation runs, never when the route table is loaded (every zi
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, Field
@@ -101,7 +102,7 @@ def courses(
     cursor: Annotated[str | None, Query("nextCursor of the previous page")] = None,
 ) -> CourseList:
     from exhaust.lake.catalog import Catalog
-    from exhaust.lake.courses import course_page
+    from exhaust.lake.courses import course_page, enrolment_counts
 
     principal, channel = require_channel(principal, channel)
     require_any_role(principal, DEFAULT_DATASET_ROLES, "the course list")
@@ -109,7 +110,7 @@ def courses(
     page = course_page(
         Catalog(opened),
         course_scope(principal, channel),
-        lambda batch_id: opened.count("enrolments", equals={"batch_id": batch_id}),
+        partial(enrolment_counts, opened),
         today=dt.datetime.now(dt.UTC).date(),
         expiry_days=get_settings().batch_expiry_days,
         query=q.strip().casefold(),

@@ -1,12 +1,13 @@
 """The courses a caller may request exports of: a searchable, paged list of a channel's courses and their batches.
 
-    page = course_page(Catalog(Lake.open(uri)), scope, query="arith", limit=20, cursor=None)
+    lake = Lake.open(uri)
+    page = course_page(Catalog(lake), scope, partial(enrolment_counts, lake), today=..., expiry_days=365, query="arith")
 
 Every collection of the scope's channel that is not retired and has a batch that has not expired is listed, with
 those batches (a request for a retired collection or an expired batch would fail), ordered by name then id, with
-each batch's dates and enrolment count. `query` matches the course's name or id and the batch's name or id,
-ignoring letter case. Enrolment counts come from the enrolments
-table's footers: the table keeps one batch per row group, so counting decodes no row.
+each batch's dates and enrolment count. `query` (already case-folded) matches the course's name or id and the
+batch's name or id, ignoring letter case. Enrolments are counted for the page's batches only, in one read of the
+enrolments table's batch_id column whose row groups the footers' statistics pick (one batch per row group).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from exhaust.errors import BadRequest
 from exhaust.lake.catalog import BatchInfo, Catalog, CollectionInfo
+from exhaust.lake.store import Lake
 from exhaust.requests.limits import COURSES_DEFAULT_LIMIT
 
 
@@ -113,10 +115,21 @@ def _matches(query: str, collection: CollectionInfo, batches: list[BatchInfo]) -
     return any(query in text.casefold() for text in texts)
 
 
+def enrolment_counts(lake: Lake, batch_ids: list[str]) -> dict[str, int]:
+    """How many users each batch enrols (0 for a batch without enrolments)."""
+    counts = dict.fromkeys(batch_ids, 0)
+    if not batch_ids:
+        return counts
+    for batch in lake.scan("enrolments", ["batch_id"], isin={"batch_id": batch_ids}):
+        for batch_id in batch.column(0).to_pylist():
+            counts[batch_id] += 1
+    return counts
+
+
 def course_page(
     catalog: Catalog,
     scope: CourseScope,
-    enrolments_of: Callable[[str], int],
+    enrolments_of: Callable[[list[str]], dict[str, int]],
     *,
     today: dt.date,
     expiry_days: int,
@@ -144,6 +157,9 @@ def course_page(
     after = decode_cursor(cursor) if cursor else None
     remaining = [collection for collection in matching if after is None or _sort_key(collection) > after]
     shown, more = remaining[:limit], len(remaining) > limit
+    enrolments = enrolments_of(
+        [batch.batch_id for collection in shown for batch in batches_by_course[collection.collection_id]]
+    )
     courses = tuple(
         CourseEntry(
             courseId=collection.collection_id,
@@ -156,7 +172,7 @@ def course_page(
                     name=batch.name,
                     startDate=batch.start_date,
                     endDate=batch.end_date,
-                    enrolments=enrolments_of(batch.batch_id),
+                    enrolments=enrolments[batch.batch_id],
                 )
                 for batch in sorted(batches_by_course[collection.collection_id], key=lambda b: b.batch_id)
             ),
