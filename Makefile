@@ -101,4 +101,4 @@ smoke:
 	  --token "$(TOKEN)" --channel "$(CHANNEL)" --batch-id "$(BATCH)" $(ARGS)
 
 clean:
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .build build .pytest_cache .mypy_cache .ruff_cache
