@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, WrapValidator, model_validator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from exhaust.errors import BadRequest
@@ -69,7 +69,7 @@ class RequestParams(Body):
     """The `params` of a request body: only msgid is read (echoed in the answer's params.msgid)."""
 
     msgid: Annotated[
-        str | int | None,
+        str | StrictInt | None,  # not true or false, which JSON Schema's integer is not
         Field(description="Caller's message id, echoed in params.msgid"),
         refused("must be a string or an integer"),
     ] = None

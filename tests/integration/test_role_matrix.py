@@ -532,3 +532,13 @@ def test_the_audit_trail_is_shown_by_the_clients_read(world, capsys):
     at = dt.datetime.fromtimestamp(answer["result"]["audit"][0]["at"] / 1000, dt.UTC)
     expected_time = at.isoformat(timespec="seconds").replace("+00:00", "Z")
     assert f"  {expected_time}  submitted by org-admin-a (credential {credential})" in shown.splitlines()
+
+
+# -- the dataset registry ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("actor", list(ROLES))
+def test_the_registry_is_listed_to_every_token_and_extended_by_operators_only(world, actor):
+    status, _, listed = call_api(load_event("dataset_list/all"), world.tokens[actor], X_Channel_Id=ROLES[actor].channel)
+    assert status == 200
+    assert "org-pii-exhaust" in [dataset["datasetId"] for dataset in listed["result"]["datasets"]]
+    status, _, added = call_api(load_event("dataset_add/new_dataset"), world.tokens[actor])
+    assert status == (200 if actor == "admin" else 403), added

@@ -37,3 +37,18 @@ def test_settings_read_from_environment_and_round_trip():
     assert settings.requests_table == "t1"
     assert settings.link_expiry_seconds == 600
     assert RuntimeSettings.from_environ(settings.as_environ()) == settings
+
+
+def test_each_function_folder_serves_exactly_the_operations_declared_for_it():
+    import importlib.util
+
+    for function in sorted({route.function for route in ROUTES}):
+        spec = importlib.util.spec_from_file_location(
+            f"handler_{function}", REPO_ROOT / "functions" / function / "handler.py"
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        served = {id(operation) for operation in module.answer.operations}
+        assert served == {id(route) for route in ROUTES if route.function == function}, function

@@ -17,10 +17,11 @@ from exhaust.identifiers import any_case_of
 TAG = "export"
 # The format and the days are checked by exhaust.export.query (its messages name the parameter); these schemas
 # say its rules.
+# Python's ISO 8601 reading takes more forms than JSON Schema's date and date-time formats: no format is claimed.
 EXPORT_DAY: dict[str, Any] = {
     "type": "string",
-    "format": "date",
-    "description": "or an ISO 8601 date-time; UTC unless it says",
+    "description": "An ISO 8601 date or date-time; UTC unless it says",
+    "examples": ["2026-11-01", "2026-11-01T06:30:00+05:30"],
 }
 ExportDay = Annotated[str | None, WithJsonSchema(EXPORT_DAY)]
 Values = Annotated[

@@ -41,7 +41,6 @@ Where = Literal["path", "query", "header"]
 Nulls = Literal["left out", "as set"]
 JSON = "application/json"
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
-ProxyHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ class Input:
             return request.header(self.name)
         if self.many:
             return request.query_values(self.name) or None
-        return request.query_value(self.name) or None  # `?limit=` is no limit: the default
+        return request.query_value(self.name) or None  # an empty value is its absence: `?limit=` is the default
 
     def _body(self, request: ApiRequest) -> Any:
         if not self.required and not request.body.strip():
@@ -264,18 +263,23 @@ def operation(
     return declare
 
 
-def serve(*operations: Operation) -> ProxyHandler:
-    """The Lambda handler of a function folder: the operation the event's route names (its first, when the event
-    names none, as a test's hand-made event may)."""
+@dataclass(frozen=True)
+class Served:
+    """The Lambda handler of a function folder (`serve(...)`): the operation the event's route names (its first,
+    when the event names none, as a test's hand-made event may)."""
 
-    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    operations: tuple[Operation, ...]
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         method, resource = str(event.get("httpMethod", "")).upper(), str(event.get("resource") or "")
         path = str(event.get("path") or "")
-        chosen = next((op for op in operations if op.method == method and op.path == resource), None)
-        chosen = chosen or next((op for op in operations if op.match(method, path) is not None), operations[0])
-        return chosen.handle(event, context)
+        chosen = next((op for op in self.operations if op.method == method and op.path == resource), None)
+        chosen = chosen or next((op for op in self.operations if op.match(method, path) is not None), None)
+        return (chosen or self.operations[0]).handle(event, context)
 
-    return handler
+
+def serve(*operations: Operation) -> Served:
+    return Served(operations)
 
 
 # -- reading a signature ---------------------------------------------------------------------------------

@@ -103,11 +103,15 @@ class Scope:
 def scope_of(principal: Principal, channel: str, directory: CourseDirectory | None) -> Scope:
     """The principal's scope in `channel` (already checked to be one it may act for). The lake is read only for a
     course-scoped principal."""
+    return _scope(principal, channel, lambda: directory.courses(channel) if directory is not None else [])
+
+
+def _scope(principal: Principal, channel: str, courses: Callable[[], Iterable[Course]]) -> Scope:
     if set(principal.roles) & set(CHANNEL_WIDE_ROLES):
         return Scope(channel, whole_channel=True)
     if COURSE_ADMIN_ROLE not in principal.roles:
         return Scope(channel, whole_channel=False)
-    return course_scope(principal, channel, directory.courses(channel) if directory is not None else [])
+    return course_scope(principal, channel, courses())
 
 
 def course_scope(principal: Principal, channel: str, courses: Iterable[Course]) -> Scope:
@@ -120,8 +124,9 @@ def course_scope(principal: Principal, channel: str, courses: Iterable[Course]) 
 def courses_for(principal: Principal, channel: str, directory: CourseDirectory) -> list[Course]:
     """The courses (with their batches) of `channel` this principal may act on, by course id: the console's course
     listing. A course named on the token that the lake does not know is listed by its id alone."""
-    scope = scope_of(principal, channel, directory)
-    known = {course.course_id: course for course in directory.courses(channel)}
+    courses = directory.courses(channel)
+    known = {course.course_id: course for course in courses}
+    scope = _scope(principal, channel, lambda: courses)
     if scope.whole_channel:
         return [known[course_id] for course_id in sorted(known)]
     return [known.get(course_id, Course(course_id)) for course_id in sorted(scope.courses)]

@@ -427,7 +427,8 @@ def parse_search(body: dict[str, Any]) -> SearchRequest:
 
 IdempotencyKey = Annotated[
     str,
-    Field(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=r"^[\x20-\x7e]+$"),
+    # Empty is no key (an empty header is no header).
+    Field(max_length=MAX_IDEMPOTENCY_KEY_LENGTH, pattern=r"^[\x20-\x7e]*$"),
     refused(
         lambda key: (
             f"must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII characters, got {len(key)} characters"
