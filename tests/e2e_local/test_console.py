@@ -235,6 +235,7 @@ def test_a_mentor_requests_progress_exhaust_and_downloads_it(page: Any, console_
     page.set_viewport_size(PHONE)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
     snap(page, "07-phone")
+    assert serious_violations(page) == []
 
 
 def test_an_org_admin_sees_the_last_30_days_of_enrolments_and_completions(
