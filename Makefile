@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth deploy-check bench bench-answers bench-index bench-scale test-scale fuzz deploy smoke lock clean
+.PHONY: install console browser run test test-fast lint format synth deploy-check bench bench-answers bench-index bench-scale test-scale fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -23,17 +23,33 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+## The browser console (console/: TypeScript built by Vite into build/console/, file names hashed); npm ci from its lock.
+CONSOLE_SOURCES := $(wildcard console/src/*) console/index.html console/vite.config.ts console/tsconfig.json
+console: build/console/index.html
+
+console/node_modules/.installed: console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build/console/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
+	cd console && npm run --silent build
+
+## Debian's chromium for the console's browser tests (Playwright drives /usr/bin/chromium); quick when installed.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@chromium --version
+
 ## Re-pin every Python dependency after changing pyproject.toml.
 lock: $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
 ## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)); state kept in .exhaust/state.
 ## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (docs/configuration.md).
-run: install
+run: install console
 	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT) $(if $(filter-out 0,$(FRESH)),--fresh)
 
 ## The whole offline test suite.
-test: install
+test: install console
 	$(BIN)/pytest -n auto --dist loadgroup
 
 ## The long reliability run: schemathesis with FUZZ_EXAMPLES examples per operation, the hostile matrix and the
@@ -54,7 +70,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 ## Synthesize the CloudFormation template into cdk.out/ (offline: no Docker, no credentials).
-synth: install
+synth: install console
 	$(BIN)/python app.py
 	@echo "synthesized: the template is in cdk.out/ (cdk-nag checks passed)"
 
@@ -85,7 +101,7 @@ deploy-check: install node_modules/.installed
 	npx cdk synth --app "$(BIN)/python app.py" --quiet $(ARGS)
 	$(BIN)/exhaust deploy-check
 
-deploy: install node_modules/.installed deploy-check
+deploy: install console node_modules/.installed deploy-check
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
 
 ## Smoke-test a deployed stack: submit -> wait for SUCCESS -> download (docs/deploy.md). Standard library only.
@@ -96,4 +112,4 @@ smoke:
 	  --token "$(TOKEN)" --channel "$(CHANNEL)" --batch-id "$(BATCH)" $(ARGS)
 
 clean:
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .build build .pytest_cache .mypy_cache .ruff_cache

@@ -179,6 +179,8 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
         Objects(resources.EXHAUST_BUCKET.name, LEGACY_PREFIX, write=True),
     ),
     "export": (LAKE_READ, Objects(resources.EXHAUST_BUCKET.name, EXPORTS_PREFIX, write=True)),
+    # The course listing reads collections, batches and the enrolments table's footers.
+    "courses": (LAKE_READ,),
 }
 
 # The pipeline's functions (infra/pipeline.py, infra/builder.py): their storage access. What they need of the

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, AssetHashType, CfnOutput, Stack, Tags, aws_lambda, aws_ssm
+from aws_cdk import Annotations, AssetHashType, CfnOutput, Stack, Tags, aws_lambda, aws_s3, aws_ssm
 from constructs import Construct
 from exhaust.resources import CREDENTIALS_TABLE
 
@@ -10,6 +10,7 @@ from infra.api import AUTHORIZER_FUNCTION, Api
 from infra.builder import Builder
 from infra.cdn import Cdn
 from infra.config import StackSettings
+from infra.console import Console
 from infra.image_function import ImageServiceFunction
 from infra.indexer import LakeIndex
 from infra.layer import (
@@ -107,6 +108,17 @@ class ExhaustStack(Stack):
             layers=[powertools_layer, shared_layer],
             environment=environment,
         )
+        self.console = Console(
+            self,
+            "Console",
+            rest_api=self.api.rest_api,
+            access_logs=storage.access_logs,
+        )
+        # The console's chart reads summary-rollup files through their presigned links, from the console's origin:
+        # the signature is the permission, so any origin may GET them (no cycle through the distribution's name).
+        storage.exhaust_bucket.add_cors_rule(
+            allowed_methods=[aws_s3.HttpMethods.GET, aws_s3.HttpMethods.HEAD], allowed_origins=["*"], max_age=3600
+        )
         self.monitoring.watch_api(self.api.rest_api)
         self.monitoring.watch_function(self.api.functions[AUTHORIZER_FUNCTION], "Authorizer")
         self.builder = Builder(
@@ -153,6 +165,9 @@ class ExhaustStack(Stack):
             settings.stack_name, builder=self.builder.function, state_machine=self.pipeline.state_machine
         )
         CfnOutput(self, "ApiUrl", value=self.api.rest_api.url).override_logical_id("ApiUrl")
+        CfnOutput(
+            self, "ConsoleUrl", value=self.console.url, description="The browser console (sign in with a token)"
+        ).override_logical_id("ConsoleUrl")
         CfnOutput(
             self, "CdnDomainName", value=self.cdn.domain_name, description="CloudFront domain of public datasets"
         ).override_logical_id("CdnDomainName")

@@ -117,7 +117,7 @@ SECRETS_KEY_ALIAS = "exhaust-secrets"
 
 # The function folders (functions/<name>) shipped as container images, built from the one functions/Dockerfile:
 # they read Parquet with pyarrow, too large for a zip Lambda next to the Powertools layer.
-IMAGE_FUNCTIONS = ("plan", "builder", "producer", "legacy", "export", "indexer")
+IMAGE_FUNCTIONS = ("plan", "builder", "producer", "legacy", "export", "indexer", "courses")
 # The builder's limits (infra/builder.py deploys it with them): memory for pyarrow's row groups and the zip pipeline
 # (2 vCPUs, 1 per 1,769 MB; as much as a new account allows), and Lambda's longest timeout for one large batch. A
 # batch that outgrows either fails alone, and its request's statusMessage names both (exhaust.pipeline).

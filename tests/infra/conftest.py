@@ -6,6 +6,7 @@ while the other tests still inspect the template; all infra tests run in one xdi
 
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,10 +41,21 @@ class Synthesis:
         return json.loads((self.outdir / "validation-report.json").read_text())
 
 
+def built_console() -> None:
+    """The stack deploys the built console (infra/console.py): build it when a test run starts without it."""
+    from infra.console import CONSOLE_BUILD, ConsoleNotBuilt, console_assets
+
+    try:
+        console_assets(CONSOLE_BUILD)
+    except ConsoleNotBuilt:
+        subprocess.run(["make", "console"], cwd=CONSOLE_BUILD.parents[1], check=True, capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def synthesis(tmp_path_factory) -> Synthesis:
     from app import build_app
 
+    built_console()
     outdir = tmp_path_factory.mktemp("cdk.out")
     app, stack = build_app(outdir=str(outdir), checks=True)
     try:

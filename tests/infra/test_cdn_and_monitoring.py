@@ -7,20 +7,20 @@ from aws_cdk.assertions import Match, Template
 
 from infra.monitoring import Monitoring
 
-from .walk import of_type
+from .walk import of_type, public_distribution, service_functions
 
 SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"  # AWS managed "SecurityHeadersPolicy"
 
 
 def _distribution(resources):
-    (distribution,) = of_type(resources, "AWS::CloudFront::Distribution").values()
+    distribution = resources[public_distribution(resources)]
     return distribution["Properties"]["DistributionConfig"]
 
 
 def test_cdn_reads_the_public_bucket_through_origin_access_control(resources):
     config = _distribution(resources)
     (origin,) = config["Origins"]
-    (oac_id,) = of_type(resources, "AWS::CloudFront::OriginAccessControl")
+    (oac_id,) = [name for name in of_type(resources, "AWS::CloudFront::OriginAccessControl") if name.startswith("Cdn")]
     assert origin["OriginAccessControlId"] == {"Fn::GetAtt": [oac_id, "Id"]}
     assert origin["S3OriginConfig"]["OriginAccessIdentity"] == ""  # no legacy OAI
     assert origin["DomainName"]["Fn::GetAtt"][0].startswith("StoragePublicBucket")
@@ -53,8 +53,8 @@ def test_cdn_is_https_only_logged_and_sends_security_headers(resources):
 
 
 def test_functions_get_the_cdn_base_url(resources):
-    (distribution_id,) = of_type(resources, "AWS::CloudFront::Distribution")
-    for function in of_type(resources, "AWS::Lambda::Function").values():
+    distribution_id = public_distribution(resources)
+    for function in service_functions(resources).values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["EXHAUST_CDN_BASE_URL"] == {
             "Fn::Join": ["", ["https://", {"Fn::GetAtt": [distribution_id, "DomainName"]}]]
@@ -64,7 +64,7 @@ def test_functions_get_the_cdn_base_url(resources):
 def test_outputs_have_pinned_logical_ids(synthesis):
     outputs = synthesis.template_json()["Outputs"]
     assert {"ApiUrl", "CdnDomainName", "AlarmTopicArn", "CredentialsTableName", "LakeBucketName"} <= set(outputs)
-    (distribution_id,) = of_type(synthesis.template_json()["Resources"], "AWS::CloudFront::Distribution")
+    distribution_id = public_distribution(synthesis.template_json()["Resources"])
     assert outputs["CdnDomainName"]["Value"] == {"Fn::GetAtt": [distribution_id, "DomainName"]}
 
 

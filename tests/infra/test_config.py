@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from infra.config import StackSettings
 
-from .walk import of_type
+from .walk import of_type, service_functions
 
 CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -67,7 +67,7 @@ def test_invalid_settings_are_refused_at_synth(bad):
 
 def test_functions_receive_only_variables_the_runtime_settings_read(resources):
     known = {f"EXHAUST_{name.upper()}" for name in RuntimeSettings.model_fields}
-    for logical_id, function in of_type(resources, "AWS::Lambda::Function").items():
+    for logical_id, function in service_functions(resources).items():
         variables = function["Properties"].get("Environment", {}).get("Variables", {})
         unknown = {v for v in variables if v.startswith("EXHAUST_")} - known
         assert not unknown, f"{logical_id} gets variables no setting reads: {unknown}"
@@ -89,7 +89,7 @@ def test_links_live_at_most_an_hour_the_signing_credentials_allow():
 
 
 def test_functions_sign_links_for_the_configured_lifetime(resources):
-    for function in of_type(resources, "AWS::Lambda::Function").values():
+    for function in service_functions(resources).values():
         assert function["Properties"]["Environment"]["Variables"]["EXHAUST_LINK_EXPIRY_SECONDS"] == "1800"
 
 

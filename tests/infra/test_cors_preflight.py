@@ -10,7 +10,7 @@ from exhaust.api import cors
 from exhaust.api.routes import ROUTES
 from exhaust.local.gateway import allowed_methods
 
-from .walk import methods
+from .walk import methods, service_functions
 
 ORIGINS = ("https://portal.example.org", "http://localhost:3000")
 
@@ -53,8 +53,8 @@ def test_every_route_path_answers_the_local_gateways_preflight(cors_resources):
 def test_functions_get_the_allowed_origins(cors_resources):
     functions = [
         resource["Properties"]
-        for resource in cors_resources.values()
-        if resource["Type"] == "AWS::Lambda::Function" and "Environment" in resource["Properties"]
+        for resource in service_functions(cors_resources).values()
+        if "Environment" in resource["Properties"]
     ]
     variables = [function["Environment"]["Variables"].get("EXHAUST_CORS_ALLOWED_ORIGINS") for function in functions]
     assert variables

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .walk import listed, of_type, render, state_machine
+from .walk import listed, of_type, render, service_functions, state_machine
 
 # The functions the service cannot lose silently: an error of any of them raises an alarm of its own.
 WATCHED_FOR_ERRORS = {
@@ -60,7 +60,7 @@ def test_errors_of_every_working_function_raise_an_alarm(resources, name, prefix
 
 def test_every_function_is_watched_for_throttles(resources):
     watched = _watched(resources, "AWS/Lambda", "Throttles")
-    functions = of_type(resources, "AWS::Lambda::Function")
+    functions = service_functions(resources)
     assert len(functions) > 10  # more than one alarm's worth of metrics: the sums are split
     for logical_id in functions:
         assert [{"Name": "FunctionName", "Value": {"Ref": logical_id}}] in watched, logical_id

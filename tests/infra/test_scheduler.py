@@ -3,7 +3,7 @@ test_lake_index.py)."""
 
 import json
 
-from .walk import actions, listed, of_type, render, role_statements
+from .walk import actions, listed, of_type, public_distribution, render, role_statements
 
 
 def scheduled_function(resources, prefix: str):
@@ -145,7 +145,7 @@ def test_a_failed_production_raises_the_alarm(resources):
 
 def test_the_producer_may_invalidate_exactly_the_public_distribution(resources):
     _, function = producer(resources)
-    (distribution,) = of_type(resources, "AWS::CloudFront::Distribution")
+    distribution = public_distribution(resources)
     assert function["Properties"]["Environment"]["Variables"]["EXHAUST_CDN_DISTRIBUTION_ID"] == {"Ref": distribution}
     statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
     invalidation = [s for s in statements if any(a.startswith("cloudfront:") for a in listed(s["Action"]))]

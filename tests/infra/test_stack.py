@@ -1,9 +1,11 @@
 from aws_cdk.assertions import Match
 from exhaust.api.routes import ROUTES
 
+from .walk import service_functions
+
 
 def test_every_function_runs_python312_on_arm_with_tracing_and_json_logs(template):
-    functions = template.find_resources("AWS::Lambda::Function")
+    functions = service_functions(template.to_json()["Resources"])
     assert functions
     for function in functions.values():
         properties = function["Properties"]

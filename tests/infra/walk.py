@@ -98,3 +98,20 @@ def state_machine(resources, prefix: str = "PipelineWorkflow") -> tuple[str, dic
         if logical_id.startswith(prefix)
     ]
     return found
+
+
+# CDK's own deploy-time function that copies the built console into its bucket (infra/console.py): not one of the
+# service's functions, so the service's rules (runtime, tracing, settings, alarms, prefixes) do not apply to it.
+CDK_BUCKET_DEPLOYMENT = "CustomCDKBucketDeployment"
+
+
+def public_distribution(resources: Resources) -> str:
+    """The logical id of the public datasets' distribution (the console has one of its own, infra/console.py)."""
+    (found,) = [name for name in of_type(resources, "AWS::CloudFront::Distribution") if name.startswith("Cdn")]
+    return found
+
+
+def service_functions(resources: Resources) -> Resources:
+    """The service's Lambda functions: every function but CDK's bucket-deployment handler."""
+    functions = of_type(resources, "AWS::Lambda::Function")
+    return {logical_id: f for logical_id, f in functions.items() if not logical_id.startswith(CDK_BUCKET_DEPLOYMENT)}

@@ -31,10 +31,15 @@ CHANNEL_A_ROLES: dict[str, dict[str, list[str]]] = {
 
 
 @pytest.fixture(scope="module", params=list(CHANNEL_A_ROLES))
-def tokens(request):
+def tokens(request, tmp_path_factory):
+    from exhaust.api import courses
     from exhaust.auth.credentials import CredentialStore
+    from exhaust.lake.store import Lake
 
-    with moto_environment() as settings:
+    with moto_environment() as settings, pytest.MonkeyPatch.context() as patch:
+        # The course listing reads the lake with pyarrow, which moto's in-process mock does not serve: an empty lake.
+        empty_lake = Lake.open(str(tmp_path_factory.mktemp("empty-lake")))
+        patch.setattr(courses, "lake", lambda: empty_lake)
         put_course_directory(settings, "channel-a", {"course-1": ["b1"]})
         store = CredentialStore()
         yield {

@@ -57,7 +57,7 @@ def test_rerun_replaces_the_day_in_both_buckets(aws_resources, tmp_path):
     s3 = aws.client("s3")
     standard = s3.get_object(Bucket=aws_resources.exhaust_bucket, Key=all_objects(aws_resources.exhaust_bucket)[1])
     assert standard["ContentType"] == "text/csv; charset=utf-8"
-    assert standard["Body"].read().decode().splitlines()[1] == "2026-11-18,channel-a,,8,8,0.0,8,8"
+    assert standard["Body"].read().decode().splitlines()[1] == "2026-11-18,channel-a,,8,8,0.0,8,8,0,0"
     public = s3.get_object(Bucket=aws_resources.public_bucket, Key=all_objects(aws_resources.public_bucket)[0])
     assert public["CacheControl"] == "public, max-age=3600"
     assert public["Body"].read().decode().splitlines()[1:] == [

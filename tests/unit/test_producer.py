@@ -52,7 +52,7 @@ TELEMETRY = [
     event(None, "s8", "u8", "C1", "START"),
 ]
 
-HEADER = "date,channel,content_id,sessions,users,time_spent_seconds,content_plays,events"
+HEADER = "date,channel,content_id,sessions,users,time_spent_seconds,content_plays,events,enrolments,completions"
 PUBLIC_HEADER = "date,channel,content_id,sessions,users,time_spent_seconds,content_plays"
 SESSION_HEADER = (
     "date,channel,session_id,user_id,partner_id,first_event_at,last_event_at,time_spent_seconds,content_plays,"
@@ -62,19 +62,19 @@ AT_TEN = "2026-11-18T10:00:00Z,2026-11-18T10:00:00Z"
 EXPECTED = {
     ("exhaust", "data-exhaust/summary-rollup/ch-a/2026-11-18.csv"): [
         HEADER,
-        "2026-11-18,ch-a,,7,7,210.5,5,10",
-        "2026-11-18,ch-a,C1,5,5,180.5,4,7",
-        "2026-11-18,ch-a,C2,2,2,30.0,1,2",
+        "2026-11-18,ch-a,,7,7,210.5,5,10,0,0",
+        "2026-11-18,ch-a,C1,5,5,180.5,4,7,0,0",
+        "2026-11-18,ch-a,C2,2,2,30.0,1,2,0,0",
     ],
     ("exhaust", "data-exhaust/summary-rollup/ch-b/2026-11-18.csv"): [
         HEADER,
-        "2026-11-18,ch-b,,6,6,10.0,6,7",
-        "2026-11-18,ch-b,C9,6,6,10.0,6,7",
+        "2026-11-18,ch-b,,6,6,10.0,6,7,0,0",
+        "2026-11-18,ch-b,C9,6,6,10.0,6,7,0,0",
     ],
     ("exhaust", "data-exhaust/summary-rollup/ch-c/2026-11-18.csv"): [
         HEADER,
-        "2026-11-18,ch-c,,1,1,0.0,1,1",
-        "2026-11-18,ch-c,C1,1,1,0.0,1,1",
+        "2026-11-18,ch-c,,1,1,0.0,1,1,0,0",
+        "2026-11-18,ch-c,C1,1,1,0.0,1,1,0,0",
     ],
     # One row per session and user: s1 played C1 and C2 (2 contents, 3 events); s7's event has no content.
     ("exhaust", "data-exhaust/summary-channel-exhaust/ch-a/2026-11-18.csv"): [
@@ -205,3 +205,56 @@ def test_days_to_produce_refusals(event, message):
     with pytest.raises(BadRequest) as caught:
         days_to_produce(event, dt.date(2026, 11, 19))
     assert caught.value.message.startswith(message)
+
+
+def enrolment(collection_id: str, batch_id: str, user_id: str, enrolled: dt.datetime, completed=None) -> dict:
+    return {
+        "batch_id": batch_id,
+        "user_id": user_id,
+        "collection_id": collection_id,
+        "enrolled_on": enrolled,
+        "completed_on": completed,
+        "status": 2 if completed else 1,
+    }
+
+
+def test_summary_rollup_counts_the_days_enrolments_and_completions_of_each_course_and_the_channel(lake):
+    """Course C1 of ch-a: 2 enrolments that day (one more the day before, one in ch-b's course C9), 1 completion."""
+    at = dt.datetime(2026, 11, 18, 23, 30, tzinfo=UTC)
+    lake.write(
+        "collections",
+        pa.Table.from_pylist(
+            [{"collection_id": "C1", "channel": "ch-a"}, {"collection_id": "C3", "channel": "ch-a"},
+             {"collection_id": "C9", "channel": "ch-b"}],
+            schema=schemas.COLLECTIONS,
+        ),
+    )  # fmt: skip
+    lake.write(
+        "enrolments",
+        pa.Table.from_pylist(
+            [
+                enrolment("C1", "b1", "u1", at),
+                enrolment("C1", "b1", "u2", at - dt.timedelta(hours=1), completed=at),
+                enrolment("C1", "b2", "u3", at - dt.timedelta(days=1), completed=at + dt.timedelta(hours=1)),
+                enrolment("C3", "b3", "u4", at),  # a course without telemetry that day: in the total only
+                enrolment("C9", "b9", "b1", at - dt.timedelta(days=1)),
+            ],
+            schema=schemas.ENROLMENTS,
+        ),
+    )
+    for produce in (
+        lambda store: Producer(lake, "exhaust", "public", store).produce_day(DAY),
+        lambda store: Producer(lake, "exhaust", "public", store).produce(DateRange(DAY - dt.timedelta(days=1), DAY)),
+    ):
+        store = MemoryStore()
+        produce(store)
+        rows = store.objects[("exhaust", "data-exhaust/summary-rollup/ch-a/2026-11-18.csv")].decode().split("\r\n")
+        assert rows[1:4] == [
+            "2026-11-18,ch-a,,7,7,210.5,5,10,3,1",
+            "2026-11-18,ch-a,C1,5,5,180.5,4,7,2,1",
+            "2026-11-18,ch-a,C2,2,2,30.0,1,2,0,0",
+        ]
+        ch_b = store.objects[("exhaust", "data-exhaust/summary-rollup/ch-b/2026-11-18.csv")].decode().split("\r\n")
+        assert ch_b[1] == "2026-11-18,ch-b,,6,6,10.0,6,7,0,0"
+        public = store.objects[("public", "public-summary-rollup/ch-a/2026-11-18.csv")].decode()
+        assert public.split("\r\n")[0] == PUBLIC_HEADER

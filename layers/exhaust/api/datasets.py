@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from exhaust.api.operation import Query, operation
 from exhaust.auth.checks import require_admin
+from exhaust.auth.scope import has_dataset_role
 from exhaust.datasets.registry import Dataset, DatasetAddBody, DatasetRegistry
 from exhaust.principal import Principal
 from exhaust.readiness import readiness_answer
@@ -23,6 +24,9 @@ class ListedDataset(Dataset):
         default=None,
         description="ISO 8601 UTC instant up to which the lake data the dataset is built from is complete",
         examples=["2026-12-01T00:00:00Z"],
+    )
+    requestable: bool = Field(
+        description="Whether the caller's roles are among authorizedRoles: it may request (or get) this dataset"
     )
 
 
@@ -61,7 +65,9 @@ def list_datasets(
     ready = readiness_answer(get_settings().lake_uri)
     # dataAvailableUntil only when the lake says it.
     datasets = [
-        ListedDataset.model_validate(dataset.model_dump() | ready)
+        ListedDataset.model_validate(
+            dataset.model_dump() | ready | {"requestable": has_dataset_role(principal, dataset.authorizedRoles)}
+        )
         for dataset in DatasetRegistry().all_datasets(dataset_type)
     ]
     return DatasetList(count=len(datasets), datasets=datasets)

@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from exhaust.api import cancel_and_delete, datasets, export, export_ui, legacy, meta, requests, standard
+from exhaust.api import cancel_and_delete, courses, datasets, export, export_ui, legacy, meta, requests, standard
 from exhaust.api.http import JSON_HEADERS, RawResponse
 from exhaust.api.openapi import build_document
 from exhaust.api.operation import Operation, operation
@@ -33,6 +33,7 @@ ROUTES: tuple[Operation, ...] = (
     cancel_and_delete.delete,
     datasets.add,
     datasets.list_datasets,
+    courses.courses,
     legacy.download,
     legacy.download_yesterday,
     # Before /api/export/{format}: the local gateway takes the first match, as API Gateway prefers static paths.

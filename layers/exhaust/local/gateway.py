@@ -1,7 +1,8 @@
 """The local gateway: a real HTTP server that answers like API Gateway in front of the same handlers.
 
 Each request becomes an API Gateway REST proxy event; routes come from the shared route table; private routes
-run the same authorizer function first; `/cdn/<key>` serves the public bucket as CloudFront would.
+run the same authorizer function first; `/cdn/<key>` serves the public bucket as CloudFront would, and `/console`
+the browser console's built files (exhaust.local.console).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from exhaust.api.http import error_response
 from exhaust.api.operation import Operation
 from exhaust.aws_limits import API_GATEWAY_PAYLOAD_MAX_BYTES, LAMBDA_SYNC_RESPONSE_MAX_BYTES, json_size
 from exhaust.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
+from exhaust.local.console import console_file, is_console_path
 from exhaust.local.functions import invoke
 from exhaust.observability import logger
 from exhaust.settings import get_settings
@@ -168,6 +170,10 @@ class GatewayHandler(BaseHTTPRequestHandler):
             path = urlsplit(self.path).path
             if path.startswith(CDN_PREFIX) and self.command in ("GET", "HEAD"):
                 self._serve_cdn(unquote(path[len(CDN_PREFIX) :]))
+                return
+            if is_console_path(path) and self.command in ("GET", "HEAD"):
+                data, console_headers = console_file(unquote(path))
+                self._send(200, console_headers, data)
                 return
             if self.command == "OPTIONS" and self._answer_preflight(path, headers):
                 return

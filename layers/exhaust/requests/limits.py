@@ -7,3 +7,5 @@ LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT = 10, 100
 # the session token, so the largest page answers about 1.6 MB; the rest are a cursor away (and all of them in the
 # manifest, whose link every answer with links carries).
 READ_FILES_DEFAULT_LIMIT, READ_FILES_MAX_LIMIT = 100, 500
+# Courses per page of the course listing (the console's course picker).
+COURSES_DEFAULT_LIMIT, COURSES_MAX_LIMIT = 20, 50

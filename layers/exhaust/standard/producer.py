@@ -17,7 +17,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 from uuid import uuid4
 
@@ -53,7 +53,10 @@ ROLLUP_COLUMNS = (
     "time_spent_seconds",
     "content_plays",
     "events",
+    "enrolments",
+    "completions",
 )
+ENROLMENT_COLUMNS = ["collection_id", "enrolled_on", "completed_on"]
 # summary-channel-exhaust: one row per session and user of the channel that day (docs/datasets.md).
 SESSION_COLUMNS = (
     "date",
@@ -86,6 +89,9 @@ class Usage:
     time_spent_seconds: float
     content_plays: int
     events: int
+    # Enrolments and completions that day: of the content when it is a course, of every course on the total row.
+    enrolments: int = 0
+    completions: int = 0
 
     def row(self, day: dt.date, channel: str, columns: Sequence[str]) -> list[str]:
         values = {
@@ -97,6 +103,8 @@ class Usage:
             "time_spent_seconds": f"{self.time_spent_seconds:.1f}",
             "content_plays": str(self.content_plays),
             "events": str(self.events),
+            "enrolments": str(self.enrolments),
+            "completions": str(self.completions),
         }
         return [values[column] for column in columns]
 
@@ -180,6 +188,48 @@ def rollup(telemetry: pa.Table) -> list[ChannelDay]:
             )
         )
     return days
+
+
+# (channel, day) -> collection id -> [enrolments, completions] that day.
+CourseActivity = dict[tuple[str, dt.date], dict[str, list[int]]]
+
+
+def course_activity(lake: Lake, days: DateRange) -> CourseActivity:
+    """Enrolments (enrolled_on) and completions (completed_on) per channel, day (UTC) and course over `days`.
+
+    One streamed pass over three columns of the enrolments table serves a whole backfill: the table is sorted by
+    batch, so no day can be read alone.
+    """
+    channel_of = {
+        row["collection_id"]: row["channel"] or ""
+        for row in lake.read("collections", ["collection_id", "channel"]).to_pylist()
+    }
+    found: CourseActivity = {}
+    for batch in lake.scan("enrolments", ENROLMENT_COLUMNS):
+        for row in batch.to_pylist():
+            for index, instant in ((0, row["enrolled_on"]), (1, row["completed_on"])):
+                if instant is None:
+                    continue
+                day = instant.astimezone(dt.UTC).date()
+                channel = channel_of.get(row["collection_id"])
+                if channel and days.start <= day <= days.end:
+                    counts = found.setdefault((channel, day), {}).setdefault(row["collection_id"], [0, 0])
+                    counts[index] += 1
+    return found
+
+
+def with_activity(channel_day: ChannelDay, courses: dict[str, list[int]]) -> list[Usage]:
+    """The rollup's rows with their enrolments and completions: the total row's are the whole channel's."""
+    enrolments = sum(counts[0] for counts in courses.values())
+    completions = sum(counts[1] for counts in courses.values())
+    total = replace(channel_day.total, enrolments=enrolments, completions=completions)
+    contents = [
+        replace(usage, enrolments=courses[usage.content_id][0], completions=courses[usage.content_id][1])
+        if usage.content_id in courses
+        else usage
+        for usage in channel_day.contents
+    ]
+    return [total, *contents]
 
 
 def _instant(value: dt.datetime | None) -> str:
@@ -294,13 +344,16 @@ class Producer:
             return TELEMETRY_SLICE.empty_table()
         return pa.Table.from_batches(batches)
 
-    def produce_day(self, day: dt.date) -> DayReport:
+    def produce_day(self, day: dt.date, activity: CourseActivity | None = None) -> DayReport:
         report = DayReport(day)
         telemetry = self.telemetry_of(day)
         sessions = session_summaries(telemetry)
-        for channel_day in rollup(telemetry):
+        channel_days = rollup(telemetry)
+        if activity is None and channel_days:
+            activity = course_activity(self.lake, DateRange(day, day))
+        for channel_day in channel_days:
             channel = channel_day.channel
-            rows = [channel_day.total, *channel_day.contents]
+            rows = with_activity(channel_day, (activity or {}).get((channel, day), {}))
             key = standard_key(SUMMARY_ROLLUP, channel, day)
             self.store.put(self.exhaust_bucket, key, to_csv(day, channel, rows, ROLLUP_COLUMNS))
             session_key = standard_key(SUMMARY_CHANNEL_EXHAUST, channel, day)
@@ -318,7 +371,8 @@ class Producer:
 
     def produce(self, days: DateRange) -> list[DayReport]:
         """Every day of the range, oldest first (a backfill); each day is replaced as a whole."""
-        reports = [self.produce_day(day) for day in days.each_day()]
+        activity = course_activity(self.lake, days)
+        reports = [self.produce_day(day, activity) for day in days.each_day()]
         if self.cdn is not None and any(report.channels for report in reports):
             # Edges may hold a replaced file for PUBLIC_CACHE_CONTROL's max-age. One wildcard is one invalidation
             # path whatever the channels and days (CloudFront bills paths; a daily run stays in the free 1,000 a

@@ -1,0 +1,13 @@
+from typing import Any
+
+from exhaust.api.courses import courses
+from exhaust.api.operation import serve
+from exhaust.observability import logger, tracer
+
+answer = serve(courses)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return answer(event, context)
