@@ -10,7 +10,7 @@ from infra.config import StackSettings
 from infra.service_function import API_GATEWAY_INTEGRATION_TIMEOUT
 
 from .test_pipeline import deployed_definition
-from .walk import listed, methods, of_type, render, service_functions
+from .walk import listed, methods, of_type, render
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Function logical-id prefix -> its reserved concurrency with the default settings.

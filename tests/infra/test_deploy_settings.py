@@ -13,7 +13,7 @@ from exhaust.resources import REQUESTS_TABLE, TABLES
 from infra.config import StackSettings
 from infra.layer import LAYER_DEPENDENCIES, RUNTIME_PYTHON, locked_version, stage_dependencies
 
-from .walk import listed, of_type, render, role_statements
+from .walk import listed, of_type, render, role_statements, service_functions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
@@ -50,7 +50,7 @@ def opted(opted_template) -> dict[str, dict[str, Any]]:
 def zip_functions(resources) -> dict[str, dict[str, Any]]:
     return {
         logical_id: f["Properties"]
-        for logical_id, f in of_type(resources, "AWS::Lambda::Function").items()
+        for logical_id, f in service_functions(resources).items()
         if f["Properties"].get("PackageType") != "Image" and "Layers" in f["Properties"]
     }
 
