@@ -180,6 +180,8 @@ PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
         Objects(resources.EXHAUST_BUCKET.name, f"{MAP_RESULTS_PREFIX}/"),
     ),
     "mark_failed": (REQUESTS_WRITE, SendToQueue()),
+    # Reads the request a callback message names and takes the delivered callback out of its outbox: by key only.
+    "callbacks": (Table(resources.REQUESTS_TABLE.name, write=True, lookup_only=True),),
 }
 
 

@@ -2,7 +2,8 @@
 
     SQS requests queue --> dispatcher (partial batch failures) --> StartExecution
     state machine (exhaust.pipeline.definition): builder image (Plan, BuildBatch), finalize, mark_failed
-    EventBridge schedule --> sweeper;  finalize / mark_failed / sweeper --> completion events, signed callbacks
+    EventBridge schedule --> sweeper;  finalize / mark_failed / sweeper --> completion events, queued callbacks
+    callbacks queue (FIFO by channel) --> callbacks function --> signed https callbacks (infra/callbacks.py)
 
 The definition document is deployed as it is, with the functions' ARNs substituted for its placeholders, so the
 state machine and local mode's runner cannot drift apart (tests/infra compares them).
@@ -30,6 +31,7 @@ from aws_cdk import (
 from constructs import Construct
 from exhaust.pipeline import definition as workflow
 
+from infra.callbacks import CallbackDelivery
 from infra.config import StackSettings
 from infra.grants import PIPELINE_GRANTS, apply_grants
 from infra.monitoring import Monitoring
@@ -70,10 +72,7 @@ class ExhaustWorkflow(Construct):
         super().__init__(scope, construct_id)
         self._bus = aws_events.EventBus.from_event_bus_name(self, "EventBus", DEFAULT_EVENT_BUS)
         self.callback_secret = self._callback_secret()
-        self._notify_environment = {
-            "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
-            "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
-        }
+        self._notify_environment = {"EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS}
         notify_environment = {**environment, **self._notify_environment}
         reserve = settings.builder_reserved_concurrency > 0
         ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
@@ -98,9 +97,19 @@ class ExhaustWorkflow(Construct):
             layers, control_environment, storage, SWEEPER_RESERVED_CONCURRENCY if reserve else None
         )
         self.sweeper_dead_letters = self._sweep_schedule(monitoring)
+        # The steps and the sweeper only queue callbacks; their own function sends them (and alone reads the secret).
+        self.callbacks = CallbackDelivery(
+            self,
+            "Callbacks",
+            storage=storage,
+            layers=layers,
+            environment=environment,
+            secret=self.callback_secret,
+            monitoring=monitoring,
+        )
         for function in (self.finalize, self.mark_failed, self.sweeper):
             self._bus.grant_put_events_to(function)
-            self.callback_secret.grant_read(function)
+            self.callbacks.allow_queueing(function)
         self.redrive_policy = self._redrive_policy()
         self._outputs()
         self._watch(monitoring, builder, storage)
@@ -330,7 +339,7 @@ class ExhaustWorkflow(Construct):
         """The API's cancel and delete announce their transitions like the pipeline; cancel also stops executions."""
         for function in (cancel, delete):
             self._bus.grant_put_events_to(function)
-            self.callback_secret.grant_read(function)
+            self.callbacks.allow_queueing(function)
             for name, value in self._notify_environment.items():
                 function.add_environment(name, value)
         cancel.add_environment("EXHAUST_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)

@@ -207,6 +207,27 @@ def test_a_callback_url_with_credentials_or_malformed_is_refused(tokens, url):
     assert "pass@partner" not in body["params"]["errmsg"]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://127.0.0.1:22/",
+        "https://localhost/",
+        "https://10.0.0.1/",
+        "https://[::1]/",
+        "https://0x7f000001/",
+        "https://2130706433/",
+        "https://0177.0.0.1/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://127.0.0.1:4566/?Action=PurgeQueue",
+    ],
+)
+def test_a_callback_url_leading_inside_the_network_is_refused_at_submit(tokens, url):
+    """Issue 28: each was a 200; the service would have POSTed there (server-side request forgery)."""
+    body = assert_refused(send(tokens, route_named("submit"), body=submit_body(callbackUrl=url)), 400, "callbackUrl")
+    assert "request.callbackUrl:" in body["params"]["errmsg"]
+
+
 def test_no_url_credentials_reach_the_callback_log_lines(caplog):
     from exhaust.pipeline.notify import Notifier
     from exhaust.settings import RuntimeSettings
@@ -215,8 +236,8 @@ def test_no_url_credentials_reach_the_callback_log_lines(caplog):
     with caplog.at_level("INFO"):
         assert not notifier.call_back("https://user:pass@partner.example/hook", {"requestId": "R1"})
     logged = json.dumps([record.__dict__ for record in caplog.records], default=str)
-    assert "callback failed" in logged
-    assert "nonnumeric port" in logged
+    assert "callback destination refused" in logged
+    assert "must not carry credentials" in logged
     assert "pass@" not in logged
 
 

@@ -335,6 +335,7 @@ def test_cancel_while_building_stops_the_execution_builds_nothing_more_and_remov
 
     notifier = Notifier(settings=sequential.settings, post=post)
     announcing = Pipeline(settings=sequential.settings, notifier=notifier)
+    sequential.deliverer.notifier = notifier  # the callbacks function delivers what the cancel queued
     builder.lifecycle = LifecycleService(workflow=sequential.workflow, pipeline=announcing)
     builder.request_id = sequential.submit(batchFilter=batches, callback_url="https://partner.example/hook")
     sequential.drain()

@@ -178,6 +178,11 @@ class LocalService:
         assert worker.workflow is not None
         lifecycle_api.use_workflow(worker.workflow)
         self._start_thread("worker", worker.run)
+        from exhaust.local.callbacks import LOCAL_CALLBACK_THREADS, LocalCallbacks  # apart from the pipeline
+
+        callbacks = LocalCallbacks(get_settings(), self._stopping)
+        for number in range(LOCAL_CALLBACK_THREADS):
+            self._start_thread(f"callbacks-{number}", callbacks.run)
         from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 
         self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)

@@ -14,6 +14,7 @@ from exhaust import observability, ports
 from exhaust.auth.checks import require_any_role
 from exhaust.errors import BadRequest, Conflict, Forbidden, TooManyRequests
 from exhaust.observability import logger
+from exhaust.outbound import RefusedDestination
 from exhaust.ports import ConcurrentUpdate, LimitReached
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests import wiring
@@ -114,6 +115,8 @@ class RequestService:
         idempotency_key: str | None = None,
     ) -> JobStatusResponse:
         submitted = parse_submit(body)
+        if submitted.callback_url is not None:
+            self._check_callback_destination(submitted.callback_url)
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
         dataset = self._dataset_of(principal, submitted)
@@ -122,6 +125,13 @@ class RequestService:
         if not idempotency_key:
             return self._submit_request(principal, submission)
         return self._submit_once(principal, submission, idempotency_key, request_body_hash(body))
+
+    def _check_callback_destination(self, url: str) -> None:
+        """Where the callback would go, as its host resolves now (exhaust.outbound; checked again when sent)."""
+        try:
+            self.settings.outbound_policy().check_submitted(url)
+        except RefusedDestination as refused:
+            raise BadRequest(f"request.callbackUrl: {refused}") from None
 
     def _dataset_of(self, principal: Principal, submitted: SubmitInput) -> Dataset:
         """The registered dataset, if the caller may request it and the submit keeps its rules."""
