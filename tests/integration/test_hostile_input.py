@@ -140,6 +140,13 @@ def test_a_blank_control_or_overlong_request_id_is_a_400(tokens, value):
         {"requestId": "A" * 5000, "tagKey": "channel-a#t", "submittedAt": 1},
         {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": "soon"},
         ["not", "an", "object"],
+        # Issue 28: past what DynamoDB's numbers hold (38 digits), the database client raised and the list was a 500.
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 10**40},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 10**38},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 253_402_300_800_000},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": -1},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": True},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 1e300},
     ],
 )
 def test_a_crafted_list_cursor_is_a_400(tokens, cursor):
