@@ -65,13 +65,17 @@ class Body(BaseModel):
         return {**data, **missing} if missing else data
 
 
+# What the answer echoes of a msgid (exhaust.api.http): a longer one is refused rather than cut.
+MAX_MSGID_LENGTH = 256
+
+
 class RequestParams(Body):
     """The `params` of a request body: only msgid is read (echoed in the answer's params.msgid)."""
 
     msgid: Annotated[
-        str | int | None,
-        Field(description="Caller's message id, echoed in params.msgid"),
-        refused("must be a string or an integer"),
+        str | None,
+        Field(description="Caller's message id, echoed in params.msgid", max_length=MAX_MSGID_LENGTH),
+        refused(f"must be a string of at most {MAX_MSGID_LENGTH} characters (it is echoed in params.msgid)"),
     ] = None
 
     @model_validator(mode="before")

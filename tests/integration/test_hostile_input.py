@@ -271,3 +271,26 @@ def test_crafted_channel_ids_never_show_one_channel_another_channels_data(tokens
         assert status in (400, 403) or {job["requestedChannel"] for job in body["result"]["jobs"]} <= {crafted}, body
     own = list_jobs(tokens, "t", "channel-a")[2]["result"]["jobs"]
     assert {job["requestedChannel"] for job in own} == {"channel-a"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"request": {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b1"}, '
+        '"encryptionKey": "first-key-123", "encryptionKey": "second-key-456"}}',
+        '{"request": {"tag": "a", "tag": "b", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b1"}}}',
+        '{"request": {}, "request": {"tag": "t"}}',
+    ],
+)
+def test_a_body_holding_a_key_twice_is_refused_naming_it(tokens, body):
+    """Issue 28: the last one won, even for two encryption keys; which one the partner meant is a guess."""
+    answer = assert_refused(send(tokens, route_named("submit"), body=body), 400, "appears twice")
+    assert "second-key" not in answer["params"]["errmsg"]
+
+
+@pytest.mark.parametrize("msgid", [42, 1.5, True, ["m"], {"m": 1}, "m" * 257])
+def test_a_msgid_that_is_not_a_string_is_refused(tokens, msgid):
+    body = json.dumps({"params": {"msgid": msgid}, "request": {"filters": {"status": "SUBMITTED"}}})
+    answer = assert_refused(send(tokens, route_named("search"), body=body), 400, "params.msgid")
+    if not isinstance(msgid, str):
+        assert answer["params"].get("msgid") is None  # what is not a msgid is not echoed as one

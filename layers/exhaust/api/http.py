@@ -130,7 +130,8 @@ class ApiRequest:
             return None
         params = document.get("params") if isinstance(document, dict) else None
         msgid = params.get("msgid") if isinstance(params, dict) else None
-        return str(msgid)[:256] if isinstance(msgid, str | int) and not isinstance(msgid, bool) else None
+        # Only a msgid the body's rules accept is echoed (a string; another type is refused with the body).
+        return msgid[:256] if isinstance(msgid, str) else None
 
     @property
     def principal(self) -> Principal:
