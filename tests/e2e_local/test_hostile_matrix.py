@@ -187,8 +187,8 @@ def edge_cases(credentials: dict) -> list[tuple[str, str, str, bytes, dict[str, 
                     query += [f"{p['name']}=A" for p in parameters if p["name"] == "requestId" and name != "requestId"]
                     if query:
                         target += "?" + "&".join(query)
-                    body = b'{"request": {}}' if method == "post" else b""
-                    found.append((f"{where} {name}={value[:30]}", method.upper(), target, body, auth))
+                    sent = b'{"request": {}}' if method == "post" else b""
+                    found.append((f"{where} {name}={value[:30]}", method.upper(), target, sent, auth))
     search = "/api/dataset/v1/request/search"
     for name, values in (("requestedDate", DATE_EDGES), ("limit", NUMBER_EDGES), ("cursor", cursor_edges())):
         for value in values:
@@ -196,10 +196,10 @@ def edge_cases(credentials: dict) -> list[tuple[str, str, str, bytes, dict[str, 
             if name == "limit":
                 raw = int(value) if value.lstrip("-").isascii() and value.lstrip("-").isdigit() else value
             filters = {"requestedDate": raw} if name == "requestedDate" else {"status": "SUBMITTED"}
-            body: dict = {"request": {"filters": filters}}
+            document: dict = {"request": {"filters": filters}}
             if name != "requestedDate":
-                body["request"][name] = raw
-            found.append((f"body {name}={value[:30]}", "POST", search, json.dumps(body).encode(), auth))
+                document["request"][name] = raw
+            found.append((f"body {name}={value[:30]}", "POST", search, json.dumps(document).encode(), auth))
     return found
 
 
