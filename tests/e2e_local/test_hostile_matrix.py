@@ -196,10 +196,10 @@ def edge_cases(credentials: dict) -> list[tuple[str, str, str, bytes, dict[str, 
             if name == "limit":
                 raw = int(value) if value.lstrip("-").isascii() and value.lstrip("-").isdigit() else value
             filters = {"requestedDate": raw} if name == "requestedDate" else {"status": "SUBMITTED"}
-            document: dict = {"request": {"filters": filters}}
+            search_body: dict = {"request": {"filters": filters}}
             if name != "requestedDate":
-                document["request"][name] = raw
-            found.append((f"body {name}={value[:30]}", "POST", search, json.dumps(document).encode(), auth))
+                search_body["request"][name] = raw
+            found.append((f"body {name}={value[:30]}", "POST", search, json.dumps(search_body).encode(), auth))
     return found
 
 
