@@ -52,6 +52,12 @@ def _run_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         credentials = service.start()
+    except FileNotFoundError as failure:
+        service.stop()
+        raise ClientError(
+            f"the kept state in {service.state_dir} is damaged: {failure.filename} is missing; "
+            "start with --fresh (FRESH=1 make run) to begin again"
+        ) from None
     except OSError as failure:
         service.stop()
         if failure.errno == errno.EADDRINUSE:
