@@ -147,6 +147,8 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
     "dataset_list": (DATASETS_READ, ReadLakeMarker()),
     "legacy": (
         CREDENTIALS_READ,
+        # Failed license keys are counted (exhaust.auth.lockout): its counters by key, nothing else of the table.
+        Table(resources.IDEMPOTENCY_TABLE.name, write=True, lookup_only=True),
         DATASETS_READ,
         LAKE_READ,
         Objects(resources.EXHAUST_BUCKET.name, LEGACY_PREFIX, write=True),

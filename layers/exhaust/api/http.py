@@ -49,6 +49,8 @@ class ApiRequest:
     authorizer: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
     resource: str = ""
+    # The caller's address as API Gateway saw it (requestContext.identity.sourceIp).
+    source_ip: str = ""
     _document: Any = field(default=_UNPARSED, repr=False)
 
     @classmethod
@@ -78,6 +80,7 @@ class ApiRequest:
             authorizer=dict(context.get("authorizer") or {}),
             request_id=str(context.get("requestId", "")),
             resource=str(event.get("resource") or ""),
+            source_ip=str((context.get("identity") or {}).get("sourceIp") or ""),
         )
 
     def header(self, name: str) -> str | None:

@@ -21,7 +21,12 @@ def service() -> LegacyService:
 def download(request: ApiRequest) -> RawResponse:
     params = request.path_params
     return service().download(
-        params["datasetId"], params["resourceId"], params.get("fromDate"), params.get("toDate"), body_of(request)
+        params["datasetId"],
+        params["resourceId"],
+        params.get("fromDate"),
+        params.get("toDate"),
+        body_of(request),
+        source=request.source_ip,
     )
 
 
