@@ -390,7 +390,10 @@ def test_plan_records_the_lakes_readiness_and_a_request_past_it_is_built_and_mar
     if complete:
         assert view.statusMessage is None
     else:
-        assert (view.statusMessage or "").startswith("Built from data complete up to 2000-01-01T00:00:00Z")
+        assert view.statusMessage == (
+            "Data complete up to 2000-01-01T00:00:00Z: later activity is not in these files "
+            "(submit again on a later day to include it)"
+        )
 
 
 def test_a_lake_without_a_marker_answers_no_readiness(harness, lake_marker):

@@ -376,12 +376,13 @@ class LocalGateway(ThreadingHTTPServer):
     request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, host: str, port: int):
-        super().__init__((host, port), GatewayHandler)
+        # Before binding: a port in use makes the base class call server_close() from its __init__.
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._deadlines: dict[socket.socket, float] = {}
         self._cut: set[socket.socket] = set()
         self._deadlines_lock = threading.Lock()
         self._closed = threading.Event()
+        super().__init__((host, port), GatewayHandler)
         threading.Thread(target=self._reap, name="exhaust-gateway-reaper", daemon=True).start()
 
     def set_deadline(self, connection: socket.socket, deadline: float | None) -> None:
