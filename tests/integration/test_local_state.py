@@ -106,3 +106,32 @@ def test_a_stop_after_a_start_that_failed_before_serving_returns(tmp_path: Path)
     stopping.start()
     stopping.join(timeout=3)
     assert not stopping.is_alive()
+
+
+def test_a_request_building_when_local_mode_stopped_says_so_when_resumed(tmp_path: Path) -> None:
+    """Issue 28: after Ctrl-C and a restart, it said "interrupted by a temporary AWS failure"."""
+    from exhaust.local.runtime import RESUMED_MESSAGE, resume_interrupted_work
+    from exhaust.requests.models import ExhaustRequest, Status
+    from exhaust.requests.store import RequestStore
+
+    with moto_environment() as settings:
+        store = RequestStore()
+        store.create(
+            ExhaustRequest(
+                requestId="BUILDING",
+                channel="local-channel",
+                tag="t",
+                dataset="progress-exhaust",
+                datasetConfig={"batchId": "b"},
+                requestedBy="u",
+                submittedAt=1,
+                updatedAt=1,
+                status=Status.PROCESSING,
+                executionArn="BUILDING-1",
+            )
+        )
+        resume_interrupted_work(settings)
+        resumed = store.get("BUILDING")
+        assert resumed is not None
+        assert resumed.status == Status.SUBMITTED
+        assert resumed.statusMessage == RESUMED_MESSAGE

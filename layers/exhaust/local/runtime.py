@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -266,6 +267,22 @@ class NoExecutionSurvives:
         return None
 
 
+# What a request building when local mode stopped says once resumed (the sweep's own words are about AWS failures).
+RESUMED_MESSAGE = "interrupted when local mode stopped; it resumes automatically"
+
+
+def say_stopped(store: Any, request_id: str) -> None:
+    """The recovered request's statusMessage tells what happened: local mode stopped, not an AWS failure."""
+    from exhaust.ports import ConcurrentUpdate
+    from exhaust.requests.models import Status
+
+    request = store.get(request_id)
+    if request is None or request.status != Status.SUBMITTED:
+        return  # FAILED after its last attempt: its message says why
+    with contextlib.suppress(ConcurrentUpdate):  # the worker took it meanwhile; its next state says what it does
+        store.replace(request.model_copy(update={"statusMessage": RESUMED_MESSAGE}), request.version)
+
+
 def resume_interrupted_work(settings: RuntimeSettings) -> None:
     """One sweep at start, without the usual waits: every request left SUBMITTED is queued again (the queue
     is not kept), every one left PROCESSING ends its attempt as lost and is queued again (or FAILED, after its
@@ -277,5 +294,7 @@ def resume_interrupted_work(settings: RuntimeSettings) -> None:
     at_once = settings.model_copy(update={"sweep_submitted_after_seconds": 0})
     pipeline = Pipeline(settings=at_once, retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS)
     report = Sweeper(pipeline=pipeline, workflow=NoExecutionSurvives(), processing_grace_ms=0).sweep()
+    for request_id in report.recovered:
+        say_stopped(pipeline.store, request_id)
     if report.requeued or report.recovered:
         logger.info("resumed interrupted requests", extra={"requeued": report.requeued, "recovered": report.recovered})
