@@ -154,15 +154,31 @@ def test_a_reversed_date_range_is_a_400(aws_settings):
 @pytest.mark.parametrize(
     "query",
     [
-        {"units": ["GHz"]},
-        {"types": ["satellite"]},
         {"date_from": ["2027-01-01"]},
         {"types": ["survey"], "units": ["celsius"]},
+        {"types": ["sensor"], "date_from": ["2027-01-01"]},
     ],
 )
 def test_filters_that_leave_no_rows_answer_204_with_no_body(aws_settings, query):
     status, _, body = export_call("csv", query)
     assert (status, body) == (204, "")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"types": ["sensors"]}, "types: no observation has 'sensors'; existing values: device, sensor, survey"),
+        ({"units": ["GHz"]}, "units: no observation has 'GHz'; existing values: "),
+        ({"types": ["sensorz"], "units": ["celsius"]}, "types: no observation has 'sensorz'; existing values: "),
+    ],
+)
+def test_a_types_or_units_value_no_observation_has_is_refused_naming_the_existing_ones(aws_settings, query, message):
+    """Issue 28: `--types sensors` (a typo) said "no rows match" and exited 0."""
+    status, _, body = export_call("csv", query)
+    assert status == 400, body
+    assert body["params"]["err"] == "UNKNOWN_FILTER_VALUE"
+    assert body["params"]["errmsg"].startswith(message)
+    assert "celsius" in body["params"]["errmsg"] or "types" in body["params"]["errmsg"]
 
 
 def test_a_large_export_is_a_303_to_a_presigned_link_under_exports(aws_settings, lake, monkeypatch):
