@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from exhaust import aws, resources
+from exhaust.local.atomic import snapshot_tables
 from exhaust.observability import logger
 from exhaust.resources import LocalNames
 
@@ -173,6 +174,16 @@ class LocalState:
                 self._save_buckets()
 
     def _read_tables(self) -> dict[str, list[Any]]:
+        """Every table's items; straight from moto's models when it runs in this process (local mode: a Scan
+        through the API takes seconds for a few thousand requests, more than a stop may wait)."""
+        names = {spec.name: self.names.table(spec) for spec in resources.TABLES}
+        try:
+            snapshot = snapshot_tables(list(names.values()))
+        except LookupError:
+            return self._scan_tables()
+        return {name: snapshot[physical] for name, physical in names.items()}
+
+    def _scan_tables(self) -> dict[str, list[Any]]:
         paginator = aws.client("dynamodb").get_paginator("scan")
         return {
             spec.name: [
@@ -190,26 +201,37 @@ class LocalState:
             (folder / "objects").mkdir(parents=True, exist_ok=True)
             saved = self._read_json(folder / "index.json") if (folder / "index.json").exists() else {}
             index: dict[str, dict[str, str]] = {}
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.names.bucket(bucket)):
-                for listed in page.get("Contents", []):
-                    key, etag = listed["Key"], listed["ETag"]
-                    if key in saved and saved[key]["etag"] == etag:
-                        index[key] = saved[key]
-                        continue
-                    try:
-                        answer = s3.get_object(Bucket=self.names.bucket(bucket), Key=key)
-                    except s3.exceptions.NoSuchKey:
-                        continue  # deleted since it was listed (a cancel, a delete): nothing to keep
-                    name = hashlib.sha256(key.encode()).hexdigest()
-                    temporary = folder / "objects" / f".{name}.tmp"
-                    with temporary.open("wb") as sink:
-                        shutil.copyfileobj(answer["Body"], sink)
-                    os.replace(temporary, folder / "objects" / name)
-                    content_type = answer.get("ContentType", "binary/octet-stream")
-                    index[key] = {"etag": etag, "contentType": content_type, "file": name}
+            for key, etag in _listing(s3, self.names.bucket(bucket)):
+                if key in saved and saved[key]["etag"] == etag:
+                    index[key] = saved[key]
+                    continue
+                try:
+                    answer = s3.get_object(Bucket=self.names.bucket(bucket), Key=key)
+                except s3.exceptions.NoSuchKey:
+                    continue  # deleted since it was listed (a cancel, a delete): nothing to keep
+                name = hashlib.sha256(key.encode()).hexdigest()
+                temporary = folder / "objects" / f".{name}.tmp"
+                with temporary.open("wb") as sink:
+                    shutil.copyfileobj(answer["Body"], sink)
+                os.replace(temporary, folder / "objects" / name)
+                content_type = answer.get("ContentType", "binary/octet-stream")
+                index[key] = {"etag": etag, "contentType": content_type, "file": name}
             for key in set(saved) - set(index):
                 (folder / "objects" / saved[key]["file"]).unlink(missing_ok=True)
             _write_json(folder / "index.json", index)
+
+
+def _listing(s3: Any, bucket: str) -> list[tuple[str, str]]:
+    """(key, ETag) of every object of the bucket: from the models of this process's moto when it runs here (the
+    API lists a few thousand objects in seconds, more than a stop may wait), else through the API."""
+    from moto.s3.models import s3_backends
+
+    for backend in s3_backends.values():
+        found = backend["global"].buckets.get(bucket)
+        if found is not None:
+            return [(key, str(obj.etag)) for key, obj in found.keys.items() if hasattr(obj, "etag")]
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [(listed["Key"], listed["ETag"]) for page in pages for listed in page.get("Contents", [])]
 
 
 def _write_json(path: Path, value: Any, *, private: bool = False) -> None:
