@@ -14,8 +14,10 @@ submission (`{requestId}-{submittedAt}-{status}`), so a receiver deduplicates on
 
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body bytes with the shared secret, compares
 in constant time, and rejects timestamps older than a few minutes (replays). `verify_signature` does exactly that.
-A callback is retried with exponential backoff on the spot, and later by the sweeper for NOTICE_RETRY_WINDOW_SECONDS;
-a notice that never succeeds is logged, never fails the request.
+The event is published on the spot; the callback is only queued (QueuedCallbacks) and sent by its own deliverer
+(exhaust.pipeline.callbacks), to an address exhaust.outbound allows, never following a redirect, tried twice with short
+timeouts; what fails is queued again by the sweeper for NOTICE_RETRY_WINDOW_SECONDS. A notice that never succeeds is
+logged, never fails the request.
 
 The partner's own transitions (exhaust.requests.lifecycle) are announced the same way, signed alike, with detail-type
 `Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in the detail
