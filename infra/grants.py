@@ -174,6 +174,8 @@ API_GRANTS: dict[str, tuple[Grant, ...]] = {
     "dataset_list": (DATASETS_READ, ReadLakeMarker()),
     "legacy": (
         CREDENTIALS_READ,
+        # Failed license keys are counted (exhaust.auth.lockout): its counters by key, nothing else of the table.
+        Table(resources.IDEMPOTENCY_TABLE.name, write=True, lookup_only=True),
         DATASETS_READ,
         LAKE_READ,
         Objects(resources.EXHAUST_BUCKET.name, LEGACY_PREFIX, write=True),
@@ -208,6 +210,8 @@ PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
         Objects(resources.EXHAUST_BUCKET.name, f"{MAP_RESULTS_PREFIX}/"),
     ),
     "mark_failed": (REQUESTS_WRITE, SendToQueue()),
+    # Reads the request a callback message names and takes the delivered callback out of its outbox: by key only.
+    "callbacks": (Table(resources.REQUESTS_TABLE.name, write=True, lookup_only=True),),
 }
 
 

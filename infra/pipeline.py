@@ -1,9 +1,9 @@
 """The pipeline: the Step Functions state machine built from the one workflow definition, and its functions.
 
     SQS requests queue --> dispatcher (partial batch failures) --> StartExecution
-    state machine (exhaust.pipeline.definition): builder image (a Plan and a BuildBatch function), finalize,
-    mark_failed
-    EventBridge schedule --> sweeper;  finalize / mark_failed / sweeper --> completion events, signed callbacks
+    state machine (exhaust.pipeline.definition): builder image (a Plan and a BuildBatch function), finalize, mark_failed
+    EventBridge schedule --> sweeper;  finalize / mark_failed / sweeper --> completion events, queued callbacks
+    callbacks queue (FIFO by channel) --> callbacks function --> signed https callbacks (infra/callbacks.py)
 
 The definition document is deployed as it is, with the functions' ARNs substituted for its placeholders, so the
 state machine and local mode's runner cannot drift apart (tests/infra compares them).
@@ -32,6 +32,7 @@ from constructs import Construct
 from exhaust.pipeline import definition
 from exhaust.resources import BUILDER_MEMORY_MB, BUILDER_TIMEOUT_SECONDS
 
+from infra.callbacks import CallbackDelivery
 from infra.config import StackSettings
 from infra.grants import PIPELINE_GRANTS, apply_grants
 from infra.monitoring import Monitoring
@@ -68,10 +69,7 @@ class ExhaustWorkflow(Construct):
         super().__init__(scope, construct_id)
         self._bus = aws_events.EventBus.from_event_bus_name(self, "EventBus", DEFAULT_EVENT_BUS)
         self.callback_secret = self._callback_secret(settings.retain)
-        self._notify_environment = {
-            "EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS,
-            "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
-        }
+        self._notify_environment = {"EXHAUST_EVENT_BUS_NAME": DEFAULT_EVENT_BUS}
         notify_environment = {**environment, **self._notify_environment}
         # Reservations (exhaust.quotas): the steps that end a request never wait behind the account's other
         # functions (throttled calls are retried by the workflow); one sweep at a time.
@@ -112,9 +110,19 @@ class ExhaustWorkflow(Construct):
         self.dispatcher = self._dispatcher(layers, control_environment, storage)
         self.sweeper = self._sweeper(layers, control_environment, storage, reserved.get("sweeper"))
         self.sweeper_dead_letters = self._sweep_schedule(monitoring)
+        # The steps and the sweeper only queue callbacks; their own function sends them (and alone reads the secret).
+        self.callbacks = CallbackDelivery(
+            self,
+            "Callbacks",
+            storage=storage,
+            layers=layers,
+            environment=environment,
+            secret=self.callback_secret,
+            monitoring=monitoring,
+        )
         for function in (self.finalize, self.mark_failed, self.sweeper):
             self._bus.grant_put_events_to(function)
-            self.callback_secret.grant_read(function)
+            self.callbacks.allow_queueing(function)
         self.redrive_policy = self._redrive_policy()
         self._outputs()
         self._watch(monitoring, plan, builder, storage)
@@ -348,7 +356,7 @@ class ExhaustWorkflow(Construct):
         """The API's cancel and delete announce their transitions like the pipeline; cancel also stops executions."""
         for function in (cancel, delete):
             self._bus.grant_put_events_to(function)
-            self.callback_secret.grant_read(function)
+            self.callbacks.allow_queueing(function)
             for name, value in self._notify_environment.items():
                 function.add_environment(name, value)
         cancel.add_environment("EXHAUST_STATE_MACHINE_ARN", self.state_machine.state_machine_arn)

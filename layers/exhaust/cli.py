@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import signal
@@ -20,6 +21,7 @@ from exhaust.lake import cli as lake_cli
 from exhaust.standard import cli as standard_cli
 
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, what shells report for Ctrl-C
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what shells report for a writer whose reader left
 
 
 class Parser(argparse.ArgumentParser):
@@ -52,6 +54,12 @@ def _run_local(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         credentials = service.start()
+    except FileNotFoundError as failure:
+        service.stop()
+        raise ClientError(
+            f"the kept state in {service.state_dir} is damaged: {failure.filename} is missing; "
+            "start with --fresh (FRESH=1 make run) to begin again"
+        ) from None
     except OSError as failure:
         service.stop()
         if failure.errno == errno.EADDRINUSE:
@@ -141,13 +149,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        code = int(args.run(args))
+        sys.stdout.flush()  # here, not at exit: a reader gone (a broken pipe) is then answered below
+        return code
     except KeyboardInterrupt:
         return _fail("interrupted; run it again to resume", INTERRUPTED_EXIT)
     except UsageError as failure:
         return _fail(f"{failure} (see --help)", 2)
     except (ClientError, ServiceError) as failure:
         return _fail(str(failure))
+    except BrokenPipeError:
+        # The reader went away (`--json | head`): what it wanted it has; say nothing, as a Unix tool does.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
     except (ConnectionError, TimeoutError, OSError) as failure:
         return _fail(f"{failure}; is the service running (make run) and the address right?")
     except Exception as failure:

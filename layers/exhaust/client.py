@@ -19,8 +19,9 @@ final name."""
 from __future__ import annotations
 
 import argparse
-import datetime
+import datetime as dt
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -226,9 +227,13 @@ class ExhaustClient:
             interval = min(interval * POLL_BACKOFF, max(max_interval_seconds, interval_seconds))
 
     def download(self, result: dict[str, Any], directory: Path) -> list[Path]:
-        """Download every file of a SUCCESS answer into `directory`, resuming and verifying each."""
+        """Download every file of a SUCCESS answer into `directory`, resuming and verifying each. Nothing is
+        created when there is nothing to download (a request not done, or whose files were deleted)."""
         if result.get("status") != "SUCCESS":
             raise ClientError(f"nothing to download: the request is {result.get('status')}")
+        if result.get("deletedAt") or not (result.get("files") or result.get("filesTotal")):
+            said = result.get("statusMessage") or "the request has no files"
+            raise ClientError(f"nothing to download: {said}")
         directory.mkdir(parents=True, exist_ok=True)
         return [self._download_file(file, directory) for file in self.all_files(result)]
 
@@ -400,7 +405,7 @@ def _show_request(job: dict[str, Any]) -> None:
 def _instant(epoch_ms: Any) -> str:
     """An audit event's time as ISO 8601 UTC."""
     try:
-        moment = datetime.datetime.fromtimestamp(int(epoch_ms) / 1000, datetime.UTC)
+        moment = dt.datetime.fromtimestamp(int(epoch_ms) / 1000, dt.UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return str(epoch_ms)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -438,12 +443,53 @@ def _dataset_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"searchFilter": search_filter}
 
 
+ENCRYPTION_KEY_VARIABLE = "EXHAUST_ENCRYPTION_KEY"
+
+
+def _encryption_key(args: argparse.Namespace) -> str | None:
+    """The zips' password: from a file, the environment or a prompt, so that it need not sit in `ps` and the shell
+    history; --encryption-key on the command line still works."""
+    given = [name for name in ("encryption_key", "encryption_key_file") if getattr(args, name)]
+    if args.encryption_key_prompt:
+        given.append("encryption_key_prompt")
+    if len(given) > 1:
+        raise UsageError(
+            "give the encryption key one way: --encryption-key, --encryption-key-file or --encryption-key-prompt"
+        )
+    if args.encryption_key_file:
+        try:
+            lines = Path(args.encryption_key_file).read_text(encoding="utf-8").splitlines()
+        except OSError as failure:
+            raise UsageError(
+                f"--encryption-key-file: cannot read {args.encryption_key_file} ({failure.strerror})"
+            ) from None
+        return lines[0] if lines else None
+    if args.encryption_key_prompt:
+        import getpass
+
+        return getpass.getpass("encryption key: ")
+    return args.encryption_key or os.environ.get(ENCRYPTION_KEY_VARIABLE) or None
+
+
+def _calendar_date(option: str, value: str | None) -> None:
+    """A yyyy-mm-dd the calendar has; else a usage error (exit 2): the command could never work."""
+    if value is None:
+        return
+    try:
+        if len(value) != len("yyyy-mm-dd"):
+            raise ValueError(value)
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option}: '{value}' is not a date of the calendar (yyyy-mm-dd)") from None
+
+
 def _submit(args: argparse.Namespace) -> int:
     if args.out and not args.wait:
         raise UsageError("--out downloads once the request is done: add --wait (or use `exhaust client download`)")
     request: dict[str, Any] = {"tag": args.tag, "dataset": args.dataset, "datasetConfig": _dataset_config(args)}
-    if args.encryption_key:
-        request["encryptionKey"] = args.encryption_key
+    key = _encryption_key(args)
+    if key:
+        request["encryptionKey"] = key
     client = _client(args)
     result = client.submit(request)
     if not args.wait:
@@ -479,6 +525,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
+    _calendar_date("--requested-date", args.requested_date)
     client = _client(args)
     named = (("dataset", args.dataset), ("status", args.status), ("requestedDate", args.requested_date))
     filters = {name: value for name, value in named if value}
@@ -526,6 +573,8 @@ def _lifecycle(args: argparse.Namespace) -> int:
 def _legacy(args: argparse.Namespace) -> int:
     if bool(args.from_date) != bool(args.to_date):
         raise UsageError("--from-date and --to-date go together: give both, or neither for yesterday")
+    _calendar_date("--from-date", args.from_date)
+    _calendar_date("--to-date", args.to_date)
     base_url = _base_url(args)
     dates = f"/{args.from_date}/{args.to_date}" if args.from_date else ""
     path = f"/v1/datasets/{urllib.parse.quote(args.dataset)}/{urllib.parse.quote(args.resource_id)}{dates}"
@@ -586,7 +635,13 @@ def register(commands: Any) -> None:
         metavar="JSON",
         help='the batches of the courses a search finds: {"request": {"filters": {...}}} as JSON, or @FILE',
     )
-    submit.add_argument("--encryption-key", help="the password of the zips (at least 8 characters)")
+    submit.add_argument(
+        "--encryption-key",
+        help=f"the password of the zips (at least 8 characters); visible in ps and the shell history: prefer "
+        f"--encryption-key-file, --encryption-key-prompt or the {ENCRYPTION_KEY_VARIABLE} environment variable",
+    )
+    submit.add_argument("--encryption-key-file", metavar="FILE", help="read the password from FILE (its first line)")
+    submit.add_argument("--encryption-key-prompt", action="store_true", help="ask for the password (not echoed)")
     submit.add_argument("--wait", action="store_true", help="read until SUCCESS or FAILED, showing progress")
     submit.add_argument("--out", metavar="DIR", help="with --wait: download the files into this directory")
     submit.add_argument("--timeout", type=float, default=3600.0, help="with --wait: seconds to wait (3600)")

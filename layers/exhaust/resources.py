@@ -58,6 +58,8 @@ class QueueSpec:
     dead_letter_env_var: str
     visibility_timeout_seconds: int = 120
     max_receive_count: int = 5
+    # FIFO: messages of one group (a channel) are handed out one batch at a time, in order.
+    fifo: bool = False
 
 
 # Exhaust requests. Access patterns (docs/dynamodb.md): read by requestId, list by channel+tag, search by
@@ -110,6 +112,16 @@ PUBLIC_BUCKET = BucketSpec("public", "EXHAUST_PUBLIC_BUCKET")
 BUCKETS: tuple[BucketSpec, ...] = (EXHAUST_BUCKET, LAKE_BUCKET, PUBLIC_BUCKET)
 
 EXHAUST_QUEUE = QueueSpec("exhaust-requests", "EXHAUST_QUEUE_URL", "EXHAUST_DEAD_LETTER_QUEUE_URL")
+# Callbacks to deliver (exhaust.pipeline.callbacks), grouped by channel: a partner whose endpoint hangs holds only its
+# own channel's group. Six times the deliverer's timeout, as AWS advises for a Lambda event source (Lambda developer
+# guide, "Using Lambda with Amazon SQS": visibility timeout).
+CALLBACK_QUEUE = QueueSpec(
+    "exhaust-callbacks",
+    "EXHAUST_CALLBACK_QUEUE_URL",
+    "EXHAUST_CALLBACK_DEAD_LETTER_QUEUE_URL",
+    visibility_timeout_seconds=180,
+    fifo=True,
+)
 
 # KMS key that encrypts the partner's encryptionKey at rest.
 SECRETS_KEY_ENV_VAR = "EXHAUST_SECRETS_KEY_ID"
@@ -171,7 +183,7 @@ class LocalNames:
         return f"{self.prefix}-{spec.name}"
 
     def queue(self, spec: QueueSpec) -> str:
-        return f"{self.prefix}-{spec.name}"
+        return f"{self.prefix}-{spec.name}" + (".fifo" if spec.fifo else "")
 
     def dead_letter_queue(self, spec: QueueSpec) -> str:
-        return f"{self.prefix}-{spec.name}-dlq"
+        return f"{self.prefix}-{spec.name}-dlq" + (".fifo" if spec.fifo else "")

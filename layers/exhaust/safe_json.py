@@ -2,7 +2,8 @@
 
 `loads` refuses, with a message naming the field and the rule: bytes that are not UTF-8, malformed JSON, NaN and
 Infinity (not JSON), integers longer than CPython converts, nesting deeper than MAX_DEPTH, and strings or keys
-holding a lone surrogate (`"\\ud800"` parses, but can never be encoded, hashed or stored).
+holding a lone surrogate (`"\\ud800"` parses, but can never be encoded, hashed or stored), and an object holding
+one key twice.
 """
 
 from __future__ import annotations
@@ -26,6 +27,18 @@ def _refuse_constant(name: str) -> Any:
     raise RefusedJson(f"body: {name} is not a JSON number")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different: with a key twice, which one counts would be a guess (two
+    encryption keys, two callbacks), so the document is refused."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            shown = f"'{key[:64]}'" if _readable(key) else "a key"
+            raise RefusedJson(f"body: {shown} appears twice in one object; send each field once")
+        document[key] = value
+    return document
+
+
 def loads(data: bytes) -> Any:
     """The document in `data`, checked; RefusedJson says what is wrong and where."""
     try:
@@ -33,7 +46,7 @@ def loads(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise RefusedJson(f"body: must be UTF-8 encoded JSON (invalid byte at position {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_unique_keys)
     except RefusedJson:
         raise
     except json.JSONDecodeError as exc:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from exhaust import resources
 from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS
+from exhaust.outbound import OutboundPolicy
 
 # Links are signed with the Lambda role's session credentials, and a presigned URL stops working when the
 # credentials that signed it expire, whatever its X-Amz-Expires says (S3 User Guide, "Sharing objects with
@@ -55,6 +56,13 @@ class RuntimeSettings(BaseModel):
     callback_secret_arn: str = ""
     # Origins whose browser pages may call the API (exhaust.api.cors): comma-separated, none by default.
     cors_allowed_origins: str = ""
+    # Ports a callbackUrl may name besides 443, comma-separated (exhaust.outbound).
+    callback_ports: str = Field(default="443", pattern=r"^\s*\d{1,5}(\s*,\s*\d{1,5})*\s*$")
+    # Local testing only, empty by default: exact origins (scheme://host:port) a callback may be sent to although
+    # exhaust.outbound's rules refuse them (a test receiver on 127.0.0.1). Comma-separated.
+    callback_test_receivers: str = ""
+    # The queue of callbacks to deliver (exhaust.pipeline.callbacks), drained apart from the pipeline.
+    callback_queue_url: str = ""
     # The sweeper re-queues requests SUBMITTED (untouched) this long, and recovers PROCESSING ones without
     # progress this long even when their execution still runs. A retry may wait up to SQS's 15-minute delay, so
     # only a request whose queue send failed at submit is re-queued sooner, after sweep_unqueued_after_seconds.
@@ -71,6 +79,11 @@ class RuntimeSettings(BaseModel):
     def lake_uri(self) -> str:
         """Where the lake's tables are: s3://{lake bucket}/{prefix without its trailing slash}."""
         return f"s3://{self.lake_bucket}/{self.lake_prefix.strip('/')}"
+
+    def outbound_policy(self) -> OutboundPolicy:
+        """Where a client-given URL may lead (exhaust.outbound)."""
+        ports = [int(port) for port in self.callback_ports.split(",")]
+        return OutboundPolicy.of(ports, self.callback_test_receivers.split(","))
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> RuntimeSettings:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, WrapValidator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator, model_validator
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from exhaust.errors import BadRequest
@@ -65,13 +65,17 @@ class Body(BaseModel):
         return {**data, **missing} if missing else data
 
 
+# What the answer echoes of a msgid (exhaust.api.http): a longer one is refused rather than cut.
+MAX_MSGID_LENGTH = 256
+
+
 class RequestParams(Body):
     """The `params` of a request body: only msgid is read (echoed in the answer's params.msgid)."""
 
     msgid: Annotated[
-        str | StrictInt | None,  # not true or false, which JSON Schema's integer is not
-        Field(description="Caller's message id, echoed in params.msgid"),
-        refused("must be a string or an integer"),
+        str | None,
+        Field(description="Caller's message id, echoed in params.msgid", max_length=MAX_MSGID_LENGTH),
+        refused(f"must be a string of at most {MAX_MSGID_LENGTH} characters (it is echoed in params.msgid)"),
     ] = None
 
     @model_validator(mode="before")

@@ -164,6 +164,28 @@ def test_legacy_and_export_downloads_and_their_errors(local_service, tmp_path, c
                 "--units",
                 "no-such-unit",
                 "--out",
+                str(tmp_path / "typo.zip"),
+            ]
+        )
+        == 1
+    )
+    # Issue 28: a unit no observation has (a typo) said "no rows match" and exited 0; the units that exist are named.
+    assert "units: no observation has 'no-such-unit'; existing values: celsius" in capsys.readouterr().err
+    assert not (tmp_path / "typo.zip").exists()
+    assert (
+        main(
+            [
+                "client",
+                "export",
+                "--local-credentials",
+                credentials_file,
+                "--format",
+                "json",
+                "--units",
+                "celsius",
+                "--date-from",
+                "2099-01-01",
+                "--out",
                 str(tmp_path / "empty.zip"),
             ]
         )

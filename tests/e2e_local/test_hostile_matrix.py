@@ -115,3 +115,115 @@ def test_no_hostile_input_on_any_route_is_a_server_error_or_a_hang(local_service
     assert server_errors == []
     assert not_envelopes == []
     assert secrets_echoed == []
+
+
+# -- the edges of every date, number and cursor parameter, generated from the document (issue 28) ---------------
+DATE_EDGES = [
+    "0001-01-01",
+    "9999-12-31",
+    "0000-01-01",
+    "10000-01-01",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:30:00+00:31",
+    "9999-12-31T23:59:59.999999-12:00",
+    "9999-12-31T23:59:59.999999+14:00",
+    "2026-02-30",
+    "2026-13-01",
+    "2026-05-01T24:00:00",
+    "1970-01-01T00:00:00-00:01",
+    "",
+    " ",
+    "99999999999999999999",
+]
+NUMBER_EDGES = ["", " ", "-1", "0", "1.5", "1e309", "0x10", "NaN", "Infinity", str(10**40), str(-(10**40)), "\u0661"]
+# Valid values of the other path parameters, so that the edge is what an answer is about.
+VALID = {"format": "csv", "fromDate": "2026-05-01", "toDate": "2026-05-02"}
+CURSOR_PARTITIONS = [{}, {"tagKey": "local-channel#x"}, {"channel": "local-channel"}, {"status": "SUBMITTED"}]
+
+
+def number_edges(schema: dict) -> list[str]:
+    """Minimum, maximum, one past each, and what overflows or is not a number at all."""
+    bounds = [schema[name] + step for name in ("minimum", "maximum") if name in schema for step in (-1, 0, 1)]
+    return [str(value) for value in bounds] + NUMBER_EDGES
+
+
+def cursor_edges() -> list[str]:
+    crafted = []
+    for partition in CURSOR_PARTITIONS:
+        for submitted in (10**40, 10**38, -1, 253_402_300_800_000, 1.5, True, "0"):
+            value = {"requestId": "A" * 32, **partition, "submittedAt": submitted}
+            crafted.append(base64.urlsafe_b64encode(json.dumps(value).encode()).decode())
+    return [*crafted, "", "=", "%00", "A" * 5_000, base64.urlsafe_b64encode(b"[" * 5_000).decode()]
+
+
+def parameter_edges(schema: dict, name: str) -> list[str]:
+    if name in ("cursor", "filesCursor") or name.endswith("Cursor"):
+        return cursor_edges()
+    if schema.get("type") == "integer":
+        return number_edges(schema)
+    if schema.get("format") in ("date", "date-time") or "date" in name.lower():
+        return DATE_EDGES
+    return []
+
+
+def edge_cases(credentials: dict) -> list[tuple[str, str, str, bytes, dict[str, str]]]:
+    """(label, method, target, body, headers) for each edge of each date, number and cursor parameter."""
+    from exhaust.api.routes import document
+
+    auth = {"Authorization": f"Bearer {credentials['token']}", "X-Channel-Id": credentials["channel"]}
+    found = []
+    for path, operations in document()["paths"].items():
+        for method, operation in operations.items():
+            parameters = operation.get("parameters", [])
+            for parameter in parameters:
+                name, where = parameter["name"], parameter["in"]
+                if where not in ("query", "path"):
+                    continue
+                for value in parameter_edges(parameter.get("schema", {}), name):
+                    quoted = urllib.parse.quote(value, safe="")
+                    target = path
+                    for other in (p["name"] for p in parameters if p["in"] == "path"):
+                        target = target.replace(f"{{{other}}}", quoted if other == name else VALID.get(other, "x"))
+                    query = [f"{name}={quoted}"] if where == "query" else []
+                    # The other parameters a 400 would name first: the edge is then what the answer is about.
+                    query += [f"{p['name']}=A" for p in parameters if p["name"] == "requestId" and name != "requestId"]
+                    if query:
+                        target += "?" + "&".join(query)
+                    sent = b'{"request": {}}' if method == "post" else b""
+                    found.append((f"{where} {name}={value[:30]}", method.upper(), target, sent, auth))
+    search = "/api/dataset/v1/request/search"
+    for name, values in (("requestedDate", DATE_EDGES), ("limit", NUMBER_EDGES), ("cursor", cursor_edges())):
+        for value in values:
+            raw: object = value
+            if name == "limit":
+                raw = int(value) if value.lstrip("-").isascii() and value.lstrip("-").isdigit() else value
+            filters = {"requestedDate": raw} if name == "requestedDate" else {"status": "SUBMITTED"}
+            search_body: dict = {"request": {"filters": filters}}
+            if name != "requestedDate":
+                search_body["request"][name] = raw
+            found.append((f"body {name}={value[:30]}", "POST", search, json.dumps(search_body).encode(), auth))
+    return found
+
+
+def test_no_edge_of_a_date_number_or_cursor_parameter_is_a_server_error(local_service):
+    credentials = local_service.credentials
+    server_errors, not_named = [], []
+    matrix = edge_cases(credentials)
+    for label, method, target, body, headers in matrix:
+        status, answer = raw_call(credentials["baseUrl"], method, target, body, headers)
+        where = f"{method} {target[:80]} [{label}] -> {status}"
+        if status >= 500:
+            server_errors.append(where)
+        elif status == 400:
+            try:
+                message = json.loads(answer)["params"]["errmsg"]
+            except (ValueError, KeyError):
+                not_named.append(where)
+                continue
+            parameter = label.split(" ", 1)[1].split("=", 1)[0]
+            if parameter not in message and "body" not in message:
+                not_named.append(f"{where}: {message}")
+    assert len(matrix) > 300
+    assert server_errors == []
+    assert not_named == [], "\n".join(not_named)

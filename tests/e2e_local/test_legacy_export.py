@@ -96,8 +96,11 @@ def test_export_errors_empty_results_and_the_ui_over_http(local_service):
     status, _, data = http(credentials, "GET", "/api/export/csv?date_to=31-12-2026")
     assert status == 400
     assert "date_to" in json.loads(data)["params"]["errmsg"]
-    status, _, data = http(credentials, "GET", "/api/export/csv?units=GHz")
+    status, _, data = http(credentials, "GET", "/api/export/csv?units=celsius&date_from=2099-01-01")
     assert (status, data) == (204, b"")
+    status, _, data = http(credentials, "GET", "/api/export/csv?units=GHz")
+    assert status == 400  # a unit no observation has: a typo, named with the units that exist (issue 28)
+    assert "units: no observation has 'GHz'" in json.loads(data)["params"]["errmsg"]
     status, headers, data = http(credentials, "GET", "/api/export/ui")
     assert status == 200
     assert headers["Content-Type"].startswith("text/html")

@@ -14,12 +14,17 @@ def test_cancel_and_delete_remove_request_files_without_reading_or_writing_them(
         statements = function_statements(resources, folder)
         granted = actions(statements)
         assert {"dynamodb:GetItem", "dynamodb:PutItem", "s3:ListBucket", "s3:DeleteObject"} <= granted, folder
-        assert not granted & {"s3:GetObject", "s3:PutObject", "sqs:SendMessage"}, folder
+        assert not granted & {"s3:GetObject", "s3:PutObject", "secretsmanager:GetSecretValue"}, folder
         for statement in _object_statements(statements, "s3:DeleteObject"):
             assert all(render(r).endswith(REQUEST_OBJECTS) for r in listed(statement["Resource"])), folder
         (listing,) = _object_statements(statements, "s3:ListBucket")
         assert listing["Condition"] == {"StringLike": {"s3:prefix": ["requests/*"]}}
-        assert {"events:PutEvents", "secretsmanager:GetSecretValue"} <= granted, folder
+        assert "events:PutEvents" in granted, folder
+        # They queue the transition's callback (never the requests queue), and never call out themselves.
+        (send,) = [s for s in statements if "sqs:SendMessage" in listed(s["Action"])]
+        assert listed(send["Action"]) == ["sqs:SendMessage"]
+        (queue,) = [render(r) for r in listed(send["Resource"])]
+        assert queue.startswith("<PipelineCallbacksQueue"), folder
 
 
 def test_only_cancel_stops_executions_and_only_of_the_workflow(resources):
@@ -32,13 +37,13 @@ def test_only_cancel_stops_executions_and_only_of_the_workflow(resources):
     assert "states:StopExecution" not in actions(function_statements(resources, "delete"))
 
 
-def test_cancel_and_delete_learn_the_bus_the_secret_and_cancel_the_state_machine(resources):
+def test_cancel_and_delete_learn_the_bus_the_callback_queue_and_cancel_the_state_machine(resources):
     from .walk import function_logical_id
 
     for folder in ("cancel", "delete"):
         variables = resources[function_logical_id(resources, folder)]["Properties"]["Environment"]["Variables"]
-        assert {"EXHAUST_EVENT_BUS_NAME", "EXHAUST_CALLBACK_SECRET_ARN"} <= set(variables), folder
-        assert "EXHAUST_CALLBACK_SECRET" not in variables
+        assert {"EXHAUST_EVENT_BUS_NAME", "EXHAUST_CALLBACK_QUEUE_URL"} <= set(variables), folder
+        assert not {"EXHAUST_CALLBACK_SECRET", "EXHAUST_CALLBACK_SECRET_ARN"} & set(variables)
     cancel = resources[function_logical_id(resources, "cancel")]["Properties"]["Environment"]["Variables"]
     assert "EXHAUST_STATE_MACHINE_ARN" in cancel
 

@@ -104,7 +104,7 @@ def test_every_alarm_notifies_the_topic(resources):
 def test_every_dead_letter_queue_raises_an_alarm(resources):
     queues = of_type(resources, "AWS::SQS::Queue")
     dead_letter_queues = {q for q in queues if "DeadLetter" in q}
-    assert len(dead_letter_queues) == 3  # requests, sweeps, productions
+    assert len(dead_letter_queues) == 4  # requests, sweeps, productions, callbacks
     watched = _watched(resources, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
     for logical_id in dead_letter_queues:
         assert [{"Name": "QueueName", "Value": {"Fn::GetAtt": [logical_id, "QueueName"]}}] in watched, logical_id

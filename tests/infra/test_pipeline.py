@@ -225,13 +225,68 @@ def test_finalize_knows_the_builders_limits_as_deployed(resources):
     assert variables["EXHAUST_BUILDER_MEMORY_MB"] == str(builder["MemorySize"])
 
 
-def test_finalize_and_mark_failed_publish_events_and_read_the_callback_secret(resources):
-    for prefix in ("PipelineFinalize", "PipelineMarkFailed"):
-        granted = actions(statements_of(resources, function_id(resources, prefix)))
-        assert {"events:PutEvents", "secretsmanager:GetSecretValue"} <= granted
+def test_finalize_mark_failed_and_the_sweeper_publish_events_and_only_queue_callbacks(resources):
+    for prefix in ("PipelineFinalize", "PipelineMarkFailed", "PipelineSweeper"):
+        statements = statements_of(resources, function_id(resources, prefix))
+        granted = actions(statements)
+        assert "events:PutEvents" in granted
+        assert "secretsmanager:GetSecretValue" not in granted  # they never sign nor send a callback
+        queues = {
+            render(r) for s in statements if "sqs:SendMessage" in listed(s["Action"]) for r in listed(s["Resource"])
+        }
+        assert any(q.startswith("<PipelineCallbacksQueue") for q in queues), (prefix, queues)
         variables = resources[function_id(resources, prefix)]["Properties"]["Environment"]["Variables"]
-        assert "EXHAUST_CALLBACK_SECRET_ARN" in variables
-        assert "EXHAUST_CALLBACK_SECRET" not in variables  # the secret itself never sits in the environment
+        assert "EXHAUST_CALLBACK_QUEUE_URL" in variables
+        assert not {"EXHAUST_CALLBACK_SECRET", "EXHAUST_CALLBACK_SECRET_ARN"} & set(variables)
+
+
+def test_callbacks_are_delivered_by_their_own_function_from_a_fifo_queue_with_least_privilege(resources):
+    """Issue 28: one partner's silent endpoint must hold only its own channel's callbacks."""
+    deliverer = function_id(resources, "PipelineCallbacksFunction")
+    (mapping,) = [
+        m["Properties"]
+        for m in of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": deliverer}
+    ]
+    queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+    assert queue_id.startswith("PipelineCallbacksQueue")
+    assert resources[queue_id]["Properties"]["FifoQueue"] is True  # grouped by channel: one at a time per channel
+    assert mapping["BatchSize"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    function = resources[deliverer]["Properties"]
+    assert function["Timeout"] * 6 <= resources[queue_id]["Properties"]["VisibilityTimeout"]
+    statements = statements_of(resources, deliverer)
+    granted = actions(statements)
+    assert granted - {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    } == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+        "sqs:ReceiveMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    }
+    tables = {render(r) for s in statements if "dynamodb:PutItem" in listed(s["Action"]) for r in listed(s["Resource"])}
+    (table,) = tables
+    assert table.startswith("<StorageRequestsTable")  # the requests table, by key: no index, no scan
 
 
 def test_failed_executions_and_builder_errors_raise_alarms(resources):

@@ -137,6 +137,44 @@ def test_outside_the_repository_a_missing_credentials_file_says_how_to_get_one(t
             ("client", "submit", "--dataset", "progress-exhaust", "--tag", "t", "--search-filter", "{not json"),
             "--search-filter: not JSON",
         ),
+        # Issue 28: a date the calendar does not have was sent, refused by the service, and exited 1.
+        (("client", "search", "--requested-date", "2026-02-30"), "'2026-02-30' is not a date of the calendar"),
+        (("client", "search", "--requested-date", "2026-2-3"), "'2026-2-3' is not a date of the calendar"),
+        (
+            (
+                "client",
+                "legacy",
+                "--dataset",
+                "d",
+                "--resource-id",
+                "r",
+                "--license-key",
+                "k",
+                "--out",
+                "x.zip",
+                "--from-date",
+                "2026-01-01",
+                "--to-date",
+                "2026-13-01",
+            ),
+            "--to-date: '2026-13-01' is not a date",
+        ),
+        (
+            (
+                "client",
+                "submit",
+                "--dataset",
+                "progress-exhaust",
+                "--tag",
+                "t",
+                "--batch-id",
+                "b",
+                "--encryption-key",
+                "k1234567",
+                "--encryption-key-prompt",
+            ),
+            "give the encryption key one way",
+        ),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, tuple) else None,
 )
@@ -189,6 +227,7 @@ class FakeApi(BaseHTTPRequestHandler):
     """read answers a SUCCESS with one file; the file is sent whole, or (stall) half of it and then nothing."""
 
     stall = threading.Event()
+    deleted = threading.Event()
     reads: list[int] = []
     statuses: list[tuple[int, str]] = []
 
@@ -214,6 +253,9 @@ class FakeApi(BaseHTTPRequestHandler):
                 return
             file = {"name": "data.zip", "rows": 3, "bytes": len(FILE_BYTES), "sha256": FILE_SHA256}
             result = {"requestId": "r", "tag": "t", "status": state, "files": [{**file, "url": base + "/file"}]}
+            if self.deleted.is_set():
+                message = "The files of this request were deleted on 2026-05-01T00:00:00Z"
+                result |= {"files": [], "deletedAt": "2026-05-01T00:00:00Z", "statusMessage": message}
             self._json(200, {"result": result})
             return
         start = 0
@@ -234,6 +276,7 @@ class FakeApi(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_api(tmp_path):
     FakeApi.stall.clear()
+    FakeApi.deleted.clear()
     FakeApi.reads.clear()
     FakeApi.statuses.clear()
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeApi)
@@ -308,3 +351,45 @@ def test_a_terminal_gets_a_byte_progress_bar(fake_api, tmp_path):
     assert drawn.startswith("\rdata.zip [")
     assert drawn.endswith("] 100% 1.0 MiB/1.0 MiB\n")
     assert ProgressBar(io.StringIO()).interactive is False
+
+
+def test_downloading_a_deleted_request_says_so_fails_and_creates_nothing(fake_api, tmp_path):
+    """Issue 28: it printed nothing, exited 0 and left an empty folder."""
+    FakeApi.deleted.set()
+    result = run_exhaust(*DOWNLOAD, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "nothing to download: The files of this request were deleted on" in one_line_error(result)
+    assert not (tmp_path / "d").exists()
+
+
+def test_json_into_a_reader_that_leaves_is_no_error(fake_api, tmp_path):
+    """Issue 28: `--json | head` sometimes failed with "Broken pipe; is the service running"."""
+    command = [str(Path(sys.executable).with_name("exhaust")), "client", "read", "--json", "--local-credentials",
+               "local.json", "--tag", "t", "--request-id", "r"]  # fmt: skip
+    read_end, write_end = socket.socketpair()
+    read_end.close()  # the reader is gone before anything is written
+    process = subprocess.run(command, cwd=tmp_path, stdout=write_end.fileno(), stderr=subprocess.PIPE, text=True,
+                             timeout=60, check=False)  # fmt: skip
+    write_end.close()
+    assert "Broken pipe" not in process.stderr
+    assert process.stderr == ""
+    assert process.returncode == 141
+
+
+def test_the_encryption_key_comes_from_a_file_the_environment_or_the_command_line(tmp_path, monkeypatch):
+    from exhaust.client import ENCRYPTION_KEY_VARIABLE, _encryption_key
+
+    def given(**options):
+        defaults = {"encryption_key": None, "encryption_key_file": None, "encryption_key_prompt": False}
+        return _encryption_key(argparse.Namespace(**{**defaults, **options}))
+
+    monkeypatch.delenv(ENCRYPTION_KEY_VARIABLE, raising=False)
+    assert given() is None
+    monkeypatch.setenv(ENCRYPTION_KEY_VARIABLE, "from-the-environment")
+    assert given() == "from-the-environment"
+    assert given(encryption_key="from-the-line") == "from-the-line"
+    key_file = tmp_path / "key"
+    key_file.write_text("from-a-file\nignored\n")
+    assert given(encryption_key_file=str(key_file)) == "from-a-file"
+    monkeypatch.setattr("getpass.getpass", lambda prompt: "typed")
+    assert given(encryption_key_prompt=True) == "typed"

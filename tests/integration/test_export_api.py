@@ -154,15 +154,31 @@ def test_a_reversed_date_range_is_a_400(aws_settings):
 @pytest.mark.parametrize(
     "query",
     [
-        {"units": ["GHz"]},
-        {"types": ["satellite"]},
         {"date_from": ["2027-01-01"]},
         {"types": ["survey"], "units": ["celsius"]},
+        {"types": ["sensor"], "date_from": ["2027-01-01"]},
     ],
 )
 def test_filters_that_leave_no_rows_answer_204_with_no_body(aws_settings, query):
     status, _, body = export_call("csv", query)
     assert (status, body) == (204, "")
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"types": ["sensors"]}, "types: no observation has 'sensors'; existing values: device, sensor, survey"),
+        ({"units": ["GHz"]}, "units: no observation has 'GHz'; existing values: "),
+        ({"types": ["sensorz"], "units": ["celsius"]}, "types: no observation has 'sensorz'; existing values: "),
+    ],
+)
+def test_a_types_or_units_value_no_observation_has_is_refused_naming_the_existing_ones(aws_settings, query, message):
+    """Issue 28: `--types sensors` (a typo) said "no rows match" and exited 0."""
+    status, _, body = export_call("csv", query)
+    assert status == 400, body
+    assert body["params"]["err"] == "UNKNOWN_FILTER_VALUE"
+    assert body["params"]["errmsg"].startswith(message)
+    assert "celsius" in body["params"]["errmsg"] or "types" in body["params"]["errmsg"]
 
 
 def test_a_large_export_is_a_303_to_a_presigned_link_under_exports(aws_settings, lake, monkeypatch):
@@ -232,3 +248,58 @@ def test_a_warm_function_sees_the_lake_rewritten_since_its_last_answer(aws_setti
     writer.write("observations", pa.Table.from_pylist(OBSERVATIONS[:2], schema=schemas.OBSERVATIONS))
     after = json.loads(answer_zip(export_call("json", {})).read("observations.json"))["records"]
     assert (len(before), len(after)) == (6, 2)
+
+
+# Issue 28: instants at the ends of what a datetime holds, with offsets that push them past either end once in UTC.
+DATE_EDGES = [
+    "0001-01-01",
+    "9999-12-31",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:30:00+00:31",
+    "9999-12-31T23:59:59.999999-12:00",
+    "0001-01-01T00:00:00-23:59",
+    "9999-12-31T23:59:59+23:59",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "0000-01-01",
+    "10000-01-01",
+    "2026-02-30",
+    "2026-05-01T24:00:00",
+    "2026-05-01T00:00:00+24:00",
+    "",
+    " ",
+]
+
+
+@pytest.mark.parametrize("parameter", ["date_from", "date_to"])
+@pytest.mark.parametrize("value", DATE_EDGES)
+def test_a_date_at_or_past_the_ends_of_the_calendar_is_answered_or_refused_naming_it(parameter, value):
+    status, _, body = export_call("csv", {parameter: [value]})
+    assert status in (200, 204, 400), (status, body)
+    if status == 400:
+        assert body["params"]["status"] == "failed"
+        assert parameter in body["params"]["errmsg"], body["params"]["errmsg"]
+
+
+@pytest.mark.parametrize(
+    ("date_from", "date_to"),
+    [
+        ("0001-01-01T00:00:00+01:00", "2026-12-01"),
+        ("0001-01-01T00:30:00+00:31", "2026-12-01"),
+        ("2026-01-01", "9999-12-31T23:59:59-01:00"),
+        ("0001-01-01", "9999-12-31"),
+    ],
+)
+def test_a_range_reaching_the_ends_of_the_calendar_is_never_a_server_error(date_from, date_to):
+    status, _, body = export_call("csv", {"date_from": [date_from], "date_to": [date_to]})
+    assert status in (200, 204, 400), (status, body)
+    if status == 400:
+        assert "date_" in body["params"]["errmsg"]
+
+
+@pytest.mark.parametrize("parameter", ["date_from", "date_to"])
+def test_an_empty_date_is_refused_naming_it(parameter):
+    status, _, body = export_call("csv", {parameter: [""]})
+    assert status == 400, body
+    assert parameter in body["params"]["errmsg"]

@@ -162,6 +162,13 @@ def test_a_blank_control_or_overlong_request_id_is_a_400(tokens, value):
         {"requestId": "A" * 5000, "tagKey": "channel-a#t", "submittedAt": 1},
         {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": "soon"},
         ["not", "an", "object"],
+        # Issue 28: past what DynamoDB's numbers hold (38 digits), the database client raised and the list was a 500.
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 10**40},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 10**38},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 253_402_300_800_000},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": -1},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": True},
+        {"requestId": "A", "tagKey": "channel-a#t", "submittedAt": 1e300},
     ],
 )
 def test_a_crafted_list_cursor_is_a_400(tokens, cursor):
@@ -229,6 +236,27 @@ def test_a_callback_url_with_credentials_or_malformed_is_refused(tokens, url):
     assert "pass@partner" not in body["params"]["errmsg"]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://127.0.0.1:22/",
+        "https://localhost/",
+        "https://10.0.0.1/",
+        "https://[::1]/",
+        "https://0x7f000001/",
+        "https://2130706433/",
+        "https://0177.0.0.1/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://127.0.0.1:4566/?Action=PurgeQueue",
+    ],
+)
+def test_a_callback_url_leading_inside_the_network_is_refused_at_submit(tokens, url):
+    """Issue 28: each was a 200; the service would have POSTed there (server-side request forgery)."""
+    body = assert_refused(send(tokens, route_named("submit"), body=submit_body(callbackUrl=url)), 400, "callbackUrl")
+    assert "request.callbackUrl:" in body["params"]["errmsg"]
+
+
 def test_no_url_credentials_reach_the_callback_log_lines(caplog):
     from exhaust.pipeline.notify import Notifier
     from exhaust.settings import RuntimeSettings
@@ -237,8 +265,8 @@ def test_no_url_credentials_reach_the_callback_log_lines(caplog):
     with caplog.at_level("INFO"):
         assert not notifier.call_back("https://user:pass@partner.example/hook", {"requestId": "R1"})
     logged = json.dumps([record.__dict__ for record in caplog.records], default=str)
-    assert "callback failed" in logged
-    assert "nonnumeric port" in logged
+    assert "callback destination refused" in logged
+    assert "must not carry credentials" in logged
     assert "pass@" not in logged
 
 
@@ -265,3 +293,26 @@ def test_crafted_channel_ids_never_show_one_channel_another_channels_data(tokens
         assert status in (400, 403) or {job["requestedChannel"] for job in body["result"]["jobs"]} <= {crafted}, body
     own = list_jobs(tokens, "t", "channel-a")[2]["result"]["jobs"]
     assert {job["requestedChannel"] for job in own} == {"channel-a"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"request": {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b1"}, '
+        '"encryptionKey": "first-key-123", "encryptionKey": "second-key-456"}}',
+        '{"request": {"tag": "a", "tag": "b", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b1"}}}',
+        '{"request": {}, "request": {"tag": "t"}}',
+    ],
+)
+def test_a_body_holding_a_key_twice_is_refused_naming_it(tokens, body):
+    """Issue 28: the last one won, even for two encryption keys; which one the partner meant is a guess."""
+    answer = assert_refused(send(tokens, route_named("submit"), body=body), 400, "appears twice")
+    assert "second-key" not in answer["params"]["errmsg"]
+
+
+@pytest.mark.parametrize("msgid", [42, 1.5, True, ["m"], {"m": 1}, "m" * 257])
+def test_a_msgid_that_is_not_a_string_is_refused(tokens, msgid):
+    body = json.dumps({"params": {"msgid": msgid}, "request": {"filters": {"status": "SUBMITTED"}}})
+    answer = assert_refused(send(tokens, route_named("search"), body=body), 400, "params.msgid")
+    if not isinstance(msgid, str):
+        assert answer["params"].get("msgid") is None  # what is not a msgid is not echoed as one

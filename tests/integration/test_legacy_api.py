@@ -217,3 +217,45 @@ def test_a_large_answer_is_a_303_to_a_presigned_link_under_legacy(license_keys, 
     assert stored["ContentType"] == "application/zip"
     outer = zipfile.ZipFile(io.BytesIO(stored["Body"].read()))
     assert "2026-05-11.zip" in outer.namelist()
+
+
+def legacy_call_from(source, key, **kwargs):
+    """legacy_call, from another address."""
+    original = load_event
+
+    def with_source(name):
+        event = original(name)
+        event["requestContext"]["identity"]["sourceIp"] = source
+        return event
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(globals(), "load_event", with_source)
+        return legacy_call(key, **kwargs)
+
+
+def test_a_source_trying_many_wrong_keys_is_locked_out_with_retry_after(license_keys):
+    """Issue 28: 300 wrong license keys in 2 s, no throttling."""
+    from exhaust.auth.lockout import FAILURE_WINDOW_SECONDS, MAX_FAILURES_PER_SOURCE
+
+    scanner = "198.51.100.7"
+    for attempt in range(MAX_FAILURES_PER_SOURCE):
+        assert_error(legacy_call_from(scanner, f"lic_guess_{attempt}"), 401, "LOGIN_FAILED")
+    status, headers, body = legacy_call_from(scanner, license_keys["partner"])
+    assert status == 429, body
+    assert body["params"]["err"] == "TOO_MANY_REQUESTS"
+    assert "from this address" in body["params"]["errmsg"]
+    assert 1 <= int(headers["Retry-After"]) <= FAILURE_WINDOW_SECONDS
+    # Another address with a good key is not held by this one's failures.
+    answer_zip(*legacy_call_from("198.51.100.8", license_keys["partner"]))
+
+
+def test_one_wrong_key_tried_from_many_addresses_is_locked_out(license_keys):
+    from exhaust.auth.lockout import MAX_FAILURES_PER_KEY
+
+    for number in range(MAX_FAILURES_PER_KEY):
+        assert_error(legacy_call_from(f"192.0.2.{number}", "lic_one_guess"), 401, "LOGIN_FAILED")
+    status, headers, body = legacy_call_from("192.0.2.200", "lic_one_guess")
+    assert status == 429, body
+    assert "with this license key" in body["params"]["errmsg"]
+    assert "lic_one_guess" not in json.dumps(body)  # the key is never echoed
+    assert "Retry-After" in headers

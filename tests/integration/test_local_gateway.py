@@ -174,3 +174,130 @@ def test_the_swagger_pages_need_no_network(gateway, page):
     assert parsed.urls == []
     assert any("SwaggerUIBundle" in script and len(script) > 1_000_000 for script in parsed.inline_scripts)
     assert any("SwaggerUIBundle({" in script for script in parsed.inline_scripts)
+
+
+# -- issue 28: slow clients, chunked bodies, the CDN's edges, disconnects ---------------------------------------
+def trickle(gateway, pieces: list[bytes], every: float) -> tuple[float, bytes]:
+    """Send `pieces` one every `every` seconds (slowloris); answer how long until the gateway ended it, and what
+    it answered."""
+    import time
+
+    host, port = gateway.server_address[:2]
+    started = time.monotonic()
+    received = b""
+    with socket.create_connection((host, port), timeout=30) as connection:
+        connection.settimeout(every)
+        for piece in pieces:
+            try:
+                connection.sendall(piece)
+                received += connection.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if received or time.monotonic() - started > 20:
+                break
+        connection.settimeout(10)
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except OSError:
+            pass
+    return time.monotonic() - started, received
+
+
+def test_a_slowloris_client_is_cut_at_the_deadline_however_often_it_sends(gateway):
+    """A header line every 0.5 s: each read ends well within the socket timeout (2 s here, 30 s in local mode);
+    the request as a whole must still arrive within it. Issue 28: 150 such sockets stayed open past 75 s."""
+    lines = [b"GET /api/health HTTP/1.1\r\n"] + [f"X-Slow-{n}: y\r\n".encode() for n in range(40)]
+    took, _ = trickle(gateway, lines, every=0.5)
+    assert took < 2 + 2  # the deadline, plus the reaper's half-second round and slack
+
+
+def test_a_slow_body_is_cut_at_the_deadline_with_a_408(gateway):
+    head = b"POST /api/dataset/v1/request/search HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+    took, received = trickle(gateway, [head] + [b" "] * 40, every=0.5)
+    assert took < 2 + 2
+    assert received.startswith(b"HTTP/1.1 408")
+
+
+def test_slow_clients_hold_at_most_the_connection_bound_of_threads(gateway, monkeypatch):
+    from exhaust.local import gateway as module
+
+    before = threading.active_count()
+    sockets = []
+    try:
+        for _ in range(40):
+            connection = socket.create_connection(gateway.server_address[:2], timeout=5)
+            connection.sendall(b"GET /api/health HTTP/1.1\r\n")
+            sockets.append(connection)
+        assert threading.active_count() - before <= module.MAX_CONNECTIONS
+    finally:
+        for connection in sockets:
+            connection.close()
+
+
+def test_a_chunked_body_is_read_as_the_body_and_never_as_a_second_request(gateway):
+    """Issue 28: the chunks were parsed as a second request on the same connection."""
+    body = b'{"request": {"filters": {"requestedDate": "2026-02-30"}}}'
+    chunks = b"".join(f"{len(part):x}\r\n".encode() + part + b"\r\n" for part in (body[:10], body[10:])) + b"0\r\n\r\n"
+    request = (
+        b"POST /api/dataset/v1/request/search HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\n\r\n" + chunks
+    )
+    host, port = gateway.server_address[:2]
+    with socket.create_connection((host, port), timeout=15) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    assert received.count(b"HTTP/1.1 ") == 1  # one request, one answer
+    # The body was read whole; the route then asks for a token, as it does for any body.
+    assert received.startswith(b"HTTP/1.1 401")
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400),  # framed twice: a smuggling attempt
+        (b"Transfer-Encoding: gzip\r\n", 400),
+    ],
+)
+def test_a_body_framed_twice_or_coded_otherwise_is_refused(gateway, extra, status):
+    request = b"POST /api/dataset/v1/request/search HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n0\r\n\r\n"
+    answered, headers, body = raw_exchange(gateway, request)
+    assert answered == status
+    assert "Transfer-Encoding" in envelope_error(headers, body)
+
+
+@pytest.mark.parametrize("size_line", [b"zz\r\n", b"-1\r\n", b"5\r\nabc", b"x" * 2000 + b"\r\n"])
+def test_a_malformed_chunk_is_a_400(gateway, size_line):
+    request = (
+        b"POST /api/dataset/v1/request/search HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + size_line
+    )
+    status, headers, body = raw_exchange(gateway, request + b"\r\n\r\n")
+    assert status in (400, 408)
+    assert "body" in envelope_error(headers, body)
+
+
+@pytest.mark.parametrize(("path", "status"), [("/cdn/", 404), ("/cdn/%00", 400), ("/cdn/a%01b", 400)])
+def test_the_cdn_refuses_an_empty_or_control_key_naming_it(gateway, path, status):
+    """Issue 28: GET /cdn/ and /cdn/%00 were 500s."""
+    answered, headers, body = raw_exchange(gateway, f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert answered == status
+    assert "cdn key" in envelope_error(headers, body)
+
+
+def test_a_client_hanging_up_is_no_error_in_the_log(gateway, caplog):
+    """Issue 28: 224 disconnects were logged as ERROR with two tracebacks each."""
+    import time
+
+    with caplog.at_level("INFO"):
+        for _ in range(5):
+            with socket.create_connection(gateway.server_address[:2], timeout=5) as connection:
+                connection.sendall(
+                    b"POST /api/dataset/v1/request/search HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"
+                )
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        time.sleep(1)
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []

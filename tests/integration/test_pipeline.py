@@ -18,6 +18,7 @@ import pyzipper
 from exhaust import aws
 from exhaust.aes_zip import BuiltFile
 from exhaust.builders import BatchBuild, build_batch_file
+from exhaust.pipeline.callbacks import CallbackDeliverer
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
@@ -87,6 +88,7 @@ class Harness:
         self.store = RequestStore()
         self.queue = RequestQueue()
         self.notifier = Notifier(settings=self.settings, post=self._post, sleep=lambda _: None)
+        self.deliverer = CallbackDeliverer(store=self.store, notifier=self.notifier)
         self.pipeline = Pipeline(
             settings=self.settings,
             notifier=self.notifier,
@@ -138,12 +140,18 @@ class Harness:
         )
         return answer.get("Messages", [])
 
+    def deliver_callbacks(self) -> int:
+        """What the callbacks function does in AWS: deliver the queued callbacks (answers how many messages)."""
+        return self.deliverer.drain(self.settings.callback_queue_url)
+
     def drain(self, rounds: int = 10) -> list[Outcome]:
-        """Deliver every queued message to the dispatcher (the workflow runs inline) until the queue is empty."""
+        """Deliver every queued message to the dispatcher (the workflow runs inline) until the queue is empty, then
+        the callbacks queued meanwhile."""
         outcomes: list[Outcome] = []
         for _ in range(rounds):
             messages = self.messages()
             if not messages:
+                self.deliver_callbacks()
                 return outcomes
             for message in messages:
                 outcomes.append(self.dispatcher.dispatch_message(message["Body"]))

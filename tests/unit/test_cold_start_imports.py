@@ -50,7 +50,7 @@ def test_importing_a_zip_handler_loads_no_xray_sdk_nor_pyarrow_nor_the_aws_sdk(f
     assert not AWS_SDK_MODULES & loaded
 
 
-PIPELINE_HANDLERS = {"dispatcher", "finalize", "mark_failed", "sweeper", "cancel", "delete"}
+PIPELINE_HANDLERS = {"dispatcher", "finalize", "mark_failed", "sweeper", "cancel", "delete", "callbacks"}
 DOCUMENT_HANDLERS = {"openapi", "export_ui"}
 # What a handler must not load at import, and the handlers that may (they need it to answer at all).
 ALLOWED_ONLY_IN: dict[str, set[str]] = {

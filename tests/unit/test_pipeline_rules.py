@@ -12,7 +12,7 @@ from exhaust.pipeline import definition as wf
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import PermanentFailure, TransientFailure
 from exhaust.pipeline.executions import ExecutionAlreadyExists, execution_arn_for
-from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, sign, verify_signature
+from exhaust.pipeline.notify import SIGNATURE_HEADER, Delivery, Notifier, sign, verify_signature
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, StatesError
 from exhaust.pipeline.steps import failure_message, retry_delay_seconds
 from exhaust.pipeline.steps.build_batch import BuildBatchInput, BuildBatchOutput
@@ -443,8 +443,8 @@ def test_signature_verifies_only_with_the_secret_the_body_and_a_recent_time():
     assert not verify_signature("secret", "garbage", body, now=1_700_000_010)
 
 
-def test_callback_is_retried_with_backoff_until_delivered():
-    answers = [500, 503, 200]
+def test_callback_is_tried_again_after_a_second_once_then_left_to_the_outbox():
+    answers = [503, 200]
     posted: list[dict[str, str]] = []
     sleeps: list[float] = []
 
@@ -454,9 +454,13 @@ def test_callback_is_retried_with_backoff_until_delivered():
 
     notifier = Notifier(settings=RuntimeSettings(callback_secret="s"), post=post, sleep=sleeps.append)
     assert notifier.call_back("https://x.example/hook", {"requestId": "R", "status": "SUCCESS"})
-    assert len(posted) == 3
-    assert sleeps == [1.0, 2.0]
+    assert len(posted) == 2
+    assert sleeps == [1.0]
     assert all(SIGNATURE_HEADER in headers for headers in posted)
+
+    answers.extend([500, 500, 200])
+    assert notifier.deliver_callback("https://x.example/hook", {"requestId": "R"}) == Delivery.FAILED
+    assert answers == [200]  # two tries at most: a receiver down longer is tried again by the outbox
 
 
 def test_callback_refused_by_the_receiver_is_not_retried():

@@ -46,6 +46,8 @@ class ApiRequest:
     body: bytes
     authorizer: dict[str, Any] = field(default_factory=dict)
     request_id: str = ""
+    # The caller's address as API Gateway saw it (requestContext.identity.sourceIp).
+    source_ip: str = ""
     _document: Any = field(default=_UNPARSED, repr=False)
 
     @classmethod
@@ -74,6 +76,7 @@ class ApiRequest:
             body=body,
             authorizer=dict(context.get("authorizer") or {}),
             request_id=str(context.get("requestId", "")),
+            source_ip=str((context.get("identity") or {}).get("sourceIp") or ""),
         )
 
     def header(self, name: str) -> str | None:
@@ -126,7 +129,8 @@ class ApiRequest:
             return None
         params = document.get("params") if isinstance(document, dict) else None
         msgid = params.get("msgid") if isinstance(params, dict) else None
-        return str(msgid)[:256] if isinstance(msgid, str | int) and not isinstance(msgid, bool) else None
+        # Only a msgid the body's rules accept is echoed (a string; another type is refused with the body).
+        return msgid[:256] if isinstance(msgid, str) else None
 
     @property
     def principal(self) -> Principal:

@@ -51,7 +51,7 @@ def download(
     from_date: Annotated[Identifier | None, Path("First day, YYYY-MM-DD", "fromDate")] = None,
     to_date: Annotated[Identifier | None, Path("Last day, YYYY-MM-DD, before today", "toDate")] = None,
 ) -> RawResponse:
-    return service().download(dataset_id, resource_id, from_date, to_date, body_of(request))
+    return service().download(dataset_id, resource_id, from_date, to_date, body_of(request), source=request.source_ip)
 
 
 download_yesterday = download.also_at(

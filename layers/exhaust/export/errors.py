@@ -18,6 +18,12 @@ class UnsupportedFormat(BadRequest):
     code = "UNSUPPORTED_FORMAT"
 
 
+class UnknownFilterValue(BadRequest):
+    """A types or units value no observation has (a typo): the message names the values that exist."""
+
+    code = "UNKNOWN_FILTER_VALUE"
+
+
 class ExportTooLarge(ServiceError):
     """Valid filters whose answer cannot be built within API Gateway's wait: the message says how to narrow them."""
 

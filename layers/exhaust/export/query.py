@@ -59,7 +59,13 @@ def parse_instant(name: str, text: str, *, end_of_day: bool) -> dt.datetime:
         raise BadDateFormat(
             f"Bad date format: {name} must be an ISO 8601 date (yyyy-mm-dd, UTC), got '{text[:40]}'"
         ) from None
-    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    try:
+        return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 is in year 0 in UTC, 9999-12-31T23:59:59-01:00 in year 10000.
+        raise BadDateFormat(
+            f"Bad date format: {name} '{text[:40]}' falls outside 0001-01-01 to 9999-12-31 once in UTC"
+        ) from None
 
 
 def parse_query(
@@ -70,8 +76,9 @@ def parse_query(
     units: list[str] | None = None,
 ) -> ExportQuery:
     export_format = parse_format(format_text)
-    first = parse_instant("date_from", date_from, end_of_day=False) if date_from else None
-    last = parse_instant("date_to", date_to, end_of_day=True) if date_to else None
+    # An empty value is a mistake (a client's unset variable), not "no bound": refused like any other bad date.
+    first = parse_instant("date_from", date_from, end_of_day=False) if date_from is not None else None
+    last = parse_instant("date_to", date_to, end_of_day=True) if date_to is not None else None
     if first is not None and last is not None and first > last:
         raise BadDateRange(f"date_from ({date_from}) must not be after date_to ({date_to})")
     return ExportQuery(

@@ -51,6 +51,17 @@ def _filters(
     return between, isin
 
 
+def existing_values(lake: Lake, column: str) -> list[str]:
+    """Every value of a text column of the observations, sorted (read dictionary-encoded: one column, cheaply)."""
+    found: set[str] = set()
+    for batch in lake.scan(TABLE, [column], dictionary=[column]):
+        values = batch.column(column)
+        if isinstance(values, pa.DictionaryArray):
+            values = values.dictionary
+        found.update(value for value in values.to_pylist() if value is not None)
+    return sorted(found)
+
+
 def estimated_rows(lake: Lake, query: ExportQuery) -> int:
     """An upper bound of the export's rows from the Parquet footers alone: the rows of the row groups the date
     range touches (the types and units filters are not in the statistics of a table sorted by time)."""

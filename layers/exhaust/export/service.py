@@ -29,7 +29,7 @@ from exhaust.downloads import (
     streamed_entry,
 )
 from exhaust.export import datapackage
-from exhaust.export.errors import ExportTooLarge
+from exhaust.export.errors import ExportTooLarge, UnknownFilterValue
 from exhaust.export.fields import Field
 from exhaust.export.query import ExportQuery, parse_query
 from exhaust.resources import EXPORTS_PREFIX
@@ -119,6 +119,7 @@ class ExportService:
         batches = observation_batches(lake, query, LAKE_COLUMNS)
         first = next(batches, None)
         if first is None:
+            refuse_unknown_values(lake, query)
             return RawResponse(204)
         filename = export_filename(query)
         settings = self.settings or get_settings()
@@ -163,6 +164,29 @@ class ExportService:
                 created=self.now(),
             )
             archive.writestr(DATAPACKAGE_FILE, json.dumps(package, indent=2))
+
+
+# At most this many existing values are named in a refusal (the rest are counted).
+NAMED_VALUES = 20
+
+
+def refuse_unknown_values(lake: Lake, query: ExportQuery) -> None:
+    """An empty export whose types or units name a value no observation has is a typo, not "no rows": say so, with
+    the values that exist (looked up only then, so a matching export costs nothing more)."""
+    from exhaust.export.reader import existing_values
+
+    for parameter, column, asked in (("types", "producer_type", query.types), ("units", "unit", query.units)):
+        if not asked:
+            continue
+        existing = existing_values(lake, column)
+        unknown = [value for value in asked if value not in existing]
+        if unknown:
+            shown = ", ".join(existing[:NAMED_VALUES]) + (f" (and {len(existing) - NAMED_VALUES} more)"
+                                                           if len(existing) > NAMED_VALUES else "")  # fmt: skip
+            raise UnknownFilterValue(
+                f"{parameter}: no observation has {', '.join(repr(v[:40]) for v in unknown[:5])}; "
+                f"existing values: {shown or 'none'}"
+            )
 
 
 def refuse_if_too_large(query: ExportQuery, estimated: int) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exhaust import ports
-from exhaust.auth.checks import AuthorizationFailed, authenticate_license
+from exhaust.auth.checks import AuthorizationFailed, LoginFailed, authenticate_license
 from exhaust.auth.credentials import CredentialStore
+from exhaust.auth.lockout import FailureLimiter
 from exhaust.downloads import API_GATEWAY_TIMEOUT_SECONDS, deliver_zip, fresh_lake
 from exhaust.legacy import rules
 from exhaust.legacy.archive import write_archive
@@ -52,22 +53,41 @@ class LegacyService:
         lake_opener: Callable[[], Lake] | None = None,
         settings: RuntimeSettings | None = None,
         today: Callable[[], dt.date] = utc_today,
+        limiter: FailureLimiter | None = None,
     ):
         self.credentials = credentials or CredentialStore()
         self.registry = registry or wiring.dataset_registry()
         self.settings = settings
         self._lake_opener = lake_opener
         self.today = today
+        self._limiter = limiter
+
+    @property
+    def limiter(self) -> FailureLimiter:
+        if self._limiter is None:
+            self._limiter = FailureLimiter((self.settings or get_settings()).idempotency_table)
+        return self._limiter
 
     def lake(self) -> Lake:
         return fresh_lake(self._lake_opener, self.settings)
 
     def download(
-        self, dataset_id: str, resource_id: str, from_text: str | None, to_text: str | None, document: Any
+        self,
+        dataset_id: str,
+        resource_id: str,
+        from_text: str | None,
+        to_text: str | None,
+        document: Any,
+        source: str = "",
     ) -> RawResponse:
-        """`document`: the parsed body (None when there is none)."""
+        """`document`: the parsed body (None when there is none); `source`: the caller's address (throttling)."""
         license_key = rules.license_key_of(document)
-        authenticate_license(license_key, resource_id, dataset_id, self.credentials)
+        self.limiter.check(source, license_key)
+        try:
+            authenticate_license(license_key, resource_id, dataset_id, self.credentials)
+        except LoginFailed:  # a key that exists but lacks access guesses nothing: not counted
+            self.limiter.record_failure(source, license_key)
+            raise
         dataset = self.registry.get(dataset_id)
         if dataset is None or dataset.type != LEGACY_DATASET_TYPE:
             raise AuthorizationFailed(f"Dataset '{dataset_id}' is not available through the dataset API")

@@ -8,6 +8,10 @@ the browser console's built files (exhaust.local.console).
 from __future__ import annotations
 
 import base64
+import contextlib
+import socket
+import sys
+import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,11 +32,22 @@ from exhaust.settings import get_settings
 GATEWAY_API_ID = "api.gateway"
 AUTHORIZER_FUNCTION = "authorizer"
 CDN_PREFIX = "/cdn/"
-# A client that stops sending (a body that never arrives, an idle keep-alive) frees its thread after this long;
-# API Gateway's own integration timeout is 29 s.
+# A request's head and body must have arrived this long after the connection (or its previous answer) is ready
+# for it, however slowly the bytes trickle in: a client that stops sending, sends a header line every few seconds
+# (slowloris) or a byte of body at a time, or idles on a keep-alive connection frees its thread then. API Gateway's
+# own integration timeout is 29 s.
 SOCKET_TIMEOUT_SECONDS = 30
 # The listen backlog: socketserver's default of 5 resets connections when a hundred clients connect at once.
 LISTEN_BACKLOG = 512
+# Connections served at once, each on its own thread; more wait in the backlog, up to CONNECTION_WAIT_SECONDS.
+MAX_CONNECTIONS = 128
+CONNECTION_WAIT_SECONDS = 5.0
+# How often the reaper looks for requests past their deadline.
+REAP_EVERY_SECONDS = 0.5
+# S3 object keys are at most 1,024 bytes of UTF-8 (Amazon S3 User Guide, "Naming Amazon S3 objects").
+S3_KEY_MAX_BYTES = 1024
+# What a chunked body's size line may hold (hex digits and extensions): a longer one is not a size line.
+CHUNK_LINE_MAX_BYTES = 1024
 
 
 class MethodNotAllowed(ServiceError):
@@ -45,6 +60,12 @@ class RequestTimeout(ServiceError):
     status = 408
     response_code = "CLIENT_ERROR"
     code = "REQUEST_TIMEOUT"
+
+
+class ServiceUnavailable(ServiceError):
+    status = 503
+    response_code = "SERVER_ERROR"
+    code = "SERVICE_UNAVAILABLE"
 
 
 class BadGateway(ServiceError):
@@ -94,6 +115,48 @@ def content_length(value: str | None) -> int:
             f"body: must be at most {API_GATEWAY_PAYLOAD_MAX_BYTES} bytes (API Gateway's limit), got {length}"
         )
     return length
+
+
+def read_chunked(stream: Any) -> bytes:
+    """A `Transfer-Encoding: chunked` body (RFC 9112, 7.1), trailers skipped; at most API Gateway's payload limit."""
+    body = bytearray()
+    while True:
+        line = stream.readline(CHUNK_LINE_MAX_BYTES + 1)
+        if not line.endswith(b"\n"):
+            raise BadRequest("body: a chunk's size line is missing or too long (Transfer-Encoding: chunked)")
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            raise BadRequest("body: a chunk's size is not a hexadecimal number (Transfer-Encoding: chunked)") from None
+        if size < 0 or size_text.startswith((b"-", b"+", b"0x", b"0X")):
+            raise BadRequest("body: a chunk's size is not a hexadecimal number (Transfer-Encoding: chunked)")
+        if not size:
+            break
+        if len(body) + size > API_GATEWAY_PAYLOAD_MAX_BYTES:
+            raise PayloadTooLarge(f"body: must be at most {API_GATEWAY_PAYLOAD_MAX_BYTES} bytes (API Gateway's limit)")
+        chunk = stream.read(size)
+        if len(chunk) < size or stream.read(2) != b"\r\n":
+            raise BadRequest("body: the connection ended inside a chunk (Transfer-Encoding: chunked)")
+        body += chunk
+    while True:  # trailer fields, up to the empty line
+        trailer = stream.readline(CHUNK_LINE_MAX_BYTES + 1)
+        if not trailer.endswith(b"\n"):
+            raise BadRequest("body: the chunked body does not end with an empty line (Transfer-Encoding: chunked)")
+        if trailer in (b"\r\n", b"\n"):
+            return bytes(body)
+
+
+def cdn_key(path: str) -> str:
+    """The public object a /cdn/ path names; a key S3 would refuse is the caller's mistake, said so."""
+    key = unquote(path[len(CDN_PREFIX) :])
+    if not key:
+        raise NotFound("cdn key: empty; ask for /cdn/<object key>, as listed by the public dataset API")
+    if len(key.encode("utf-8", errors="surrogatepass")) > S3_KEY_MAX_BYTES:
+        raise BadRequest(f"cdn key: must be at most {S3_KEY_MAX_BYTES} bytes")
+    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in key):
+        raise BadRequest("cdn key: must not hold control characters")
+    return key
 
 
 def build_event(
@@ -169,7 +232,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             headers = {key: value for key, value in self.headers.items()}
             path = urlsplit(self.path).path
             if path.startswith(CDN_PREFIX) and self.command in ("GET", "HEAD"):
-                self._serve_cdn(unquote(path[len(CDN_PREFIX) :]))
+                self._serve_cdn(cdn_key(path))
                 return
             if is_console_path(path) and self.command in ("GET", "HEAD"):
                 data, console_headers = console_file(unquote(path))
@@ -189,6 +252,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._send_proxy_answer(within_response_limit(route.function, invoke(route.function, event)))
         except ServiceError as error:
             self._send_proxy_answer(error_response(GATEWAY_API_ID, error))
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # the client went away (or was cut at its deadline): nothing to answer
+            logger.info("client disconnected", extra={"path": urlsplit(self.path).path[:200]})
         except Exception:
             logger.exception("local gateway failure")
             self._send_proxy_answer(error_response(GATEWAY_API_ID, ServiceError("Internal error in the gateway")))
@@ -203,23 +269,68 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self._send(cors.PREFLIGHT_STATUS, cors.preflight_headers(allowed_methods(path), origin, allowed), b"")
         return True
 
+    def handle_one_request(self) -> None:
+        """One request, which must arrive whole within `timeout` seconds (the server's reaper cuts it otherwise)."""
+        server = self.server
+        if isinstance(server, LocalGateway):
+            server.set_deadline(self.connection, time.monotonic() + self.timeout)
+        try:
+            super().handle_one_request()
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True  # a client gone mid-request is not the service's error
+
     def _read_body(self) -> bytes:
         try:
-            length = content_length(self.headers.get("Content-Length"))
+            chunked = self._transfer_coding()
+            length = 0 if chunked else content_length(self.headers.get("Content-Length"))
         except ServiceError:
             self.close_connection = True  # the rest of the stream cannot be framed any more
             raise
-        if not length:
-            return b""
         try:
+            if chunked:
+                body = read_chunked(self.rfile)
+                self._body_received()
+                return body
+            if not length:
+                self._body_received()
+                return b""
             body = self.rfile.read(length)
-        except TimeoutError:
+        except ServiceError:
             self.close_connection = True
-            raise RequestTimeout(f"body: not received within {SOCKET_TIMEOUT_SECONDS} seconds") from None
+            server = self.server
+            if isinstance(server, LocalGateway) and server.was_cut(self.connection):
+                raise RequestTimeout(f"body: not received within {self.timeout} seconds") from None
+            raise
+        except (TimeoutError, OSError, ValueError):
+            # Cut at the deadline (the reaper shut the socket), or the socket timed out: the client was too slow.
+            self.close_connection = True
+            raise RequestTimeout(f"body: not received within {self.timeout} seconds") from None
+        self._body_received()
         if len(body) < length:
             self.close_connection = True
+            server = self.server
+            if isinstance(server, LocalGateway) and server.was_cut(self.connection):
+                raise RequestTimeout(f"body: not received within {self.timeout} seconds")
             raise BadRequest(f"body: the connection ended after {len(body)} of {length} bytes (Content-Length)")
         return body
+
+    def _transfer_coding(self) -> bool:
+        """True for a chunked body; a body framed both ways (a smuggling attempt) or coded otherwise is refused."""
+        coding = self.headers.get("Transfer-Encoding")
+        if coding is None:
+            return False
+        if self.headers.get("Content-Length") is not None:
+            raise BadRequest("Transfer-Encoding: not allowed together with Content-Length")
+        if coding.strip().lower() != "chunked":
+            raise BadRequest(
+                f"Transfer-Encoding: only chunked is accepted, got '{coding[:40]}'; or send Content-Length"
+            )
+        return True
+
+    def _body_received(self) -> None:
+        server = self.server
+        if isinstance(server, LocalGateway):
+            server.set_deadline(self.connection, None)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
@@ -277,12 +388,89 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
 
 class LocalGateway(ThreadingHTTPServer):
+    """At most MAX_CONNECTIONS connections at once, each cut when its request is not in by its deadline."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, host: str, port: int):
+        # Before binding: a port in use makes the base class call server_close() from its __init__.
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._deadlines: dict[socket.socket, float] = {}
+        self._cut: set[socket.socket] = set()
+        self._deadlines_lock = threading.Lock()
+        self._closed = threading.Event()
         super().__init__((host, port), GatewayHandler)
+        threading.Thread(target=self._reap, name="exhaust-gateway-reaper", daemon=True).start()
+
+    def set_deadline(self, connection: socket.socket, deadline: float | None) -> None:
+        with self._deadlines_lock:
+            if deadline is None:
+                self._deadlines.pop(connection, None)
+            else:
+                self._deadlines[connection] = deadline
+
+    def _reap(self) -> None:
+        """Shut the reading side of the sockets whose request is late: their thread's reads end, it is freed."""
+        while not self._closed.wait(REAP_EVERY_SECONDS):
+            now = time.monotonic()
+            with self._deadlines_lock:
+                late = [connection for connection, deadline in self._deadlines.items() if deadline <= now]
+                for connection in late:
+                    del self._deadlines[connection]
+                self._cut.update(late)
+            for connection in late:
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RD)  # its reads end; the 408 can still be written
+
+    def was_cut(self, connection: socket.socket) -> bool:
+        """True (once) when the reaper cut this connection's request at its deadline."""
+        with self._deadlines_lock:
+            if connection in self._cut:
+                self._cut.discard(connection)
+                return True
+        return False
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the connection once a slot is free; a server full for CONNECTION_WAIT_SECONDS answers 503."""
+        if not self._slots.acquire(timeout=CONNECTION_WAIT_SECONDS):
+            self._refuse_busy(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.set_deadline(request, None)
+            self.was_cut(request)
+            self._slots.release()
+
+    def _refuse_busy(self, request: socket.socket) -> None:
+        error = ServiceUnavailable("the local gateway is serving its maximum of connections; try again shortly")
+        answer = error_response(GATEWAY_API_ID, error)
+        data = str(answer["body"]).encode("utf-8")
+        head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        head += f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        with contextlib.suppress(OSError):
+            request.sendall(head.encode("ascii") + data)
+        self.shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is routine (no traceback); anything else is logged with its traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            logger.info("client disconnected")
+            return
+        logger.exception("local gateway connection failure")
+
+    def server_close(self) -> None:
+        self._closed.set()
+        super().server_close()
 
     @property
     def base_url(self) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from exhaust import aws, resources
 from exhaust.local.state import SecretsKey, adopt_secrets_key
-from exhaust.resources import LocalNames, TableSpec, key_type
+from exhaust.resources import LocalNames, QueueSpec, TableSpec, key_type
 from exhaust.settings import RuntimeSettings
 
 
@@ -43,6 +43,21 @@ def _create_table(dynamodb: Any, name: str, spec: TableSpec) -> None:
         )
 
 
+def _create_queue(names: LocalNames, queue: QueueSpec) -> tuple[str, str]:
+    """The queue and its dead-letter queue; answers their URLs."""
+    sqs = aws.client("sqs")
+    fifo = {"FifoQueue": "true"} if queue.fifo else {}
+    dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue(queue), Attributes=fifo)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
+    attributes = {
+        "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+        "RedrivePolicy": json.dumps(redrive),
+        **fifo,
+    }
+    return str(sqs.create_queue(QueueName=names.queue(queue), Attributes=attributes)["QueueUrl"]), str(dlq_url)
+
+
 def create_resources(
     names: LocalNames | None = None, region: str = "us-east-1", secrets_key: SecretsKey | None = None
 ) -> RuntimeSettings:
@@ -62,18 +77,8 @@ def create_resources(
         else:
             s3.create_bucket(Bucket=names.bucket(bucket), CreateBucketConfiguration={"LocationConstraint": region})
 
-    sqs = aws.client("sqs")
-    queue = resources.EXHAUST_QUEUE
-    dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue(queue))["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
-    queue_url = sqs.create_queue(
-        QueueName=names.queue(queue),
-        Attributes={
-            "VisibilityTimeout": str(queue.visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps(redrive),
-        },
-    )["QueueUrl"]
+    queue_url, dlq_url = _create_queue(names, resources.EXHAUST_QUEUE)
+    callback_queue_url, _ = _create_queue(names, resources.CALLBACK_QUEUE)
 
     kms = aws.client("kms")
     key_id = kms.create_key(Description="exhaust local secrets")["KeyMetadata"]["KeyId"]
@@ -90,6 +95,7 @@ def create_resources(
         lake_bucket=names.bucket(resources.LAKE_BUCKET),
         public_bucket=names.bucket(resources.PUBLIC_BUCKET),
         queue_url=queue_url,
+        callback_queue_url=callback_queue_url,
         secrets_key_id=key_id,
         dead_letter_queue_url=dlq_url,
     )

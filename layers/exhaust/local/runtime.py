@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -30,12 +31,14 @@ __all__ = ["STOP_DEADLINE_SECONDS", "LocalService", "LocalSetupError", "configur
 DEFAULT_CREDENTIALS_FILE = Path(".exhaust/local.json")
 DEFAULT_STATE_DIR = Path(".exhaust/state")
 # Of the 5 seconds a stop may take: the threads get this long to finish, the save this long; moto stops in the rest.
-STOP_BUDGET_SECONDS = 1.5
-STOP_SAVE_BUDGET_SECONDS = 2.5
+# The stop's save writes the tables (every acknowledged request) first, the objects after (LocalState.save).
+STOP_BUDGET_SECONDS = 1.0
+STOP_SAVE_BUDGET_SECONDS = 3.3
 # Past this, the command leaves whatever the stop is waiting for (exhaust.cli).
 STOP_DEADLINE_SECONDS = 4.8
-# The state is also saved this often, so that a crash (or kill -9) loses at most this much.
-SAVE_EVERY_SECONDS = 30.0
+# A save starts this often (counted from the start of the previous one, not its end), so that a crash (or kill -9)
+# loses at most the README's 30 seconds: this period plus the save's own time, a few seconds at thousands of requests.
+SAVE_EVERY_SECONDS = 20.0
 LOCAL_CHANNEL = "local-channel"
 LOCAL_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "local",
@@ -125,6 +128,7 @@ class LocalService:
         self._gateway: LocalGateway | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._serving = False
         self.credentials: dict[str, Any] = {}
         self.settings: RuntimeSettings | None = None
 
@@ -157,6 +161,11 @@ class LocalService:
         credentials: dict[str, Any] = {"baseUrl": self._gateway.base_url, "awsEndpoint": endpoint}
         if kept is not None:
             self.state.load()
+            if self.state.missing_objects:
+                logger.warning(
+                    "the kept state was damaged: objects missing, the rest restored",
+                    extra={"missing": self.state.missing_objects[:20], "count": len(self.state.missing_objects)},
+                )
             credentials.update(kept)
             self.restored = True
             refresh_kept_index(settings.lake_uri)
@@ -170,6 +179,7 @@ class LocalService:
         self.credentials = credentials
         self.state.save(credentials, settings.secrets_key_id)
         self._start_thread("gateway", self._gateway.serve_forever)
+        self._serving = True
         from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
 
         worker = LocalWorker(get_settings(), self._stopping, map_max_concurrency=map_max_concurrency)
@@ -178,6 +188,11 @@ class LocalService:
         assert worker.workflow is not None
         cancel_and_delete.use_workflow(worker.workflow)
         self._start_thread("worker", worker.run)
+        from exhaust.local.callbacks import LOCAL_CALLBACK_THREADS, LocalCallbacks  # apart from the pipeline
+
+        callbacks = LocalCallbacks(get_settings(), self._stopping)
+        for number in range(LOCAL_CALLBACK_THREADS):
+            self._start_thread(f"callbacks-{number}", callbacks.run)
         from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 
         self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)
@@ -191,14 +206,16 @@ class LocalService:
         return credentials
 
     def _save_periodically(self) -> None:
-        while not self._stopping.wait(SAVE_EVERY_SECONDS):
+        next_save = time.monotonic() + SAVE_EVERY_SECONDS
+        while not self._stopping.wait(max(0.0, next_save - time.monotonic())):
+            next_save = time.monotonic() + SAVE_EVERY_SECONDS
             self._save("periodic")
 
     def _save(self, moment: str) -> None:
         if self.settings is None:
             return
         try:
-            self.state.save(self.credentials, self.settings.secrets_key_id)
+            self.state.save(self.credentials, self.settings.secrets_key_id, tables_first=moment == "stop")
         except Exception:
             logger.exception("saving local mode's state failed", extra={"moment": moment})
 
@@ -219,7 +236,8 @@ class LocalService:
         """
         self._stopping.set()
         if self._gateway is not None:
-            self._gateway.shutdown()
+            if self._serving:
+                self._gateway.shutdown()  # waits for serve_forever to return: only when it runs
             self._gateway.server_close()
         deadline = time.monotonic() + STOP_BUDGET_SECONDS
         for thread in self._threads:
@@ -252,6 +270,22 @@ class NoExecutionSurvives:
         return None
 
 
+# What a request building when local mode stopped says once resumed (the sweep's own words are about AWS failures).
+RESUMED_MESSAGE = "interrupted when local mode stopped; it resumes automatically"
+
+
+def say_stopped(store: Any, request_id: str) -> None:
+    """The recovered request's statusMessage tells what happened: local mode stopped, not an AWS failure."""
+    from exhaust.ports import ConcurrentUpdate
+    from exhaust.requests.models import Status
+
+    request = store.get(request_id)
+    if request is None or request.status != Status.SUBMITTED:
+        return  # FAILED after its last attempt: its message says why
+    with contextlib.suppress(ConcurrentUpdate):  # the worker took it meanwhile; its next state says what it does
+        store.replace(request.model_copy(update={"statusMessage": RESUMED_MESSAGE}), request.version)
+
+
 def resume_interrupted_work(settings: RuntimeSettings) -> None:
     """One sweep at start, without the usual waits: every request left SUBMITTED is queued again (the queue
     is not kept), every one left PROCESSING ends its attempt as lost and is queued again (or FAILED, after its
@@ -263,5 +297,7 @@ def resume_interrupted_work(settings: RuntimeSettings) -> None:
     at_once = settings.model_copy(update={"sweep_submitted_after_seconds": 0})
     pipeline = Pipeline(settings=at_once, retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS)
     report = Sweeper(pipeline=pipeline, workflow=NoExecutionSurvives(), processing_grace_ms=0).sweep()
+    for request_id in report.recovered:
+        say_stopped(pipeline.store, request_id)
     if report.requeued or report.recovered:
         logger.info("resumed interrupted requests", extra={"requeued": report.requeued, "recovered": report.recovered})

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from exhaust import aws, resources
+from exhaust.local.atomic import snapshot_tables
+from exhaust.observability import logger
 from exhaust.resources import LocalNames
 
 STATE_FORMAT = 1
@@ -55,6 +57,8 @@ class LocalState:
     names: LocalNames = field(default_factory=LocalNames)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _claim: IO[str] | None = None
+    # What load() found named in an index but missing on disk (bucket/key): reported at start.
+    missing_objects: list[str] = field(default_factory=list)
 
     @property
     def manifest(self) -> Path:
@@ -121,20 +125,35 @@ class LocalState:
         for bucket in resources.BUCKETS:
             folder = self.root / "buckets" / bucket.name
             index = self._read_json(folder / "index.json") if (folder / "index.json").exists() else {}
+            missing: list[str] = []
             for key, entry in index.items():
-                with (folder / "objects" / entry["file"]).open("rb") as body:
-                    answer = s3.put_object(
-                        Bucket=self.names.bucket(bucket), Key=key, Body=body, ContentType=entry["contentType"]
-                    )
+                path = folder / "objects" / entry["file"]
+                try:
+                    with path.open("rb") as body:
+                        answer = s3.put_object(
+                            Bucket=self.names.bucket(bucket), Key=key, Body=body, ContentType=entry["contentType"]
+                        )
+                except FileNotFoundError:
+                    # A save cut between its file deletions and its index write leaves this: the object is lost,
+                    # the rest of the state is intact. Said, and the start goes on.
+                    missing.append(key)
+                    logger.warning("kept object missing; not restored", extra={"key": key, "path": str(path)})
+                    continue
                 entry["etag"] = answer["ETag"]  # a multipart upload's ETag becomes a single part's
+            for key in missing:
+                del index[key]
             _write_json(folder / "index.json", index)
+            self.missing_objects += [f"{bucket.name}/{key}" for key in missing]
 
     # -- writing ----------------------------------------------------------------------------------------
-    def save(self, credentials: dict[str, Any], secrets_key_id: str) -> None:
+    def save(self, credentials: dict[str, Any], secrets_key_id: str, *, tables_first: bool = False) -> None:
         """Save so that a save cut short (a stop that could not wait) still leaves a consistent state.
 
         The tables are read first and the buckets after, so every file the tables name is among the objects read;
         the objects are written first and the tables after, so the tables on disk never name a file not there.
+        `tables_first` (the stop's save, which has a deadline): the tables, where every acknowledged request is,
+        are written before the objects; a stop cut during the objects then loses at most files written since the
+        last save, which the next start reports (load) instead of the requests themselves.
         """
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
@@ -144,15 +163,27 @@ class LocalState:
                 material = base64.b64encode(_secrets_key_material(secrets_key_id)).decode()
                 _write_json(key_file, {"keyId": secrets_key_id, "material": material}, private=True)
             tables = self._read_tables()
-            self._save_buckets()
+            kept = {name: value for name, value in credentials.items() if name not in PER_RUN_CREDENTIALS}
+            manifest = {"format": STATE_FORMAT, "savedAt": int(time.time()), "credentials": kept}
+            if not tables_first:
+                self._save_buckets()
             for name, items in tables.items():
                 _write_json(self.root / "tables" / f"{name}.json", items, private=True)
-            kept = {name: value for name, value in credentials.items() if name not in PER_RUN_CREDENTIALS}
-            _write_json(
-                self.manifest, {"format": STATE_FORMAT, "savedAt": int(time.time()), "credentials": kept}, private=True
-            )
+            _write_json(self.manifest, manifest, private=True)
+            if tables_first:
+                self._save_buckets()
 
     def _read_tables(self) -> dict[str, list[Any]]:
+        """Every table's items; straight from moto's models when it runs in this process (local mode: a Scan
+        through the API takes seconds for a few thousand requests, more than a stop may wait)."""
+        names = {spec.name: self.names.table(spec) for spec in resources.TABLES}
+        try:
+            snapshot = snapshot_tables(list(names.values()))
+        except LookupError:
+            return self._scan_tables()
+        return {name: snapshot[physical] for name, physical in names.items()}
+
+    def _scan_tables(self) -> dict[str, list[Any]]:
         paginator = aws.client("dynamodb").get_paginator("scan")
         return {
             spec.name: [
@@ -170,23 +201,37 @@ class LocalState:
             (folder / "objects").mkdir(parents=True, exist_ok=True)
             saved = self._read_json(folder / "index.json") if (folder / "index.json").exists() else {}
             index: dict[str, dict[str, str]] = {}
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.names.bucket(bucket)):
-                for listed in page.get("Contents", []):
-                    key, etag = listed["Key"], listed["ETag"]
-                    if key in saved and saved[key]["etag"] == etag:
-                        index[key] = saved[key]
-                        continue
+            for key, etag in _listing(s3, self.names.bucket(bucket)):
+                if key in saved and saved[key]["etag"] == etag:
+                    index[key] = saved[key]
+                    continue
+                try:
                     answer = s3.get_object(Bucket=self.names.bucket(bucket), Key=key)
-                    name = hashlib.sha256(key.encode()).hexdigest()
-                    temporary = folder / "objects" / f".{name}.tmp"
-                    with temporary.open("wb") as sink:
-                        shutil.copyfileobj(answer["Body"], sink)
-                    os.replace(temporary, folder / "objects" / name)
-                    content_type = answer.get("ContentType", "binary/octet-stream")
-                    index[key] = {"etag": etag, "contentType": content_type, "file": name}
+                except s3.exceptions.NoSuchKey:
+                    continue  # deleted since it was listed (a cancel, a delete): nothing to keep
+                name = hashlib.sha256(key.encode()).hexdigest()
+                temporary = folder / "objects" / f".{name}.tmp"
+                with temporary.open("wb") as sink:
+                    shutil.copyfileobj(answer["Body"], sink)
+                os.replace(temporary, folder / "objects" / name)
+                content_type = answer.get("ContentType", "binary/octet-stream")
+                index[key] = {"etag": etag, "contentType": content_type, "file": name}
             for key in set(saved) - set(index):
                 (folder / "objects" / saved[key]["file"]).unlink(missing_ok=True)
             _write_json(folder / "index.json", index)
+
+
+def _listing(s3: Any, bucket: str) -> list[tuple[str, str]]:
+    """(key, ETag) of every object of the bucket: from the models of this process's moto when it runs here (the
+    API lists a few thousand objects in seconds, more than a stop may wait), else through the API."""
+    from moto.s3.models import s3_backends
+
+    for backend in s3_backends.values():
+        found = backend["global"].buckets.get(bucket)
+        if found is not None:
+            return [(key, str(obj.etag)) for key, obj in found.keys.items() if hasattr(obj, "etag")]
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [(listed["Key"], listed["ETag"]) for page in pages for listed in page.get("Contents", [])]
 
 
 def _write_json(path: Path, value: Any, *, private: bool = False) -> None:

@@ -27,7 +27,7 @@ from exhaust.auth import scope
 from exhaust.errors import Conflict, NotFound
 from exhaust.observability import logger
 from exhaust.pipeline.executions import StepFunctionsWorkflow
-from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier, notices_for
+from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, notices_for
 from exhaust.pipeline.steps import Pipeline
 from exhaust.ports import ConcurrentUpdate
 from exhaust.principal import Principal
@@ -42,8 +42,6 @@ from exhaust.timestamps import iso_utc
 UPDATE_ATTEMPTS = 10
 # DeleteObjects takes at most 1,000 keys per call (Amazon S3 API Reference, DeleteObjects).
 S3_DELETE_OBJECTS_MAX_KEYS = 1000
-# Called from an API function (29 s at most): a receiver that is down costs two tries here, not the pipeline's four.
-LIFECYCLE_CALLBACK_ATTEMPTS = 2
 CANCEL_PATH = "/api/dataset/v1/request/cancel/{tag}?requestId={requestId}"
 DELETE_PATH = "/api/dataset/v1/request/delete/{tag}?requestId={requestId}"
 
@@ -87,10 +85,9 @@ class LifecycleService:
     registry: ports.DatasetRegistry = field(default_factory=wiring.dataset_registry)
     workflow: ports.Workflow = field(default_factory=StepFunctionsWorkflow)
     outputs: RequestOutputs = field(default_factory=RequestOutputs)
-    # Announces through the request's outbox, as the pipeline does (what fails here the sweeper sends again).
-    pipeline: Pipeline = field(
-        default_factory=lambda: Pipeline(notifier=Notifier(callback_attempts=LIFECYCLE_CALLBACK_ATTEMPTS))
-    )
+    # Announces through the request's outbox, as the pipeline does: the event now, the callback queued for its own
+    # deliverer (exhaust.pipeline.callbacks), so a partner's slow endpoint never holds the API's answer.
+    pipeline: Pipeline = field(default_factory=Pipeline)
     clock: Callable[[], int] = now_ms
     directory: scope.CourseDirectory = field(default_factory=wiring.course_directory)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from exhaust.pipeline.callbacks import CallbackDeliverer
 from exhaust.pipeline.dispatch import Dispatcher
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.sweeper import Sweeper
@@ -28,3 +29,8 @@ def message_queue() -> RequestQueue:
 @lru_cache(maxsize=1)
 def sweeper() -> Sweeper:
     return Sweeper(pipeline=pipeline())
+
+
+@lru_cache(maxsize=1)
+def callback_deliverer() -> CallbackDeliverer:
+    return CallbackDeliverer()

@@ -14,8 +14,10 @@ submission (`{requestId}-{submittedAt}-{status}`), so a receiver deduplicates on
 
 A receiver recomputes the HMAC over the timestamp, a dot and the raw body bytes with the shared secret, compares
 in constant time, and rejects timestamps older than a few minutes (replays). `verify_signature` does exactly that.
-A callback is retried with exponential backoff on the spot, and later by the sweeper for NOTICE_RETRY_WINDOW_SECONDS;
-a notice that never succeeds is logged, never fails the request.
+The event is published on the spot; the callback is only queued (QueuedCallbacks) and sent by its own deliverer
+(exhaust.pipeline.callbacks), to an address exhaust.outbound allows, never following a redirect, tried twice with short
+timeouts; what fails is queued again by the sweeper for NOTICE_RETRY_WINDOW_SECONDS. A notice that never succeeds is
+logged, never fails the request.
 
 The partner's own transitions (exhaust.pipeline.cancel_and_delete) are announced the same way, signed alike, with
 detail-type `Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in
@@ -26,22 +28,30 @@ eventId ends in `-CANCELLED` or `-DELETED`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
+import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
-from urllib.parse import urlparse
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
-from exhaust import aws, observability
+from exhaust import aws
 from exhaust.observability import logger, redact_url_credentials
+from exhaust.outbound import OutboundPolicy, RefusedDestination
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.settings import RuntimeSettings, get_settings
 from exhaust.timestamps import iso_utc
+
+if TYPE_CHECKING:
+    import ssl
 
 EVENT_SOURCE = "exhaust.pipeline"
 EVENT_DETAIL_TYPE = "Exhaust Request Completed"
@@ -52,9 +62,18 @@ EVENT_NOTICE, CALLBACK_NOTICE = "event", "callback"
 NOTICE_RETRY_WINDOW_SECONDS = 24 * 3600
 SIGNATURE_VERSION = "v1"
 SIGNATURE_TOLERANCE_SECONDS = 300
-CALLBACK_ATTEMPTS = 4
-CALLBACK_FIRST_DELAY_SECONDS = 1.0
-CALLBACK_TIMEOUT_SECONDS = 5.0
+# One delivery attempt is short: a receiver that accepts and never answers holds its channel's deliverer this long.
+# A second try after CALLBACK_RETRY_DELAY_SECONDS for a blip; a receiver down longer is tried again by the outbox.
+CALLBACK_ATTEMPTS = 2
+CALLBACK_RETRY_DELAY_SECONDS = 1.0
+# A callback not delivered is queued again (by the sweeper) once per this interval: SQS FIFO's deduplication
+# window (Amazon SQS Developer Guide, "Exactly-once processing": 5 minutes).
+CALLBACK_RETRY_INTERVAL_SECONDS = 300
+CALLBACK_CONNECT_TIMEOUT_SECONDS = 3.0
+CALLBACK_READ_TIMEOUT_SECONDS = 5.0
+CALLBACK_DEADLINE_SECONDS = 8.0
+# What is read of the receiver's answer (its status is what counts).
+CALLBACK_ANSWER_READ_BYTES = 64 * 1024
 CANCELLED_EVENT, DELETED_EVENT = "cancelled", "deleted"
 TRANSITION_DETAIL_TYPES = {CANCELLED_EVENT: "Exhaust Request Cancelled", DELETED_EVENT: "Exhaust Request Files Deleted"}
 
@@ -66,6 +85,12 @@ class Delivery(StrEnum):
     DELIVERED = "delivered"
     REFUSED = "refused"  # the receiver (or its URL) will never take it: not tried again
     FAILED = "failed"  # tried again later
+
+
+def given_up(request: ExhaustRequest, now_ms: int) -> bool:
+    """True once the request ended longer ago than the notices' retry window."""
+    ended_ms = request.deletedAt or request.completedAt or request.updatedAt
+    return now_ms - ended_ms > NOTICE_RETRY_WINDOW_SECONDS * 1000
 
 
 def event_id(request: ExhaustRequest) -> str:
@@ -133,19 +158,44 @@ def verify_signature(
     return hmac.compare_digest(expected, received)
 
 
-def post_json(url: str, body: bytes, headers: dict[str, str]) -> int:
-    # Imported here: urllib.request loads http.client, email and ssl, which only a callback needs (cold start).
-    import urllib.error
-    import urllib.request
+@dataclass(frozen=True)
+class CheckedPoster:
+    """POSTs to a client-given https URL over a connection exhaust.outbound checked (the address connected to is
+    allowed), within CALLBACK_DEADLINE_SECONDS in all; a redirect is answered as it came (never followed)."""
 
-    if urlparse(url).scheme != "https":
-        raise ValueError("callbacks are only sent over https")
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 (https checked)
-    try:
-        with urllib.request.urlopen(request, timeout=CALLBACK_TIMEOUT_SECONDS) as answer:  # noqa: S310
+    policy: OutboundPolicy
+    # None: the system's certificate authorities (a test passes a context that trusts its own receiver).
+    tls: ssl.SSLContext | None = None
+
+    def __call__(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+        # Imported here: http.client and ssl load email and OpenSSL's bindings, which only a callback needs.
+        import http.client
+        import ssl
+
+        parts = urlsplit(url)
+        raw = self.policy.connect(url, CALLBACK_CONNECT_TIMEOUT_SECONDS)
+        raw.settimeout(CALLBACK_READ_TIMEOUT_SECONDS)
+        # A receiver that trickles its answer byte by byte is cut at the deadline, not at each read's timeout.
+        cut = threading.Timer(CALLBACK_DEADLINE_SECONDS, _shut, args=(raw,))
+        cut.start()
+        try:
+            context = self.tls or ssl.create_default_context()
+            secured = context.wrap_socket(raw, server_hostname=parts.hostname)
+            connection = http.client.HTTPSConnection(str(parts.hostname), parts.port or 443)
+            connection.sock = secured
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", target, body=body, headers=headers)
+            answer = connection.getresponse()
+            answer.read(CALLBACK_ANSWER_READ_BYTES)
             return int(answer.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+        finally:
+            cut.cancel()
+            raw.close()
+
+
+def _shut(connection: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        connection.shutdown(socket.SHUT_RDWR)
 
 
 @lru_cache(maxsize=4)
@@ -161,36 +211,80 @@ def callback_secret(settings: RuntimeSettings) -> str:
     return ""
 
 
+class CallbackQueue(Protocol):
+    """Where a callback waits for its deliverer (exhaust.pipeline.callbacks), apart from the pipeline's steps."""
+
+    def enqueue(self, request: ExhaustRequest, now_ms: int) -> None: ...
+
+
+def _message_attribute(value: str) -> str:
+    """A FIFO group or deduplication id (at most 128 printable ASCII characters): the value, or its digest."""
+    return value if re.fullmatch(r"[!-~]{1,128}", value) else hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass
+class QueuedCallbacks:
+    """The callback queue (SQS FIFO): grouped by channel, so one partner's endpoint holds only its own channel's
+    notices; deduplicated on the eventId and the CALLBACK_RETRY_INTERVAL_SECONDS slot, so the sweeper (every minute)
+    queues a callback still pending at most once per interval: a hanging endpoint's backlog never grows."""
+
+    queue_url: str
+
+    def enqueue(self, request: ExhaustRequest, now_ms: int) -> None:
+        eid = event_id(request)
+        slot = now_ms // (CALLBACK_RETRY_INTERVAL_SECONDS * 1000)
+        aws.client("sqs").send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=json.dumps({"requestId": request.requestId, "eventId": eid}),
+            MessageGroupId=_message_attribute(request.channel),
+            MessageDeduplicationId=_message_attribute(f"{eid}-{slot}"),
+        )
+
+
 @dataclass
 class Notifier:
-    """Publishes the completion event and delivers the callback (ports injectable for tests)."""
+    """Publishes the completion event, queues the callback, and (for the deliverer) sends it (ports injectable)."""
 
     settings: RuntimeSettings = field(default_factory=get_settings)
-    post: Poster = post_json
+    post: Poster | None = None  # None: a CheckedPoster on the settings' outbound policy
     sleep: Callable[[float], None] = time.sleep
     callback_attempts: int = CALLBACK_ATTEMPTS
+    callbacks: CallbackQueue | None = None  # None: the callback queue of the settings
+
+    def __post_init__(self) -> None:
+        if self.post is None:
+            self.post = CheckedPoster(self.settings.outbound_policy())
+        if self.callbacks is None:
+            self.callbacks = QueuedCallbacks(self.settings.callback_queue_url)
 
     def deliver(self, request: ExhaustRequest, notices: list[str], now_ms: int) -> set[str]:
-        """Try each pending notice of the ended request; answer those settled (delivered, refused or given up)."""
+        """Publish the event, queue the callback; answer the notices settled (published, or given up).
+
+        A queued callback stays in the outbox until its deliverer settles it (exhaust.pipeline.callbacks): a
+        callback that was never sent is queued again by the sweeper."""
         detail, detail_type = notice_of(request)
         settled: set[str] = set()
         for notice in notices:
             if notice == EVENT_NOTICE:
                 delivered = self.publish(detail, detail_type)
             elif notice == CALLBACK_NOTICE and request.callbackUrl:
-                delivery = self.deliver_callback(request.callbackUrl, detail)
-                if delivery != Delivery.DELIVERED:
-                    observability.count(observability.CALLBACK_FAILURES, request.dataset)
-                delivered = delivery != Delivery.FAILED
+                self.queue_callback(request, now_ms)
+                delivered = False
             else:
                 delivered = True  # nothing to send any more
-            ended_ms = request.deletedAt or request.completedAt or request.updatedAt
             if delivered:
                 settled.add(notice)
-            elif now_ms - ended_ms > NOTICE_RETRY_WINDOW_SECONDS * 1000:
+            elif given_up(request, now_ms):
                 logger.error("completion notice given up", extra={"request_id": request.requestId, "notice": notice})
                 settled.add(notice)
         return settled
+
+    def queue_callback(self, request: ExhaustRequest, now_ms: int) -> None:
+        assert self.callbacks is not None
+        try:
+            self.callbacks.enqueue(request, now_ms)
+        except Exception:
+            logger.exception("callback not queued; queued again later", extra={"request_id": request.requestId})
 
     def publish(self, detail: dict[str, Any], detail_type: str = EVENT_DETAIL_TYPE) -> bool:
         """Put the event on the bus; False when it did not get there (the caller keeps it for later)."""
@@ -216,13 +310,16 @@ class Notifier:
         return True
 
     def call_back(self, url: str, detail: dict[str, Any]) -> bool:
-        """POST the signed detail, with backoff; True once delivered."""
+        """POST the signed detail, tried `callback_attempts` times; True once delivered."""
         return self.deliver_callback(url, detail) == Delivery.DELIVERED
 
     def deliver_callback(self, url: str, detail: dict[str, Any]) -> Delivery:
+        """What became of the signed detail POSTed to `url`: a 2xx is delivered; a 4xx other than 429, or a
+        destination exhaust.outbound refuses, is refused for good; anything else (a 3xx, which is never followed,
+        a 5xx, a timeout) failed, and the outbox tries it again later."""
+        assert self.post is not None
         secret = callback_secret(self.settings)
         body = json.dumps(detail, separators=(",", ":")).encode("utf-8")
-        delay = CALLBACK_FIRST_DELAY_SECONDS
         for attempt in range(1, self.callback_attempts + 1):
             headers = {"Content-Type": "application/json", "User-Agent": "exhaust-callback/1"}
             if "eventId" in detail:
@@ -236,8 +333,11 @@ class Notifier:
                 if 400 <= status < 500 and status != 429:
                     logger.warning("callback refused", extra={"request_id": detail["requestId"], "status": status})
                     return Delivery.REFUSED
-            except ValueError:
-                logger.warning("callback url is not https; not called", extra={"request_id": detail["requestId"]})
+            except RefusedDestination as refused:
+                logger.warning(
+                    "callback destination refused; not called",
+                    extra={"request_id": detail["requestId"], "reason": str(refused)},
+                )
                 return Delivery.REFUSED
             except Exception as error:
                 logger.info(
@@ -249,7 +349,6 @@ class Notifier:
                     },
                 )
             if attempt < self.callback_attempts:
-                self.sleep(delay)
-                delay *= 2
+                self.sleep(CALLBACK_RETRY_DELAY_SECONDS)
         logger.warning("callback not delivered; sent again later", extra={"request_id": detail["requestId"]})
         return Delivery.FAILED

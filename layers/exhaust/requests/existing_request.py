@@ -48,7 +48,6 @@ def readiness_message(request: ExhaustRequest) -> str | None:
     if request.status not in (Status.PROCESSING, Status.SUCCESS):
         return None
     return (
-        f"Built from data complete up to {iso_utc(request.dataAvailableUntil)}; the request's scope reaches past it, "
-        "so activity after that instant is not in the files; the same request submitted on a later day is built "
-        "from the data complete by then"
+        f"Data complete up to {iso_utc(request.dataAvailableUntil)}: later activity is not in these files "
+        "(submit again on a later day to include it)"
     )

@@ -15,6 +15,7 @@ from exhaust.auth import scope
 from exhaust.auth.checks import require_any_role
 from exhaust.errors import BadRequest, Conflict, Forbidden, NotFound, TooManyRequests
 from exhaust.observability import logger
+from exhaust.outbound import RefusedDestination
 from exhaust.ports import ConcurrentUpdate, LimitReached
 from exhaust.principal import ON_BEHALF_ROLE, WILDCARD_CHANNEL, Principal
 from exhaust.requests import wiring
@@ -142,6 +143,8 @@ class RequestService:
     ) -> JobStatusResponse:
         """`idempotency_key`: checked by its type, exhaust.requests.rules.IdempotencyKey."""
         submitted = SubmitInput.of(body)
+        if submitted.callback_url is not None:
+            self._check_callback_destination(submitted.callback_url)
         dataset = self._dataset_of(principal, submitted)
         courses = scope.submit_courses(principal, channel, submitted.dataset_config, self.directory)
         requested_by = self._requested_by(principal, on_behalf_of)
@@ -149,6 +152,13 @@ class RequestService:
         if not idempotency_key:
             return self._submit_request(principal, submission)
         return self._submit_once(principal, submission, idempotency_key, request_body_hash(body))
+
+    def _check_callback_destination(self, url: str) -> None:
+        """Where the callback would go, as its host resolves now (exhaust.outbound; checked again when sent)."""
+        try:
+            self.settings.outbound_policy().check_submitted(url)
+        except RefusedDestination as refused:
+            raise BadRequest(f"request.callbackUrl: {refused}") from None
 
     def _dataset_of(self, principal: Principal, submitted: SubmitInput) -> Dataset:
         """The registered dataset, if the caller may request it and the submit keeps its rules."""

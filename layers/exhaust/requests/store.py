@@ -100,6 +100,11 @@ def from_item(item: dict[str, Any]) -> ExhaustRequest:
     return ExhaustRequest.model_validate(plain)
 
 
+# submittedAt is epoch milliseconds: a cursor this API handed out never holds one past 9999-12-31T23:59:59.999Z (a
+# crafted one of 10**40 would otherwise reach DynamoDB's 38-digit numbers and fail in the client, a 500).
+LAST_EPOCH_MS = 253_402_300_799_999
+
+
 def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
     if not last_key:
         return None
@@ -138,7 +143,9 @@ def _decode_start_key(
         raise refused
     if partition:
         submitted_at = value["submittedAt"]
-        if not isinstance(submitted_at, int) or isinstance(submitted_at, bool) or submitted_at < 0:
+        if not isinstance(submitted_at, int) or isinstance(submitted_at, bool):
+            raise refused
+        if not 0 <= submitted_at <= LAST_EPOCH_MS:
             raise refused
         if day_range and not day_range[0] <= submitted_at <= day_range[1]:
             raise refused
