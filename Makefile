@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install console browser run test test-fast lint format synth deploy-check bench bench-answers bench-index bench-scale test-scale fuzz deploy smoke lock clean
+.PHONY: install console browser sevenzip run test test-fast lint format synth deploy-check bench bench-answers bench-index bench-scale test-scale fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ build/console/index.html: console/node_modules/.installed $(CONSOLE_SOURCES)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	@chromium --version
+
+## 7-Zip (7zz), which the tests use to open the AES-256 zips as a partner would (Debian's 7zip package).
+sevenzip:
+	@command -v 7zz >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 7zip; }
+	@7zz | head -2 | tail -1
 
 ## Re-pin every Python dependency after changing pyproject.toml.
 lock: $(BIN)/python
