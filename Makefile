@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test test-fast lint format synth bench bench-answers bench-scale test-scale fuzz deploy smoke lock clean
+.PHONY: install run test test-fast lint format synth deploy-check bench bench-answers bench-index bench-scale test-scale fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -28,7 +28,7 @@ lock: $(BIN)/python
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
 
 ## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)); state kept in .exhaust/state.
-## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (README, Configuration).
+## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (docs/configuration.md).
 run: install
 	PORT=$(PORT) $(BIN)/exhaust local --port $(PORT) $(if $(filter-out 0,$(FRESH)),--fresh)
 
@@ -74,7 +74,18 @@ test-scale: install
 bench-answers: install
 	$(BIN)/python bench/bench_answers.py
 
-deploy: install node_modules/.installed
+## The lake index on platform lakes of 1, 2, 5 and 10 M enrolments: one process against Spark in local mode on 2
+## cores (bench/index_results.json, docs/benchmarks.md; ENROLMENTS="1000000 2000000" for fewer sizes).
+bench-index: install
+	$(BIN)/python bench/bench_index.py $(if $(ENROLMENTS),--enrolments $(ENROLMENTS))
+
+## Before a deploy: what the stack (synthesized with the same ARGS as the deploy) needs of the account's quotas, and
+## (with credentials) whether the account has it; a shortfall stops here with what to ask for (docs/deploy.md).
+deploy-check: install node_modules/.installed
+	npx cdk synth --app "$(BIN)/python app.py" --quiet $(ARGS)
+	$(BIN)/exhaust deploy-check
+
+deploy: install node_modules/.installed deploy-check
 	npx cdk deploy --app "$(BIN)/python app.py" $(ARGS)
 
 ## Smoke-test a deployed stack: submit -> wait for SUCCESS -> download (docs/deploy.md). Standard library only.

@@ -106,8 +106,8 @@ def child_build(args: argparse.Namespace) -> dict:
 def child_floor(args: argparse.Namespace) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
+    from exhaust.aes_zip import COMPRESS_LEVEL, EncryptedCsvZip
     from exhaust.builders.common import encode_csv
-    from exhaust.packaging import COMPRESS_LEVEL, EncryptedCsvZip
 
     csv_bytes = Path(args.csv).read_bytes()
     table = pacsv.read_csv(pa.py_buffer(csv_bytes))

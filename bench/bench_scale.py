@@ -20,12 +20,11 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from exhaust.aes_zip import BuiltFile
 from exhaust.builders import BatchBuild
-from exhaust.packaging import BuiltFile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -95,16 +94,14 @@ def simulate(batches: int, batch_seconds: float, rows: int, concurrency: int) ->
     from exhaust.requests.store import RequestStore
     from exhaust.settings import get_settings
 
-    @dataclass
-    class ManyBatches(Pipeline):
-        def own_batches(self, request: ExhaustRequest) -> list[BatchInfo]:
-            collection = CollectionInfo("do_bench", "Bench", request.channel, "Course", "Live", False, 1)
-            return [BatchInfo(f"batch-{index:05d}", f"Batch {index}", collection) for index in range(batches)]
+    def many_batches(lake: str, request: ExhaustRequest) -> list[BatchInfo]:
+        collection = CollectionInfo("do_bench", "Bench", request.channel, "Course", "Live", False, 1)
+        return [BatchInfo(f"batch-{index:05d}", f"Batch {index}", collection) for index in range(batches)]
 
     settings = get_settings()
     progress = next(d for d in BUILT_IN if d.datasetId == "progress-exhaust")
     DatasetRegistry().put(progress.model_copy(update={"limits": DatasetLimits(maxBatchesPerRequest=10_000)}))
-    pipeline = ManyBatches(settings=settings, build_file=SleepingBuilder(batch_seconds, rows))
+    pipeline = Pipeline(settings=settings, build_file=SleepingBuilder(batch_seconds, rows), find_batches=many_batches)
     steps = step_functions(pipeline)
     timings: dict[str, float] = {}
 
@@ -114,9 +111,8 @@ def simulate(batches: int, batch_seconds: float, rows: int, concurrency: int) ->
             try:
                 return function(event)
             finally:
-                key = event.get("step", name) if name == "builder" else name
-                if key != "build":
-                    timings[key] = timings.get(key, 0.0) + time.monotonic() - started
+                if name != "builder":
+                    timings[name] = timings.get(name, 0.0) + time.monotonic() - started
 
         return call
 
@@ -166,7 +162,12 @@ def simulate(batches: int, batch_seconds: float, rows: int, concurrency: int) ->
 def _names(steps: dict[str, Any]) -> list[tuple[str, str]]:
     from exhaust.pipeline import definition as wf
 
-    names = {wf.BUILDER_FUNCTION: "builder", wf.FINALIZE_FUNCTION: "finalize", wf.MARK_FAILED_FUNCTION: "mark_failed"}
+    names = {
+        wf.PLAN_FUNCTION: "plan",
+        wf.BUILDER_FUNCTION: "builder",
+        wf.FINALIZE_FUNCTION: "finalize",
+        wf.MARK_FAILED_FUNCTION: "mark_failed",
+    }
     return [(placeholder, names[placeholder]) for placeholder in steps]
 
 

@@ -1,24 +1,26 @@
-"""The builder: the container-image Lambda of the workflow's Plan and BuildBatch states (pyarrow, ISA-L).
+"""The builder image's functions: BuildBatch's (the builder) and Plan's, one handler each (pyarrow, ISA-L).
 
-The image is built from functions/Dockerfile (HANDLER_DIR=functions/builder) with the repository root as context,
-of which only the package, its metadata and the handler are sent (the rest of the checkout stays out of the image
-and of the asset hash). Synthesis only stages those files; Docker runs at `cdk deploy` (docs/pipeline.md).
+Each image is built from functions/Dockerfile (HANDLER_DIR=functions/builder or functions/plan) with the repository
+root as context, of which only the package, its metadata and the handler are sent (the rest of the checkout stays
+out of the image and of the asset hash); the two share every layer but the handler's. Synthesis only stages those
+files; Docker runs at `cdk deploy` (docs/pipeline.md).
 """
 
 from __future__ import annotations
 
 from aws_cdk import Duration, Size
 from constructs import Construct
+from exhaust.resources import BUILDER_MEMORY_MB, BUILDER_TIMEOUT_SECONDS
 
 from infra.grants import PIPELINE_GRANTS, apply_grants
 from infra.image_function import ImageServiceFunction
 from infra.storage import Storage
 
-# Building one large batch: memory for pyarrow's row groups and the zip pipeline, and 2 vCPUs (1 per 1,769 MB).
-# The zip streams into a multipart upload, so /tmp keeps Lambda's default (512 MB, the minimum).
-MEMORY_MB = 3008
+# Building one large batch (exhaust.resources says why these limits). The zip streams into a multipart upload, so
+# /tmp keeps Lambda's default (512 MB, the minimum).
+MEMORY_MB = BUILDER_MEMORY_MB
 EPHEMERAL_STORAGE = Size.mebibytes(512)
-TIMEOUT = Duration.minutes(15)
+TIMEOUT = Duration.seconds(BUILDER_TIMEOUT_SECONDS)
 
 
 class Builder(Construct):
@@ -32,17 +34,48 @@ class Builder(Construct):
         reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = ImageServiceFunction(
-            self,
+        # Reserved: builders always find room however busy the account's other functions are, and never take more
+        # than this, so a burst of requests cannot starve the API (docs/deploy.md, concurrency).
+        self.function = self._image_function(
             "Function",
-            function="builder",
+            "builder",
+            "exhaust builder: builds one batch of a request into an encrypted zip",
+            storage,
+            environment,
+            reserved_concurrency,
+        )
+        # Plan reads the lake's catalog as the builder reads its tables, within the same limits. No reserved
+        # concurrency: it runs once per execution (at most max_running_total at a time), and a throttled Plan is
+        # retried by the workflow, so the account's concurrency quota needs no more room than before.
+        self.plan_function = self._image_function(
+            "PlanFunction",
+            "plan",
+            "exhaust plan: resolves a request's batches and writes the list the map builds",
+            storage,
+            environment,
+            None,
+        )
+
+    def _image_function(
+        self,
+        construct_id: str,
+        function: str,
+        description: str,
+        storage: Storage,
+        environment: dict[str, str],
+        reserved_concurrency: int | None,
+    ) -> ImageServiceFunction:
+        """A function of the builder image with the builder's limits and the grants of its step."""
+        built = ImageServiceFunction(
+            self,
+            construct_id,
+            function=function,
             environment=environment,
-            description="exhaust builder: plans a request and builds one batch into an encrypted zip",
+            description=description,
             memory_size=MEMORY_MB,
             ephemeral_storage=EPHEMERAL_STORAGE,
             timeout=TIMEOUT,
-            # Reserved: builders always find room however busy the account's other functions are, and never take
-            # more than this, so a burst of requests cannot starve the API (docs/deploy.md, concurrency).
             reserved_concurrent_executions=reserved_concurrency,
         )
-        apply_grants(self.function, PIPELINE_GRANTS["builder"], storage)
+        apply_grants(built, PIPELINE_GRANTS[function], storage)
+        return built

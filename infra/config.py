@@ -1,6 +1,6 @@
 """Deployment settings, from CDK context (`-c key=value`, cdk.json) or EXHAUST_* environment variables.
 
-Every field is documented in the README, section "Configuration" (a test keeps the two in step).
+Every field is documented in docs/configuration.md, section "Settings" (a test keeps the two in step).
 """
 
 from __future__ import annotations
@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from exhaust.aws_limits import LAMBDA_MAX_MEMORY_MB, NEW_ACCOUNT_LAMBDA_MEMORY_MB
+from exhaust.lake.indexer import DEFAULT_SPARK_ABOVE_ENROLMENTS, memory_mb_needed
+from exhaust.quotas import concurrency_quota_needed, reserved_concurrency
 from exhaust.settings import MAX_LINK_EXPIRY_SECONDS
 from pydantic import BaseModel, Field, model_validator
 
@@ -39,6 +42,16 @@ class StackSettings(BaseModel):
     api_burst_limit: int = Field(default=100, ge=1, le=5_000)
     # Alarm notifications go to this address (SNS e-mail subscription, confirmed by e-mail) when set.
     alarm_email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # The indexer Lambda's memory: a new account's limit by default; more only where the account allows it.
+    indexer_memory_mb: int = Field(default=NEW_ACCOUNT_LAMBDA_MEMORY_MB, ge=1024, le=LAMBDA_MAX_MEMORY_MB)
+    # A stale lake of more enrolments than this is indexed by the Spark job on EMR Serverless, a smaller one by the
+    # indexer Lambda (whose memory must hold it: about 1.1 GB per million enrolments, exhaust.lake.indexer).
+    spark_above_enrolments: int = Field(default=DEFAULT_SPARK_ABOVE_ENROLMENTS, ge=0)
+    # The EMR Serverless application's maximum capacity: all its workers together (its jobs queue beyond it).
+    spark_max_vcpu: int = Field(default=16, ge=4, le=4000)
+    spark_max_memory_gb: int = Field(default=64, ge=16, le=24_000)
+    # The application stops after this many idle minutes (no charge while stopped; the next job starts it).
+    spark_idle_minutes: int = Field(default=15, ge=1, le=10_080)
 
     @model_validator(mode="after")
     def _builder_fits_one_request(self) -> StackSettings:
@@ -49,6 +62,28 @@ class StackSettings(BaseModel):
                 "one request's builders would throttle each other; use 0 (no reservation) or at least that"
             )
         return self
+
+    @model_validator(mode="after")
+    def _indexer_holds_what_it_indexes(self) -> StackSettings:
+        needed = memory_mb_needed(self.spark_above_enrolments)
+        if needed > self.indexer_memory_mb:
+            raise ValueError(
+                f"spark_above_enrolments: the indexer Lambda would index lakes of up to "
+                f"{self.spark_above_enrolments:,} enrolments in about {needed:,} MB, more than indexer_memory_mb "
+                f"({self.indexer_memory_mb:,}); lower the threshold (larger lakes go to Spark) or raise "
+                "indexer_memory_mb where the account allows it"
+            )
+        return self
+
+    @property
+    def reserved_concurrency(self) -> dict[str, int]:
+        """Function folder -> the concurrency the stack reserves for it (exhaust.quotas)."""
+        return reserved_concurrency(self.builder_reserved_concurrency)
+
+    @property
+    def concurrency_quota_needed(self) -> int:
+        """The account's Lambda concurrency quota the reservations need (docs/deploy.md, account limits)."""
+        return concurrency_quota_needed(self.reserved_concurrency)
 
     @classmethod
     def from_sources(cls, context: dict[str, Any], environ: dict[str, str] | None = None) -> StackSettings:

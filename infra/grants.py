@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import aws_iam, aws_lambda
 from exhaust import resources
-from exhaust.pipeline.definition import MAP_RESULTS_PREFIX, PLANS_PREFIX
+from exhaust.lake.index_parts import STAGING_DIR
 from exhaust.readiness import MARKER_NAME
-from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX
+from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX, MAP_RESULTS_PREFIX, PLANS_PREFIX
 
 from infra.nag import acknowledge, iam5_resource
 
@@ -76,7 +76,8 @@ class ReadLakeMarker:
 
 @dataclass(frozen=True)
 class WriteDerivedTables:
-    """Put and delete the files of the lake's derived tables (exhaust lake index), and nothing else of the lake."""
+    """Put and delete the files of the lake's derived tables (exhaust lake index) and of its staging folder, and
+    nothing else of the lake."""
 
 
 Grant = Table | Objects | SendToQueue | EncryptSecrets | DecryptSecrets | ReadLakeMarker | WriteDerivedTables
@@ -164,16 +165,15 @@ REQUEST_OUTPUTS_WRITE = Objects(
 PIPELINE_GRANTS: dict[str, tuple[Grant, ...]] = {
     "dispatcher": (REQUESTS_WRITE, SendToQueue()),
     "sweeper": (REQUESTS_WRITE, SendToQueue()),
-    # Plan and BuildBatch: the only function that decrypts a partner's encryptionKey.
     # Plan writes the batch list the map's ItemReader reads; Finalize reads the map's results (ResultWriter).
-    "builder": (
+    "plan": (
         REQUESTS_WRITE,
         DATASETS_READ,
         LAKE_READ,
-        REQUEST_OUTPUTS_WRITE,
-        DecryptSecrets(),
         Objects(resources.EXHAUST_BUCKET.name, PLANS_PREFIX, read=False, write=True),
     ),
+    # BuildBatch: the only function that decrypts a partner's encryptionKey.
+    "builder": (REQUESTS_WRITE, LAKE_READ, REQUEST_OUTPUTS_WRITE, DecryptSecrets()),
     "finalize": (
         REQUESTS_WRITE,
         REQUEST_OUTPUTS_WRITE,
@@ -249,13 +249,17 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
         return [aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[storage.queue.queue_arn])]
     if isinstance(grant, WriteDerivedTables):
         lake = storage.lake_bucket
-        tables = [lake.arn_for_objects(f"{storage.lake_prefix}{name}/*") for name in resources.DERIVED_LAKE_TABLES]
+        # An index writes its parts under the staging folder first and moves them into the tables' folders once
+        # every part is written (exhaust.lake.index_parts).
+        folders = (*resources.DERIVED_LAKE_TABLES, STAGING_DIR)
+        tables = [lake.arn_for_objects(f"{storage.lake_prefix}{name}/*") for name in folders]
         for objects in tables:
             acknowledge(
                 scope,
                 "AwsSolutions-IAM5",
                 "The indexer writes one derived table's files under its own folder of the lake (part-*.parquet "
-                "written anew by each index run), so they can only be named by prefix.",
+                "written anew by each index run, staged in the staging folder first), so they can only be named by "
+                "prefix.",
                 finding=iam5_resource(scope, objects),
             )
         actions = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"]

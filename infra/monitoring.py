@@ -274,8 +274,13 @@ class Monitoring(Construct):
             dashboard.add_widgets(*widgets[start : start + DASHBOARD_WIDGETS_PER_ROW])
         return dashboard
 
-    def watch_state_machine(self, state_machine: aws_stepfunctions.IStateMachine) -> aws_cloudwatch.Alarm:
-        """Any failed, timed-out or aborted execution of the exhaust workflow."""
+    def watch_state_machine(
+        self,
+        state_machine: aws_stepfunctions.IStateMachine,
+        name: str = "",
+        description: str = "Exhaust workflow executions failed, timed out or were aborted.",
+    ) -> aws_cloudwatch.Alarm:
+        """Any failed, timed-out or aborted execution of a state machine (by default the exhaust workflow)."""
         metric = aws_cloudwatch.MathExpression(
             expression="FILL(failed, 0) + FILL(timedOut, 0) + FILL(aborted, 0)",
             using_metrics={
@@ -286,12 +291,7 @@ class Monitoring(Construct):
             label="Executions failed, timed out or aborted",
             period=FIVE_MINUTES,
         )
-        return self._alarm(
-            "ExecutionsFailedAlarm",
-            metric,
-            threshold=0,
-            description="Exhaust workflow executions failed, timed out or were aborted.",
-        )
+        return self._alarm(f"{name}ExecutionsFailedAlarm", metric, threshold=0, description=description)
 
     def watch_function(self, function: aws_lambda.IFunction, name: str = "Builder") -> aws_cloudwatch.Alarm:
         """Any error of a function that does the service's work (builder, dispatcher, sweeper, authorizer...)."""

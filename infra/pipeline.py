@@ -1,7 +1,8 @@
 """The pipeline: the Step Functions state machine built from the one workflow definition, and its functions.
 
     SQS requests queue --> dispatcher (partial batch failures) --> StartExecution
-    state machine (exhaust.pipeline.definition): builder image (Plan, BuildBatch), finalize, mark_failed
+    state machine (exhaust.pipeline.definition): builder image (a Plan and a BuildBatch function), finalize,
+    mark_failed
     EventBridge schedule --> sweeper;  finalize / mark_failed / sweeper --> completion events, signed callbacks
 
 The definition document is deployed as it is, with the functions' ARNs substituted for its placeholders, so the
@@ -28,7 +29,8 @@ from aws_cdk import (
     aws_stepfunctions,
 )
 from constructs import Construct
-from exhaust.pipeline import definition as workflow
+from exhaust.pipeline import definition
+from exhaust.resources import BUILDER_MEMORY_MB, BUILDER_TIMEOUT_SECONDS
 
 from infra.config import StackSettings
 from infra.grants import PIPELINE_GRANTS, apply_grants
@@ -39,11 +41,6 @@ from infra.storage import Storage
 
 # Every minute: a request whose queue send failed at submit is queued again within about a minute.
 SWEEP_EVERY = Duration.minutes(1)
-# Concurrency reserved (when the builder's is) for the steps that end a request: finishing never waits behind the
-# account's other functions. Each runs about a second per execution; throttled calls are retried by the workflow.
-ENDING_STEPS_RESERVED_CONCURRENCY = 5
-# One sweep at a time: a sweep that overlaps the previous one would only repeat its work.
-SWEEPER_RESERVED_CONCURRENCY = 1
 EXECUTION_TIMEOUT = Duration.hours(12)
 # Step Functions delivers its logs through CloudWatch Logs vended delivery, which adds each log group to one
 # account-wide resource policy (5,120 characters) unless the group's name starts with this prefix (Step Functions
@@ -65,6 +62,7 @@ class ExhaustWorkflow(Construct):
         layers: list[aws_lambda.ILayerVersion],
         environment: dict[str, str],
         builder: aws_lambda.Function,
+        plan: aws_lambda.Function,
         monitoring: Monitoring,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -75,15 +73,33 @@ class ExhaustWorkflow(Construct):
             "EXHAUST_CALLBACK_SECRET_ARN": self.callback_secret.secret_arn,
         }
         notify_environment = {**environment, **self._notify_environment}
-        reserve = settings.builder_reserved_concurrency > 0
-        ending_steps = ENDING_STEPS_RESERVED_CONCURRENCY if reserve else None
+        # Reservations (exhaust.quotas): the steps that end a request never wait behind the account's other
+        # functions (throttled calls are retried by the workflow); one sweep at a time.
+        reserved = settings.reserved_concurrency
+        # Finalize names the builder's limits in the statusMessage of a request whose batch outgrew them.
+        builder_limits = {
+            "EXHAUST_BUILDER_TIMEOUT_SECONDS": str(BUILDER_TIMEOUT_SECONDS),
+            "EXHAUST_BUILDER_MEMORY_MB": str(BUILDER_MEMORY_MB),
+        }
         self.finalize = self._function(
-            "Finalize", "finalize", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+            "Finalize",
+            "finalize",
+            layers,
+            {**notify_environment, **builder_limits},
+            storage,
+            Duration.minutes(1),
+            reserved.get("finalize"),
         )
         self.mark_failed = self._function(
-            "MarkFailed", "mark_failed", layers, notify_environment, storage, Duration.minutes(1), ending_steps
+            "MarkFailed",
+            "mark_failed",
+            layers,
+            notify_environment,
+            storage,
+            Duration.minutes(1),
+            reserved.get("mark_failed"),
         )
-        self.state_machine = self._state_machine(settings, builder, storage)
+        self.state_machine = self._state_machine(settings, plan, builder, storage)
         stack = Stack.of(self)
         execution_prefix = (
             f"arn:{stack.partition}:states:{stack.region}:{stack.account}:execution:"
@@ -94,16 +110,14 @@ class ExhaustWorkflow(Construct):
 
         control_environment = {**notify_environment, "EXHAUST_STATE_MACHINE_ARN": self.state_machine.state_machine_arn}
         self.dispatcher = self._dispatcher(layers, control_environment, storage)
-        self.sweeper = self._sweeper(
-            layers, control_environment, storage, SWEEPER_RESERVED_CONCURRENCY if reserve else None
-        )
+        self.sweeper = self._sweeper(layers, control_environment, storage, reserved.get("sweeper"))
         self.sweeper_dead_letters = self._sweep_schedule(monitoring)
         for function in (self.finalize, self.mark_failed, self.sweeper):
             self._bus.grant_put_events_to(function)
             self.callback_secret.grant_read(function)
         self.redrive_policy = self._redrive_policy()
         self._outputs()
-        self._watch(monitoring, builder, storage)
+        self._watch(monitoring, plan, builder, storage)
 
     def _callback_secret(self) -> aws_secretsmanager.Secret:
         secret = aws_secretsmanager.Secret(
@@ -125,7 +139,7 @@ class ExhaustWorkflow(Construct):
         return secret
 
     def _state_machine(
-        self, settings: StackSettings, builder: aws_lambda.Function, storage: Storage
+        self, settings: StackSettings, plan: aws_lambda.Function, builder: aws_lambda.Function, storage: Storage
     ) -> aws_stepfunctions.StateMachine:
         """The one workflow definition, deployed with the functions' ARNs for its placeholders."""
         # Named (per stack), so deleted with the stack: a retained group would block the next deploy of the same name.
@@ -137,16 +151,17 @@ class ExhaustWorkflow(Construct):
             removal_policy=RemovalPolicy.DESTROY,
         )
         substitutions = {
-            workflow.BUILDER_FUNCTION: builder.function_arn,
-            workflow.FINALIZE_FUNCTION: self.finalize.function_arn,
-            workflow.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
-            workflow.BUCKET_PLACEHOLDER: storage.exhaust_bucket.bucket_name,
+            definition.PLAN_FUNCTION: plan.function_arn,
+            definition.BUILDER_FUNCTION: builder.function_arn,
+            definition.FINALIZE_FUNCTION: self.finalize.function_arn,
+            definition.MARK_FAILED_FUNCTION: self.mark_failed.function_arn,
+            definition.BUCKET_PLACEHOLDER: storage.exhaust_bucket.bucket_name,
         }
         state_machine = aws_stepfunctions.StateMachine(
             self,
             "Workflow",
             definition_body=aws_stepfunctions.DefinitionBody.from_string(
-                json.dumps(workflow.workflow_definition(settings.map_max_concurrency))
+                json.dumps(definition.workflow_definition(settings.map_max_concurrency))
             ),
             definition_substitutions=substitutions,
             state_machine_type=aws_stepfunctions.StateMachineType.STANDARD,
@@ -156,11 +171,11 @@ class ExhaustWorkflow(Construct):
                 destination=log_group, level=aws_stepfunctions.LogLevel.ALL, include_execution_data=False
             ),
         )
-        # Exactly the three functions, unqualified (grant_invoke would add `<arn>:*` for every version and alias).
+        # Exactly the four functions, unqualified (grant_invoke would add `<arn>:*` for every version and alias).
         state_machine.add_to_role_policy(
             aws_iam.PolicyStatement(
                 actions=["lambda:InvokeFunction"],
-                resources=[function.function_arn for function in (builder, self.finalize, self.mark_failed)],
+                resources=[f.function_arn for f in (plan, builder, self.finalize, self.mark_failed)],
             )
         )
         acknowledge(
@@ -177,8 +192,8 @@ class ExhaustWorkflow(Construct):
         """The Distributed Map runs each item as a child execution of this state machine, reads Plan's batch list
         (ItemReader) and writes its results (ResultWriter). A separate policy (not the role's default one, which the
         state machine depends on) avoids a circular reference to its own ARN."""
-        plans = storage.exhaust_bucket.arn_for_objects(f"{workflow.PLANS_PREFIX}*")
-        map_results = storage.exhaust_bucket.arn_for_objects(f"{workflow.MAP_RESULTS_PREFIX}/*")
+        plans = storage.exhaust_bucket.arn_for_objects(f"{definition.PLANS_PREFIX}*")
+        map_results = storage.exhaust_bucket.arn_for_objects(f"{definition.MAP_RESULTS_PREFIX}/*")
         map_policy = aws_iam.Policy(
             self,
             "DistributedMapPolicy",
@@ -313,9 +328,12 @@ class ExhaustWorkflow(Construct):
             self, "StateMachineArn", value=self.state_machine.state_machine_arn, description="the exhaust workflow"
         ).override_logical_id("StateMachineArn")
 
-    def _watch(self, monitoring: Monitoring, builder: aws_lambda.Function, storage: Storage) -> None:
+    def _watch(
+        self, monitoring: Monitoring, plan: aws_lambda.Function, builder: aws_lambda.Function, storage: Storage
+    ) -> None:
         monitoring.watch_state_machine(self.state_machine)
         watched: tuple[tuple[aws_lambda.IFunction, str], ...] = (
+            (plan, "Plan"),
             (builder, "Builder"),
             (self.dispatcher, "Dispatcher"),
             (self.sweeper, "Sweeper"),

@@ -1,5 +1,7 @@
 """The daily standard-dataset producer: an EventBridge Scheduler schedule invoking a container-image Lambda.
 
+The schedules' group is the stack's own; the lake index's schedule (infra/indexer.py) is in it too.
+
 The producer reads Parquet with pyarrow, so it ships as a container image (functions/Dockerfile with
 HANDLER_DIR=functions/producer) rather than a zip Lambda. It has its own image, not the builder's with another CMD:
 the two deploy and fail independently, the producer's role holds only its own grants (infra/grants.py
@@ -21,7 +23,7 @@ from aws_cdk import Duration, Size, aws_cloudfront, aws_iam, aws_lambda_destinat
 from constructs import Construct
 
 from infra.config import StackSettings
-from infra.grants import INDEXER_GRANTS, PRODUCER_GRANTS, apply_grants
+from infra.grants import PRODUCER_GRANTS, apply_grants
 from infra.image_function import ImageServiceFunction
 from infra.monitoring import Monitoring
 from infra.storage import Storage
@@ -35,18 +37,6 @@ MEMORY_MB = 2048
 TIMEOUT = Duration.minutes(15)
 # A day's production is still worth running this late (it is idempotent: the same files again).
 MAX_EVENT_AGE = Duration.hours(6)
-
-INDEXER_FUNCTION = "indexer"
-# How soon after a lake load the derived tables are rewritten; a look while they are fresh is a few listings.
-INDEX_EVERY = "rate(15 minutes)"
-# `exhaust lake index` peaks at about 2.5 GB per million enrolments (docs/lake.md); Lambda allows up to 10,240 MB.
-INDEXER_MEMORY_MB = 6144
-# One run at a time (when the account affords reservations, as for the sweeper): a second would index the same
-# files again. A look the schedule starts while one runs is throttled and dropped after a minute (the shortest age
-# Lambda keeps an event), the next look being minutes away. Without the reservation two runs may overlap: they
-# write the same tables from the same files, so the last one to finish leaves what either would.
-INDEXER_CONCURRENCY = 1
-INDEXER_MAX_EVENT_AGE = Duration.minutes(1)
 
 
 class Scheduler(Construct):
@@ -85,7 +75,7 @@ class Scheduler(Construct):
             max_event_age=MAX_EVENT_AGE,
             retry_attempts=2,
         )
-        # The stack's own group, so the Scheduler metrics (by group) count this schedule only.
+        # The stack's own group, so the Scheduler metrics (by group) count the stack's schedules only.
         self.group = aws_scheduler.CfnScheduleGroup(self, "Group", name=settings.stack_name)
         monitoring.watch_schedule_group(settings.stack_name)
 
@@ -93,7 +83,6 @@ class Scheduler(Construct):
         invoker.add_to_principal_policy(
             aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn])
         )
-        self._add_indexer(settings, storage, environment, monitoring)
         self.schedule = aws_scheduler.CfnSchedule(
             self,
             "Daily",
@@ -125,38 +114,3 @@ class Scheduler(Construct):
             aws_iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[function.function_arn])
         )
         return role
-
-    def _add_indexer(
-        self, settings: StackSettings, storage: Storage, environment: dict[str, str], monitoring: Monitoring
-    ) -> None:
-        """The indexer and the schedule that invokes it every few minutes (exhaust.lake.indexer)."""
-        self.indexer = ImageServiceFunction(
-            self,
-            "Indexer",
-            function=INDEXER_FUNCTION,
-            environment=environment,
-            description="exhaust indexer: rewrites the lake's derived tables when a load made them stale",
-            memory_size=INDEXER_MEMORY_MB,
-            timeout=TIMEOUT,
-            reserved_concurrent_executions=INDEXER_CONCURRENCY if settings.builder_reserved_concurrency else None,
-        )
-        apply_grants(self.indexer, INDEXER_GRANTS[INDEXER_FUNCTION], storage)
-        monitoring.watch_function(self.indexer, "Indexer")
-        self.indexer.configure_async_invoke(max_event_age=INDEXER_MAX_EVENT_AGE, retry_attempts=0)
-        invoker = self._invoker("IndexScheduleRole", "the lake indexer", self.indexer)
-        self.index_schedule = aws_scheduler.CfnSchedule(
-            self,
-            "Index",
-            description="Rewrite the lake's derived tables when a load made them stale",
-            group_name=self.group.ref,
-            schedule_expression=INDEX_EVERY,
-            flexible_time_window=aws_scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=aws_scheduler.CfnSchedule.TargetProperty(
-                arn=self.indexer.function_arn,
-                role_arn=invoker.role_arn,
-                # A missed look is made up by the next one: no retries, nothing kept.
-                retry_policy=aws_scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_event_age_in_seconds=int(INDEXER_MAX_EVENT_AGE.to_seconds()), maximum_retry_attempts=0
-                ),
-            ),
-        )

@@ -11,6 +11,7 @@ from infra.builder import Builder
 from infra.cdn import Cdn
 from infra.config import StackSettings
 from infra.image_function import ImageServiceFunction
+from infra.indexer import LakeIndex
 from infra.layer import (
     LAYER_PYTHON_VARIABLE,
     RUNTIME_PYTHON,
@@ -92,7 +93,7 @@ class ExhaustStack(Stack):
             "Builder",
             storage=storage,
             environment=environment,
-            reserved_concurrency=settings.builder_reserved_concurrency or None,
+            reserved_concurrency=settings.reserved_concurrency.get("builder"),
         )
         self.pipeline = ExhaustWorkflow(
             self,
@@ -102,6 +103,7 @@ class ExhaustStack(Stack):
             layers=[powertools_layer, shared_layer],
             environment=environment,
             builder=self.builder.function,
+            plan=self.builder.plan_function,
             monitoring=self.monitoring,
         )
         self.pipeline.allow_lifecycle(cancel=self.api.functions["cancel"], delete=self.api.functions["delete"])
@@ -113,6 +115,15 @@ class ExhaustStack(Stack):
             environment=environment,
             monitoring=self.monitoring,
             distribution=self.cdn.distribution,
+        )
+        self.lake_index = LakeIndex(
+            self,
+            "LakeIndex",
+            settings=settings,
+            storage=storage,
+            environment=environment,
+            monitoring=self.monitoring,
+            schedule_group=self.scheduler.group.ref,
         )
         functions = [c for c in self.node.find_all() if isinstance(c, ServiceFunction | ImageServiceFunction)]
         self.monitoring.watch_throttles(functions)

@@ -57,7 +57,7 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
     A context manager so that a module-scoped fixture can share one account (creating it costs about a second).
     """
     from exhaust import aws
-    from exhaust.api import lifecycle as lifecycle_api
+    from exhaust.api import cancel_and_delete
     from exhaust.api import requests as request_api
     from exhaust.local.atomic import serialize_dynamodb
     from exhaust.local.resources import create_resources
@@ -81,7 +81,7 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
         with mock_aws():
             aws.reset_clients()
             request_api.service.cache_clear()
-            lifecycle_api.service.cache_clear()
+            cancel_and_delete.service.cache_clear()
             settings = create_resources()
             for name, value in {**settings.as_environ(), **(extra_environment or {})}.items():
                 patch.setenv(name, value)
@@ -91,7 +91,7 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
             finally:
                 aws.reset_clients()
                 request_api.service.cache_clear()
-                lifecycle_api.service.cache_clear()
+                cancel_and_delete.service.cache_clear()
                 get_settings.cache_clear()
 
 

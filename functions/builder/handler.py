@@ -1,14 +1,14 @@
-"""The container-image function of the workflow's Plan and BuildBatch states (both read the lake with pyarrow)."""
+"""The container-image function of the workflow's BuildBatch state (pyarrow, ISA-L)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from exhaust.observability import logger, tracer
 from exhaust.pipeline import entry
-from exhaust.pipeline.steps import run_step
+from exhaust.pipeline.steps import build_batch
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return run_step(entry.pipeline(), event)
+    return build_batch.handle(entry.pipeline(), event)

@@ -1,6 +1,6 @@
 from typing import Any
 
-from exhaust.api.lifecycle import delete
+from exhaust.api.cancel_and_delete import delete
 from exhaust.api.operation import serve
 from exhaust.observability import logger, tracer
 

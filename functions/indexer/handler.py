@@ -7,4 +7,4 @@ from exhaust.observability import logger, tracer
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return indexer.run()
+    return indexer.handle(event)

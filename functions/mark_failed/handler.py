@@ -3,10 +3,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from exhaust.observability import logger, tracer
 from exhaust.pipeline import entry
-from exhaust.pipeline.steps import mark_failed_step
+from exhaust.pipeline.steps import mark_failed
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return mark_failed_step(entry.pipeline(), event)
+    return mark_failed.handle(entry.pipeline(), event)

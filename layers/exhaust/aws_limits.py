@@ -33,10 +33,23 @@ LAMBDA_SYNC_RESPONSE_MAX_BYTES = 6 * 1024 * 1024
 API_GATEWAY_PAYLOAD_MAX_BYTES = 10 * 1024 * 1024
 # API Gateway quotas, "Maximum integration timeout for REST APIs": 50 ms to 29 s (same page as above).
 API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS = 29
+# Lambda quotas, "Function timeout": 900 seconds (15 minutes), same page as above. A function still running then is
+# stopped, and Step Functions reports the task as Lambda.Unknown (exhaust.pipeline.errors.FUNCTION_LIMIT_ERROR).
+LAMBDA_MAX_TIMEOUT_SECONDS = 900
 # Lambda quotas, "/tmp directory storage": 512 MB to 10,240 MB, as configured per function. The legacy and export
 # functions build their answer's zip in /tmp with 4 GiB (infra.image_function.EPHEMERAL_STORAGE is made from this;
 # a test keeps them equal); a write past it fails with ENOSPC in AWS, so locally a zip bigger than it fails too.
 ANSWER_FUNCTION_TMP_BYTES = 4 * 1024**3
+# Lambda quotas, "Function memory": 128 MB to 10,240 MB
+# (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
+LAMBDA_MAX_MEMORY_MB = 10_240
+# New accounts start with reduced Lambda quotas that AWS raises as the account is used (same page): their functions
+# may not ask for more than 3,008 MB, and CreateFunction answers "'MemorySize' value failed to satisfy constraint:
+# Member must have value less than or equal to 3008". Every function fits it by default.
+NEW_ACCOUNT_LAMBDA_MEMORY_MB = 3008
+# Lambda developer guide, "Configuring reserved concurrency": reservations may take all of the account's concurrency
+# but 100, which Lambda keeps unreserved for the functions without a reservation.
+LAMBDA_UNRESERVED_CONCURRENCY_MIN = 100
 
 
 def json_size(value: Any) -> int:

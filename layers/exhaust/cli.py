@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from exhaust import __version__, client
+from exhaust import __version__, client, deploy_check
 from exhaust.auth import cli as auth_cli
 from exhaust.client import ClientError, UsageError
 from exhaust.errors import ServiceError
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole service on this machine against moto",
         description="Run the whole service on this machine against moto: the API on real HTTP, the pipeline, the "
         "daily producer. State (requests, files, tokens, license keys, the lake) is kept in --state-dir and "
-        "restored at the next start. EXHAUST_* settings are honoured as the stack passes them (README).",
+        "restored at the next start. EXHAUST_* settings are honoured as the stack passes them (docs/configuration.md).",
     )
     local.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     local.add_argument(
@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     lake_cli.register(commands)
     standard_cli.register(commands)
     client.register(commands)
+    deploy_check.register(commands)
     return parser
 
 

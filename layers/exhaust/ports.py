@@ -1,7 +1,7 @@
 """The ports: what the domain services need from the outside world, as Protocols (docs/architecture.md).
 
 A service is typed on these, never on a boto3 adapter; the adapters (exhaust.requests.store and .adapters,
-exhaust.datasets.registry, exhaust.pipeline.notify, exhaust.pipeline.workflow) satisfy them structurally, and so do
+exhaust.datasets.registry, exhaust.pipeline.notify, exhaust.pipeline.executions) satisfy them structurally, and so do
 the tests' fakes (mypy checks both). A port lists only what its services call: a fake implements no more than that.
 
 The exceptions a port's callers catch are part of its contract, so they are defined here too.

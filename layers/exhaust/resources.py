@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS, NEW_ACCOUNT_LAMBDA_MEMORY_MB
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -101,7 +103,12 @@ SECRETS_KEY_ALIAS = "exhaust-secrets"
 
 # The function folders (functions/<name>) shipped as container images, built from the one functions/Dockerfile:
 # they read Parquet with pyarrow, too large for a zip Lambda next to the Powertools layer.
-IMAGE_FUNCTIONS = ("builder", "producer", "legacy", "export", "indexer")
+IMAGE_FUNCTIONS = ("plan", "builder", "producer", "legacy", "export", "indexer")
+# The builder's limits (infra/builder.py deploys it with them): memory for pyarrow's row groups and the zip pipeline
+# (2 vCPUs, 1 per 1,769 MB; as much as a new account allows), and Lambda's longest timeout for one large batch. A
+# batch that outgrows either fails alone, and its request's statusMessage names both (exhaust.pipeline).
+BUILDER_MEMORY_MB = NEW_ACCOUNT_LAMBDA_MEMORY_MB
+BUILDER_TIMEOUT_SECONDS = LAMBDA_MAX_TIMEOUT_SECONDS
 
 # What every function's environment holds besides the resources' names (the stack sets it; local mode and the
 # cold-start benchmark use it too).
@@ -126,6 +133,10 @@ LEGACY_PREFIX = "legacy/"
 EXPORTS_PREFIX = "exports/"
 # The workflow's working files (Plan's batch lists, the Distributed Map's results), expired after a week.
 PIPELINE_PREFIX = "pipeline/"
+# Plan's batch lists under plans/, the Distributed Map's results under map-results/{map run id}/ (the ResultWriter
+# adds the id).
+PLANS_PREFIX = f"{PIPELINE_PREFIX}plans/"
+MAP_RESULTS_PREFIX = f"{PIPELINE_PREFIX}map-results"
 PIPELINE_RETENTION_DAYS = 7
 
 

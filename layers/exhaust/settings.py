@@ -8,6 +8,7 @@ from functools import lru_cache
 from pydantic import BaseModel, Field
 
 from exhaust import resources
+from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS
 
 # Links are signed with the Lambda role's session credentials, and a presigned URL stops working when the
 # credentials that signed it expire, whatever its X-Amz-Expires says (S3 User Guide, "Sharing objects with
@@ -56,6 +57,9 @@ class RuntimeSettings(BaseModel):
     sweep_submitted_after_seconds: int = Field(default=900, ge=1)
     sweep_unqueued_after_seconds: int = Field(default=30, ge=0)
     sweep_stuck_after_seconds: int = Field(default=6 * 3600, ge=60)
+    # The builder's limits as deployed, named to the partner when a batch outgrows them (a Lambda.Unknown).
+    builder_timeout_seconds: int = Field(default=resources.BUILDER_TIMEOUT_SECONDS, ge=1, le=LAMBDA_MAX_TIMEOUT_SECONDS)
+    builder_memory_mb: int = Field(default=resources.BUILDER_MEMORY_MB, ge=128)
     # The on-demand zips' deflate level (ISA-L): 0 fastest ... 3 smallest; docs/benchmarks.md has the trade-off.
     zip_compression_level: int = Field(default=1, ge=0, le=3)
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 from exhaust.pipeline.definition import BUILD_BATCHES
 
+from infra.config import StackSettings
 from infra.service_function import API_GATEWAY_INTEGRATION_TIMEOUT
 
 from .test_pipeline import deployed_definition
@@ -18,18 +19,20 @@ RESERVED_BY_DEFAULT = {
     "PipelineFinalize": 5,
     "PipelineMarkFailed": 5,
     "PipelineSweeper": 1,
-    "SchedulerIndexer": 1,
+    "LakeIndexIndexer": 1,
 }
 SCHEMA_REGION = "us-east-1"
 
 
 def test_step_functions_logs_to_a_vendedlogs_group(resources):
-    (machine,) = of_type(resources, "AWS::StepFunctions::StateMachine").values()
-    (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
-    log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
-    name = resources[log_group]["Properties"]["LogGroupName"]
-    assert name.startswith("/aws/vendedlogs/states/")
-    assert "exhaust-dev" in name  # one per stack: several stacks share an account
+    machines = of_type(resources, "AWS::StepFunctions::StateMachine").values()
+    assert len(machines) == 2  # the exhaust workflow and the lake index
+    for machine in machines:
+        (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+        log_group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        name = resources[log_group]["Properties"]["LogGroupName"]
+        assert name.startswith("/aws/vendedlogs/states/")
+        assert "exhaust-dev" in name  # one per stack: several stacks share an account
 
 
 def test_cloudwatch_may_publish_to_the_alarm_topic_over_tls(resources):
@@ -158,9 +161,28 @@ def test_the_builder_and_the_ending_steps_have_reserved_concurrency(resources):
     assert builder >= definition["States"][BUILD_BATCHES]["MaxConcurrency"]  # one request never throttles itself
 
 
+def test_the_reservations_are_the_ones_the_settings_compute_and_docs_state(resources):
+    settings = StackSettings()
+    assert sum(_reserved(resources).values()) == sum(settings.reserved_concurrency.values()) == 112
+    assert settings.concurrency_quota_needed == 212
+    deploy = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    assert f"at least {settings.concurrency_quota_needed}" in deploy
+    assert f"{sum(settings.reserved_concurrency.values())} reserved" in deploy
+
+
 def test_no_reservation_at_all_when_the_account_cannot_afford_one(tmp_path):
     from app import build_app
 
     app, stack = build_app({"builder_reserved_concurrency": 0}, outdir=str(tmp_path), checks=False)
     template = app.synth().get_stack_by_name(stack.stack_name).template
     assert _reserved(template["Resources"]) == {}
+
+
+def test_deploy_check_reads_the_reservations_the_settings_compute(synthesis):
+    from exhaust.deploy_check import needs_from_template
+
+    needs = needs_from_template(synthesis.template_path)
+    settings = StackSettings()
+    assert needs.reserved == settings.reserved_concurrency
+    assert needs.concurrency_quota_needed == settings.concurrency_quota_needed
+    assert needs.spark_max_vcpu == settings.spark_max_vcpu

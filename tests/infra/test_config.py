@@ -11,18 +11,18 @@ from infra.config import StackSettings
 
 from .walk import of_type
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def _section(title: str) -> str:
-    text = README.read_text()
+    text = CONFIGURATION.read_text()
     match = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S)
-    assert match, f"README has no '## {title}' section"
+    assert match, f"docs/configuration.md has no '## {title}' section"
     return match.group(1)
 
 
 def test_every_setting_is_documented_with_its_context_key_and_environment_variable():
-    section = _section("Configuration")
+    section = _section("Settings")
     for name in StackSettings.model_fields:
         assert f"`{name}`" in section, name
         assert f"`EXHAUST_{name.upper()}`" in section, name
@@ -53,6 +53,9 @@ def test_context_wins_over_the_environment_and_strings_are_coerced():
         {"builder_reserved_concurrency": -1},
         {"builder_reserved_concurrency": 5},  # below map_max_concurrency (10): one request would throttle itself
         {"link_expiry_minutes": 7 * 24 * 60},
+        {"spark_above_enrolments": 3_000_000},  # more than the indexer's 3,008 MB holds: such lakes go to Spark
+        {"indexer_memory_mb": 12_288},  # over Lambda's 10,240 MB
+        {"spark_max_vcpu": 2},
     ],
 )
 def test_invalid_settings_are_refused_at_synth(bad):
@@ -86,3 +89,10 @@ def test_links_live_at_most_an_hour_the_signing_credentials_allow():
 def test_functions_sign_links_for_the_configured_lifetime(resources):
     for function in of_type(resources, "AWS::Lambda::Function").values():
         assert function["Properties"]["Environment"]["Variables"]["EXHAUST_LINK_EXPIRY_SECONDS"] == "1800"
+
+
+def test_a_larger_threshold_needs_the_indexer_memory_to_hold_it():
+    with pytest.raises(ValidationError, match="raise indexer_memory_mb where the account allows it"):
+        StackSettings.from_sources({"spark_above_enrolments": "3000000"}, {})
+    settings = StackSettings.from_sources({"spark_above_enrolments": "3000000", "indexer_memory_mb": "4096"}, {})
+    assert settings.spark_above_enrolments == 3_000_000

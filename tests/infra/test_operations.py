@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .walk import listed, of_type, render
+from .walk import listed, of_type, render, state_machine
 
 # The functions the service cannot lose silently: an error of any of them raises an alarm of its own.
 WATCHED_FOR_ERRORS = {
@@ -151,7 +151,7 @@ def _map_policy_statements(resources):
 
 
 def test_the_workflow_may_redrive_its_map_runs(resources):
-    (machine_id,) = of_type(resources, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = state_machine(resources)
     redrive = [s for s in _map_policy_statements(resources) if "states:RedriveExecution" in listed(s["Action"])]
     (resource,) = [render(r) for s in redrive for r in listed(s["Resource"])]
     assert resource.endswith(f":execution:<{machine_id}.Name>/*")
@@ -160,7 +160,7 @@ def test_the_workflow_may_redrive_its_map_runs(resources):
 def test_operators_get_a_redrive_policy_for_this_workflow_only(synthesis):
     template = synthesis.template_json()
     resources = template["Resources"]
-    (machine_id,) = of_type(resources, "AWS::StepFunctions::StateMachine")
+    machine_id, _ = state_machine(resources)
     policy_id = template["Outputs"]["RedrivePolicyArn"]["Value"]["Ref"]
     statements = resources[policy_id]["Properties"]["PolicyDocument"]["Statement"]
     granted = {(action, render(r)) for s in statements for action in listed(s["Action"]) for r in listed(s["Resource"])}

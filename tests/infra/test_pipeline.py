@@ -8,7 +8,7 @@ from exhaust.pipeline.runner import LocalRunner
 from infra.config import StackSettings
 from tests.memory_objects import MemoryObjects
 
-from .walk import actions, listed, of_type, render, role_statements
+from .walk import actions, listed, of_type, render, role_statements, state_machine
 
 
 def only(resources, kind):
@@ -32,7 +32,7 @@ def statements_of(resources, function_logical_id):
 
 
 def deployed_definition(resources):
-    _, machine = only(resources, "AWS::StepFunctions::StateMachine")
+    _, machine = state_machine(resources)
     return json.loads(machine["Properties"]["DefinitionString"]), machine["Properties"]
 
 
@@ -50,8 +50,11 @@ def test_the_distributed_map_invokes_the_container_image_builder(resources):
     assert set(substitutions) == {*wf.FUNCTION_PLACEHOLDERS, wf.BUCKET_PLACEHOLDER}
     tasks = wf.task_functions(definition)
     builder = substitutions[tasks[wf.BUILD_BATCH]]["Fn::GetAtt"][0]
-    assert resources[builder]["Properties"]["PackageType"] == "Image"
-    assert tasks[wf.PLAN] == tasks[wf.BUILD_BATCH]  # both read the lake with pyarrow
+    plan = substitutions[tasks[wf.PLAN]]["Fn::GetAtt"][0]
+    assert builder.startswith("BuilderFunction")
+    assert plan.startswith("BuilderPlanFunction")
+    for image_function in (builder, plan):  # both read the lake with pyarrow: the builder image, a handler each
+        assert resources[image_function]["Properties"]["PackageType"] == "Image"
     for placeholder in (wf.FINALIZE_FUNCTION, wf.MARK_FAILED_FUNCTION):
         function = resources[substitutions[placeholder]["Fn::GetAtt"][0]]
         assert function["Properties"]["Handler"] == "handler.handler"
@@ -64,10 +67,12 @@ def test_the_local_runner_executes_exactly_the_deployed_states(resources):
     visited = []
     objects = MemoryObjects()
 
+    def plan(event):
+        visited.append("plan")
+        return objects.plan("bucket", ["b1", "b2"])
+
     def builder(event):
-        visited.append(event["step"])
-        if event["step"] == "plan":
-            return objects.plan("bucket", ["b1", "b2"])
+        visited.append("build")
         return {"batchId": event["batchId"], "file": {"rows": 1}}
 
     def finalize(event):
@@ -76,7 +81,12 @@ def test_the_local_runner_executes_exactly_the_deployed_states(resources):
 
     runner = LocalRunner(
         definition,
-        {wf.BUILDER_FUNCTION: builder, wf.FINALIZE_FUNCTION: finalize, wf.MARK_FAILED_FUNCTION: finalize},
+        {
+            wf.PLAN_FUNCTION: plan,
+            wf.BUILDER_FUNCTION: builder,
+            wf.FINALIZE_FUNCTION: finalize,
+            wf.MARK_FAILED_FUNCTION: finalize,
+        },
         objects=objects,
         substitutions={wf.BUCKET_PLACEHOLDER: "bucket"},
     )
@@ -121,6 +131,7 @@ def test_the_state_machine_role_reads_plans_and_writes_map_results_only(resource
 
 
 def test_plan_writes_and_finalize_reads_only_the_pipeline_files_they_need(resources):
+    plan = statements_of(resources, function_id(resources, "BuilderPlanFunction"))
     builder = statements_of(resources, function_id(resources, "BuilderFunction"))
     finalize = statements_of(resources, function_id(resources, "PipelineFinalize"))
 
@@ -133,8 +144,10 @@ def test_plan_writes_and_finalize_reads_only_the_pipeline_files_they_need(resour
             for action in listed(s["Action"])
         }
 
-    assert object_actions(builder, f"/{wf.PLANS_PREFIX}*") == {"s3:PutObject", "s3:AbortMultipartUpload"}
+    assert object_actions(plan, f"/{wf.PLANS_PREFIX}*") == {"s3:PutObject", "s3:AbortMultipartUpload"}
     assert object_actions(finalize, f"/{wf.MAP_RESULTS_PREFIX}/*") == {"s3:GetObject"}
+    assert object_actions(plan, f"/{wf.MAP_RESULTS_PREFIX}/*") == set()
+    assert object_actions(builder, f"/{wf.PLANS_PREFIX}*") == set()
     assert object_actions(builder, f"/{wf.MAP_RESULTS_PREFIX}/*") == set()
 
 
@@ -192,13 +205,24 @@ def test_sweeper_runs_on_a_schedule(resources):
     assert {"states:DescribeExecution", "states:StopExecution", "sqs:SendMessage", "events:PutEvents"} <= granted
 
 
-def test_builder_writes_only_request_outputs_and_plans_and_decrypts_the_key(resources):
-    builder = function_id(resources, "BuilderFunction")
-    statements = statements_of(resources, builder)
-    granted = actions(statements)
-    assert {"kms:Decrypt", "s3:PutObject", "dynamodb:PutItem"} <= granted
-    written = {render(r) for s in statements if "s3:PutObject" in listed(s["Action"]) for r in listed(s["Resource"])}
-    assert {arn.rpartition(">")[2] for arn in written} == {"/requests/*", f"/{wf.PLANS_PREFIX}*"}
+def test_builder_writes_only_request_outputs_and_decrypts_the_key_and_plan_writes_only_plans(resources):
+    def written(statements):
+        arns = {render(r) for s in statements if "s3:PutObject" in listed(s["Action"]) for r in listed(s["Resource"])}
+        return {arn.rpartition(">")[2] for arn in arns}
+
+    builder = statements_of(resources, function_id(resources, "BuilderFunction"))
+    assert {"kms:Decrypt", "s3:PutObject", "dynamodb:PutItem"} <= actions(builder)
+    assert written(builder) == {"/requests/*"}
+    plan = statements_of(resources, function_id(resources, "BuilderPlanFunction"))
+    assert written(plan) == {f"/{wf.PLANS_PREFIX}*"}
+
+
+def test_finalize_knows_the_builders_limits_as_deployed(resources):
+    """Finalize names them in the statusMessage of a request whose batch outgrew the builder (Lambda.Unknown)."""
+    builder = resources[function_id(resources, "BuilderFunction")]["Properties"]
+    variables = resources[function_id(resources, "PipelineFinalize")]["Properties"]["Environment"]["Variables"]
+    assert variables["EXHAUST_BUILDER_TIMEOUT_SECONDS"] == str(builder["Timeout"])
+    assert variables["EXHAUST_BUILDER_MEMORY_MB"] == str(builder["MemorySize"])
 
 
 def test_finalize_and_mark_failed_publish_events_and_read_the_callback_secret(resources):

@@ -1,4 +1,5 @@
-"""The daily producer and the lake indexer: their schedules, container images and roles limited to what they write."""
+"""The daily producer: its schedule, container image and role limited to what it writes (the lake index:
+test_lake_index.py)."""
 
 import json
 
@@ -17,10 +18,6 @@ def scheduled_function(resources, prefix: str):
 
 def producer(resources):
     return scheduled_function(resources, "SchedulerProducer")
-
-
-def indexer(resources):
-    return scheduled_function(resources, "SchedulerIndexer")
 
 
 def granted_on(statements, *granted: str) -> list[str]:
@@ -161,40 +158,3 @@ def test_the_producer_may_invalidate_exactly_the_public_distribution(resources):
     functions = of_type(resources, "AWS::Lambda::Function")
     others = [f["Properties"] for logical_id, f in functions.items() if not logical_id.startswith("SchedulerProducer")]
     assert all("EXHAUST_CDN_DISTRIBUTION_ID" not in f["Environment"]["Variables"] for f in others)
-
-
-def test_the_indexer_looks_every_15_minutes_one_run_at_a_time_without_retries(resources):
-    logical_id, function = indexer(resources)
-    properties = schedule_of(resources, logical_id)
-    assert properties["ScheduleExpression"] == "rate(15 minutes)"
-    assert properties["Target"]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 0}
-    invoker = role_statements(resources, properties["Target"]["RoleArn"]["Fn::GetAtt"][0])
-    assert [(listed(s["Action"]), listed(s["Resource"])) for s in invoker] == [
-        (["lambda:InvokeFunction"], [{"Fn::GetAtt": [logical_id, "Arn"]}])
-    ]
-    function_properties = function["Properties"]
-    assert function_properties["PackageType"] == "Image"
-    assert function_properties["ReservedConcurrentExecutions"] == 1
-    assert function_properties["Timeout"] == 900
-    assert function_properties["MemorySize"] >= 4096  # about 2.5 GB per million enrolments (docs/lake.md)
-    config = invoke_config(resources, logical_id)
-    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 60)
-
-
-def test_the_indexer_reads_the_lake_and_writes_only_its_derived_tables(resources):
-    _, function = indexer(resources)
-    statements = role_statements(resources, function["Properties"]["Role"]["Fn::GetAtt"][0])
-    assert not any(action.startswith(("dynamodb:", "kms:", "sqs:")) for action in actions(statements))
-    changed = granted_on(statements, "s3:PutObject", "s3:DeleteObject")
-    assert len(changed) == 3
-    for written, table in zip(changed, ("batch_users", "response_lines", "userinfo_lines"), strict=True):
-        assert written.startswith("<StorageLakeBucket")
-        assert written.endswith(f"/{table}/*")
-    read = granted_on(statements, "s3:GetObject")
-    assert len(read) == 1
-    assert read[0].startswith("<StorageLakeBucket")
-
-
-def test_an_indexer_error_raises_the_alarm(resources):
-    logical_id, _ = indexer(resources)
-    assert [alarm["MetricName"] for alarm in function_alarms(resources, logical_id)] == ["Errors"]

@@ -34,7 +34,7 @@ def test_only_the_builder_can_decrypt_partners_keys(resources):
     key_id = secrets_key_id(resources)
     decrypting = roles_allowed(resources, "kms:Decrypt", key_id)
     assert decrypting
-    assert decrypting == function_role(resources, "Builder")
+    assert decrypting == function_role(resources, "BuilderFunction")  # BuildBatch's function, not Plan's
 
 
 def test_submit_can_encrypt_partners_keys_but_not_decrypt_them(resources):

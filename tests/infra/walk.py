@@ -87,3 +87,14 @@ def render(value: Any) -> str:
         separator, parts = value["Fn::Join"]
         return separator.join(render(part) for part in parts)
     return str(value)
+
+
+def state_machine(resources, prefix: str = "PipelineWorkflow") -> tuple[str, dict]:
+    """The state machine whose logical id starts with `prefix` (by default the exhaust workflow's; the lake index
+    has its own, LakeIndexStateMachine...)."""
+    (found,) = [
+        (logical_id, machine)
+        for logical_id, machine in of_type(resources, "AWS::StepFunctions::StateMachine").items()
+        if logical_id.startswith(prefix)
+    ]
+    return found

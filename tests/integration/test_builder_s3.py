@@ -12,8 +12,8 @@ import zipfile
 import pytest
 import pyzipper
 from exhaust import aws
+from exhaust.aes_zip import EncryptedCsvZip, S3Upload
 from exhaust.builders import BatchBuild, NoDataFound, build_batch_file
-from exhaust.packaging import EncryptedCsvZip, S3Upload
 
 from tests.unit.handmade_lake import CHANNEL, write_handmade_lake
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import pyzipper
 from exhaust import aws
+from exhaust.aes_zip import BuiltFile
 from exhaust.builders import BatchBuild, build_batch_file
-from exhaust.packaging import BuiltFile
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
@@ -230,7 +230,7 @@ def test_request_goes_to_success_with_encrypted_zips_a_manifest_progress_and_a_s
 
 
 def test_duplicate_delivery_starts_one_execution(harness):
-    from exhaust.pipeline.workflow import execution_name, workflow_input
+    from exhaust.pipeline.executions import execution_name, workflow_input
 
     request_id = harness.submit(batchId=harness.lake["mainBatches"][0])
     harness.queue.send(request_id)  # SQS delivers at least once: the same request twice

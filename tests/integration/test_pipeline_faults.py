@@ -126,7 +126,7 @@ def test_a_builder_failing_once_is_retried_inside_the_execution(harness, events,
         failed: list[str] = []
 
         def builder_failing_once(event):
-            if event["step"] == "build" and not failed:
+            if not failed:
                 failed.append(event["batchId"])
                 raise StatesError("Lambda.ServiceException", "the function's container crashed")
             return functions[wf.BUILDER_FUNCTION](event)
@@ -229,7 +229,7 @@ def test_a_queue_send_failing_at_requeue_retries_the_step_instead_of_losing_the_
     def builder_throttled_out_of_the_execution(event):
         # The batch's transient failure outlasts the execution's retries: Finalize defers the request, and its
         # first try to queue the request again fails.
-        if event["step"] == "build" and len(calls) < wf.RETRY_MAX_ATTEMPTS + 1:
+        if len(calls) < wf.RETRY_MAX_ATTEMPTS + 1:
             calls.append(1)
             if len(calls) == wf.RETRY_MAX_ATTEMPTS + 1:
                 faults.fail("sqs", "SendMessage", "AWS.SimpleQueueService.ServiceUnavailable", times=1)
@@ -310,24 +310,27 @@ def test_a_failed_callback_is_sent_again_by_the_sweeper_with_the_same_event_id(h
 
 
 def test_requests_still_succeed_under_lambda_throttling(harness, events):
-    """A throttling stub: every invocation of the builder is refused 5 times before Lambda takes it."""
+    """A throttling stub: every invocation of the builder image (Plan, BuildBatch) is refused 5 times before Lambda
+    takes it."""
     functions = step_functions(harness.pipeline)
     refused: dict[str, int] = {}
     lock = threading.Lock()
 
-    def throttled_builder(event):
-        key = f"{event['requestId']}/{event.get('batchId', 'plan')}"
-        with lock:
-            refused[key] = refused.get(key, 0) + 1
-            throttle = refused[key] <= 5
-        if throttle:
-            raise StatesError("Lambda.TooManyRequestsException", "Rate Exceeded.")
-        return functions[wf.BUILDER_FUNCTION](event)
+    def throttled(placeholder):
+        def invoke(event):
+            key = f"{event['requestId']}/{event.get('batchId', 'plan')}"
+            with lock:
+                refused[key] = refused.get(key, 0) + 1
+                throttle = refused[key] <= 5
+            if throttle:
+                raise StatesError("Lambda.TooManyRequestsException", "Rate Exceeded.")
+            return functions[placeholder](event)
 
+        return invoke
+
+    image_functions = {name: throttled(name) for name in (wf.PLAN_FUNCTION, wf.BUILDER_FUNCTION)}
     harness.workflow = LocalWorkflow(
-        LocalRunner(
-            wf.workflow_definition(), {**functions, wf.BUILDER_FUNCTION: throttled_builder}, retry_interval_scale=0
-        ),
+        LocalRunner(wf.workflow_definition(), {**functions, **image_functions}, retry_interval_scale=0),
         synchronous=True,
     )
     harness.dispatcher.workflow = harness.workflow
@@ -450,3 +453,116 @@ def test_a_lake_loaded_but_not_yet_indexed_defers_progress_requests_until_the_in
         assert indexer.run(root)["reindexed"] is True  # the scheduled look after the load
     assert harness.drain() == [Outcome.STARTED]
     assert_succeeded_once(harness, events, request_id, batches)
+
+
+class OutgrowingBuilder:
+    """The counting builder, but the first build of `batch` outgrows the builder: it runs past the runner's timeout
+    (held until `release`), or runs out of memory."""
+
+    def __init__(self, builder: Any, batch: str, kind: str, times: int = 1):
+        self.builder, self.batch, self.kind, self.left = builder, batch, kind, times
+        self.release = threading.Event()
+        self.finished = threading.Event()
+
+    def __call__(self, build, bucket, key_prefix, *, compresslevel):
+        if build.batch_id == self.batch and self.left > 0:
+            self.left -= 1
+            if self.kind == "memory":
+                raise MemoryError()
+            self.release.wait(timeout=30)
+            try:
+                return self.builder(build, bucket, key_prefix, compresslevel=compresslevel)
+            finally:
+                self.finished.set()
+        return self.builder(build, bucket, key_prefix, compresslevel=compresslevel)
+
+
+@pytest.fixture
+def limited(aws_resources, lake) -> Harness:  # noqa: F811
+    """A harness whose builder is deployed with a 1-second timeout and 1,769 MB, as the runner enforces them."""
+    settings = aws_resources.model_copy(
+        update={"callback_secret": CALLBACK_SECRET, "builder_timeout_seconds": 1, "builder_memory_mb": 1769}
+    )
+    harness = Harness(settings=settings, lake=lake)
+    harness.workflow.runner.timeouts = {wf.BUILDER_FUNCTION: float(settings.builder_timeout_seconds)}
+    return harness
+
+
+def test_the_local_runner_reports_a_function_out_of_time_or_memory_as_lambda_unknown():
+    """As Step Functions reports Lambda's timeouts and out-of-memory ends (FUNCTION_LIMIT_ERROR); any other error
+    of the function keeps its own name."""
+    definition = {"StartAt": "Call", "States": {"Call": {**wf._invoke(wf.BUILDER_FUNCTION, {}), "End": True}}}
+    release = threading.Event()
+
+    def run(function) -> StatesError:
+        runner = LocalRunner(
+            definition, {wf.BUILDER_FUNCTION: function}, substitutions={}, timeouts={wf.BUILDER_FUNCTION: 0.2}
+        )
+        with pytest.raises(StatesError) as failed:
+            runner.run("arn:aws:states:us-east-1:0:execution:m:e", {})
+        return failed.value
+
+    def out_of_memory(_):
+        raise MemoryError()
+
+    def crashing(_):
+        raise ValueError("boom")
+
+    try:
+        assert run(lambda _: release.wait(timeout=30)).error == "Lambda.Unknown"
+    finally:
+        release.set()
+    assert run(out_of_memory).error == "Lambda.Unknown"
+    assert run(crashing).error == "ValueError"
+
+
+@pytest.mark.parametrize("kind", ["timeout", "memory"])
+def test_a_batch_that_outgrows_the_builder_fails_alone_and_the_request_names_the_builders_limits(limited, events, kind):
+    harness = limited
+    good, slow = harness.lake["mainBatches"][:2]
+    outgrowing = OutgrowingBuilder(harness.builder, slow, kind)
+    harness.pipeline.build_file = outgrowing
+    request_id = harness.submit(batchFilter=[good, slow])
+
+    assert harness.drain(rounds=1) == [Outcome.STARTED]
+    waiting = harness.request(request_id)
+    # The other batch finished and is kept; the attempt is counted and the partner is told why.
+    assert waiting.status == Status.SUBMITTED
+    assert waiting.attempts == 1
+    assert waiting.progress.batchesDone == 1
+    assert harness.builder.calls == {good: 1}
+    assert waiting.statusMessage == (
+        f"building batch {slow} ran out of the builder's time (1 s) or memory (1769 MB); it is tried again "
+        "(attempt 2 of 3)"
+    )
+    assert events.details() == []
+
+    outgrowing.release.set()
+    if kind == "timeout":  # the late build ran on, as no thread can be stopped: it changed nothing
+        assert outgrowing.finished.wait(timeout=30)
+        assert harness.request(request_id).progress.batchesDone == 1
+    assert harness.drain() == [Outcome.STARTED]
+    done = harness.request(request_id)
+    assert done.status == Status.SUCCESS, done.statusMessage
+    assert done.statusMessage is None
+    assert done.attempts == 1
+    assert sorted(f.batchId for f in done.files) == sorted([good, slow])
+    assert [d["status"] for d in events.details()] == ["SUCCESS"]
+
+
+def test_a_batch_that_always_outgrows_the_builder_fails_the_request_after_its_attempts(limited, events):
+    harness = limited
+    good, slow = harness.lake["mainBatches"][:2]
+    harness.pipeline.build_file = OutgrowingBuilder(harness.builder, slow, "memory", times=3)
+    request_id = harness.submit(batchFilter=[good, slow])
+    assert harness.drain() == [Outcome.STARTED] * 3
+    failed = harness.request(request_id)
+    assert failed.status == Status.FAILED
+    assert failed.attempts == 3
+    assert failed.statusMessage == (
+        "Internal Server Error: the export failed 3 times (last error: building batch "
+        f"{slow} ran out of the builder's time (1 s) or memory (1769 MB)). Submit it again; if it fails again, "
+        "contact support with the requestId."
+    )
+    assert harness.builder.calls[good] == 1  # built once, kept by every later attempt
+    assert [d["status"] for d in events.details()] == ["FAILED"]

@@ -123,7 +123,9 @@ def test_mark_failed_retries_a_map_failure_and_a_stale_execution_changes_nothing
     other = "1F4C7A2E9D5B0F3A8C6E1D7B4A9F2C0E"
     store_request(Status.PROCESSING, f"{arn}-newer", request_id=other)
     with pytest.raises(StaleExecution):
-        invoke("builder", with_ids("builder/plan", REQUEST_ID=other, EXECUTION_ARN=arn))
+        invoke("plan", with_ids("plan/plan", REQUEST_ID=other, EXECUTION_ARN=arn))
+    with pytest.raises(StaleExecution):
+        invoke("builder", with_ids("builder/build_batch", REQUEST_ID=other, EXECUTION_ARN=arn, BATCH_ID="B1"))
     answer = invoke("mark_failed", with_ids("mark_failed/map_failed", REQUEST_ID=other, EXECUTION_ARN=arn))
     assert answer["status"] is None
     untouched = RequestStore().get(other)

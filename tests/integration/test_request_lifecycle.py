@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from exhaust import aws, readiness
+from exhaust.pipeline.cancel_and_delete import LifecycleService
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
-from exhaust.pipeline.lifecycle import LifecycleService
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, verify_signature
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline

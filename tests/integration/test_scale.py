@@ -11,20 +11,20 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from exhaust import aws
+from exhaust.aes_zip import BuiltFile
 from exhaust.aws_limits import DYNAMODB_ITEM_MAX_BYTES, dynamodb_item_size
 from exhaust.builders import BatchBuild
 from exhaust.lake.catalog import BatchInfo, CollectionInfo
-from exhaust.packaging import BuiltFile
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
+from exhaust.pipeline.steps.context import BatchFinder
 from exhaust.requests.adapters import KeyVault
 from exhaust.requests.models import ExhaustRequest, OutputFile, Status
 from exhaust.requests.outputs import MANIFEST_PAGE_FILES
@@ -50,15 +50,14 @@ class StubBuilder:
         return BuiltFile(name=name, key=f"{key_prefix}{name}", rows=100, bytes=20_000, sha256="0" * 64)
 
 
-@dataclass
-class ManyBatches(Pipeline):
-    """The pipeline with the lake's batch lookup answering `batches` batches of the request's channel."""
+def many_batches(batches: int) -> BatchFinder:
+    """The lake's batch lookup answering `batches` batches of the request's channel."""
 
-    batches: int = 0
-
-    def own_batches(self, request: ExhaustRequest) -> list[BatchInfo]:
+    def find(lake: str, request: ExhaustRequest) -> list[BatchInfo]:
         collection = CollectionInfo("do_collection", "A collection", request.channel, "Course", "Live", False, 1)
-        return [BatchInfo(f"batch-{index:05d}", f"Batch {index}", collection) for index in range(self.batches)]
+        return [BatchInfo(f"batch-{index:05d}", f"Batch {index}", collection) for index in range(batches)]
+
+    return find
 
 
 def run_request(settings: RuntimeSettings, batches: int, builder: StubBuilder, concurrency: int = 10) -> str:
@@ -67,7 +66,7 @@ def run_request(settings: RuntimeSettings, batches: int, builder: StubBuilder, c
 
     progress = next(d for d in BUILT_IN if d.datasetId == "progress-exhaust")
     DatasetRegistry().put(progress.model_copy(update={"limits": DatasetLimits(maxBatchesPerRequest=10_000)}))
-    pipeline = ManyBatches(settings=settings, build_file=builder, batches=batches)
+    pipeline = Pipeline(settings=settings, build_file=builder, find_batches=many_batches(batches))
     runner = LocalRunner(workflow_definition(concurrency), step_functions(pipeline), retry_interval_scale=0)
     dispatcher = Dispatcher(workflow=LocalWorkflow(runner, synchronous=True), settings=settings)
     now = int(time.time() * 1000)

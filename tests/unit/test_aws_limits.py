@@ -9,6 +9,8 @@ import pytest
 from exhaust import aws_limits
 from exhaust.pipeline import definition as wf
 from exhaust.pipeline.runner import LocalRunner, StatesError
+from exhaust.settings import RuntimeSettings
+from pydantic import ValidationError
 
 from tests.memory_objects import MemoryObjects
 
@@ -23,6 +25,13 @@ def test_the_limits_are_aws_documented_values():
     assert aws_limits.API_GATEWAY_INTEGRATION_TIMEOUT_SECONDS == 29
     assert aws_limits.MAP_ITEM_MAX_BYTES == 262_144
     assert aws_limits.RESULT_WRITER_FILE_MAX_BYTES == 5 * 1024**3
+    assert aws_limits.LAMBDA_MAX_TIMEOUT_SECONDS == 900
+
+
+def test_a_builder_timeout_past_lambdas_is_refused_as_lambda_refuses_it():
+    assert RuntimeSettings().builder_timeout_seconds == aws_limits.LAMBDA_MAX_TIMEOUT_SECONDS
+    with pytest.raises(ValidationError, match="builder_timeout_seconds"):
+        RuntimeSettings.from_environ({"EXHAUST_BUILDER_TIMEOUT_SECONDS": "901"})
 
 
 def test_dynamodb_item_size_counts_names_and_utf8_values():
@@ -41,10 +50,12 @@ def workflow_runner(
     called: list[tuple[str, dict[str, Any]]] = []
     objects = MemoryObjects()
 
+    def plan(event: dict[str, Any]) -> Any:
+        called.append(("plan", event))
+        return {**objects.plan(BUCKET, batches), **(plan_extra or {})}
+
     def builder(event: dict[str, Any]) -> Any:
-        called.append((event["step"], event))
-        if event["step"] == "plan":
-            return {**objects.plan(BUCKET, batches), **(plan_extra or {})}
+        called.append(("build", event))
         return {**build_answer, "batchId": event["batchId"]}
 
     def finalize(event: dict[str, Any]) -> Any:
@@ -55,7 +66,12 @@ def workflow_runner(
         called.append(("mark_failed", event))
         return {"status": "FAILED"}
 
-    functions = {wf.BUILDER_FUNCTION: builder, wf.FINALIZE_FUNCTION: finalize, wf.MARK_FAILED_FUNCTION: mark_failed}
+    functions = {
+        wf.PLAN_FUNCTION: plan,
+        wf.BUILDER_FUNCTION: builder,
+        wf.FINALIZE_FUNCTION: finalize,
+        wf.MARK_FAILED_FUNCTION: mark_failed,
+    }
     runner = LocalRunner(
         wf.workflow_definition(2),
         functions,

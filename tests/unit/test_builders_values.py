@@ -33,7 +33,8 @@ def test_list_match_counts_counts_only_listed_values_per_row():
 def test_the_extract_holds_each_enrolments_profile_for_sparse_and_dense_batches(tmp_path):
     import pyarrow as pa
     from exhaust.lake import schemas
-    from exhaust.lake.extracts import BATCH_USERS, write_batch_users
+    from exhaust.lake.extracts import BATCH_USERS
+    from exhaust.lake.materialized import write_batch_users
     from exhaust.lake.store import Lake
 
     lake = Lake.open(str(tmp_path))

@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 import pytest
 from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import schemas
-from exhaust.lake.extracts import BATCH_USERS, LakeNotIndexed, write_batch_users
+from exhaust.lake.extracts import BATCH_USERS, LakeNotIndexed
+from exhaust.lake.materialized import write_batch_users
 from exhaust.lake.seed import refresh_kept_index
 from exhaust.lake.store import Lake
 

@@ -7,7 +7,7 @@ import re
 from typing import Annotated
 
 import pytest
-from exhaust.api import datasets, export, export_ui, legacy, lifecycle, meta, requests, standard
+from exhaust.api import cancel_and_delete, datasets, export, export_ui, legacy, meta, requests, standard
 from exhaust.api.openapi import Components, build_document, operation_of, statuses_of
 from exhaust.api.operation import Header, Operation, Outcome, Path, Query, operation
 from exhaust.api.parameters import Identifier
@@ -128,7 +128,7 @@ def undeclared_parameter(limit: int) -> Thing:
 
 
 def test_the_route_table_holds_every_declared_operation_once() -> None:
-    modules = (datasets, export, export_ui, legacy, lifecycle, meta, requests, standard)
+    modules = (cancel_and_delete, datasets, export, export_ui, legacy, meta, requests, standard)
     found = (value for module in modules for _, value in inspect.getmembers(module, Operation.__instancecheck__))
     declared = {id(value) for value in found}  # a module may import another's operation
     assert declared <= set(map(id, ROUTES))

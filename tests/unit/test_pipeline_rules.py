@@ -11,13 +11,18 @@ import pytest
 from exhaust.pipeline import definition as wf
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import PermanentFailure, TransientFailure
+from exhaust.pipeline.executions import ExecutionAlreadyExists, execution_arn_for
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, sign, verify_signature
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, StatesError
 from exhaust.pipeline.steps import failure_message, retry_delay_seconds
-from exhaust.pipeline.workflow import ExecutionAlreadyExists, execution_arn_for
+from exhaust.pipeline.steps.build_batch import BuildBatchInput, BuildBatchOutput
+from exhaust.pipeline.steps.finalize import FinalizeInput
+from exhaust.pipeline.steps.mark_failed import MarkFailedInput
+from exhaust.pipeline.steps.plan import PlanInput, PlanOutput
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 from exhaust.settings import RuntimeSettings
+from pydantic import BaseModel
 
 from tests.memory_objects import MemoryObjects
 
@@ -45,11 +50,26 @@ def test_definition_has_the_steps_in_order_with_a_distributed_map():
     assert build["MaxConcurrency"] == 7
     assert tuple(build["ItemProcessor"]["States"]) == wf.ITEM_STATES
     assert wf.task_functions(definition) == {
-        wf.PLAN: wf.BUILDER_FUNCTION,
+        wf.PLAN: wf.PLAN_FUNCTION,
         wf.BUILD_BATCH: wf.BUILDER_FUNCTION,
         wf.FINALIZE: wf.FINALIZE_FUNCTION,
         wf.MARK_FAILED: wf.MARK_FAILED_FUNCTION,
     }
+
+
+def test_each_task_sends_its_steps_input_model_and_keeps_its_output_model():
+    states = all_states(wf.workflow_definition())
+    inputs: dict[str, type[BaseModel]] = {wf.PLAN: PlanInput, wf.BUILD_BATCH: BuildBatchInput}
+    inputs.update({wf.FINALIZE: FinalizeInput, wf.MARK_FAILED: MarkFailedInput})
+    for name, model in inputs.items():
+        payload = states[name]["Parameters"]["Payload"]
+        assert "step" not in payload  # each step has a function of its own: nothing to switch on
+        assert {key.removesuffix(".$") for key in payload} == set(model.model_fields), name
+    outputs: dict[str, type[BaseModel]] = {wf.PLAN: PlanOutput, wf.BUILD_BATCH: BuildBatchOutput}
+    for name, model in outputs.items():
+        assert states[name]["ResultSelector"] == {f"{field}.$": f"$.Payload.{field}" for field in model.model_fields}
+    with pytest.raises(ValueError, match="PlanInput"):
+        wf._payload(PlanInput, requestId="$.requestId")  # executionArn left out: refused when the document is built
 
 
 def test_every_top_level_state_but_mark_failed_is_caught_by_mark_failed():
@@ -119,7 +139,7 @@ def test_runner_caps_retry_waits_and_applies_full_jitter_when_given_one():
 
 
 class Steps:
-    """Fake functions for the three placeholders, recording calls."""
+    """Fake functions for the four placeholders, recording calls."""
 
     def __init__(self, batches: list[str]):
         self.batches = batches
@@ -135,11 +155,13 @@ class Steps:
         if pending:
             raise pending.pop(0)
 
+    def plan(self, event: dict[str, Any]) -> Any:
+        self.calls.append(("plan", event))
+        self._maybe_fail("plan")
+        return self.objects.plan(BUCKET, self.batches)
+
     def builder(self, event: dict[str, Any]) -> Any:
-        self.calls.append((event["step"], event))
-        if event["step"] == "plan":
-            self._maybe_fail("plan")
-            return self.objects.plan(BUCKET, self.batches)
+        self.calls.append(("build", event))
         with self.lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
@@ -163,6 +185,7 @@ class Steps:
         return LocalRunner(
             wf.workflow_definition(concurrency),
             {
+                wf.PLAN_FUNCTION: self.plan,
                 wf.BUILDER_FUNCTION: self.builder,
                 wf.FINALIZE_FUNCTION: self.finalize,
                 wf.MARK_FAILED_FUNCTION: self.mark_failed,

@@ -1,4 +1,4 @@
-"""The on-demand request operations: submit, read, list and search (cancel and delete: exhaust.api.lifecycle)."""
+"""The on-demand request operations: submit, read, list and search (cancel and delete: api.cancel_and_delete)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from exhaust.api import datasets, export, export_ui, legacy, lifecycle, meta, requests, standard
+from exhaust.api import cancel_and_delete, datasets, export, export_ui, legacy, meta, requests, standard
 from exhaust.api.http import JSON_HEADERS, RawResponse
 from exhaust.api.openapi import build_document
 from exhaust.api.operation import Operation, operation
@@ -29,8 +29,8 @@ ROUTES: tuple[Operation, ...] = (
     requests.read,
     requests.list_requests,
     requests.search,
-    lifecycle.cancel,
-    lifecycle.delete,
+    cancel_and_delete.cancel,
+    cancel_and_delete.delete,
     datasets.add,
     datasets.list_datasets,
     legacy.download,

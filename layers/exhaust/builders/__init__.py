@@ -15,13 +15,13 @@ The pipeline's build step calls, once per batch:
         key_prefix: str,        # e.g. "requests/{channel}/{requestId}/"
         *, chunk_rows=65_536, compresslevel=1,   # ISA-L deflate level, 0 (fastest) to 3 (smallest)
         on_rows=None,           # optional callback(rows written so far), called after each chunk
-    ) -> BuiltFile              # name, key, rows, bytes, sha256 (exhaust.packaging), rows_from
+    ) -> BuiltFile              # name, key, rows, bytes, sha256 (exhaust.aes_zip), rows_from
 
 and writes `{key_prefix}{batchId}_{progress|userinfo|response}_{yyyyMMdd}.zip`, a WinZip AES-256 zip holding
 one CSV of the same name (.csv), streamed into an S3 multipart upload (no local copy). org-pii-exhaust has no batch:
 the organisation is its scope, so its one unit of work is the channel, passed as `batch_id`
 (`{channel}_org-pii_{yyyyMMdd}.zip`). `build_batch_zip(build, target)` does the same into a local path or any
-exhaust.packaging.ZipSink.
+exhaust.aes_zip.ZipSink.
 
 `rows_from` says where the rows came from: "index", the finished lines `exhaust lake index` stored (always for
 progress-exhaust; for userinfo- and response-exhaust while the lines' sources are the lake's current files), or
@@ -51,9 +51,9 @@ from exhaust.builders.errors import (
 from exhaust.builders.naming import DATASET_SUFFIXES, file_stem
 
 if TYPE_CHECKING:
+    from exhaust.aes_zip import BuiltFile, ZipSink
     from exhaust.builders.build import BatchZipSummary
     from exhaust.lake.store import Lake
-    from exhaust.packaging import BuiltFile, ZipSink
 
 __all__ = [
     "DATASET_SUFFIXES",
@@ -81,6 +81,8 @@ class BatchBuild:
     date: dt.date
 
 
+# The two entry points import exhaust.builders.build (and pyarrow) when called, not when this package is imported:
+# the zip Lambdas import the errors, BatchBuild and the pipeline's default builder from here without pyarrow.
 def build_batch_file(build: BatchBuild, bucket: str, key_prefix: str, **options: Any) -> BuiltFile:
     from exhaust.builders.build import build_batch_file as build_file
 

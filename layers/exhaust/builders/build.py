@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from exhaust.aes_zip import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, S3Upload, ZipSink, ZipSummary
 from exhaust.builders import BatchBuild, org_pii, progress, response, userinfo
 from exhaust.builders.common import CHUNK_ROWS, FROM_INDEX, LIVE, RowsFrom
 from exhaust.builders.errors import ConsentNotRequested, NoDataFound, RetiredCollection, UnknownDataset
@@ -17,7 +18,6 @@ from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.extracts import check_indexed
 from exhaust.lake.store import Lake
 from exhaust.observability import logger
-from exhaust.packaging import COMPRESS_LEVEL, BuiltFile, EncryptedCsvZip, S3Upload, ZipSink, ZipSummary
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from exhaust.aes_zip import usable_cpus
 from exhaust.lake import values
 from exhaust.lake.store import Lake, Piece
-from exhaust.packaging import usable_cpus
 
 CHUNK_ROWS = 32_768
 INDEX, LIVE = "index", "live"

@@ -21,8 +21,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from exhaust.lake import response_rows, userinfo_rows, values
+from exhaust.lake import response_rows, userinfo_rows
 from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.extracts import (
     BATCH_USERS,
@@ -32,22 +33,40 @@ from exhaust.lake.extracts import (
     Snapshot,
     source_snapshot,
     staleness,
-    write_batch_users,
 )
+from exhaust.lake.index_parts import (
+    ATTEMPT_COLUMNS,
+    CONSUMERS_KEY,
+    DERIVED_TABLES,
+    ENROLLED_COLUMNS,
+    PROFILE_FIELDS,
+    RESPONSE_LINE,
+    RESPONSE_LINES,
+    RESPONSE_SOURCES,
+    USERINFO_LINE,
+    USERINFO_LINES,
+    USERINFO_SOURCES,
+    IndexRun,
+    Part,
+    RowGroupWriter,
+    check_columns,
+    check_no_duplicate_enrolment,
+    discard,
+    footers,
+    index_part,
+    plan_parts,
+    publish,
+    rows_by_batch,
+    userinfo_footer,
+    userinfo_rows_of,
+)
+from exhaust.lake.index_parts import PART_ROWS as PART_ROWS
+from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
 
-USERINFO_LINES = "userinfo_lines"
-RESPONSE_LINES = "response_lines"
-USERINFO_LINE = "userinfo_line"
-RESPONSE_LINE = "response_line"
-# What each table's lines derive from: a change to any of their files makes the lines stale (absent: recorded
-# as no file, so a table that appears later makes them stale too).
-USERINFO_SOURCES = ("collections", "batches", "enrolments", "users", "consents")
-RESPONSE_SOURCES = ("collections", "batches", "assessment_attempts", "question_types", "registration_consents")
-CONSUMERS_KEY = b"exhaust.consumers"
-# Every table `exhaust lake index` writes: resources.DERIVED_LAKE_TABLES, which the indexer may write (a test
-# keeps the two equal).
-DERIVED_TABLES = (BATCH_USERS, USERINFO_LINES, RESPONSE_LINES)
+__all__ = ["CONSUMERS_KEY", "DERIVED_TABLES", "RESPONSE_LINE", "RESPONSE_LINES", "USERINFO_LINE", "USERINFO_LINES"]
+# Every source table the index reads, recorded once before reading.
+INDEX_SOURCES = tuple(sorted({*SOURCE_TABLES, *USERINFO_SOURCES, *RESPONSE_SOURCES}))
 # Rows the index computes at once (as a build's chunk): bounds its memory whatever the batch size.
 _PIECE_ROWS = 32_768
 
@@ -63,17 +82,58 @@ class Stored:
     stale: str = ""
 
 
-def index_lake(lake: Lake) -> dict[str, int]:
-    """(Re)write every derived table (batch_users, then the lines that read it); answer their row counts.
+def index_lake(lake: Lake, *, part_rows: int = PART_ROWS, tables: tuple[str, ...] = DERIVED_TABLES) -> dict[str, int]:
+    """(Re)write the derived `tables` in this process, a part (a range of batches) at a time; answer their row
+    counts. The Spark job (exhaust.lake.spark_index) writes the same bytes from the same `index_part`.
 
-    The source files are recorded once, before anything is read: a load during the indexing shows as stale.
+    The source files are recorded once, before anything is read: a load during the indexing shows as stale. A
+    lake breaking the contract is refused (LakeContractError) before anything is written; the new tables
+    replace the previous ones only once every part is written.
     """
-    snapshot = source_snapshot(lake, sorted({*SOURCE_TABLES, *USERINFO_SOURCES, *RESPONSE_SOURCES}))
-    return {
-        BATCH_USERS: write_batch_users(lake, snapshot),
-        USERINFO_LINES: write_userinfo_lines(lake, snapshot),
-        RESPONSE_LINES: write_response_lines(lake, snapshot),
-    }
+    snapshot = source_snapshot(lake, INDEX_SOURCES)
+    check_columns(lake)
+    keys = lake.read("enrolments", ["batch_id", "user_id"])
+    check_no_duplicate_enrolment(keys)
+    catalog = Catalog(lake)
+    consumers = consumers_by_collection(lake, consent_collections(catalog))
+    attempted = lake.read("assessment_attempts", ["batch_id"])["batch_id"]
+    metadata = footers(snapshot, consumers)
+    run = IndexRun(
+        plan_parts(rows_by_batch(keys["batch_id"], attempted), part_rows),
+        {table: metadata[table] for table in tables},
+        consumers,
+    )
+    del keys, attempted
+    users = lake.read("users")
+    needing = response_rows.types_needing_consent(lake)
+    counts = dict.fromkeys(tables, 0)
+    try:
+        for part in run.parts:
+            bounds = {"batch_id": (part.first, part.last)}
+            enrolled = lake.read("enrolments", ENROLLED_COLUMNS, between=bounds)
+            profiles = users.take(pc.index_in(enrolled["user_id"], value_set=users["user_id"].combine_chunks()))
+            for name in PROFILE_FIELDS:
+                enrolled = enrolled.append_column(name, profiles[name])
+            attempts = lake.read("assessment_attempts", ATTEMPT_COLUMNS, between=bounds)
+            for table, rows in index_part(lake, catalog, needing, run, part, enrolled, attempts).items():
+                counts[table] += rows
+        publish(lake, run)
+    except BaseException:
+        discard(lake, run)
+        raise
+    return counts
+
+
+def write_batch_users(lake: Lake) -> int:
+    """(Re)write batch_users alone (index_lake's rows and bytes for it); answer its row count."""
+    return index_lake(lake, tables=(BATCH_USERS,))[BATCH_USERS]
+
+
+def consent_collections(catalog: Catalog) -> list[str]:
+    """The collections whose batches get userinfo lines: asking for consent, not retired."""
+    return sorted(
+        {batch.collection_id for batch in catalog.batches.values() if batch.requires_consent and not batch.retired}
+    )
 
 
 def stale_derived_tables(lake: Lake) -> dict[str, str]:
@@ -89,10 +149,6 @@ def index_if_stale(lake: Lake) -> dict[str, str]:
     if stale:
         index_lake(lake)
     return stale
-
-
-def _recorded(snapshot: Snapshot, tables: tuple[str, ...]) -> dict[str, str]:
-    return {SOURCES_KEY.decode(): json.dumps({table: snapshot[table] for table in tables})}
 
 
 def consumers_by_collection(lake: Lake, collection_ids: list[str]) -> dict[str, list[str]]:
@@ -120,75 +176,37 @@ def _pieces(
             yield pa.Table.from_batches(batches)
 
 
-def write_userinfo_lines(lake: Lake, snapshot: Snapshot | None = None) -> int:
-    """(Re)write userinfo_lines from batch_users and consents; answer its row count.
+def write_userinfo_lines(lake: Lake) -> int:
+    """(Re)write userinfo_lines alone from the stored batch_users and the consents; answer its row count.
 
-    The profiles come from batch_users, so the lines record the enrolments and users files batch_users was
-    derived from (LakeNotIndexed without them), and the consents files of `snapshot` (taken now if not given).
+    The profiles come from batch_users as stored, so the lines record the files batch_users was derived from
+    (LakeNotIndexed without them) and the consents files now: over a stale batch_users they are stale too.
     """
-    consents = (snapshot or source_snapshot(lake, ("consents",)))["consents"]
+    consents = source_snapshot(lake, ("consents",))["consents"]
     recorded = lake.file_metadata(BATCH_USERS).get(SOURCES_KEY)
     if recorded is None:
         raise LakeNotIndexed("is missing or does not record the files it was derived from")
-    snapshot = {**json.loads(recorded), "consents": consents}
-    batches = sorted(
-        (batch for batch in Catalog(lake).batches.values() if batch.requires_consent and not batch.retired),
-        key=lambda batch: batch.batch_id,
-    )
-    consumers = consumers_by_collection(lake, sorted({batch.collection_id for batch in batches}))
-    written = 0
-
-    def parts() -> Iterator[pa.Table]:
-        nonlocal written
-        for batch in batches:
+    catalog = Catalog(lake)
+    consumers = consumers_by_collection(lake, consent_collections(catalog))
+    snapshot: Snapshot = {**json.loads(recorded), "consents": consents}
+    run = IndexRun((Part(0, "", ""),), {USERINFO_LINES: userinfo_footer(snapshot, consumers)}, consumers)
+    batches = [batch for batch in catalog.batches.values() if batch.collection_id in consumers]
+    spec = TABLES[USERINFO_LINES]
+    out = RowGroupWriter(lake.filesystem, run.staged(lake.root, USERINFO_LINES, 0), spec, run.metadata[USERINFO_LINES])
+    try:
+        for batch in sorted(batches, key=lambda batch: batch.batch_id):
             for consumer_id in consumers[batch.collection_id]:
                 for users in _pieces(
                     lake, BATCH_USERS, batch.batch_id, userinfo_rows.PROFILE_COLUMNS, userinfo_rows.DICTIONARY_COLUMNS
                 ):
-                    columns = userinfo_rows.consenting_columns(lake, batch, consumer_id, users)
-                    length = len(columns[0])
-                    if length:
-                        written += length
-                        yield pa.table(
-                            {
-                                "batch_id": values.constant(batch.batch_id, length),
-                                "consumer_id": values.constant(consumer_id, length),
-                                "user_id": values.decoded(columns[userinfo_rows.USER_UUID]),
-                                USERINFO_LINE: values.csv_lines(columns),
-                            }
-                        )
-
-    metadata = {**_recorded(snapshot, USERINFO_SOURCES), CONSUMERS_KEY.decode(): json.dumps(consumers)}
-    lake.write(USERINFO_LINES, parts(), metadata=metadata)
-    return written
-
-
-def write_response_lines(lake: Lake, snapshot: Snapshot | None = None) -> int:
-    """(Re)write response_lines from assessment_attempts and the registration consents; answer its row count."""
-    snapshot = snapshot or source_snapshot(lake, RESPONSE_SOURCES)
-    batches = sorted(
-        (batch for batch in Catalog(lake).batches.values() if not batch.retired), key=lambda batch: batch.batch_id
-    )
-    needing = response_rows.types_needing_consent(lake)
-    written = 0
-
-    def parts() -> Iterator[pa.Table]:
-        nonlocal written
-        for batch in batches:
-            first = 0
-            for chunk in _pieces(lake, "assessment_attempts", batch.batch_id, response_rows.ATTEMPT_COLUMNS):
-                length = chunk.num_rows
-                yield pa.table(
-                    {
-                        "batch_id": values.constant(batch.batch_id, length),
-                        "line_number": pa.array(range(first, first + length), pa.int64()),
-                        RESPONSE_LINE: values.csv_lines(response_rows.columns(lake, batch, chunk, needing)),
-                    }
-                )
-                first += length
-            written += first
-
-    lake.write(RESPONSE_LINES, parts(), metadata=_recorded(snapshot, RESPONSE_SOURCES))
+                    found = userinfo_rows_of(lake, batch, consumer_id, users)
+                    if found is not None:
+                        out.add(found)
+        written = out.close()
+        publish(lake, run)
+    except BaseException:
+        discard(lake, run)
+        raise
     return written
 
 

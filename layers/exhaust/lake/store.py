@@ -310,10 +310,14 @@ class Lake:
         # Other files only now: in S3 the new object replaces the old one when its upload completes, so a reader
         # in the meantime still finds the whole previous table (an index run while requests build).
         self._remove(table, keep=path)
+        self.forget(table)
+        return path
+
+    def forget(self, table: str) -> None:
+        """Drop what this Lake read of the table's footers (after its files were replaced)."""
         self._files.pop(table, None)
         for key in [key for key in self._statistics if key[0].startswith(f"{self.table_dir(table)}/")]:
             del self._statistics[key]
-        return path
 
     def _remove(self, table: str, keep: str) -> None:
         selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)

@@ -173,14 +173,17 @@ class LocalService:
         from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
 
         worker = LocalWorker(get_settings(), self._stopping, map_max_concurrency=map_max_concurrency)
-        from exhaust.api import lifecycle as lifecycle_api  # cancel stops the worker's executions
+        from exhaust.api import cancel_and_delete  # cancel stops the worker's executions
 
         assert worker.workflow is not None
-        lifecycle_api.use_workflow(worker.workflow)
+        cancel_and_delete.use_workflow(worker.workflow)
         self._start_thread("worker", worker.run)
         from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 
         self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)
+        from exhaust.local.indexer import LocalIndexSchedule  # the lake index's state machine, every minute
+
+        self._start_thread("indexer", LocalIndexSchedule(get_settings(), self._stopping).run)
         self._start_thread("saver", self._save_periodically)
         self.credentials_file.parent.mkdir(parents=True, exist_ok=True)
         self.credentials_file.write_text(json.dumps(credentials, indent=2) + "\n")

@@ -16,7 +16,7 @@ from functools import partial
 
 from exhaust import aws
 from exhaust.observability import logger
-from exhaust.pipeline.definition import DEFAULT_MAP_MAX_CONCURRENCY, workflow_definition
+from exhaust.pipeline.definition import BUILDER_FUNCTION, DEFAULT_MAP_MAX_CONCURRENCY, workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher
 from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
@@ -54,7 +54,9 @@ class LocalWorker:
         )
         if self.workflow is None:
             definition = workflow_definition(self.map_max_concurrency)
-            runner = LocalRunner(definition, step_functions(pipeline), jitter=full_jitter)
+            # The builder's timeout as deployed: a batch that outgrows it fails alone, as in AWS.
+            timeouts = {BUILDER_FUNCTION: float(self.settings.builder_timeout_seconds)}
+            runner = LocalRunner(definition, step_functions(pipeline), jitter=full_jitter, timeouts=timeouts)
             self.workflow = LocalWorkflow(runner)
         self.queue = RequestQueue(self.settings.queue_url)
         self.dispatcher = Dispatcher(

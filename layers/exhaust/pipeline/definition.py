@@ -16,9 +16,10 @@ So the state payload stays a few hundred bytes at 10,000 batches (docs/scaling.m
 Retries: every task retries Lambda's throttling (THROTTLING_ERRORS) up to 9 times in all, 2 s doubling to at most
 60 s with full jitter (about 4 minutes of throttling absorbed), and the other errors of TRANSIENT_ERRORS (Lambda
 service errors, timeouts, our TransientFailure) 3 times in all. PermanentFailure is never retried. Inside the map
-a batch's permanent or transient failure is caught per batch (BatchFailed, with its Error) so the other batches
-finish and Finalize decides: FAILED with the permanent message, or the request is deferred (queued again without
-using an attempt). Anywhere else these reach MarkFailed, which does the same. Any other error fails the map into
+a batch's permanent or transient failure, and a builder that ran out of time or memory (FUNCTION_LIMIT_ERROR), is
+caught per batch (BatchFailed, with its Error) so the other batches finish and Finalize decides: FAILED with the
+permanent message, the request deferred (queued again without using an attempt), or an attempt counted with the
+builder's limits named. Anywhere else these reach MarkFailed, which does the same. Any other error fails the map into
 MarkFailed, which retries the whole request (a new execution) while it has attempts left.
 """
 
@@ -27,23 +28,30 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from exhaust.resources import PIPELINE_PREFIX
+from pydantic import BaseModel
+
+from exhaust.pipeline.errors import FUNCTION_LIMIT_ERROR, PERMANENT_ERROR, THROTTLING_ERRORS, TRANSIENT_ERRORS
+from exhaust.pipeline.steps.build_batch import BuildBatchInput, BuildBatchOutput
+from exhaust.pipeline.steps.finalize import FinalizeInput
+from exhaust.pipeline.steps.mark_failed import MarkFailedInput
+from exhaust.pipeline.steps.plan import PlanInput, PlanOutput
+from exhaust.resources import MAP_RESULTS_PREFIX as MAP_RESULTS_PREFIX
+from exhaust.resources import PLANS_PREFIX as PLANS_PREFIX
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 S3_PUT_OBJECT = "arn:aws:states:::s3:putObject"
 
-# Placeholders of the functions' ARNs (definition substitutions in CDK, callables in the local runner).
+# Placeholders of the functions' ARNs (definition substitutions in CDK, callables in the local runner), one function
+# per step: Plan and BuildBatch run the builder image (both read the lake with pyarrow), each with its own handler.
+PLAN_FUNCTION = "PlanFunctionArn"
 BUILDER_FUNCTION = "BuilderFunctionArn"
 FINALIZE_FUNCTION = "FinalizeFunctionArn"
 MARK_FAILED_FUNCTION = "MarkFailedFunctionArn"
-FUNCTION_PLACEHOLDERS = (BUILDER_FUNCTION, FINALIZE_FUNCTION, MARK_FAILED_FUNCTION)
-# The bucket of the plans and the map's results (the exhaust bucket), substituted like the functions.
+FUNCTION_PLACEHOLDERS = (PLAN_FUNCTION, BUILDER_FUNCTION, FINALIZE_FUNCTION, MARK_FAILED_FUNCTION)
+# The bucket of the plans and the map's results (the exhaust bucket), substituted like the functions. The
+# pipeline's working files there (exhaust.resources): PLANS_PREFIX and MAP_RESULTS_PREFIX, expired by a lifecycle rule.
 BUCKET_PLACEHOLDER = "ExhaustBucketName"
-# The pipeline's working files in that bucket, under PIPELINE_PREFIX (expired by a lifecycle rule): Plan's batch
-# lists under plans/, the map's results under map-results/{map run id}/ (the ResultWriter adds the id).
-PLANS_PREFIX = f"{PIPELINE_PREFIX}plans/"
-MAP_RESULTS_PREFIX = f"{PIPELINE_PREFIX}map-results"
 
 PLAN, BUILD_BATCHES, BUILD_BATCH, BATCH_FAILED, FINALIZE, MARK_FAILED = (
     "Plan",
@@ -57,17 +65,6 @@ PLAN, BUILD_BATCHES, BUILD_BATCH, BATCH_FAILED, FINALIZE, MARK_FAILED = (
 TOP_LEVEL_STATES = (PLAN, BUILD_BATCHES, FINALIZE, MARK_FAILED)
 ITEM_STATES = (BUILD_BATCH, BATCH_FAILED)
 
-PERMANENT_ERROR = "PermanentFailure"
-# Lambda refuses invocations beyond the account's (or the function's reserved) concurrency with this error.
-THROTTLING_ERRORS = ("Lambda.TooManyRequestsException",)
-TRANSIENT_ERRORS = (
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.ClientExecutionTimeoutException",
-    "States.Timeout",
-    "TransientFailure",
-)
 RETRY_INTERVAL_SECONDS = 2
 RETRY_MAX_ATTEMPTS = 2  # retries after the first try: 3 attempts in all
 RETRY_BACKOFF_RATE = 2.0
@@ -114,22 +111,36 @@ def _invoke(function: str, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_REQUEST = {"requestId.$": "$.requestId", "executionArn.$": "$$.Execution.Id"}
+def _payload(step_input: type[BaseModel], **paths: str) -> dict[str, str]:
+    """A Task's Payload: every field of the step's input model, each taken from its path; a field of the model
+    left out, or a path the model does not have, is refused here rather than by the function at run time."""
+    fields = set(step_input.model_fields)
+    if set(paths) != fields:
+        raise ValueError(f"{step_input.__name__} has the fields {sorted(fields)}; the payload gives {sorted(paths)}")
+    return {f"{name}.$": path for name, path in paths.items()}
+
+
+def _result_selector(step_output: type[BaseModel]) -> dict[str, str]:
+    """Every field of the step's output model, from the Lambda answer's Payload."""
+    return {f"{name}.$": f"$.Payload.{name}" for name in step_output.model_fields}
+
+
+REQUEST_ID, EXECUTION_ARN, STARTED_AT = "$.requestId", "$$.Execution.Id", "$$.Execution.StartTime"
 
 
 def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) -> dict[str, Any]:
     """The workflow document. Its input is `{"requestId": ..., "attempt": n}` (what the dispatcher starts)."""
     build_batch = _invoke(
         BUILDER_FUNCTION,
-        {"step": "build", "requestId.$": "$.requestId", "executionArn.$": "$.executionArn", "batchId.$": "$.batchId"},
+        _payload(BuildBatchInput, requestId="$.requestId", executionArn="$.executionArn", batchId="$.batchId"),
     )
     build_batch.update(
         {
-            "ResultSelector": {"batchId.$": "$.Payload.batchId", "file.$": "$.Payload.file"},
+            "ResultSelector": _result_selector(BuildBatchOutput),
             "Retry": _transient_retry(),
             "Catch": [
                 {
-                    "ErrorEquals": [PERMANENT_ERROR, *THROTTLING_ERRORS, *TRANSIENT_ERRORS],
+                    "ErrorEquals": [PERMANENT_ERROR, FUNCTION_LIMIT_ERROR, *THROTTLING_ERRORS, *TRANSIENT_ERRORS],
                     "ResultPath": "$.failure",
                     "Next": BATCH_FAILED,
                 }
@@ -137,10 +148,10 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
             "End": True,
         }
     )
-    plan = _invoke(BUILDER_FUNCTION, {"step": "plan", **_REQUEST})
+    plan = _invoke(PLAN_FUNCTION, _payload(PlanInput, requestId=REQUEST_ID, executionArn=EXECUTION_ARN))
     plan.update(
         {
-            "ResultSelector": {"key.$": "$.Payload.key", "batches.$": "$.Payload.batches"},
+            "ResultSelector": _result_selector(PlanOutput),
             "ResultPath": "$.plan",
             "Retry": _transient_retry(),
             "Catch": _to_mark_failed(),
@@ -149,11 +160,20 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
     )
     finalize = _invoke(
         FINALIZE_FUNCTION,
-        {**_REQUEST, "startedAt.$": "$$.Execution.StartTime", "mapResults.$": "$.results.ResultWriterDetails"},
+        _payload(
+            FinalizeInput,
+            requestId=REQUEST_ID,
+            executionArn=EXECUTION_ARN,
+            startedAt=STARTED_AT,
+            mapResults="$.results.ResultWriterDetails",
+        ),
     )
     finalize.update({"ResultPath": None, "Retry": _transient_retry(), "Catch": _to_mark_failed(), "End": True})
     mark_failed = _invoke(
-        MARK_FAILED_FUNCTION, {**_REQUEST, "startedAt.$": "$$.Execution.StartTime", "error.$": "$.error"}
+        MARK_FAILED_FUNCTION,
+        _payload(
+            MarkFailedInput, requestId=REQUEST_ID, executionArn=EXECUTION_ARN, startedAt=STARTED_AT, error="$.error"
+        ),
     )
     mark_failed.update({"ResultPath": None, "Retry": _transient_retry(), "End": True})
     states: dict[str, Any] = {
@@ -165,7 +185,11 @@ def workflow_definition(map_max_concurrency: int = DEFAULT_MAP_MAX_CONCURRENCY) 
                 "ReaderConfig": {"InputType": "JSON"},
                 "Parameters": {"Bucket": _placeholder(BUCKET_PLACEHOLDER), "Key.$": "$.plan.key"},
             },
-            "ItemSelector": {**_REQUEST, "batchId.$": "$$.Map.Item.Value"},
+            "ItemSelector": {
+                "requestId.$": REQUEST_ID,
+                "executionArn.$": EXECUTION_ARN,
+                "batchId.$": "$$.Map.Item.Value",
+            },
             "ItemProcessor": {
                 "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
                 "StartAt": BUILD_BATCH,

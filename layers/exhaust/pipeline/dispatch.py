@@ -25,8 +25,8 @@ from enum import StrEnum
 
 from exhaust import ports
 from exhaust.observability import logger
+from exhaust.pipeline.executions import StepFunctionsWorkflow, execution_name, workflow_input
 from exhaust.pipeline.steps import now_ms
-from exhaust.pipeline.workflow import StepFunctionsWorkflow, execution_name, workflow_input
 from exhaust.ports import ConcurrentUpdate, ExecutionAlreadyExists
 from exhaust.requests import wiring
 from exhaust.requests.models import ExhaustRequest, Status

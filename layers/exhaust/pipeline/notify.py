@@ -17,11 +17,11 @@ in constant time, and rejects timestamps older than a few minutes (replays). `ve
 A callback is retried with exponential backoff on the spot, and later by the sweeper for NOTICE_RETRY_WINDOW_SECONDS;
 a notice that never succeeds is logged, never fails the request.
 
-The partner's own transitions (exhaust.requests.lifecycle) are announced the same way, signed alike, with detail-type
-`Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in the detail
-(plus `cancelledAt` / `deletedAt`, ISO 8601 UTC): a deleted request keeps its status, so `event` tells them apart.
-They go through the same outbox (`notice_of` picks the detail from the request's state) and their eventId ends in
-`-CANCELLED` or `-DELETED`.
+The partner's own transitions (exhaust.pipeline.cancel_and_delete) are announced the same way, signed alike, with
+detail-type `Exhaust Request Cancelled` or `Exhaust Request Files Deleted` and `"event": "cancelled" | "deleted"` in
+the detail (plus `cancelledAt` / `deletedAt`, ISO 8601 UTC): a deleted request keeps its status, so `event` tells
+them apart. They go through the same outbox (`notice_of` picks the detail from the request's state) and their
+eventId ends in `-CANCELLED` or `-DELETED`.
 """
 
 from __future__ import annotations

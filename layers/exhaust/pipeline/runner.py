@@ -1,17 +1,22 @@
 """Runs the workflow definition in-process: local mode's worker and the tests use it instead of Step Functions.
 
-It interprets the subset of Amazon States Language the definition uses, with the same semantics: Task (the
-lambda:invoke integration, answering `{"Payload": ...}`), Map (a thread pool bounded by MaxConcurrency; an item
-that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map does; its ItemReader
-reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step Functions' format, below),
-Pass; Parameters,
+It interprets the subset of Amazon States Language the definitions use, with the same semantics: Task (the
+lambda:invoke integration, answering `{"Payload": ...}`; other integrations, such as the lake index's
+emr-serverless:startJobRun.sync, bound to callables by their resource), Choice (Variable with BooleanEquals,
+StringEquals, NumericGreaterThan, NumericLessThanEquals or IsPresent; Default), Map (a thread pool bounded by
+MaxConcurrency; an item that fails fails the map with States.ExceedToleratedFailureThreshold, as a Distributed Map
+does; its ItemReader reads a JSON array from S3, its ResultWriter writes the children's results to S3 in Step
+Functions' format, below), Pass; Parameters,
 ItemSelector, ResultSelector and ResultPath with `$.a.b` / `$$.Execution.Id` / `$$.Map.Item.Value` paths; Retry
 (ErrorEquals, IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds; JitterStrategy FULL when the runner is
 given a `jitter`, as local mode's worker does) and Catch. A function's error is known by its exception's
-class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it. Every state's input (after
-Parameters/ItemSelector) and output, and every task's result, must fit STATE_PAYLOAD_MAX_BYTES, else the
-execution fails with States.DataLimitExceeded, which no catcher or retrier takes (as in Step Functions); each
-map item must fit MAP_ITEM_MAX_BYTES.
+class name, with Cause `{"errorMessage", "errorType"}` as Lambda reports it. A function that runs past its
+timeout (`timeouts`) or out of memory (MemoryError) fails its task with Lambda.Unknown, as Step Functions reports
+Lambda's timeouts and out-of-memory ends (errors.FUNCTION_LIMIT_ERROR); Lambda would stop the function there, a
+thread cannot be stopped, so the late call runs on and its writes meet an execution that no longer owns them.
+Every state's input (after Parameters/ItemSelector) and output, and every task's result, must fit
+STATE_PAYLOAD_MAX_BYTES, else the execution fails with States.DataLimitExceeded, which no catcher or retrier takes
+(as in Step Functions); each map item must fit MAP_ITEM_MAX_BYTES.
 
 ResultWriter, as the Step Functions developer guide ("ResultWriter (Map)") documents it, with the default
 Transformation NONE: under `{Prefix}/{map run id}/` the files SUCCEEDED_0.json and FAILED_0.json (JSON arrays of
@@ -37,9 +42,19 @@ from typing import Any, Protocol
 from exhaust import aws
 from exhaust.aws_limits import MAP_ITEM_MAX_BYTES, RESULT_WRITER_FILE_MAX_BYTES, STATE_PAYLOAD_MAX_BYTES, json_size
 from exhaust.observability import logger
-from exhaust.pipeline import definition as workflow
-from exhaust.pipeline.steps import Pipeline, finalize_step, mark_failed_step, run_step
-from exhaust.pipeline.workflow import RUNNING, execution_arn_for
+from exhaust.pipeline.definition import (
+    BUCKET_PLACEHOLDER,
+    BUILDER_FUNCTION,
+    FINALIZE_FUNCTION,
+    LAMBDA_INVOKE,
+    MARK_FAILED_FUNCTION,
+    PLAN_FUNCTION,
+    S3_GET_OBJECT,
+    S3_PUT_OBJECT,
+)
+from exhaust.pipeline.errors import FUNCTION_LIMIT_ERROR
+from exhaust.pipeline.executions import RUNNING, execution_arn_for
+from exhaust.pipeline.steps import Pipeline, build_batch, finalize, mark_failed, plan
 from exhaust.ports import ExecutionAlreadyExists
 from exhaust.settings import get_settings
 
@@ -154,6 +169,43 @@ def resolve(template: Any, data: Any, context: Mapping[str, Any]) -> Any:
     return template
 
 
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "BooleanEquals": lambda value, expected: isinstance(value, bool) and value is expected,
+    "StringEquals": lambda value, expected: isinstance(value, str) and value == expected,
+    "NumericGreaterThan": lambda value, expected: _is_number(value) and value > expected,
+    "NumericLessThanEquals": lambda value, expected: _is_number(value) and value <= expected,
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def choose(state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> str:
+    """The Next of a Choice state: its first rule that matches, else its Default (else States.NoChoiceMatched)."""
+    for rule in state["Choices"]:
+        operators = [key for key in rule if key not in ("Variable", "Next")]
+        if len(operators) != 1 or (operators[0] not in _COMPARISONS and operators[0] != "IsPresent"):
+            raise StatesError("States.Runtime", f"the local runner does not evaluate the choice rule {rule}")
+        (operator,) = operators
+        try:
+            value = read_path(rule["Variable"], data, context)
+            present = True
+        except StatesError:
+            present = False
+        if operator == "IsPresent":
+            matched = present is rule[operator]
+        elif not present:
+            raise StatesError("States.Runtime", f"the choice variable {rule['Variable']} does not exist in the input")
+        else:
+            matched = _COMPARISONS[operator](value, rule[operator])
+        if matched:
+            return str(rule["Next"])
+    if "Default" in state:
+        return str(state["Default"])
+    raise StatesError("States.NoChoiceMatched", "no choice rule matched and the Choice state has no Default")
+
+
 def apply_result_path(data: Any, result: Any, path: str | None) -> Any:
     if path is None:
         return data
@@ -181,15 +233,20 @@ class LocalRunner:
     objects: ObjectStore = field(default_factory=S3Objects)
     # The definition's non-function placeholders; by default the exhaust bucket of the settings.
     substitutions: Mapping[str, str] | None = None
+    # Function placeholder -> its timeout in seconds (as deployed); a function without one runs as long as it takes.
+    timeouts: Mapping[str, float] = field(default_factory=dict)
+    # Task resources other than lambda:invoke -> callables taking the task's Parameters, answering its result.
+    services: Mapping[str, Function] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         bound = self.substitutions
         if bound is None:
-            bound = {workflow.BUCKET_PLACEHOLDER: get_settings().exhaust_bucket}
+            bound = {BUCKET_PLACEHOLDER: get_settings().exhaust_bucket}
         self.definition = substitute(self.definition, bound)
 
     def run(self, execution_arn: str, payload: dict[str, Any], should_stop: Callable[[], bool] = lambda: False) -> Any:
-        context = {"Execution": {"Id": execution_arn, "StartTime": _instant(), "Input": payload}}
+        name = execution_arn.rsplit(":", 1)[-1]
+        context = {"Execution": {"Id": execution_arn, "Name": name, "StartTime": _instant(), "Input": payload}}
         return self._run_machine(self.definition, copy.deepcopy(payload), context, should_stop)
 
     def _run_machine(
@@ -217,13 +274,13 @@ class LocalRunner:
                 continue
             if state["Type"] == "Succeed" or state.get("End"):
                 return data
-            name = state["Next"]
+            name = choose(state, data, context) if state["Type"] == "Choice" else state["Next"]
 
     def _run_state(
         self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any], should_stop: Callable[[], bool]
     ) -> Any:
         kind = state["Type"]
-        if kind == "Succeed":
+        if kind in ("Succeed", "Choice"):
             return data
         if kind == "Fail":
             raise StatesError(state.get("Error", "States.Fail"), state.get("Cause", ""))
@@ -241,13 +298,29 @@ class LocalRunner:
         return apply_result_path(data, result, state.get("ResultPath", "$"))
 
     def _invoke(self, state: Mapping[str, Any], data: Any, context: Mapping[str, Any]) -> Any:
-        if state["Resource"] != workflow.LAMBDA_INVOKE:
-            raise StatesError("States.Runtime", f"unsupported resource {state['Resource']}")
+        resource = state["Resource"]
+        if resource != LAMBDA_INVOKE and resource not in self.services:
+            raise StatesError("States.Runtime", f"unsupported resource {resource}")
         parameters = within_payload_limit(resolve(state["Parameters"], data, context), "a task's parameters")
+        if resource != LAMBDA_INVOKE:
+            return within_payload_limit(json.loads(json.dumps(self.services[resource](parameters))), "a task's result")
         placeholder = str(parameters["FunctionName"]).removeprefix("${").removesuffix("}")
-        answer = self.functions[placeholder](parameters.get("Payload", {}))
+        answer = self._call(placeholder, parameters.get("Payload", {}))
         # As Lambda's JSON round trip would: what a function answers must be JSON.
         return within_payload_limit({"Payload": json.loads(json.dumps(answer))}, "a task's result")
+
+    def _call(self, placeholder: str, payload: dict[str, Any]) -> Any:
+        """The function's answer; Lambda.Unknown when it runs past its timeout or out of memory."""
+        function = self.functions[placeholder]
+        timeout = self.timeouts.get(placeholder)
+        try:
+            if timeout is None:
+                return function(payload)
+            return _within(timeout, lambda: function(payload), placeholder)
+        except MemoryError as failure:
+            raise StatesError(
+                FUNCTION_LIMIT_ERROR, f"{placeholder} ran out of memory (MemoryError: {failure})"
+            ) from failure
 
     def _with_retry(self, state: Mapping[str, Any], call: Callable[[], Any]) -> Any:
         retriers = state.get("Retry", [])
@@ -278,10 +351,7 @@ class LocalRunner:
         if reader is None:
             items = read_path(state.get("ItemsPath", "$"), data, context)
         else:
-            if (
-                reader["Resource"] != workflow.S3_GET_OBJECT
-                or reader.get("ReaderConfig", {}).get("InputType") != "JSON"
-            ):
+            if reader["Resource"] != S3_GET_OBJECT or reader.get("ReaderConfig", {}).get("InputType") != "JSON":
                 raise StatesError("States.Runtime", "the local runner reads JSON arrays with s3:getObject only")
             where = resolve(reader["Parameters"], data, context)
             try:
@@ -347,7 +417,7 @@ class LocalRunner:
     ) -> dict[str, Any]:
         """The children's results to S3 as the ResultWriter writes them; answers the Map state's result."""
         writer = state["ResultWriter"]
-        if writer["Resource"] != workflow.S3_PUT_OBJECT:
+        if writer["Resource"] != S3_PUT_OBJECT:
             raise StatesError("States.Runtime", "the local runner writes map results with s3:putObject only")
         where = resolve(writer["Parameters"], {}, context)
         bucket, prefix = where["Bucket"], str(where.get("Prefix", "")).rstrip("/")
@@ -392,6 +462,27 @@ class LocalRunner:
         return {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": f"{base}manifest.json"}}
 
 
+def _within(seconds: float, call: Callable[[], Any], function: str) -> Any:
+    """`call()` on its own thread; Lambda.Unknown when it has not answered after `seconds`."""
+    outcome: dict[str, Any] = {}
+    answered = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome["answer"] = call()
+        except BaseException as failure:  # handed to the caller's thread, as the invocation's error
+            outcome["failure"] = failure
+        finally:
+            answered.set()
+
+    threading.Thread(target=run, name=f"exhaust-invoke-{function}", daemon=True).start()
+    if not answered.wait(seconds):
+        raise StatesError(FUNCTION_LIMIT_ERROR, f"{function} timed out after {seconds:.2f} seconds")
+    if "failure" in outcome:
+        raise outcome["failure"]
+    return outcome["answer"]
+
+
 def _result_files(entries: list[dict[str, Any]]) -> list[bytes]:
     """The entries as JSON arrays of at most RESULT_WRITER_FILE_MAX_BYTES each (none for no entries)."""
     files: list[bytes] = []
@@ -412,9 +503,10 @@ def _result_files(entries: list[dict[str, Any]]) -> list[bytes]:
 def step_functions(pipeline: Pipeline) -> dict[str, Function]:
     """The definition's functions bound straight to the steps (tests)."""
     return {
-        workflow.BUILDER_FUNCTION: lambda event: run_step(pipeline, event),
-        workflow.FINALIZE_FUNCTION: lambda event: finalize_step(pipeline, event),
-        workflow.MARK_FAILED_FUNCTION: lambda event: mark_failed_step(pipeline, event),
+        PLAN_FUNCTION: lambda event: plan.handle(pipeline, event),
+        BUILDER_FUNCTION: lambda event: build_batch.handle(pipeline, event),
+        FINALIZE_FUNCTION: lambda event: finalize.handle(pipeline, event),
+        MARK_FAILED_FUNCTION: lambda event: mark_failed.handle(pipeline, event),
     }
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 from exhaust.observability import logger
 from exhaust.pipeline.errors import EXECUTION_LOST, StaleExecution
+from exhaust.pipeline.executions import RUNNING, StepFunctionsWorkflow
 from exhaust.pipeline.notify import NOTICE_RETRY_WINDOW_SECONDS
-from exhaust.pipeline.steps import Pipeline
-from exhaust.pipeline.workflow import RUNNING, StepFunctionsWorkflow
+from exhaust.pipeline.steps import Pipeline, end_attempt
 from exhaust.ports import ConcurrentUpdate, Workflow
 from exhaust.requests.models import FINISHED_STATUSES, ExhaustRequest, Status
 
@@ -59,7 +59,7 @@ class Sweeper:
         for request in store.in_status(Status.PROCESSING, now - self.processing_grace_ms):
             if self._recover(request, now):
                 report.recovered.append(request.requestId)
-        for status in FINISHED_STATUSES:  # CANCELLED, and deleted ones, carry notices too (requests.lifecycle)
+        for status in FINISHED_STATUSES:  # CANCELLED, and deleted ones, carry notices too (pipeline.cancel_and_delete)
             for request in store.with_pending_notices(status, now - NOTICE_LOOKBACK_MS):
                 if not self.pipeline.announce(request).outbox:
                     report.notified.append(request.requestId)
@@ -91,7 +91,7 @@ class Sweeper:
         else:
             error, message = EXECUTION_LOST, f"the execution ended without finishing the request ({state or 'lost'})"
         try:
-            self.pipeline.end_attempt(request, error, message)
+            end_attempt(self.pipeline, request, error, message)
         except StaleExecution:
             return False
         return True

@@ -17,7 +17,7 @@ from exhaust.observability import logger
 from exhaust.ports import ConcurrentUpdate, LimitReached
 from exhaust.principal import ON_BEHALF_ROLE, Principal
 from exhaust.requests import wiring
-from exhaust.requests.lifecycle import AFRESH, own_request, readiness_fields, readiness_message, starts_afresh
+from exhaust.requests.existing_request import AFRESH, own_request, readiness_fields, readiness_message, starts_afresh
 from exhaust.requests.limits import READ_FILES_DEFAULT_LIMIT
 from exhaust.requests.models import (
     ExhaustRequest,

@@ -1,4 +1,4 @@
-"""The cancel and delete operations (exhaust.pipeline.lifecycle), answered as read answers the request."""
+"""The cancel and delete operations (exhaust.pipeline.cancel_and_delete), answered as read answers the request."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from exhaust.api.operation import Operation, Outcome
 from exhaust.api.outcomes import NOT_FOUND
 from exhaust.api.parameters import Channel, PathIdentifier, RequestId
 from exhaust.auth.checks import require_channel
-from exhaust.pipeline.lifecycle import LifecycleService
+from exhaust.pipeline.cancel_and_delete import LifecycleService
 from exhaust.ports import Workflow
 from exhaust.principal import Principal
 from exhaust.requests.models import JobStatusResponse

@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 import pyzipper
-from exhaust.packaging import BLOCK_BYTES, EncryptedCsvZip, encode_rows
+from exhaust.aes_zip import BLOCK_BYTES, EncryptedCsvZip, encode_rows
 
 AES_COMPRESSION = 99  # WinZip AES marker in the zip's compression method field
 AWKWARD_ROWS: list[list[str | None]] = [

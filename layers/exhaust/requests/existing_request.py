@@ -1,4 +1,5 @@
-"""What cancel and delete change in a request as read and re-submitted (the operations: exhaust.pipeline.lifecycle)."""
+"""An existing request as its channel finds, reads and re-submits it: its own request or a 404, whether a submit starts
+it afresh, its data readiness (the cancel and delete operations: exhaust.pipeline.cancel_and_delete)."""
 
 from __future__ import annotations
 

@@ -26,13 +26,13 @@ from exhaust import aws, ports
 from exhaust.auth.checks import require_any_role
 from exhaust.errors import Conflict, NotFound
 from exhaust.observability import logger
+from exhaust.pipeline.executions import StepFunctionsWorkflow
 from exhaust.pipeline.notify import CANCELLED_EVENT, DELETED_EVENT, Notifier, notices_for
 from exhaust.pipeline.steps import Pipeline
-from exhaust.pipeline.workflow import StepFunctionsWorkflow
 from exhaust.ports import ConcurrentUpdate
 from exhaust.principal import Principal
 from exhaust.requests import wiring
-from exhaust.requests.lifecycle import NOT_FOUND_MESSAGE, own_request
+from exhaust.requests.existing_request import NOT_FOUND_MESSAGE, own_request
 from exhaust.requests.models import FINISHED_STATUSES, OPEN_STATUSES, ExhaustRequest, Status
 from exhaust.requests.outputs import key_prefix
 from exhaust.settings import get_settings

@@ -1,0 +1,267 @@
+"""The lake index as a Spark job: the derived tables of `exhaust lake index`, byte for byte, at platform scale.
+
+    python -m exhaust.lake.spark_index --lake s3://bucket/prefix     (EMR Serverless: the job's entry point)
+    exhaust lake index --engine spark --lake DIR|s3://...            (this machine: Spark in local mode)
+
+Spark reads the enrolments, users and attempts (a task per run of row groups, through the lake's reader), joins
+enrolments with their users, counts rows per batch, and shuffles the rows by part (a range of batch ids,
+exhaust.lake.index_parts.plan_parts). Each part's rows reach one Python worker as Arrow data, where
+`index_part` computes the lines with the builders' rules and writes the part files of the three tables under
+`_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
+rows, whatever the lake's size, and the output is what the single process writes (tests compare the bytes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import time
+from collections.abc import Iterator
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from exhaust.lake import response_rows
+from exhaust.lake.catalog import Catalog
+from exhaust.lake.index_parts import (
+    ATTEMPT_COLUMNS,
+    DERIVED_TABLES,
+    ENROLLED_COLUMNS,
+    PART_ROWS,
+    PROFILE_FIELDS,
+    IndexRun,
+    LakeContractError,
+    check_columns,
+    discard,
+    duplicate_enrolment_message,
+    footers,
+    index_part,
+    plan_parts,
+    publish,
+)
+from exhaust.lake.materialized import INDEX_SOURCES, consent_collections, consumers_by_collection
+from exhaust.lake.schemas import TABLES
+from exhaust.lake.store import Lake
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame, SparkSession
+
+# The EMR Serverless release the stack runs the job on, and its Spark (pyproject.toml's `spark` extra pins the
+# same pyspark). Source: Amazon EMR Serverless User Guide, "EMR Serverless 7.9.0" (Apache Spark 3.5.5),
+# https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/release-version-790.html
+EMR_RELEASE_LABEL = "emr-7.9.0"
+SPARK_VERSION = "3.5.5"
+# Rows per run of row groups a reading task decodes.
+READ_PIECE_ROWS = 262_144
+DRIVER_MEMORY = "2g"
+_PACKED_SCHEMA = "part int, kind string, payload binary"
+_RESULT_SCHEMA = "part int, " + ", ".join(f"{table} long" for table in DERIVED_TABLES)
+_ENROLLED, _ATTEMPTS = "enrolled", "attempts"
+
+
+def spark_schema(arrow: pa.Schema) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(arrow)
+
+
+def _reader(lake_uri: str, table: str, columns: list[str]) -> Any:
+    """A mapInArrow function: each (path, row_groups) row read from the lake as record batches."""
+
+    def read(descriptors: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        lake = Lake.open(lake_uri)
+        target = to_arrow_schema(spark_schema(pa.schema([TABLES[table].schema.field(name) for name in columns])))
+        for descriptor in descriptors:
+            for row in descriptor.to_pylist():
+                with lake.filesystem.open_input_file(row["path"]) as source:
+                    parquet = pq.ParquetFile(source)
+                    for batch in parquet.iter_batches(row_groups=row["row_groups"], columns=columns):
+                        yield pa.RecordBatch.from_arrays(
+                            [batch.column(name).cast(target.field(name).type) for name in columns], schema=target
+                        )
+
+    return read
+
+
+def read_table(spark: SparkSession, lake: Lake, lake_uri: str, table: str, columns: tuple[str, ...]) -> DataFrame:
+    """The table's columns as a DataFrame, a Spark task per run of about READ_PIECE_ROWS rows of one file."""
+    pieces = [(piece.path, list(piece.row_groups)) for piece in lake.pieces(table, rows=READ_PIECE_ROWS) if piece.rows]
+    descriptors = spark.createDataFrame(pieces, "path string, row_groups array<int>").repartition(max(len(pieces), 1))
+    schema = spark_schema(pa.schema([TABLES[table].schema.field(name) for name in columns]))
+    return descriptors.mapInArrow(_reader(lake_uri, table, list(columns)), schema)
+
+
+def _packer(kind: str, columns: list[str]) -> Any:
+    """A mapInArrow function: each record batch's rows grouped by part, as Arrow IPC payloads (exact types)."""
+
+    def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            table = pa.Table.from_batches([batch])
+            for part in pc.unique(table["part"]).to_pylist():
+                rows = table.filter(pc.equal(table["part"], part)).select(columns)
+                sink = io.BytesIO()
+                with pa.ipc.new_stream(sink, rows.schema) as writer:
+                    writer.write_table(rows)
+                yield pa.record_batch(
+                    [pa.array([part], pa.int32()), pa.array([kind]), pa.array([sink.getvalue()], pa.binary())],
+                    names=["part", "kind", "payload"],
+                )
+
+    return pack
+
+
+@cache
+def _lake_context(lake_uri: str, token: str) -> tuple[Lake, Catalog, pa.Array]:
+    """What a worker reads once per run: the lake, its catalog, the question types needing consent."""
+    lake = Lake.open(lake_uri)
+    return lake, Catalog(lake), response_rows.types_needing_consent(lake)
+
+
+def _part_writer(lake_uri: str, run: IndexRun) -> Any:
+    """An applyInPandas function: one part's payloads in, its three part files written, its row counts out."""
+
+    def write(group: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
+        number = int(group["part"].iloc[0])
+        tables: dict[str, list[pa.Table]] = {_ENROLLED: [], _ATTEMPTS: []}
+        for kind, payload in zip(group["kind"], group["payload"], strict=True):
+            tables[kind].append(pa.ipc.open_stream(payload).read_all())
+        del group
+        enrolled, attempts = (_concat(tables[kind], kind) for kind in (_ENROLLED, _ATTEMPTS))
+        lake, catalog, needing = _lake_context(lake_uri, run.token)
+        counts = index_part(lake, catalog, needing, run, run.parts[number], enrolled, attempts)
+        return pd.DataFrame([{"part": number, **{table: counts.get(table, 0) for table in DERIVED_TABLES}}])
+
+    return write
+
+
+def _concat(tables: list[pa.Table], kind: str) -> pa.Table:
+    if tables:
+        return pa.concat_tables(tables)
+    from exhaust.lake.index_parts import ATTEMPTS_SCHEMA, ENROLLED_SCHEMA
+
+    return (ENROLLED_SCHEMA if kind == _ENROLLED else ATTEMPTS_SCHEMA).empty_table()
+
+
+def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int = PART_ROWS) -> dict[str, int]:
+    """(Re)write the lake's derived tables with Spark; answer their row counts (as exhaust lake index does).
+
+    Refuses a lake breaking the contract (LakeContractError) before anything is written; a failure of any task
+    leaves the previous derived tables in place (the staged parts are discarded).
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    lake = Lake.open(lake_uri)
+    snapshot = source_snapshot_of(lake)
+    check_columns(lake)
+    enrolments = read_table(spark, lake, lake_uri, "enrolments", ENROLLED_COLUMNS)
+    users = read_table(spark, lake, lake_uri, "users", ("user_id", *PROFILE_FIELDS))
+    attempts = read_table(spark, lake, lake_uri, "assessment_attempts", ATTEMPT_COLUMNS)
+    # Read once for the counts and once more for the parts: kept by Spark meanwhile (spilling to disk).
+    enrolments, attempts = (frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts))
+    rows = _rows_by_batch(enrolments, attempts)
+    catalog = Catalog(lake)
+    consumers = consumers_by_collection(lake, consent_collections(catalog))
+    run = IndexRun(plan_parts(rows, part_rows), footers(snapshot, consumers), consumers)
+    parts = spark.createDataFrame(list(zip(rows, run.part_of(list(rows)), strict=True)), "batch_id string, part int")
+    # Profiles of unknown users stay null (a row with only its ids), as in the single process.
+    enrolled = enrolments.join(users, "user_id", "left").join(F.broadcast(parts), "batch_id")
+    packed = enrolled.mapInArrow(
+        _packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS)), _PACKED_SCHEMA
+    ).unionByName(
+        attempts.join(F.broadcast(parts), "batch_id").mapInArrow(
+            _packer(_ATTEMPTS, list(ATTEMPT_COLUMNS)), _PACKED_SCHEMA
+        )
+    )
+    try:
+        written = packed.groupBy("part").applyInPandas(_part_writer(lake_uri, run), _RESULT_SCHEMA).collect()
+        if sorted(row["part"] for row in written) != [part.number for part in run.parts]:
+            raise RuntimeError(f"the job wrote {len(written)} of {len(run.parts)} parts")
+        publish(lake, run)
+    except BaseException:
+        discard(lake, run)
+        raise
+    finally:
+        enrolments.unpersist()
+        attempts.unpersist()
+    return {table: sum(row[table] for row in written) for table in DERIVED_TABLES}
+
+
+def _rows_by_batch(enrolments: DataFrame, attempts: DataFrame) -> dict[str, int]:
+    """Enrolment and attempt rows per batch (one Spark job), refusing a duplicate enrolment on the way."""
+    from pyspark.sql import functions as F
+
+    per_user = enrolments.groupBy("batch_id", "user_id").count()
+    per_batch = per_user.groupBy("batch_id").agg(F.sum("count").alias("rows"), F.max("count").alias("most"))
+    attempted = attempts.groupBy("batch_id").agg(F.count(F.lit(1)).alias("rows"), F.lit(1).cast("long").alias("most"))
+    found = per_batch.unionByName(attempted).collect()
+    repeated = sorted(row["batch_id"] for row in found if row["most"] > 1)
+    if repeated:
+        first = per_user.where((F.col("batch_id") == repeated[0]) & (F.col("count") > 1)).orderBy("user_id").first()
+        raise LakeContractError(duplicate_enrolment_message(repeated[0], first["user_id"] if first else ""))
+    rows: dict[str, int] = {}
+    for row in found:
+        rows[row["batch_id"]] = rows.get(row["batch_id"], 0) + row["rows"]
+    return rows
+
+
+def source_snapshot_of(lake: Lake) -> dict[str, Any]:
+    from exhaust.lake.extracts import source_snapshot
+
+    return source_snapshot(lake, INDEX_SOURCES)
+
+
+def local_session(cores: int | None = None) -> SparkSession:
+    """A Spark session on this machine (local mode), its Python workers running this interpreter."""
+    import os
+
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.master(f"local[{cores or '*'}]")
+        .appName("exhaust-lake-index")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        # Local mode runs the tasks in the driver's JVM: room for a part's shuffled rows (spilled beyond it).
+        .config("spark.driver.memory", DRIVER_MEMORY)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(max(2 * (cores or os.cpu_count() or 2), 2)))
+        .getOrCreate()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The job's entry point: index the lake at --lake; print the row counts and seconds as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m exhaust.lake.spark_index", description=__doc__.splitlines()[0])
+    parser.add_argument("--lake", required=True, help="the lake root: s3://bucket/prefix or a directory")
+    parser.add_argument("--part-rows", type=int, default=PART_ROWS, help=f"rows per part file ({PART_ROWS:,})")
+    args = parser.parse_args(argv)
+    from pyspark.sql import SparkSession
+
+    # Under spark-submit (EMR Serverless) the session is configured by the job run; alone, Spark runs locally.
+    spark = SparkSession.builder.appName("exhaust-lake-index").config("spark.sql.session.timeZone", "UTC").getOrCreate()
+    started = time.monotonic()
+    try:
+        rows = index_lake_with_spark(spark, args.lake, part_rows=args.part_rows)
+    except LakeContractError as refused:
+        print(json.dumps({"lake": args.lake, "refused": str(refused)}), file=sys.stderr)
+        return 2
+    finally:
+        spark.stop()
+    print(json.dumps({"lake": args.lake, "engine": "spark", **rows, "seconds": round(time.monotonic() - started, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

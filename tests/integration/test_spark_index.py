@@ -1,0 +1,159 @@
+"""The Spark job writes the single process's derived tables byte for byte, refuses a broken lake before writing,
+and leaves the previous tables in place when it fails (Spark in local mode, one session for the whole run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from exhaust.lake.index_parts import DERIVED_TABLES, STAGING_DIR, LakeContractError
+from exhaust.lake.materialized import index_lake
+from exhaust.lake.platform_generator import generate_platform
+from exhaust.lake.store import Lake
+
+from tests.unit.handmade_lake import write_handmade_lake
+
+pyspark = pytest.importorskip("pyspark")
+
+pytestmark = pytest.mark.xdist_group("spark")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("exhaust-tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.default.parallelism", "2")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+def run_spark(spark: object, root: Path, part_rows: int = 500_000) -> dict[str, int]:
+    from exhaust.lake.spark_index import index_lake_with_spark
+
+    return index_lake_with_spark(spark, str(root), part_rows=part_rows)  # type: ignore[arg-type]
+
+
+def twin(root: Path, to: Path) -> Path:
+    """A copy of the lake's source tables with the same file times (so both record the same sources)."""
+    shutil.copytree(root, to, copy_function=shutil.copy2, ignore=shutil.ignore_patterns(*DERIVED_TABLES))
+    return to
+
+
+def derived_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        f"{table}/{file.name}": file.read_bytes()
+        for table in DERIVED_TABLES
+        for file in sorted((root / table).glob("*.parquet"))
+    }
+
+
+def test_the_golden_lake_indexed_by_spark_is_the_single_process_index_byte_for_byte(spark, tmp_path):
+    local = tmp_path / "local"
+    write_handmade_lake(local)  # indexed by the single process
+    by_spark = twin(local, tmp_path / "spark")
+
+    counts = run_spark(spark, by_spark)
+
+    assert counts == {"batch_users": 9, "userinfo_lines": 4, "response_lines": 13}
+    assert derived_bytes(by_spark) == derived_bytes(local)
+    assert not (by_spark / STAGING_DIR).exists()
+
+
+def test_a_generated_lake_in_several_parts_unsorted_files_included_is_the_same_bytes(spark, tmp_path):
+    local = tmp_path / "local"
+    shape = generate_platform(3_000, 7, str(local))
+    lake = Lake.open(str(local))
+    # A loader that appended a second, unsorted enrolments file: both engines sort.
+    enrolments = lake.read("enrolments")
+    last = enrolments.slice(enrolments.num_rows - 300)
+    pq_path = local / "enrolments" / "part-00000.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(enrolments.slice(0, enrolments.num_rows - 300), pq_path)
+    pq.write_table(last.take(list(reversed(range(last.num_rows)))), local / "enrolments" / "part-00001.parquet")
+    by_spark = twin(local, tmp_path / "spark")
+
+    expected = index_lake(Lake.open(str(local)), part_rows=1_500)
+    counts = run_spark(spark, by_spark, part_rows=1_500)
+
+    assert counts == expected
+    assert counts["batch_users"] == shape["enrolments"]
+    written = derived_bytes(by_spark)
+    assert len([name for name in written if name.startswith("batch_users/")]) >= 4  # several ranges of batches
+    assert written == derived_bytes(local)
+
+
+def test_a_duplicate_enrolment_is_refused_by_name_before_anything_is_written(spark, tmp_path):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    before = derived_bytes(root)
+    lake = Lake.open(str(root))
+    enrolments = lake.read("enrolments")
+    lake.write("enrolments", pa.concat_tables([enrolments, enrolments.slice(3, 1)]))
+    duplicate = enrolments.slice(3, 1).to_pylist()[0]
+
+    with pytest.raises(LakeContractError) as refused:
+        run_spark(spark, root)
+
+    message = str(refused.value)
+    assert message.startswith("enrolments: ")
+    assert "batch_id, user_id" in message
+    assert f"({duplicate['batch_id']!r}, {duplicate['user_id']!r})" in message
+    assert derived_bytes(root) == before
+    assert not (root / STAGING_DIR).exists()
+
+
+def test_a_column_of_the_wrong_type_is_refused_naming_table_and_column(spark, tmp_path):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    before = derived_bytes(root)
+    users = Lake.open(str(root)).read("users")
+    import pyarrow.parquet as pq
+
+    phones = pa.array([len(phone or "") for phone in users["phone"].to_pylist()], pa.int64())
+    pq.write_table(users.set_column(users.schema.get_field_index("phone"), "phone", phones),
+                   root / "users" / "part-00000.parquet")  # fmt: skip
+
+    with pytest.raises(LakeContractError, match=r"users: part-00000.parquet holds column phone as int64, not string"):
+        run_spark(spark, root)
+    assert derived_bytes(root) == before
+
+
+def test_a_job_failing_in_its_tasks_leaves_the_previous_tables_in_place(spark, tmp_path):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    before = derived_bytes(root)
+    # Read only by the tasks (the response rules), after they staged batch_users and userinfo_lines.
+    corrupt_data_pages(root / "registration_consents" / "part-00000.parquet")
+
+    with pytest.raises(Exception, match=r"(?i)parquet|thrift|zstd|decompress|corrupt|invalid"):
+        run_spark(spark, root)
+
+    assert derived_bytes(root) == before
+    assert not (root / STAGING_DIR).exists()
+
+
+def corrupt_data_pages(path: Path) -> None:
+    """Scramble the column data of a Parquet file, keeping its footer (so listings and footers still read)."""
+    import pyarrow.parquet as pq
+
+    footer_start = len(path.read_bytes()) - 8 - pq.ParquetFile(path).metadata.serialized_size
+    data = bytearray(path.read_bytes())
+    for position in range(4, footer_start):
+        data[position] ^= 0x5A
+    path.write_bytes(bytes(data))

@@ -1,0 +1,177 @@
+"""The index in parts (exhaust.lake.index_parts): ranges of batches, row groups from the rows alone, refusals
+before writing, and a failed run that leaves the previous derived tables in place (single process here; the
+Spark job is compared byte for byte in tests/integration/test_spark_index.py)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import pyzipper
+from exhaust.builders import BatchBuild, build_batch_zip
+from exhaust.cli import main
+from exhaust.lake import cli, index_parts
+from exhaust.lake.extracts import SOURCES_KEY
+from exhaust.lake.index_parts import (
+    DERIVED_TABLES,
+    STAGING_DIR,
+    LakeContractError,
+    Part,
+    RowGroupWriter,
+    plan_parts,
+)
+from exhaust.lake.materialized import index_lake
+from exhaust.lake.schemas import TABLES
+from exhaust.lake.store import Lake
+
+from tests.unit.handmade_lake import CHANNEL, write_handmade_lake
+
+DAY = dt.date(2026, 11, 2)
+PASSWORD = "uKW)Afn9D5"
+
+
+def derived_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        f"{table}/{file.name}": file.read_bytes()
+        for table in DERIVED_TABLES
+        for file in sorted((root / table).glob("*.parquet"))
+    }
+
+
+def test_parts_are_consecutive_batch_ranges_cut_at_the_row_budget():
+    rows = {"b1": 3, "b2": 4, "b3": 10, "b4": 1, "b5": 1}
+    assert plan_parts(rows, part_rows=8) == (
+        Part(0, "b1", "b2"),
+        Part(1, "b3", "b3"),  # larger than a part: a part of its own
+        Part(2, "b4", "b5"),
+    )
+    assert plan_parts({}, part_rows=8) == (Part(0, "", ""),)  # an empty lake still gets its (empty) tables
+
+
+def test_row_groups_depend_on_the_rows_not_on_how_they_arrive(tmp_path):
+    spec = TABLES["response_lines"]
+    rows = pa.table(
+        {
+            "batch_id": ["a"] * 5 + ["b"] * 40_000,
+            "line_number": [*range(5), *range(40_000)],
+            "response_line": [f"line {n}\r\n" for n in range(40_005)],
+        }
+    )
+    files = []
+    for name, cuts in (("whole", [40_005]), ("pieces", [3, 2, 7, 32_768, 7_225])):
+        writer = RowGroupWriter(Lake.open(str(tmp_path)).filesystem, str(tmp_path / f"{name}.parquet"), spec, {})
+        start = 0
+        for length in cuts:
+            writer.add(rows.slice(start, length))
+            start += length
+        assert writer.close() == 40_005
+        files.append((tmp_path / f"{name}.parquet").read_bytes())
+    assert files[0] == files[1]
+    metadata = pq.ParquetFile(tmp_path / "whole.parquet").metadata
+    assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [5, 32_768, 7_232]
+
+
+def test_several_parts_each_hold_a_range_of_batches_and_build_the_same_datasets(tmp_path):
+    one = write_handmade_lake(tmp_path / "one")
+    several = write_handmade_lake(tmp_path / "several")
+    index_lake(several, part_rows=2)
+
+    ranges = []
+    for path, metadata in several.files("batch_users"):
+        batch_ids = pq.read_table(path, columns=["batch_id"])["batch_id"].to_pylist()
+        assert SOURCES_KEY in (metadata.metadata or {})  # every part records the sources
+        if batch_ids:
+            ranges.append((batch_ids[0], batch_ids[-1]))
+    assert len(several.files("batch_users")) > 1
+    assert ranges == sorted(ranges)
+    assert all(last < first for (_, last), (first, _) in itertools.pairwise(ranges))
+    for dataset, batch_id in (("progress-exhaust", "B1"), ("userinfo-exhaust", "B2"), ("response-exhaust", "B2")):
+        assert built(several, tmp_path, dataset, batch_id) == built(one, tmp_path, dataset, batch_id)
+
+
+def built(lake: Lake, tmp_path: Path, dataset: str, batch_id: str) -> tuple[str, list[list[str]]]:
+    path = tmp_path / f"{dataset}-{batch_id}.zip"
+    summary = build_batch_zip(BatchBuild(dataset, batch_id, CHANNEL, PASSWORD, lake, DAY), path)
+    with pyzipper.AESZipFile(path) as archive:
+        archive.setpassword(PASSWORD.encode())
+        (name,) = archive.namelist()
+        rows = list(csv.reader(io.StringIO(archive.read(name).decode(), newline="")))
+    return summary.rows_from, rows
+
+
+def test_a_duplicate_enrolment_is_refused_naming_it_before_anything_is_written(tmp_path):
+    lake = write_handmade_lake(tmp_path / "lake")
+    before = derived_bytes(tmp_path / "lake")
+    enrolments = lake.read("enrolments")
+    lake.write("enrolments", pa.concat_tables([enrolments, enrolments.slice(2, 1)]))
+    row = enrolments.slice(2, 1).to_pylist()[0]
+
+    with pytest.raises(LakeContractError) as refused:
+        index_lake(Lake.open(str(tmp_path / "lake")))
+
+    assert str(refused.value) == (
+        "enrolments: a duplicate enrolment in columns batch_id, user_id; "
+        f"first: ({row['batch_id']!r}, {row['user_id']!r})"
+    )
+    assert derived_bytes(tmp_path / "lake") == before
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "replacement", "message"),
+    [
+        ("enrolments", "status", None, "enrolments: part-00000.parquet has no column status"),
+        ("assessment_attempts", "question_score", pa.array(["1"] * 13), "holds column question_score as string"),
+    ],
+)
+def test_a_missing_column_or_a_wrong_type_is_refused_naming_table_and_column(
+    tmp_path, table, column, replacement, message
+):
+    root = tmp_path / "lake"
+    lake = write_handmade_lake(root)
+    before = derived_bytes(root)
+    rows = lake.read(table)
+    position = rows.schema.get_field_index(column)
+    if replacement is None:
+        changed = rows.remove_column(position)
+    else:
+        changed = rows.set_column(position, column, replacement.slice(0, rows.num_rows))
+    pq.write_table(changed, root / table / "part-00000.parquet")
+
+    with pytest.raises(LakeContractError, match=message):
+        index_lake(Lake.open(str(root)))
+    assert derived_bytes(root) == before
+
+
+def test_a_run_that_fails_midway_leaves_the_previous_tables_whole(tmp_path):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    before = derived_bytes(root)
+    path = root / "registration_consents" / "part-00000.parquet"  # read by the response rules, after batch_users
+    data = bytearray(path.read_bytes())
+    footer_start = len(data) - 8 - pq.ParquetFile(path).metadata.serialized_size
+    for position in range(4, footer_start):
+        data[position] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(OSError):  # noqa: PT011 (Arrow's message names the corrupt page, it varies by codec)
+        index_lake(Lake.open(str(root)))
+
+    assert derived_bytes(root) == before
+    assert not (root / STAGING_DIR).exists()
+
+
+def test_the_cli_offers_both_engines_and_the_same_part_size(tmp_path, capsys):
+    assert cli.PART_ROWS == index_parts.PART_ROWS
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    assert main(["lake", "index", "--lake", str(root), "--engine", "local", "--part-rows", "3"]) == 0
+    assert '"engine": "local"' in capsys.readouterr().out
+    assert len(list((root / "batch_users").glob("*.parquet"))) > 1
+    with pytest.raises(SystemExit):
+        main(["lake", "index", "--lake", str(root), "--engine", "hadoop"])
