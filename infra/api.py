@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from aws_cdk import Duration, RemovalPolicy, aws_apigateway, aws_lambda, aws_logs
 from constructs import Construct
 from exhaust.api import cors
+from exhaust.api.envelope import GATEWAY_API_ID, VERSION, Envelope, ResponseParams
 from exhaust.api.operation import Operation
 from exhaust.api.routes import ROUTES
 
@@ -27,7 +28,6 @@ from infra.storage import Storage
 
 AUTHORIZER_FUNCTION = "authorizer"
 AUTHORIZER_CACHE = Duration.seconds(60)
-GATEWAY_API_ID = "api.gateway"
 EXPORT_PATH = "/api/export/{format}"
 EXPORT_SHARE = 5
 # Lambda answers zips base64-encoded (legacy and export APIs). API Gateway turns such an answer back into bytes
@@ -47,14 +47,10 @@ def path_parameters(path: str) -> list[str]:
 
 
 def gateway_envelope(err: str, response_code: str, errmsg: str | None = None) -> str:
-    """The body template of a gateway response: the envelope of exhaust.api.envelope, filled by API Gateway."""
-    body = {
-        "id": GATEWAY_API_ID,
-        "ver": "1.0",
-        "ts": "@TS@",
-        "params": {"resmsgid": "$context.requestId", "status": "failed", "err": err, "errmsg": "@MSG@"},
-        "responseCode": response_code,
-    }
+    """The body template of a gateway response: the envelope (exhaust.api.envelope), filled by API Gateway."""
+    params = ResponseParams(resmsgid="$context.requestId", status="failed", err=err, errmsg="@MSG@")
+    envelope = Envelope[None](id=GATEWAY_API_ID, ver=VERSION, ts="@TS@", params=params, responseCode=response_code)
+    body = envelope.model_dump(mode="json", exclude_none=True)
     message = json.dumps(errmsg) if errmsg is not None else "$context.error.messageString"  # already quoted
     return json.dumps(body).replace('"@TS@"', '"$context.requestTime"').replace('"@MSG@"', message)
 

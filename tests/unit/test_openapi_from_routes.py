@@ -22,8 +22,8 @@ class Thing(BaseModel):
     name: str
 
 
-def things(**declared: object) -> Operation:
-    @operation("GET /api/things/{thingId}", "api.things", "Things", **declared)  # type: ignore[arg-type]
+def things(statuses: tuple[Outcome, ...] = ()) -> Operation:
+    @operation("GET /api/things/{thingId}", "api.things", "Things", statuses=statuses)
     def get_thing(thing_id: Annotated[Identifier, Path("The thing", "thingId")]) -> Thing:
         return Thing(name=thing_id)
 

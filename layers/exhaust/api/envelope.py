@@ -15,6 +15,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 Result = TypeVar("Result")
 VERSION = "1.0"
+# The API id of the answers the gateway gives itself (unknown paths, other methods, its own refusals).
+GATEWAY_API_ID = "api.gateway"
 
 
 def timestamp() -> str:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from exhaust import aws
 from exhaust.api import cors, routes
+from exhaust.api.envelope import GATEWAY_API_ID
 from exhaust.api.http import error_response
 from exhaust.api.operation import Operation
 from exhaust.aws_limits import API_GATEWAY_PAYLOAD_MAX_BYTES, LAMBDA_SYNC_RESPONSE_MAX_BYTES, json_size
@@ -29,7 +30,6 @@ from exhaust.local.functions import invoke
 from exhaust.observability import logger
 from exhaust.settings import get_settings
 
-GATEWAY_API_ID = "api.gateway"
 AUTHORIZER_FUNCTION = "authorizer"
 CDN_PREFIX = "/cdn/"
 # A request's head and body must have arrived this long after the connection (or its previous answer) is ready
