@@ -1,5 +1,7 @@
 """Cancel and delete: what their roles may do, and the readiness marker the dataset routes read (issue 17)."""
 
+from exhaust.resources import LAKE_DIRECTORY_FOLDER
+
 from .walk import actions, function_statements, listed, render
 
 REQUEST_OBJECTS = "/requests/*"
@@ -14,11 +16,16 @@ def test_cancel_and_delete_remove_request_files_without_reading_or_writing_them(
         statements = function_statements(resources, folder)
         granted = actions(statements)
         assert {"dynamodb:GetItem", "dynamodb:PutItem", "s3:ListBucket", "s3:DeleteObject"} <= granted, folder
-        assert not granted & {"s3:GetObject", "s3:PutObject", "secretsmanager:GetSecretValue"}, folder
+        assert not granted & {"s3:PutObject", "secretsmanager:GetSecretValue"}, folder
+        # The only objects they read are the lake's course directory (who may see a request: docs/security.md).
+        for statement in _object_statements(statements, "s3:GetObject"):
+            assert listed(statement["Action"]) == ["s3:GetObject"], folder
+            assert all(f"/{LAKE_DIRECTORY_FOLDER}/" in render(r) for r in listed(statement["Resource"])), folder
         for statement in _object_statements(statements, "s3:DeleteObject"):
             assert all(render(r).endswith(REQUEST_OBJECTS) for r in listed(statement["Resource"])), folder
-        (listing,) = _object_statements(statements, "s3:ListBucket")
-        assert listing["Condition"] == {"StringLike": {"s3:prefix": ["requests/*"]}}
+        listings = [s["Condition"]["StringLike"]["s3:prefix"] for s in _object_statements(statements, "s3:ListBucket")]
+        assert ["requests/*"] in listings, folder
+        assert all(p == ["requests/*"] or p[0].endswith(f"{LAKE_DIRECTORY_FOLDER}/*") for p in listings), folder
         assert "events:PutEvents" in granted, folder
         # They queue the transition's callback (never the requests queue), and never call out themselves.
         (send,) = [s for s in statements if "sqs:SendMessage" in listed(s["Action"])]
