@@ -15,8 +15,9 @@ from infra.indexer import SPARK_DOCKERFILE, SYNC_EVENTS_RULE
 
 from .walk import actions, listed, of_type, render, role_statements, state_machine
 
-# The derived tables' folders and the index's staging folder (sorted as the rendered ARNs are).
-WRITTEN = ("_staging", "batch_users", "response_lines", "userinfo_lines")
+# What an index writes: the derived tables' folders, its staging folder and the course directory
+# (exhaust.lake.directory), sorted as the rendered ARNs are.
+WRITTEN = ("_directory", "_staging", "batch_users", "response_lines", "userinfo_lines")
 
 
 def indexer(resources):
