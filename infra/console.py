@@ -67,7 +67,9 @@ class Console(Construct):
             enforce_ssl=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="ConsoleBucket/",
-            removal_policy=RemovalPolicy.RETAIN,
+            # Only the built console, made again by every deploy: it goes with the stack, whatever `retain` says.
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=True,
         )
         index = deployment.BucketDeployment(
             self,

@@ -13,7 +13,7 @@ from exhaust.resources import REQUESTS_TABLE, TABLES
 from infra.config import StackSettings
 from infra.layer import LAYER_DEPENDENCIES, RUNTIME_PYTHON, locked_version, stage_dependencies
 
-from .walk import listed, of_type, render, role_statements, service_functions
+from .walk import listed, of_type, public_distribution, render, role_statements, service_functions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DOC = REPO_ROOT / "docs" / "deploy.md"
@@ -139,7 +139,7 @@ def test_without_a_lake_key_no_function_may_use_one(resources):
 
 
 def test_cloudfront_may_list_the_public_bucket_and_nothing_else_may(resources):
-    (distribution,) = of_type(resources, "AWS::CloudFront::Distribution")
+    distribution = public_distribution(resources)
     policies = of_type(resources, "AWS::S3::BucketPolicy").values()
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     (listing,) = [s for s in statements if "s3:ListBucket" in listed(s["Action"])]
@@ -273,7 +273,8 @@ def test_with_retain_off_nothing_outlives_the_stack_and_buckets_are_emptied_firs
     buckets = of_type(opted, "AWS::S3::Bucket")
     emptied = {render(r["Properties"]["BucketName"]) for r in of_type(opted, "Custom::S3AutoDeleteObjects").values()}
     assert emptied == {f"<{logical_id}>" for logical_id in buckets}
-    assert len(buckets) == 3  # exhaust, public, access logs: an existing lake is never the stack's to delete
+    # exhaust, public, access logs, console: an existing lake is never the stack's to delete
+    assert len(buckets) == 4
 
 
 def test_the_teardown_docs_list_what_stays_and_how_to_remove_it():
