@@ -94,7 +94,9 @@ def _reader(lake_uri: str, table: str, columns: list[str]) -> Any:
 def read_table(spark: SparkSession, lake: Lake, lake_uri: str, table: str, columns: tuple[str, ...]) -> DataFrame:
     """The table's columns as a DataFrame, a Spark task per run of about READ_PIECE_ROWS rows of one file."""
     pieces = [(piece.path, list(piece.row_groups)) for piece in lake.pieces(table, rows=READ_PIECE_ROWS) if piece.rows]
-    descriptors = spark.createDataFrame(pieces, "path string, row_groups array<int>").repartition(max(len(pieces), 1))
+    # A partition (a task) per piece, without a shuffle.
+    rows = spark.sparkContext.parallelize(pieces, max(len(pieces), 1))
+    descriptors = spark.createDataFrame(rows, "path string, row_groups array<int>")
     schema = spark_schema(pa.schema([TABLES[table].schema.field(name) for name in columns]))
     return descriptors.mapInArrow(_reader(lake_uri, table, list(columns)), schema)
 
