@@ -122,7 +122,8 @@ def _packer(kind: str, columns: list[str]) -> Any:
 
 @cache
 def _lake_context(lake_uri: str, token: str) -> tuple[Lake, Catalog, pa.Array]:
-    """What a worker reads once per run: the lake, its catalog, the question types needing consent."""
+    """What a worker reads once per run (the run's token keys the cache): the lake, its catalog, the question
+    types needing consent."""
     lake = Lake.open(lake_uri)
     return lake, Catalog(lake), response_rows.types_needing_consent(lake)
 
