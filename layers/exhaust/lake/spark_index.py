@@ -7,7 +7,7 @@ Spark reads the enrolments, users and attempts (a task per run of row groups, th
 enrolments with their users, counts rows per batch, and shuffles the rows by part (a range of batch ids,
 exhaust.lake.index_parts.plan_parts). Each part's rows reach one Python worker as Arrow data, where
 `index_part` computes the lines with the builders' rules and writes the part files of the three tables under
-`_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
+`{table}/_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
 rows, whatever the lake's size, and the output is what the single process writes (tests compare the bytes).
 """
 
