@@ -163,7 +163,7 @@ def test_a_run_that_fails_midway_leaves_the_previous_tables_whole(tmp_path):
         index_lake(Lake.open(str(root)))
 
     assert derived_bytes(root) == before
-    assert not (root / STAGING_DIR).exists()
+    assert not list(root.glob(f"*/{STAGING_DIR}"))
 
 
 def test_the_cli_offers_both_engines_and_the_same_part_size(tmp_path, capsys):
@@ -175,3 +175,15 @@ def test_the_cli_offers_both_engines_and_the_same_part_size(tmp_path, capsys):
     assert len(list((root / "batch_users").glob("*.parquet"))) > 1
     with pytest.raises(SystemExit):
         main(["lake", "index", "--lake", str(root), "--engine", "hadoop"])
+
+
+def test_the_spark_extra_pins_the_spark_of_the_emr_release_the_job_names():
+    import tomllib
+
+    from exhaust.lake import spark_index
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert f"pyspark=={spark_index.SPARK_VERSION}" in pyproject["project"]["optional-dependencies"]["spark"]
+    assert spark_index.EMR_RELEASE_LABEL == "emr-7.9.0"  # Spark 3.5.5 by EMR Serverless's release notes
+    pyspark = pytest.importorskip("pyspark")
+    assert pyspark.__version__ == spark_index.SPARK_VERSION

@@ -11,7 +11,7 @@ shuffles them by part. Everything that decides a byte of the output happens here
   use (exhaust.lake.progress_lines, userinfo_rows, response_rows);
 - the row groups: cut from the sorted rows alone (`RowGroupWriter`): a new one at each batch (each consumer
   for userinfo_lines) and every `row_group_size` rows, however the rows were chunked on their way;
-- publication: parts are written under `_staging/` and moved into place only when every part of the run is
+- publication: parts are written under `{table}/_staging/{run}/` and moved into place only when every part of the run is
   written (`publish`); a run that fails leaves the previous derived tables as they were.
 """
 
@@ -98,7 +98,8 @@ class IndexRun:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def staged(self, root: str, table: str, part: int) -> str:
-        return f"{root}/{STAGING_DIR}/{self.token}/{table}/{part_file(part)}"
+        # Inside the table's folder (where the indexer may write), below it (where no reader lists).
+        return f"{root}/{table}/{STAGING_DIR}/{self.token}/{part_file(part)}"
 
     def part_of(self, batch_ids: Sequence[str]) -> list[int]:
         """The part number of each batch id (every id must lie in the planned range)."""
@@ -467,8 +468,10 @@ def publish(lake: Lake, run: IndexRun) -> None:
 
 
 def discard(lake: Lake, run: IndexRun) -> None:
-    """Remove the run's staging directory (what a failed run wrote)."""
-    for path in (f"{lake.root}/{STAGING_DIR}/{run.token}", f"{lake.root}/{STAGING_DIR}"):
+    """Remove the run's staging directories (what a failed run wrote)."""
+    for path in [
+        f"{lake.table_dir(table)}/{STAGING_DIR}{end}" for table in run.metadata for end in (f"/{run.token}", "")
+    ]:
         if lake.filesystem.get_file_info(path).type == pafs.FileType.NotFound:
             continue
         if path.endswith(run.token) or not lake.filesystem.get_file_info(pafs.FileSelector(path)):

@@ -36,6 +36,7 @@ PLATFORM = "platform"
 # Rows per part file of the batch-keyed tables (enrolments, attempts) and users per part file of users.
 PART_ROWS = 1_000_000
 USER_PART_ROWS = 1_000_000
+USER_CHUNK_ROWS = 131_072  # users generated at once (the same row groups whatever the chunk: RowGroupWriter)
 ENROLMENTS_PER_USER = 3
 # Batch sizes: log-normal (median e^4, about 55; about 3% over 500), and HUGE_PER_MILLION batches over 100,000.
 SMALL_BATCH_MU, SMALL_BATCH_SIGMA, SMALL_BATCH_MAX = 4.0, 1.2, 20_000
@@ -177,8 +178,8 @@ class _Parts:
 
 def _users(plan: Plan, lake: Lake) -> None:
     parts = _Parts(lake, "users", USER_PART_ROWS)
-    for start in range(0, plan.users, USER_PART_ROWS):
-        numbers = range(start, min(start + USER_PART_ROWS, plan.users))
+    for start in range(0, plan.users, USER_CHUNK_ROWS):
+        numbers = range(start, min(start + USER_CHUNK_ROWS, plan.users))
         # Each column from the user's number alone: no random stream to keep, any range written independently.
         parts.add(
             pa.table(

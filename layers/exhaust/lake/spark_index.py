@@ -7,7 +7,7 @@ Spark reads the enrolments, users and attempts (a task per run of row groups, th
 enrolments with their users, counts rows per batch, and shuffles the rows by part (a range of batch ids,
 exhaust.lake.index_parts.plan_parts). Each part's rows reach one Python worker as Arrow data, where
 `index_part` computes the lines with the builders' rules and writes the part files of the three tables under
-`_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
+`{table}/_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
 rows, whatever the lake's size, and the output is what the single process writes (tests compare the bytes).
 """
 
@@ -94,7 +94,9 @@ def _reader(lake_uri: str, table: str, columns: list[str]) -> Any:
 def read_table(spark: SparkSession, lake: Lake, lake_uri: str, table: str, columns: tuple[str, ...]) -> DataFrame:
     """The table's columns as a DataFrame, a Spark task per run of about READ_PIECE_ROWS rows of one file."""
     pieces = [(piece.path, list(piece.row_groups)) for piece in lake.pieces(table, rows=READ_PIECE_ROWS) if piece.rows]
-    descriptors = spark.createDataFrame(pieces, "path string, row_groups array<int>").repartition(max(len(pieces), 1))
+    # A partition (a task) per piece, without a shuffle.
+    rows = spark.sparkContext.parallelize(pieces, max(len(pieces), 1))
+    descriptors = spark.createDataFrame(rows, "path string, row_groups array<int>")
     schema = spark_schema(pa.schema([TABLES[table].schema.field(name) for name in columns]))
     return descriptors.mapInArrow(_reader(lake_uri, table, list(columns)), schema)
 
@@ -120,7 +122,8 @@ def _packer(kind: str, columns: list[str]) -> Any:
 
 @cache
 def _lake_context(lake_uri: str, token: str) -> tuple[Lake, Catalog, pa.Array]:
-    """What a worker reads once per run: the lake, its catalog, the question types needing consent."""
+    """What a worker reads once per run (the run's token keys the cache): the lake, its catalog, the question
+    types needing consent."""
     lake = Lake.open(lake_uri)
     return lake, Catalog(lake), response_rows.types_needing_consent(lake)
 
