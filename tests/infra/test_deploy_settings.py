@@ -102,7 +102,7 @@ def test_the_public_powertools_layer_is_a_setting_at_the_release_the_lock_pins(o
     assert len(functions) == len(zip_functions(resources))
     assert all({"Ref": parameter} in f["Layers"] for f in functions.values())
     with pytest.raises(ValueError, match="powertools_layer"):
-        StackSettings(powertools_layer="latest")  # type: ignore[arg-type]
+        StackSettings.model_validate({"powertools_layer": "latest"})
 
 
 # -- item 4: an SSE-KMS lake -----------------------------------------------------------------------------------------

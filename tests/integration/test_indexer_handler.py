@@ -101,7 +101,7 @@ def test_after_a_load_the_look_chooses_the_lambda_and_the_index_step_makes_it_fr
     indexed = invoke("indexer", load_event("indexer/index"))
 
     assert indexed["engine"] == "lambda"
-    assert set(indexed["rows"]) == {"batch_users", "userinfo_lines", "response_lines"}
+    assert set(indexed["rows"]) == {"batch_users", "userinfo_lines", "response_lines", "course_directory"}
     assert invoke("indexer", look_event(lake))["stale"] is False
     staging = aws.client("s3").list_objects_v2(Bucket=lake["bucket"], Prefix="lake/_staging/")
     assert staging["KeyCount"] == 0  # the staged parts were published and the staging folder removed

@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
@@ -18,13 +19,16 @@ from exhaust.lake.store import Lake
 
 from tests.unit.handmade_lake import write_handmade_lake
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 pyspark = pytest.importorskip("pyspark")
 
 pytestmark = pytest.mark.xdist_group("spark")
 
 
 @pytest.fixture(scope="session")
-def spark() -> Iterator[object]:
+def spark() -> Iterator[SparkSession]:
     from pyspark.sql import SparkSession
 
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -42,10 +46,10 @@ def spark() -> Iterator[object]:
     session.stop()
 
 
-def run_spark(spark: object, root: Path, part_rows: int = 500_000) -> dict[str, int]:
+def run_spark(spark: SparkSession, root: Path, part_rows: int = 500_000) -> dict[str, int]:
     from exhaust.lake.spark_index import index_lake_with_spark
 
-    return index_lake_with_spark(spark, str(root), part_rows=part_rows)  # type: ignore[arg-type]
+    return index_lake_with_spark(spark, str(root), part_rows=part_rows)
 
 
 def twin(root: Path, to: Path) -> Path:
@@ -55,11 +59,18 @@ def twin(root: Path, to: Path) -> Path:
 
 
 def derived_bytes(root: Path) -> dict[str, bytes]:
-    return {
+    """The derived tables' files and the course directory's channel documents (its `_sources.json` names the
+    lake's own paths, which differ between the two copies)."""
+    tables = {
         f"{table}/{file.name}": file.read_bytes()
         for table in DERIVED_TABLES
         for file in sorted((root / table).glob("*.parquet"))
     }
+    channels = {
+        f"{file.parent.name}/{file.name}": file.read_bytes() for file in (root / "_directory").glob("[!_]*.json")
+    }
+    assert channels, "no course directory was written"
+    return {**tables, **channels}
 
 
 def test_the_golden_lake_indexed_by_spark_is_the_single_process_index_byte_for_byte(spark, tmp_path):
@@ -69,7 +80,7 @@ def test_the_golden_lake_indexed_by_spark_is_the_single_process_index_byte_for_b
 
     counts = run_spark(spark, by_spark)
 
-    assert counts == {"batch_users": 9, "userinfo_lines": 4, "response_lines": 13}
+    assert counts == {"batch_users": 9, "userinfo_lines": 4, "response_lines": 13, "course_directory": 4}
     assert derived_bytes(by_spark) == derived_bytes(local)
     assert not list(by_spark.glob(f"*/{STAGING_DIR}"))
 

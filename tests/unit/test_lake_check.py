@@ -95,8 +95,8 @@ def test_timestamps_in_another_unit(lake):
 
 
 def test_a_column_the_contract_does_not_have(lake):
-    rewrite(lake, "batches", lambda t: t.append_column("mentors", pa.array([None] * t.num_rows, pa.string())))
-    assert problems(lake) == ["batches.mentors: column not in the contract (part-00000.parquet)"]
+    rewrite(lake, "batches", lambda t: t.append_column("notes", pa.array([None] * t.num_rows, pa.string())))
+    assert problems(lake) == ["batches.notes: column not in the contract (part-00000.parquet)"]
 
 
 def test_a_null_where_the_contract_says_never_names_the_first_offending_row(lake):

@@ -20,6 +20,7 @@ TAG = "export"
 # Python's ISO 8601 reading takes more forms than JSON Schema's date and date-time formats: no format is claimed.
 EXPORT_DAY: dict[str, Any] = {
     "type": "string",
+    "minLength": 1,  # an empty value is refused, not taken for no bound (a client's unset variable)
     "description": "An ISO 8601 date or date-time; UTC unless it says",
     "examples": ["2026-11-01", "2026-11-01T06:30:00+05:30"],
 }
@@ -55,8 +56,8 @@ def export(
         WithJsonSchema({"type": "string", "pattern": any_case_of(FORMATS)}),
         Path("Output format, any letter case", "format"),
     ],
-    date_from: Annotated[ExportDay, Query("Only data from this day on (UTC, inclusive)")] = None,
-    date_to: Annotated[ExportDay, Query("Only data up to this day (UTC, inclusive)")] = None,
+    date_from: Annotated[ExportDay, Query("Only data from this day on (UTC, inclusive)", empty_is_a_value=True)] = None,
+    date_to: Annotated[ExportDay, Query("Only data up to this day (UTC, inclusive)", empty_is_a_value=True)] = None,
     types: Annotated[Values, Query("Only these producer types (e.g. sensor)" + REPEATED)] = None,
     units: Annotated[Values, Query("Only these units of measurement (e.g. celsius)" + REPEATED)] = None,
 ) -> RawResponse:

@@ -52,6 +52,9 @@ class Param:
     description: str
     name: str = ""
     missing: str = "is required"
+    # An empty query value is the parameter's absence (`?limit=` is the default), unless this says it is a value to
+    # validate: where an empty value can only be a client's unset variable (export's dates), it is refused.
+    empty_is_a_value: bool = False
 
 
 Path = partial(Param, "path")
@@ -134,7 +137,10 @@ class Input:
             return request.header(self.name)
         if self.many:
             return request.query_values(self.name) or None
-        return request.query_value(self.name) or None  # an empty value is its absence: `?limit=` is the default
+        value = request.query_value(self.name)
+        if value == "" and self.param is not None and self.param.empty_is_a_value:
+            return value
+        return value or None  # an empty value is its absence: `?limit=` is the default
 
     def _body(self, request: ApiRequest) -> Any:
         if not self.required and not request.body.strip():

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from exhaust import readiness
 from exhaust.lake import schemas
+from exhaust.lake.generator import batch_mentors
 from exhaust.lake.index_parts import RowGroupWriter, part_file
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
@@ -54,8 +55,11 @@ EPOCH = dt.datetime(2022, 1, 1, tzinfo=dt.UTC)
 CONSENT_TYPES = (("mcq", False), ("mtf", False), ("mmcq", False), ("ftb", True))
 
 
-def batch_row(batch_id: str, collection_id: str, name: str, start: dt.date, end: dt.date | None) -> dict[str, Any]:
-    """One batches row: the one place its columns are spelled (new columns of the schema go here)."""
+def batch_row(
+    seed: int, batch_id: str, collection_id: str, name: str, start: dt.date, end: dt.date | None
+) -> dict[str, Any]:
+    """One batches row: the one place its columns are spelled (new columns of the schema go here). Its mentors
+    come from the batch's own random stream, as the other scales' do (exhaust.lake.generator.batch_mentors)."""
     return {
         "batch_id": batch_id,
         "collection_id": collection_id,
@@ -64,6 +68,7 @@ def batch_row(batch_id: str, collection_id: str, name: str, start: dt.date, end:
         "start_date": start,
         "end_date": end,
         "created_by": f"mentor-{collection_id[-4:]}",
+        "mentors": batch_mentors(seed, batch_id),
     }
 
 
@@ -331,7 +336,7 @@ def generate_platform(
     lake.write(
         "batches",
         pa.Table.from_pylist(
-            [batch_row(shape.batch_id(number), shape.courses[course].collection_id, f"Batch {number}",
+            [batch_row(seed, shape.batch_id(number), shape.courses[course].collection_id, f"Batch {number}",
                        start + dt.timedelta(days=number % 900), None if number % 4 else start + dt.timedelta(days=1200))
              for number, course in enumerate(shape.course_of)],
             schema=schemas.BATCHES,

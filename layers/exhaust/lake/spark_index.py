@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from exhaust.lake import response_rows
 from exhaust.lake.catalog import Catalog
+from exhaust.lake.directory import COURSE_DIRECTORY, write_directory
 from exhaust.lake.index_parts import (
     ATTEMPT_COLUMNS,
     DERIVED_TABLES,
@@ -197,7 +198,10 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     finally:
         enrolments.unpersist()
         attempts.unpersist()
-    return {table: sum(row[table] for row in written) for table in DERIVED_TABLES}
+    counts = {table: sum(row[table] for row in written) for table in DERIVED_TABLES}
+    # The course directory, as the single process writes it after a full index (exhaust.lake.directory).
+    counts[COURSE_DIRECTORY] = write_directory(lake)
+    return counts
 
 
 def _rows_by_batch(enrolments: DataFrame, attempts: DataFrame) -> dict[str, int]:
