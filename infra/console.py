@@ -55,6 +55,7 @@ class Console(Construct):
         *,
         rest_api: aws_apigateway.RestApi,
         access_logs: aws_s3.IBucket,
+        retain: bool,
         build: Path = CONSOLE_BUILD,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -67,9 +68,10 @@ class Console(Construct):
             enforce_ssl=True,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="ConsoleBucket/",
-            # Only the built console, made again by every deploy: it goes with the stack, whatever `retain` says.
-            removal_policy=RemovalPolicy.DESTROY,
-            auto_delete_objects=True,
+            # Kept with the stack's other buckets (`retain`): going with the stack, it would have to be emptied
+            # first, which needs CDK's bucket-emptying function in every stack. Its files are only the built console.
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            auto_delete_objects=not retain,
         )
         index = deployment.BucketDeployment(
             self,

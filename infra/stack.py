@@ -113,6 +113,7 @@ class ExhaustStack(Stack):
             "Console",
             rest_api=self.api.rest_api,
             access_logs=storage.access_logs,
+            retain=settings.retain,
         )
         # The console's chart reads summary-rollup files through their presigned links, from the console's origin:
         # the signature is the permission, so any origin may GET them (no cycle through the distribution's name).

@@ -259,7 +259,7 @@ def _kept(resources) -> dict[str, int]:
 def test_by_default_the_data_outlives_the_stack_and_nothing_else_does(resources):
     assert _kept(resources) == {
         "AWS::DynamoDB::Table": len(TABLES),
-        "AWS::S3::Bucket": 4,  # exhaust, lake, public, access logs
+        "AWS::S3::Bucket": 5,  # exhaust, lake, public, access logs, console
         "AWS::KMS::Key": 2,  # the tables' key and the secrets key (the alarm topic's key goes with the topic)
         "AWS::SecretsManager::Secret": 1,  # the callback signing secret
     }
