@@ -237,6 +237,21 @@ def test_request_goes_to_success_with_encrypted_zips_a_manifest_progress_and_a_s
     assert not verify_signature(CALLBACK_SECRET, signature, body, now=time.time() + 3600)  # a replay, later
 
 
+def test_a_request_that_opts_into_the_byte_order_mark_gets_it_and_one_that_does_not_never(harness):
+    batch = harness.lake["mainBatches"][0]
+    marked = harness.submit(batchId=batch, csvBom=True)
+    plain = harness.submit(batchId=batch)
+    harness.drain()
+    texts = {}
+    for request_id in (marked, plain):
+        done = harness.request(request_id)
+        assert done.status == Status.SUCCESS, done.statusMessage
+        (file,) = done.files
+        texts[request_id] = read_zip_csv(harness.settings, file.key, PASSWORD)
+    assert texts[marked] == "\ufeff" + texts[plain]
+    assert not texts[plain].startswith("\ufeff")
+
+
 def test_duplicate_delivery_starts_one_execution(harness):
     from exhaust.pipeline.executions import execution_name, workflow_input
 

@@ -68,6 +68,11 @@ def test_same_request_same_day_is_the_same_request_and_a_different_config_is_ano
     assert len(queued_messages(aws_resources)) == 2
 
 
+def test_the_byte_order_mark_is_an_opt_in_kept_with_the_request(tokens):
+    request = {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b1", "csvBom": True}}
+    assert submit(tokens, request)[2]["result"]["datasetConfig"] == {"batchId": "b1", "csvBom": True}
+
+
 def test_batch_filter_is_deduplicated(tokens):
     request = {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchFilter": ["b1", "b2", "b1"]}}
     assert submit(tokens, request)[2]["result"]["datasetConfig"]["batchFilter"] == ["b1", "b2"]
@@ -87,6 +92,10 @@ def test_batch_filter_is_deduplicated(tokens):
         (
             {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": ["b1"]}},
             "request.datasetConfig.batchId: must be a batch id string",
+        ),
+        (
+            {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b", "csvBom": "yes"}},
+            "request.datasetConfig.csvBom: must be true or false",
         ),
         (
             {"tag": "t", "dataset": "progress-exhaust", "datasetConfig": {"batchId": "b", "batchFilter": ["c"]}},

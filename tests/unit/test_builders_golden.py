@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -206,3 +207,16 @@ def test_chunked_build_writes_the_same_bytes_as_one_chunk(lake, tmp_path):
         archive.setpassword(PASSWORD.encode())
         chunked = list(csv.reader(io.StringIO(archive.read(archive.namelist()[0]).decode(), newline="")))
     assert chunked == whole
+
+
+def test_an_opted_in_byte_order_mark_starts_the_csv_and_changes_nothing_else(lake, tmp_path):
+    def csv_bytes(path, csv_bom: bool) -> bytes:
+        build_batch_zip(BatchBuild("progress-exhaust", "B1", CHANNEL, PASSWORD, lake, DAY, csv_bom=csv_bom), path)
+        with pyzipper.AESZipFile(path) as archive:
+            archive.setpassword(PASSWORD.encode())
+            return archive.read(archive.namelist()[0])
+
+    plain = csv_bytes(tmp_path / "plain.zip", csv_bom=False)
+    marked = csv_bytes(tmp_path / "marked.zip", csv_bom=True)
+    assert not plain.startswith(codecs.BOM_UTF8)  # the seeds' format by default
+    assert marked == codecs.BOM_UTF8 + plain

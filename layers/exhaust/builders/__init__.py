@@ -79,6 +79,8 @@ class BatchBuild:
     password: str = field(repr=False)  # a partner's secret: never in a log line or a traceback
     lake: Lake | str
     date: dt.date
+    # datasetConfig.csvBom: the CSV starts with a UTF-8 byte-order mark (for Excel); off, the seeds' exact bytes.
+    csv_bom: bool = False
 
 
 # The two entry points import exhaust.builders.build (and pyarrow) when called, not when this package is imported:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,8 @@ def build_batch_zip(
             extra={"dataset": build.dataset_id, "batch_id": build.batch_id, "why": rows_from.why_live},
         )
     with EncryptedCsvZip(target, f"{stem}.csv", build.password, compresslevel) as archive:
+        if build.csv_bom:
+            archive.write_csv_bytes(codecs.BOM_UTF8, rows=0)
         archive.write_header(labels)
         for chunk, rows in chunks:
             archive.write_csv_bytes(chunk, rows=rows)

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import BUILT_IN, Dataset
@@ -99,6 +99,13 @@ class DatasetConfig(Body):
     batchId: Annotated[str | None, Field(pattern=NOT_BLANK), refused("must be a batch id string")] = None
     batchFilter: Annotated[BatchIds | None, refused("must be an array of batch ids")] = None
     searchFilter: SearchCriteria | None = None
+    # Opt-in: Excel reads a CSV without a byte-order mark in the machine's code page, so Hindi or Tamil names open
+    # garbled. Off by default: the seeds' files stay byte for byte as they are.
+    csvBom: Annotated[
+        StrictBool | None,
+        Field(description="true: each CSV starts with a UTF-8 byte-order mark, for Excel (default false)"),
+        refused("must be true or false"),
+    ] = None
 
 
 def _batch_selection_rules(schema: dict[str, Any]) -> None:

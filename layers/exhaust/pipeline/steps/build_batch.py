@@ -46,7 +46,13 @@ def build_batch(pipeline: Pipeline, step: BuildBatchInput) -> BuildBatchOutput:
     try:
         password = pipeline.vault.decrypt(request.encryptedKey, request.requestId)
         build = BatchBuild(
-            request.dataset, batch_id, request.channel, password, pipeline.lake, dt.datetime.now(dt.UTC).date()
+            request.dataset,
+            batch_id,
+            request.channel,
+            password,
+            pipeline.lake,
+            dt.datetime.now(dt.UTC).date(),
+            csv_bom=request.datasetConfig.get("csvBom") is True,
         )
         built = pipeline.build_file(
             build,
