@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from aws_cdk import aws_iam, aws_lambda
 from exhaust import resources
-from exhaust.lake.index_parts import STAGING_DIR
 from exhaust.readiness import MARKER_NAME
 from exhaust.resources import EXPORTS_PREFIX, LEGACY_PREFIX, MAP_RESULTS_PREFIX, PLANS_PREFIX
 
@@ -281,16 +280,16 @@ def statements(grant: Grant, storage: Storage, scope: aws_iam.IRole) -> list[aws
         return [aws_iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[storage.queue.queue_arn])]
     if isinstance(grant, WriteDerivedTables):
         lake = storage.lake_bucket
-        # An index writes its parts under the staging folder first and moves them into the tables' folders once
-        # every part is written (exhaust.lake.index_parts).
-        folders = (*resources.DERIVED_LAKE_TABLES, resources.LAKE_DIRECTORY_FOLDER, STAGING_DIR)
+        # An index writes each run's parts and the pointer naming them inside the table's folder
+        # (exhaust.lake.index_parts).
+        folders = (*resources.DERIVED_LAKE_TABLES, resources.LAKE_DIRECTORY_FOLDER)
         tables = [lake.arn_for_objects(f"{storage.lake_prefix}{name}/*") for name in folders]
         for objects in tables:
             acknowledge(
                 scope,
                 "AwsSolutions-IAM5",
-                "The indexer writes one derived table's files under its own folder of the lake (part-*.parquet "
-                "written anew by each index run, staged in the staging folder first), so they can only be named by "
+                "The indexer writes one derived table's files under its own folder of the lake (each index run's "
+                "part-*.parquet in a folder of its own, and the pointer naming them), so they can only be named by "
                 "prefix.",
                 finding=iam5_resource(scope, objects),
             )

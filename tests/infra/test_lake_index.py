@@ -15,9 +15,9 @@ from infra.indexer import SPARK_DOCKERFILE, SYNC_EVENTS_RULE
 
 from .walk import actions, listed, of_type, render, role_statements, state_machine
 
-# What an index writes: the derived tables' folders, its staging folder and the course directory
+# What an index writes: the derived tables' folders (its runs and pointers) and the course directory
 # (exhaust.lake.directory), sorted as the rendered ARNs are.
-WRITTEN = ("_directory", "_staging", "batch_users", "response_lines", "userinfo_lines")
+WRITTEN = ("_directory", "batch_users", "response_lines", "userinfo_lines")
 
 
 def indexer(resources):

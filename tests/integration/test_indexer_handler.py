@@ -103,8 +103,11 @@ def test_after_a_load_the_look_chooses_the_lambda_and_the_index_step_makes_it_fr
     assert indexed["engine"] == "lambda"
     assert set(indexed["rows"]) == {"batch_users", "userinfo_lines", "response_lines", "course_directory"}
     assert invoke("indexer", look_event(lake))["stale"] is False
-    staging = aws.client("s3").list_objects_v2(Bucket=lake["bucket"], Prefix="lake/_staging/")
-    assert staging["KeyCount"] == 0  # the staged parts were published and the staging folder removed
+    listed = aws.client("s3").list_objects_v2(Bucket=lake["bucket"], Prefix="lake/batch_users/_runs/")
+    runs = {item["Key"].split("/")[3] for item in listed["Contents"] if not item["Key"].endswith("/")}
+    pointer = Lake.open(lake["uri"]).current_files("batch_users")
+    assert pointer is not None
+    assert runs == {pointer["run"], *(entry["run"] for entry in pointer["retired"])}  # the published run, kept ones
 
 
 def test_a_look_while_another_execution_runs_does_nothing(lake):

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
-from exhaust.lake.index_parts import DERIVED_TABLES, STAGING_DIR, LakeContractError
+from exhaust.lake.index_parts import DERIVED_TABLES, LakeContractError
 from exhaust.lake.materialized import index_lake
 from exhaust.lake.platform_generator import generate_platform
 from exhaust.lake.store import Lake
 
-from tests.unit.handmade_lake import write_handmade_lake
+from tests.unit.handmade_lake import derived_bytes as published_bytes
+from tests.unit.handmade_lake import unpublished_runs, write_handmade_lake
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -61,11 +62,8 @@ def twin(root: Path, to: Path) -> Path:
 def derived_bytes(root: Path) -> dict[str, bytes]:
     """The derived tables' files and the course directory's channel documents (its `_sources.json` names the
     lake's own paths, which differ between the two copies)."""
-    tables = {
-        f"{table}/{file.name}": file.read_bytes()
-        for table in DERIVED_TABLES
-        for file in sorted((root / table).glob("*.parquet"))
-    }
+    tables = published_bytes(root)
+    assert tables, "no derived table was published"
     channels = {
         f"{file.parent.name}/{file.name}": file.read_bytes() for file in (root / "_directory").glob("[!_]*.json")
     }
@@ -82,7 +80,7 @@ def test_the_golden_lake_indexed_by_spark_is_the_single_process_index_byte_for_b
 
     assert counts == {"batch_users": 9, "userinfo_lines": 4, "response_lines": 13, "course_directory": 4}
     assert derived_bytes(by_spark) == derived_bytes(local)
-    assert not list(by_spark.glob(f"*/{STAGING_DIR}"))
+    assert not unpublished_runs(by_spark)
 
 
 def test_a_generated_lake_in_several_parts_unsorted_files_included_is_the_same_bytes(spark, tmp_path):
@@ -126,7 +124,7 @@ def test_a_duplicate_enrolment_is_refused_by_name_before_anything_is_written(spa
     assert "batch_id, user_id" in message
     assert f"({duplicate['batch_id']!r}, {duplicate['user_id']!r})" in message
     assert derived_bytes(root) == before
-    assert not list(root.glob(f"*/{STAGING_DIR}"))
+    assert not unpublished_runs(root)
 
 
 def test_a_column_of_the_wrong_type_is_refused_naming_table_and_column(spark, tmp_path):
@@ -156,7 +154,7 @@ def test_a_job_failing_in_its_tasks_leaves_the_previous_tables_in_place(spark, t
         run_spark(spark, root)
 
     assert derived_bytes(root) == before
-    assert not list(root.glob(f"*/{STAGING_DIR}"))
+    assert not unpublished_runs(root)
 
 
 def corrupt_data_pages(path: Path) -> None:

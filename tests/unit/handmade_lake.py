@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pyarrow as pa
 from exhaust.lake import schemas
+from exhaust.lake.index_parts import DERIVED_TABLES, RUNS_DIR
 from exhaust.lake.materialized import index_lake
 from exhaust.lake.store import Lake
 
@@ -325,3 +327,28 @@ def write_handmade_lake(root) -> Lake:
     lake.write("user_identifiers", pa.Table.from_pylist(USER_IDENTIFIERS, schema=schemas.USER_IDENTIFIERS))
     index_lake(lake)
     return lake
+
+
+def derived_bytes(root) -> dict[str, bytes]:
+    """The bytes of each derived table's published parts, by table and part name (the run folder differs between
+    two indexes of one lake)."""
+    lake = Lake.open(str(root))
+    found = {}
+    for table in DERIVED_TABLES:
+        for path, _ in lake.files(table):
+            with lake.filesystem.open_input_stream(path) as source:
+                found[f"{table}/{path.rsplit('/', 1)[-1]}"] = source.read()
+    return found
+
+
+def unpublished_runs(root) -> list[str]:
+    """Run folders of the derived tables that no pointer names (as current or retired): what a failed index would
+    leave behind."""
+    lake = Lake.open(str(root))
+    left = []
+    for table in DERIVED_TABLES:
+        pointer = lake.current_files(table) or {"files": [], "retired": []}
+        named = {name.split("/")[1] for name in pointer["files"]} | {entry["run"] for entry in pointer["retired"]}
+        runs = Path(lake.table_dir(table)) / RUNS_DIR
+        left += [f"{table}/{run.name}" for run in (runs.iterdir() if runs.exists() else ()) if run.name not in named]
+    return left

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import itertools
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +21,6 @@ from exhaust.lake import cli, index_parts
 from exhaust.lake.extracts import SOURCES_KEY
 from exhaust.lake.index_parts import (
     DERIVED_TABLES,
-    STAGING_DIR,
     LakeContractError,
     Part,
     RowGroupWriter,
@@ -30,18 +30,10 @@ from exhaust.lake.materialized import index_lake
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
 
-from tests.unit.handmade_lake import CHANNEL, write_handmade_lake
+from tests.unit.handmade_lake import CHANNEL, derived_bytes, unpublished_runs, write_handmade_lake
 
 DAY = dt.date(2026, 11, 2)
 PASSWORD = "uKW)Afn9D5"
-
-
-def derived_bytes(root: Path) -> dict[str, bytes]:
-    return {
-        f"{table}/{file.name}": file.read_bytes()
-        for table in DERIVED_TABLES
-        for file in sorted((root / table).glob("*.parquet"))
-    }
 
 
 def test_parts_are_consecutive_batch_ranges_cut_at_the_row_budget():
@@ -163,7 +155,7 @@ def test_a_run_that_fails_midway_leaves_the_previous_tables_whole(tmp_path):
         index_lake(Lake.open(str(root)))
 
     assert derived_bytes(root) == before
-    assert not list(root.glob(f"*/{STAGING_DIR}"))
+    assert not unpublished_runs(root)
 
 
 def test_the_cli_offers_both_engines_and_the_same_part_size(tmp_path, capsys):
@@ -172,7 +164,7 @@ def test_the_cli_offers_both_engines_and_the_same_part_size(tmp_path, capsys):
     write_handmade_lake(root)
     assert main(["lake", "index", "--lake", str(root), "--engine", "local", "--part-rows", "3"]) == 0
     assert '"engine": "local"' in capsys.readouterr().out
-    assert len(list((root / "batch_users").glob("*.parquet"))) > 1
+    assert len(Lake.open(str(root)).files("batch_users")) > 1
     with pytest.raises(SystemExit):
         main(["lake", "index", "--lake", str(root), "--engine", "hadoop"])
 
@@ -187,3 +179,80 @@ def test_the_spark_extra_pins_the_spark_of_the_emr_release_the_job_names():
     assert spark_index.EMR_RELEASE_LABEL == "emr-7.9.0"  # Spark 3.5.5 by EMR Serverless's release notes
     pyspark = pytest.importorskip("pyspark")
     assert pyspark.__version__ == spark_index.SPARK_VERSION
+
+
+def test_a_reader_that_found_the_tables_reads_them_whole_while_another_index_is_published(tmp_path):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    expected = Lake.open(str(root)).read("batch_users", between={"batch_id": ("B1", "B2")})
+    reader = Lake.open(str(root))
+    pieces = reader.pieces("batch_users", between={"batch_id": ("B1", "B2")})  # the footers read now
+
+    index_lake(Lake.open(str(root)), part_rows=2)  # other parts, other bytes, published meanwhile
+
+    found = pa.Table.from_batches([batch for piece in pieces for batch in reader.read_piece(piece)])
+    assert found.equals(expected)
+    assert Lake.open(str(root)).read("batch_users", between={"batch_id": ("B1", "B2")}).equals(expected)
+    assert len(Lake.open(str(root)).files("batch_users")) > len(reader.files("batch_users"))
+
+
+def current(root: Path) -> dict:
+    pointer = Lake.open(str(root)).current_files("batch_users")
+    assert pointer is not None
+    return dict(pointer)
+
+
+def run_folders(root: Path, table: str) -> set[str]:
+    return {path.name for path in (root / table / index_parts.RUNS_DIR).iterdir()}
+
+
+def test_a_replaced_run_stays_for_the_grace_and_goes_with_a_later_index(tmp_path, monkeypatch):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    first = current(root)
+    index_lake(Lake.open(str(root)))
+    second = current(root)
+    assert second["retired"][0]["run"] == first["run"]
+    assert run_folders(root, "batch_users") == {first["run"], second["run"]}  # a reader may still be on the first
+
+    monkeypatch.setattr(index_parts, "RETIRED_RUN_GRACE_SECONDS", 0)
+    index_lake(Lake.open(str(root)))
+    third = current(root)
+    assert run_folders(root, "batch_users") == {second["run"], third["run"]}  # the first's grace is over
+    assert [entry["run"] for entry in third["retired"]] == [second["run"]]
+
+
+def test_a_crashed_run_is_removed_once_a_day_old_and_a_running_one_is_left(tmp_path):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    runs = root / "batch_users" / index_parts.RUNS_DIR
+    for name, age in (("crashed", index_parts.ORPHAN_AGE_SECONDS + 60), ("running", 60)):
+        (runs / name).mkdir()
+        part = runs / name / "part-00000.parquet"
+        part.write_bytes(b"partial")
+        when = dt.datetime.now(dt.UTC).timestamp() - age
+        os.utime(part, (when, when))
+
+    index_lake(Lake.open(str(root)))
+
+    assert "crashed" not in run_folders(root, "batch_users")
+    assert "running" in run_folders(root, "batch_users")
+
+
+def test_a_lake_indexed_before_the_pointer_is_read_until_the_first_publish_then_cleaned(tmp_path):
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    expected = Lake.open(str(root)).read("batch_users")
+    legacy = root / "batch_users" / "part-00000.parquet"  # the layout of earlier versions: files in the folder
+    (published,) = current(root)["files"]
+    legacy.write_bytes((root / "batch_users" / published).read_bytes())
+    for table in DERIVED_TABLES:
+        (root / table / "_current.json").unlink()
+    assert Lake.open(str(root)).read("batch_users").equals(expected)
+
+    old = dt.datetime.now(dt.UTC).timestamp() - index_parts.RETIRED_RUN_GRACE_SECONDS - 60
+    os.utime(legacy, (old, old))
+    index_lake(Lake.open(str(root)))
+
+    assert not legacy.exists()
+    assert Lake.open(str(root)).read("batch_users").equals(expected)

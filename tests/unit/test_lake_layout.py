@@ -92,8 +92,7 @@ def test_building_one_batch_reads_a_small_part_of_its_extract_and_nothing_of_enr
     )
 
     assert summary.rows == USERS_PER_BATCH
-    extract_bytes = sum(info.size for info in pafs.LocalFileSystem().get_file_info(
-        pafs.FileSelector(f"{many_batches}/batch_users")))  # fmt: skip
+    extract_bytes = sum(size for _, size, _ in Lake.open(many_batches).listing("batch_users"))
     assert 0 < handler.bytes_read["batch_users"] < extract_bytes / 4
     # The rows are the extract's progress lines; the extract's freshness is checked by listing, not reading.
     assert handler.bytes_read["enrolments"] == 0

@@ -11,17 +11,18 @@ shuffles them by part. Everything that decides a byte of the output happens here
   use (exhaust.lake.progress_lines, userinfo_rows, response_rows);
 - the row groups: cut from the sorted rows alone (`RowGroupWriter`): a new one at each batch (each consumer
   for userinfo_lines) and every `row_group_size` rows, however the rows were chunked on their way;
-- publication: parts are written under `{table}/_staging/{run}/` and moved into place only when every part of the run is
-  written (`publish`); a run that fails leaves the previous derived tables as they were.
+- publication: parts are written under `{table}/_runs/{run}/`, never rewritten; the table's `_current.json` names
+  them only when every part of the run is written (`publish`). A run that fails leaves the previous tables as
+  they were; a reader keeps reading the run it found while a newer one is published.
 """
 
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -29,12 +30,13 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS
 from exhaust.lake import response_rows, schemas, userinfo_rows, values
 from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.extracts import BATCH_USERS, PROGRESS_LINE, SOURCE_TABLES, SOURCES_KEY
 from exhaust.lake.progress_lines import ENROLMENT_COLUMNS, lines
 from exhaust.lake.schemas import TABLES, TableSpec
-from exhaust.lake.store import Lake
+from exhaust.lake.store import CURRENT_FILES, Lake
 
 USERINFO_LINES = "userinfo_lines"
 RESPONSE_LINES = "response_lines"
@@ -46,8 +48,13 @@ RESPONSE_LINE = "response_line"
 USERINFO_SOURCES = (*SOURCE_TABLES, "consents")
 RESPONSE_SOURCES = ("collections", "batches", "assessment_attempts", "question_types", "registration_consents")
 CONSUMERS_KEY = b"exhaust.consumers"
-STAGING_DIR = "_staging"
-PUBLISH_THREADS = 16
+# Each run's parts: `{table}/_runs/{run}/part-NNNNN.parquet`, never rewritten; `_current.json` names the table's.
+RUNS_DIR = "_runs"
+# A replaced run's files stay this long: a reader (a builder, at most one Lambda invocation: LAMBDA_MAX_TIMEOUT_SECONDS)
+# that took the previous pointer reads them to its end; twice that for the clocks of the machines involved.
+RETIRED_RUN_GRACE_SECONDS = 2 * LAMBDA_MAX_TIMEOUT_SECONDS
+# A run no pointer names and that wrote nothing for a day was left by an index that crashed before publishing.
+ORPHAN_AGE_SECONDS = 24 * 3600
 # Enrolment and attempt rows per part: a Spark task's input (its memory) and a part file's share of the lake.
 PART_ROWS = 500_000
 # What a part needs of the source tables.
@@ -98,8 +105,8 @@ class IndexRun:
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def staged(self, root: str, table: str, part: int) -> str:
-        # Inside the table's folder (where the indexer may write), below it (where no reader lists).
-        return f"{root}/{table}/{STAGING_DIR}/{self.token}/{part_file(part)}"
+        # Where the part stays once published: no reader finds it before the table's pointer names it.
+        return f"{root}/{table}/{RUNS_DIR}/{self.token}/{part_file(part)}"
 
     def part_of(self, batch_ids: Sequence[str]) -> list[int]:
         """The part number of each batch id (every id must lie in the planned range)."""
@@ -445,34 +452,62 @@ def footers(snapshot: Mapping[str, object], consumers: Mapping[str, Sequence[str
     }
 
 
-def publish(lake: Lake, run: IndexRun) -> None:
-    """Move the run's staged parts into the derived tables' directories, then drop the files they replace.
+def publish(lake: Lake, run: IndexRun, now: dt.datetime | None = None) -> None:
+    """Point each derived table at the run's parts, then delete the runs retired long enough ago.
 
-    Called once every part is written: until then the previous tables stay whole. Each file is replaced by one
-    rename (local) or one object put (S3), so a reader at any instant finds every part file.
+    Called once every part is written: until then the previous tables stay whole. The pointer is one object put
+    (one rename locally), so a reader finds either the previous run's files or this run's, and the files it found
+    stay, unchanged, for `RETIRED_RUN_GRACE_SECONDS` after they are replaced.
     """
-    names = [part_file(part.number) for part in run.parts]
+    now = now or dt.datetime.now(dt.UTC)
     for table in run.metadata:
-        lake.filesystem.create_dir(lake.table_dir(table), recursive=True)
-        moves = [(run.staged(lake.root, table, part.number), f"{lake.table_dir(table)}/{part_file(part.number)}")
-                 for part in run.parts]  # fmt: skip
-        # In S3 a move is a copy and a delete: a platform index has thousands of parts, moved side by side.
-        with ThreadPoolExecutor(PUBLISH_THREADS) as pool:
-            list(pool.map(lambda move: lake.filesystem.move(*move), moves))
-        selector = pafs.FileSelector(lake.table_dir(table), allow_not_found=True)
-        for info in lake.filesystem.get_file_info(selector):
-            if info.type == pafs.FileType.File and info.base_name not in names:
-                lake.filesystem.delete_file(info.path)
+        folder = lake.table_dir(table)
+        previous = lake.current_files(table)
+        retired = [*previous["retired"], {"run": previous["run"], "at": now.isoformat()}] if previous else []
+        expired = {entry["run"] for entry in retired if _age(now, entry["at"]) > RETIRED_RUN_GRACE_SECONDS}
+        pointer = {
+            "run": run.token,
+            "files": [f"{RUNS_DIR}/{run.token}/{part_file(part.number)}" for part in run.parts],
+            "publishedAt": now.isoformat(),
+            "retired": [entry for entry in retired if entry["run"] not in expired],
+        }
+        pending = f"{folder}/{CURRENT_FILES}.{run.token}"
+        with lake.filesystem.open_output_stream(pending) as out:
+            out.write(json.dumps(pointer, indent=1).encode())
+        lake.filesystem.move(pending, f"{folder}/{CURRENT_FILES}")
         lake.forget(table)
-    discard(lake, run)
+        kept = {run.token, *(entry["run"] for entry in pointer["retired"])}
+        _delete_unused(lake, folder, kept, expired, now)
+
+
+def _age(now: dt.datetime, at: str) -> float:
+    return (now - dt.datetime.fromisoformat(at)).total_seconds()
+
+
+def _delete_unused(lake: Lake, folder: str, kept: set[str], expired: set[str], now: dt.datetime) -> None:
+    """Delete the runs no pointer keeps: the expired ones, and those a crashed index left once ORPHAN_AGE_SECONDS
+    old (a run still writing is younger); and, once as old as the grace, the files the folder held before it had a
+    pointer."""
+    infos = lake.filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True, recursive=True))
+    newest: dict[str, float] = {}
+    for info in infos:
+        relative = info.path[len(folder) + 1 :]
+        if info.type != pafs.FileType.File:
+            continue
+        age = now.timestamp() - (info.mtime_ns or 0) / 1e9
+        if relative.startswith(f"{RUNS_DIR}/"):
+            token = relative.split("/")[1]
+            newest[token] = min(newest.get(token, age), age)
+        elif relative.endswith(".parquet") and "/" not in relative and age > RETIRED_RUN_GRACE_SECONDS:
+            lake.filesystem.delete_file(info.path)
+    for token, age in newest.items():
+        if token not in kept and (token in expired or age > ORPHAN_AGE_SECONDS):
+            lake.filesystem.delete_dir(f"{folder}/{RUNS_DIR}/{token}")
 
 
 def discard(lake: Lake, run: IndexRun) -> None:
-    """Remove the run's staging directories (what a failed run wrote)."""
-    for path in [
-        f"{lake.table_dir(table)}/{STAGING_DIR}{end}" for table in run.metadata for end in (f"/{run.token}", "")
-    ]:
-        if lake.filesystem.get_file_info(path).type == pafs.FileType.NotFound:
-            continue
-        if path.endswith(run.token) or not lake.filesystem.get_file_info(pafs.FileSelector(path)):
-            lake.filesystem.delete_dir(path)  # the staging directory itself only once no other run uses it
+    """Remove the run's files (what a failed run wrote): no pointer names them."""
+    for table in run.metadata:
+        path = f"{lake.table_dir(table)}/{RUNS_DIR}/{run.token}"
+        if lake.filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+            lake.filesystem.delete_dir(path)

@@ -3,6 +3,10 @@
 Reads skip row groups with Parquet min/max statistics before decoding anything: `scan("enrolments",
 equals={"batch_id": b})` only fetches the row groups whose batch_id range can hold `b`, because every table is
 written sorted by its sort key (exhaust.lake.schemas). The exact filter is then applied to the decoded rows.
+
+A table is the Parquet files directly in its folder, or, when the folder holds a `_current.json` (the derived
+tables the index writes), the files that pointer names. Those files are never rewritten: a reader that took the
+pointer reads the same bytes to its end, whatever the index publishes meanwhile (exhaust.lake.index_parts).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import itertools
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +29,8 @@ import pyarrow.parquet as pq
 from exhaust.lake.schemas import TABLES, TableSpec
 
 DEFAULT_SCAN_ROWS = 65_536
+CURRENT_FILES = "_current.json"
+POINTER_ATTEMPTS = 3  # listings of a table whose pointer moved meanwhile, before its files are called missing
 
 
 def s3_filesystem() -> pafs.S3FileSystem:
@@ -128,27 +135,48 @@ class Lake:
     def files(self, table: str) -> list[tuple[str, pq.FileMetaData]]:
         """The table's Parquet files in name order, with their footers (read once per Lake)."""
         if table not in self._files:
-            selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
-            paths = sorted(
-                info.path
-                for info in self.filesystem.get_file_info(selector)
-                if info.type == pafs.FileType.File and info.path.endswith(".parquet")
-            )
             footers = []
-            for path in paths:
-                with self.filesystem.open_input_file(path) as source:
-                    footers.append((path, pq.ParquetFile(source).metadata))
+            for info in self._file_infos(table):
+                with self.filesystem.open_input_file(info.path) as source:
+                    footers.append((info.path, pq.ParquetFile(source).metadata))
             self._files[table] = footers
         return self._files[table]
 
     def listing(self, table: str) -> list[tuple[str, int, int]]:
-        """The table's Parquet files as (name, size, modification time in ns): one LIST, no footer read."""
-        selector = pafs.FileSelector(self.table_dir(table), allow_not_found=True)
-        return sorted(
-            (info.base_name, int(info.size or 0), int(info.mtime_ns or 0))
-            for info in self.filesystem.get_file_info(selector)
-            if info.type == pafs.FileType.File and info.path.endswith(".parquet")
-        )
+        """The table's Parquet files as (name in the table's folder, size, modification time in ns), no footer read."""
+        start = len(self.table_dir(table)) + 1
+        return [(info.path[start:], int(info.size or 0), int(info.mtime_ns or 0)) for info in self._file_infos(table)]
+
+    def current_files(self, table: str) -> Mapping[str, Any] | None:
+        """The pointer naming a table's files (`CURRENT_FILES`), None for a table made of its folder's files."""
+        try:
+            with self.filesystem.open_input_stream(f"{self.table_dir(table)}/{CURRENT_FILES}") as source:
+                pointer: Mapping[str, Any] = json.loads(source.read())
+        except FileNotFoundError:
+            return None
+        return pointer
+
+    def _file_infos(self, table: str) -> list[pafs.FileInfo]:
+        # The pointer is read after the listing: a publish in between names files the listing lacks, so list again.
+        folder = self.table_dir(table)
+        selector = pafs.FileSelector(folder, allow_not_found=True, recursive=True)
+        for _ in range(POINTER_ATTEMPTS):
+            listed = {
+                info.path: info for info in self.filesystem.get_file_info(selector) if info.type == pafs.FileType.File
+            }
+            pointer = self.current_files(table) if f"{folder}/{CURRENT_FILES}" in listed else None
+            if pointer is None:
+                own = [
+                    info
+                    for path, info in listed.items()
+                    if path.endswith(".parquet") and "/" not in path[len(folder) + 1 :]
+                ]
+                return sorted(own, key=lambda info: info.path)
+            named = [f"{folder}/{name}" for name in pointer["files"]]
+            if all(path in listed for path in named):
+                return [listed[path] for path in named]
+        missing = ", ".join(path for path in named if path not in listed)
+        raise FileNotFoundError(f"{table}: {CURRENT_FILES} names files the lake does not hold: {missing}")
 
     def file_metadata(self, table: str) -> dict[bytes, bytes]:
         """The key-value metadata of the table's first file's footer (empty for a missing table)."""
