@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from exhaust.lake.index_parts import DERIVED_TABLES
+from exhaust.lake.store import Lake
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "bench" / "index_results.json"
 CACHE = REPO_ROOT / ".build"
@@ -29,7 +32,6 @@ SIZES = (1_000_000, 2_000_000, 5_000_000, 10_000_000)
 CORES = 2
 SAMPLE_SECONDS = 0.2
 TICKS = os.sysconf("SC_CLK_TCK")
-DERIVED_TABLES = ("batch_users", "userinfo_lines", "response_lines")
 
 
 def _tree(root: int) -> list[int]:
@@ -121,11 +123,16 @@ def platform_lake(enrolments: int) -> tuple[Path, dict[str, Any]]:
 
 
 def digests(root: Path) -> dict[str, str]:
-    return {
-        f"{table}/{file.name}": hashlib.sha256(file.read_bytes()).hexdigest()
+    """The published parts of each derived table by part name (each run writes them in a folder of its own)."""
+    lake = Lake.open(str(root))
+    found = {
+        f"{table}/{Path(path).name}": hashlib.sha256(Path(path).read_bytes()).hexdigest()
         for table in DERIVED_TABLES
-        for file in sorted((root / table).glob("*.parquet"))
+        for path, _ in lake.files(table)
     }
+    if not found:
+        raise SystemExit(f"{root}: the index published no derived table")
+    return found
 
 
 def bench(enrolments: int, engines: list[str]) -> dict[str, Any]:
