@@ -49,10 +49,9 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
         metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
         assert "Requires-Dist" not in archive.read(metadata).decode()
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True, timeout=120)
-    uv = Path(sys.executable).with_name("uv")
+    install = [str(Path(sys.executable).with_name("uv")), "pip", "install", "--offline", "--no-deps", "--quiet"]
     subprocess.run(
-        [str(uv), "pip", "install", "--python", str(root / "venv" / "bin" / "python"), "--offline", "--no-deps"]
-        + ["--quiet", str(wheel)],
+        [*install, "--python", str(root / "venv" / "bin" / "python"), str(wheel)],
         check=True,
         capture_output=True,
         timeout=300,
