@@ -155,8 +155,8 @@ def old_floor(csv_bytes: bytes, path: Path) -> int:
 def child_small(args: argparse.Namespace) -> dict:
     import pyarrow.fs as pafs
     from exhaust.builders import BatchBuild, BuildError, build_batch_zip
-    from exhaust.lake.metering import CountingHandler
     from exhaust.lake.store import Lake
+    from exhaust_devkit.lake.metering import CountingHandler
 
     batches = json.loads(args.batches)
     per_batch = []

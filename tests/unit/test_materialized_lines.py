@@ -31,10 +31,10 @@ from exhaust.lake.materialized import (
     stale_derived_tables,
     write_userinfo_lines,
 )
-from exhaust.lake.metering import CountingHandler
 from exhaust.lake.store import Lake
 from exhaust.lake.values import csv_lines
 from exhaust_devkit.lake.generator import OTHER_ORG, generate
+from exhaust_devkit.lake.metering import CountingHandler
 
 from tests.unit.handmade_lake import CHANNEL, QUESTION_TYPES, at, consent, write_handmade_lake
 

@@ -25,7 +25,8 @@ from exhaust import readiness
 from exhaust.lake import schemas
 from exhaust.lake.materialized import index_lake
 from exhaust.lake.store import Lake
-from exhaust.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
+
+from exhaust_devkit.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
 
 DEFAULT_PARTNER_ID = "org.sample.partner"
 OTHER_ORG = "other-org-channel"
