@@ -4,6 +4,7 @@ read against a stand-in of the request API."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import exhaust_client.cli
+import exhaust_devkit.cli
 import pytest
 from exhaust.digests import file_sha256 as service_sha256
 from exhaust_client.client import file_sha256 as client_sha256
@@ -143,3 +146,21 @@ def test_the_client_checks_downloads_with_the_services_sha256(tmp_path: Path, si
     path = tmp_path / "file.zip"
     path.write_bytes(os.urandom(size))
     assert client_sha256(path) == service_sha256(path)
+
+
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    (found,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    return dict(found.choices)
+
+
+def options(parser: argparse.ArgumentParser) -> list[str]:
+    return sorted(option for action in parser._actions for option in action.option_strings)
+
+
+def test_exhaust_client_in_the_repository_is_the_partners_command():
+    partner = subcommands(exhaust_client.cli.build_parser())
+    under_exhaust = subcommands(subcommands(exhaust_devkit.cli.build_parser())["client"])
+    assert {"submit", "read", "list", "search", "cancel", "delete", "download"} <= partner.keys()
+    assert {name: options(child) for name, child in under_exhaust.items()} == {
+        name: options(child) for name, child in partner.items()
+    }
