@@ -12,11 +12,13 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# The three distributions, editable: the runtime (.), the partner client (client/) and the dev kit (devkit/), whose
+# `exhaust` command is the one the docs use; their dependencies come from the lock.
+$(STAMP): requirements.lock pyproject.toml client/pyproject.toml devkit/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e . -e ./client -e ./devkit
 	touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json
@@ -44,9 +46,11 @@ sevenzip:
 	@command -v 7zz >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 7zip; }
 	@7zz | head -2 | tail -1
 
-## Re-pin every Python dependency after changing pyproject.toml.
+## Re-pin every Python dependency after changing a pyproject.toml (the runtime's, client/'s or devkit/'s); the
+## repository's own distributions are resolved from their folders (devkit's [tool.uv.sources]) and not pinned.
 lock: $(BIN)/python
-	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml devkit/pyproject.toml client/pyproject.toml --all-extras \
+	  --no-emit-package exhaust --no-emit-package exhaust-client --python-version 3.11 -o requirements.lock
 
 ## Run the whole service locally (moto, sample data, real HTTP on 127.0.0.1:$(PORT)); state kept in .exhaust/state.
 ## FRESH=1 forgets that state and starts empty; EXHAUST_* settings are honoured (docs/configuration.md).
@@ -113,7 +117,7 @@ deploy: install console node_modules/.installed deploy-check
 smoke:
 	@test -n "$(BASE_URL)" -a -n "$(TOKEN)" -a -n "$(CHANNEL)" -a -n "$(BATCH)" || \
 	  { echo "usage: make smoke BASE_URL=<ApiUrl output> TOKEN=<exh_...> CHANNEL=<channel> BATCH=<batch id>"; exit 2; }
-	PYTHONPATH=layers $(or $(wildcard $(BIN)/python),python3) -m exhaust.smoke --base-url "$(BASE_URL)" \
+	PYTHONPATH=client:devkit $(or $(wildcard $(BIN)/python),python3) -m exhaust_devkit.smoke --base-url "$(BASE_URL)" \
 	  --token "$(TOKEN)" --channel "$(CHANNEL)" --batch-id "$(BATCH)" $(ARGS)
 
 clean:

@@ -45,7 +45,7 @@ def lake_path(seed: int) -> Path:
 def ensure_lake(seed: int) -> Path:
     path = lake_path(seed)
     if not (path / "observations").exists():
-        command = [sys.executable, "-m", "exhaust.cli", "lake", "generate", "--scale", "answers", "--seed",
+        command = [sys.executable, "-m", "exhaust_devkit.cli", "lake", "generate", "--scale", "answers", "--seed",
                    str(seed), "--today", LAKE_TODAY.isoformat(), "--out", str(path)]  # fmt: skip
         subprocess.run(command, check=True, cwd=REPO_ROOT)  # noqa: S603 - the exhaust CLI with fixed arguments
     return path
@@ -78,7 +78,7 @@ def child(case: dict[str, Any], lake_dir: str) -> dict[str, Any]:
     from exhaust import aws
     from exhaust.errors import ServiceError
     from exhaust.lake.store import Lake
-    from exhaust.local.resources import create_resources
+    from exhaust_devkit.local.resources import create_resources
     from moto import mock_aws
 
     os.environ.update(

@@ -155,8 +155,8 @@ def old_floor(csv_bytes: bytes, path: Path) -> int:
 def child_small(args: argparse.Namespace) -> dict:
     import pyarrow.fs as pafs
     from exhaust.builders import BatchBuild, BuildError, build_batch_zip
-    from exhaust.lake.metering import CountingHandler
     from exhaust.lake.store import Lake
+    from exhaust_devkit.lake.metering import CountingHandler
 
     batches = json.loads(args.batches)
     per_batch = []
@@ -243,7 +243,7 @@ def ensure_lake(seed: int) -> tuple[Path, dict]:
         print(f"generating the large lake into {lake} (once) ...", flush=True)
         started = time.perf_counter()
         answer = subprocess.run(  # noqa: S603 - the exhaust CLI with fixed arguments
-            [sys.executable, "-m", "exhaust.cli", "lake", "generate", "--scale", "large", "--seed", str(seed),
+            [sys.executable, "-m", "exhaust_devkit.cli", "lake", "generate", "--scale", "large", "--seed", str(seed),
              "--out", str(lake), "--today", LAKE_TODAY],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
@@ -264,7 +264,7 @@ def ensure_indexed(lake: Path) -> None:
     stale = stale_derived_tables(Lake.open(str(lake)))
     if stale:
         print(f"derived tables {stale}; indexing (once) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "exhaust.cli", "lake", "index", "--lake", str(lake)],  # noqa: S603
+        subprocess.run([sys.executable, "-m", "exhaust_devkit.cli", "lake", "index", "--lake", str(lake)],  # noqa: S603
                        check=True, capture_output=True)  # fmt: skip
 
 

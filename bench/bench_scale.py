@@ -87,12 +87,12 @@ def simulate(batches: int, batch_seconds: float, rows: int, concurrency: int) ->
     from exhaust.lake.catalog import BatchInfo, CollectionInfo
     from exhaust.pipeline.definition import workflow_definition
     from exhaust.pipeline.dispatch import Dispatcher
-    from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
     from exhaust.pipeline.steps import Pipeline
     from exhaust.requests.adapters import KeyVault
     from exhaust.requests.models import ExhaustRequest
     from exhaust.requests.store import RequestStore
     from exhaust.settings import get_settings
+    from exhaust_devkit.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 
     def many_batches(lake: str, request: ExhaustRequest) -> list[BatchInfo]:
         collection = CollectionInfo("do_bench", "Bench", request.channel, "Course", "Live", False, 1)
@@ -223,9 +223,9 @@ def main() -> None:
     for batches in arguments.batches:
         with mock_aws():
             from exhaust import aws
-            from exhaust.local.atomic import serialize_dynamodb
-            from exhaust.local.resources import create_resources
             from exhaust.settings import get_settings
+            from exhaust_devkit.local.atomic import serialize_dynamodb
+            from exhaust_devkit.local.resources import create_resources
 
             serialize_dynamodb()
             aws.reset_clients()

@@ -1,5 +1,5 @@
 # The lake index's Spark job on EMR Serverless (infra/indexer.py), not a Lambda: the EMR release's public Spark
-# image with Python 3.11 and the exhaust package with its `builder` and `spark` extras (pyarrow, pandas: what the
+# image with Python 3.11 and the runtime distribution (layers/exhaust) with its `builder` and `spark` extras (pyarrow, pandas: what the
 # job's rules and Arrow payloads use) at the versions of the lock file, and the job's entry point, which runs
 # `python -m exhaust.lake.spark_index`. spark-submit puts the release's own pyspark first on the path (the extra pins
 # the same version). A custom image is built FROM the base image of the application's

@@ -1,9 +1,12 @@
 """Stage the Lambda layers at synth time, without Docker: the shared package, and its dependencies.
 
-The package layer holds only our pure-Python package. Its dependencies (Powertools, pydantic, fastjsonschema, the
-X-Ray SDK) are a layer of our own too, installed from the lock's pins as arm64 wheels for the runtime's Python
-(`stage_dependencies`), unless the stack uses the official Powertools layer instead (setting `powertools_layer`);
-boto3 comes with the Lambda runtime (docs/decisions.md).
+The package layer holds only our pure-Python package: the runtime distribution's `exhaust` (layers/exhaust), whole.
+Local mode, the workflow runner, the lake generators and the `exhaust` command are the dev kit's (devkit/), the
+partner client is its own distribution (client/): neither is in this folder, so nothing has to be left out.
+
+Its dependencies (Powertools, pydantic, fastjsonschema, the X-Ray SDK) are a layer of our own too, installed from the
+lock's pins as arm64 wheels for the runtime's Python (`stage_dependencies`), unless the stack uses the official
+Powertools layer instead (setting `powertools_layer`); boto3 comes with the Lambda runtime (docs/decisions.md).
 
 It ships bytecode compiled by the runtime's Python: Lambda's code is read-only, so a module without a valid
 `.pyc` is compiled from source at every cold start and the result thrown away (about 50-60 ms of each handler's
@@ -25,9 +28,10 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# The runtime distribution's package (pyproject.toml: the packages under layers/).
 PACKAGE_DIR = REPO_ROOT / "layers" / "exhaust"
-# Local mode and the CLI are not shipped: they need moto and are never imported by a Lambda; nor is the smoke test.
-EXCLUDED = ("__pycache__", "*.pyc", "local", "cli.py", "smoke.py")
+# What a run on this machine leaves beside the sources.
+CACHES = ("__pycache__", "*.pyc")
 # The functions' runtime (infra.service_function.RUNTIME): a `.pyc` of another Python version is ignored.
 RUNTIME_PYTHON = "3.12"
 # Where a layer's python/ directory is mounted in the function: tracebacks name the files there.
@@ -116,7 +120,7 @@ def stage_layer(build_dir: Path | None = None, python: str | None = None) -> Pat
     build_dir = build_dir or REPO_ROOT / ".build" / "layer"
     build_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=build_dir))
-    shutil.copytree(PACKAGE_DIR, staging / "python" / "exhaust", ignore=shutil.ignore_patterns(*EXCLUDED))
+    shutil.copytree(PACKAGE_DIR, staging / "python" / "exhaust", ignore=shutil.ignore_patterns(*CACHES))
     target = build_dir / _digest(staging, python)
     if target.exists():
         shutil.rmtree(staging)

@@ -59,9 +59,9 @@ def moto_environment(extra_environment: dict[str, str] | None = None) -> Iterato
     from exhaust import aws
     from exhaust.api import cancel_and_delete
     from exhaust.api import requests as request_api
-    from exhaust.local.atomic import serialize_dynamodb
-    from exhaust.local.resources import create_resources
     from exhaust.settings import get_settings
+    from exhaust_devkit.local.atomic import serialize_dynamodb
+    from exhaust_devkit.local.resources import create_resources
     from moto import mock_aws
 
     # As local mode does: moto's conditional writes and transactions are not atomic across threads (the map's
@@ -232,8 +232,8 @@ def call_api(event: dict[str, Any], token: str | None = None, **headers: str | N
     from exhaust.api.http import error_response
     from exhaust.api.routes import find_route
     from exhaust.errors import ServiceError
-    from exhaust.local.functions import invoke
-    from exhaust.local.gateway import GATEWAY_API_ID, authorize
+    from exhaust_devkit.local.functions import invoke
+    from exhaust_devkit.local.gateway import GATEWAY_API_ID, authorize
 
     event = copy.deepcopy(event)
     event["headers"] = {k: v for k, v in (event.get("headers") or {}).items() if k != "Authorization"}

@@ -127,7 +127,7 @@ RECORDER = Recorder(ANSWER_LOG)
 
 def record_gateway_answers(sink: Callable[[Answer], None]) -> None:
     """Make every local gateway answer of this process also go to `sink` (before it is sent)."""
-    from exhaust.local.gateway import GatewayHandler
+    from exhaust_devkit.local.gateway import GatewayHandler
 
     send = GatewayHandler._send_proxy_answer
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exhaust.cli import main
+from exhaust_devkit.cli import main
 
 from tests.contract import ANSWER_LOG_VARIABLE, append_to_log, record_gateway_answers
 

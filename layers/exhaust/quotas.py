@@ -1,8 +1,8 @@
 """What the stack asks of an account's Lambda quotas: the concurrency it reserves, computed here once.
 
 The stack (infra/) sets each function's reservation from `reserved_concurrency`, docs/deploy.md states its total,
-and `exhaust deploy-check` compares it with the account's quota before a deploy (exhaust.deploy_check); tests keep
-the synthesized template, the docs and this table equal.
+and `exhaust deploy-check` compares it with the account's quota before a deploy (the dev kit's deploy_check); tests
+keep the synthesized template, the docs and this table equal.
 """
 
 from __future__ import annotations

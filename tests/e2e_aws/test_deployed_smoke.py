@@ -3,7 +3,7 @@
 import os
 
 import pytest
-from exhaust import smoke
+from exhaust_devkit import smoke
 
 pytestmark = pytest.mark.e2e_aws
 NEEDED = ("BASE_URL", "TOKEN", "CHANNEL", "BATCH")

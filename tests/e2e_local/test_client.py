@@ -5,8 +5,8 @@ import json
 
 import pytest
 import pyzipper
-from exhaust.cli import main
-from exhaust.client import ClientError, ExhaustClient
+from exhaust_client.client import ClientError, ExhaustClient
+from exhaust_devkit.cli import main
 
 from tests.conftest import run_exhaust
 

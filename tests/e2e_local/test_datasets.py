@@ -84,7 +84,7 @@ def test_public_file_downloads_through_its_cdn_url(local_service):
 
 def test_produce_command_replaces_a_day(local_service):
     day = (YESTERDAY - dt.timedelta(days=2)).isoformat()
-    command = [sys.executable, "-m", "exhaust.cli", "produce", "--date", day, "--local-credentials"]
+    command = [sys.executable, "-m", "exhaust_devkit.cli", "produce", "--date", day, "--local-credentials"]
     answer = subprocess.run(
         [*command, str(local_service.credentials_file)], capture_output=True, text=True, timeout=60, check=True
     )

@@ -141,7 +141,7 @@ def test_datasets_say_up_to_when_the_local_lake_is_complete(local_service):
 
 
 def test_exhaust_client_cancel_and_delete(local_service, capsys):
-    from exhaust.cli import main
+    from exhaust_devkit.cli import main
 
     credentials = local_service.credentials
     tag = f"e2e-client-lifecycle-{time.time_ns()}"

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import pyzipper
-from exhaust.client import ClientError, ExhaustClient
+from exhaust_client.client import ClientError, ExhaustClient
 
 from tests.conftest import LocalServiceProcess, run_exhaust
 

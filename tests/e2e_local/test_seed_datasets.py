@@ -62,7 +62,7 @@ def test_free_text_answers_are_shared_only_with_registration_consent(local_servi
 
 
 def test_the_client_submits_org_pii_without_a_batch_and_refuses_a_batch_dataset_without_one(local_service, capsys):
-    from exhaust.cli import main
+    from exhaust_devkit.cli import main
 
     common = ["client", "submit", "--local-credentials", str(local_service.credentials_file), "--encryption-key", KEY]
     status = main([*common, "--dataset", "org-pii-exhaust", "--tag", "client-org", "--wait", "--interval", "0.5"])

@@ -103,7 +103,7 @@ def test_1000_concurrent_submits_lose_nothing_duplicate_nothing_and_keep_the_lim
 
     def watch() -> None:
         nonlocal most_open
-        # One scan is one moto call, so a snapshot of the store (exhaust.local.atomic); a pause between scans
+        # One scan is one moto call, so a snapshot of the store (exhaust_devkit.local.atomic); a pause between scans
         # leaves DynamoDB to the submits.
         while not done.wait(0.2):
             most_open = max(most_open, open_in_store(table, LIMIT_CHANNEL))

@@ -25,7 +25,7 @@ def test_every_route_of_the_route_table_is_a_method_on_its_path(resources):
 
 
 def test_other_methods_on_a_route_path_are_a_405_with_allow_in_the_envelope(resources):
-    from exhaust.local.gateway import allowed_methods
+    from exhaust_devkit.local.gateway import allowed_methods
 
     refusals = {path: method for (verb, path), method in methods(resources).items() if verb == "ANY"}
     assert set(refusals) == {route.path for route in ROUTES}

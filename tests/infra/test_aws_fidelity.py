@@ -157,7 +157,7 @@ def test_no_reservation_at_all_when_the_account_cannot_afford_one(tmp_path):
 
 
 def test_deploy_check_reads_the_reservations_the_settings_compute(synthesis):
-    from exhaust.deploy_check import needs_from_template
+    from exhaust_devkit.deploy_check import needs_from_template
 
     needs = needs_from_template(synthesis.template_path)
     settings = StackSettings()

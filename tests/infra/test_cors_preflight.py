@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from exhaust.api import cors
 from exhaust.api.routes import ROUTES
-from exhaust.local.gateway import allowed_methods
+from exhaust_devkit.local.gateway import allowed_methods
 
 from .walk import methods, service_functions
 

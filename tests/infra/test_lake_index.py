@@ -8,7 +8,7 @@ from pathlib import Path
 from exhaust.aws_limits import NEW_ACCOUNT_LAMBDA_MEMORY_MB
 from exhaust.lake.spark_index import EMR_RELEASE_LABEL, SPARK_VERSION
 from exhaust.pipeline import index_definition as index
-from exhaust.pipeline.runner import LocalRunner
+from exhaust_devkit.pipeline.runner import LocalRunner
 
 from infra.config import StackSettings
 from infra.indexer import SPARK_DOCKERFILE, SYNC_EVENTS_RULE

@@ -3,7 +3,7 @@
 import json
 
 from exhaust.pipeline import definition as wf
-from exhaust.pipeline.runner import LocalRunner
+from exhaust_devkit.pipeline.runner import LocalRunner
 
 from infra.config import StackSettings
 from tests.memory_objects import MemoryObjects

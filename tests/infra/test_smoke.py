@@ -1,4 +1,4 @@
-"""`make smoke` (exhaust.smoke) against a stand-in of a deployed stack on 127.0.0.1: what it checks and refuses."""
+"""`make smoke` (exhaust_devkit.smoke) against a stand-in of a deployed stack on 127.0.0.1: what it checks, refuses."""
 
 import io
 import json
@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import pyzipper
-from exhaust import smoke
+from exhaust_devkit import smoke
 
 
 def _zip(encrypted: bool) -> bytes:

@@ -77,7 +77,7 @@ def test_a_queue_message_over_sqs_message_size_is_refused(aws_resources):
 @pytest.fixture
 def gateway_answering(monkeypatch):
     """A local gateway whose health function answers a body of the size the test sets."""
-    from exhaust.local import gateway as gateway_module
+    from exhaust_devkit.local import gateway as gateway_module
 
     from tests.conftest import moto_environment
 

@@ -190,8 +190,8 @@ def queued(queue_url: str) -> int:
 def test_a_hanging_endpoint_holds_neither_the_api_nor_another_channels_callbacks(partner_world, trusting, monkeypatch):
     """Issue 28: with callbacks sent inside cancel, one channel's silent endpoint made its cancel take 11 s and held
     every other channel. Now cancel only queues the callback; the deliverer's threads take one channel each."""
-    from exhaust.local.callbacks import LocalCallbacks
     from exhaust.requests.store import RequestStore
+    from exhaust_devkit.local.callbacks import LocalCallbacks
 
     # Short timeouts: the silent endpoint is cut in about a second instead of eight.
     for name in ("CALLBACK_CONNECT_TIMEOUT_SECONDS", "CALLBACK_READ_TIMEOUT_SECONDS", "CALLBACK_DEADLINE_SECONDS"):

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 from exhaust import __version__
-from exhaust.auth.cli import KNOWN_ROLES
-from exhaust.cli import build_parser
-from exhaust.client import ExhaustClient, ProgressBar
 from exhaust.principal import ADMIN_ROLE, DEFAULT_DATASET_ROLES, ON_BEHALF_ROLE
+from exhaust_client.client import ExhaustClient, ProgressBar
+from exhaust_devkit.auth.cli import KNOWN_ROLES
+from exhaust_devkit.cli import build_parser
 
 from tests.conftest import run_exhaust
 
@@ -377,7 +377,7 @@ def test_json_into_a_reader_that_leaves_is_no_error(fake_api, tmp_path):
 
 
 def test_the_encryption_key_comes_from_a_file_the_environment_or_the_command_line(tmp_path, monkeypatch):
-    from exhaust.client import ENCRYPTION_KEY_VARIABLE, _encryption_key
+    from exhaust_client.client import ENCRYPTION_KEY_VARIABLE, _encryption_key
 
     def given(**options):
         defaults = {"encryption_key": None, "encryption_key_file": None, "encryption_key_prompt": False}

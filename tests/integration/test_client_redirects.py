@@ -5,7 +5,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from exhaust.client import fetch_file
+from exhaust_client.client import fetch_file
 
 ZIP_BYTES = b"PK\x05\x06" + b"\x00" * 18
 

@@ -21,7 +21,7 @@ SUBMIT = "/api/dataset/v1/request/submit"
 
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Any]:
-    from exhaust.local.gateway import LocalGateway
+    from exhaust_devkit.local.gateway import LocalGateway
 
     with moto_environment({"EXHAUST_CORS_ALLOWED_ORIGINS": f"{PORTAL},{OTHER}"}):
         server = LocalGateway("127.0.0.1", 0)

@@ -29,8 +29,8 @@ def world(tmp_path_factory):
     from exhaust.auth.credentials import CredentialStore
     from exhaust.auth.directory import LakeCourseDirectory
     from exhaust.lake.catalog import Catalog
-    from exhaust.lake.generator import OTHER_ORG, generate
     from exhaust.lake.store import Lake
+    from exhaust_devkit.lake.generator import OTHER_ORG, generate
 
     root = tmp_path_factory.mktemp("lake")
     generate("tiny", 7, str(root), channel=CHANNEL)

@@ -5,8 +5,8 @@ import json
 import pytest
 from exhaust.auth.checks import AuthorizationFailed, LoginFailed, authenticate_license, authenticate_token
 from exhaust.auth.credentials import CredentialStore, hash_secret, resource_id_of
-from exhaust.cli import main
 from exhaust.errors import Unauthorized
+from exhaust_devkit.cli import main
 
 
 def test_only_the_hash_of_a_token_is_stored(aws_resources):

@@ -10,9 +10,9 @@ import pyarrow as pa
 import pytest
 from exhaust import aws
 from exhaust.lake import schemas
-from exhaust.lake.generator import generate
 from exhaust.lake.store import Lake
-from exhaust.local.functions import invoke
+from exhaust_devkit.lake.generator import generate
+from exhaust_devkit.local.functions import invoke
 
 from tests.conftest import load_event
 
@@ -23,10 +23,10 @@ MACHINE = "exhaust-dev-lake-index"
 def moto_server():
     """S3 and Step Functions on a moto server, as local mode has them (pyarrow's S3 client reads the lake there), and
     the index's state machine; one for the module, moto's state being the process's."""
-    from exhaust.local.atomic import serialize_dynamodb
-    from exhaust.local.resources import create_resources
-    from exhaust.local.runtime import free_port
     from exhaust.settings import get_settings
+    from exhaust_devkit.local.atomic import serialize_dynamodb
+    from exhaust_devkit.local.resources import create_resources
+    from exhaust_devkit.local.runtime import free_port
     from moto.server import ThreadedMotoServer
 
     serialize_dynamodb()
@@ -149,7 +149,7 @@ def test_local_modes_schedule_runs_the_state_machine_until_the_lake_is_fresh(lak
     import time
 
     from exhaust.lake import indexer
-    from exhaust.local.indexer import LocalIndexSchedule
+    from exhaust_devkit.local.indexer import LocalIndexSchedule
 
     settings, _ = moto_server
     load_consents(lake["uri"])

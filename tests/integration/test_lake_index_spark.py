@@ -9,7 +9,7 @@ import pytest
 from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake.materialized import USERINFO_LINES
 from exhaust.lake.store import Lake
-from exhaust.local.indexer import index_runner, run_index
+from exhaust_devkit.local.indexer import index_runner, run_index
 
 from tests.integration import test_spark_index
 from tests.integration.test_lake_index_workflow import Recorder, revoke_u1

@@ -13,9 +13,9 @@ import pytest
 from exhaust.lake import indexer, schemas
 from exhaust.lake.materialized import DERIVED_TABLES, USERINFO_LINES
 from exhaust.lake.store import Lake
-from exhaust.local.indexer import LOCAL_SPARK_APPLICATION_ID, SPARK_MISSING, index_runner, run_index
 from exhaust.pipeline import index_definition as index
-from exhaust.pipeline.runner import StatesError
+from exhaust_devkit.local.indexer import LOCAL_SPARK_APPLICATION_ID, SPARK_MISSING, index_runner, run_index
+from exhaust_devkit.pipeline.runner import StatesError
 
 from tests.unit.handmade_lake import CHANNEL, CONSENTS, at, consent, write_handmade_lake
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.xdist_group("local-gateway")
 
 @pytest.fixture(scope="module")
 def gateway():
-    from exhaust.local.gateway import GatewayHandler, LocalGateway
+    from exhaust_devkit.local.gateway import GatewayHandler, LocalGateway
 
     with moto_environment(), pytest.MonkeyPatch.context() as patch:
         # A short socket timeout, so that the test of a body that never comes does not wait 30 s.
@@ -222,7 +222,7 @@ def test_a_slow_body_is_cut_at_the_deadline_with_a_408(gateway):
 
 
 def test_slow_clients_hold_at_most_the_connection_bound_of_threads(gateway, monkeypatch):
-    from exhaust.local import gateway as module
+    from exhaust_devkit.local import gateway as module
 
     before = threading.active_count()
     sockets = []

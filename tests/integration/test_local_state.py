@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from exhaust import aws, resources
-from exhaust.local.state import LocalState
+from exhaust_devkit.local.state import LocalState
 
 from tests.conftest import moto_environment
 
@@ -54,7 +54,7 @@ def test_an_object_deleted_between_listing_and_reading_is_skipped(tmp_path: Path
     with moto_environment() as settings:
         put(settings, "stays.csv")
         put(settings, "cancelled.csv")
-        from exhaust.local import state as module
+        from exhaust_devkit.local import state as module
 
         listing = module._listing
 
@@ -93,8 +93,8 @@ def test_the_stops_save_writes_the_tables_before_the_objects(tmp_path: Path, mon
 
 def test_a_stop_after_a_start_that_failed_before_serving_returns(tmp_path: Path) -> None:
     """Issue 28: the stop waited forever on a gateway that never started (and so ignored SIGTERM)."""
-    from exhaust.local.gateway import LocalGateway
-    from exhaust.local.runtime import LocalService
+    from exhaust_devkit.local.gateway import LocalGateway
+    from exhaust_devkit.local.runtime import LocalService
 
     service = LocalService(port=0, state_dir=tmp_path)
     service._gateway = LocalGateway("127.0.0.1", 0)  # created, as start() does, before a failure
@@ -106,9 +106,9 @@ def test_a_stop_after_a_start_that_failed_before_serving_returns(tmp_path: Path)
 
 def test_a_request_building_when_local_mode_stopped_says_so_when_resumed(tmp_path: Path) -> None:
     """Issue 28: after Ctrl-C and a restart, it said "interrupted by a temporary AWS failure"."""
-    from exhaust.local.runtime import RESUMED_MESSAGE, resume_interrupted_work
     from exhaust.requests.models import ExhaustRequest, Status
     from exhaust.requests.store import RequestStore
+    from exhaust_devkit.local.runtime import RESUMED_MESSAGE, resume_interrupted_work
 
     with moto_environment() as settings:
         store = RequestStore()
@@ -136,7 +136,7 @@ def test_a_request_building_when_local_mode_stopped_says_so_when_resumed(tmp_pat
 def test_the_saves_fast_reads_equal_what_the_api_answers(tmp_path: Path) -> None:
     """The save reads moto's models (a Scan of 2,900 requests took 5.3 s, past what a stop may wait): the items and
     the listing must be exactly what a Scan and ListObjectsV2 answer."""
-    from exhaust.local.state import _listing
+    from exhaust_devkit.local.state import _listing
 
     with moto_environment() as settings:
         dynamodb = aws.client("dynamodb")

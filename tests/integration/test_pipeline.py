@@ -1,6 +1,6 @@
 """The pipeline on moto: dispatcher -> the workflow definition run by the local runner -> steps -> S3/DynamoDB.
 
-moto's Step Functions cannot run Lambda code, so the same definition runs in-process (exhaust.pipeline.runner);
+moto's Step Functions cannot run Lambda code, so the same definition runs in-process (exhaust_devkit.pipeline.runner);
 the builders read a tiny generated lake from a directory and write real encrypted zips to moto S3.
 """
 
@@ -23,12 +23,12 @@ from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, verify_signature
-from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.sweeper import Sweeper
 from exhaust.requests.adapters import KeyVault, RequestQueue
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import RequestStore
+from exhaust_devkit.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 
 PASSWORD = "s3cret-Key!"
 CALLBACK_SECRET = "callback-signing-secret"
@@ -37,8 +37,8 @@ CALLBACK_SECRET = "callback-signing-secret"
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory) -> dict[str, Any]:
     from exhaust.lake.catalog import Catalog
-    from exhaust.lake.generator import generate
     from exhaust.lake.store import Lake
+    from exhaust_devkit.lake.generator import generate
 
     root = tmp_path_factory.mktemp("lake")
     samples = generate("tiny", 7, str(root))
@@ -462,7 +462,7 @@ def test_a_throttled_request_says_why_it_waits_and_the_sweeper_does_not_queue_it
 def test_local_worker_drains_the_queue_and_stops_within_seconds(harness):
     import threading
 
-    from exhaust.local.worker import LocalWorker
+    from exhaust_devkit.local.worker import LocalWorker
 
     worker = LocalWorker(harness.settings, workflow=harness.workflow, sweep_interval=3600)
     request_id = harness.submit(batchId=harness.lake["mainBatches"][0])

@@ -15,10 +15,10 @@ from exhaust import aws
 from exhaust.pipeline import definition as wf
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.notify import CALLBACK_RETRY_INTERVAL_SECONDS, EVENT_ID_HEADER
-from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, StatesError, step_functions
 from exhaust.pipeline.sweeper import Sweeper
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import RequestStore
+from exhaust_devkit.pipeline.runner import LocalRunner, LocalWorkflow, StatesError, step_functions
 
 from tests.integration.faults import AwsFaults
 from tests.integration.test_pipeline import (  # noqa: F401 (fixture)
@@ -363,7 +363,7 @@ def test_the_global_cap_holds_requests_of_every_channel_back(harness):
 
 
 def test_the_local_worker_killed_mid_request_is_resumed_by_the_next_one(harness, events):
-    from exhaust.local.worker import LocalWorker
+    from exhaust_devkit.local.worker import LocalWorker
 
     batches = harness.lake["mainBatches"][:2]
     building = threading.Event()

@@ -7,13 +7,13 @@ import time
 
 import pytest
 from exhaust import aws
-from exhaust.local.functions import invoke
 from exhaust.pipeline import entry
 from exhaust.pipeline.errors import StaleExecution
 from exhaust.requests.adapters import KeyVault
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import RequestStore
 from exhaust.settings import get_settings
+from exhaust_devkit.local.functions import invoke
 
 from tests.conftest import load_event
 

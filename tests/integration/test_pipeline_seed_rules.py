@@ -17,8 +17,8 @@ EXPIRED = "Requested batch not found/Batch has expired"
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     from exhaust.lake.catalog import Catalog
-    from exhaust.lake.generator import generate
     from exhaust.lake.store import Lake
+    from exhaust_devkit.lake.generator import generate
 
     root = tmp_path_factory.mktemp("lake")
     samples = generate("tiny", 7, str(root))

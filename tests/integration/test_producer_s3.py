@@ -82,8 +82,8 @@ def test_run_event_backfills_a_range(aws_resources, tmp_path):
 
 
 def test_the_producer_lambda_handles_a_scheduler_event(aws_resources, tmp_path, monkeypatch):
-    from exhaust.local.functions import invoke
     from exhaust.standard import producer as producer_module
+    from exhaust_devkit.local.functions import invoke
 
     lake = Lake.open(str(tmp_path / "lake"))
     yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)

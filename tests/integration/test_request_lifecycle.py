@@ -12,12 +12,12 @@ from exhaust.pipeline.cancel_and_delete import LifecycleService
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Notifier, verify_signature
-from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
 from exhaust.principal import Principal
 from exhaust.requests.models import OutputFile, Status
 from exhaust.requests.service import RequestService
 from exhaust.requests.store import RequestStore
+from exhaust_devkit.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 
 from tests.conftest import call_api, load_event, set_query, stored_request
 from tests.integration.test_pipeline import CALLBACK_SECRET, Harness
@@ -110,8 +110,8 @@ def keys_under(prefix):
 def built_lake(tmp_path_factory):
     """A tiny generated lake of its own (the tests move its completeness marker)."""
     from exhaust.lake.catalog import Catalog
-    from exhaust.lake.generator import generate
     from exhaust.lake.store import Lake
+    from exhaust_devkit.lake.generator import generate
 
     root = tmp_path_factory.mktemp("lifecycle-lake")
     samples = generate("tiny", 7, str(root))

@@ -14,7 +14,7 @@ OPEN_LIMIT = 5
 @pytest.fixture
 def world():
     from exhaust.auth.credentials import CredentialStore
-    from exhaust.local.atomic import serialize_dynamodb
+    from exhaust_devkit.local.atomic import serialize_dynamodb
 
     serialize_dynamodb()  # moto's conditional writes race under threads; DynamoDB's do not
     with moto_environment({"EXHAUST_MAX_OPEN_REQUESTS_PER_CHANNEL": str(OPEN_LIMIT)}) as settings:

@@ -520,7 +520,7 @@ def test_the_audit_trail_says_who_submitted_got_links_and_deleted_and_survives_t
 
 
 def test_the_audit_trail_is_shown_by_the_clients_read(world, capsys):
-    from exhaust.client import _show_request
+    from exhaust_client.client import _show_request
 
     tag = "audit-client"
     request_id = submit_as(world, "org_admin", submit_body("progress-exhaust", {"batchId": "B1"}, tag))[1]["result"]

@@ -22,7 +22,6 @@ from exhaust.lake.catalog import BatchInfo, CollectionInfo
 from exhaust.pipeline.definition import workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import TransientFailure
-from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.steps.context import BatchFinder
 from exhaust.requests.adapters import KeyVault
@@ -30,6 +29,7 @@ from exhaust.requests.models import ExhaustRequest, OutputFile, Status
 from exhaust.requests.outputs import MANIFEST_PAGE_FILES
 from exhaust.requests.store import NotOwned, RequestStore, to_item
 from exhaust.settings import RuntimeSettings
+from exhaust_devkit.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 
 CHANNEL = "channel-a"
 SCALE_TESTS = os.environ.get("EXHAUST_SCALE_TESTS") == "1"

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 from exhaust.lake.index_parts import DERIVED_TABLES, LakeContractError
 from exhaust.lake.materialized import index_lake
-from exhaust.lake.platform_generator import generate_platform
 from exhaust.lake.store import Lake
+from exhaust_devkit.lake.platform_generator import generate_platform
 
 from tests.unit.handmade_lake import derived_bytes as published_bytes
 from tests.unit.handmade_lake import unpublished_runs, write_handmade_lake

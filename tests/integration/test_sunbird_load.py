@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from exhaust.lake.check import check_lake
+from exhaust_devkit.lake.check import check_lake
 
 from tests.integration.test_spark_index import spark  # noqa: F401 - the session-scoped Spark session
 
@@ -204,7 +204,7 @@ def expected(source: Path, table: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory) -> Path:
-    from exhaust.lake.generator import generate
+    from exhaust_devkit.lake.generator import generate
 
     root = tmp_path_factory.mktemp("source") / "lake"
     generate("tiny", 1, str(root), today=TODAY)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from exhaust import aws_limits
 from exhaust.pipeline import definition as wf
-from exhaust.pipeline.runner import LocalRunner, StatesError
 from exhaust.settings import RuntimeSettings
+from exhaust_devkit.pipeline.runner import LocalRunner, StatesError
 from pydantic import ValidationError
 
 from tests.memory_objects import MemoryObjects

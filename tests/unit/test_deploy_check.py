@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from exhaust import cli, deploy_check
+from exhaust_devkit import cli, deploy_check
 
 STACK = "exhaust-dev"
 

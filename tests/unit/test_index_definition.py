@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from exhaust.local.indexer import SPARK_ABOVE_ENROLMENTS, spark_above_enrolments, start_job_run_sync
-from exhaust.local.state import LocalSetupError
 from exhaust.pipeline import index_definition as index
-from exhaust.pipeline.runner import LocalRunner, StatesError, choose
+from exhaust_devkit.local.indexer import SPARK_ABOVE_ENROLMENTS, spark_above_enrolments, start_job_run_sync
+from exhaust_devkit.local.state import LocalSetupError
+from exhaust_devkit.pipeline.runner import LocalRunner, StatesError, choose
 
 EXECUTION = "arn:aws:states:us-east-1:1:execution:exhaust-dev-lake-index:run-7"
 

@@ -10,9 +10,9 @@ import datetime as dt
 import json
 
 import pytest
-from exhaust.lake import generator
-from exhaust.lake.generator import OBSERVATION_KINDS, SCALES, generate
 from exhaust.lake.store import Lake
+from exhaust_devkit.lake import generator
+from exhaust_devkit.lake.generator import OBSERVATION_KINDS, SCALES, generate
 
 TODAY = dt.date(2026, 11, 20)
 EVENTS_PER_DAY = 9

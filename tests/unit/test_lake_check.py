@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from exhaust.cli import main
-from exhaust.lake.check import check_lake
 from exhaust.lake.schemas import TABLES
 from exhaust.readiness import MARKER_NAME
+from exhaust_devkit.cli import main
+from exhaust_devkit.lake.check import check_lake
 
 TODAY = dt.date(2026, 12, 1)
 NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
@@ -24,7 +24,7 @@ NOW = dt.datetime(2026, 12, 2, 12, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
-    from exhaust.lake.generator import generate
+    from exhaust_devkit.lake.generator import generate
 
     root = tmp_path_factory.mktemp("generated") / "lake"
     generate("tiny", 1, str(root), today=TODAY)

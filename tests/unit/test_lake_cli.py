@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from exhaust.cli import main
-from exhaust.lake.cli import SCALE_NAMES
-from exhaust.lake.generator import SCALES
 from exhaust.lake.store import Lake
+from exhaust_devkit.cli import main
+from exhaust_devkit.lake.cli import SCALE_NAMES
+from exhaust_devkit.lake.generator import SCALES
 
 
 def test_generate_writes_the_lake_and_prints_its_samples(tmp_path, capsys):

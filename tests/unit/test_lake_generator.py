@@ -8,9 +8,9 @@ import hashlib
 import pyarrow.compute as pc
 import pytest
 from exhaust.lake.catalog import Catalog
-from exhaust.lake.generator import generate
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
+from exhaust_devkit.lake.generator import generate
 
 TODAY = dt.date(2026, 11, 20)
 

@@ -16,8 +16,8 @@ from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import schemas
 from exhaust.lake.extracts import BATCH_USERS, LakeNotIndexed
 from exhaust.lake.materialized import write_batch_users
-from exhaust.lake.seed import refresh_kept_index
 from exhaust.lake.store import Lake
+from exhaust_devkit.lake.seed import refresh_kept_index
 
 from tests.unit.handmade_lake import CHANNEL, CONSENTS, at, consent, write_handmade_lake
 from tests.unit.test_builders_golden import DAY, PASSWORD, build

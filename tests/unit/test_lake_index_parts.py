@@ -16,8 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import pyzipper
 from exhaust.builders import BatchBuild, build_batch_zip
-from exhaust.cli import main
-from exhaust.lake import cli, index_parts
+from exhaust.lake import index_parts
 from exhaust.lake.extracts import SOURCES_KEY
 from exhaust.lake.index_parts import (
     DERIVED_TABLES,
@@ -29,6 +28,8 @@ from exhaust.lake.index_parts import (
 from exhaust.lake.materialized import index_lake
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
+from exhaust_devkit.cli import main
+from exhaust_devkit.lake import cli
 
 from tests.unit.handmade_lake import CHANNEL, derived_bytes, unpublished_runs, write_handmade_lake
 

@@ -13,8 +13,8 @@ import pytest
 from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import schemas
 from exhaust.lake.materialized import RESPONSE_LINES, USERINFO_LINES, index_lake
-from exhaust.lake.metering import CountingHandler
 from exhaust.lake.store import Lake
+from exhaust_devkit.lake.metering import CountingHandler
 
 from tests.unit.handmade_lake import write_handmade_lake
 

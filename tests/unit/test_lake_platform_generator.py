@@ -7,9 +7,9 @@ import json
 from collections import Counter
 
 import pyarrow.parquet as pq
-from exhaust.cli import main
-from exhaust.lake.platform_generator import generate_platform, plan
 from exhaust.lake.store import Lake
+from exhaust_devkit.cli import main
+from exhaust_devkit.lake.platform_generator import generate_platform, plan
 
 
 def test_batch_sizes_are_skewed_as_on_the_platform():
@@ -23,7 +23,7 @@ def test_batch_sizes_are_skewed_as_on_the_platform():
 
 
 def test_the_lake_is_the_same_for_the_same_seed_and_streams_in_sorted_part_files(tmp_path, monkeypatch):
-    from exhaust.lake import platform_generator
+    from exhaust_devkit.lake import platform_generator
 
     monkeypatch.setattr(platform_generator, "PART_ROWS", 1_000)  # several part files from a small lake
     first = generate_platform(4_000, 3, str(tmp_path / "a"))

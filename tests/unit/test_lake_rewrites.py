@@ -10,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 from exhaust.lake import schemas
-from exhaust.lake.metering import CountingHandler
 from exhaust.lake.store import Lake
+from exhaust_devkit.lake.metering import CountingHandler
 
 from tests.unit.handmade_lake import CHANNEL, CONSENTS, at, consent
 

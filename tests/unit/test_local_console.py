@@ -2,7 +2,7 @@
 
 import pytest
 from exhaust.errors import NotFound
-from exhaust.local.console import CONSOLE_DIR_VARIABLE, console_file, is_console_path
+from exhaust_devkit.local.console import CONSOLE_DIR_VARIABLE, console_file, is_console_path
 
 
 @pytest.fixture

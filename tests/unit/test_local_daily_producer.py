@@ -4,7 +4,7 @@ import datetime as dt
 
 from exhaust.settings import RuntimeSettings
 from exhaust.standard.dates import DateRange
-from exhaust.standard.local import LocalDailyProducer
+from exhaust_devkit.standard.local import LocalDailyProducer
 
 START = dt.date(2026, 11, 18)
 

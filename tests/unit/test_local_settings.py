@@ -1,9 +1,9 @@
 """Local mode reads the settings the stack passes to its functions, under the stack's names too."""
 
 import pytest
-from exhaust.local.runtime import configured_settings
-from exhaust.local.state import LocalSetupError
 from exhaust.pipeline.definition import DEFAULT_MAP_MAX_CONCURRENCY
+from exhaust_devkit.local.runtime import configured_settings
+from exhaust_devkit.local.state import LocalSetupError
 
 
 def test_without_settings_the_defaults_of_the_stack():

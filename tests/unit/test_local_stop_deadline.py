@@ -13,8 +13,8 @@ from pathlib import Path
 HANGING_STOP = textwrap.dedent(
     """
     import threading
-    from exhaust import cli
-    from exhaust.local import runtime
+    from exhaust_devkit import cli
+    from exhaust_devkit.local import runtime
 
     class Hanging:
         restored = False
@@ -57,8 +57,8 @@ def test_a_stop_that_hangs_still_ends_the_process_in_time(tmp_path: Path) -> Non
 SIGNAL_TO_ANOTHER_THREAD = textwrap.dedent(
     """
     import os, signal, threading, time
-    from exhaust import cli
-    from exhaust.local import runtime
+    from exhaust_devkit import cli
+    from exhaust_devkit.local import runtime
 
     def terminate_through_this_thread():
         time.sleep(0.5)

@@ -24,7 +24,6 @@ from exhaust.builders.common import encode_csv
 from exhaust.builders.errors import NoDataFound
 from exhaust.lake import schemas
 from exhaust.lake.extracts import LakeNotIndexed
-from exhaust.lake.generator import OTHER_ORG, generate
 from exhaust.lake.materialized import (
     RESPONSE_LINES,
     USERINFO_LINES,
@@ -32,9 +31,10 @@ from exhaust.lake.materialized import (
     stale_derived_tables,
     write_userinfo_lines,
 )
-from exhaust.lake.metering import CountingHandler
 from exhaust.lake.store import Lake
 from exhaust.lake.values import csv_lines
+from exhaust_devkit.lake.generator import OTHER_ORG, generate
+from exhaust_devkit.lake.metering import CountingHandler
 
 from tests.unit.handmade_lake import CHANNEL, QUESTION_TYPES, at, consent, write_handmade_lake
 

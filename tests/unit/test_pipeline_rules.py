@@ -13,7 +13,6 @@ from exhaust.pipeline.dispatch import Dispatcher, Outcome
 from exhaust.pipeline.errors import PermanentFailure, TransientFailure
 from exhaust.pipeline.executions import ExecutionAlreadyExists, execution_arn_for
 from exhaust.pipeline.notify import SIGNATURE_HEADER, Delivery, Notifier, sign, verify_signature
-from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, StatesError
 from exhaust.pipeline.steps import failure_message, retry_delay_seconds
 from exhaust.pipeline.steps.build_batch import BuildBatchInput, BuildBatchOutput
 from exhaust.pipeline.steps.finalize import FinalizeInput
@@ -22,6 +21,7 @@ from exhaust.pipeline.steps.plan import PlanInput, PlanOutput
 from exhaust.requests.models import ExhaustRequest, Status
 from exhaust.requests.store import ConcurrentUpdate
 from exhaust.settings import RuntimeSettings
+from exhaust_devkit.pipeline.runner import LocalRunner, LocalWorkflow, StatesError
 from pydantic import BaseModel
 
 from tests.memory_objects import MemoryObjects

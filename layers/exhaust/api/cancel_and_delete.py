@@ -30,7 +30,7 @@ def service() -> LifecycleService:
 
 
 def use_workflow(workflow: Workflow) -> None:
-    """Local mode: cancel stops executions of the in-process runner (exhaust.local.worker), not Step Functions'."""
+    """Local mode: cancel stops executions of the in-process runner (the dev kit's local mode), not Step Functions'."""
     service.cache_clear()
     service().workflow = workflow
 

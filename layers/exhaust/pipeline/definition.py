@@ -4,7 +4,7 @@
     any state's Catch --> MarkFailed
 
 The CDK state machine (infra/pipeline.py) deploys this document with the functions' ARNs and the exhaust bucket's
-name substituted for the `${...}` placeholders; local mode's runner (exhaust.pipeline.runner) executes the same
+name substituted for the `${...}` placeholders; local mode's runner (exhaust_devkit.pipeline.runner) executes the same
 document in-process with the functions bound to Python callables. tests/infra compares the synthesized states with
 these.
 

@@ -7,8 +7,8 @@
     any failure --> RecordFailure --> IndexFailed (Fail: the execution fails, its alarm goes off)
 
 The CDK state machine (infra/indexer.py) deploys this document with its placeholders substituted; local mode
-(exhaust.local.indexer) and the tests run the same document with exhaust.pipeline.runner, the Spark job then
-running with pyspark in local mode. The threshold (`spark_above_enrolments`) is part of the document: the look
+(exhaust_devkit.local.indexer) and the tests run the same document with the dev kit's workflow runner, the Spark job
+then running with pyspark in local mode. The threshold (`spark_above_enrolments`) is part of the document: the look
 compares the lake's enrolments with it and answers the engine the Choice state follows.
 
 A failed index leaves the previous derived tables in place (both engines write a table's new files before

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from exhaust.lake import schemas
-from exhaust.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
+
+from exhaust_devkit.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
 
 if TYPE_CHECKING:
-    from exhaust.lake.generator import Generator
+    from exhaust_devkit.lake.generator import Generator
 
 OTHER_PARTNER = "org.other.partner"
 OTHER_PARTNER_EVENTS = 3

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from exhaust import aws, resources
-from exhaust.local.atomic import snapshot_tables
 from exhaust.observability import logger
 from exhaust.resources import LocalNames
+
+from exhaust_devkit.local.atomic import snapshot_tables
 
 STATE_FORMAT = 1
 # DynamoDB BatchWriteItem takes at most 25 put requests per call

@@ -11,7 +11,7 @@ LOCAL_DAYS = 14
 
 
 def seed_standard_datasets(settings: RuntimeSettings, channel: str, samples: dict[str, Any]) -> dict[str, Any]:
-    """A Seeder (exhaust.local.runtime), run after the lake's: produce the days before today."""
+    """A Seeder (exhaust_devkit.local.runtime), run after the lake's: produce the days before today."""
     from exhaust.standard.dates import DateRange
     from exhaust.standard.producer import (
         PUBLIC_SUMMARY_ROLLUP,

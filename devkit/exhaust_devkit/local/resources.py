@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from exhaust import aws, resources
-from exhaust.local.state import SecretsKey, adopt_secrets_key
 from exhaust.resources import LocalNames, QueueSpec, TableSpec, key_type
 from exhaust.settings import RuntimeSettings
+
+from exhaust_devkit.local.state import SecretsKey, adopt_secrets_key
 
 
 def _create_table(dynamodb: Any, name: str, spec: TableSpec) -> None:

@@ -1,7 +1,7 @@
 """Local mode's worker: what SQS, the dispatcher, Step Functions and the sweeper do in AWS, on threads.
 
 It long-polls the requests queue with short waits (so stopping takes about a second), applies the dispatcher's
-rules to each message, and runs the workflow definition in-process (exhaust.pipeline.runner) on the same steps
+rules to each message, and runs the workflow definition in-process (exhaust_devkit.pipeline.runner) on the same steps
 the deployed functions call. A message is deleted once dispatched; one that failed becomes visible again soon. The
 sweeper runs every `sweep_interval` seconds.
 """
@@ -18,11 +18,12 @@ from exhaust import aws
 from exhaust.observability import logger
 from exhaust.pipeline.definition import BUILDER_FUNCTION, DEFAULT_MAP_MAX_CONCURRENCY, workflow_definition
 from exhaust.pipeline.dispatch import Dispatcher
-from exhaust.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 from exhaust.pipeline.steps import Pipeline
 from exhaust.pipeline.sweeper import Sweeper
 from exhaust.requests.adapters import RequestQueue
 from exhaust.settings import RuntimeSettings
+
+from exhaust_devkit.pipeline.runner import LocalRunner, LocalWorkflow, step_functions
 
 POLL_WAIT_SECONDS = 1
 # Locally a request retried after a failure waits seconds, not the minutes it waits in AWS.

@@ -1,9 +1,9 @@
-"""The `exhaust` command: local mode and administration of a local or deployed service."""
+"""The `exhaust` command of the dev kit: local mode and administration of a local or deployed service; `exhaust client`
+is the partner client's command line (exhaust_client.cli)."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import os
 import signal
@@ -11,32 +11,25 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from exhaust import __version__, client, deploy_check
-from exhaust.auth import cli as auth_cli
-from exhaust.client import ClientError, UsageError
+from exhaust import __version__
 from exhaust.errors import ServiceError
-from exhaust.lake import cli as lake_cli
-from exhaust.standard import cli as standard_cli
+from exhaust_client import client
+from exhaust_client.cli import Parser, describe_unexpected, run
+from exhaust_client.client import ClientError
 
-INTERRUPTED_EXIT = 130  # 128 + SIGINT, what shells report for Ctrl-C
-BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what shells report for a writer whose reader left
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with a refusal on one line that points at --help instead of the whole usage text."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
+from exhaust_devkit import deploy_check
+from exhaust_devkit.auth import cli as auth_cli
+from exhaust_devkit.lake import cli as lake_cli
+from exhaust_devkit.standard import cli as standard_cli
 
 # How soon the main thread notices a signal another thread received.
 SIGNAL_CHECK_SECONDS = 0.2
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from exhaust.local.runtime import STOP_DEADLINE_SECONDS, LocalService, LocalSetupError
+    from exhaust_devkit.local.runtime import STOP_DEADLINE_SECONDS, LocalService, LocalSetupError
 
     service = LocalService(
         host=args.host,
@@ -139,34 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(message: str, code: int = 1) -> int:
-    print(f"exhaust: error: {message}", file=sys.stderr)
-    return code
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a command; every failure is one line on stderr and a non-zero exit status, never a traceback."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        code = int(args.run(args))
-        sys.stdout.flush()  # here, not at exit: a reader gone (a broken pipe) is then answered below
-        return code
-    except KeyboardInterrupt:
-        return _fail("interrupted; run it again to resume", INTERRUPTED_EXIT)
-    except UsageError as failure:
-        return _fail(f"{failure} (see --help)", 2)
-    except (ClientError, ServiceError) as failure:
-        return _fail(str(failure))
-    except BrokenPipeError:
-        # The reader went away (`--json | head`): what it wanted it has; say nothing, as a Unix tool does.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return BROKEN_PIPE_EXIT
-    except (ConnectionError, TimeoutError, OSError) as failure:
-        return _fail(f"{failure}; is the service running (make run) and the address right?")
-    except Exception as failure:
-        return _fail(_describe_unexpected(failure))
+    return run(build_parser().parse_args(argv), prog="exhaust", refusals=(ServiceError,), describe=_describe_unexpected)
 
 
 def _describe_unexpected(failure: Exception) -> str:
@@ -179,7 +147,7 @@ def _describe_unexpected(failure: Exception) -> str:
         return f"AWS answered {error.get('Code')}: {error.get('Message')}"
     if isinstance(failure, BotoCoreError):
         return f"{failure}; is local mode running (make run), or are your AWS credentials set?"
-    return f"unexpected {type(failure).__name__}: {failure} (a bug: please report it with the command you ran)"
+    return describe_unexpected(failure)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ LOCAL_SCALE = "small"
 
 
 def seed_lake(settings: RuntimeSettings, channel: str, samples: dict[str, Any]) -> dict[str, Any]:
-    """A Seeder (exhaust.local.runtime): generate the small lake; answer the sample ids for the tour (docs/tour.md)."""
-    from exhaust.lake.generator import generate
+    """A Seeder (exhaust_devkit.local.runtime): generate the small lake; answer the sample ids for the tour
+    (docs/tour.md)."""
+    from exhaust_devkit.lake.generator import generate
 
     found = generate(LOCAL_SCALE, LOCAL_SEED, settings.lake_uri, channel=channel)
     found.pop("channel", None)

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-
 from exhaust import readiness
 from exhaust.lake import schemas
 from exhaust.lake.materialized import index_lake
 from exhaust.lake.store import Lake
-from exhaust.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
+
+from exhaust_devkit.lake.vocabulary import EVENT_TYPES, OBSERVATION_KINDS
 
 DEFAULT_PARTNER_ID = "org.sample.partner"
 OTHER_ORG = "other-org-channel"
@@ -44,7 +44,7 @@ class Scale:
     attempt_share: float
     telemetry_per_day: int
     observations_per_day: int
-    # Telemetry and observations written column-wise a day at a time (exhaust.lake.answers_scale).
+    # Telemetry and observations written column-wise a day at a time (exhaust_devkit.lake.answers_scale).
     bulk_answers: bool = False
 
 
@@ -627,7 +627,7 @@ class Generator:
         extras.write(lake, plan, members_of)
         index_lake(lake)
         if scale.bulk_answers:
-            from exhaust.lake.answers_scale import AnswersVolume
+            from exhaust_devkit.lake.answers_scale import AnswersVolume
 
             volume = AnswersVolume(self, TELEMETRY_DAYS)
             lake.write("telemetry", volume.telemetry())

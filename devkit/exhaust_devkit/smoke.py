@@ -1,6 +1,6 @@
 """Smoke test of a deployed stack (or of local mode): submit -> wait -> download, as a partner would.
 
-    python -m exhaust.smoke --base-url URL --token TOKEN --channel CHANNEL --batch-id BATCH
+    python -m exhaust_devkit.smoke --base-url URL --token TOKEN --channel CHANNEL --batch-id BATCH
     make smoke BASE_URL=URL TOKEN=TOKEN CHANNEL=CHANNEL BATCH=BATCH
 
 Checks, in order: the public health route answers; a call without a token is refused with a 401 in the envelope
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from exhaust.client import (
+from exhaust_client.client import (
     FIRST_POLL_SECONDS,
     MAX_POLL_SECONDS,
     SUBMIT_PATH,
@@ -145,7 +145,7 @@ class Smoke:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m exhaust.smoke", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m exhaust_devkit.smoke", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", required=True, help="the ApiUrl output, e.g. https://abc.execute-api...")
     parser.add_argument("--token", required=True, help="an API token of the channel (exhaust token create)")
     parser.add_argument("--channel", required=True, help="the channel the token may act for (X-Channel-Id)")

@@ -16,7 +16,7 @@ from exhaust.lake.sunbird_arguments import add_sunbird_load_arguments
 SCALE_NAMES = ("tiny", "small", "medium", "large", "answers")
 DEFAULT_PARTNER_ID = "org.sample.partner"
 ENGINES = ("local", "spark")
-# A lake of any size shaped like the platform (exhaust.lake.platform_generator), sized by --enrolments.
+# A lake of any size shaped like the platform (exhaust_devkit.lake.platform_generator), sized by --enrolments.
 PLATFORM = "platform"
 # exhaust.lake.index_parts.PART_ROWS (a unit test keeps them equal).
 PART_ROWS = 500_000
@@ -29,7 +29,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.enrolments is not None:
         print(f"--enrolments sizes the {PLATFORM} scale only", file=sys.stderr)
         return 2
-    from exhaust.lake.generator import generate
+    from exhaust_devkit.lake.generator import generate
 
     samples = generate(
         args.scale,
@@ -45,7 +45,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _generate_platform(args: argparse.Namespace, started: float) -> int:
-    from exhaust.lake.platform_generator import generate_platform
+    from exhaust_devkit.lake.platform_generator import generate_platform
 
     if args.enrolments is None or args.enrolments < 1:
         print(f"--scale {PLATFORM} needs --enrolments N (N at least 1)", file=sys.stderr)
@@ -83,7 +83,7 @@ def _index(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from exhaust.lake.check import check_lake, lines
+    from exhaust_devkit.lake.check import check_lake, lines
 
     report = check_lake(args.lake, full=args.full)
     for line in lines(report):

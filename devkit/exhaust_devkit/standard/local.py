@@ -12,7 +12,8 @@ from exhaust import readiness
 from exhaust.observability import logger
 from exhaust.settings import RuntimeSettings
 from exhaust.standard.dates import DateRange
-from exhaust.standard.seed import LOCAL_DAYS
+
+from exhaust_devkit.standard.seed import LOCAL_DAYS
 
 CHECK_EVERY_SECONDS = 60.0
 MS_PER_DAY = 86_400_000

@@ -2,7 +2,7 @@
 
 Each request becomes an API Gateway REST proxy event; routes come from the shared route table; private routes
 run the same authorizer function first; `/cdn/<key>` serves the public bucket as CloudFront would, and `/console`
-the browser console's built files (exhaust.local.console).
+the browser console's built files (exhaust_devkit.local.console).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from exhaust.api.http import error_response
 from exhaust.api.operation import Operation
 from exhaust.aws_limits import API_GATEWAY_PAYLOAD_MAX_BYTES, LAMBDA_SYNC_RESPONSE_MAX_BYTES, json_size
 from exhaust.errors import BadRequest, NotFound, PayloadTooLarge, ServiceError, Unauthorized
-from exhaust.local.console import console_file, is_console_path
-from exhaust.local.functions import invoke
 from exhaust.observability import logger
 from exhaust.settings import get_settings
+
+from exhaust_devkit.local.console import console_file, is_console_path
+from exhaust_devkit.local.functions import invoke
 
 AUTHORIZER_FUNCTION = "authorizer"
 CDN_PREFIX = "/cdn/"

@@ -21,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-
 from exhaust.lake.schemas import TABLES, TableSpec
 from exhaust.lake.store import Lake, Statistics
 from exhaust.readiness import MARKER_NAME, parse_instant

@@ -7,8 +7,8 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from exhaust.client import ClientError, UsageError, read_local_credentials
 from exhaust.identifiers import IDENTIFIER_RULE, is_identifier, shown
+from exhaust_client.client import ClientError, UsageError, read_local_credentials
 
 if TYPE_CHECKING:
     from exhaust.auth.credentials import CredentialKind, CredentialStore

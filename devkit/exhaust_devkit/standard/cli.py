@@ -11,7 +11,7 @@ import json
 import os
 from typing import TYPE_CHECKING, Any
 
-from exhaust.client import read_local_credentials
+from exhaust_client.client import read_local_credentials
 
 if TYPE_CHECKING:
     from exhaust.settings import RuntimeSettings

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from exhaust.lake import indexer
-from exhaust.local.state import LocalSetupError
 from exhaust.observability import logger
 from exhaust.pipeline import index_definition as index
-from exhaust.pipeline.runner import LocalRunner, StatesError
 from exhaust.settings import RuntimeSettings
+
+from exhaust_devkit.local.state import LocalSetupError
+from exhaust_devkit.pipeline.runner import LocalRunner, StatesError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

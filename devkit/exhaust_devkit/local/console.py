@@ -14,7 +14,8 @@ from exhaust.errors import NotFound
 
 CONSOLE_PATH = "/console"
 CONSOLE_DIR_VARIABLE = "EXHAUST_CONSOLE_DIR"
-# layers/exhaust/local/console.py -> the repository's build/console/ (an editable install, as `make install` makes).
+# devkit/exhaust_devkit/local/console.py -> the repository's build/console/ (an editable install, as `make install`
+# makes).
 DEFAULT_CONSOLE_DIR = Path(__file__).resolve().parents[3] / "build" / "console"
 INDEX = "index.html"
 IMMUTABLE = "public, max-age=31536000, immutable"

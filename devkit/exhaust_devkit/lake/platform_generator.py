@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-
 from exhaust import readiness
 from exhaust.lake import schemas
-from exhaust.lake.generator import batch_mentors
 from exhaust.lake.index_parts import RowGroupWriter, part_file
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
+
+from exhaust_devkit.lake.generator import batch_mentors
 
 PLATFORM = "platform"
 # Rows per part file of the batch-keyed tables (enrolments, attempts) and users per part file of users.
@@ -59,7 +59,7 @@ def batch_row(
     seed: int, batch_id: str, collection_id: str, name: str, start: dt.date, end: dt.date | None
 ) -> dict[str, Any]:
     """One batches row: the one place its columns are spelled (new columns of the schema go here). Its mentors
-    come from the batch's own random stream, as the other scales' do (exhaust.lake.generator.batch_mentors)."""
+    come from the batch's own random stream, as the other scales' do (exhaust_devkit.lake.generator.batch_mentors)."""
     return {
         "batch_id": batch_id,
         "collection_id": collection_id,

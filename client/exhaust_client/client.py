@@ -1,17 +1,18 @@
 """A partner's client of the request API: submit, wait, read, list, search, cancel, delete, and verified downloads.
 
-    exhaust client submit --dataset progress-exhaust --batch-id B --encryption-key K --tag T --wait --out DIR
-    exhaust client read --tag T --request-id R
-    exhaust client list --tag T
-    exhaust client search --status SUCCESS
-    exhaust client download --tag T --request-id R --out DIR
-    exhaust client cancel --tag T --request-id R
-    exhaust client delete --tag T --request-id R
-    exhaust client legacy --dataset D --resource-id R --license-key K --out days.zip
-    exhaust client export --format csv --date-from D --types sensor --out export.zip
+    exhaust-client submit --dataset progress-exhaust --batch-id B --encryption-key K --tag T --wait --out DIR
+    exhaust-client read --tag T --request-id R
+    exhaust-client list --tag T
+    exhaust-client search --status SUCCESS
+    exhaust-client download --tag T --request-id R --out DIR
+    exhaust-client cancel --tag T --request-id R
+    exhaust-client delete --tag T --request-id R
+    exhaust-client legacy --dataset D --resource-id R --license-key K --out days.zip
+    exhaust-client export --format csv --date-from D --types sensor --out export.zip
 
-Against local mode by default (the credentials file gives the base URL, token and channel), or any deployment with
---base-url, --token and --channel. Standard library only. --json prints one JSON document instead of text. Waiting
+(In the repository, `exhaust client ...` runs the same commands.) Against local mode by default (the credentials file
+gives the base URL, token and channel), or any deployment with --base-url, --token and --channel. Standard library
+only. --json prints one JSON document instead of text. Waiting
 reads after a second, then less and less often, and honours Retry-After; a download continues a `.part` file left
 by an interrupted one (HTTP Range) and is checked against the sha256 that read reports before it is given its
 final name."""
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import sys
@@ -31,8 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
-
-from exhaust.digests import file_sha256
 
 SUBMIT_PATH = "/api/dataset/v1/request/submit"
 # File links per read page when the client follows filesNextCursor (the API allows 1..500).
@@ -49,6 +49,12 @@ FIRST_POLL_SECONDS = 1.0
 POLL_BACKOFF = 1.5
 MAX_POLL_SECONDS = 15.0
 CHUNK_BYTES = 1024 * 1024
+
+
+def file_sha256(path: Path) -> str:
+    """As the service computes a file's sha256 (exhaust.digests; a test keeps the two equal), read in chunks."""
+    with path.open("rb") as source:
+        return hashlib.file_digest(source, "sha256").hexdigest()
 
 
 class ClientError(Exception):
@@ -221,7 +227,7 @@ class ExhaustClient:
             if remaining <= 0:
                 raise ClientError(
                     f"still {last[0] if last else 'unread'} after {timeout_seconds:.0f} s; "
-                    "`exhaust client read` shows it later"
+                    "read the request later to see it finish"
                 )
             self.sleep(min(pause, remaining))
             interval = min(interval * POLL_BACKOFF, max(max_interval_seconds, interval_seconds))
@@ -485,7 +491,7 @@ def _calendar_date(option: str, value: str | None) -> None:
 
 def _submit(args: argparse.Namespace) -> int:
     if args.out and not args.wait:
-        raise UsageError("--out downloads once the request is done: add --wait (or use `exhaust client download`)")
+        raise UsageError("--out downloads once the request is done: add --wait (or use the download command)")
     request: dict[str, Any] = {"tag": args.tag, "dataset": args.dataset, "datasetConfig": _dataset_config(args)}
     key = _encryption_key(args)
     if key:
@@ -601,6 +607,18 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def register(commands: Any) -> None:
+    """`exhaust client COMMAND`: the partner's commands under the dev kit's `exhaust` command."""
+    client = commands.add_parser(
+        "client",
+        help="submit, wait for, read, list, search and download exhaust requests",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_commands(client.add_subparsers(dest="client_command", required=True, metavar="COMMAND"))
+
+
+def add_commands(actions: Any) -> None:
+    """The partner's commands (submit, read, ...) as subcommands of `actions`, an argparse subparsers object."""
     local = argparse.ArgumentParser(add_help=False)
     local.add_argument(
         "--local-credentials", default=".exhaust/local.json", help="local mode's credentials file (.exhaust/local.json)"
@@ -613,13 +631,6 @@ def register(commands: Any) -> None:
     public = argparse.ArgumentParser(add_help=False, parents=[local])
     public.add_argument("--base-url", help="the API's base URL (default: local mode's)")
 
-    client = commands.add_parser(
-        "client",
-        help="submit, wait for, read, list, search and download exhaust requests",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    actions = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND")
     submit = actions.add_parser("submit", parents=[target], help="submit a request (and --wait, --out to download)")
     submit.add_argument(
         "--dataset",

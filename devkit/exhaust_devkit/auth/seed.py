@@ -10,7 +10,7 @@ from exhaust.principal import ADMIN_ROLE, COURSE_ADMIN_ROLE, WILDCARD_CHANNEL
 from exhaust.settings import RuntimeSettings
 
 LOCAL_USER = "local-user"
-# A mentor of the synthetic lake (exhaust.lake.generator names mentor-0 .. mentor-19; mentor-0 created a batch of
+# A mentor of the synthetic lake (exhaust_devkit.lake.generator names mentor-0 .. mentor-19; mentor-0 created a batch of
 # every generated lake): local mode's COURSE_ADMIN token acts on that user's courses.
 LOCAL_MENTOR = "mentor-0"
 LOCAL_PARTNER_ID = "org.sample.partner"

@@ -13,18 +13,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from moto.server import ThreadedMotoServer
-from pydantic import ValidationError
-
 from exhaust import aws, resources
-from exhaust.lake.seed import refresh_kept_index
-from exhaust.local.atomic import serialize_dynamodb
-from exhaust.local.gateway import LocalGateway
-from exhaust.local.resources import create_resources
-from exhaust.local.state import LocalSetupError, LocalState
 from exhaust.observability import logger
 from exhaust.pipeline.definition import DEFAULT_MAP_MAX_CONCURRENCY
 from exhaust.settings import RuntimeSettings, get_settings
+from moto.server import ThreadedMotoServer
+from pydantic import ValidationError
+
+from exhaust_devkit.lake.seed import refresh_kept_index
+from exhaust_devkit.local.atomic import serialize_dynamodb
+from exhaust_devkit.local.gateway import LocalGateway
+from exhaust_devkit.local.resources import create_resources
+from exhaust_devkit.local.state import LocalSetupError, LocalState
 
 __all__ = ["STOP_DEADLINE_SECONDS", "LocalService", "LocalSetupError", "configured_settings"]
 
@@ -34,7 +34,7 @@ DEFAULT_STATE_DIR = Path(".exhaust/state")
 # The stop's save writes the tables (every acknowledged request) first, the objects after (LocalState.save).
 STOP_BUDGET_SECONDS = 1.0
 STOP_SAVE_BUDGET_SECONDS = 3.3
-# Past this, the command leaves whatever the stop is waiting for (exhaust.cli).
+# Past this, the command leaves whatever the stop is waiting for (exhaust_devkit.cli).
 STOP_DEADLINE_SECONDS = 4.8
 # A save starts this often (counted from the start of the previous one, not its end), so that a crash (or kill -9)
 # loses at most the README's 30 seconds: this period plus the save's own time, a few seconds at thousands of requests.
@@ -100,9 +100,9 @@ def free_port(host: str) -> int:
 
 
 def seeders() -> list[Seeder]:
-    from exhaust.auth.seed import seed_credentials
-    from exhaust.lake.seed import seed_lake
-    from exhaust.standard.seed import seed_standard_datasets
+    from exhaust_devkit.auth.seed import seed_credentials
+    from exhaust_devkit.lake.seed import seed_lake
+    from exhaust_devkit.standard.seed import seed_standard_datasets
 
     # The lake first: the credentials seeder licenses the lake's sample partner; the producer reads its telemetry.
     return [seed_lake, seed_credentials, seed_standard_datasets]
@@ -140,7 +140,7 @@ class LocalService:
         kept = self.state.credentials() if self.state.exists() else None
         # The moto server logs every AWS call it serves; the gateway's own log is what a user wants.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        serialize_dynamodb()  # conditional writes as atomic as DynamoDB's (exhaust.local.atomic)
+        serialize_dynamodb()  # conditional writes as atomic as DynamoDB's (exhaust_devkit.local.atomic)
         moto_port = free_port(self.host)
         self._moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self._moto.start()
@@ -180,7 +180,7 @@ class LocalService:
         self.state.save(credentials, settings.secrets_key_id)
         self._start_thread("gateway", self._gateway.serve_forever)
         self._serving = True
-        from exhaust.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
+        from exhaust_devkit.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
 
         worker = LocalWorker(get_settings(), self._stopping, map_max_concurrency=map_max_concurrency)
         from exhaust.api import cancel_and_delete  # cancel stops the worker's executions
@@ -188,15 +188,15 @@ class LocalService:
         assert worker.workflow is not None
         cancel_and_delete.use_workflow(worker.workflow)
         self._start_thread("worker", worker.run)
-        from exhaust.local.callbacks import LOCAL_CALLBACK_THREADS, LocalCallbacks  # apart from the pipeline
+        from exhaust_devkit.local.callbacks import LOCAL_CALLBACK_THREADS, LocalCallbacks  # apart from the pipeline
 
         callbacks = LocalCallbacks(get_settings(), self._stopping)
         for number in range(LOCAL_CALLBACK_THREADS):
             self._start_thread(f"callbacks-{number}", callbacks.run)
-        from exhaust.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
+        from exhaust_devkit.standard.local import LocalDailyProducer  # the daily schedule of the standard datasets
 
         self._start_thread("producer", LocalDailyProducer(get_settings(), self._stopping).run)
-        from exhaust.local.indexer import LocalIndexSchedule  # the lake index's state machine, every minute
+        from exhaust_devkit.local.indexer import LocalIndexSchedule  # the lake index's state machine, every minute
 
         self._start_thread("indexer", LocalIndexSchedule(get_settings(), self._stopping).run)
         self._start_thread("saver", self._save_periodically)
@@ -290,9 +290,10 @@ def resume_interrupted_work(settings: RuntimeSettings) -> None:
     """One sweep at start, without the usual waits: every request left SUBMITTED is queued again (the queue
     is not kept), every one left PROCESSING ends its attempt as lost and is queued again (or FAILED, after its
     last attempt), as the sweeper does in AWS after a crash."""
-    from exhaust.local.worker import LOCAL_RETRY_BASE_DELAY_SECONDS
     from exhaust.pipeline.steps import Pipeline
     from exhaust.pipeline.sweeper import Sweeper
+
+    from exhaust_devkit.local.worker import LOCAL_RETRY_BASE_DELAY_SECONDS
 
     at_once = settings.model_copy(update={"sweep_submitted_after_seconds": 0})
     pipeline = Pipeline(settings=at_once, retry_base_delay_seconds=LOCAL_RETRY_BASE_DELAY_SECONDS)

@@ -1,0 +1,1 @@
+"""Tokens on a machine: `exhaust token ...` and the sample credentials of local mode."""
