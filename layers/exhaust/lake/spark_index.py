@@ -239,9 +239,9 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
 
 
 def _consumers_by_collection(consents: DataFrame, asking: DataFrame, collections: list[str]) -> dict[str, list[str]]:
-    """Each collection asking for consent (`collections`, as a DataFrame `asking`) with its consumers that have at least one consent event for
-    it, sorted (exhaust.lake.materialized.consumers_by_collection's answer): Spark finds the distinct pairs, the
-    driver receives only those."""
+    """Each collection asking for consent (`collections`, also as the DataFrame `asking`) with its consumers that
+    have at least one consent event for it, sorted (exhaust.lake.materialized.consumers_by_collection's answer):
+    Spark finds the distinct pairs, the driver receives only those."""
     from pyspark.sql import functions as F
 
     found: dict[str, list[str]] = {collection_id: [] for collection_id in collections}
