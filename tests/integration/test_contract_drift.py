@@ -209,7 +209,7 @@ def cross_field_bodies() -> list[dict[str, Any]]:
     bodies = []
     for dataset, config, inside, beside in itertools.product(RULE_DATASETS, dataset_configs(), KEY_VALUES, KEY_VALUES):
         request = {"tag": "t", "dataset": dataset, "datasetConfig": config, "encryptionKey": inside}
-        body = {"request": {name: value for name, value in request.items() if value is not ABSENT}}
+        body: dict[str, Any] = {"request": {name: value for name, value in request.items() if value is not ABSENT}}
         if beside is not ABSENT:
             body["encryptionKey"] = beside
         bodies.append(body)
