@@ -4,8 +4,9 @@ say something other than the code.
 
 The vocabulary is small on purpose: tests of one field (`Present`, `Given`, `Matches`), combined (`Within`, `AllOf`,
 `AnyOf`, `ExactlyOne`, `Not`), and `Rule` (when a test holds, then one requirement, otherwise another). Each
-part's `holds` is JSON Schema's meaning of its `schema`, written for the few keywords used here: `required`,
-`properties`, `type`, `enum`, `pattern`, `allOf`, `anyOf`, `oneOf`, `not`, `if`/`then`/`else`.
+part's `holds` is JSON Schema's meaning of its `schema` on an object (a body, whose own schema says it is one),
+written for the few keywords used here: `required`, `properties`, `type`, `enum`, `pattern`, `allOf`, `anyOf`,
+`oneOf`, `not`, `if`/`then`/`else` (tests/unit/test_cross_field.py compares the two on generated data).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Protocol
 Path = tuple[str, ...]
 
 
-class Test(Protocol):
+class Condition(Protocol):
     def holds(self, data: Any) -> bool: ...
 
     def schema(self) -> dict[str, Any]: ...
@@ -99,7 +100,7 @@ class Within:
     """The field at `path` is an object for which `test` holds (its paths start inside that object)."""
 
     path: Path
-    test: Test
+    test: Condition
 
     def holds(self, data: Any) -> bool:
         found, value = _value_at(data, self.path)
@@ -111,7 +112,7 @@ class Within:
 
 @dataclass(frozen=True)
 class AllOf:
-    tests: Sequence[Test]
+    tests: Sequence[Condition]
 
     def holds(self, data: Any) -> bool:
         return all(test.holds(data) for test in self.tests)
@@ -122,7 +123,7 @@ class AllOf:
 
 @dataclass(frozen=True)
 class AnyOf:
-    tests: Sequence[Test]
+    tests: Sequence[Condition]
 
     def holds(self, data: Any) -> bool:
         return any(test.holds(data) for test in self.tests)
@@ -133,7 +134,7 @@ class AnyOf:
 
 @dataclass(frozen=True)
 class ExactlyOne:
-    tests: Sequence[Test]
+    tests: Sequence[Condition]
 
     def holds(self, data: Any) -> bool:
         return sum(test.holds(data) for test in self.tests) == 1
@@ -144,7 +145,7 @@ class ExactlyOne:
 
 @dataclass(frozen=True)
 class Not:
-    test: Test
+    test: Condition
 
     def holds(self, data: Any) -> bool:
         return not self.test.holds(data)
@@ -157,11 +158,11 @@ class Not:
 class Rule:
     """When `when` holds, `then` must; otherwise `otherwise` must (nothing, without one)."""
 
-    when: Test
-    then: Test
-    otherwise: Test | None = None
+    when: Condition
+    then: Condition
+    otherwise: Condition | None = None
 
-    def requirement(self, data: Any) -> Test | None:
+    def requirement(self, data: Any) -> Condition | None:
         """The requirement that applies to `data`."""
         return self.then if self.when.holds(data) else self.otherwise
 
