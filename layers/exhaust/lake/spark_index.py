@@ -3,9 +3,10 @@
     python -m exhaust.lake.spark_index --lake s3://bucket/prefix     (EMR Serverless: the job's entry point)
     exhaust lake index --engine spark --lake DIR|s3://...            (this machine: Spark in local mode)
 
-Spark reads the enrolments, users and attempts (a task per run of row groups, through the lake's reader), joins
-enrolments with their users, counts rows per batch, and shuffles the rows by part (a range of batch ids,
-exhaust.lake.index_parts.plan_parts). Each part's rows reach one Python worker as Arrow data, where
+Spark reads the enrolments, users, attempts and consents (a task per run of row groups, through the lake's
+reader), joins enrolments with their users, counts rows per batch, finds the consumers of each collection asking
+for consent, joins each enrolled user's consent events to their batches, and shuffles the rows by part (a range of
+batch ids, exhaust.lake.index_parts.plan_parts). Each part's rows reach one Python worker as Arrow data, where
 `index_part` computes the lines with the builders' rules and writes the part files of the three tables under
 `{table}/_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
 rows, whatever the lake's size, and the output is what the single process writes (tests compare the bytes).
@@ -70,7 +71,7 @@ _PACKED_SCHEMA = "part int, kind string, payload binary"
 _RESULT_SCHEMA = "part int, " + ", ".join(f"{table} long" for table in DERIVED_TABLES)
 _ENROLLED, _ATTEMPTS, _CONSENTS = "enrolled", "attempts", "consents"
 _EMPTY = {_ENROLLED: ENROLLED_SCHEMA, _ATTEMPTS: ATTEMPTS_SCHEMA, _CONSENTS: CONSENT_EVENTS_SCHEMA}
-# What the job reads of the consents: the events, their collection, and their place in the lake (ties of time).
+# What the job reads of the consents, besides each event's place in the lake (EVENT_ORDER: it breaks ties of time).
 _CONSENT_COLUMNS = ("collection_id", "consumer_id", "user_id", "status", "consented_on")
 
 
