@@ -51,7 +51,7 @@ from exhaust.lake.index_parts import (
     plan_parts,
     publish,
 )
-from exhaust.lake.materialized import INDEX_SOURCES, consent_collections
+from exhaust.lake.materialized import INDEX_SOURCES, consent_collections_of
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
 
@@ -201,8 +201,7 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts, consents)]
     enrolments, attempts, consents = persisted
     rows = _rows_by_batch(enrolments, attempts)
-    catalog = Catalog(lake)
-    collections = consent_collections(catalog)
+    collections = consent_collections_of(lake)
     asking = spark.createDataFrame([(name,) for name in collections], "collection_id string")
     consumers = _consumers_by_collection(consents, asking, collections)
     run = IndexRun(plan_parts(rows, part_rows), footers(snapshot, consumers), consumers)
