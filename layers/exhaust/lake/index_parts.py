@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -128,11 +128,16 @@ def part_file(number: int) -> str:
 def plan_parts(rows_by_batch: Mapping[str, int], part_rows: int = PART_ROWS) -> tuple[Part, ...]:
     """Consecutive batches, in batch id order, cut where the next batch would take a part past `part_rows` rows
     (a batch larger than that is a part of its own). At least one part, so an empty lake still gets its tables."""
+    return plan_parts_in_order(((batch_id, rows_by_batch[batch_id]) for batch_id in sorted(rows_by_batch)), part_rows)
+
+
+def plan_parts_in_order(rows_by_batch: Iterable[tuple[str, int]], part_rows: int = PART_ROWS) -> tuple[Part, ...]:
+    """plan_parts over (batch id, rows) pairs arriving in batch id order: memory holds the parts, not the batches
+    (the Spark job's driver streams them)."""
     parts: list[Part] = []
     first = last = ""
     rows = 0
-    for batch_id in sorted(rows_by_batch):
-        count = rows_by_batch[batch_id]
+    for batch_id, count in rows_by_batch:
         if rows and rows + count > part_rows:
             parts.append(Part(len(parts), first, last))
             rows = 0

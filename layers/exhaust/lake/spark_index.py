@@ -4,12 +4,14 @@
     exhaust lake index --engine spark --lake DIR|s3://...            (this machine: Spark in local mode)
 
 Spark reads the enrolments, users, attempts and consents (a task per run of row groups, through the lake's
-reader), joins enrolments with their users, counts rows per batch, finds the consumers of each collection asking
-for consent, joins each enrolled user's consent events to their batches, and shuffles the rows by part (a range of
-batch ids, exhaust.lake.index_parts.plan_parts). Each part's rows reach one Python worker as Arrow data, where
-`index_part` computes the lines with the builders' rules and writes the part files of the three tables under
-`{table}/_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
-rows, whatever the lake's size, and the output is what the single process writes (tests compare the bytes).
+reader), joins enrolments with their users, counts rows per batch (streamed to the driver in batch id order for
+the plan of parts: ranges of batch ids, exhaust.lake.index_parts.plan_parts), finds the consumers of each
+collection asking for consent, joins each enrolled user's consent events to their batches, and shuffles the rows
+by part. Each part's rows reach one Python worker as Arrow data, where `index_part` computes the lines with the
+builders' rules and writes the part files of the three tables under `{table}/_staging/`; the driver moves them
+into place once every part is written. So a task's memory is one part's rows, whatever the lake's size, the
+driver's holds no row per enrolment, consent or batch, and the output is what the single process writes (tests
+compare the bytes).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from exhaust.lake.index_parts import (
     duplicate_enrolment_message,
     footers,
     index_part,
-    plan_parts,
+    plan_parts_in_order,
     publish,
 )
 from exhaust.lake.materialized import INDEX_SOURCES, consent_collections_of
@@ -130,12 +132,17 @@ def read_table(
     return descriptors.mapInArrow(_reader(lake_uri, table, list(columns), ordered), schema)
 
 
-def _packer(kind: str, columns: list[str]) -> Any:
-    """A mapInArrow function: each record batch's rows grouped by part, as Arrow IPC payloads (exact types)."""
+def _packer(kind: str, columns: list[str], run: IndexRun) -> Any:
+    """A mapInArrow function: each record batch's rows grouped by part (the run's part of their batch id), as Arrow
+    IPC payloads (exact types)."""
 
     def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             table = pa.Table.from_batches([batch])
+            batch_ids = table["batch_id"]
+            distinct = pc.unique(batch_ids)
+            numbers = pa.array(run.part_of(distinct.to_pylist()), pa.int32())
+            table = table.append_column("part", numbers.take(pc.index_in(batch_ids, value_set=distinct)))
             for part in pc.unique(table["part"]).to_pylist():
                 rows = table.filter(pc.equal(table["part"], part)).select(columns)
                 sink = io.BytesIO()
@@ -187,7 +194,6 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     leaves the previous derived tables in place (the staged parts are discarded).
     """
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     lake = Lake.open(lake_uri)
     snapshot = source_snapshot_of(lake)
@@ -200,25 +206,22 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     # disk).
     persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts, consents)]
     enrolments, attempts, consents = persisted
-    rows = _rows_by_batch(enrolments, attempts)
+    rows = _rows_by_batch(enrolments, attempts).orderBy("batch_id")
+    # Streamed to the plan a partition at a time: the driver holds the parts, not a row per batch.
+    planned = plan_parts_in_order(((row["batch_id"], row["rows"]) for row in rows.toLocalIterator()), part_rows)
     collections = consent_collections_of(lake)
     asking = spark.createDataFrame([(name,) for name in collections], "collection_id string")
     consumers = _consumers_by_collection(consents, asking, collections)
-    run = IndexRun(plan_parts(rows, part_rows), footers(snapshot, consumers), consumers)
-    parts = spark.createDataFrame(list(zip(rows, run.part_of(list(rows)), strict=True)), "batch_id string, part int")
+    run = IndexRun(planned, footers(snapshot, consumers), consumers)
     # Profiles of unknown users stay null (a row with only its ids), as in the single process.
-    enrolled = enrolments.join(users, "user_id", "left").join(F.broadcast(parts), "batch_id")
+    enrolled = enrolments.join(users, "user_id", "left")
     packed = (
-        enrolled.mapInArrow(_packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS)), _PACKED_SCHEMA)
+        enrolled.mapInArrow(_packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS), run), _PACKED_SCHEMA)
+        .unionByName(attempts.mapInArrow(_packer(_ATTEMPTS, list(ATTEMPT_COLUMNS), run), _PACKED_SCHEMA))
         .unionByName(
-            attempts.join(F.broadcast(parts), "batch_id").mapInArrow(
-                _packer(_ATTEMPTS, list(ATTEMPT_COLUMNS)), _PACKED_SCHEMA
+            _consent_events(lake, spark, lake_uri, enrolments, consents, asking).mapInArrow(
+                _packer(_CONSENTS, CONSENT_EVENTS_SCHEMA.names, run), _PACKED_SCHEMA
             )
-        )
-        .unionByName(
-            _consent_events(lake, spark, lake_uri, enrolments, consents, asking)
-            .join(F.broadcast(parts), "batch_id")
-            .mapInArrow(_packer(_CONSENTS, CONSENT_EVENTS_SCHEMA.names), _PACKED_SCHEMA)
         )
     )
     try:
@@ -265,22 +268,17 @@ def _consent_events(
     return enrolled.join(consents, ["collection_id", "user_id"]).select(*CONSENT_EVENTS_SCHEMA.names)
 
 
-def _rows_by_batch(enrolments: DataFrame, attempts: DataFrame) -> dict[str, int]:
-    """Enrolment and attempt rows per batch (one Spark job), refusing a duplicate enrolment on the way."""
+def _rows_by_batch(enrolments: DataFrame, attempts: DataFrame) -> DataFrame:
+    """Enrolment and attempt rows per batch (batch_id, rows), once no enrolment is listed twice (refused by its
+    first in key order)."""
     from pyspark.sql import functions as F
 
-    per_user = enrolments.groupBy("batch_id", "user_id").count()
-    per_batch = per_user.groupBy("batch_id").agg(F.sum("count").alias("rows"), F.max("count").alias("most"))
-    attempted = attempts.groupBy("batch_id").agg(F.count(F.lit(1)).alias("rows"), F.lit(1).cast("long").alias("most"))
-    found = per_batch.unionByName(attempted).collect()
-    repeated = sorted(row["batch_id"] for row in found if row["most"] > 1)
-    if repeated:
-        first = per_user.where((F.col("batch_id") == repeated[0]) & (F.col("count") > 1)).orderBy("user_id").first()
-        raise LakeContractError(duplicate_enrolment_message(repeated[0], first["user_id"] if first else ""))
-    rows: dict[str, int] = {}
-    for row in found:
-        rows[row["batch_id"]] = rows.get(row["batch_id"], 0) + row["rows"]
-    return rows
+    repeated = enrolments.groupBy("batch_id", "user_id").count().where(F.col("count") > 1)
+    first = repeated.orderBy("batch_id", "user_id").first()
+    if first is not None:
+        raise LakeContractError(duplicate_enrolment_message(first["batch_id"], first["user_id"]))
+    batch_ids = enrolments.select("batch_id").unionByName(attempts.select("batch_id"))
+    return batch_ids.groupBy("batch_id").agg(F.count(F.lit(1)).alias("rows"))
 
 
 def source_snapshot_of(lake: Lake) -> dict[str, Any]:
