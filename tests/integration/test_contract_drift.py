@@ -6,6 +6,7 @@ document and the code to the same answers, body by body.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -152,14 +153,81 @@ def code_accepts(parse: Any, body: dict[str, Any]) -> bool:
     return True
 
 
+def submit_accepted_by_code(body: dict[str, Any]) -> bool:
+    """What a submit's validation answers: the body's rules, then, for a dataset the service defines, its registry
+    entry's (the key)."""
+    from exhaust.datasets.registry import BUILT_IN
+    from exhaust.requests.rules import check_against_dataset, parse_submit
+
+    try:
+        submit = parse_submit(body)
+        for dataset in BUILT_IN:
+            if dataset.datasetId == submit.dataset:
+                check_against_dataset(submit, dataset)
+    except BadRequest:
+        return False
+    return True
+
+
 @pytest.mark.parametrize("body", SUBMIT_BODIES, ids=lambda body: json.dumps(body)[:80])
 def test_the_submit_schema_accepts_what_the_code_accepts(document: dict[str, Any], body: dict[str, Any]) -> None:
-    from exhaust.requests.rules import parse_submit
-
-    # The key rule is the dataset's (checked against the registry): the body gets a key where it has none.
+    # The body gets a key where it has none, so that each case is about its own field.
     request = body.get("request")
     keyed = {**body, "encryptionKey": KEY} if isinstance(request, dict) and "encryptionKey" not in request else body
-    assert body_validator(document, SUBMIT_PATH).is_valid(keyed) == code_accepts(parse_submit, keyed)
+    assert body_validator(document, SUBMIT_PATH).is_valid(keyed) == submit_accepted_by_code(keyed)
+
+
+ABSENT = object()
+# Datasets on each side of the cross-field rules: needing a key or not (one the registry does not know), org-scoped
+# or batch-selected, with spaces around them (trimmed).
+RULE_DATASETS = ("progress-exhaust", " userinfo-exhaust ", "org-pii-exhaust", " org-pii-exhaust", "custom-exhaust")
+SELECTOR_VALUES = {
+    "batchId": "b1",
+    "batchFilter": ["b1", "b2"],
+    "searchFilter": {"request": {"filters": {"contentType": "Course", "channel": "c"}, "limit": 2}},
+}
+KEY_VALUES = (ABSENT, None, "", KEY)
+
+
+def dataset_configs() -> list[Any]:
+    """Every mix of the selectors absent, null or given; and datasetConfig absent, null, not an object, other keys."""
+    configs: list[Any] = [ABSENT, None, "b1", {"csvBom": True}]
+    for choices in itertools.product((ABSENT, None, "given"), repeat=len(SELECTOR_VALUES)):
+        configs.append(
+            {
+                name: SELECTOR_VALUES[name] if choice == "given" else choice
+                for name, choice in zip(SELECTOR_VALUES, choices, strict=True)
+                if choice is not ABSENT
+            }
+        )
+    return configs
+
+
+def cross_field_bodies() -> list[dict[str, Any]]:
+    """Submit bodies crossing the fields the cross-field rules read: dataset, datasetConfig's selectors, the key
+    inside request and beside it."""
+    bodies = []
+    for dataset, config, inside, beside in itertools.product(RULE_DATASETS, dataset_configs(), KEY_VALUES, KEY_VALUES):
+        request = {"tag": "t", "dataset": dataset, "datasetConfig": config, "encryptionKey": inside}
+        body: dict[str, Any] = {"request": {name: value for name, value in request.items() if value is not ABSENT}}
+        if beside is not ABSENT:
+            body["encryptionKey"] = beside
+        bodies.append(body)
+    return bodies
+
+
+def test_the_cross_field_rules_of_submit_are_the_same_in_the_document_and_the_code(document: dict[str, Any]) -> None:
+    """Issue 24: each cross-field rule is declared once (exhaust.requests.rules), the validation and the document's
+    if/then made from it; on every body of the generated set both give the same answer."""
+    accepts = body_validator(document, SUBMIT_PATH).is_valid
+    bodies = cross_field_bodies()
+    answers = [(accepts(body), submit_accepted_by_code(body)) for body in bodies]
+
+    disagreeing = [(body, document_says) for body, (document_says, code_says) in zip(bodies, answers, strict=True)
+                   if document_says != code_says]  # fmt: skip
+    assert disagreeing == []
+    accepted = sum(code_says for _, code_says in answers)
+    assert 0 < accepted < len(bodies) / 2, (accepted, len(bodies))  # both answers, refusals the more common
 
 
 @pytest.mark.parametrize("body", SEARCH_BODIES, ids=lambda body: json.dumps(body)[:80])

@@ -3,6 +3,7 @@ and leaves the previous tables in place when it fails (Spark in local mode, one 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -12,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
-from exhaust.lake.index_parts import DERIVED_TABLES, LakeContractError
+from exhaust.lake.index_parts import CONSUMERS_KEY, DERIVED_TABLES, LakeContractError
 from exhaust.lake.materialized import index_lake
 from exhaust.lake.store import Lake
 from exhaust_devkit.lake.platform_generator import generate_platform
 
+from tests.unit.handmade_lake import CHANNEL, unpublished_runs, write_handmade_lake
 from tests.unit.handmade_lake import derived_bytes as published_bytes
-from tests.unit.handmade_lake import unpublished_runs, write_handmade_lake
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -105,6 +106,58 @@ def test_a_generated_lake_in_several_parts_unsorted_files_included_is_the_same_b
     written = derived_bytes(by_spark)
     assert len([name for name in written if name.startswith("batch_users/")]) >= 4  # several ranges of batches
     assert written == derived_bytes(local)
+
+
+def test_consents_of_several_consumers_per_batch_are_joined_by_spark_not_read_on_the_driver(
+    spark, tmp_path, monkeypatch
+):
+    """Several consumers per batch, revoked and absent consents, a loader's appended file whose event ties an
+    earlier one in time (the later file wins): the lines and their bytes are the single process's, and the driver
+    reads no consent event (Spark joins them to the parts)."""
+    import pyarrow.parquet as pq
+    from exhaust.lake import schemas
+
+    from tests.unit.handmade_lake import at, consent
+
+    local = tmp_path / "local"
+    write_handmade_lake(local)
+    appended = [
+        consent("u5", CHANNEL, "REVOKED", at("2026-10-04", "08:00:00")),  # the same instant as u5's ACTIVE
+        consent("u1", "org-b", "REVOKED", at("2026-09-02")),
+        consent("u1", "org-b", "ACTIVE", at("2026-09-01")),
+        consent("u2", "org-b", "ACTIVE", at("2026-09-01")),
+        consent("u5", "org-b", "ACTIVE", at("2026-10-05")),
+        consent("u99", "org-d", "ACTIVE", at("2026-10-05")),  # a consumer whose only consenting user is not enrolled
+        consent("u1", "org-e", "ACTIVE", at("2026-10-05"), collection="C2"),  # C2 asks for no consent
+    ]
+    pq.write_table(pa.Table.from_pylist(appended, schema=schemas.CONSENTS), local / "consents" / "part-00001.parquet")
+    by_spark = twin(local, tmp_path / "spark")
+    expected = index_lake(Lake.open(str(local)))
+    driver_reads: list[str] = []
+    read_piece = Lake.read_piece
+
+    def recorded(self, piece, *args, **kwargs):
+        driver_reads.append(piece.table)
+        return read_piece(self, piece, *args, **kwargs)
+
+    monkeypatch.setattr(Lake, "read_piece", recorded)
+
+    counts = run_spark(spark, by_spark)
+
+    assert "consents" not in driver_reads
+    assert counts == expected
+    lake = Lake.open(str(by_spark))
+    lines = lake.read("userinfo_lines", ["batch_id", "consumer_id", "user_id"]).to_pylist()
+    assert [(line["batch_id"], line["consumer_id"], line["user_id"]) for line in lines] == [
+        ("B1", CHANNEL, "u1"),
+        ("B1", "org-b", "u2"),
+        ("B1", "other-org", "u4"),
+        ("B2", CHANNEL, "u1"),
+        ("B2", "org-b", "u5"),
+    ]
+    recorded_consumers = json.loads(lake.file_metadata("userinfo_lines")[CONSUMERS_KEY])
+    assert recorded_consumers == {"C1": sorted([CHANNEL, "org-b", "org-d", "other-org"])}
+    assert derived_bytes(by_spark) == derived_bytes(local)
 
 
 def test_a_duplicate_enrolment_is_refused_by_name_before_anything_is_written(spark, tmp_path):

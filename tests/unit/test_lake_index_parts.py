@@ -257,3 +257,26 @@ def test_a_lake_indexed_before_the_pointer_is_read_until_the_first_publish_then_
 
     assert not legacy.exists()
     assert Lake.open(str(root)).read("batch_users").equals(expected)
+
+
+def test_the_spark_drivers_consent_collections_are_the_catalogs(tmp_path):
+    """The Spark job's driver reads three columns instead of a catalog: the same collections ask for consent."""
+    from exhaust.lake import schemas
+    from exhaust.lake.catalog import Catalog
+    from exhaust.lake.materialized import consent_collections, consent_collections_of
+
+    from tests.unit.handmade_lake import BATCHES, COLLECTIONS, batch
+
+    lake = write_handmade_lake(tmp_path / "lake")
+    (asking,) = [row for row in COLLECTIONS if row["collection_id"] == "C1"]
+    more = [
+        {**asking, "collection_id": "C5"},  # asks for consent, no batch
+        {**asking, "collection_id": "C6", "status": None},  # no status: not retired
+        {**asking, "collection_id": "C7", "requires_consent": None},  # no flag: does not ask
+    ]
+    lake.write("collections", pa.Table.from_pylist([*COLLECTIONS, *more], schema=schemas.COLLECTIONS))
+    batches = [*BATCHES, batch("B6", "C6", "b6"), batch("B7", "C7", "b7"), batch("B8", "C404", "unknown course")]
+    lake.write("batches", pa.Table.from_pylist(batches, schema=schemas.BATCHES))
+    lake = Lake.open(str(tmp_path / "lake"))
+
+    assert consent_collections_of(lake) == consent_collections(Catalog(lake)) == ["C1", "C6"]

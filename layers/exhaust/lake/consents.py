@@ -26,6 +26,12 @@ def latest_active(
     """
     between = None if user_ids is None else {"user_id": values.user_range(user_ids)}
     found = lake.read(table, ["user_id", "status", "consented_on", *columns], equals=dict(equals), between=between)
+    return latest_active_among(found, columns)
+
+
+def latest_active_among(found: pa.Table, columns: Sequence[str] = ()) -> pa.Table:
+    """latest_active's rule over events already read (user_id, status, consented_on and `columns`), in the order
+    the lake holds them (files in name order, rows in file order): that order breaks ties of time."""
     kept = ["status", "consented_on", *columns]
     if not columns and not any(found.column(name).null_count for name in kept) and _in_user_and_time_order(found):
         # Read from a sorted file: each user's latest event is their last row (no sort, no hashing).

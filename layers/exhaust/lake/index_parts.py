@@ -22,7 +22,7 @@ import bisect
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS
 from exhaust.lake import response_rows, schemas, userinfo_rows, values
 from exhaust.lake.catalog import BatchInfo, Catalog
+from exhaust.lake.consents import latest_active_among
 from exhaust.lake.extracts import BATCH_USERS, PROGRESS_LINE, SOURCE_TABLES, SOURCES_KEY
 from exhaust.lake.progress_lines import ENROLMENT_COLUMNS, lines
 from exhaust.lake.schemas import TABLES, TableSpec
@@ -67,6 +68,19 @@ ENROLLED_SCHEMA = pa.schema(
     + [schemas.USERS.field(name).with_nullable(True) for name in PROFILE_FIELDS]
 )
 ATTEMPTS_SCHEMA = pa.schema([schemas.ASSESSMENT_ATTEMPTS.field(name) for name in ATTEMPT_COLUMNS])
+# A consent event's place in the lake (file number * EVENT_ORDER_FILE + row in the file): the order the single
+# process reads the events in, which breaks ties of time (exhaust.lake.consents).
+EVENT_ORDER = "event_order"
+EVENT_ORDER_FILE = 1 << 40
+# The consent events a part needs when they reach it joined (the Spark job): each event of a user enrolled in one
+# of the part's batches that ask for consent, for that batch's collection.
+CONSENT_EVENTS_SCHEMA = pa.schema(
+    [
+        schemas.ENROLMENTS.field("batch_id"),
+        *(schemas.CONSENTS.field(name) for name in ("consumer_id", "user_id", "status", "consented_on")),
+        pa.field(EVENT_ORDER, pa.int64(), nullable=False),
+    ]
+)
 # What each source table must hold for the index to read it (name -> type), checked before anything is written.
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "collections": tuple(schemas.COLLECTIONS.names),
@@ -121,11 +135,16 @@ def part_file(number: int) -> str:
 def plan_parts(rows_by_batch: Mapping[str, int], part_rows: int = PART_ROWS) -> tuple[Part, ...]:
     """Consecutive batches, in batch id order, cut where the next batch would take a part past `part_rows` rows
     (a batch larger than that is a part of its own). At least one part, so an empty lake still gets its tables."""
+    return plan_parts_in_order(((batch_id, rows_by_batch[batch_id]) for batch_id in sorted(rows_by_batch)), part_rows)
+
+
+def plan_parts_in_order(rows_by_batch: Iterable[tuple[str, int]], part_rows: int = PART_ROWS) -> tuple[Part, ...]:
+    """plan_parts over (batch id, rows) pairs arriving in batch id order: memory holds the parts, not the batches
+    (the Spark job's driver streams them)."""
     parts: list[Part] = []
     first = last = ""
     rows = 0
-    for batch_id in sorted(rows_by_batch):
-        count = rows_by_batch[batch_id]
+    for batch_id, count in rows_by_batch:
         if rows and rows + count > part_rows:
             parts.append(Part(len(parts), first, last))
             rows = 0
@@ -339,9 +358,12 @@ def batch_users_rows(catalog: Catalog, enrolled: pa.Table, best: tuple[pa.Array,
             yield rows.append_column(PROGRESS_LINE, line)
 
 
-def userinfo_rows_of(lake: Lake, batch: BatchInfo, consumer_id: str, profiles: pa.Table) -> pa.Table | None:
-    """userinfo_lines rows of the consenting users among a piece of the batch's batch_users rows (None: none)."""
-    columns = userinfo_rows.consenting_columns(lake, batch, consumer_id, profiles)
+def userinfo_rows_of(
+    lake: Lake, batch: BatchInfo, consumer_id: str, profiles: pa.Table, active: pa.Table | None = None
+) -> pa.Table | None:
+    """userinfo_lines rows of the consenting users among a piece of the batch's batch_users rows (None: none);
+    `active` as userinfo_rows.consenting_columns takes it."""
+    columns = userinfo_rows.consenting_columns(lake, batch, consumer_id, profiles, active)
     length = len(columns[0])
     if not length:
         return None
@@ -368,12 +390,21 @@ def response_rows_of(lake: Lake, batch: BatchInfo, chunk: pa.Table, first: int, 
 
 
 def index_part(
-    lake: Lake, catalog: Catalog, needing: pa.Array, run: IndexRun, part: Part, enrolled: pa.Table, attempts: pa.Table
+    lake: Lake,
+    catalog: Catalog,
+    needing: pa.Array,
+    run: IndexRun,
+    part: Part,
+    enrolled: pa.Table,
+    attempts: pa.Table,
+    consents: pa.Table | None = None,
 ) -> dict[str, int]:
     """Write part `part` of the three derived tables under the run's staging directory; answer their row counts.
 
     `enrolled`: the part's enrolments (ENROLLED_COLUMNS) with their users' profiles (null for an unknown user);
-    `attempts`: the part's attempt rows (ATTEMPT_COLUMNS). Any order: both are sorted here.
+    `attempts`: the part's attempt rows (ATTEMPT_COLUMNS); `consents`: the part's consent events
+    (CONSENT_EVENTS_SCHEMA) when the caller joined them, None to read them from the lake per batch and consumer.
+    Any order: all are sorted here.
     """
     enrolled = conform(enrolled, ENROLLED_SCHEMA).sort_by([("batch_id", "ascending"), ("user_id", "ascending")])
     attempts = conform(attempts, ATTEMPTS_SCHEMA).sort_by([(name, "ascending") for name in ATTEMPT_SORT_KEY])
@@ -385,13 +416,40 @@ def index_part(
         for rows in batch_users_rows(catalog, enrolled, best_attempts(attempts)):
             writers[BATCH_USERS].add(rows)
     if USERINFO_LINES in writers:
-        _userinfo(lake, catalog, run, part, enrolled, writers[USERINFO_LINES])
+        events = None if consents is None else ConsentEvents(consents)
+        _userinfo(lake, catalog, run, part, enrolled, events, writers[USERINFO_LINES])
     if RESPONSE_LINES in writers:
         _response(lake, catalog, needing, attempts, writers[RESPONSE_LINES])
     return {table: writer.close() for table, writer in writers.items()}
 
 
-def _userinfo(lake: Lake, catalog: Catalog, run: IndexRun, part: Part, enrolled: pa.Table, out: RowGroupWriter) -> None:
+class ConsentEvents:
+    """A part's joined consent events (CONSENT_EVENTS_SCHEMA), answering each (batch, consumer)'s ACTIVE latest
+    consents with the rule the lake reads use (exhaust.lake.consents), over the events in the lake's order."""
+
+    def __init__(self, events: pa.Table):
+        self.events = conform(events, CONSENT_EVENTS_SCHEMA).sort_by(
+            [("batch_id", "ascending"), ("consumer_id", "ascending"), (EVENT_ORDER, "ascending")]
+        )
+        key = pc.binary_join_element_wise(
+            values.single(self.events, "batch_id"), values.single(self.events, "consumer_id"), _KEY_SEPARATOR
+        )
+        self.runs = {key[start].as_py(): (start, length) for start, length in batch_runs(key)}
+
+    def active(self, batch_id: str, consumer_id: str) -> pa.Table:
+        start, length = self.runs.get(f"{batch_id}{_KEY_SEPARATOR}{consumer_id}", (0, 0))
+        return latest_active_among(self.events.slice(start, length).select(["user_id", "status", "consented_on"]))
+
+
+def _userinfo(
+    lake: Lake,
+    catalog: Catalog,
+    run: IndexRun,
+    part: Part,
+    enrolled: pa.Table,
+    consents: ConsentEvents | None,
+    out: RowGroupWriter,
+) -> None:
     enrolled_runs = dict(_runs_by_batch(enrolled))
     for batch in _batches_in(catalog, part):
         start, length = enrolled_runs.get(batch.batch_id, (0, 0))
@@ -399,8 +457,9 @@ def _userinfo(lake: Lake, catalog: Catalog, run: IndexRun, part: Part, enrolled:
             continue
         profiles = enrolled.slice(start, length).select(userinfo_rows.PROFILE_COLUMNS)
         for consumer_id in run.consumers.get(batch.collection_id, ()):
+            active = None if consents is None else consents.active(batch.batch_id, consumer_id)
             for piece in _slices(profiles, _LINE_ROWS):
-                found = userinfo_rows_of(lake, batch, consumer_id, piece)
+                found = userinfo_rows_of(lake, batch, consumer_id, piece, active)
                 if found is not None:
                     out.add(found)
 

@@ -62,7 +62,7 @@ from exhaust.lake.index_parts import (
     userinfo_rows_of,
 )
 from exhaust.lake.index_parts import PART_ROWS as PART_ROWS
-from exhaust.lake.schemas import TABLES
+from exhaust.lake.schemas import RETIRED, TABLES
 from exhaust.lake.store import Lake
 
 __all__ = ["CONSUMERS_KEY", "DERIVED_TABLES", "RESPONSE_LINE", "RESPONSE_LINES", "USERINFO_LINE", "USERINFO_LINES"]
@@ -138,6 +138,16 @@ def consent_collections(catalog: Catalog) -> list[str]:
     return sorted(
         {batch.collection_id for batch in catalog.batches.values() if batch.requires_consent and not batch.retired}
     )
+
+
+def consent_collections_of(lake: Lake) -> list[str]:
+    """consent_collections(Catalog(lake)) from the columns the rule reads: the collections' consent flag and status,
+    the batches' collection ids. What the Spark job's driver holds instead of a catalog, whose courses'
+    hierarchies grow with the lake (tests compare the two)."""
+    collections = lake.read("collections", ["collection_id", "requires_consent", "status"]).to_pylist()
+    asking = {row["collection_id"] for row in collections if row["requires_consent"] and row["status"] != RETIRED}
+    batched = pc.unique(lake.read("batches", ["collection_id"])["collection_id"]).to_pylist()
+    return sorted(asking.intersection(batched))
 
 
 def stale_derived_tables(lake: Lake) -> dict[str, str]:

@@ -3,12 +3,15 @@
     python -m exhaust.lake.spark_index --lake s3://bucket/prefix     (EMR Serverless: the job's entry point)
     exhaust lake index --engine spark --lake DIR|s3://...            (this machine: Spark in local mode)
 
-Spark reads the enrolments, users and attempts (a task per run of row groups, through the lake's reader), joins
-enrolments with their users, counts rows per batch, and shuffles the rows by part (a range of batch ids,
-exhaust.lake.index_parts.plan_parts). Each part's rows reach one Python worker as Arrow data, where
-`index_part` computes the lines with the builders' rules and writes the part files of the three tables under
-`{table}/_staging/`; the driver moves them into place once every part is written. So a task's memory is one part's
-rows, whatever the lake's size, and the output is what the single process writes (tests compare the bytes).
+Spark reads the enrolments, users, attempts and consents (a task per run of row groups, through the lake's
+reader), joins enrolments with their users, counts rows per batch (streamed to the driver in batch id order for
+the plan of parts: ranges of batch ids, exhaust.lake.index_parts.plan_parts), finds the consumers of each
+collection asking for consent, joins each enrolled user's consent events to their batches, and shuffles the rows
+by part. Each part's rows reach one Python worker as Arrow data, where `index_part` computes the lines with the
+builders' rules and writes the part files of the three tables under `{table}/_runs/{run}/`; the driver points
+the tables at them once every part is written. So a task's memory is one part's rows, whatever the lake's size, the
+driver's holds no row per enrolment, consent or batch, and the output is what the single process writes (tests
+compare the bytes).
 """
 
 from __future__ import annotations
@@ -31,8 +34,13 @@ from exhaust.lake.catalog import Catalog
 from exhaust.lake.directory import COURSE_DIRECTORY, write_directory
 from exhaust.lake.index_parts import (
     ATTEMPT_COLUMNS,
+    ATTEMPTS_SCHEMA,
+    CONSENT_EVENTS_SCHEMA,
     DERIVED_TABLES,
     ENROLLED_COLUMNS,
+    ENROLLED_SCHEMA,
+    EVENT_ORDER,
+    EVENT_ORDER_FILE,
     PART_ROWS,
     PROFILE_FIELDS,
     IndexRun,
@@ -42,10 +50,10 @@ from exhaust.lake.index_parts import (
     duplicate_enrolment_message,
     footers,
     index_part,
-    plan_parts,
+    plan_parts_in_order,
     publish,
 )
-from exhaust.lake.materialized import INDEX_SOURCES, consent_collections, consumers_by_collection
+from exhaust.lake.materialized import INDEX_SOURCES, consent_collections_of
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
 
@@ -63,7 +71,10 @@ READ_PIECE_ROWS = 262_144
 DRIVER_MEMORY = "2g"
 _PACKED_SCHEMA = "part int, kind string, payload binary"
 _RESULT_SCHEMA = "part int, " + ", ".join(f"{table} long" for table in DERIVED_TABLES)
-_ENROLLED, _ATTEMPTS = "enrolled", "attempts"
+_ENROLLED, _ATTEMPTS, _CONSENTS = "enrolled", "attempts", "consents"
+_EMPTY = {_ENROLLED: ENROLLED_SCHEMA, _ATTEMPTS: ATTEMPTS_SCHEMA, _CONSENTS: CONSENT_EVENTS_SCHEMA}
+# What the job reads of the consents, besides each event's place in the lake (EVENT_ORDER: it breaks ties of time).
+_CONSENT_COLUMNS = ("collection_id", "consumer_id", "user_id", "status", "consented_on")
 
 
 def spark_schema(arrow: pa.Schema) -> Any:
@@ -72,42 +83,66 @@ def spark_schema(arrow: pa.Schema) -> Any:
     return from_arrow_schema(arrow)
 
 
-def _reader(lake_uri: str, table: str, columns: list[str]) -> Any:
-    """A mapInArrow function: each (path, row_groups) row read from the lake as record batches."""
+def _table_schema(table: str, columns: list[str], ordered: bool) -> pa.Schema:
+    fields = [TABLES[table].schema.field(name) for name in columns]
+    return pa.schema(fields + ([pa.field(EVENT_ORDER, pa.int64(), nullable=False)] if ordered else []))
+
+
+def _reader(lake_uri: str, table: str, columns: list[str], ordered: bool) -> Any:
+    """A mapInArrow function: each (path, row_groups, file, first_row) row read from the lake as record batches;
+    `ordered`: with each row's EVENT_ORDER (its file's number in name order, its row in the file)."""
 
     def read(descriptors: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark.sql.pandas.types import to_arrow_schema
 
         lake = Lake.open(lake_uri)
-        target = to_arrow_schema(spark_schema(pa.schema([TABLES[table].schema.field(name) for name in columns])))
+        target = to_arrow_schema(spark_schema(_table_schema(table, columns, ordered)))
         for descriptor in descriptors:
             for row in descriptor.to_pylist():
+                # A piece's row groups are consecutive: its rows are numbered on from its first.
+                position = row["file"] * EVENT_ORDER_FILE + row["first_row"]
                 with lake.filesystem.open_input_file(row["path"]) as source:
                     parquet = pq.ParquetFile(source)
                     for batch in parquet.iter_batches(row_groups=row["row_groups"], columns=columns):
-                        yield pa.RecordBatch.from_arrays(
-                            [batch.column(name).cast(target.field(name).type) for name in columns], schema=target
-                        )
+                        arrays = [batch.column(name).cast(target.field(name).type) for name in columns]
+                        if ordered:
+                            arrays.append(pa.array(range(position, position + batch.num_rows), pa.int64()))
+                        position += batch.num_rows
+                        yield pa.RecordBatch.from_arrays(arrays, schema=target)
 
     return read
 
 
-def read_table(spark: SparkSession, lake: Lake, lake_uri: str, table: str, columns: tuple[str, ...]) -> DataFrame:
-    """The table's columns as a DataFrame, a Spark task per run of about READ_PIECE_ROWS rows of one file."""
-    pieces = [(piece.path, list(piece.row_groups)) for piece in lake.pieces(table, rows=READ_PIECE_ROWS) if piece.rows]
+def read_table(
+    spark: SparkSession, lake: Lake, lake_uri: str, table: str, columns: tuple[str, ...], *, ordered: bool = False
+) -> DataFrame:
+    """The table's columns as a DataFrame, a Spark task per run of about READ_PIECE_ROWS rows of one file
+    (`ordered`: with EVENT_ORDER, the order the single process reads the rows in)."""
+    files = {path: (number, metadata) for number, (path, metadata) in enumerate(lake.files(table))}
+    pieces = []
+    for piece in lake.pieces(table, rows=READ_PIECE_ROWS):
+        if piece.rows:
+            number, metadata = files[piece.path]
+            first_row = sum(metadata.row_group(index).num_rows for index in range(piece.row_groups[0]))
+            pieces.append((piece.path, list(piece.row_groups), number, first_row))
     # A partition (a task) per piece, without a shuffle.
     rows = spark.sparkContext.parallelize(pieces, max(len(pieces), 1))
-    descriptors = spark.createDataFrame(rows, "path string, row_groups array<int>")
-    schema = spark_schema(pa.schema([TABLES[table].schema.field(name) for name in columns]))
-    return descriptors.mapInArrow(_reader(lake_uri, table, list(columns)), schema)
+    descriptors = spark.createDataFrame(rows, "path string, row_groups array<int>, file int, first_row long")
+    schema = spark_schema(_table_schema(table, list(columns), ordered))
+    return descriptors.mapInArrow(_reader(lake_uri, table, list(columns), ordered), schema)
 
 
-def _packer(kind: str, columns: list[str]) -> Any:
-    """A mapInArrow function: each record batch's rows grouped by part, as Arrow IPC payloads (exact types)."""
+def _packer(kind: str, columns: list[str], run: IndexRun) -> Any:
+    """A mapInArrow function: each record batch's rows grouped by part (the run's part of their batch id), as Arrow
+    IPC payloads (exact types)."""
 
     def pack(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
             table = pa.Table.from_batches([batch])
+            batch_ids = table["batch_id"]
+            distinct = pc.unique(batch_ids)
+            numbers = pa.array(run.part_of(distinct.to_pylist()), pa.int32())
+            table = table.append_column("part", numbers.take(pc.index_in(batch_ids, value_set=distinct)))
             for part in pc.unique(table["part"]).to_pylist():
                 rows = table.filter(pc.equal(table["part"], part)).select(columns)
                 sink = io.BytesIO()
@@ -136,24 +171,20 @@ def _part_writer(lake_uri: str, run: IndexRun) -> Any:
         import pandas as pd
 
         number = int(group["part"].iloc[0])
-        tables: dict[str, list[pa.Table]] = {_ENROLLED: [], _ATTEMPTS: []}
+        tables: dict[str, list[pa.Table]] = {kind: [] for kind in _EMPTY}
         for kind, payload in zip(group["kind"], group["payload"], strict=True):
             tables[kind].append(pa.ipc.open_stream(payload).read_all())
         del group
-        enrolled, attempts = (_concat(tables[kind], kind) for kind in (_ENROLLED, _ATTEMPTS))
+        enrolled, attempts, consents = (_concat(tables[kind], kind) for kind in _EMPTY)
         lake, catalog, needing = _lake_context(lake_uri, run.token)
-        counts = index_part(lake, catalog, needing, run, run.parts[number], enrolled, attempts)
+        counts = index_part(lake, catalog, needing, run, run.parts[number], enrolled, attempts, consents)
         return pd.DataFrame([{"part": number, **{table: counts.get(table, 0) for table in DERIVED_TABLES}}])
 
     return write
 
 
 def _concat(tables: list[pa.Table], kind: str) -> pa.Table:
-    if tables:
-        return pa.concat_tables(tables)
-    from exhaust.lake.index_parts import ATTEMPTS_SCHEMA, ENROLLED_SCHEMA
-
-    return (ENROLLED_SCHEMA if kind == _ENROLLED else ATTEMPTS_SCHEMA).empty_table()
+    return pa.concat_tables(tables) if tables else _EMPTY[kind].empty_table()
 
 
 def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int = PART_ROWS) -> dict[str, int]:
@@ -163,7 +194,6 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     leaves the previous derived tables in place (the staged parts are discarded).
     """
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     lake = Lake.open(lake_uri)
     snapshot = source_snapshot_of(lake)
@@ -171,20 +201,27 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     enrolments = read_table(spark, lake, lake_uri, "enrolments", ENROLLED_COLUMNS)
     users = read_table(spark, lake, lake_uri, "users", ("user_id", *PROFILE_FIELDS))
     attempts = read_table(spark, lake, lake_uri, "assessment_attempts", ATTEMPT_COLUMNS)
-    # Read once for the counts and once more for the parts: kept by Spark meanwhile (spilling to disk).
-    enrolments, attempts = (frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts))
-    rows = _rows_by_batch(enrolments, attempts)
-    catalog = Catalog(lake)
-    consumers = consumers_by_collection(lake, consent_collections(catalog))
-    run = IndexRun(plan_parts(rows, part_rows), footers(snapshot, consumers), consumers)
-    parts = spark.createDataFrame(list(zip(rows, run.part_of(list(rows)), strict=True)), "batch_id string, part int")
+    consents = read_table(spark, lake, lake_uri, "consents", _CONSENT_COLUMNS, ordered=True)
+    # Read once for the counts (the consumers) and once more for the parts: kept by Spark meanwhile (spilling to
+    # disk).
+    persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts, consents)]
+    enrolments, attempts, consents = persisted
+    rows = _rows_by_batch(enrolments, attempts).orderBy("batch_id")
+    # Streamed to the plan a partition at a time: the driver holds the parts, not a row per batch.
+    planned = plan_parts_in_order(((row["batch_id"], row["rows"]) for row in rows.toLocalIterator()), part_rows)
+    collections = consent_collections_of(lake)
+    asking = spark.createDataFrame([(name,) for name in collections], "collection_id string")
+    consumers = _consumers_by_collection(consents, asking, collections)
+    run = IndexRun(planned, footers(snapshot, consumers), consumers)
     # Profiles of unknown users stay null (a row with only its ids), as in the single process.
-    enrolled = enrolments.join(users, "user_id", "left").join(F.broadcast(parts), "batch_id")
-    packed = enrolled.mapInArrow(
-        _packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS)), _PACKED_SCHEMA
-    ).unionByName(
-        attempts.join(F.broadcast(parts), "batch_id").mapInArrow(
-            _packer(_ATTEMPTS, list(ATTEMPT_COLUMNS)), _PACKED_SCHEMA
+    enrolled = enrolments.join(users, "user_id", "left")
+    packed = (
+        enrolled.mapInArrow(_packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS), run), _PACKED_SCHEMA)
+        .unionByName(attempts.mapInArrow(_packer(_ATTEMPTS, list(ATTEMPT_COLUMNS), run), _PACKED_SCHEMA))
+        .unionByName(
+            _consent_events(lake, spark, lake_uri, enrolments, consents, asking).mapInArrow(
+                _packer(_CONSENTS, CONSENT_EVENTS_SCHEMA.names, run), _PACKED_SCHEMA
+            )
         )
     )
     try:
@@ -196,30 +233,52 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
         discard(lake, run)
         raise
     finally:
-        enrolments.unpersist()
-        attempts.unpersist()
+        for frame in persisted:
+            frame.unpersist()
     counts = {table: sum(row[table] for row in written) for table in DERIVED_TABLES}
     # The course directory, as the single process writes it after a full index (exhaust.lake.directory).
     counts[COURSE_DIRECTORY] = write_directory(lake)
     return counts
 
 
-def _rows_by_batch(enrolments: DataFrame, attempts: DataFrame) -> dict[str, int]:
-    """Enrolment and attempt rows per batch (one Spark job), refusing a duplicate enrolment on the way."""
+def _consumers_by_collection(consents: DataFrame, asking: DataFrame, collections: list[str]) -> dict[str, list[str]]:
+    """Each collection asking for consent (`collections`, also as the DataFrame `asking`) with its consumers that
+    have at least one consent event for it, sorted (exhaust.lake.materialized.consumers_by_collection's answer):
+    Spark finds the distinct pairs, the driver receives only those."""
     from pyspark.sql import functions as F
 
-    per_user = enrolments.groupBy("batch_id", "user_id").count()
-    per_batch = per_user.groupBy("batch_id").agg(F.sum("count").alias("rows"), F.max("count").alias("most"))
-    attempted = attempts.groupBy("batch_id").agg(F.count(F.lit(1)).alias("rows"), F.lit(1).cast("long").alias("most"))
-    found = per_batch.unionByName(attempted).collect()
-    repeated = sorted(row["batch_id"] for row in found if row["most"] > 1)
-    if repeated:
-        first = per_user.where((F.col("batch_id") == repeated[0]) & (F.col("count") > 1)).orderBy("user_id").first()
-        raise LakeContractError(duplicate_enrolment_message(repeated[0], first["user_id"] if first else ""))
-    rows: dict[str, int] = {}
-    for row in found:
-        rows[row["batch_id"]] = rows.get(row["batch_id"], 0) + row["rows"]
-    return rows
+    found: dict[str, list[str]] = {collection_id: [] for collection_id in collections}
+    pairs = consents.join(F.broadcast(asking), "collection_id").select("collection_id", "consumer_id").distinct()
+    for collection_id, consumer_id in sorted((row["collection_id"], row["consumer_id"]) for row in pairs.collect()):
+        found[collection_id].append(consumer_id)
+    return found
+
+
+def _consent_events(
+    lake: Lake, spark: SparkSession, lake_uri: str, enrolments: DataFrame, consents: DataFrame, asking: DataFrame
+) -> DataFrame:
+    """Each consent event of a user enrolled in a batch of a collection asking for consent, with that batch's id
+    (CONSENT_EVENTS_SCHEMA): what the part's userinfo rules read, joined by Spark rather than read per batch."""
+    from pyspark.sql import functions as F
+
+    batches = read_table(spark, lake, lake_uri, "batches", ("batch_id", "collection_id"))
+    enrolled = enrolments.select("batch_id", "user_id").join(
+        batches.join(F.broadcast(asking), "collection_id"), "batch_id"
+    )
+    return enrolled.join(consents, ["collection_id", "user_id"]).select(*CONSENT_EVENTS_SCHEMA.names)
+
+
+def _rows_by_batch(enrolments: DataFrame, attempts: DataFrame) -> DataFrame:
+    """Enrolment and attempt rows per batch (batch_id, rows), once no enrolment is listed twice (refused by its
+    first in key order)."""
+    from pyspark.sql import functions as F
+
+    repeated = enrolments.groupBy("batch_id", "user_id").count().where(F.col("count") > 1)
+    first = repeated.orderBy("batch_id", "user_id").first()
+    if first is not None:
+        raise LakeContractError(duplicate_enrolment_message(first["batch_id"], first["user_id"]))
+    batch_ids = enrolments.select("batch_id").unionByName(attempts.select("batch_id"))
+    return batch_ids.groupBy("batch_id").agg(F.count(F.lit(1)).alias("rows"))
 
 
 def source_snapshot_of(lake: Lake) -> dict[str, Any]:

@@ -56,12 +56,17 @@ def active_consents(lake: Lake, collection_id: str, consumer_id: str, user_ids: 
     return latest_active(lake, "consents", {"collection_id": collection_id, "consumer_id": consumer_id}, user_ids)
 
 
-def consenting_columns(lake: Lake, batch: BatchInfo, consumer_id: str, users: pa.Table) -> list[pa.Array]:
+def consenting_columns(
+    lake: Lake, batch: BatchInfo, consumer_id: str, users: pa.Table, active: pa.Table | None = None
+) -> list[pa.Array]:
     """The dataset's columns for those of `users` (batch_users rows, PROFILE_COLUMNS, sorted) who consented to
     share their details with `consumer_id`; empty columns when none did.
+
+    `active`: the ACTIVE latest consents (user_id, consented_on) when the caller has them already (the Spark
+    index joins the consents by part); otherwise they are read from the lake.
     """
     enrolled = values.single(users, "user_id")
-    consents = active_consents(lake, batch.collection_id, consumer_id, enrolled)
+    consents = active_consents(lake, batch.collection_id, consumer_id, enrolled) if active is None else active
     positions = pc.index_in(enrolled, value_set=values.single(consents, "user_id"))
     consenting = pc.is_valid(positions)
     users = users.filter(consenting)

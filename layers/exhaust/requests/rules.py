@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictBool, ValidationInfo, field_validator, model_validator
 
+from exhaust.cross_field import AllOf, AnyOf, ExactlyOne, Given, Matches, Not, Present, Rule, Within
 from exhaust.datasets.ids import ORG_SCOPED_DATASETS
 from exhaust.datasets.registry import BUILT_IN, Dataset
 from exhaust.errors import BadRequest
@@ -108,17 +109,31 @@ class DatasetConfig(Body):
     ] = None
 
 
+# The cross-field rules of a submit, each declared once (exhaust.cross_field): the models check them and the
+# document states them (its if/then/else) from the same declaration.
+SELECTOR_PRESENT = tuple(Present((name,)) for name in SELECTORS)
+# A selector sent as null is no selector (the model reads it as absent).
+SELECTOR_GIVEN = tuple(Given((name,)) for name in SELECTORS)
+# An org-scoped dataset takes no batch selector, not even a null one; any other takes exactly one.
+BATCH_SELECTION = Rule(
+    when=Matches(("dataset",), sorted(ORG_SCOPED_DATASETS)),
+    then=Not(Within(("datasetConfig",), AnyOf(SELECTOR_PRESENT))),
+    otherwise=Within(("datasetConfig",), ExactlyOne(SELECTOR_GIVEN)),
+)
+# An empty key is no key; request's own key wins when it is there (even empty), the one beside it otherwise.
+KEY_GIVEN = AnyOf(
+    (
+        Given(("request", "encryptionKey"), blank=(None, "")),
+        AllOf((Not(Present(("request", "encryptionKey"))), Given(("encryptionKey",), blank=(None, "")))),
+    )
+)
+# The document's form of the registry's encryptionKeyRequired for the datasets the service defines; the code asks
+# the registry (check_against_dataset), where a dataset may be registered with its own answer.
+KEY_REQUIRED = Rule(when=Matches(("request", "dataset"), KEY_REQUIRED_DATASETS), then=KEY_GIVEN)
+
+
 def _batch_selection_rules(schema: dict[str, Any]) -> None:
-    """The rules of datasetConfig that depend on the dataset, as the document's if/then."""
-    org_scoped = {"properties": {"dataset": {"enum": sorted(ORG_SCOPED_DATASETS)}}, "required": ["dataset"]}
-    exactly_one = [{"required": [name]} for name in SELECTORS]
-    schema["allOf"] = [
-        {
-            "if": org_scoped,
-            "then": {"properties": {"datasetConfig": {"not": {"anyOf": exactly_one}}}},
-            "else": {"required": ["datasetConfig"], "properties": {"datasetConfig": {"oneOf": exactly_one}}},
-        }
-    ]
+    schema["allOf"] = [BATCH_SELECTION.schema()]
 
 
 def _key_message(value: Any) -> str:
@@ -208,28 +223,30 @@ class SubmitRequest(Body):
     @field_validator("datasetConfig", mode="before")
     @classmethod
     def _selection(cls, config: Any, info: ValidationInfo) -> Any:
+        """BATCH_SELECTION, answered in the service's words (over the dataset as validated: trimmed)."""
         dataset = info.data.get("dataset")
-        if dataset in ORG_SCOPED_DATASETS:
+        request = {"dataset": dataset, "datasetConfig": config}
+        if BATCH_SELECTION.when.holds(request):
             if config is None:
                 return {}
             if not isinstance(config, dict):
                 raise ValueError("must be an object ({} is enough)")
-            selectors = [name for name in SELECTORS if name in config]
-            if selectors:
+            if not BATCH_SELECTION.holds(request):
+                sent = [name for name, test in zip(SELECTORS, SELECTOR_PRESENT, strict=True) if test.holds(config)]
                 raise BadRequest(
-                    f"request.datasetConfig.{selectors[0]}: {dataset} takes no batch selector; its scope is the "
+                    f"request.datasetConfig.{sent[0]}: {dataset} takes no batch selector; its scope is the "
                     "organisation of X-Channel-Id (send datasetConfig {})"
                 )
             return config
-        if not isinstance(config, dict) or not config:
-            raise ValueError(
-                "datasetConfig is empty (must be an object with one of batchId, batchFilter or searchFilter)"
-            )
-        present = [name for name in SELECTORS if config.get(name) is not None]
-        if len(present) != 1:
+        if not BATCH_SELECTION.holds(request):
+            if not isinstance(config, dict) or not config:
+                raise ValueError(
+                    "datasetConfig is empty (must be an object with one of batchId, batchFilter or searchFilter)"
+                )
+            given = [name for name, test in zip(SELECTORS, SELECTOR_GIVEN, strict=True) if test.holds(config)]
             raise ValueError(
                 "must have exactly one of batchId, batchFilter or searchFilter"
-                + (f" (got {', '.join(present)})" if present else "")
+                + (f" (got {', '.join(given)})" if given else "")
             )
         return config
 
@@ -263,19 +280,6 @@ def refuse_misplaced_secrets(body: dict[str, Any]) -> None:
             pending.extend((item, f"{where}[{index}]") for index, item in enumerate(value))
 
 
-def _key_required_rule(schema: dict[str, Any]) -> None:
-    """The datasets that need encryptionKey, as the document's if/then (in request, or beside it)."""
-    key_required = {"properties": {"dataset": {"enum": list(KEY_REQUIRED_DATASETS)}}, "required": ["dataset"]}
-    schema["allOf"] = [
-        {
-            "if": {"properties": {"request": key_required}, "required": ["request"]},
-            "then": {
-                "anyOf": [{"required": ["encryptionKey"]}, {"properties": {"request": {"required": ["encryptionKey"]}}}]
-            },
-        }
-    ]
-
-
 # Seed 002's sample submit, as the document's example.
 SUBMIT_EXAMPLE = {
     "params": {"msgid": "4f04da60-1e24-4d31-aa7b-1daf91c46341"},
@@ -289,7 +293,7 @@ SUBMIT_EXAMPLE = {
 
 
 def _submit_schema(schema: dict[str, Any]) -> None:
-    _key_required_rule(schema)
+    schema["allOf"] = [KEY_REQUIRED.schema()]
     schema["examples"] = [SUBMIT_EXAMPLE]
 
 
