@@ -1,4 +1,5 @@
-"""Local mode's saved state under stress (issue 28): a damaged state, a save racing deletions, a stop's save."""
+"""Local mode's saved state under stress (issue 28): a damaged state, a save racing deletions, a stop after a failed
+start (the journal between saves: test_local_journal.py)."""
 
 from __future__ import annotations
 
@@ -69,26 +70,6 @@ def test_an_object_deleted_between_listing_and_reading_is_skipped(tmp_path: Path
         LocalState(tmp_path).save(CREDENTIALS, settings.secrets_key_id)
     index = json.loads((tmp_path / "buckets" / resources.PUBLIC_BUCKET.name / "index.json").read_text())
     assert sorted(index) == ["stays.csv"]
-
-
-def test_the_stops_save_writes_the_tables_before_the_objects(tmp_path: Path, monkeypatch) -> None:
-    """Issue 28: a stop whose save did not finish in time lost every request acknowledged since the last save.
-    Cut during the objects, the stop's save has already kept the tables (the requests)."""
-    with moto_environment() as settings:
-        put(settings, "file.csv")
-        aws.client("dynamodb").put_item(
-            TableName=settings.requests_table, Item={"requestId": {"S": "ACKNOWLEDGED"}, "status": {"S": "SUBMITTED"}}
-        )
-
-        def cut(self: LocalState) -> None:
-            raise TimeoutError("the stop's deadline")
-
-        monkeypatch.setattr(LocalState, "_save_buckets", cut)
-        with pytest.raises(TimeoutError):
-            LocalState(tmp_path).save(CREDENTIALS, settings.secrets_key_id, tables_first=True)
-    items = json.loads((tmp_path / "tables" / f"{resources.REQUESTS_TABLE.name}.json").read_text())
-    assert [item["requestId"]["S"] for item in items] == ["ACKNOWLEDGED"]
-    assert LocalState(tmp_path).credentials() == {"channel": "local-channel", "token": "t"}
 
 
 def test_a_stop_after_a_start_that_failed_before_serving_returns(tmp_path: Path) -> None:
