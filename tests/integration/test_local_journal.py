@@ -123,7 +123,8 @@ def test_a_full_save_empties_the_journal_and_the_state_stays_whole(tmp_path: Pat
         before = state.journal.segments()
         state.save(CREDENTIALS, settings.secrets_key_id)
         after = state.journal.segments()
-        assert len(after) == 1 and after[0] not in before  # only the segment begun by this save
+        assert len(after) == 1  # only the segment begun by this save
+        assert after[0] not in before
         assert state.journal.records_since_rotation == 0
         assert list((tmp_path / "journal" / "objects").iterdir()) == []
         aws.client("dynamodb").put_item(TableName=settings.requests_table, Item=request_item("AFTER"))

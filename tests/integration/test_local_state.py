@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 from exhaust import aws, resources
 from exhaust.local.state import LocalState
 
