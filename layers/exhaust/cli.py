@@ -83,20 +83,20 @@ def _run_local(args: argparse.Namespace) -> int:
     # in the main thread, when it next checks for them); each timeout is such a check.
     while not stop.wait(SIGNAL_CHECK_SECONDS):
         pass
-    # The stop's parts are bounded, but whatever one meets (a call stuck in moto, a machine too busy to run the
-    # saver), the process leaves within the 5 seconds a stop may take; the last complete save is what restarts.
+    # The stop's parts are bounded, but whatever one meets (a call stuck in moto, a busy machine), the process
+    # leaves within the 5 seconds a stop may take; every answered change is already in the journal.
     watchdog = threading.Timer(STOP_DEADLINE_SECONDS, _stopped_late)
     watchdog.daemon = True
     watchdog.start()
     service.stop()
     print("exhaust local mode stopped; its state is kept for the next start (--fresh starts empty)", flush=True)
     # Builds still running in worker threads would hold the interpreter's exit (concurrent.futures joins its
-    # threads at exit); their state is saved and their requests resume at the next start, so leave now.
+    # threads at exit); their state is journaled and their requests resume at the next start, so leave now.
     os._exit(0)
 
 
 def _stopped_late() -> None:
-    print("exhaust local mode stopped before its stop finished; the last complete save is kept", flush=True)
+    print("exhaust local mode stopped before its stop finished; every answered change is kept", flush=True)
     os._exit(0)
 
 

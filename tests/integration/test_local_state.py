@@ -139,3 +139,51 @@ def test_the_saves_fast_reads_equal_what_the_api_answers(tmp_path: Path) -> None
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.public_bucket)
         listed = sorted((o["Key"], o["ETag"]) for page in pages for o in page.get("Contents", []))
         assert sorted(_listing(s3, settings.public_bucket)) == listed
+
+
+def test_the_starts_fast_load_equals_what_batch_write_item_stores(tmp_path: Path) -> None:
+    """The start puts the saved items straight into moto's models (BatchWriteItem took seconds for a few thousand
+    requests): what a Scan then answers must be exactly what the same items written through the API give."""
+    from exhaust.local.atomic import restore_items
+
+    items = [
+        {
+            "requestId": {"S": f"R{number}"},
+            "submittedAt": {"N": str(1700000000000 + number)},
+            "channel": {"S": "local-channel"},
+            "progress": {"M": {"batchesDone": {"N": "2"}, "names": {"L": [{"S": "a"}, {"NULL": True}]}}},
+            "flags": {"SS": ["x", "y"]},
+            "sizes": {"NS": ["1", "2.5"]},
+            "queueSendFailed": {"BOOL": False},
+        }
+        for number in range(60)
+    ]
+
+    by_channel = next(index for index in resources.REQUESTS_TABLE.indexes if index.partition_key == "channel")
+
+    def in_channel(table: str) -> int:
+        return int(
+            aws.client("dynamodb").query(
+                TableName=table,
+                IndexName=by_channel.name,
+                KeyConditionExpression="channel = :v",
+                ExpressionAttributeValues={":v": {"S": "local-channel"}},
+            )["Count"]
+        )
+
+    def scanned(table: str) -> list[dict[str, Any]]:
+        pages = aws.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+        return sorted((item for page in pages for item in page["Items"]), key=lambda item: item["requestId"]["S"])
+
+    with moto_environment() as settings:
+        dynamodb = aws.client("dynamodb")
+        for start in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            dynamodb.batch_write_item(RequestItems={settings.requests_table: batch})
+        through_the_api = scanned(settings.requests_table)
+        assert in_channel(settings.requests_table) == len(items)
+    with moto_environment() as settings:
+        restore_items(settings.requests_table, items)
+        assert scanned(settings.requests_table) == through_the_api
+        assert through_the_api[0]["progress"] == items[0]["progress"]
+        assert in_channel(settings.requests_table) == len(items)  # the indexes see them too

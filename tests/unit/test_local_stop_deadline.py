@@ -49,7 +49,7 @@ def test_a_stop_that_hangs_still_ends_the_process_in_time(tmp_path: Path) -> Non
         process.communicate()
         raise AssertionError("exhaust local did not leave after SIGTERM while its stop hung") from None
     assert process.returncode == 0, err
-    assert "stopped before its stop finished; the last complete save is kept" in out
+    assert "stopped before its stop finished; every answered change is kept" in out
 
 
 # A LocalService whose start answers at once, then one of its threads receives the SIGTERM (the kernel may hand a
