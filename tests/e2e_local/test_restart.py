@@ -43,7 +43,9 @@ def saved_status(workdir, request_id):
     key = item_key({"requestId": {"S": request_id}}, ("requestId",))
     journaled = replay(state, {"requests": ("requestId",)}).items.get("requests", {})
     if key in journaled:
-        return journaled[key]["status"]["S"]
+        item = journaled[key]
+        assert item is not None, "the request was deleted"
+        return item["status"]["S"]
     items = json.loads((state / "tables" / "requests.json").read_text())
     return next(item["status"]["S"] for item in items if item["requestId"]["S"] == request_id)
 
