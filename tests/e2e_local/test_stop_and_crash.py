@@ -97,25 +97,42 @@ def assert_all_readable(credentials: dict[str, Any], acknowledged: list[str]) ->
     assert client.read("kept", f"KEPT{KEPT_REQUESTS - 1:028d}")["status"] == "SUCCESS"
 
 
-def test_every_request_acknowledged_before_sigterm_survives_the_stop(workdir: Path) -> None:
+def test_every_request_acknowledged_before_sigterm_survives_a_stop_mid_build(workdir: Path) -> None:
     """Issue 28: 30 submits answered 200, SIGTERM a second later, `make run` again: all 30 were gone (the stop's
-    save of about 2,900 requests did not fit its 2.5 s)."""
-    first = LocalServiceProcess(workdir)
+    save of about 2,900 requests did not fit its 2.5 s). And the stop took 60 s mid-build; the interrupted build
+    resumes at the next start."""
+    first = LocalServiceProcess(workdir, environment={"EXHAUST_MAP_MAX_CONCURRENCY": "1"})
     credentials = first.start()
     try:
+        client = client_of(credentials)
+        config = {"searchFilter": ALL_COURSES}
+        long = {"tag": "long", "dataset": "progress-exhaust", "datasetConfig": config, "encryptionKey": KEY}
+        long_id = client.submit(long)["requestId"]
         acknowledged = submit_acknowledged(credentials)
-        time.sleep(1)
+        deadline = time.monotonic() + 60
+        while client.read("long", long_id)["progress"].get("batchesDone", 0) < 1:
+            assert time.monotonic() < deadline, "the build never started"
+            time.sleep(0.2)
     finally:
         seconds = first.stop()
     assert first.process is not None
     assert first.process.returncode == 0, "".join(first.output)[-5000:]
-    assert seconds < STOP_BOUND_SECONDS  # mid-build: the 30 requests are building
+    assert seconds < STOP_BOUND_SECONDS
 
     second = LocalServiceProcess(workdir)
     try:
-        assert_all_readable(second.start(), acknowledged)
+        restarted = second.start()
+        assert_all_readable(restarted, acknowledged)
+        resumed = client_of(restarted).read("long", long_id)
+        assert resumed["status"] in ("SUBMITTED", "PROCESSING")
+        assert resumed["statusMessage"] == RESUMED_MESSAGE
     finally:
         second.stop()
+
+
+def test_an_idle_stop_ends_within_its_bound(kept_state: KeptState) -> None:
+    """Issue 28: the stop took 6.6 s idle (measured on the module's first run, once its request had finished)."""
+    assert kept_state.idle_stop_seconds < STOP_BOUND_SECONDS
 
 
 def test_acknowledged_submits_and_a_new_token_survive_kill_9(workdir: Path) -> None:
@@ -151,33 +168,3 @@ def test_acknowledged_submits_and_a_new_token_survive_kill_9(workdir: Path) -> N
         assert client_of(restarted, token).read("ack-0", acknowledged[0])["requestId"] == acknowledged[0]
     finally:
         second.stop()
-
-
-def test_sigterm_ends_the_process_within_its_bound_idle_and_mid_build(kept_state: KeptState, workdir: Path) -> None:
-    """Issue 28: the stop took 6.6 s idle and 60 s mid-build; the interrupted build resumes at the next start."""
-    assert kept_state.idle_stop_seconds < STOP_BOUND_SECONDS
-
-    building = LocalServiceProcess(workdir, environment={"EXHAUST_MAP_MAX_CONCURRENCY": "1"})
-    credentials = building.start()
-    try:
-        client = client_of(credentials)
-        config = {"searchFilter": ALL_COURSES}
-        request = {"tag": "long", "dataset": "progress-exhaust", "datasetConfig": config, "encryptionKey": KEY}
-        request_id = client.submit(request)["requestId"]
-        deadline = time.monotonic() + 60
-        while client.read("long", request_id)["progress"].get("batchesDone", 0) < 1:
-            assert time.monotonic() < deadline, "the build never started"
-            time.sleep(0.2)
-    finally:
-        seconds = building.stop()
-    assert seconds < STOP_BOUND_SECONDS
-    assert building.process is not None
-    assert building.process.returncode == 0
-
-    resumed = LocalServiceProcess(workdir)
-    try:
-        again = client_of(resumed.start()).read("long", request_id)
-        assert again["status"] in ("SUBMITTED", "PROCESSING")
-        assert again["statusMessage"] == RESUMED_MESSAGE
-    finally:
-        resumed.stop()

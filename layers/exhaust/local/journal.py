@@ -199,10 +199,6 @@ class Replay:
     objects: dict[str, dict[str, tuple[Path, str] | None]] = field(default_factory=dict)
     damaged: list[str] = field(default_factory=list)
 
-    @property
-    def empty(self) -> bool:
-        return not self.items and not self.objects
-
 
 def replay(root: Path, key_attributes: dict[str, tuple[str, ...]]) -> Replay:
     """Read every segment left in the state directory (table name -> its key attributes)."""
