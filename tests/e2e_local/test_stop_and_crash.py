@@ -22,6 +22,9 @@ from exhaust.local.runtime import RESUMED_MESSAGE
 
 from tests.conftest import LocalServiceProcess, run_exhaust
 
+# One worker runs the module, so the kept state is made once.
+pytestmark = pytest.mark.xdist_group("stop-and-crash")
+
 KEPT_REQUESTS = 3000
 ACKNOWLEDGED = 30
 KEY = "stop-and-crash-key-123"
