@@ -72,11 +72,10 @@ def _run_local(args: argparse.Namespace) -> int:
         service.stop()
         raise ClientError(str(failure)) from None
     restored = "restored from" if service.restored else "state kept in"
-    print(
+    _say(
         f"exhaust local mode ready at {credentials['baseUrl']} "
         f"(credentials in {args.credentials_file}, {restored} {service.state_dir}, "
-        f"moto at {credentials['awsEndpoint']})",
-        flush=True,
+        f"moto at {credentials['awsEndpoint']})"
     )
     # A timed wait, never a bare one: the kernel may deliver SIGTERM to any of the service's threads, and then a
     # main thread blocked in an untimed wait is never woken to run the Python handler (CPython runs handlers only
@@ -89,15 +88,23 @@ def _run_local(args: argparse.Namespace) -> int:
     watchdog.daemon = True
     watchdog.start()
     service.stop()
-    print("exhaust local mode stopped; its state is kept for the next start (--fresh starts empty)", flush=True)
+    _say("exhaust local mode stopped; its state is kept for the next start (--fresh starts empty)")
     # Builds still running in worker threads would hold the interpreter's exit (concurrent.futures joins its
     # threads at exit); their state is journaled and their requests resume at the next start, so leave now.
     os._exit(0)
 
 
 def _stopped_late() -> None:
-    print("exhaust local mode stopped before its stop finished; every answered change is kept", flush=True)
+    _say("exhaust local mode stopped before its stop finished; every answered change is kept")
     os._exit(0)
+
+
+def _say(line: str) -> None:
+    """A line of local mode's, written if its output is still read: a closed terminal or a reader that left must
+    not stop the service from ending (a broken pipe here once skipped the exit, and the interpreter's own exit then
+    waited for the builds)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
