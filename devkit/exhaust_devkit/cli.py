@@ -4,6 +4,7 @@ is the partner client's command line (exhaust_client.cli)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import signal
@@ -65,32 +66,39 @@ def _run_local(args: argparse.Namespace) -> int:
         service.stop()
         raise ClientError(str(failure)) from None
     restored = "restored from" if service.restored else "state kept in"
-    print(
+    _say(
         f"exhaust local mode ready at {credentials['baseUrl']} "
         f"(credentials in {args.credentials_file}, {restored} {service.state_dir}, "
-        f"moto at {credentials['awsEndpoint']})",
-        flush=True,
+        f"moto at {credentials['awsEndpoint']})"
     )
     # A timed wait, never a bare one: the kernel may deliver SIGTERM to any of the service's threads, and then a
     # main thread blocked in an untimed wait is never woken to run the Python handler (CPython runs handlers only
     # in the main thread, when it next checks for them); each timeout is such a check.
     while not stop.wait(SIGNAL_CHECK_SECONDS):
         pass
-    # The stop's parts are bounded, but whatever one meets (a call stuck in moto, a machine too busy to run the
-    # saver), the process leaves within the 5 seconds a stop may take; the last complete save is what restarts.
+    # The stop's parts are bounded, but whatever one meets (a call stuck in moto, a busy machine), the process
+    # leaves within the 5 seconds a stop may take; every answered change is already in the journal.
     watchdog = threading.Timer(STOP_DEADLINE_SECONDS, _stopped_late)
     watchdog.daemon = True
     watchdog.start()
     service.stop()
-    print("exhaust local mode stopped; its state is kept for the next start (--fresh starts empty)", flush=True)
+    _say("exhaust local mode stopped; its state is kept for the next start (--fresh starts empty)")
     # Builds still running in worker threads would hold the interpreter's exit (concurrent.futures joins its
-    # threads at exit); their state is saved and their requests resume at the next start, so leave now.
+    # threads at exit); their state is journaled and their requests resume at the next start, so leave now.
     os._exit(0)
 
 
 def _stopped_late() -> None:
-    print("exhaust local mode stopped before its stop finished; the last complete save is kept", flush=True)
+    _say("exhaust local mode stopped before its stop finished; every answered change is kept")
     os._exit(0)
+
+
+def _say(line: str) -> None:
+    """A line of local mode's, written if its output is still read: a closed terminal or a reader that left must
+    not stop the service from ending (a broken pipe here once skipped the exit, and the interpreter's own exit then
+    waited for the builds)."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

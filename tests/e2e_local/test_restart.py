@@ -9,6 +9,7 @@ import json
 import pytest
 import pyzipper
 from exhaust_client.client import ClientError, ExhaustClient
+from exhaust_devkit.local.journal import item_key, replay
 
 from tests.conftest import LocalServiceProcess, run_exhaust
 
@@ -37,7 +38,15 @@ def submit(workdir, tag, *selector, extra=()):
 
 
 def saved_status(workdir, request_id):
-    items = json.loads((workdir / ".exhaust" / "state" / "tables" / "requests.json").read_text())
+    """The request's status as the next start loads it: the journal's last record of it, else the last full save."""
+    state = workdir / ".exhaust" / "state"
+    key = item_key({"requestId": {"S": request_id}}, ("requestId",))
+    journaled = replay(state, {"requests": ("requestId",)}).items.get("requests", {})
+    if key in journaled:
+        item = journaled[key]
+        assert item is not None, "the request was deleted"
+        return item["status"]["S"]
+    items = json.loads((state / "tables" / "requests.json").read_text())
     return next(item["status"]["S"] for item in items if item["requestId"]["S"] == request_id)
 
 

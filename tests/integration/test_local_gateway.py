@@ -4,6 +4,7 @@ import json
 import re
 import socket
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -301,3 +302,32 @@ def test_a_client_hanging_up_is_no_error_in_the_log(gateway, caplog):
                 connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         time.sleep(1)
     assert [record for record in caplog.records if record.levelname == "ERROR"] == []
+
+
+def test_a_stop_does_not_wait_for_a_free_connection_slot(monkeypatch):
+    """Issue 28 (the stop within 5 s): with every connection held by slow clients, the server's loop waits up to
+    CONNECTION_WAIT_SECONDS for a slot for the next one, and the stop waits for that loop."""
+    from exhaust_devkit.local import gateway as module
+
+    monkeypatch.setattr(module, "MAX_CONNECTIONS", 2)
+    server = module.LocalGateway("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    address = (str(server.server_address[0]), int(server.server_address[1]))
+    sockets = []
+    try:
+        for _ in range(module.MAX_CONNECTIONS + 1):  # the last one waits for a slot
+            connection = socket.create_connection(address, timeout=5)
+            connection.sendall(b"GET /api/health HTTP/1.1\r\n")
+            sockets.append(connection)
+        time.sleep(1)  # the loop is now waiting for a slot
+        started = time.monotonic()
+        server.shutdown()
+        took = time.monotonic() - started
+        assert took < module.CONNECTION_WAIT_SECONDS - 2  # it took the whole wait before; now one reap round
+        assert sockets[-1].recv(100).startswith(b"HTTP/1.1 503")
+    finally:
+        server.server_close()
+        for connection in sockets:
+            connection.close()
+        thread.join(timeout=5)

@@ -1,4 +1,5 @@
-"""Local mode's saved state under stress (issue 28): a damaged state, a save racing deletions, a stop's save."""
+"""Local mode's saved state under stress (issue 28): a damaged state, a save racing deletions, a stop after a failed
+start (the journal between saves: test_local_journal.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import pytest
 from exhaust import aws, resources
 from exhaust_devkit.local.state import LocalState
 
@@ -69,26 +69,6 @@ def test_an_object_deleted_between_listing_and_reading_is_skipped(tmp_path: Path
         LocalState(tmp_path).save(CREDENTIALS, settings.secrets_key_id)
     index = json.loads((tmp_path / "buckets" / resources.PUBLIC_BUCKET.name / "index.json").read_text())
     assert sorted(index) == ["stays.csv"]
-
-
-def test_the_stops_save_writes_the_tables_before_the_objects(tmp_path: Path, monkeypatch) -> None:
-    """Issue 28: a stop whose save did not finish in time lost every request acknowledged since the last save.
-    Cut during the objects, the stop's save has already kept the tables (the requests)."""
-    with moto_environment() as settings:
-        put(settings, "file.csv")
-        aws.client("dynamodb").put_item(
-            TableName=settings.requests_table, Item={"requestId": {"S": "ACKNOWLEDGED"}, "status": {"S": "SUBMITTED"}}
-        )
-
-        def cut(self: LocalState) -> None:
-            raise TimeoutError("the stop's deadline")
-
-        monkeypatch.setattr(LocalState, "_save_buckets", cut)
-        with pytest.raises(TimeoutError):
-            LocalState(tmp_path).save(CREDENTIALS, settings.secrets_key_id, tables_first=True)
-    items = json.loads((tmp_path / "tables" / f"{resources.REQUESTS_TABLE.name}.json").read_text())
-    assert [item["requestId"]["S"] for item in items] == ["ACKNOWLEDGED"]
-    assert LocalState(tmp_path).credentials() == {"channel": "local-channel", "token": "t"}
 
 
 def test_a_stop_after_a_start_that_failed_before_serving_returns(tmp_path: Path) -> None:
@@ -159,3 +139,51 @@ def test_the_saves_fast_reads_equal_what_the_api_answers(tmp_path: Path) -> None
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=settings.public_bucket)
         listed = sorted((o["Key"], o["ETag"]) for page in pages for o in page.get("Contents", []))
         assert sorted(_listing(s3, settings.public_bucket)) == listed
+
+
+def test_the_starts_fast_load_equals_what_batch_write_item_stores(tmp_path: Path) -> None:
+    """The start puts the saved items straight into moto's models (BatchWriteItem took seconds for a few thousand
+    requests): what a Scan then answers must be exactly what the same items written through the API give."""
+    from exhaust_devkit.local.atomic import restore_items
+
+    items = [
+        {
+            "requestId": {"S": f"R{number}"},
+            "submittedAt": {"N": str(1700000000000 + number)},
+            "channel": {"S": "local-channel"},
+            "progress": {"M": {"batchesDone": {"N": "2"}, "names": {"L": [{"S": "a"}, {"NULL": True}]}}},
+            "flags": {"SS": ["x", "y"]},
+            "sizes": {"NS": ["1", "2.5"]},
+            "queueSendFailed": {"BOOL": False},
+        }
+        for number in range(60)
+    ]
+
+    by_channel = next(index for index in resources.REQUESTS_TABLE.indexes if index.partition_key == "channel")
+
+    def in_channel(table: str) -> int:
+        return int(
+            aws.client("dynamodb").query(
+                TableName=table,
+                IndexName=by_channel.name,
+                KeyConditionExpression="channel = :v",
+                ExpressionAttributeValues={":v": {"S": "local-channel"}},
+            )["Count"]
+        )
+
+    def scanned(table: str) -> list[dict[str, Any]]:
+        pages = aws.client("dynamodb").get_paginator("scan").paginate(TableName=table)
+        return sorted((item for page in pages for item in page["Items"]), key=lambda item: item["requestId"]["S"])
+
+    with moto_environment() as settings:
+        dynamodb = aws.client("dynamodb")
+        for start in range(0, len(items), 25):
+            batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            dynamodb.batch_write_item(RequestItems={settings.requests_table: batch})
+        through_the_api = scanned(settings.requests_table)
+        assert in_channel(settings.requests_table) == len(items)
+    with moto_environment() as settings:
+        restore_items(settings.requests_table, items)
+        assert scanned(settings.requests_table) == through_the_api
+        assert through_the_api[0]["progress"] == items[0]["progress"]
+        assert in_channel(settings.requests_table) == len(items)  # the indexes see them too

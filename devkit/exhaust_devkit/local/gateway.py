@@ -402,6 +402,7 @@ class LocalGateway(ThreadingHTTPServer):
         self._cut: set[socket.socket] = set()
         self._deadlines_lock = threading.Lock()
         self._closed = threading.Event()
+        self._shutting_down = threading.Event()
         super().__init__((host, port), GatewayHandler)
         threading.Thread(target=self._reap, name="exhaust-gateway-reaper", daemon=True).start()
 
@@ -435,9 +436,12 @@ class LocalGateway(ThreadingHTTPServer):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """A thread for the connection once a slot is free; a server full for CONNECTION_WAIT_SECONDS answers 503."""
-        if not self._slots.acquire(timeout=CONNECTION_WAIT_SECONDS):
-            self._refuse_busy(request)
-            return
+        deadline = time.monotonic() + CONNECTION_WAIT_SECONDS
+        while not self._slots.acquire(timeout=REAP_EVERY_SECONDS):
+            # A stop does not wait for a slot (serve_forever, which the stop waits for, is waiting here).
+            if self._shutting_down.is_set() or time.monotonic() >= deadline:
+                self._refuse_busy(request)
+                return
         try:
             super().process_request(request, client_address)
         except Exception:
@@ -468,6 +472,10 @@ class LocalGateway(ThreadingHTTPServer):
             logger.info("client disconnected")
             return
         logger.exception("local gateway connection failure")
+
+    def shutdown(self) -> None:
+        self._shutting_down.set()
+        super().shutdown()
 
     def server_close(self) -> None:
         self._closed.set()

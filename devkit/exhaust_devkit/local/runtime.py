@@ -30,14 +30,13 @@ __all__ = ["STOP_DEADLINE_SECONDS", "LocalService", "LocalSetupError", "configur
 
 DEFAULT_CREDENTIALS_FILE = Path(".exhaust/local.json")
 DEFAULT_STATE_DIR = Path(".exhaust/state")
-# Of the 5 seconds a stop may take: the threads get this long to finish, the save this long; moto stops in the rest.
-# The stop's save writes the tables (every acknowledged request) first, the objects after (LocalState.save).
+# Every acknowledged write is in the journal before its answer (exhaust_devkit.local.journal), so a stop does not
+# save: it stops taking calls, gives the threads this long to notice, and stops moto; builds are not waited for.
 STOP_BUDGET_SECONDS = 1.0
-STOP_SAVE_BUDGET_SECONDS = 3.3
 # Past this, the command leaves whatever the stop is waiting for (exhaust_devkit.cli).
 STOP_DEADLINE_SECONDS = 4.8
-# A save starts this often (counted from the start of the previous one, not its end), so that a crash (or kill -9)
-# loses at most the README's 30 seconds: this period plus the save's own time, a few seconds at thousands of requests.
+# A full save starts this often when something was written since the last (counted from the start of the previous
+# one): it empties the journal, so that the next start replays a few writes rather than a whole session's.
 SAVE_EVERY_SECONDS = 20.0
 LOCAL_CHANNEL = "local-channel"
 LOCAL_ENVIRONMENT = {
@@ -166,6 +165,11 @@ class LocalService:
                     "the kept state was damaged: objects missing, the rest restored",
                     extra={"missing": self.state.missing_objects[:20], "count": len(self.state.missing_objects)},
                 )
+            if self.state.damaged_records:
+                logger.warning(
+                    "the journal held damaged records (a write cut by a crash); the others were replayed",
+                    extra={"records": self.state.damaged_records[:20], "count": len(self.state.damaged_records)},
+                )
             credentials.update(kept)
             self.restored = True
             refresh_kept_index(settings.lake_uri)
@@ -178,6 +182,7 @@ class LocalService:
                 credentials.update(added)
         self.credentials = credentials
         self.state.save(credentials, settings.secrets_key_id)
+        self.state.journal.start(*self.state.journal_names())  # from here, each write is on disk before its answer
         self._start_thread("gateway", self._gateway.serve_forever)
         self._serving = True
         from exhaust_devkit.local.worker import LocalWorker  # the pipeline: queue -> workflow -> files
@@ -209,15 +214,12 @@ class LocalService:
         next_save = time.monotonic() + SAVE_EVERY_SECONDS
         while not self._stopping.wait(max(0.0, next_save - time.monotonic())):
             next_save = time.monotonic() + SAVE_EVERY_SECONDS
-            self._save("periodic")
-
-    def _save(self, moment: str) -> None:
-        if self.settings is None:
-            return
-        try:
-            self.state.save(self.credentials, self.settings.secrets_key_id, tables_first=moment == "stop")
-        except Exception:
-            logger.exception("saving local mode's state failed", extra={"moment": moment})
+            if self.settings is None or not self.state.journal.records_since_rotation:
+                continue
+            try:
+                self.state.save(self.credentials, self.settings.secrets_key_id)
+            except Exception:
+                logger.exception("saving local mode's state failed; the journal keeps every write")
 
     def _start_thread(self, name: str, target: Callable[[], None]) -> None:
         thread = threading.Thread(target=target, name=f"exhaust-{name}", daemon=True)
@@ -229,10 +231,11 @@ class LocalService:
         return self._stopping
 
     def stop(self) -> None:
-        """Stop taking calls, give the threads a moment, save the state, stop moto.
+        """Stop taking calls, give the threads a moment, stop moto.
 
-        Builds still running are not waited for: their requests were saved PROCESSING (or SUBMITTED) and the
-        next start re-queues them, so a stop takes a few seconds (at most about 4.5) whatever is building.
+        Nothing is saved here: every write acknowledged so far is already in the journal, so the stop takes the
+        same short time at any state size. Builds still running are not waited for: their requests are kept
+        PROCESSING (or SUBMITTED) and the next start re-queues them.
         """
         self._stopping.set()
         if self._gateway is not None:
@@ -242,16 +245,9 @@ class LocalService:
         deadline = time.monotonic() + STOP_BUDGET_SECONDS
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
-        if self.credentials:
-            # A save is consistent even when cut short (LocalState.save); on a machine too busy to finish it in
-            # time, the last complete one (at most SAVE_EVERY_SECONDS old) is what the next start loads.
-            saver = threading.Thread(target=self._save, args=("stop",), name="exhaust-stop-save", daemon=True)
-            saver.start()
-            saver.join(timeout=STOP_SAVE_BUDGET_SECONDS)
-            if saver.is_alive():
-                logger.warning("the state could not be saved in time; the previous save is kept")
         if self._moto is not None:
             self._moto.stop()
+        self.state.journal.stop()
 
 
 class NoExecutionSurvives:

@@ -5,13 +5,17 @@ through the AWS APIs (the same calls a backup tool would make) and loads it into
 next start: every table's items (DynamoDB JSON), every object of every bucket (a file each, saved again only
 when its ETag changed), and the secrets key's id and material, without which the encryption keys of the requests
 still in flight could not be decrypted. The queue is not saved: the start sweeps (exhaust.pipeline.sweeper)
-re-queue every request that was waiting or building. Layout (docs/decisions.md):
+re-queue every request that was waiting or building. Between full saves, every write is in the journal
+(exhaust_devkit.local.journal), on disk before it is acknowledged; a start replays it over the last full save, and each
+full save makes the journal it holds useless (deleted). Layout (docs/decisions.md):
 
     state.json                    format, when saved, the credentials file's tokens, license key and samples
     secrets-key.json              the KMS key's id and material (0600, as the credentials file)
     tables/<table>.json           a list of items
     buckets/<bucket>/index.json   key -> ETag, content type, file
     buckets/<bucket>/objects/<sha256 of the key>
+    journal/<n>.log               the writes since the full save began, one record a line
+    journal/objects/<n>-<m>       the bytes of an object a record names
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from exhaust import aws, resources
 from exhaust.observability import logger
 from exhaust.resources import LocalNames
 
-from exhaust_devkit.local.atomic import snapshot_tables
+from exhaust_devkit.local.atomic import restore_items, snapshot_tables
+from exhaust_devkit.local.journal import Journal, Replay, item_key, replay, sync_folder
 
 STATE_FORMAT = 1
 # DynamoDB BatchWriteItem takes at most 25 put requests per call
@@ -60,6 +65,20 @@ class LocalState:
     _claim: IO[str] | None = None
     # What load() found named in an index but missing on disk (bucket/key): reported at start.
     missing_objects: list[str] = field(default_factory=list)
+    # What load() found damaged in the journal (segment:line): reported at start.
+    damaged_records: list[str] = field(default_factory=list)
+    _journal: Journal | None = None
+
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = Journal(self.root)
+        return self._journal
+
+    def journal_names(self) -> tuple[dict[str, str], dict[str, str]]:
+        """The tables and buckets of this run the journal records (physical name -> the state's name)."""
+        tables = {self.names.table(spec): spec.name for spec in resources.TABLES}
+        return tables, {self.names.bucket(spec): spec.name for spec in resources.BUCKETS}
 
     @property
     def manifest(self) -> Path:
@@ -112,11 +131,19 @@ class LocalState:
         return SecretsKey(saved["keyId"], base64.b64decode(saved["material"]))
 
     def load(self) -> None:
-        """Put the saved items and objects into the (new, empty) tables and buckets of this run."""
+        """Put the saved items and objects, with the journal's later writes replayed over them, into the (new,
+        empty) tables and buckets of this run."""
+        journaled = replay(self.root, {spec.name: _key_attributes(spec) for spec in resources.TABLES})
+        self.damaged_records = journaled.damaged
         dynamodb = aws.client("dynamodb")
         for spec in resources.TABLES:
             path = self.root / "tables" / f"{spec.name}.json"
-            items = self._read_json(path) if path.exists() else []
+            items = _replayed_items(spec, self._read_json(path) if path.exists() else [], journaled)
+            try:
+                restore_items(self.names.table(spec), items)
+                continue
+            except LookupError:
+                pass  # a moto server of another process: through the API
             for start in range(0, len(items), BATCH_WRITE_MAX_ITEMS):
                 batch = [{"PutRequest": {"Item": item}} for item in items[start : start + BATCH_WRITE_MAX_ITEMS]]
                 pending: dict[str, Any] = {self.names.table(spec): batch}
@@ -126,13 +153,17 @@ class LocalState:
         for bucket in resources.BUCKETS:
             folder = self.root / "buckets" / bucket.name
             index = self._read_json(folder / "index.json") if (folder / "index.json").exists() else {}
+            later = journaled.objects.get(bucket.name, {})
+            # The journal's objects replace the saved ones of their key (the next save reads them from moto).
+            replaced = [index.pop(key) for key in later if key in index]
+            sources = {key: (folder / "objects" / entry["file"], entry["contentType"]) for key, entry in index.items()}
+            sources.update({key: found for key, found in later.items() if found is not None})
             missing: list[str] = []
-            for key, entry in index.items():
-                path = folder / "objects" / entry["file"]
+            for key, (path, content_type) in sources.items():
                 try:
                     with path.open("rb") as body:
                         answer = s3.put_object(
-                            Bucket=self.names.bucket(bucket), Key=key, Body=body, ContentType=entry["contentType"]
+                            Bucket=self.names.bucket(bucket), Key=key, Body=body, ContentType=content_type
                         )
                 except FileNotFoundError:
                     # A save cut between its file deletions and its index write leaves this: the object is lost,
@@ -140,23 +171,27 @@ class LocalState:
                     missing.append(key)
                     logger.warning("kept object missing; not restored", extra={"key": key, "path": str(path)})
                     continue
-                entry["etag"] = answer["ETag"]  # a multipart upload's ETag becomes a single part's
+                if key in index:
+                    index[key]["etag"] = answer["ETag"]  # a multipart upload's ETag becomes a single part's
             for key in missing:
-                del index[key]
+                index.pop(key, None)
             _write_json(folder / "index.json", index)
+            for entry in replaced:
+                (folder / "objects" / entry["file"]).unlink(missing_ok=True)
             self.missing_objects += [f"{bucket.name}/{key}" for key in missing]
 
     # -- writing ----------------------------------------------------------------------------------------
-    def save(self, credentials: dict[str, Any], secrets_key_id: str, *, tables_first: bool = False) -> None:
-        """Save so that a save cut short (a stop that could not wait) still leaves a consistent state.
+    def save(self, credentials: dict[str, Any], secrets_key_id: str) -> None:
+        """A full save, consistent even when cut short (a stop, a crash), after which the journal is emptied.
 
-        The tables are read first and the buckets after, so every file the tables name is among the objects read;
-        the objects are written first and the tables after, so the tables on disk never name a file not there.
-        `tables_first` (the stop's save, which has a deadline): the tables, where every acknowledged request is,
-        are written before the objects; a stop cut during the objects then loses at most files written since the
-        last save, which the next start reports (load) instead of the requests themselves.
+        The journal first moves on to a new segment, so everything its earlier segments hold is in what this save
+        reads; they are deleted only once the save is complete and on disk (a save cut short leaves them, and the
+        next start replays them over whatever it wrote). The tables are read before the buckets, so every file the
+        tables name is among the objects read; the objects are written before the tables, so the tables on disk
+        never name a file not there.
         """
         with self._lock:
+            earlier = self.journal.rotate()
             self.root.mkdir(parents=True, exist_ok=True)
             self.root.chmod(0o700)
             key_file = self.root / "secrets-key.json"
@@ -166,13 +201,13 @@ class LocalState:
             tables = self._read_tables()
             kept = {name: value for name, value in credentials.items() if name not in PER_RUN_CREDENTIALS}
             manifest = {"format": STATE_FORMAT, "savedAt": int(time.time()), "credentials": kept}
-            if not tables_first:
-                self._save_buckets()
+            self._save_buckets()
             for name, items in tables.items():
                 _write_json(self.root / "tables" / f"{name}.json", items, private=True)
             _write_json(self.manifest, manifest, private=True)
-            if tables_first:
-                self._save_buckets()
+            for folder in [self.root, self.root / "tables", *(self.root / "buckets").iterdir()]:
+                sync_folder(folder)
+            self.journal.discard(earlier)
 
     def _read_tables(self) -> dict[str, list[Any]]:
         """Every table's items; straight from moto's models when it runs in this process (local mode: a Scan
@@ -214,12 +249,34 @@ class LocalState:
                 temporary = folder / "objects" / f".{name}.tmp"
                 with temporary.open("wb") as sink:
                     shutil.copyfileobj(answer["Body"], sink)
+                    sink.flush()
+                    os.fsync(sink.fileno())
                 os.replace(temporary, folder / "objects" / name)
                 content_type = answer.get("ContentType", "binary/octet-stream")
                 index[key] = {"etag": etag, "contentType": content_type, "file": name}
             for key in set(saved) - set(index):
                 (folder / "objects" / saved[key]["file"]).unlink(missing_ok=True)
             _write_json(folder / "index.json", index)
+            sync_folder(folder / "objects")
+
+
+def _key_attributes(spec: resources.TableSpec) -> tuple[str, ...]:
+    return (spec.partition_key,) if spec.sort_key is None else (spec.partition_key, spec.sort_key)
+
+
+def _replayed_items(spec: resources.TableSpec, saved: list[Any], journaled: Replay) -> list[Any]:
+    """The saved items of a table with the journal's later writes (puts and deletes) applied."""
+    later = journaled.items.get(spec.name)
+    if not later:
+        return saved
+    attributes = _key_attributes(spec)
+    items: dict[str, Any] = {item_key(item, attributes): item for item in saved}
+    for key, item in later.items():
+        if item is None:
+            items.pop(key, None)
+        else:
+            items[key] = item
+    return list(items.values())
 
 
 def _listing(s3: Any, bucket: str) -> list[tuple[str, str]]:
@@ -239,9 +296,12 @@ def _write_json(path: Path, value: Any, *, private: bool = False) -> None:
     """Write whole or not at all: a stop cut short leaves the previous file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(value))
-    if private:
-        temporary.chmod(0o600)
+    with temporary.open("w") as sink:
+        if private:
+            os.fchmod(sink.fileno(), 0o600)
+        sink.write(json.dumps(value))
+        sink.flush()
+        os.fsync(sink.fileno())
     os.replace(temporary, path)
 
 
