@@ -1,13 +1,13 @@
 """Local mode's journal: every change to the tables and buckets, on disk before moto answers the call that made it.
 
-A full save (exhaust_devkit.local.state) takes time in proportion to the state; a stop or a crash may come at
-any moment. So each write moto serves in this process to local mode's tables (PutItem, UpdateItem, DeleteItem, BatchWriteItem,
-TransactWriteItems) and buckets (PutObject, CopyObject, CompleteMultipartUpload, DeleteObject, DeleteObjects) is
-appended to the journal, with fsync, before moto's answer leaves: the service answers a client only after its
-writes are answered, so whatever a client saw acknowledged is on disk, whatever stops the process (SIGTERM or
-kill -9). A record holds what the write left (the whole item, or the object's bytes in a file of their own, or
-its absence), so replaying records in order over an older save gives the latest state, and replaying one twice
-changes nothing.
+A full save (exhaust_devkit.local.state) takes time in proportion to the state; a stop or a crash may come at any
+moment. So each write moto serves in this process to local mode's tables (PutItem, UpdateItem, DeleteItem,
+BatchWriteItem, TransactWriteItems) and buckets (PutObject, CopyObject, CompleteMultipartUpload, DeleteObject,
+DeleteObjects) is appended to the journal, with fsync, before moto's answer leaves: the service answers a client only
+after its writes are answered, so whatever a client saw acknowledged is on disk, whatever stops the process (SIGTERM
+or kill -9). A record holds what the write left (the whole item, or the object's bytes in a file of their own, or its
+absence), so replaying records in order over an older save gives the latest state, and replaying one twice changes
+nothing.
 
 Segments: records go to `journal/<n>.log`; a full save first moves the journal on to a new segment, then reads the
 state (which therefore holds everything the earlier segments hold) and, once complete, deletes the earlier
