@@ -69,3 +69,12 @@ def test_a_batch_expires_once_its_end_is_further_back_than_the_setting(catalog, 
 
     batch = dataclasses.replace(catalog.batch("B1"), end_date=end_date)
     assert batch.expired(dt.date.fromisoformat(today), 365) is expired
+
+
+@pytest.mark.parametrize(("first", "last"), [("B2", "B3"), ("B1", "B1"), ("B4", "B9"), ("A", "A9"), ("", "")])
+def test_a_parts_catalog_holds_its_batches_as_the_whole_catalog_does_and_nothing_else(catalog, first, last):
+    part = Catalog(catalog.lake, batch_range=(first, last))
+    inside = {batch_id: batch for batch_id, batch in catalog.batches.items() if first <= batch_id <= last}
+    assert part.batches == inside
+    assert set(part.collections) == {batch.collection_id for batch in inside.values()}
+    assert all(part.collections[key] == catalog.collections[key] for key in part.collections)

@@ -141,20 +141,34 @@ def _collection(row: Mapping[str, Any]) -> CollectionInfo:
 
 @dataclass
 class Catalog:
-    """Collections and batches of a lake, read once (both tables are small: one row per course or batch)."""
+    """Collections and batches of a lake, read once (both tables are small: one row per course or batch).
+
+    With `batch_range` (first, last batch id, inclusive), only those batches and their courses: what an index task
+    needs for its part, so a worker's memory does not grow with the lake's number of batches.
+    """
 
     lake: Lake
+    batch_range: tuple[str, str] | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
+    def _batch_rows(self) -> list[dict[str, Any]]:
+        between = {"batch_id": self.batch_range} if self.batch_range else None
+        return self.lake.read("batches", between=between).to_pylist()
+
+    @cached_property
     def collections(self) -> dict[str, CollectionInfo]:
-        rows = self.lake.read("collections").to_pylist()
+        if self.batch_range is None:
+            rows = self.lake.read("collections").to_pylist()
+        else:
+            wanted = sorted({row["collection_id"] for row in self._batch_rows if row["collection_id"] is not None})
+            rows = self.lake.read("collections", isin={"collection_id": wanted}).to_pylist() if wanted else []
         return {row["collection_id"]: _collection(row) for row in rows}
 
     @cached_property
     def batches(self) -> dict[str, BatchInfo]:
         found: dict[str, BatchInfo] = {}
-        for row in self.lake.read("batches").to_pylist():
+        for row in self._batch_rows:
             collection = self.collections.get(row["collection_id"])
             if collection is None:
                 continue

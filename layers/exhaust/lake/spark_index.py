@@ -157,11 +157,11 @@ def _packer(kind: str, columns: list[str], run: IndexRun) -> Any:
 
 
 @cache
-def _lake_context(lake_uri: str, token: str) -> tuple[Lake, Catalog, pa.Array]:
-    """What a worker reads once per run (the run's token keys the cache): the lake, its catalog, the question
-    types needing consent."""
+def _lake_context(lake_uri: str, token: str) -> tuple[Lake, pa.Array]:
+    """What a worker reads once per run (the run's token keys the cache): the lake and the question types needing
+    consent. The catalog is read per part (its batches and their courses), so it does not grow with the lake."""
     lake = Lake.open(lake_uri)
-    return lake, Catalog(lake), response_rows.types_needing_consent(lake)
+    return lake, response_rows.types_needing_consent(lake)
 
 
 def _part_writer(lake_uri: str, run: IndexRun) -> Any:
@@ -176,8 +176,10 @@ def _part_writer(lake_uri: str, run: IndexRun) -> Any:
             tables[kind].append(pa.ipc.open_stream(payload).read_all())
         del group
         enrolled, attempts, consents = (_concat(tables[kind], kind) for kind in _EMPTY)
-        lake, catalog, needing = _lake_context(lake_uri, run.token)
-        counts = index_part(lake, catalog, needing, run, run.parts[number], enrolled, attempts, consents)
+        lake, needing = _lake_context(lake_uri, run.token)
+        part = run.parts[number]
+        catalog = Catalog(lake, batch_range=(part.first, part.last))
+        counts = index_part(lake, catalog, needing, run, part, enrolled, attempts, consents)
         return pd.DataFrame([{"part": number, **{table: counts.get(table, 0) for table in DERIVED_TABLES}}])
 
     return write
