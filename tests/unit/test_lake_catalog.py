@@ -78,3 +78,19 @@ def test_a_parts_catalog_holds_its_batches_as_the_whole_catalog_does_and_nothing
     assert part.batches == inside
     assert set(part.collections) == {batch.collection_id for batch in inside.values()}
     assert all(part.collections[key] == catalog.collections[key] for key in part.collections)
+
+
+def test_reading_the_catalog_leaves_pandas_unimported(catalog):
+    """pyarrow imports pandas (about 0.25 s) to convert a zoned timestamp where pandas is installed: the builders'
+    catalog reads no such column."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pandas")  # installed with the spark extra: where the cost would show
+    script = (
+        "import sys\nfrom exhaust.lake.catalog import Catalog\nfrom exhaust.lake.store import Lake\n"
+        f"catalog = Catalog(Lake.open({catalog.lake.root!r}))\n"
+        "assert catalog.batches and catalog.collections\nprint('pandas' in sys.modules)"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"

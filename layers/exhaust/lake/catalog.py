@@ -139,6 +139,14 @@ def _collection(row: Mapping[str, Any]) -> CollectionInfo:
     )
 
 
+# What the catalog reads of each table. Not collections' created_on: converting a zoned timestamp to Python makes
+# pyarrow import pandas where it is installed (a quarter of a second, in the development environment and the Spark
+# image; the builder image has no pandas).
+COLLECTION_COLUMNS = ("collection_id", "name", "channel", "content_type", "status", "requires_consent", "leaf_count",
+                      "leaf_ids", "units", "assessments")  # fmt: skip
+BATCH_COLUMNS = ("batch_id", "collection_id", "name", "start_date", "end_date")
+
+
 @dataclass
 class Catalog:
     """Collections and batches of a lake, read once (both tables are small: one row per course or batch).
@@ -154,15 +162,16 @@ class Catalog:
     @cached_property
     def _batch_rows(self) -> list[dict[str, Any]]:
         between = {"batch_id": self.batch_range} if self.batch_range else None
-        return self.lake.read("batches", between=between).to_pylist()
+        return self.lake.read("batches", BATCH_COLUMNS, between=between).to_pylist()
 
     @cached_property
     def collections(self) -> dict[str, CollectionInfo]:
         if self.batch_range is None:
-            rows = self.lake.read("collections").to_pylist()
+            rows = self.lake.read("collections", COLLECTION_COLUMNS).to_pylist()
         else:
             wanted = sorted({row["collection_id"] for row in self._batch_rows if row["collection_id"] is not None})
-            rows = self.lake.read("collections", isin={"collection_id": wanted}).to_pylist() if wanted else []
+            found = self.lake.read("collections", COLLECTION_COLUMNS, isin={"collection_id": wanted}) if wanted else None
+            rows = found.to_pylist() if found is not None else []
         return {row["collection_id"]: _collection(row) for row in rows}
 
     @cached_property
