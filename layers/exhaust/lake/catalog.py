@@ -170,8 +170,9 @@ class Catalog:
             rows = self.lake.read("collections", COLLECTION_COLUMNS).to_pylist()
         else:
             wanted = sorted({row["collection_id"] for row in self._batch_rows if row["collection_id"] is not None})
-            found = self.lake.read("collections", COLLECTION_COLUMNS, isin={"collection_id": wanted}) if wanted else None
-            rows = found.to_pylist() if found is not None else []
+            rows = []
+            if wanted:
+                rows = self.lake.read("collections", COLLECTION_COLUMNS, isin={"collection_id": wanted}).to_pylist()
         return {row["collection_id"]: _collection(row) for row in rows}
 
     @cached_property
