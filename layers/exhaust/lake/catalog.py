@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -157,7 +157,6 @@ class Catalog:
 
     lake: Lake
     batch_range: tuple[str, str] | None = None
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @cached_property
     def _batch_rows(self) -> list[dict[str, Any]]:

@@ -149,30 +149,36 @@ class Lake:
 
     def current_files(self, table: str) -> Mapping[str, Any] | None:
         """The pointer naming a table's files (`CURRENT_FILES`), None for a table made of its folder's files."""
-        try:
-            with self.filesystem.open_input_stream(f"{self.table_dir(table)}/{CURRENT_FILES}") as source:
-                pointer: Mapping[str, Any] = json.loads(source.read())
-        except FileNotFoundError:
-            return None
-        return pointer
+        # S3 reads the object's size, then its bytes: a publish in between gives a cut-off document, read it again.
+        for attempt in range(POINTER_ATTEMPTS):
+            try:
+                with self.filesystem.open_input_stream(f"{self.table_dir(table)}/{CURRENT_FILES}") as source:
+                    pointer: Mapping[str, Any] = json.loads(source.read())
+                return pointer
+            except FileNotFoundError:
+                return None
+            except json.JSONDecodeError:
+                if attempt == POINTER_ATTEMPTS - 1:
+                    raise
+        return None
 
     def _file_infos(self, table: str) -> list[pafs.FileInfo]:
-        # The pointer is read after the listing: a publish in between names files the listing lacks, so list again.
         folder = self.table_dir(table)
-        selector = pafs.FileSelector(folder, allow_not_found=True, recursive=True)
+        flat = self.filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
+        if not any(info.base_name == CURRENT_FILES for info in flat):  # a source table: one LIST, as always
+            own = [info for info in flat if info.type == pafs.FileType.File and info.path.endswith(".parquet")]
+            return sorted(own, key=lambda info: info.path)
+        # The pointer is read before its runs are listed; a publish in between names files the listing lacks, so
+        # read and list again.
+        runs = pafs.FileSelector(folder, allow_not_found=True, recursive=True)
+        named: list[str] = []
+        listed: dict[str, pafs.FileInfo] = {}
         for _ in range(POINTER_ATTEMPTS):
-            listed = {
-                info.path: info for info in self.filesystem.get_file_info(selector) if info.type == pafs.FileType.File
-            }
-            pointer = self.current_files(table) if f"{folder}/{CURRENT_FILES}" in listed else None
-            if pointer is None:
-                own = [
-                    info
-                    for path, info in listed.items()
-                    if path.endswith(".parquet") and "/" not in path[len(folder) + 1 :]
-                ]
-                return sorted(own, key=lambda info: info.path)
+            pointer = self.current_files(table) or {"files": []}
             named = [f"{folder}/{name}" for name in pointer["files"]]
+            listed = {
+                info.path: info for info in self.filesystem.get_file_info(runs) if info.type == pafs.FileType.File
+            }
             if all(path in listed for path in named):
                 return [listed[path] for path in named]
         missing = ", ".join(path for path in named if path not in listed)
