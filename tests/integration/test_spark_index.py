@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
-from exhaust.lake.index_parts import CONSUMERS_KEY, DERIVED_TABLES, LakeContractError
+from exhaust.lake.index_parts import DERIVED_TABLES, LakeContractError
 from exhaust.lake.materialized import index_lake
 from exhaust.lake.store import Lake
 from exhaust_devkit.lake.platform_generator import generate_platform
@@ -155,7 +155,7 @@ def test_consents_of_several_consumers_per_batch_are_joined_by_spark_not_read_on
         ("B2", CHANNEL, "u1"),
         ("B2", "org-b", "u5"),
     ]
-    recorded_consumers = json.loads(lake.file_metadata("userinfo_lines")[CONSUMERS_KEY])
+    recorded_consumers = lake.pointer("userinfo_lines")["consumers"]
     assert recorded_consumers == {"C1": sorted([CHANNEL, "org-b", "org-d", "other-org"])}
     assert derived_bytes(by_spark) == derived_bytes(local)
 

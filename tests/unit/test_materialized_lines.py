@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import shutil
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from exhaust.lake.materialized import (
     stale_derived_tables,
     write_userinfo_lines,
 )
-from exhaust.lake.store import Lake
+from exhaust.lake.store import CURRENT_FILES, Lake
 from exhaust.lake.values import csv_lines
 from exhaust_devkit.lake.generator import OTHER_ORG, generate
 from exhaust_devkit.lake.metering import CountingHandler
@@ -222,10 +223,10 @@ def test_lines_missing_from_an_older_version_or_not_covering_the_collection_fall
     # Fresh, but recording no line of C1 (an index that did not cover the collection): not an empty answer.
     fresh = Lake.open(root)
     write_userinfo_lines(fresh)
-    metadata = dict(fresh.file_metadata(USERINFO_LINES))
-    metadata[b"exhaust.consumers"] = b"{}"
-    table = fresh.read(USERINFO_LINES)
-    pq.write_table(table.replace_schema_metadata(metadata), fresh.files(USERINFO_LINES)[0][0])
+    pointer_path = Path(fresh.table_dir(USERINFO_LINES)) / CURRENT_FILES
+    pointer = json.loads(pointer_path.read_text())
+    pointer["consumers"] = {}
+    pointer_path.write_text(json.dumps(pointer))
     assert csv_bytes(root, tmp_path, "userinfo-exhaust", "B2") == ("live", expected)
 
     shutil.rmtree(lake.table_dir(USERINFO_LINES))

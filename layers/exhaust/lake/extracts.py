@@ -9,7 +9,7 @@ with only its ids.
 
 Each row also holds the user's best attempt at each content within the batch (`best_attempts`) and the
 enrolment's finished progress-exhaust line (`progress_line`): progress-exhaust depends only on the loaded lake
-(no consent), so the builder streams the lines. The footer records the source tables' files (name, size,
+(no consent), so the builder streams the lines. The table's pointer records the source tables' files (name, size,
 modification time, footer digest) it was derived from; a builder refuses an extract that is missing or derived
 from other files (`LakeNotIndexed`) instead of writing stale rows. Consents are no source of it: the lines that
 depend on them (exhaust.lake.materialized) are used only while the consents are the ones they were derived from.
@@ -30,7 +30,6 @@ PROGRESS_LINE = "progress_line"
 INDEX_COMMAND = "exhaust lake index --lake <root>"
 # What the extract is derived from: a change to any of their files makes it stale.
 SOURCE_TABLES = ("collections", "batches", "enrolments", "users", "assessment_attempts")
-SOURCES_KEY = b"exhaust.sources"
 
 
 class LakeNotIndexed(RuntimeError):
@@ -88,10 +87,10 @@ def staleness(lake: Lake, table: str) -> str | None:
     than the lake holds now), or None when it is fresh. Listings only, unless file times changed."""
     if not lake.files(table):
         return "is missing"
-    recorded = lake.file_metadata(table).get(SOURCES_KEY)
+    recorded = (lake.pointer(table) or {}).get("sources")
     if recorded is None:
         return "does not record the files it was derived from (written by an older version)"
-    changed = _stale_tables(lake, json.loads(recorded))
+    changed = _stale_tables(lake, recorded)
     if changed:
         return f"was derived from other files of {', '.join(changed)} than the lake holds now"
     return None

@@ -24,6 +24,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,10 +35,10 @@ from exhaust.aws_limits import LAMBDA_MAX_TIMEOUT_SECONDS
 from exhaust.lake import response_rows, schemas, userinfo_rows, values
 from exhaust.lake.catalog import BatchInfo, Catalog
 from exhaust.lake.consents import latest_active_among
-from exhaust.lake.extracts import BATCH_USERS, PROGRESS_LINE, SOURCE_TABLES, SOURCES_KEY
+from exhaust.lake.extracts import BATCH_USERS, PROGRESS_LINE, SOURCE_TABLES
 from exhaust.lake.progress_lines import ENROLMENT_COLUMNS, lines
 from exhaust.lake.schemas import TABLES, TableSpec
-from exhaust.lake.store import CURRENT_FILES, Lake
+from exhaust.lake.store import CURRENT_FILES, OVERLAY, Lake
 
 USERINFO_LINES = "userinfo_lines"
 RESPONSE_LINES = "response_lines"
@@ -48,7 +49,6 @@ RESPONSE_LINE = "response_line"
 # lines stale (absent: recorded as no file, so a table that appears later makes them stale too).
 USERINFO_SOURCES = (*SOURCE_TABLES, "consents")
 RESPONSE_SOURCES = ("collections", "batches", "assessment_attempts", "question_types", "registration_consents")
-CONSUMERS_KEY = b"exhaust.consumers"
 # Each run's parts: `{table}/_runs/{run}/part-NNNNN.parquet`, never rewritten; `_current.json` names the table's.
 RUNS_DIR = "_runs"
 # A replaced run's files stay this long: a reader (a builder, at most one Lambda invocation: LAMBDA_MAX_TIMEOUT_SECONDS)
@@ -111,12 +111,19 @@ class Part:
 
 @dataclass(frozen=True)
 class IndexRun:
-    """What every part of one index run shares: plain data, so a Spark task gets it with its closure."""
+    """What every part of one index run shares: plain data, so a Spark task gets it with its closure.
+
+    `sources`: each derived table the run writes, with the source files its rows derive from (what its pointer
+    records, exhaust.lake.extracts.staleness reads). `overlay`: None for a full run; for an incremental one the
+    batches it re-indexes (sorted), whose rows then come from this run's parts and every other batch's from the
+    previous tables' files (docs/lake.md, "Incremental runs").
+    """
 
     parts: tuple[Part, ...]
-    metadata: Mapping[str, Mapping[str, str]]  # each derived table's footer key-value pairs
+    sources: Mapping[str, Mapping[str, object]]
     consumers: Mapping[str, Sequence[str]]  # per collection asking for consent, its consumers (sorted)
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    overlay: tuple[str, ...] | None = None
 
     def staged(self, root: str, table: str, part: int) -> str:
         # Where the part stays once published: no reader finds it before the table's pointer names it.
@@ -408,9 +415,12 @@ def index_part(
     """
     enrolled = conform(enrolled, ENROLLED_SCHEMA).sort_by([("batch_id", "ascending"), ("user_id", "ascending")])
     attempts = conform(attempts, ATTEMPTS_SCHEMA).sort_by([(name, "ascending") for name in ATTEMPT_SORT_KEY])
+    if run.overlay is not None:  # an incremental run: the rows of the batches it re-indexes, nothing else
+        enrolled = enrolled.filter(pc.is_in(enrolled["batch_id"], value_set=pa.array(run.overlay, pa.string())))
+        attempts = attempts.filter(pc.is_in(attempts["batch_id"], value_set=pa.array(run.overlay, pa.string())))
     writers = {
-        table: RowGroupWriter(lake.filesystem, run.staged(lake.root, table, part.number), TABLES[table], meta)
-        for table, meta in run.metadata.items()
+        table: RowGroupWriter(lake.filesystem, run.staged(lake.root, table, part.number), TABLES[table], {})
+        for table in run.sources
     }
     if BATCH_USERS in writers:
         for rows in batch_users_rows(catalog, enrolled, best_attempts(attempts)):
@@ -491,52 +501,67 @@ def _batches_in(catalog: Catalog, part: Part) -> list[BatchInfo]:
     )
 
 
-def _recorded(snapshot: Mapping[str, object], tables: Sequence[str]) -> str:
-    return json.dumps({table: snapshot[table] for table in tables})
+def recorded_sources(
+    snapshot: Mapping[str, object], tables: Sequence[str] = DERIVED_TABLES
+) -> dict[str, dict[str, object]]:
+    """Each derived table's source files, out of the snapshot of every table the index read: batch_users' from
+    SOURCE_TABLES; userinfo_lines' those and the consents (the userinfo rules read both); response_lines' theirs."""
+    own = {BATCH_USERS: SOURCE_TABLES, USERINFO_LINES: USERINFO_SOURCES, RESPONSE_LINES: RESPONSE_SOURCES}
+    return {table: {source: snapshot[source] for source in own[table]} for table in tables}
 
 
-def userinfo_footer(snapshot: Mapping[str, object], consumers: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    """userinfo_lines' footer: the profiles come from batch_users' sources, the consents on top (the userinfo
-    rules read both), and the consumers per collection whose lines it holds."""
-    return {SOURCES_KEY.decode(): _recorded(snapshot, USERINFO_SOURCES), CONSUMERS_KEY.decode(): json.dumps(consumers)}
-
-
-def footers(snapshot: Mapping[str, object], consumers: Mapping[str, Sequence[str]]) -> dict[str, dict[str, str]]:
-    """Each derived table's footer: the source files it derives from (and userinfo_lines' consumers)."""
-    key = SOURCES_KEY.decode()
-    return {
-        BATCH_USERS: {key: _recorded(snapshot, SOURCE_TABLES)},
-        USERINFO_LINES: userinfo_footer(snapshot, consumers),
-        RESPONSE_LINES: {key: _recorded(snapshot, RESPONSE_SOURCES)},
-    }
-
-
-def publish(lake: Lake, run: IndexRun, now: dt.datetime | None = None) -> None:
+def publish(lake: Lake, run: IndexRun, now: dt.datetime | None = None, state: Mapping[str, str] | None = None) -> None:
     """Point each derived table at the run's parts, then delete the runs retired long enough ago.
 
     Called once every part is written: until then the previous tables stay whole. The pointer is one object put
     (one rename locally), so a reader finds either the previous run's files or this run's, and the files it found
-    stay, unchanged, for `RETIRED_RUN_GRACE_SECONDS` after they are replaced.
+    stay, unchanged, for `RETIRED_RUN_GRACE_SECONDS` after they are replaced. A full run's parts are the table's
+    files; an incremental run's are its overlay, over the previous pointer's files. `state`: what the next
+    incremental run compares the lake with (exhaust.lake.index_state), recorded in batch_users' pointer.
     """
     now = now or dt.datetime.now(dt.UTC)
-    for table in run.metadata:
+    written = [f"{RUNS_DIR}/{run.token}/{part_file(part.number)}" for part in run.parts]
+    for table in run.sources:
         folder = lake.table_dir(table)
         previous = lake.current_files(table)
-        retired = [*previous["retired"], {"run": previous["run"], "at": now.isoformat()}] if previous else []
-        expired = {entry["run"] for entry in retired if _age(now, entry["at"]) > RETIRED_RUN_GRACE_SECONDS}
-        pointer = {
-            "run": run.token,
-            "files": [f"{RUNS_DIR}/{run.token}/{part_file(part.number)}" for part in run.parts],
-            "publishedAt": now.isoformat(),
-            "retired": [entry for entry in retired if entry["run"] not in expired],
-        }
+        pointer: dict[str, Any] = {"run": run.token, "files": written}
+        if run.overlay is not None:
+            if previous is None:
+                raise RuntimeError(f"{table}: an incremental run needs a published table to add to")
+            pointer["files"] = previous["files"]
+            pointer[OVERLAY] = {"files": written, "batches": list(run.overlay)}
+        pointer["sources"] = run.sources[table]
+        if table == USERINFO_LINES:
+            pointer["consumers"] = run.consumers
+        if table == BATCH_USERS and state is not None:
+            pointer["state"] = dict(state)
+        retired = [*previous.get("retired", ()), _retirement(previous, now)] if previous else []
+        expired = [entry for entry in retired if _age(now, entry["at"]) > RETIRED_RUN_GRACE_SECONDS]
+        pointer["publishedAt"] = now.isoformat()
+        pointer["retired"] = [entry for entry in retired if entry not in expired]
         pending = f"{folder}/{CURRENT_FILES}.{run.token}"
         with lake.filesystem.open_output_stream(pending) as out:
             out.write(json.dumps(pointer, indent=1).encode())
         lake.filesystem.move(pending, f"{folder}/{CURRENT_FILES}")
         lake.forget(table)
-        kept = {run.token, *(entry["run"] for entry in pointer["retired"])}
-        _delete_unused(lake, folder, kept, expired, now)
+        kept = runs_named(pointer).union(*(retired_runs(entry) for entry in pointer["retired"]))
+        _delete_unused(lake, folder, kept, set().union(*(retired_runs(entry) for entry in expired)) - kept, now)
+
+
+def runs_named(pointer: Mapping[str, Any]) -> set[str]:
+    """The runs whose folders hold a file the pointer names (its parts, its overlay's, its state)."""
+    overlay = pointer.get(OVERLAY) or {}
+    state = pointer.get("state") or {}
+    names = [*pointer["files"], *overlay.get("files", ()), *state.values()]
+    return {str(pointer["run"]), *(name.split("/")[1] for name in names if name.startswith(f"{RUNS_DIR}/"))}
+
+
+def _retirement(previous: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    return {"run": previous["run"], "runs": sorted(runs_named(previous)), "at": now.isoformat()}
+
+
+def retired_runs(entry: Mapping[str, Any]) -> set[str]:
+    return set(entry.get("runs") or [entry["run"]])
 
 
 def _age(now: dt.datetime, at: str) -> float:
@@ -566,7 +591,7 @@ def _delete_unused(lake: Lake, folder: str, kept: set[str], expired: set[str], n
 
 def discard(lake: Lake, run: IndexRun) -> None:
     """Remove the run's files (what a failed run wrote): no pointer names them."""
-    for table in run.metadata:
+    for table in run.sources:
         path = f"{lake.table_dir(table)}/{RUNS_DIR}/{run.token}"
         if lake.filesystem.get_file_info(path).type != pafs.FileType.NotFound:
             lake.filesystem.delete_dir(path)

@@ -16,7 +16,6 @@ build writes is always what a live build would write from the lake's current fil
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -29,7 +28,6 @@ from exhaust.lake.directory import COURSE_DIRECTORY, directory_staleness, write_
 from exhaust.lake.extracts import (
     BATCH_USERS,
     SOURCE_TABLES,
-    SOURCES_KEY,
     LakeNotIndexed,
     Snapshot,
     source_snapshot,
@@ -37,13 +35,13 @@ from exhaust.lake.extracts import (
 )
 from exhaust.lake.index_parts import (
     ATTEMPT_COLUMNS,
-    CONSUMERS_KEY,
     DERIVED_TABLES,
     ENROLLED_COLUMNS,
     PROFILE_FIELDS,
     RESPONSE_LINE,
     RESPONSE_LINES,
     RESPONSE_SOURCES,
+    RUNS_DIR,
     USERINFO_LINE,
     USERINFO_LINES,
     USERINFO_SOURCES,
@@ -53,21 +51,23 @@ from exhaust.lake.index_parts import (
     check_columns,
     check_no_duplicate_enrolment,
     discard,
-    footers,
     index_part,
     plan_parts,
     publish,
+    recorded_sources,
     rows_by_batch,
-    userinfo_footer,
     userinfo_rows_of,
 )
 from exhaust.lake.index_parts import PART_ROWS as PART_ROWS
+from exhaust.lake.index_state import IndexState, incremental_overlay, recorded_state, row_group_digests, user_digests
 from exhaust.lake.schemas import RETIRED, TABLES
 from exhaust.lake.store import Lake
 
-__all__ = ["CONSUMERS_KEY", "DERIVED_TABLES", "RESPONSE_LINE", "RESPONSE_LINES", "USERINFO_LINE", "USERINFO_LINES"]
+__all__ = ["DERIVED_TABLES", "RESPONSE_LINE", "RESPONSE_LINES", "USERINFO_LINE", "USERINFO_LINES"]
 # Every source table the index reads, recorded once before reading.
 INDEX_SOURCES = tuple(sorted({*SOURCE_TABLES, *USERINFO_SOURCES, *RESPONSE_SOURCES}))
+# What an incremental run's counts add: how many batches it indexed again.
+REINDEXED_BATCHES = "reindexed_batches"
 # Rows the index computes at once (as a build's chunk): bounds its memory whatever the batch size.
 _PIECE_ROWS = 32_768
 
@@ -83,11 +83,15 @@ class Stored:
     stale: str = ""
 
 
-def index_lake(lake: Lake, *, part_rows: int = PART_ROWS, tables: tuple[str, ...] = DERIVED_TABLES) -> dict[str, int]:
+def index_lake(
+    lake: Lake, *, part_rows: int = PART_ROWS, tables: tuple[str, ...] = DERIVED_TABLES, full: bool = False
+) -> dict[str, int]:
     """(Re)write the derived `tables` in this process, a part (a range of batches) at a time, and after a full
-    index the course directory; answer their row counts (the directory's: its courses). The Spark job
-    (exhaust.lake.spark_index) writes the same bytes from the same `index_part`.
+    index the course directory; answer their row counts (the directory's: its courses; REINDEXED_BATCHES after an
+    incremental run). The Spark job (exhaust.lake.spark_index) writes the same bytes from the same `index_part`.
 
+    Incremental unless `full`: when the previous run recorded its state and only enrolments, users and attempts
+    changed, only the batches they touch are indexed again (exhaust.lake.index_state, `incremental_overlay`).
     The source files are recorded once, before anything is read: a load during the indexing shows as stale. A
     lake breaking the contract is refused (LakeContractError) before anything is written; the new tables
     replace the previous ones only once every part is written.
@@ -98,34 +102,50 @@ def index_lake(lake: Lake, *, part_rows: int = PART_ROWS, tables: tuple[str, ...
     check_no_duplicate_enrolment(keys)
     catalog = Catalog(lake)
     consumers = consumers_by_collection(lake, consent_collections(catalog))
-    attempted = lake.read("assessment_attempts", ["batch_id"])["batch_id"]
-    metadata = footers(snapshot, consumers)
-    run = IndexRun(
-        plan_parts(rows_by_batch(keys["batch_id"], attempted), part_rows),
-        {table: metadata[table] for table in tables},
-        consumers,
-    )
-    del keys, attempted
+    rows = rows_by_batch(keys["batch_id"], lake.read("assessment_attempts", ["batch_id"])["batch_id"])
     users = lake.read("users")
+    state = None
+    overlay: tuple[str, ...] | None = None
+    if tables == DERIVED_TABLES:
+        previous = recorded_state(lake)
+        # The row groups' digests before any row is read: a load meanwhile shows as a change next time.
+        state = IndexState(user_digests(users), row_group_digests(lake, previous and previous.row_groups))
+        if not full and previous is not None:
+            overlay = incremental_overlay(lake, snapshot, consumers, previous, state, keys, rows)
+    del keys
+    weighed = rows if overlay is None else {batch_id: rows.get(batch_id, 0) for batch_id in overlay}
+    planned = plan_parts(weighed, part_rows)
+    run = IndexRun(planned, recorded_sources(snapshot, tables), consumers, overlay=overlay)
     needing = response_rows.types_needing_consent(lake)
     counts = dict.fromkeys(tables, 0)
     try:
         for part in run.parts:
-            bounds = {"batch_id": (part.first, part.last)}
-            enrolled = lake.read("enrolments", ENROLLED_COLUMNS, between=bounds)
+            wanted = _part_rows_wanted(part, overlay)
+            enrolled = lake.read("enrolments", ENROLLED_COLUMNS, **wanted)
             profiles = users.take(pc.index_in(enrolled["user_id"], value_set=users["user_id"].combine_chunks()))
             for name in PROFILE_FIELDS:
                 enrolled = enrolled.append_column(name, profiles[name])
-            attempts = lake.read("assessment_attempts", ATTEMPT_COLUMNS, between=bounds)
-            for table, rows in index_part(lake, catalog, needing, run, part, enrolled, attempts).items():
-                counts[table] += rows
-        publish(lake, run)
+            attempts = lake.read("assessment_attempts", ATTEMPT_COLUMNS, **wanted)
+            for table, written in index_part(lake, catalog, needing, run, part, enrolled, attempts).items():
+                counts[table] += written
+        recorded = None if state is None else state.write(lake, lake.table_dir(BATCH_USERS), f"{RUNS_DIR}/{run.token}")
+        publish(lake, run, state=recorded)
     except BaseException:
         discard(lake, run)
         raise
-    if tables == DERIVED_TABLES:
+    if overlay is not None:
+        counts[REINDEXED_BATCHES] = len(overlay)
+    elif tables == DERIVED_TABLES:
         counts[COURSE_DIRECTORY] = write_directory(lake)
     return counts
+
+
+def _part_rows_wanted(part: Part, overlay: tuple[str, ...] | None) -> dict[str, dict[str, object]]:
+    """The read conditions of a part's rows: its range of batches, or an incremental run's batches in it (their
+    row groups alone are read)."""
+    if overlay is None:
+        return {"between": {"batch_id": (part.first, part.last)}}
+    return {"isin": {"batch_id": [batch_id for batch_id in overlay if part.first <= batch_id <= part.last]}}
 
 
 def write_batch_users(lake: Lake) -> int:
@@ -203,16 +223,16 @@ def write_userinfo_lines(lake: Lake) -> int:
     (LakeNotIndexed without them) and the consents files now: over a stale batch_users they are stale too.
     """
     consents = source_snapshot(lake, ("consents",))["consents"]
-    recorded = lake.file_metadata(BATCH_USERS).get(SOURCES_KEY)
+    recorded = (lake.pointer(BATCH_USERS) or {}).get("sources") if lake.files(BATCH_USERS) else None
     if recorded is None:
         raise LakeNotIndexed("is missing or does not record the files it was derived from")
     catalog = Catalog(lake)
     consumers = consumers_by_collection(lake, consent_collections(catalog))
-    snapshot: Snapshot = {**json.loads(recorded), "consents": consents}
-    run = IndexRun((Part(0, "", ""),), {USERINFO_LINES: userinfo_footer(snapshot, consumers)}, consumers)
+    snapshot: Snapshot = {**recorded, "consents": consents}
+    run = IndexRun((Part(0, "", ""),), recorded_sources(snapshot, (USERINFO_LINES,)), consumers)
     batches = [batch for batch in catalog.batches.values() if batch.collection_id in consumers]
     spec = TABLES[USERINFO_LINES]
-    out = RowGroupWriter(lake.filesystem, run.staged(lake.root, USERINFO_LINES, 0), spec, run.metadata[USERINFO_LINES])
+    out = RowGroupWriter(lake.filesystem, run.staged(lake.root, USERINFO_LINES, 0), spec, {})
     try:
         for batch in sorted(batches, key=lambda batch: batch.batch_id):
             for consumer_id in consumers[batch.collection_id]:
@@ -235,7 +255,7 @@ def stored_userinfo(lake: Lake, batch: BatchInfo, consumer_id: str) -> Stored:
     for the collection at index time has no line: its answer is no row (NoDataFound), not a live build."""
     stale = staleness(lake, USERINFO_LINES)
     if stale is None:
-        consumers = json.loads(lake.file_metadata(USERINFO_LINES).get(CONSUMERS_KEY, b"{}"))
+        consumers = (lake.pointer(USERINFO_LINES) or {}).get("consumers", {})
         if batch.collection_id in consumers:
             return Stored(USERINFO_LINES, USERINFO_LINE, {"batch_id": batch.batch_id, "consumer_id": consumer_id})
         stale = f"holds no line of collection {batch.collection_id}"

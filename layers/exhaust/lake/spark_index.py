@@ -48,10 +48,10 @@ from exhaust.lake.index_parts import (
     check_columns,
     discard,
     duplicate_enrolment_message,
-    footers,
     index_part,
     plan_parts_in_order,
     publish,
+    recorded_sources,
 )
 from exhaust.lake.materialized import INDEX_SOURCES, consent_collections_of
 from exhaust.lake.schemas import TABLES
@@ -214,7 +214,7 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     collections = consent_collections_of(lake)
     asking = spark.createDataFrame([(name,) for name in collections], "collection_id string")
     consumers = _consumers_by_collection(consents, asking, collections)
-    run = IndexRun(planned, footers(snapshot, consumers), consumers)
+    run = IndexRun(planned, recorded_sources(snapshot), consumers)
     # Profiles of unknown users stay null (a row with only its ids), as in the single process.
     enrolled = enrolments.join(users, "user_id", "left")
     packed = (

@@ -30,6 +30,9 @@ from exhaust.lake.schemas import TABLES, TableSpec
 
 DEFAULT_SCAN_ROWS = 65_536
 CURRENT_FILES = "_current.json"
+# An incremental index run's parts, in a pointer: {"files": [...], "batches": [...]}. Those batches' rows are read
+# from these files, every other batch's from the pointer's "files" (Lake.pieces).
+OVERLAY = "overlay"
 POINTER_ATTEMPTS = 3  # listings of a table whose pointer moved meanwhile, before its files are called missing
 
 
@@ -123,6 +126,7 @@ class Lake:
     root: str
     _files: dict[str, list[tuple[str, pq.FileMetaData]]] = field(default_factory=dict, repr=False)
     _statistics: dict[tuple[str, str], list[Statistics | None]] = field(default_factory=dict, repr=False)
+    _pointers: dict[str, Mapping[str, Any] | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, uri: str) -> Lake:
@@ -133,7 +137,8 @@ class Lake:
         return f"{self.root}/{table}"
 
     def files(self, table: str) -> list[tuple[str, pq.FileMetaData]]:
-        """The table's Parquet files in name order, with their footers (read once per Lake)."""
+        """The table's Parquet files in name order (a pointer's in its order, its overlay's last), with their
+        footers (read once per Lake)."""
         if table not in self._files:
             footers = []
             for info in self._file_infos(table):
@@ -175,19 +180,29 @@ class Lake:
         listed: dict[str, pafs.FileInfo] = {}
         for _ in range(POINTER_ATTEMPTS):
             pointer = self.current_files(table) or {"files": []}
-            named = [f"{folder}/{name}" for name in pointer["files"]]
+            overlay = pointer.get(OVERLAY) or {"files": []}
+            named = [f"{folder}/{name}" for name in [*pointer["files"], *overlay["files"]]]
             listed = {
                 info.path: info for info in self.filesystem.get_file_info(runs) if info.type == pafs.FileType.File
             }
             if all(path in listed for path in named):
+                self._pointers[table] = pointer
                 return [listed[path] for path in named]
         missing = ", ".join(path for path in named if path not in listed)
         raise FileNotFoundError(f"{table}: {CURRENT_FILES} names files the lake does not hold: {missing}")
 
-    def file_metadata(self, table: str) -> dict[bytes, bytes]:
-        """The key-value metadata of the table's first file's footer (empty for a missing table)."""
-        files = self.files(table)
-        return dict(files[0][1].metadata or {}) if files else {}
+    def pointer(self, table: str) -> Mapping[str, Any] | None:
+        """The pointer whose files `files(table)` answers (None for a table made of its folder's files)."""
+        self.files(table)
+        return self._pointers.get(table)
+
+    def _overlaid(self, table: str) -> tuple[frozenset[str], list[str]] | None:
+        """An incremental run's overlay of the table: its files' paths and its batches (sorted), or None."""
+        overlay = (self.pointer(table) or {}).get(OVERLAY)
+        if not overlay:
+            return None
+        folder = self.table_dir(table)
+        return frozenset(f"{folder}/{name}" for name in overlay["files"]), sorted(overlay["batches"])
 
     def pieces(
         self,
@@ -210,23 +225,33 @@ class Lake:
         isin = isin or {}
         sorted_sets = {name: sorted(_as_list(values)) for name, values in isin.items()}
         found: list[Piece] = []
+        overlaid = self._overlaid(table)
         for path, metadata in self.files(table):
             by_column = {name: self._column_statistics(path, metadata, name) for name in [*ranges, *sorted_sets]}
+            # Under an overlay a batch it re-indexed is read from its files alone; the other files' runs of row
+            # groups are cut where an overlaid batch falls between two, so the pieces sort into the table's order.
+            segments = [0] * metadata.num_row_groups
+            replaced = [False] * metadata.num_row_groups
+            if overlaid is not None:
+                batch_ids = self._column_statistics(path, metadata, "batch_id")
+                if path not in overlaid[0]:
+                    replaced = [_batch_overlaid(stats, overlaid[1], path) for stats in batch_ids]
+                segments = [bisect.bisect_left(overlaid[1], stats.low) if stats else 0 for stats in batch_ids]
             coverage = []
             for index in range(metadata.num_row_groups):
                 statistics = {name: found[index] for name, found in by_column.items()}
-                unproven = _unproven(statistics, ranges)
+                unproven = None if replaced[index] else _unproven(statistics, ranges)
                 if unproven is not None and not _holds_any(statistics, sorted_sets):
                     unproven = None
-                coverage.append((index, unproven, metadata.row_group(index).num_rows))
+                coverage.append((index, unproven, metadata.row_group(index).num_rows, segments[index]))
             # Consecutive row groups needing the same checks are read together, in file order.
-            for unproven, run in itertools.groupby(coverage, key=lambda item: item[1]):
+            for (unproven, _), run in itertools.groupby(coverage, key=lambda item: (item[1], item[3])):
                 if unproven is None:
                     continue
                 checked = {name: bounds for name, bounds in ranges.items() if name in unproven}
                 group: list[int] = []
                 count = 0
-                for index, _, num_rows in run:
+                for index, _, num_rows, _ in run:
                     group.append(index)
                     count += num_rows
                     if rows is not None and count >= rows:
@@ -234,7 +259,14 @@ class Lake:
                         group, count = [], 0
                 if group:
                     found.append(Piece(table, path, tuple(group), count, checked, isin))
+        if overlaid is not None:  # each piece holds batches no other piece holds: in batch order, the table's
+            found.sort(key=lambda piece: self._first_batch(piece))
         return found
+
+    def _first_batch(self, piece: Piece) -> str:
+        metadata = dict(self.files(piece.table))[piece.path]
+        statistics = self._column_statistics(piece.path, metadata, "batch_id")[piece.row_groups[0]]
+        return "" if statistics is None else str(statistics.low)
 
     def _column_statistics(self, path: str, metadata: pq.FileMetaData, name: str) -> list[Statistics | None]:
         """Each row group's statistics of one column of one file, read out of the footer once per Lake."""
@@ -350,6 +382,7 @@ class Lake:
     def forget(self, table: str) -> None:
         """Drop what this Lake read of the table's footers (after its files were replaced)."""
         self._files.pop(table, None)
+        self._pointers.pop(table, None)
         for key in [key for key in self._statistics if key[0].startswith(f"{self.table_dir(table)}/")]:
             del self._statistics[key]
 
@@ -358,6 +391,20 @@ class Lake:
         for info in self.filesystem.get_file_info(selector):
             if info.type == pafs.FileType.File and info.path != keep:
                 self.filesystem.delete_file(info.path)
+
+
+def _batch_overlaid(statistics: Statistics | None, batches: list[str], path: str) -> bool:
+    """Whether a row group of a derived table holds a batch of the (sorted) overlay batches. Its rows are one
+    batch's (the index cuts a row group at each batch), so a row group that may hold an overlaid batch among
+    others is a broken file, refused rather than read twice."""
+    if statistics is None:
+        raise ValueError(f"{path}: a row group without batch_id statistics under an overlay")
+    first = bisect.bisect_left(batches, statistics.low)
+    if first == len(batches) or batches[first] > statistics.high:
+        return False
+    if statistics.low != statistics.high:
+        raise ValueError(f"{path}: a row group of batches {statistics.low}..{statistics.high} under an overlay")
+    return True
 
 
 def _as_list(values: Sequence[Any] | pa.Array) -> list[Any]:

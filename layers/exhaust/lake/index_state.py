@@ -1,0 +1,228 @@
+"""What an incremental index run compares the lake with, and which batches it must index again.
+
+A full index records, next to batch_users' pointer (its "state"), two digests of what it read:
+- each row group of enrolments and assessment_attempts (the bytes of its column chunks, with the file's schema),
+  by the batch ids its statistics bound: a batch whose row groups changed, appeared or went is re-indexed;
+- each user's profile (users is sorted by user, so a load that changes one profile or inserts one user moves every
+  later row group): a changed, new or removed user's batches are re-indexed.
+
+Only files whose identity changed are read for their row groups' digests (the freshness identity: name, size,
+footer digest, exhaust.lake.extracts); the others keep the recorded ones. Changes to any other source (courses,
+batches, consents, registration consents, question types) are not followed: they need a full index.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from exhaust.lake.extracts import BATCH_USERS, footer_digest
+from exhaust.lake.index_parts import DERIVED_TABLES, USERINFO_LINES
+from exhaust.lake.store import OVERLAY, Lake
+
+# Batch-keyed sources, compared row group by row group; users, compared user by user. Every other source of the
+# derived tables must be unchanged for an incremental run.
+ROW_GROUP_SOURCES = ("enrolments", "assessment_attempts")
+FOLLOWED_SOURCES = (*ROW_GROUP_SOURCES, "users")
+# An incremental run re-indexes at most this share of the enrolment and attempt rows (with the previous overlay's):
+# past it a full index costs little more, and it folds the overlay back into the tables' files.
+MAX_OVERLAY_ROW_SHARE = 0.05
+USER_DIGESTS = "_user_digests.parquet"
+ROW_GROUP_DIGESTS = "_row_group_digests.parquet"
+USER_DIGESTS_SCHEMA = pa.schema([("user_id", pa.string(), False), ("digest", pa.binary(16), False)])
+ROW_GROUP_DIGESTS_SCHEMA = pa.schema(
+    [
+        ("table", pa.string(), False),
+        ("file", pa.string(), False),
+        ("size", pa.int64(), False),
+        ("footer", pa.string(), False),
+        ("row_group", pa.int32(), False),
+        ("low", pa.string()),  # the row group's least and greatest batch_id; null without statistics
+        ("high", pa.string()),
+        ("digest", pa.binary(32), False),
+    ]
+)
+
+
+def user_digests(users: pa.Table) -> pa.Table:
+    """Each user's profile digest (USER_DIGESTS_SCHEMA, sorted by user_id): every column, each value written as
+    its length and bytes, or "-" when null, so no two profiles share an encoding."""
+    encoded = []
+    for name in users.column_names:
+        text = pc.cast(users[name], pa.string())
+        prefixed = pc.binary_join_element_wise(pc.cast(pc.binary_length(text), pa.string()), text, ":")
+        encoded.append(pc.fill_null(prefixed, "-"))
+    rows = pc.cast(pc.binary_join_element_wise(*encoded, ""), pa.binary()) if encoded else pa.array([], pa.binary())
+    digests = [hashlib.blake2b(row, digest_size=16).digest() for row in rows.to_pylist()]
+    table = pa.table({"user_id": users["user_id"], "digest": pa.array(digests, pa.binary(16))}, USER_DIGESTS_SCHEMA)
+    return table.sort_by("user_id")
+
+
+def row_group_digests(lake: Lake, recorded: pa.Table | None = None) -> pa.Table:
+    """ROW_GROUP_DIGESTS_SCHEMA rows of every row group of ROW_GROUP_SOURCES: the recorded ones of a file whose
+    name, size and footer are the recorded ones, the others read (each file once, whole) and digested."""
+    known: dict[tuple[str, str, int, str], list[dict[str, object]]] = {}
+    for row in recorded.to_pylist() if recorded is not None else []:
+        known.setdefault((row["table"], row["file"], row["size"], row["footer"]), []).append(row)
+    rows: list[dict[str, object]] = []
+    for table in ROW_GROUP_SOURCES:
+        sizes = {name: size for name, size, _ in lake.listing(table)}
+        for path, metadata in lake.files(table):
+            name = path.rsplit("/", 1)[-1]
+            identity = (table, name, sizes[name], footer_digest(metadata))
+            rows += known.get(identity) or _digested(lake, path, metadata, identity)
+    return pa.Table.from_pylist(rows, ROW_GROUP_DIGESTS_SCHEMA)
+
+
+def _digested(
+    lake: Lake, path: str, metadata: pq.FileMetaData, identity: tuple[str, str, int, str]
+) -> list[dict[str, object]]:
+    table, name, size, footer = identity
+    with lake.filesystem.open_input_file(path) as source:
+        data = source.read()
+    position = [metadata.schema.column(i).path for i in range(metadata.num_columns)].index("batch_id")
+    # The same bytes decode to other rows under another schema or codec: both go into each digest.
+    layout = str(metadata.schema.to_arrow_schema()).encode()
+    found = []
+    for index in range(metadata.num_row_groups):
+        group = metadata.row_group(index)
+        chunks = [group.column(i) for i in range(group.num_columns)]
+        starts = [
+            chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset for chunk in chunks
+        ]
+        digest = hashlib.sha256(layout)
+        for chunk, start in zip(chunks, starts, strict=True):
+            digest.update(chunk.compression.encode())
+            digest.update(data[start : start + chunk.total_compressed_size])
+        statistics = group.column(position).statistics
+        bounded = statistics is not None and statistics.has_min_max
+        found.append(
+            {
+                "table": table,
+                "file": name,
+                "size": size,
+                "footer": footer,
+                "row_group": index,
+                "low": statistics.min if bounded else None,
+                "high": statistics.max if bounded else None,
+                "digest": digest.digest(),
+            }
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """The digests an index run read the lake by, as its pointer records them."""
+
+    users: pa.Table
+    row_groups: pa.Table
+
+    @classmethod
+    def recorded(cls, lake: Lake, state: Mapping[str, str], folder: str) -> IndexState:
+        with lake.filesystem.open_input_file(f"{folder}/{state['users']}") as source:
+            users = pq.read_table(source)
+        with lake.filesystem.open_input_file(f"{folder}/{state['rowGroups']}") as source:
+            row_groups = pq.read_table(source)
+        return cls(users, row_groups)
+
+    def write(self, lake: Lake, folder: str, run_dir: str) -> dict[str, str]:
+        """Write the digests under the run's folder; answer the pointer's "state" (paths in the table's folder)."""
+        lake.filesystem.create_dir(f"{folder}/{run_dir}", recursive=True)
+        names = {"users": f"{run_dir}/{USER_DIGESTS}", "rowGroups": f"{run_dir}/{ROW_GROUP_DIGESTS}"}
+        for key, table in (("users", self.users), ("rowGroups", self.row_groups)):
+            pq.write_table(table, f"{folder}/{names[key]}", filesystem=lake.filesystem, compression="zstd")
+        return names
+
+
+def changed_users(before: pa.Table, after: pa.Table) -> pa.Array:
+    """The user ids whose digest differs, or that only one side holds."""
+    joined = before.join(after, "user_id", join_type="full outer", left_suffix="_before", right_suffix="_after")
+    same = pc.fill_null(pc.equal(joined["digest_before"], joined["digest_after"]), False)
+    return pc.filter(joined["user_id"], pc.invert(same)).combine_chunks()
+
+
+def changed_row_groups(before: pa.Table, after: pa.Table) -> list[tuple[str | None, str | None]]:
+    """The batch id bounds (low, high) whose row groups differ: per table and bounds, the digests in the order a
+    read meets them (files in name order, row groups in order) are compared, so a reordering counts too."""
+    order = [("table", "ascending"), ("file", "ascending"), ("row_group", "ascending")]
+    sequences: list[dict[tuple[str, str | None, str | None], list[bytes]]] = []
+    for side in (before, after):
+        found: dict[tuple[str, str | None, str | None], list[bytes]] = {}
+        for row in side.sort_by(order).to_pylist():
+            found.setdefault((row["table"], row["low"], row["high"]), []).append(row["digest"])
+        sequences.append(found)
+    differing = {key for key in {*sequences[0], *sequences[1]} if sequences[0].get(key) != sequences[1].get(key)}
+    return sorted({(low, high) for _, low, high in differing}, key=lambda bounds: (bounds[0] or "", bounds[1] or ""))
+
+
+def batches_within(bounds: Iterable[tuple[str | None, str | None]], batch_ids: Sequence[str]) -> set[str] | None:
+    """The batch ids (of the sorted `batch_ids`, and each bound itself) the bounds cover; None when a row group had
+    no statistics (its batches are unknown: a full index)."""
+    found: set[str] = set()
+    for low, high in bounds:
+        if low is None or high is None:
+            return None
+        found.update({low, high})
+        found.update(batch_ids[bisect.bisect_left(batch_ids, low) : bisect.bisect_right(batch_ids, high)])
+    return found
+
+
+def recorded_state(lake: Lake) -> IndexState | None:
+    """The digests batch_users' pointer records (None: no run recorded them, or they cannot be read)."""
+    state = (lake.pointer(BATCH_USERS) or {}).get("state") if lake.files(BATCH_USERS) else None
+    if not state:
+        return None
+    try:
+        return IndexState.recorded(lake, state, lake.table_dir(BATCH_USERS))
+    except (OSError, pa.ArrowInvalid, KeyError):
+        return None
+
+
+def incremental_overlay(
+    lake: Lake,
+    snapshot: Mapping[str, Any],
+    consumers: Mapping[str, Sequence[str]],
+    previous: IndexState,
+    current: IndexState,
+    keys: pa.Table,
+    rows: Mapping[str, int],
+) -> tuple[str, ...] | None:
+    """The batches an incremental run indexes again (sorted), or None when only a full index is right: the
+    previous tables were not written together by one run, a source other than FOLLOWED_SOURCES changed (or the
+    consumers per collection), a changed row group had no statistics, or the batches to index hold more than
+    MAX_OVERLAY_ROW_SHARE of the rows (the previous overlay's batches are indexed again with the new ones)."""
+    pointers = {table: lake.pointer(table) for table in DERIVED_TABLES}
+    if any(pointer is None or "sources" not in pointer for pointer in pointers.values()):
+        return None
+    if len({pointer["run"] for pointer in pointers.values() if pointer is not None}) != 1:
+        return None
+    if (pointers[USERINFO_LINES] or {}).get("consumers") != consumers:
+        return None
+    for pointer in pointers.values():
+        for source, files in (pointer or {})["sources"].items():
+            if source not in FOLLOWED_SOURCES and _identities(files) != _identities(snapshot[source]):
+                return None
+    within = batches_within(changed_row_groups(previous.row_groups, current.row_groups), sorted(rows))
+    if within is None:
+        return None
+    users = changed_users(previous.users, current.users)
+    enrolled = keys.filter(pc.is_in(keys["user_id"], value_set=users)) if len(users) else keys.slice(0, 0)
+    earlier = ((pointers[BATCH_USERS] or {}).get(OVERLAY) or {}).get("batches", [])
+    overlay = sorted({*earlier, *within, *pc.unique(enrolled["batch_id"]).to_pylist()})
+    total = sum(rows.values())
+    if total and sum(rows.get(batch_id, 0) for batch_id in overlay) > MAX_OVERLAY_ROW_SHARE * total:
+        return None
+    return tuple(overlay)
+
+
+def _identities(files: Sequence[Sequence[object]]) -> list[list[object]]:
+    """A recorded table's files without their modification times (a copy of the same files is the same)."""
+    return [[name, size, digest] for name, size, _, digest in files]
