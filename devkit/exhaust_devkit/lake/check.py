@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from exhaust.lake.schemas import TABLES, TableSpec
-from exhaust.lake.store import Lake, Statistics
+from exhaust.lake.store import OVERLAY, Lake, Statistics
 from exhaust.readiness import MARKER_NAME, parse_instant
 
 # Written by `exhaust lake index` from the others: checked when present, their absence is the index's business.
@@ -98,8 +98,13 @@ class _TableCheck:
 
     def run(self) -> None:
         files = self.lake.files(self.spec.name)
+        # An incremental index's overlay (docs/lake.md) is a sorted run of files of its own, after the table's.
+        overlay = (self.lake.pointer(self.spec.name) or {}).get(OVERLAY) or {"files": []}
+        first_overlay = f"{self.lake.table_dir(self.spec.name)}/{overlay['files'][0]}" if overlay["files"] else None
         for path, metadata in files:
             name = path.rsplit("/", 1)[-1]
+            if path == first_overlay:
+                self.previous_last = None
             if self._columns(name, metadata):
                 self._footer(name, metadata)
                 self._rows(path, name, metadata)

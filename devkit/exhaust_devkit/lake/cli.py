@@ -73,7 +73,7 @@ def _index(args: argparse.Namespace) -> int:
             from exhaust.lake.materialized import index_lake
             from exhaust.lake.store import Lake
 
-            rows = index_lake(Lake.open(args.lake), part_rows=args.part_rows)
+            rows = index_lake(Lake.open(args.lake), part_rows=args.part_rows, full=args.full)
     except LakeContractError as refused:
         print(json.dumps({"lake": args.lake, "refused": str(refused)}), file=sys.stderr)
         return 2
@@ -137,6 +137,12 @@ def register(commands: Any) -> None:
         "(needs the `spark` extra and Java 17; docs/lake.md)",
     )
     index.add_argument("--part-rows", type=int, default=PART_ROWS, help=f"rows per part file ({PART_ROWS:,})")
+    index.add_argument(
+        "--full",
+        action="store_true",
+        help="index every batch; without it the local engine indexes again only the batches a load of enrolments, "
+        "users or attempts touched, when the previous run recorded what it read (docs/lake.md, incremental runs)",
+    )
     index.add_argument("--cores", type=int, help="Spark's local cores (default: every core)")
     index.set_defaults(run=_index)
     check = actions.add_parser(
