@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install console browser sevenzip run test test-fast lint format synth deploy-check bench bench-answers bench-index bench-scale test-scale fuzz deploy smoke lock clean
+.PHONY: install console browser sevenzip run test test-fast lint format synth deploy-check bench bench-answers bench-index bench-index-incremental bench-scale test-scale fuzz deploy smoke lock clean
 
 install: $(STAMP)
 
@@ -103,6 +103,9 @@ bench-answers: install
 ## cores (bench/index_results.json, docs/benchmarks.md; ENROLMENTS="1000000 2000000" for fewer sizes).
 bench-index: install
 	$(BIN)/python bench/bench_index.py $(if $(ENROLMENTS),--enrolments $(ENROLMENTS))
+
+bench-index-incremental: install
+	$(BIN)/python bench/bench_incremental.py $(if $(ENROLMENTS),--enrolments $(ENROLMENTS))
 
 ## Before a deploy: what the stack (synthesized with the same ARGS as the deploy) needs of the account's quotas, and
 ## (with credentials) whether the account has it; a shortfall stops here with what to ask for (docs/deploy.md).

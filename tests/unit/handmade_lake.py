@@ -341,36 +341,6 @@ def derived_bytes(root) -> dict[str, bytes]:
     return found
 
 
-def batch_row_groups(root) -> dict[str, dict[str, list[bytes]]]:
-    """Per derived table and batch, the bytes of the row groups a read of the batch takes (column chunks, in read
-    order): what an incremental run must write as a full index would, wherever the row groups sit."""
-    lake = Lake.open(str(root))
-    found: dict[str, dict[str, list[bytes]]] = {}
-    for table in DERIVED_TABLES:
-        footers = dict(lake.files(table))
-        by_batch: dict[str, list[bytes]] = {}
-        for piece in lake.pieces(table):
-            metadata = footers[piece.path]
-            with lake.filesystem.open_input_file(piece.path) as source:
-                data = source.read()
-            for index in piece.row_groups:
-                group = metadata.row_group(index)
-                batch_id = group.column(0).statistics.min
-                assert batch_id == group.column(0).statistics.max
-                chunks = [group.column(i) for i in range(group.num_columns)]
-                by_batch.setdefault(batch_id, []).append(
-                    b"".join(
-                        data[start : start + chunk.total_compressed_size]
-                        for chunk in chunks
-                        for start in [
-                            chunk.dictionary_page_offset if chunk.has_dictionary_page else chunk.data_page_offset
-                        ]
-                    )
-                )
-        found[table] = by_batch
-    return found
-
-
 def unpublished_runs(root) -> list[str]:
     """Run folders of the derived tables that no pointer names (as current or retired): what a failed index would
     leave behind."""

@@ -19,11 +19,10 @@ from exhaust.lake.index_parts import DERIVED_TABLES
 from exhaust.lake.materialized import REINDEXED_BATCHES, index_lake, stale_derived_tables
 from exhaust.lake.store import OVERLAY, Lake
 from exhaust_devkit.lake.check import check_lake
-from exhaust_devkit.lake.loads import touch_batches
+from exhaust_devkit.lake.loads import batch_row_group_digests, touch_batches
 from exhaust_devkit.lake.platform_generator import generate_platform
 
 from tests.unit.handmade_lake import (
-    batch_row_groups,
     derived_bytes,
     unpublished_runs,
     write_handmade_lake,
@@ -65,6 +64,10 @@ def csv_of(root: Path, tmp_path: Path, dataset: str, batch_id: str) -> tuple[str
         archive.setpassword(PASSWORD.encode())
         (name,) = archive.namelist()
         return summary.rows_from, archive.read(name)
+
+
+def batch_row_groups(root: Path) -> dict[str, dict[str, list[str]]]:
+    return batch_row_group_digests(Lake.open(str(root)))
 
 
 def pointer_of(root: Path) -> Mapping[str, Any]:
