@@ -105,7 +105,7 @@ bench-index: install
 	$(BIN)/python bench/bench_index.py $(if $(ENROLMENTS),--enrolments $(ENROLMENTS))
 
 bench-index-incremental: install
-	$(BIN)/python bench/bench_incremental.py $(if $(ENROLMENTS),--enrolments $(ENROLMENTS))
+	$(BIN)/python bench/bench_incremental.py $(if $(ENROLMENTS),--enrolments $(ENROLMENTS)) $(if $(ENGINE),--engine $(ENGINE))
 
 ## Before a deploy: what the stack (synthesized with the same ARGS as the deploy) needs of the account's quotas, and
 ## (with credentials) whether the account has it; a shortfall stops here with what to ask for (docs/deploy.md).

@@ -1,6 +1,6 @@
 """An incremental lake index against a full one, after a load touching 1% of the batches.
 
-    make bench-index-incremental    # or: .venv/bin/python bench/bench_incremental.py [--enrolments 1000000]
+    make bench-index-incremental    # or: .venv/bin/python bench/bench_incremental.py [--enrolments N] [--engine spark]
 
 A copy of the cached platform lake (bench/bench_index.py's, seed 1) is indexed in full by `exhaust lake index
 --full`; a load then gives new enrolments to 0.5% of its batches and changes the profiles of users enrolled in
@@ -26,18 +26,18 @@ from exhaust.lake.store import Lake
 from exhaust_devkit.lake.loads import batch_row_group_digests, touch_batches
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_index import CACHE, REPO_ROOT, measured, platform_lake
+from bench_index import CACHE, CORES, REPO_ROOT, measured, platform_lake
 
 RESULTS = REPO_ROOT / "bench" / "incremental_results.json"
 SHARE = 0.01
 TARGET_RATIO = 0.10
 
 
-def index(root: Path, *extra: str) -> dict[str, Any]:
-    return measured([str(REPO_ROOT / ".venv/bin/exhaust"), "lake", "index", "--lake", str(root), *extra])
+def bench(enrolments: int, seed: int, engine: str) -> dict[str, Any]:
+    def index(root: Path, *extra: str) -> dict[str, Any]:
+        command = [str(REPO_ROOT / ".venv/bin/exhaust"), "lake", "index", "--lake", str(root), "--engine", engine]
+        return measured([*command, *(["--cores", str(CORES)] if engine == "spark" else []), *extra])
 
-
-def bench(enrolments: int, seed: int) -> dict[str, Any]:
     source, shape = platform_lake(enrolments)
     incremental, full = CACHE / f"incremental-lake-{enrolments}", CACHE / f"incremental-full-{enrolments}"
     for copy in (incremental, full):
@@ -75,14 +75,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--enrolments", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--seed", type=int, default=1, help="the load's choice of batches and users")
+    parser.add_argument("--engine", choices=("local", "spark"), default="local")
     args = parser.parse_args()
     CACHE.mkdir(exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for enrolments in args.enrolments:
         measured_at = time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime())
-        found = bench(enrolments, args.seed)
+        found = bench(enrolments, args.seed, args.engine)
         print(json.dumps({"enrolments": enrolments, **{k: v for k, v in found.items() if k != "shape"}}))
-        results[str(enrolments)] = {**found, "measured_at": measured_at,
+        results[f"{args.engine}-{enrolments}"] = {**found, "measured_at": measured_at,
                                     "load_average_at_end": round(os.getloadavg()[0], 1)}  # fmt: skip
         RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return 0

@@ -47,10 +47,10 @@ def spark() -> Iterator[SparkSession]:
     session.stop()
 
 
-def run_spark(spark: SparkSession, root: Path, part_rows: int = 500_000) -> dict[str, int]:
+def run_spark(spark: SparkSession, root: Path, part_rows: int = 500_000, *, full: bool = False) -> dict[str, int]:
     from exhaust.lake.spark_index import index_lake_with_spark
 
-    return index_lake_with_spark(spark, str(root), part_rows=part_rows)
+    return index_lake_with_spark(spark, str(root), part_rows=part_rows, full=full)
 
 
 def twin(root: Path, to: Path) -> Path:
@@ -203,7 +203,7 @@ def test_a_job_failing_in_its_tasks_leaves_the_previous_tables_in_place(spark, t
     corrupt_data_pages(root / "registration_consents" / "part-00000.parquet")
 
     with pytest.raises(Exception, match=r"(?i)parquet|thrift|zstd|decompress|corrupt|invalid"):
-        run_spark(spark, root)
+        run_spark(spark, root, full=True)  # its footer kept, the file counts as unchanged otherwise
 
     assert derived_bytes(root) == before
     assert not unpublished_runs(root)
@@ -218,3 +218,33 @@ def corrupt_data_pages(path: Path) -> None:
     for position in range(4, footer_start):
         data[position] ^= 0x5A
     path.write_bytes(bytes(data))
+
+
+def test_spark_indexes_a_load_incrementally_and_either_engine_follows_the_other(spark, tmp_path, monkeypatch):
+    from exhaust.lake import index_state
+    from exhaust.lake.materialized import REINDEXED_BATCHES
+    from exhaust_devkit.lake.loads import batch_row_group_digests, touch_batches
+
+    monkeypatch.setattr(index_state, "MAX_OVERLAY_ROW_SHARE", 1.0)  # the load's batches, whatever their size
+    root = tmp_path / "lake"
+    generate_platform(30_000, 4, str(root))
+    run_spark(spark, root)  # a full run (no state yet) that records the digests, profiles by Spark's tasks
+
+    def full_index_of_copy(name: str) -> dict[str, dict[str, list[str]]]:
+        copy = tmp_path / name
+        shutil.copytree(root, copy)
+        index_lake(Lake.open(str(copy)), full=True)
+        return batch_row_group_digests(Lake.open(str(copy)))
+
+    first = touch_batches(Lake.open(str(root)), 0.02, seed=21)
+    counts = run_spark(spark, root, part_rows=5_000)
+    pointer = Lake.open(str(root)).pointer("batch_users") or {}
+    assert counts[REINDEXED_BATCHES] == len(first.batches)
+    assert pointer["overlay"]["batches"] == list(first.batches)
+    assert batch_row_group_digests(Lake.open(str(root))) == full_index_of_copy("full-after-spark")
+
+    # The single process reads what the Spark job recorded, and adds the next load to its overlay.
+    second = touch_batches(Lake.open(str(root)), 0.02, seed=22)
+    counts = index_lake(Lake.open(str(root)))
+    assert counts[REINDEXED_BATCHES] == len({*first.batches, *second.batches})
+    assert batch_row_group_digests(Lake.open(str(root))) == full_index_of_copy("full-after-local")

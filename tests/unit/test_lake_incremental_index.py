@@ -202,7 +202,8 @@ def test_a_change_to_a_source_the_incremental_run_does_not_follow_makes_a_full_i
 
 def test_without_the_digests_of_a_previous_run_the_index_is_full(handmade):
     lake = Lake.open(str(handmade))
-    for name in pointer_of(handmade)["state"].values():  # as after a Spark job's run, which records none
+    state = pointer_of(handmade)["state"]
+    for name in [*state["users"], state["rowGroups"]]:  # unreadable: as good as none recorded
         (Path(lake.table_dir("batch_users")) / name).unlink()
     users = lake.read("users")
     rewrite(handmade, "users", users.slice(1))

@@ -66,7 +66,7 @@ def _index(args: argparse.Namespace) -> int:
 
             spark = local_session(args.cores)
             try:
-                rows = index_lake_with_spark(spark, args.lake, part_rows=args.part_rows)
+                rows = index_lake_with_spark(spark, args.lake, part_rows=args.part_rows, full=args.full)
             finally:
                 spark.stop()
         else:
@@ -140,8 +140,8 @@ def register(commands: Any) -> None:
     index.add_argument(
         "--full",
         action="store_true",
-        help="index every batch; without it the local engine indexes again only the batches a load of enrolments, "
-        "users or attempts touched, when the previous run recorded what it read (docs/lake.md, incremental runs)",
+        help="index every batch; without it only the batches a load of enrolments, users or attempts touched are "
+        "indexed again, when the previous run recorded what it read (docs/lake.md, incremental runs)",
     )
     index.add_argument("--cores", type=int, help="Spark's local cores (default: every core)")
     index.set_defaults(run=_index)

@@ -510,7 +510,7 @@ def recorded_sources(
     return {table: {source: snapshot[source] for source in own[table]} for table in tables}
 
 
-def publish(lake: Lake, run: IndexRun, now: dt.datetime | None = None, state: Mapping[str, str] | None = None) -> None:
+def publish(lake: Lake, run: IndexRun, now: dt.datetime | None = None, state: Mapping[str, Any] | None = None) -> None:
     """Point each derived table at the run's parts, then delete the runs retired long enough ago.
 
     Called once every part is written: until then the previous tables stay whole. The pointer is one object put
@@ -552,7 +552,8 @@ def runs_named(pointer: Mapping[str, Any]) -> set[str]:
     """The runs whose folders hold a file the pointer names (its parts, its overlay's, its state)."""
     overlay = pointer.get(OVERLAY) or {}
     state = pointer.get("state") or {}
-    names = [*pointer["files"], *overlay.get("files", ()), *state.values()]
+    recorded = [name for value in state.values() for name in ([value] if isinstance(value, str) else value)]
+    names = [*pointer["files"], *overlay.get("files", ()), *recorded]
     return {str(pointer["run"]), *(name.split("/")[1] for name in names if name.startswith(f"{RUNS_DIR}/"))}
 
 

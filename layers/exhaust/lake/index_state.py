@@ -120,26 +120,40 @@ def _digested(
 
 @dataclass(frozen=True)
 class IndexState:
-    """The digests an index run read the lake by, as its pointer records them."""
+    """The digests an index run read the lake by, as its pointer records them (`state`: "users", the profile
+    digests' files, one or one per Spark task; "rowGroups", the row groups' digests' file)."""
 
     users: pa.Table
     row_groups: pa.Table
 
     @classmethod
-    def recorded(cls, lake: Lake, state: Mapping[str, str], folder: str) -> IndexState:
-        with lake.filesystem.open_input_file(f"{folder}/{state['users']}") as source:
-            users = pq.read_table(source)
-        with lake.filesystem.open_input_file(f"{folder}/{state['rowGroups']}") as source:
-            row_groups = pq.read_table(source)
-        return cls(users, row_groups)
+    def recorded(cls, lake: Lake, state: Mapping[str, Any], folder: str) -> IndexState:
+        users = [_read(lake, f"{folder}/{name}") for name in state["users"]]
+        users_table = pa.concat_tables(users) if users else USER_DIGESTS_SCHEMA.empty_table()
+        return cls(users_table, recorded_row_groups(lake, state, folder))
 
-    def write(self, lake: Lake, folder: str, run_dir: str) -> dict[str, str]:
+    def write(self, lake: Lake, folder: str, run_dir: str) -> dict[str, Any]:
         """Write the digests under the run's folder; answer the pointer's "state" (paths in the table's folder)."""
         lake.filesystem.create_dir(f"{folder}/{run_dir}", recursive=True)
-        names = {"users": f"{run_dir}/{USER_DIGESTS}", "rowGroups": f"{run_dir}/{ROW_GROUP_DIGESTS}"}
-        for key, table in (("users", self.users), ("rowGroups", self.row_groups)):
-            pq.write_table(table, f"{folder}/{names[key]}", filesystem=lake.filesystem, compression="zstd")
-        return names
+        users = f"{run_dir}/{USER_DIGESTS}"
+        pq.write_table(self.users, f"{folder}/{users}", filesystem=lake.filesystem, compression="zstd")
+        return {"users": [users], "rowGroups": write_row_groups(lake, self.row_groups, folder, run_dir)}
+
+
+def recorded_row_groups(lake: Lake, state: Mapping[str, Any], folder: str) -> pa.Table:
+    return _read(lake, f"{folder}/{state['rowGroups']}")
+
+
+def write_row_groups(lake: Lake, row_groups: pa.Table, folder: str, run_dir: str) -> str:
+    name = f"{run_dir}/{ROW_GROUP_DIGESTS}"
+    lake.filesystem.create_dir(f"{folder}/{run_dir}", recursive=True)
+    pq.write_table(row_groups, f"{folder}/{name}", filesystem=lake.filesystem, compression="zstd")
+    return name
+
+
+def _read(lake: Lake, path: str) -> pa.Table:
+    with lake.filesystem.open_input_file(path) as source:
+        return pq.read_table(source)
 
 
 def changed_users(before: pa.Table, after: pa.Table) -> pa.Array:
@@ -177,8 +191,8 @@ def batches_within(bounds: Iterable[tuple[str | None, str | None]], batch_ids: S
 
 def recorded_state(lake: Lake) -> IndexState | None:
     """The digests batch_users' pointer records (None: no run recorded them, or they cannot be read)."""
-    state = (lake.pointer(BATCH_USERS) or {}).get("state") if lake.files(BATCH_USERS) else None
-    if not state:
+    state = recorded_paths(lake)
+    if state is None:
         return None
     try:
         return IndexState.recorded(lake, state, lake.table_dir(BATCH_USERS))
@@ -186,19 +200,18 @@ def recorded_state(lake: Lake) -> IndexState | None:
         return None
 
 
-def incremental_overlay(
-    lake: Lake,
-    snapshot: Mapping[str, Any],
-    consumers: Mapping[str, Sequence[str]],
-    previous: IndexState,
-    current: IndexState,
-    keys: pa.Table,
-    rows: Mapping[str, int],
-) -> tuple[str, ...] | None:
-    """The batches an incremental run indexes again (sorted), or None when only a full index is right: the
-    previous tables were not written together by one run, a source other than FOLLOWED_SOURCES changed (or the
-    consumers per collection), a changed row group had no statistics, or the batches to index hold more than
-    MAX_OVERLAY_ROW_SHARE of the rows (the previous overlay's batches are indexed again with the new ones)."""
+def recorded_paths(lake: Lake) -> Mapping[str, Any] | None:
+    """batch_users' pointer's `state` (None: no run recorded one)."""
+    state = (lake.pointer(BATCH_USERS) or {}).get("state") if lake.files(BATCH_USERS) else None
+    return state or None
+
+
+def earlier_overlay(
+    lake: Lake, snapshot: Mapping[str, Any], consumers: Mapping[str, Sequence[str]]
+) -> list[str] | None:
+    """The previous overlay's batches (empty after a full run) when an incremental run may follow the previous
+    run; None when only a full index is right: the previous tables were not written together by one run, or a
+    source other than FOLLOWED_SOURCES changed (or the consumers per collection)."""
     pointers = {table: lake.pointer(table) for table in DERIVED_TABLES}
     if any(pointer is None or "sources" not in pointer for pointer in pointers.values()):
         return None
@@ -210,17 +223,37 @@ def incremental_overlay(
         for source, files in (pointer or {})["sources"].items():
             if source not in FOLLOWED_SOURCES and _identities(files) != _identities(snapshot[source]):
                 return None
+    return list(((pointers[BATCH_USERS] or {}).get(OVERLAY) or {}).get("batches", []))
+
+
+def within_share(overlay: Sequence[str], rows_of: Mapping[str, int], total: int) -> bool:
+    """Whether the overlay's batches hold at most MAX_OVERLAY_ROW_SHARE of the lake's `total` enrolment and
+    attempt rows (`rows_of`: at least the overlay's batches' rows)."""
+    return not total or sum(rows_of.get(batch_id, 0) for batch_id in overlay) <= MAX_OVERLAY_ROW_SHARE * total
+
+
+def incremental_overlay(
+    lake: Lake,
+    snapshot: Mapping[str, Any],
+    consumers: Mapping[str, Sequence[str]],
+    previous: IndexState,
+    current: IndexState,
+    keys: pa.Table,
+    rows: Mapping[str, int],
+) -> tuple[str, ...] | None:
+    """The batches the single process indexes again (sorted), or None when only a full index is right (see
+    `earlier_overlay`; also when a changed row group had no statistics, or past MAX_OVERLAY_ROW_SHARE: the
+    previous overlay's batches are indexed again with the new ones)."""
+    earlier = earlier_overlay(lake, snapshot, consumers)
+    if earlier is None:
+        return None
     within = batches_within(changed_row_groups(previous.row_groups, current.row_groups), sorted(rows))
     if within is None:
         return None
     users = changed_users(previous.users, current.users)
     enrolled = keys.filter(pc.is_in(keys["user_id"], value_set=users)) if len(users) else keys.slice(0, 0)
-    earlier = ((pointers[BATCH_USERS] or {}).get(OVERLAY) or {}).get("batches", [])
     overlay = sorted({*earlier, *within, *pc.unique(enrolled["batch_id"]).to_pylist()})
-    total = sum(rows.values())
-    if total and sum(rows.get(batch_id, 0) for batch_id in overlay) > MAX_OVERLAY_ROW_SHARE * total:
-        return None
-    return tuple(overlay)
+    return tuple(overlay) if within_share(overlay, rows, sum(rows.values())) else None
 
 
 def _identities(files: Sequence[Sequence[object]]) -> list[list[object]]:

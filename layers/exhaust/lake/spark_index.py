@@ -21,7 +21,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from exhaust.lake import response_rows
+from exhaust.lake import response_rows, schemas
 from exhaust.lake.catalog import Catalog
 from exhaust.lake.directory import COURSE_DIRECTORY, write_directory
+from exhaust.lake.extracts import BATCH_USERS
 from exhaust.lake.index_parts import (
     ATTEMPT_COLUMNS,
     ATTEMPTS_SCHEMA,
@@ -43,17 +44,32 @@ from exhaust.lake.index_parts import (
     EVENT_ORDER_FILE,
     PART_ROWS,
     PROFILE_FIELDS,
+    RUNS_DIR,
     IndexRun,
     LakeContractError,
+    RowGroupWriter,
     check_columns,
+    conform,
     discard,
     duplicate_enrolment_message,
     index_part,
+    plan_parts,
     plan_parts_in_order,
     publish,
     recorded_sources,
 )
-from exhaust.lake.materialized import INDEX_SOURCES, consent_collections_of
+from exhaust.lake.index_state import (
+    USER_DIGESTS_SCHEMA,
+    changed_row_groups,
+    earlier_overlay,
+    recorded_paths,
+    recorded_row_groups,
+    row_group_digests,
+    user_digests,
+    within_share,
+    write_row_groups,
+)
+from exhaust.lake.materialized import INDEX_SOURCES, REINDEXED_BATCHES, consent_collections_of
 from exhaust.lake.schemas import TABLES
 from exhaust.lake.store import Lake
 
@@ -189,13 +205,18 @@ def _concat(tables: list[pa.Table], kind: str) -> pa.Table:
     return pa.concat_tables(tables) if tables else _EMPTY[kind].empty_table()
 
 
-def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int = PART_ROWS) -> dict[str, int]:
+def index_lake_with_spark(
+    spark: SparkSession, lake_uri: str, *, part_rows: int = PART_ROWS, full: bool = False
+) -> dict[str, int]:
     """(Re)write the lake's derived tables with Spark; answer their row counts (as exhaust lake index does).
 
-    Refuses a lake breaking the contract (LakeContractError) before anything is written; a failure of any task
-    leaves the previous derived tables in place (the staged parts are discarded).
+    Incremental unless `full`, by the single process's rules (exhaust.lake.index_state), the digests computed and
+    compared by Spark: only the batches a load touched are shuffled and indexed. Refuses a lake breaking the
+    contract (LakeContractError) before anything is written; a failure of any task leaves the previous derived
+    tables in place (the staged parts are discarded).
     """
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     lake = Lake.open(lake_uri)
     snapshot = source_snapshot_of(lake)
@@ -204,17 +225,34 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     users = read_table(spark, lake, lake_uri, "users", ("user_id", *PROFILE_FIELDS))
     attempts = read_table(spark, lake, lake_uri, "assessment_attempts", ATTEMPT_COLUMNS)
     consents = read_table(spark, lake, lake_uri, "consents", _CONSENT_COLUMNS, ordered=True)
-    # Read once for the counts (the consumers) and once more for the parts: kept by Spark meanwhile (spilling to
-    # disk).
-    persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts, consents)]
-    enrolments, attempts, consents = persisted
-    rows = _rows_by_batch(enrolments, attempts).orderBy("batch_id")
-    # Streamed to the plan a partition at a time: the driver holds the parts, not a row per batch.
-    planned = plan_parts_in_order(((row["batch_id"], row["rows"]) for row in rows.toLocalIterator()), part_rows)
+    # Read more than once (counts, digests, the parts): kept by Spark meanwhile (spilling to disk).
+    persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, users, attempts, consents)]
+    enrolments, users, attempts, consents = persisted
+    rows = _rows_by_batch(enrolments, attempts)
     collections = consent_collections_of(lake)
     asking = spark.createDataFrame([(name,) for name in collections], "collection_id string")
     consumers = _consumers_by_collection(consents, asking, collections)
-    run = IndexRun(planned, recorded_sources(snapshot), consumers)
+    digests = users.mapInArrow(_user_digester, _USER_DIGESTS_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
+    persisted.append(digests)
+    recorded = recorded_paths(lake)
+    folder = lake.table_dir(BATCH_USERS)
+    previous_row_groups = _recorded_row_groups(lake, recorded, folder)
+    row_groups = row_group_digests(lake, previous_row_groups)
+    overlay = None
+    if not full and recorded is not None and previous_row_groups is not None:
+        changes = _Changes(lake, lake_uri, folder, recorded, enrolments, rows, digests)
+        overlay = changes.overlay(snapshot, consumers, previous_row_groups, row_groups)
+    if overlay is None:
+        # Streamed to the plan a partition at a time: the driver holds the parts, not a row per batch.
+        ordered = rows.orderBy("batch_id").toLocalIterator()
+        planned = plan_parts_in_order(((row["batch_id"], row["rows"]) for row in ordered), part_rows)
+    else:
+        wanted = F.broadcast(spark.createDataFrame([(batch_id,) for batch_id in overlay], "batch_id string"))
+        counted = {row["batch_id"]: row["rows"] for row in rows.join(wanted, "batch_id").collect()}
+        planned = plan_parts({batch_id: counted.get(batch_id, 0) for batch_id in overlay}, part_rows)
+        # Only the overlay's batches are shuffled (the consent events follow the enrolments).
+        enrolments, attempts = enrolments.join(wanted, "batch_id"), attempts.join(wanted, "batch_id")
+    run = IndexRun(planned, recorded_sources(snapshot), consumers, overlay=overlay)
     # Profiles of unknown users stay null (a row with only its ids), as in the single process.
     enrolled = enrolments.join(users, "user_id", "left")
     packed = (
@@ -228,9 +266,17 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
     )
     try:
         written = packed.groupBy("part").applyInPandas(_part_writer(lake_uri, run), _RESULT_SCHEMA).collect()
-        if sorted(row["part"] for row in written) != [part.number for part in run.parts]:
+        missing = {part.number for part in run.parts} - {row["part"] for row in written}
+        if missing and overlay is None:
             raise RuntimeError(f"the job wrote {len(written)} of {len(run.parts)} parts")
-        publish(lake, run)
+        # An overlay part may hold no row (its batches' rows all went): its empty files are written here.
+        _write_empty_parts(lake, run, missing)
+        run_dir = f"{RUNS_DIR}/{run.token}"
+        state = {
+            "users": _write_user_digests(digests, lake_uri, folder, run_dir),
+            "rowGroups": write_row_groups(lake, row_groups, folder, run_dir),
+        }
+        publish(lake, run, state=state)
     except BaseException:
         discard(lake, run)
         raise
@@ -238,9 +284,132 @@ def index_lake_with_spark(spark: SparkSession, lake_uri: str, *, part_rows: int 
         for frame in persisted:
             frame.unpersist()
     counts = {table: sum(row[table] for row in written) for table in DERIVED_TABLES}
-    # The course directory, as the single process writes it after a full index (exhaust.lake.directory).
-    counts[COURSE_DIRECTORY] = write_directory(lake)
+    if overlay is not None:
+        counts[REINDEXED_BATCHES] = len(overlay)
+    else:  # the course directory, as the single process writes it after a full index (exhaust.lake.directory)
+        counts[COURSE_DIRECTORY] = write_directory(lake)
     return counts
+
+
+_USER_DIGESTS_SCHEMA = "user_id string, digest binary"
+
+
+def _user_digester(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """A mapInArrow function: each user's profile digest, by the single process's rule (index_state.user_digests)."""
+    for batch in batches:
+        found = user_digests(conform(pa.Table.from_batches([batch]), schemas.USERS))
+        yield from found.cast(pa.schema([("user_id", pa.string()), ("digest", pa.binary())])).to_batches()
+
+
+def _recorded_row_groups(lake: Lake, recorded: Mapping[str, Any] | None, folder: str) -> pa.Table | None:
+    if recorded is None:
+        return None
+    try:
+        return recorded_row_groups(lake, recorded, folder)
+    except (OSError, pa.ArrowInvalid, KeyError):
+        return None
+
+
+class _Changes:
+    """The batches a load touched, found as the single process finds them, the profile digests compared by Spark
+    (150 M users' digests do not fit a driver)."""
+
+    def __init__(
+        self,
+        lake: Lake,
+        lake_uri: str,
+        folder: str,
+        recorded: Mapping[str, Any],
+        enrolments: DataFrame,
+        rows: DataFrame,
+        digests: DataFrame,
+    ):
+        self.lake, self.lake_uri, self.folder, self.recorded = lake, lake_uri, folder, recorded
+        self.enrolments, self.rows, self.digests = enrolments, rows, digests
+
+    def overlay(
+        self,
+        snapshot: Mapping[str, Any],
+        consumers: Mapping[str, Sequence[str]],
+        previous_row_groups: pa.Table,
+        row_groups: pa.Table,
+    ) -> tuple[str, ...] | None:
+        from pyspark.sql import functions as F
+
+        earlier = earlier_overlay(self.lake, snapshot, consumers)
+        bounds = changed_row_groups(previous_row_groups, row_groups)
+        if earlier is None or any(low is None or high is None for low, high in bounds):
+            return None
+        known = [(str(low), str(high)) for low, high in bounds]
+        touched = {bound for pair in known for bound in pair}
+        wide = [F.col("batch_id").between(low, high) for low, high in known if low != high]
+        if wide:
+            condition = wide[0]
+            for other in wide[1:]:
+                condition = condition | other
+            touched.update(row["batch_id"] for row in self.rows.where(condition).select("batch_id").collect())
+        spark = self.rows.sparkSession
+        previous = read_files(
+            spark, self.lake, self.lake_uri, [f"{self.folder}/{name}" for name in self.recorded["users"]]
+        )
+        changed = (
+            previous.withColumnRenamed("digest", "before")
+            .join(self.digests, "user_id", "full_outer")
+            .where(~F.col("before").eqNullSafe(F.col("digest")))
+            .select("user_id")
+        )
+        moved = self.enrolments.select("batch_id", "user_id").join(changed, "user_id", "left_semi")
+        touched.update(row["batch_id"] for row in moved.select("batch_id").distinct().collect())
+        overlay = sorted({*earlier, *touched})
+        wanted = spark.createDataFrame([(batch_id,) for batch_id in overlay], "batch_id string")
+        rows_of = {row["batch_id"]: row["rows"] for row in self.rows.join(F.broadcast(wanted), "batch_id").collect()}
+        total = self.rows.agg(F.sum("rows").alias("total")).first()
+        return tuple(overlay) if within_share(overlay, rows_of, int((total and total["total"]) or 0)) else None
+
+
+def read_files(spark: SparkSession, lake: Lake, lake_uri: str, paths: list[str]) -> DataFrame:
+    """Profile digest files (USER_DIGESTS_SCHEMA) as a DataFrame, a Spark task per file."""
+    rows = spark.sparkContext.parallelize([(path,) for path in paths], max(len(paths), 1))
+    descriptors = spark.createDataFrame(rows, "path string")
+
+    def read(found: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        reader_lake = Lake.open(lake_uri)
+        target = pa.schema([("user_id", pa.string()), ("digest", pa.binary())])
+        for descriptor in found:
+            for path in descriptor.column("path").to_pylist():
+                with reader_lake.filesystem.open_input_file(path) as source:
+                    for batch in pq.ParquetFile(source).iter_batches():
+                        yield pa.Table.from_batches([batch]).cast(target).combine_chunks().to_batches()[0]
+
+    return descriptors.mapInArrow(read, _USER_DIGESTS_SCHEMA)
+
+
+def _write_user_digests(digests: DataFrame, lake_uri: str, folder: str, run_dir: str) -> list[str]:
+    """Each task's profile digests as one file of the run's folder (USER_DIGESTS_SCHEMA); answer their names in the
+    table's folder."""
+
+    def write(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        tables = [pa.Table.from_batches([batch]) for batch in batches]
+        if not tables:
+            return
+        found = pa.concat_tables(tables).cast(USER_DIGESTS_SCHEMA).sort_by("user_id")
+        context = TaskContext.get()
+        name = f"{run_dir}/_user_digests/part-{context.partitionId() if context else 0:05d}.parquet"
+        lake = Lake.open(lake_uri)
+        lake.filesystem.create_dir(f"{folder}/{run_dir}/_user_digests", recursive=True)
+        pq.write_table(found, f"{folder}/{name}", filesystem=lake.filesystem, compression="zstd")
+        yield pa.record_batch([pa.array([name])], names=["name"])
+
+    return sorted(row["name"] for row in digests.mapInArrow(write, "name string").collect())
+
+
+def _write_empty_parts(lake: Lake, run: IndexRun, missing: set[int]) -> None:
+    """Write the empty files of the parts that received no row."""
+    for number in sorted(missing):
+        for table in run.sources:
+            RowGroupWriter(lake.filesystem, run.staged(lake.root, table, number), TABLES[table], {}).close()
 
 
 def _consumers_by_collection(consents: DataFrame, asking: DataFrame, collections: list[str]) -> dict[str, list[str]]:
@@ -314,6 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exhaust.lake.spark_index", description=__doc__.splitlines()[0])
     parser.add_argument("--lake", required=True, help="the lake root: s3://bucket/prefix or a directory")
     parser.add_argument("--part-rows", type=int, default=PART_ROWS, help=f"rows per part file ({PART_ROWS:,})")
+    parser.add_argument("--full", action="store_true", help="index every batch, not only those a load touched")
     args = parser.parse_args(argv)
     from pyspark.sql import SparkSession
 
@@ -321,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     spark = SparkSession.builder.appName("exhaust-lake-index").config("spark.sql.session.timeZone", "UTC").getOrCreate()
     started = time.monotonic()
     try:
-        rows = index_lake_with_spark(spark, args.lake, part_rows=args.part_rows)
+        rows = index_lake_with_spark(spark, args.lake, part_rows=args.part_rows, full=args.full)
     except LakeContractError as refused:
         print(json.dumps({"lake": args.lake, "refused": str(refused)}), file=sys.stderr)
         return 2
