@@ -206,18 +206,17 @@ def recorded_paths(lake: Lake) -> Mapping[str, Any] | None:
     return state or None
 
 
-def earlier_overlay(
-    lake: Lake, snapshot: Mapping[str, Any], consumers: Mapping[str, Sequence[str]]
-) -> list[str] | None:
+def earlier_overlay(lake: Lake, snapshot: Mapping[str, Any]) -> list[str] | None:
     """The previous overlay's batches (empty after a full run) when an incremental run may follow the previous
     run; None when only a full index is right: the previous tables were not written together by one run, or a
-    source other than FOLLOWED_SOURCES changed (or the consumers per collection)."""
+    source other than FOLLOWED_SOURCES changed. The consumers per collection derive from those (consents,
+    collections, batches), so the recorded ones still hold."""
     pointers = {table: lake.pointer(table) for table in DERIVED_TABLES}
     if any(pointer is None or "sources" not in pointer for pointer in pointers.values()):
         return None
     if len({pointer["run"] for pointer in pointers.values() if pointer is not None}) != 1:
         return None
-    if (pointers[USERINFO_LINES] or {}).get("consumers") != consumers:
+    if "consumers" not in (pointers[USERINFO_LINES] or {}):
         return None
     for pointer in pointers.values():
         for source, files in (pointer or {})["sources"].items():
@@ -235,7 +234,6 @@ def within_share(overlay: Sequence[str], rows_of: Mapping[str, int], total: int)
 def incremental_overlay(
     lake: Lake,
     snapshot: Mapping[str, Any],
-    consumers: Mapping[str, Sequence[str]],
     previous: IndexState,
     current: IndexState,
     keys: pa.Table,
@@ -244,7 +242,7 @@ def incremental_overlay(
     """The batches the single process indexes again (sorted), or None when only a full index is right (see
     `earlier_overlay`; also when a changed row group had no statistics, or past MAX_OVERLAY_ROW_SHARE: the
     previous overlay's batches are indexed again with the new ones)."""
-    earlier = earlier_overlay(lake, snapshot, consumers)
+    earlier = earlier_overlay(lake, snapshot)
     if earlier is None:
         return None
     within = batches_within(changed_row_groups(previous.row_groups, current.row_groups), sorted(rows))

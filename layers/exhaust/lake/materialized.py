@@ -111,7 +111,7 @@ def index_lake(
         # The row groups' digests before any row is read: a load meanwhile shows as a change next time.
         state = IndexState(user_digests(users), row_group_digests(lake, previous and previous.row_groups))
         if not full and previous is not None:
-            overlay = incremental_overlay(lake, snapshot, consumers, previous, state, keys, rows)
+            overlay = incremental_overlay(lake, snapshot, previous, state, keys, rows)
     del keys
     weighed = rows if overlay is None else {batch_id: rows.get(batch_id, 0) for batch_id in overlay}
     planned = plan_parts(weighed, part_rows)

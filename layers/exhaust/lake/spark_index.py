@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +46,10 @@ from exhaust.lake.index_parts import (
     PART_ROWS,
     PROFILE_FIELDS,
     RUNS_DIR,
+    USERINFO_LINES,
     IndexRun,
     LakeContractError,
+    Part,
     RowGroupWriter,
     check_columns,
     conform,
@@ -59,6 +62,7 @@ from exhaust.lake.index_parts import (
     recorded_sources,
 )
 from exhaust.lake.index_state import (
+    ROW_GROUP_SOURCES,
     USER_DIGESTS_SCHEMA,
     changed_row_groups,
     earlier_overlay,
@@ -130,13 +134,21 @@ def _reader(lake_uri: str, table: str, columns: list[str], ordered: bool) -> Any
 
 
 def read_table(
-    spark: SparkSession, lake: Lake, lake_uri: str, table: str, columns: tuple[str, ...], *, ordered: bool = False
+    spark: SparkSession,
+    lake: Lake,
+    lake_uri: str,
+    table: str,
+    columns: tuple[str, ...],
+    *,
+    ordered: bool = False,
+    isin: Mapping[str, Sequence[str]] | None = None,
 ) -> DataFrame:
     """The table's columns as a DataFrame, a Spark task per run of about READ_PIECE_ROWS rows of one file
-    (`ordered`: with EVENT_ORDER, the order the single process reads the rows in)."""
+    (`ordered`: with EVENT_ORDER, the order the single process reads the rows in; `isin`: only the row groups
+    whose statistics may hold those values, every row of them)."""
     files = {path: (number, metadata) for number, (path, metadata) in enumerate(lake.files(table))}
     pieces = []
-    for piece in lake.pieces(table, rows=READ_PIECE_ROWS):
+    for piece in lake.pieces(table, rows=READ_PIECE_ROWS, isin=isin):
         if piece.rows:
             number, metadata = files[piece.path]
             first_row = sum(metadata.row_group(index).num_rows for index in range(piece.row_groups[0]))
@@ -211,63 +223,44 @@ def index_lake_with_spark(
     """(Re)write the lake's derived tables with Spark; answer their row counts (as exhaust lake index does).
 
     Incremental unless `full`, by the single process's rules (exhaust.lake.index_state), the digests computed and
-    compared by Spark: only the batches a load touched are shuffled and indexed. Refuses a lake breaking the
-    contract (LakeContractError) before anything is written; a failure of any task leaves the previous derived
-    tables in place (the staged parts are discarded).
+    compared by Spark: only the touched batches' row groups of enrolments and attempts are read past their keys,
+    and only their rows shuffled. Refuses a lake breaking the contract (LakeContractError) before anything is
+    written; a failure of any task leaves the previous derived tables in place (the staged parts are discarded).
     """
     from pyspark import StorageLevel
-    from pyspark.sql import functions as F
 
     lake = Lake.open(lake_uri)
     snapshot = source_snapshot_of(lake)
     check_columns(lake)
-    enrolments = read_table(spark, lake, lake_uri, "enrolments", ENROLLED_COLUMNS)
     users = read_table(spark, lake, lake_uri, "users", ("user_id", *PROFILE_FIELDS))
-    attempts = read_table(spark, lake, lake_uri, "assessment_attempts", ATTEMPT_COLUMNS)
-    consents = read_table(spark, lake, lake_uri, "consents", _CONSENT_COLUMNS, ordered=True)
-    # Read more than once (counts, digests, the parts): kept by Spark meanwhile (spilling to disk).
-    persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, users, attempts, consents)]
-    enrolments, users, attempts, consents = persisted
-    rows = _rows_by_batch(enrolments, attempts)
-    collections = consent_collections_of(lake)
-    asking = spark.createDataFrame([(name,) for name in collections], "collection_id string")
-    consumers = _consumers_by_collection(consents, asking, collections)
-    digests = users.mapInArrow(_user_digester, _USER_DIGESTS_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
-    persisted.append(digests)
-    recorded = recorded_paths(lake)
+    digests = users.mapInArrow(_user_digester, _USER_DIGESTS_SCHEMA)
+    # Read more than once (digests, the join, the state): kept by Spark meanwhile (spilling to disk).
+    persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (users, digests)]
+    users, digests = persisted
+    recorded = None if full else recorded_paths(lake)
     folder = lake.table_dir(BATCH_USERS)
     previous_row_groups = _recorded_row_groups(lake, recorded, folder)
     row_groups = row_group_digests(lake, previous_row_groups)
-    overlay = None
-    if not full and recorded is not None and previous_row_groups is not None:
-        changes = _Changes(lake, lake_uri, folder, recorded, enrolments, rows, digests)
-        overlay = changes.overlay(snapshot, consumers, previous_row_groups, row_groups)
-    if overlay is None:
-        # Streamed to the plan a partition at a time: the driver holds the parts, not a row per batch.
-        ordered = rows.orderBy("batch_id").toLocalIterator()
-        planned = plan_parts_in_order(((row["batch_id"], row["rows"]) for row in ordered), part_rows)
-    else:
-        wanted = F.broadcast(spark.createDataFrame([(batch_id,) for batch_id in overlay], "batch_id string"))
-        counted = {row["batch_id"]: row["rows"] for row in rows.join(wanted, "batch_id").collect()}
-        planned = plan_parts({batch_id: counted.get(batch_id, 0) for batch_id in overlay}, part_rows)
-        # Only the overlay's batches are shuffled (the consent events follow the enrolments).
-        enrolments, attempts = enrolments.join(wanted, "batch_id"), attempts.join(wanted, "batch_id")
-    run = IndexRun(planned, recorded_sources(snapshot), consumers, overlay=overlay)
+    inputs = None
+    if recorded is not None and previous_row_groups is not None:
+        changes = _Changes(spark, lake, lake_uri, folder, recorded, digests)
+        inputs = changes.inputs(snapshot, previous_row_groups, row_groups, part_rows)
+    if inputs is None:
+        inputs = _full_inputs(spark, lake, lake_uri, part_rows)
+    persisted += inputs.persisted
+    run = IndexRun(inputs.parts, recorded_sources(snapshot), inputs.consumers, overlay=inputs.overlay)
     # Profiles of unknown users stay null (a row with only its ids), as in the single process.
-    enrolled = enrolments.join(users, "user_id", "left")
+    enrolled = inputs.enrolments.join(users, "user_id", "left")
+    events = _consent_events(lake, spark, lake_uri, inputs.enrolments, inputs.consents, inputs.asking)
     packed = (
         enrolled.mapInArrow(_packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS), run), _PACKED_SCHEMA)
-        .unionByName(attempts.mapInArrow(_packer(_ATTEMPTS, list(ATTEMPT_COLUMNS), run), _PACKED_SCHEMA))
-        .unionByName(
-            _consent_events(lake, spark, lake_uri, enrolments, consents, asking).mapInArrow(
-                _packer(_CONSENTS, CONSENT_EVENTS_SCHEMA.names, run), _PACKED_SCHEMA
-            )
-        )
+        .unionByName(inputs.attempts.mapInArrow(_packer(_ATTEMPTS, list(ATTEMPT_COLUMNS), run), _PACKED_SCHEMA))
+        .unionByName(events.mapInArrow(_packer(_CONSENTS, CONSENT_EVENTS_SCHEMA.names, run), _PACKED_SCHEMA))
     )
     try:
         written = packed.groupBy("part").applyInPandas(_part_writer(lake_uri, run), _RESULT_SCHEMA).collect()
         missing = {part.number for part in run.parts} - {row["part"] for row in written}
-        if missing and overlay is None:
+        if missing and run.overlay is None:
             raise RuntimeError(f"the job wrote {len(written)} of {len(run.parts)} parts")
         # An overlay part may hold no row (its batches' rows all went): its empty files are written here.
         _write_empty_parts(lake, run, missing)
@@ -284,11 +277,45 @@ def index_lake_with_spark(
         for frame in persisted:
             frame.unpersist()
     counts = {table: sum(row[table] for row in written) for table in DERIVED_TABLES}
-    if overlay is not None:
-        counts[REINDEXED_BATCHES] = len(overlay)
+    if run.overlay is not None:
+        counts[REINDEXED_BATCHES] = len(run.overlay)
     else:  # the course directory, as the single process writes it after a full index (exhaust.lake.directory)
         counts[COURSE_DIRECTORY] = write_directory(lake)
     return counts
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What the parts are made of: the rows to shuffle, the plan, and (incremental) the overlay's batches."""
+
+    enrolments: DataFrame
+    attempts: DataFrame
+    consents: DataFrame
+    asking: DataFrame
+    consumers: Mapping[str, Sequence[str]]
+    parts: tuple[Part, ...]
+    overlay: tuple[str, ...] | None
+    persisted: list[DataFrame]
+
+
+def _full_inputs(spark: SparkSession, lake: Lake, lake_uri: str, part_rows: int) -> _Inputs:
+    """Every row of enrolments, attempts and consents; the plan of parts over every batch."""
+    from pyspark import StorageLevel
+
+    enrolments = read_table(spark, lake, lake_uri, "enrolments", ENROLLED_COLUMNS)
+    attempts = read_table(spark, lake, lake_uri, "assessment_attempts", ATTEMPT_COLUMNS)
+    consents = read_table(spark, lake, lake_uri, "consents", _CONSENT_COLUMNS, ordered=True)
+    # Read once for the counts (the consumers) and once more for the parts.
+    persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts, consents)]
+    enrolments, attempts, consents = persisted
+    rows = _rows_by_batch(enrolments, attempts)
+    collections = consent_collections_of(lake)
+    asking = spark.createDataFrame([(name,) for name in collections], "collection_id string")
+    consumers = _consumers_by_collection(consents, asking, collections)
+    # Streamed to the plan a partition at a time: the driver holds the parts, not a row per batch.
+    ordered = rows.orderBy("batch_id").toLocalIterator()
+    planned = plan_parts_in_order(((row["batch_id"], row["rows"]) for row in ordered), part_rows)
+    return _Inputs(enrolments, attempts, consents, asking, consumers, planned, None, persisted)
 
 
 _USER_DIGESTS_SCHEMA = "user_id string, digest binary"
@@ -312,34 +339,31 @@ def _recorded_row_groups(lake: Lake, recorded: Mapping[str, Any] | None, folder:
 
 class _Changes:
     """The batches a load touched, found as the single process finds them, the profile digests compared by Spark
-    (150 M users' digests do not fit a driver)."""
+    (150 M users' digests do not fit a driver); then only their rows are read and shuffled."""
 
     def __init__(
         self,
+        spark: SparkSession,
         lake: Lake,
         lake_uri: str,
         folder: str,
         recorded: Mapping[str, Any],
-        enrolments: DataFrame,
-        rows: DataFrame,
         digests: DataFrame,
     ):
-        self.lake, self.lake_uri, self.folder, self.recorded = lake, lake_uri, folder, recorded
-        self.enrolments, self.rows, self.digests = enrolments, rows, digests
+        self.spark, self.lake, self.lake_uri, self.folder = spark, lake, lake_uri, folder
+        self.recorded, self.digests = recorded, digests
 
-    def overlay(
-        self,
-        snapshot: Mapping[str, Any],
-        consumers: Mapping[str, Sequence[str]],
-        previous_row_groups: pa.Table,
-        row_groups: pa.Table,
-    ) -> tuple[str, ...] | None:
+    def inputs(
+        self, snapshot: Mapping[str, Any], previous_row_groups: pa.Table, row_groups: pa.Table, part_rows: int
+    ) -> _Inputs | None:
+        """The overlay's inputs, or None when only a full index is right (index_state's rules)."""
         from pyspark.sql import functions as F
 
-        earlier = earlier_overlay(self.lake, snapshot, consumers)
+        earlier = earlier_overlay(self.lake, snapshot)
         bounds = changed_row_groups(previous_row_groups, row_groups)
         if earlier is None or any(low is None or high is None for low, high in bounds):
             return None
+        keys = read_table(self.spark, self.lake, self.lake_uri, "enrolments", ("batch_id", "user_id"))
         known = [(str(low), str(high)) for low, high in bounds]
         touched = {bound for pair in known for bound in pair}
         wide = [F.col("batch_id").between(low, high) for low, high in known if low != high]
@@ -347,24 +371,56 @@ class _Changes:
             condition = wide[0]
             for other in wide[1:]:
                 condition = condition | other
-            touched.update(row["batch_id"] for row in self.rows.where(condition).select("batch_id").collect())
-        spark = self.rows.sparkSession
-        previous = read_files(
-            spark, self.lake, self.lake_uri, [f"{self.folder}/{name}" for name in self.recorded["users"]]
-        )
+            touched.update(row["batch_id"] for row in keys.where(condition).select("batch_id").distinct().collect())
+        paths = [f"{self.folder}/{name}" for name in self.recorded["users"]]
         changed = (
-            previous.withColumnRenamed("digest", "before")
+            read_files(self.spark, self.lake, self.lake_uri, paths)
+            .withColumnRenamed("digest", "before")
             .join(self.digests, "user_id", "full_outer")
             .where(~F.col("before").eqNullSafe(F.col("digest")))
             .select("user_id")
         )
-        moved = self.enrolments.select("batch_id", "user_id").join(changed, "user_id", "left_semi")
-        touched.update(row["batch_id"] for row in moved.select("batch_id").distinct().collect())
+        moved = keys.join(changed, "user_id", "left_semi").select("batch_id").distinct()
+        touched.update(row["batch_id"] for row in moved.collect())
         overlay = sorted({*earlier, *touched})
-        wanted = spark.createDataFrame([(batch_id,) for batch_id in overlay], "batch_id string")
-        rows_of = {row["batch_id"]: row["rows"] for row in self.rows.join(F.broadcast(wanted), "batch_id").collect()}
-        total = self.rows.agg(F.sum("rows").alias("total")).first()
-        return tuple(overlay) if within_share(overlay, rows_of, int((total and total["total"]) or 0)) else None
+        return self._read(overlay, part_rows)
+
+    def _read(self, overlay: list[str], part_rows: int) -> _Inputs | None:
+        """The overlay's rows: only the row groups the footers' statistics hold its batches in are read."""
+        from pyspark.sql import functions as F
+
+        wanted = F.broadcast(self.spark.createDataFrame([(batch_id,) for batch_id in overlay], "batch_id string"))
+        within = {"batch_id": overlay}
+        enrolments = read_table(self.spark, self.lake, self.lake_uri, "enrolments", ENROLLED_COLUMNS, isin=within).join(
+            wanted, "batch_id"
+        )
+        attempts = read_table(
+            self.spark, self.lake, self.lake_uri, "assessment_attempts", ATTEMPT_COLUMNS, isin=within
+        ).join(wanted, "batch_id")
+        rows = {row["batch_id"]: row["rows"] for row in _rows_by_batch(enrolments, attempts).collect()}
+        total = sum(metadata.num_rows for table in ROW_GROUP_SOURCES for _, metadata in self.lake.files(table))
+        if not within_share(overlay, rows, total):
+            return None
+        # The consents are unchanged since the previous run (else it would be a full one): its consumers hold, and
+        # only the events of the overlay's collections asking for consent are read.
+        consumers = (self.lake.pointer(USERINFO_LINES) or {})["consumers"]
+        collections = sorted(consumers)
+        batches = read_table(self.spark, self.lake, self.lake_uri, "batches", ("batch_id", "collection_id"))
+        overlaid = sorted(
+            {row["collection_id"] for row in batches.join(wanted, "batch_id").collect()}.intersection(collections)
+        )
+        consents = read_table(
+            self.spark,
+            self.lake,
+            self.lake_uri,
+            "consents",
+            _CONSENT_COLUMNS,
+            ordered=True,
+            isin={"collection_id": overlaid},
+        )
+        asking = self.spark.createDataFrame([(name,) for name in overlaid], "collection_id string")
+        parts = plan_parts({batch_id: rows.get(batch_id, 0) for batch_id in overlay}, part_rows)
+        return _Inputs(enrolments, attempts, consents, asking, consumers, parts, tuple(overlay), [])
 
 
 def read_files(spark: SparkSession, lake: Lake, lake_uri: str, paths: list[str]) -> DataFrame:
