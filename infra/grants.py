@@ -75,8 +75,8 @@ class ReadLakeMarker:
 
 @dataclass(frozen=True)
 class WriteDerivedTables:
-    """Put and delete the files of the lake's derived tables and its course directory (exhaust lake index) and of
-    its staging folder, and nothing else of the lake."""
+    """Put and delete the files of the lake's derived tables (their runs, pointers and the digests an index run
+    records) and of its course directory (exhaust lake index), and nothing else of the lake."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import sys
 import time
@@ -109,7 +110,7 @@ def _table_schema(table: str, columns: list[str], ordered: bool) -> pa.Schema:
 
 
 def _reader(lake_uri: str, table: str, columns: list[str], ordered: bool) -> Any:
-    """A mapInArrow function: each (path, row_groups, file, first_row) row read from the lake as record batches;
+    """A mapInArrow function: each (path, row_groups, file, first_rows) row read from the lake as record batches;
     `ordered`: with each row's EVENT_ORDER (its file's number in name order, its row in the file)."""
 
     def read(descriptors: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -119,16 +120,16 @@ def _reader(lake_uri: str, table: str, columns: list[str], ordered: bool) -> Any
         target = to_arrow_schema(spark_schema(_table_schema(table, columns, ordered)))
         for descriptor in descriptors:
             for row in descriptor.to_pylist():
-                # A piece's row groups are consecutive: its rows are numbered on from its first.
-                position = row["file"] * EVENT_ORDER_FILE + row["first_row"]
                 with lake.filesystem.open_input_file(row["path"]) as source:
                     parquet = pq.ParquetFile(source)
-                    for batch in parquet.iter_batches(row_groups=row["row_groups"], columns=columns):
-                        arrays = [batch.column(name).cast(target.field(name).type) for name in columns]
-                        if ordered:
-                            arrays.append(pa.array(range(position, position + batch.num_rows), pa.int64()))
-                        position += batch.num_rows
-                        yield pa.RecordBatch.from_arrays(arrays, schema=target)
+                    for index, first_row in zip(row["row_groups"], row["first_rows"], strict=True):
+                        position = row["file"] * EVENT_ORDER_FILE + first_row
+                        for batch in parquet.iter_batches(row_groups=[index], columns=columns):
+                            arrays = [batch.column(name).cast(target.field(name).type) for name in columns]
+                            if ordered:
+                                arrays.append(pa.array(range(position, position + batch.num_rows), pa.int64()))
+                            position += batch.num_rows
+                            yield pa.RecordBatch.from_arrays(arrays, schema=target)
 
     return read
 
@@ -143,21 +144,36 @@ def read_table(
     ordered: bool = False,
     isin: Mapping[str, Sequence[str]] | None = None,
 ) -> DataFrame:
-    """The table's columns as a DataFrame, a Spark task per run of about READ_PIECE_ROWS rows of one file
-    (`ordered`: with EVENT_ORDER, the order the single process reads the rows in; `isin`: only the row groups
-    whose statistics may hold those values, every row of them)."""
+    """The table's columns as a DataFrame, a Spark task per about READ_PIECE_ROWS rows of one file (`ordered`:
+    with EVENT_ORDER, the order the single process reads the rows in; `isin`: only the row groups whose
+    statistics may hold those values, every row of them). A task parses its file's footer once, however many
+    row groups it reads: scattered row groups (a few batches') are one task per file, not one per row group."""
     files = {path: (number, metadata) for number, (path, metadata) in enumerate(lake.files(table))}
-    pieces = []
+    starts = {path: _row_starts(metadata) for path, (_, metadata) in files.items()}
+    tasks: list[tuple[str, list[int], int, list[int]]] = []
+    rows = 0
     for piece in lake.pieces(table, rows=READ_PIECE_ROWS, isin=isin):
-        if piece.rows:
-            number, metadata = files[piece.path]
-            first_row = sum(metadata.row_group(index).num_rows for index in range(piece.row_groups[0]))
-            pieces.append((piece.path, list(piece.row_groups), number, first_row))
-    # A partition (a task) per piece, without a shuffle.
-    rows = spark.sparkContext.parallelize(pieces, max(len(pieces), 1))
-    descriptors = spark.createDataFrame(rows, "path string, row_groups array<int>, file int, first_row long")
+        if not piece.rows:
+            continue
+        if not tasks or tasks[-1][0] != piece.path or rows + piece.rows > READ_PIECE_ROWS:
+            tasks.append((piece.path, [], files[piece.path][0], []))
+            rows = 0
+        tasks[-1][1].extend(piece.row_groups)
+        tasks[-1][3].extend(starts[piece.path][index] for index in piece.row_groups)
+        rows += piece.rows
+    # A partition (a task) per descriptor, without a shuffle.
+    descriptors = spark.createDataFrame(
+        spark.sparkContext.parallelize(tasks, max(len(tasks), 1)),
+        "path string, row_groups array<int>, file int, first_rows array<long>",
+    )
     schema = spark_schema(_table_schema(table, list(columns), ordered))
     return descriptors.mapInArrow(_reader(lake_uri, table, list(columns), ordered), schema)
+
+
+def _row_starts(metadata: pq.FileMetaData) -> list[int]:
+    """Each row group's first row in its file."""
+    sizes = (metadata.row_group(index).num_rows for index in range(metadata.num_row_groups))
+    return list(itertools.accumulate(sizes, initial=0))
 
 
 def _packer(kind: str, columns: list[str], run: IndexRun) -> Any:
@@ -387,6 +403,7 @@ class _Changes:
 
     def _read(self, overlay: list[str], part_rows: int) -> _Inputs | None:
         """The overlay's rows: only the row groups the footers' statistics hold its batches in are read."""
+        from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         wanted = F.broadcast(self.spark.createDataFrame([(batch_id,) for batch_id in overlay], "batch_id string"))
@@ -397,9 +414,14 @@ class _Changes:
         attempts = read_table(
             self.spark, self.lake, self.lake_uri, "assessment_attempts", ATTEMPT_COLUMNS, isin=within
         ).join(wanted, "batch_id")
+        # Read for the counts and again for the parts: kept meanwhile.
+        persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (enrolments, attempts)]
+        enrolments, attempts = persisted
         rows = {row["batch_id"]: row["rows"] for row in _rows_by_batch(enrolments, attempts).collect()}
         total = sum(metadata.num_rows for table in ROW_GROUP_SOURCES for _, metadata in self.lake.files(table))
         if not within_share(overlay, rows, total):
+            for frame in persisted:
+                frame.unpersist()
             return None
         # The consents are unchanged since the previous run (else it would be a full one): its consumers hold, and
         # only the events of the overlay's collections asking for consent are read.
@@ -420,7 +442,7 @@ class _Changes:
         )
         asking = self.spark.createDataFrame([(name,) for name in overlaid], "collection_id string")
         parts = plan_parts({batch_id: rows.get(batch_id, 0) for batch_id in overlay}, part_rows)
-        return _Inputs(enrolments, attempts, consents, asking, consumers, parts, tuple(overlay), [])
+        return _Inputs(enrolments, attempts, consents, asking, consumers, parts, tuple(overlay), persisted)
 
 
 def read_files(spark: SparkSession, lake: Lake, lake_uri: str, paths: list[str]) -> DataFrame:
