@@ -248,3 +248,23 @@ def test_spark_indexes_a_load_incrementally_and_either_engine_follows_the_other(
     counts = index_lake(Lake.open(str(root)))
     assert counts[REINDEXED_BATCHES] == len({*first.batches, *second.batches})
     assert batch_row_group_digests(Lake.open(str(root))) == full_index_of_copy("full-after-local")
+
+
+def test_spark_makes_a_full_run_past_the_changed_profiles_cap(spark, tmp_path, monkeypatch):
+    from exhaust.lake import index_state
+    from exhaust.lake.materialized import REINDEXED_BATCHES
+
+    root = tmp_path / "lake"
+    write_handmade_lake(root)
+    run_spark(spark, root, full=True)  # records the digests
+    monkeypatch.setattr(index_state, "MAX_CHANGED_USERS", 1)
+    monkeypatch.setattr(index_state, "MAX_OVERLAY_ROW_SHARE", 1.0)
+    lake = Lake.open(str(root))
+    users = lake.read("users")
+    district = users.schema.get_field_index("district")
+    lake.write("users", users.set_column(district, "district", pa.array(["Moved"] * users.num_rows)))
+
+    counts = run_spark(spark, root)
+
+    assert REINDEXED_BATCHES not in counts
+    assert "overlay" not in (Lake.open(str(root)).pointer("batch_users") or {})

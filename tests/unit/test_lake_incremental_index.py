@@ -212,3 +212,16 @@ def test_without_the_digests_of_a_previous_run_the_index_is_full(handmade):
 
     assert REINDEXED_BATCHES not in counts
     assert overlay_of(handmade) is None
+
+
+def test_a_load_changing_more_profiles_than_the_cap_makes_a_full_index(handmade, monkeypatch):
+    monkeypatch.setattr(index_state, "MAX_CHANGED_USERS", 1)
+    lake = Lake.open(str(handmade))
+    users = lake.read("users")
+    district = users.schema.get_field_index("district")
+    rewrite(handmade, "users", users.set_column(district, "district", pa.array(["Moved"] * users.num_rows)))
+
+    counts = index_lake(Lake.open(str(handmade)))
+
+    assert REINDEXED_BATCHES not in counts
+    assert overlay_of(handmade) is None

@@ -34,6 +34,9 @@ FOLLOWED_SOURCES = (*ROW_GROUP_SOURCES, "users")
 # An incremental run re-indexes at most this share of the enrolment and attempt rows (with the previous overlay's):
 # past it a full index costs little more, and it folds the overlay back into the tables' files.
 MAX_OVERLAY_ROW_SHARE = 0.05
+# A load changing more profiles than this is a bulk reload: a full run (the Spark job gathers the changed users'
+# ids on its driver to find their enrolments where they are read).
+MAX_CHANGED_USERS = 500_000
 USER_DIGESTS = "_user_digests.parquet"
 ROW_GROUP_DIGESTS = "_row_group_digests.parquet"
 USER_DIGESTS_SCHEMA = pa.schema([("user_id", pa.string(), False), ("digest", pa.binary(16), False)])
@@ -225,6 +228,11 @@ def earlier_overlay(lake: Lake, snapshot: Mapping[str, Any]) -> list[str] | None
     return list(((pointers[BATCH_USERS] or {}).get(OVERLAY) or {}).get("batches", []))
 
 
+def too_many_changed(users: int) -> bool:
+    """Whether a load changed so many profiles (MAX_CHANGED_USERS) that the run is a full one."""
+    return users > MAX_CHANGED_USERS
+
+
 def within_share(overlay: Sequence[str], rows_of: Mapping[str, int], total: int) -> bool:
     """Whether the overlay's batches hold at most MAX_OVERLAY_ROW_SHARE of the lake's `total` enrolment and
     attempt rows (`rows_of`: at least the overlay's batches' rows)."""
@@ -240,8 +248,8 @@ def incremental_overlay(
     rows: Mapping[str, int],
 ) -> tuple[str, ...] | None:
     """The batches the single process indexes again (sorted), or None when only a full index is right (see
-    `earlier_overlay`; also when a changed row group had no statistics, or past MAX_OVERLAY_ROW_SHARE: the
-    previous overlay's batches are indexed again with the new ones)."""
+    `earlier_overlay`; also when a changed row group had no statistics, past MAX_CHANGED_USERS, or past
+    MAX_OVERLAY_ROW_SHARE: the previous overlay's batches are indexed again with the new ones)."""
     earlier = earlier_overlay(lake, snapshot)
     if earlier is None:
         return None
@@ -249,6 +257,8 @@ def incremental_overlay(
     if within is None:
         return None
     users = changed_users(previous.users, current.users)
+    if too_many_changed(len(users)):
+        return None
     enrolled = keys.filter(pc.is_in(keys["user_id"], value_set=users)) if len(users) else keys.slice(0, 0)
     overlay = sorted({*earlier, *within, *pc.unique(enrolled["batch_id"]).to_pylist()})
     return tuple(overlay) if within_share(overlay, rows, sum(rows.values())) else None

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from exhaust.lake import response_rows, schemas
+from exhaust.lake import index_state, response_rows, schemas
 from exhaust.lake.catalog import Catalog
 from exhaust.lake.directory import COURSE_DIRECTORY, write_directory
 from exhaust.lake.extracts import BATCH_USERS
@@ -70,6 +70,7 @@ from exhaust.lake.index_state import (
     recorded_paths,
     recorded_row_groups,
     row_group_digests,
+    too_many_changed,
     user_digests,
     within_share,
     write_row_groups,
@@ -109,45 +110,55 @@ def _table_schema(table: str, columns: list[str], ordered: bool) -> pa.Schema:
     return pa.schema(fields + ([pa.field(EVENT_ORDER, pa.int64(), nullable=False)] if ordered else []))
 
 
-def _reader(lake_uri: str, table: str, columns: list[str], ordered: bool) -> Any:
-    """A mapInArrow function: each (path, row_groups, file, first_rows) row read from the lake as record batches;
-    `ordered`: with each row's EVENT_ORDER (its file's number in name order, its row in the file)."""
+def _row_groups(
+    lake_uri: str, descriptors: Iterable[pa.RecordBatch], columns: list[str]
+) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Each descriptor's row groups read from the lake, as (the first row's EVENT_ORDER, record batch) pairs."""
+    lake = Lake.open(lake_uri)
+    for descriptor in descriptors:
+        for row in descriptor.to_pylist():
+            with lake.filesystem.open_input_file(row["path"]) as source:
+                parquet = pq.ParquetFile(source)
+                for index, first_row in zip(row["row_groups"], row["first_rows"], strict=True):
+                    position = row["file"] * EVENT_ORDER_FILE + first_row
+                    for batch in parquet.iter_batches(row_groups=[index], columns=columns):
+                        yield position, batch
+                        position += batch.num_rows
 
-    def read(descriptors: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+
+def _reader(
+    lake_uri: str, table: str, columns: list[str], ordered: bool, isin: Mapping[str, Sequence[str]] | None
+) -> Any:
+    """A mapInArrow function: each (path, row_groups, file, first_rows) row read from the lake as record batches;
+    `ordered`: with each row's EVENT_ORDER (its file's number in name order, its row in the file); `isin`: only
+    the rows holding those values."""
+    wanted = {name: pa.array(sorted(values), pa.string()) for name, values in (isin or {}).items()}
+
+    def read(descriptors: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from pyspark.sql.pandas.types import to_arrow_schema
 
-        lake = Lake.open(lake_uri)
         target = to_arrow_schema(spark_schema(_table_schema(table, columns, ordered)))
-        for descriptor in descriptors:
-            for row in descriptor.to_pylist():
-                with lake.filesystem.open_input_file(row["path"]) as source:
-                    parquet = pq.ParquetFile(source)
-                    for index, first_row in zip(row["row_groups"], row["first_rows"], strict=True):
-                        position = row["file"] * EVENT_ORDER_FILE + first_row
-                        for batch in parquet.iter_batches(row_groups=[index], columns=columns):
-                            arrays = [batch.column(name).cast(target.field(name).type) for name in columns]
-                            if ordered:
-                                arrays.append(pa.array(range(position, position + batch.num_rows), pa.int64()))
-                            position += batch.num_rows
-                            yield pa.RecordBatch.from_arrays(arrays, schema=target)
+        read_columns = list(dict.fromkeys([*columns, *wanted]))
+        for position, batch in _row_groups(lake_uri, descriptors, read_columns):
+            arrays = [batch.column(name).cast(target.field(name).type) for name in columns]
+            if ordered:
+                arrays.append(pa.array(range(position, position + batch.num_rows), pa.int64()))
+            found = pa.RecordBatch.from_arrays(arrays, schema=target)
+            for name, values in wanted.items():
+                holding = pc.is_in(batch.column(name), value_set=values)
+                found, batch = found.filter(holding), batch.filter(holding)
+            if found.num_rows:
+                yield found
 
     return read
 
 
-def read_table(
-    spark: SparkSession,
-    lake: Lake,
-    lake_uri: str,
-    table: str,
-    columns: tuple[str, ...],
-    *,
-    ordered: bool = False,
-    isin: Mapping[str, Sequence[str]] | None = None,
+def _descriptors(
+    spark: SparkSession, lake: Lake, table: str, isin: Mapping[str, Sequence[str]] | None = None
 ) -> DataFrame:
-    """The table's columns as a DataFrame, a Spark task per about READ_PIECE_ROWS rows of one file (`ordered`:
-    with EVENT_ORDER, the order the single process reads the rows in; `isin`: only the row groups whose
-    statistics may hold those values, every row of them). A task parses its file's footer once, however many
-    row groups it reads: scattered row groups (a few batches') are one task per file, not one per row group."""
+    """What each task reads of the table: a partition per about READ_PIECE_ROWS rows of one file (a task parses
+    its file's footer once, however many row groups it reads: scattered row groups, a few batches', are one task
+    per file, not one per row group); `isin`: only the row groups whose statistics may hold those values."""
     files = {path: (number, metadata) for number, (path, metadata) in enumerate(lake.files(table))}
     starts = {path: _row_starts(metadata) for path, (_, metadata) in files.items()}
     tasks: list[tuple[str, list[int], int, list[int]]] = []
@@ -161,13 +172,41 @@ def read_table(
         tasks[-1][1].extend(piece.row_groups)
         tasks[-1][3].extend(starts[piece.path][index] for index in piece.row_groups)
         rows += piece.rows
-    # A partition (a task) per descriptor, without a shuffle.
-    descriptors = spark.createDataFrame(
+    return spark.createDataFrame(
         spark.sparkContext.parallelize(tasks, max(len(tasks), 1)),
         "path string, row_groups array<int>, file int, first_rows array<long>",
     )
+
+
+def read_table(
+    spark: SparkSession,
+    lake: Lake,
+    lake_uri: str,
+    table: str,
+    columns: tuple[str, ...],
+    *,
+    ordered: bool = False,
+    isin: Mapping[str, Sequence[str]] | None = None,
+) -> DataFrame:
+    """The table's columns as a DataFrame, read by Python tasks (`_descriptors`), without a shuffle (`ordered`:
+    with EVENT_ORDER, the order the single process reads the rows in; `isin`: only the rows holding those
+    values, from the row groups whose statistics may hold them)."""
     schema = spark_schema(_table_schema(table, list(columns), ordered))
-    return descriptors.mapInArrow(_reader(lake_uri, table, list(columns), ordered), schema)
+    return _descriptors(spark, lake, table, isin).mapInArrow(
+        _reader(lake_uri, table, list(columns), ordered, isin), schema
+    )
+
+
+def read_user_digests(spark: SparkSession, lake: Lake, lake_uri: str) -> DataFrame:
+    """Every user's profile digest (user_id, digest), computed where the users are read: the profiles never
+    reach the JVM for it."""
+
+    def digest(descriptors: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        out = pa.schema([("user_id", pa.string()), ("digest", pa.binary())])
+        for _, batch in _row_groups(lake_uri, descriptors, list(schemas.USERS.names)):
+            yield from user_digests(conform(pa.Table.from_batches([batch]), schemas.USERS)).cast(out).to_batches()
+
+    return _descriptors(spark, lake, "users").mapInArrow(digest, _USER_DIGESTS_SCHEMA)
 
 
 def _row_starts(metadata: pq.FileMetaData) -> list[int]:
@@ -248,11 +287,9 @@ def index_lake_with_spark(
     lake = Lake.open(lake_uri)
     snapshot = source_snapshot_of(lake)
     check_columns(lake)
-    users = read_table(spark, lake, lake_uri, "users", ("user_id", *PROFILE_FIELDS))
-    digests = users.mapInArrow(_user_digester, _USER_DIGESTS_SCHEMA)
-    # Read more than once (digests, the join, the state): kept by Spark meanwhile (spilling to disk).
-    persisted = [frame.persist(StorageLevel.MEMORY_AND_DISK) for frame in (users, digests)]
-    users, digests = persisted
+    # Compared with the recorded ones and written as the next run's: kept by Spark meanwhile (spilling to disk).
+    digests = read_user_digests(spark, lake, lake_uri).persist(StorageLevel.MEMORY_AND_DISK)
+    persisted = [digests]
     recorded = None if full else recorded_paths(lake)
     folder = lake.table_dir(BATCH_USERS)
     previous_row_groups = _recorded_row_groups(lake, recorded, folder)
@@ -266,7 +303,7 @@ def index_lake_with_spark(
     persisted += inputs.persisted
     run = IndexRun(inputs.parts, recorded_sources(snapshot), inputs.consumers, overlay=inputs.overlay)
     # Profiles of unknown users stay null (a row with only its ids), as in the single process.
-    enrolled = inputs.enrolments.join(users, "user_id", "left")
+    enrolled = inputs.enrolments.join(inputs.users, "user_id", "left")
     events = _consent_events(lake, spark, lake_uri, inputs.enrolments, inputs.consents, inputs.asking)
     packed = (
         enrolled.mapInArrow(_packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS), run), _PACKED_SCHEMA)
@@ -305,6 +342,7 @@ class _Inputs:
     """What the parts are made of: the rows to shuffle, the plan, and (incremental) the overlay's batches."""
 
     enrolments: DataFrame
+    users: DataFrame
     attempts: DataFrame
     consents: DataFrame
     asking: DataFrame
@@ -331,17 +369,11 @@ def _full_inputs(spark: SparkSession, lake: Lake, lake_uri: str, part_rows: int)
     # Streamed to the plan a partition at a time: the driver holds the parts, not a row per batch.
     ordered = rows.orderBy("batch_id").toLocalIterator()
     planned = plan_parts_in_order(((row["batch_id"], row["rows"]) for row in ordered), part_rows)
-    return _Inputs(enrolments, attempts, consents, asking, consumers, planned, None, persisted)
+    users = read_table(spark, lake, lake_uri, "users", ("user_id", *PROFILE_FIELDS))
+    return _Inputs(enrolments, users, attempts, consents, asking, consumers, planned, None, persisted)
 
 
 _USER_DIGESTS_SCHEMA = "user_id string, digest binary"
-
-
-def _user_digester(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """A mapInArrow function: each user's profile digest, by the single process's rule (index_state.user_digests)."""
-    for batch in batches:
-        found = user_digests(conform(pa.Table.from_batches([batch]), schemas.USERS))
-        yield from found.cast(pa.schema([("user_id", pa.string()), ("digest", pa.binary())])).to_batches()
 
 
 def _recorded_row_groups(lake: Lake, recorded: Mapping[str, Any] | None, folder: str) -> pa.Table | None:
@@ -379,15 +411,15 @@ class _Changes:
         bounds = changed_row_groups(previous_row_groups, row_groups)
         if earlier is None or any(low is None or high is None for low, high in bounds):
             return None
-        keys = read_table(self.spark, self.lake, self.lake_uri, "enrolments", ("batch_id", "user_id"))
         known = [(str(low), str(high)) for low, high in bounds]
         touched = {bound for pair in known for bound in pair}
         wide = [F.col("batch_id").between(low, high) for low, high in known if low != high]
-        if wide:
+        if wide:  # row groups of several batches (a lake off the contract): every batch id in their bounds
             condition = wide[0]
             for other in wide[1:]:
                 condition = condition | other
-            touched.update(row["batch_id"] for row in keys.where(condition).select("batch_id").distinct().collect())
+            batch_ids = read_table(self.spark, self.lake, self.lake_uri, "enrolments", ("batch_id",))
+            touched.update(row["batch_id"] for row in batch_ids.where(condition).distinct().collect())
         paths = [f"{self.folder}/{name}" for name in self.recorded["users"]]
         changed = (
             read_files(self.spark, self.lake, self.lake_uri, paths)
@@ -396,8 +428,15 @@ class _Changes:
             .where(~F.col("before").eqNullSafe(F.col("digest")))
             .select("user_id")
         )
-        moved = keys.join(changed, "user_id", "left_semi").select("batch_id").distinct()
-        touched.update(row["batch_id"] for row in moved.collect())
+        ids = [row["user_id"] for row in changed.limit(index_state.MAX_CHANGED_USERS + 1).collect()]
+        if too_many_changed(len(ids)):
+            return None
+        if ids:  # their enrolments, filtered where they are read: only those reach the JVM
+            holding = {"user_id": sorted(ids)}
+            moved = read_table(
+                self.spark, self.lake, self.lake_uri, "enrolments", ("batch_id", "user_id"), isin=holding
+            )
+            touched.update(row["batch_id"] for row in moved.select("batch_id").distinct().collect())
         overlay = sorted({*earlier, *touched})
         return self._read(overlay, part_rows)
 
@@ -442,7 +481,12 @@ class _Changes:
         )
         asking = self.spark.createDataFrame([(name,) for name in overlaid], "collection_id string")
         parts = plan_parts({batch_id: rows.get(batch_id, 0) for batch_id in overlay}, part_rows)
-        return _Inputs(enrolments, attempts, consents, asking, consumers, parts, tuple(overlay), persisted)
+        # The profiles of the overlay's users alone reach the JVM (the users' files are read for them).
+        enrolled = sorted(row["user_id"] for row in enrolments.select("user_id").distinct().collect())
+        users = read_table(
+            self.spark, self.lake, self.lake_uri, "users", ("user_id", *PROFILE_FIELDS), isin={"user_id": enrolled}
+        )
+        return _Inputs(enrolments, users, attempts, consents, asking, consumers, parts, tuple(overlay), persisted)
 
 
 def read_files(spark: SparkSession, lake: Lake, lake_uri: str, paths: list[str]) -> DataFrame:
