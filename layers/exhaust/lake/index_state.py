@@ -1,6 +1,6 @@
 """What an incremental index run compares the lake with, and which batches it must index again.
 
-A full index records, next to batch_users' pointer (its "state"), two digests of what it read:
+Every index run records, in batch_users' pointer (its "state"), two digests of what it read:
 - each row group of enrolments and assessment_attempts (the bytes of its column chunks, with the file's schema),
   by the batch ids its statistics bound: a batch whose row groups changed, appeared or went is re-indexed;
 - each user's profile (users is sorted by user, so a load that changes one profile or inserts one user moves every
