@@ -65,6 +65,12 @@ def test_a_restart_keeps_tokens_requests_and_files_and_finishes_the_request_in_f
         finished = json.loads(done.stdout)
         assert finished["status"] == "SUCCESS"
 
+        # A second local mode on the same state would overwrite this one's requests: it is refused.
+        twin = run_exhaust("local", "--port", "0", "--credentials-file", "twin.json", cwd=tmp_path)
+        assert twin.returncode == 1
+        assert "another local mode is running with its state in .exhaust/state" in twin.stderr
+
+        # The stop follows the submit closely, so the request is still building (20 batches, one at a time).
         building = submit(tmp_path, "in-flight", "--search-filter", ALL_COURSES)
         assert building.returncode == 0, building.stderr
         in_flight = json.loads(building.stdout)["requestId"]
@@ -73,11 +79,6 @@ def test_a_restart_keeps_tokens_requests_and_files_and_finishes_the_request_in_f
         assert refused.returncode == 1
         assert "HTTP 429" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
-
-        # A second local mode on the same state would overwrite this one's requests: it is refused.
-        twin = run_exhaust("local", "--port", "0", "--credentials-file", "twin.json", cwd=tmp_path)
-        assert twin.returncode == 1
-        assert "another local mode is running with its state in .exhaust/state" in twin.stderr
     finally:
         seconds = first.stop()
     assert first.process is not None
