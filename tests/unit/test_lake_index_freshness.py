@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pytest
 from exhaust.builders import BatchBuild, build_batch_zip
 from exhaust.lake import schemas
-from exhaust.lake.extracts import BATCH_USERS, LakeNotIndexed
+from exhaust.lake.extracts import BATCH_USERS, LakeNotIndexed, staleness
 from exhaust.lake.materialized import write_batch_users
 from exhaust.lake.store import Lake
 from exhaust_devkit.lake.seed import refresh_kept_index
@@ -113,3 +113,15 @@ def test_local_mode_re_indexes_a_kept_lake_whose_extract_is_stale_and_leaves_a_f
     assert refresh_kept_index(root) is True
     assert build_progress(root, tmp_path)[1:]
     assert refresh_kept_index(root) is False
+
+
+def test_staleness_reads_the_pointer_and_the_listings_not_the_derived_tables_footers(root: str) -> None:
+    # The indexer's look step runs it on every schedule: a derived table's footers (a row group per batch, megabytes
+    # at platform scale) are not what freshness needs. A part whose bytes are not Parquet shows that none is read.
+    lake = Lake.open(root)
+    for path, _ in lake.files(BATCH_USERS):
+        size = os.path.getsize(path)
+        Path(path).write_bytes(b"\0" * size)
+    fresh = Lake.open(root)
+    assert staleness(fresh, BATCH_USERS) is None
+    assert fresh.pointer(BATCH_USERS) is not None

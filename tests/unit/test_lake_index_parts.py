@@ -279,3 +279,22 @@ def test_the_spark_drivers_consent_collections_are_the_catalogs(tmp_path):
     lake = Lake.open(str(tmp_path / "lake"))
 
     assert consent_collections_of(lake) == consent_collections(Catalog(lake)) == ["C1", "C6"]
+
+
+def test_the_spark_readers_read_runs_of_row_groups_with_each_rows_place_in_its_file(tmp_path: Path) -> None:
+    # A run of consecutive row groups is one read (a row group per batch made a read per batch); the rows and their
+    # places (EVENT_ORDER: file number and row in the file) are those of reading each row group alone.
+    from exhaust.lake import spark_index
+
+    path = tmp_path / "part.parquet"
+    pq.write_table(pa.table({"n": list(range(18))}), path, row_group_size=3)
+    wanted = [0, 1, 3, 4, 5]
+    descriptor = pa.RecordBatch.from_pylist(
+        [{"path": str(path), "row_groups": wanted, "file": 2, "first_rows": [3 * index for index in wanted]}]
+    )
+    read = list(spark_index._row_groups(str(tmp_path), [descriptor], ["n"]))
+    places = [place + row for place, batch in read for row in range(batch.num_rows)]
+    values = [value for _, batch in read for value in batch.column("n").to_pylist()]
+    assert values == [0, 1, 2, 3, 4, 5, 9, 10, 11, 12, 13, 14, 15, 16, 17]
+    assert places == [2 * index_parts.EVENT_ORDER_FILE + value for value in values]
+    assert len(read) == 2  # two runs: row groups 0-1 and 3-5

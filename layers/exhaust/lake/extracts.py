@@ -87,7 +87,7 @@ def _stale_tables(lake: Lake, recorded: Snapshot) -> list[str]:
 def staleness(lake: Lake, table: str) -> str | None:
     """Why the derived `table` cannot be used (missing, written without its sources, derived from other files
     than the lake holds now), or None when it is fresh. Listings only, unless file times changed."""
-    if not lake.files(table):
+    if not lake.listing(table):
         return "is missing"
     recorded = (lake.pointer(table) or {}).get("sources")
     if recorded is None:

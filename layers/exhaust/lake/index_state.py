@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from exhaust.lake.extracts import BATCH_USERS, footer_digest
+from exhaust.lake.extracts import BATCH_USERS
 from exhaust.lake.index_parts import DERIVED_TABLES, USERINFO_LINES
 from exhaust.lake.store import OVERLAY, Lake
 
@@ -68,20 +68,25 @@ def user_digests(users: pa.Table) -> pa.Table:
     return table.sort_by("user_id")
 
 
-def row_group_digests(lake: Lake, recorded: pa.Table | None = None) -> pa.Table:
+def row_group_digests(lake: Lake, snapshot: Mapping[str, Any], recorded: pa.Table | None = None) -> pa.Table:
     """ROW_GROUP_DIGESTS_SCHEMA rows of every row group of ROW_GROUP_SOURCES: the recorded ones of a file whose
-    name, size and footer are the recorded ones, the others read (each file once, whole) and digested."""
-    known: dict[tuple[str, str, int, str], list[dict[str, object]]] = {}
-    for row in recorded.to_pylist() if recorded is not None else []:
-        known.setdefault((row["table"], row["file"], row["size"], row["footer"]), []).append(row)
-    rows: list[dict[str, object]] = []
+    name, size and footer digest (the `snapshot`'s, exhaust.lake.extracts) are the recorded ones, the others read
+    (each file once, whole) and digested."""
+    recorded = ROW_GROUP_DIGESTS_SCHEMA.empty_table() if recorded is None else recorded
+    identities = {
+        (table, name, size, digest) for table in ROW_GROUP_SOURCES for name, size, _, digest in snapshot[table]
+    }
+    keys = list(zip(*(recorded[column].to_pylist() for column in ("table", "file", "size", "footer")), strict=True))
+    kept = recorded.filter(pa.array([key in identities for key in keys], pa.bool_()))
+    known = set(keys)
+    read: list[dict[str, object]] = []
     for table in ROW_GROUP_SOURCES:
-        sizes = {name: size for name, size, _ in lake.listing(table)}
-        for path, metadata in lake.files(table):
-            name = path.rsplit("/", 1)[-1]
-            identity = (table, name, sizes[name], footer_digest(metadata))
-            rows += known.get(identity) or _digested(lake, path, metadata, identity)
-    return pa.Table.from_pylist(rows, ROW_GROUP_DIGESTS_SCHEMA)
+        footers = {path.rsplit("/", 1)[-1]: (path, metadata) for path, metadata in lake.files(table)}
+        for name, size, _, digest in snapshot[table]:
+            identity = (table, name, size, digest)
+            if identity not in known:
+                read += _digested(lake, *footers[name], identity)
+    return pa.concat_tables([kept.cast(ROW_GROUP_DIGESTS_SCHEMA), pa.Table.from_pylist(read, ROW_GROUP_DIGESTS_SCHEMA)])
 
 
 def _digested(
@@ -173,8 +178,10 @@ def changed_row_groups(before: pa.Table, after: pa.Table) -> list[tuple[str | No
     sequences: list[dict[tuple[str, str | None, str | None], list[bytes]]] = []
     for side in (before, after):
         found: dict[tuple[str, str | None, str | None], list[bytes]] = {}
-        for row in side.sort_by(order).to_pylist():
-            found.setdefault((row["table"], row["low"], row["high"]), []).append(row["digest"])
+        ordered = side.sort_by(order)
+        columns = (ordered[name].to_pylist() for name in ("table", "low", "high", "digest"))
+        for table, low, high, digest in zip(*columns, strict=True):
+            found.setdefault((table, low, high), []).append(digest)
         sequences.append(found)
     differing = {key for key in {*sequences[0], *sequences[1]} if sequences[0].get(key) != sequences[1].get(key)}
     return sorted({(low, high) for _, low, high in differing}, key=lambda bounds: (bounds[0] or "", bounds[1] or ""))
@@ -205,7 +212,7 @@ def recorded_state(lake: Lake) -> IndexState | None:
 
 def recorded_paths(lake: Lake) -> Mapping[str, Any] | None:
     """batch_users' pointer's `state` (None: no run recorded one)."""
-    state = (lake.pointer(BATCH_USERS) or {}).get("state") if lake.files(BATCH_USERS) else None
+    state = (lake.pointer(BATCH_USERS) or {}).get("state") if lake.listing(BATCH_USERS) else None
     return state or None
 
 

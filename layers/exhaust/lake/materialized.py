@@ -109,7 +109,7 @@ def index_lake(
     if tables == DERIVED_TABLES:
         previous = recorded_state(lake)
         # The row groups' digests before any row is read: a load meanwhile shows as a change next time.
-        state = IndexState(user_digests(users), row_group_digests(lake, previous and previous.row_groups))
+        state = IndexState(user_digests(users), row_group_digests(lake, snapshot, previous and previous.row_groups))
         if not full and previous is not None:
             overlay = incremental_overlay(lake, snapshot, previous, state, keys, rows)
     del keys
@@ -223,7 +223,7 @@ def write_userinfo_lines(lake: Lake) -> int:
     (LakeNotIndexed without them) and the consents files now: over a stale batch_users they are stale too.
     """
     consents = source_snapshot(lake, ("consents",))["consents"]
-    recorded = (lake.pointer(BATCH_USERS) or {}).get("sources") if lake.files(BATCH_USERS) else None
+    recorded = (lake.pointer(BATCH_USERS) or {}).get("sources") if lake.listing(BATCH_USERS) else None
     if recorded is None:
         raise LakeNotIndexed("is missing or does not record the files it was derived from")
     catalog = Catalog(lake)

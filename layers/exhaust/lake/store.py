@@ -127,6 +127,7 @@ class Lake:
     _files: dict[str, list[tuple[str, pq.FileMetaData]]] = field(default_factory=dict, repr=False)
     _statistics: dict[tuple[str, str], list[Statistics | None]] = field(default_factory=dict, repr=False)
     _pointers: dict[str, Mapping[str, Any] | None] = field(default_factory=dict, repr=False)
+    _infos: dict[str, list[pafs.FileInfo]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, uri: str) -> Lake:
@@ -168,6 +169,12 @@ class Lake:
         return None
 
     def _file_infos(self, table: str) -> list[pafs.FileInfo]:
+        """The table's files as listed once per Lake: its listing, pointer and footers agree."""
+        if table not in self._infos:
+            self._infos[table] = self._list_files(table)
+        return self._infos[table]
+
+    def _list_files(self, table: str) -> list[pafs.FileInfo]:
         folder = self.table_dir(table)
         flat = self.filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
         if not any(info.base_name == CURRENT_FILES for info in flat):  # a source table: one LIST, as always
@@ -192,8 +199,9 @@ class Lake:
         raise FileNotFoundError(f"{table}: {CURRENT_FILES} names files the lake does not hold: {missing}")
 
     def pointer(self, table: str) -> Mapping[str, Any] | None:
-        """The pointer whose files `files(table)` answers (None for a table made of its folder's files)."""
-        self.files(table)
+        """The pointer whose files `files(table)` answers (None for a table made of its folder's files); no footer
+        is read for it."""
+        self._file_infos(table)
         return self._pointers.get(table)
 
     def _overlaid(self, table: str) -> tuple[frozenset[str], list[str]] | None:
@@ -383,6 +391,7 @@ class Lake:
         """Drop what this Lake read of the table's footers (after its files were replaced)."""
         self._files.pop(table, None)
         self._pointers.pop(table, None)
+        self._infos.pop(table, None)
         for key in [key for key in self._statistics if key[0].startswith(f"{self.table_dir(table)}/")]:
             del self._statistics[key]
 
