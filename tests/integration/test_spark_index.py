@@ -268,3 +268,62 @@ def test_spark_makes_a_full_run_past_the_changed_profiles_cap(spark, tmp_path, m
 
     assert REINDEXED_BATCHES not in counts
     assert "overlay" not in (Lake.open(str(root)).pointer("batch_users") or {})
+
+
+def test_the_ranged_and_the_joined_profile_comparisons_find_the_same_changed_users(spark, tmp_path, monkeypatch):
+    # Sorted users are compared a range of ids per task (no digest reaches the JVM), others by a Spark join: the
+    # same changed users, the same recorded digests, and the single process's rule (index_state.changed_users).
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from exhaust.lake import index_state, spark_index
+
+    root = tmp_path / "lake"
+    generate_platform(30_000, 4, str(root))
+    users = Lake.open(str(root)).read("users").sort_by("user_id")
+
+    def write_users(table: pa.Table, files: int, row_group: int, *, reverse: bool = False) -> Lake:
+        folder = root / "users"
+        shutil.rmtree(folder)
+        folder.mkdir()
+        step = -(-table.num_rows // files)
+        for number in range(files):
+            name = f"part-{files - 1 - number if reverse else number:05d}.parquet"
+            pq.write_table(table.slice(number * step, step), folder / name, row_group_size=row_group)
+        return Lake.open(str(root))
+
+    def state(lake: Lake, run: str, previous: list[str] | None, *, joined: bool = False):
+        compare = spark_index.joined_user_digest_state if joined else spark_index.user_digest_state
+        return compare(spark, lake, str(root), lake.table_dir("batch_users"), f"_runs/{run}", previous)
+
+    def digests(lake: Lake, names: list[str]) -> pa.Table:
+        folder = lake.table_dir("batch_users")
+        return pa.concat_tables([pq.read_table(f"{folder}/{name}") for name in names]).sort_by("user_id")
+
+    monkeypatch.setattr(spark_index, "READ_PIECE_ROWS", 1_500)
+    lake = write_users(users, 3, 700)
+    assert spark_index._sorted_lows(lake, spark_index._read_tasks(lake, "users")) is not None
+    recorded, changed = state(lake, "before", None)
+    assert changed is None and len(recorded) > 3  # several tasks, each a range of ids
+
+    ids = users["user_id"].to_pylist()
+    gone = {ids[0], ids[1500], ids[2100], ids[-1]}  # the first, a task's first, one inside, the last
+    moved = {ids[10], ids[1499], ids[2999]}
+    added = [f"{ids[5]}a", f"{ids[1500]}a", f"{ids[-1]}z"]
+    kept = users.filter(pc.invert(pc.is_in(users["user_id"], value_set=pa.array(sorted(gone)))))
+    district = pc.if_else(pc.is_in(kept["user_id"], value_set=pa.array(sorted(moved))), "Moved", kept["district"])
+    kept = kept.set_column(kept.schema.get_field_index("district"), "district", district)
+    new_rows = kept.slice(0, len(added)).set_column(0, "user_id", pa.array(added, pa.string()))
+    after = pa.concat_tables([kept, new_rows.cast(kept.schema)]).sort_by("user_id")
+    expected = sorted(gone | moved | set(added))
+
+    lake = write_users(after, 4, 500)  # other files, other ranges
+    ranged = state(lake, "ranged", recorded)
+    joined = state(lake, "joined", recorded, joined=True)
+    assert ranged[1] == joined[1] == expected
+    assert digests(lake, ranged[0]).equals(digests(lake, joined[0]))
+    single = index_state.changed_users(digests(lake, recorded), index_state.user_digests(lake.read("users")))
+    assert sorted(single.to_pylist()) == expected
+
+    lake = write_users(after, 4, 500, reverse=True)  # files out of order: the join
+    assert spark_index._sorted_lows(lake, spark_index._read_tasks(lake, "users")) is None
+    assert state(lake, "unsorted", recorded)[1] == expected

@@ -225,3 +225,26 @@ def test_a_load_changing_more_profiles_than_the_cap_makes_a_full_index(handmade,
 
     assert REINDEXED_BATCHES not in counts
     assert overlay_of(handmade) is None
+
+
+def test_no_two_different_profiles_share_a_digest_where_a_plain_join_of_their_values_would() -> None:
+    # Values that run together when joined ("ab" + "c" and "a" + "bc"), a null against "-", "" and the encoding's own
+    # characters: each pair differs in one user's profile, so each must show as a changed user.
+    pairs = [
+        (["ab", "c"], ["a", "bc"]),
+        ([None, "x"], ["-", "x"]),
+        ([None, "x"], ["", "x"]),
+        (["1:a", "b"], ["1", "a:b"]),
+        (["-:-", None], [None, "-:-"]),
+    ]
+    for before, after in pairs:
+        profiles = [
+            pa.table({"user_id": ["u1"], "district": [first], "block": [second]}, schema=PROFILE_PAIR)
+            for first, second in (before, after)
+        ]
+        digests = [index_state.user_digests(table) for table in profiles]
+        assert index_state.changed_users(*digests).to_pylist() == ["u1"], (before, after)
+        assert index_state.changed_users(digests[0], digests[0]).to_pylist() == []
+
+
+PROFILE_PAIR = pa.schema([("user_id", pa.string(), False), ("district", pa.string()), ("block", pa.string())])

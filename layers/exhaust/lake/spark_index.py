@@ -22,6 +22,7 @@ import itertools
 import json
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from exhaust.lake import index_state, response_rows, schemas
@@ -66,7 +68,9 @@ from exhaust.lake.index_state import (
     ROW_GROUP_SOURCES,
     USER_DIGESTS_SCHEMA,
     changed_row_groups,
+    changed_users,
     earlier_overlay,
+    read_parquet,
     recorded_paths,
     recorded_row_groups,
     row_group_digests,
@@ -99,6 +103,8 @@ _PACKED_SCHEMA = "part int, kind string, payload binary"
 _RESULT_SCHEMA = "part int, " + ", ".join(f"{table} long" for table in DERIVED_TABLES)
 _ENROLLED, _ATTEMPTS, _CONSENTS = "enrolled", "attempts", "consents"
 _EMPTY = {_ENROLLED: ENROLLED_SCHEMA, _ATTEMPTS: ATTEMPTS_SCHEMA, _CONSENTS: CONSENT_EVENTS_SCHEMA}
+# The state's profile digests, a file per task, in the run's folder; the changed users' ids, while they are read.
+_USER_DIGESTS_DIR, _CHANGED_USERS = "_user_digests", "_changed_users"
 # What the job reads of the consents, besides each event's place in the lake (EVENT_ORDER: it breaks ties of time).
 _CONSENT_COLUMNS = ("collection_id", "consumer_id", "user_id", "status", "consented_on")
 
@@ -175,18 +181,33 @@ def _reader(
     return read
 
 
+_DESCRIPTOR_SCHEMA = "path string, row_groups array<int>, file int, first_rows array<long>"
+
+
 def _descriptors(
     spark: SparkSession,
     lake: Lake,
     table: str,
     isin: Mapping[str, Sequence[str]] | None = None,
-    piece_rows: int = READ_PIECE_ROWS,
+    piece_rows: int | None = None,
 ) -> DataFrame:
-    """What each task reads of the table: a partition per about `piece_rows` rows of one file (a task parses
-    its file's footer once, however many row groups it reads: scattered row groups, a few batches', are one task
-    per file, not one per row group); `isin`: only the row groups whose statistics may hold those values of the
-    table's leading key (the statistics of another column span most of its values in each row group: testing them
-    only breaks the runs of row groups read by one call)."""
+    """`_read_tasks` as a DataFrame, a partition per task."""
+    tasks = _read_tasks(lake, table, isin, piece_rows)
+    return spark.createDataFrame(spark.sparkContext.parallelize(tasks, max(len(tasks), 1)), _DESCRIPTOR_SCHEMA)
+
+
+def _read_tasks(
+    lake: Lake,
+    table: str,
+    isin: Mapping[str, Sequence[str]] | None = None,
+    piece_rows: int | None = None,
+) -> list[tuple[str, list[int], int, list[int]]]:
+    """What each task reads of the table (path, row groups, file number, their first rows): about `piece_rows`
+    (READ_PIECE_ROWS) rows of one file (a task parses its file's footer once, however many row groups it reads: scattered row
+    groups, a few batches', are one task per file, not one per row group); `isin`: only the row groups whose
+    statistics may hold those values of the table's leading key (the statistics of another column span most of its
+    values in each row group: testing them only breaks the runs of row groups read by one call)."""
+    piece_rows = piece_rows or READ_PIECE_ROWS
     leading = TABLES[table].sort_key[0]
     isin = {name: values for name, values in (isin or {}).items() if name == leading}
     files = {path: (number, metadata) for number, (path, metadata) in enumerate(lake.files(table))}
@@ -202,10 +223,7 @@ def _descriptors(
         tasks[-1][1].extend(piece.row_groups)
         tasks[-1][3].extend(starts[piece.path][index] for index in piece.row_groups)
         rows += piece.rows
-    return spark.createDataFrame(
-        spark.sparkContext.parallelize(tasks, max(len(tasks), 1)),
-        "path string, row_groups array<int>, file int, first_rows array<long>",
-    )
+    return tasks
 
 
 def read_table(
@@ -238,6 +256,176 @@ def read_user_digests(spark: SparkSession, lake: Lake, lake_uri: str) -> DataFra
             yield from user_digests(conform(pa.Table.from_batches([batch]), schemas.USERS)).cast(out).to_batches()
 
     return _descriptors(spark, lake, "users").mapInArrow(digest, _USER_DIGESTS_SCHEMA)
+
+
+def user_digest_state(
+    spark: SparkSession, lake: Lake, lake_uri: str, folder: str, run_dir: str, previous: Sequence[str] | None
+) -> tuple[list[str], list[str] | None]:
+    """Write every user's profile digest under the run's folder (the next run's state); answer the files' names in
+    the table's folder and, against the `previous` run's files, the users whose digest changed, appeared or went
+    (None: no previous files, or more than MAX_CHANGED_USERS changed: a full run).
+
+    Users sorted across their files, as the contract has them (each row group's least id above the previous one's
+    greatest), are compared where they are read: each task takes a range of ids, reads the recorded digests of
+    that range and compares them by index_state.changed_users, so no digest reaches the JVM. Other users are
+    compared by a Spark join (`joined_user_digest_state`), which answers the same."""
+    tasks = _read_tasks(lake, "users")
+    lows = _sorted_lows(lake, tasks)
+    if lows is None:
+        return joined_user_digest_state(spark, lake, lake_uri, folder, run_dir, previous)
+    try:
+        recorded = _recorded_digest_row_groups(lake, folder, previous or [])
+    except (OSError, pa.ArrowInvalid):  # the recorded digests cannot be read: nothing to compare with, a full run
+        recorded, previous = [], None
+    rows = []
+    for number, (task, low) in enumerate(zip(tasks, lows, strict=True)):
+        high = lows[number + 1] if number + 1 < len(lows) else None
+        within = [
+            [name, [index for index, (least, greatest) in enumerate(bounds) if _overlaps(least, greatest, low, high)]]
+            for name, bounds in recorded
+        ]
+        within = [entry for entry in within if entry[1]]
+        rows.append((*task, number, None if number == 0 else low, high, json.dumps(within)))
+    schema = f"{_DESCRIPTOR_SCHEMA}, task int, low string, high string, recorded string"
+    descriptors = spark.createDataFrame(spark.sparkContext.parallelize(rows, len(rows)), schema)
+    compare = previous is not None
+    written = descriptors.mapInArrow(
+        _compared_digests(lake_uri, folder, run_dir, compare), "name string, changed long"
+    ).collect()
+    files = sorted(row["name"] for row in written)
+    changed_folder = f"{folder}/{run_dir}/{_CHANGED_USERS}"
+    try:
+        if not compare or too_many_changed(sum(row["changed"] for row in written)):
+            return files, None
+        changed = [read_parquet(lake, info.path) for info in _listed(lake, changed_folder)]
+        return files, sorted(pa.concat_tables(changed)["user_id"].to_pylist()) if changed else []
+    finally:
+        if lake.filesystem.get_file_info(changed_folder).type != pafs.FileType.NotFound:
+            lake.filesystem.delete_dir(changed_folder)
+
+
+def _sorted_lows(lake: Lake, tasks: Sequence[tuple[str, list[int], int, list[int]]]) -> list[str] | None:
+    """Each task's least user id when the users are sorted across the tasks (each row group's least id above the
+    previous one's greatest, by their statistics); None when they are not, or unknown, or there is no task."""
+    footers = dict(lake.files("users"))
+    lows: list[str] = []
+    greatest: str | None = None
+    for path, row_groups, _, _ in tasks:
+        metadata = footers[path]
+        position = metadata.schema.to_arrow_schema().get_field_index("user_id")
+        for order, index in enumerate(row_groups):
+            statistics = metadata.row_group(index).column(position).statistics
+            if statistics is None or not statistics.has_min_max:
+                return None
+            if greatest is not None and statistics.min <= greatest:
+                return None
+            if order == 0:
+                lows.append(statistics.min)
+            greatest = statistics.max
+    return lows or None
+
+
+def _recorded_digest_row_groups(
+    lake: Lake, folder: str, names: Sequence[str]
+) -> list[tuple[str, list[tuple[str | None, str | None]]]]:
+    """Each recorded digest file with its row groups' (least, greatest) user ids (None when unknown)."""
+    found = []
+    for name in names:
+        with lake.filesystem.open_input_file(f"{folder}/{name}") as source:
+            metadata = pq.ParquetFile(source).metadata
+        bounds = []
+        for index in range(metadata.num_row_groups):
+            statistics = metadata.row_group(index).column(0).statistics
+            known = statistics is not None and statistics.has_min_max
+            bounds.append((statistics.min if known else None, statistics.max if known else None))
+        found.append((name, bounds))
+    return found
+
+
+def _overlaps(least: str | None, greatest: str | None, low: str | None, high: str | None) -> bool:
+    """Whether a row group of ids in [least, greatest] (None: unknown) may hold ids in [low, high)."""
+    if least is None or greatest is None:
+        return True
+    return (low is None or greatest >= low) and (high is None or least < high)
+
+
+def _compared_digests(lake_uri: str, folder: str, run_dir: str, compare: bool) -> Any:
+    """A mapInArrow function: each task's users digested and written as a state file; with `compare`, their digests
+    compared with the recorded ones of the task's range of ids, the changed ids written for the driver (when no
+    more than MAX_CHANGED_USERS). One row out per task: the file's name and how many users changed."""
+
+    def run(descriptors: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        lake = Lake.open(lake_uri)
+        for descriptor in descriptors:
+            for row in descriptor.to_pylist():
+                one = pa.RecordBatch.from_pylist([row])
+                batches = [batch for _, batch in _row_groups(lake_uri, [one], list(schemas.USERS.names))]
+                users = conform(pa.Table.from_batches(batches), schemas.USERS)
+                current = user_digests(users)
+                name = f"{run_dir}/{_USER_DIGESTS_DIR}/part-{row['task']:05d}.parquet"
+                _write_digests(lake, f"{folder}/{name}", current)
+                count = 0
+                if compare:
+                    changed = changed_users(_recorded_within(lake, folder, row), current)
+                    count = len(changed)
+                    if count > 0 and not too_many_changed(count):
+                        ids = f"{folder}/{run_dir}/{_CHANGED_USERS}/part-{row['task']:05d}.parquet"
+                        _write_digests(lake, ids, pa.table({"user_id": changed}))
+                yield pa.record_batch([pa.array([name]), pa.array([count], pa.int64())], names=["name", "changed"])
+
+    return run
+
+
+def _recorded_within(lake: Lake, folder: str, row: Mapping[str, Any]) -> pa.Table:
+    """The recorded digests of the users in the task's range [low, high) (None: open)."""
+    tables = []
+    for name, row_groups in json.loads(row["recorded"]):
+        with lake.filesystem.open_input_file(f"{folder}/{name}") as source:
+            tables.append(pq.ParquetFile(source).read_row_groups(row_groups).cast(USER_DIGESTS_SCHEMA))
+    found = pa.concat_tables(tables) if tables else USER_DIGESTS_SCHEMA.empty_table()
+    ids = found["user_id"]
+    inside = pc.and_(
+        pc.greater_equal(ids, row["low"]) if row["low"] is not None else pc.is_valid(ids),
+        pc.less(ids, row["high"]) if row["high"] is not None else pc.is_valid(ids),
+    )
+    return found.filter(inside)
+
+
+def _write_digests(lake: Lake, path: str, table: pa.Table) -> None:
+    lake.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    pq.write_table(table, path, filesystem=lake.filesystem, compression="zstd")
+
+
+def _listed(lake: Lake, folder: str) -> list[pafs.FileInfo]:
+    selector = pafs.FileSelector(folder, allow_not_found=True)
+    return sorted(lake.filesystem.get_file_info(selector), key=lambda info: info.path)
+
+
+def joined_user_digest_state(
+    spark: SparkSession, lake: Lake, lake_uri: str, folder: str, run_dir: str, previous: Sequence[str] | None
+) -> tuple[list[str], list[str] | None]:
+    """`user_digest_state` for users in any order: the digests kept by Spark (spilling to disk), joined with the
+    recorded ones, then written a file per task."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    digests = read_user_digests(spark, lake, lake_uri).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        changed = None
+        if previous is not None:
+            paths = [f"{folder}/{name}" for name in previous]
+            differing = (
+                read_files(spark, lake, lake_uri, paths)
+                .withColumnRenamed("digest", "before")
+                .join(digests, "user_id", "full_outer")
+                .where(~F.col("before").eqNullSafe(F.col("digest")))
+                .select("user_id")
+            )
+            ids = [row["user_id"] for row in differing.limit(index_state.MAX_CHANGED_USERS + 1).collect()]
+            changed = None if too_many_changed(len(ids)) else sorted(ids)
+        return _write_user_digests(digests, lake_uri, folder, run_dir), changed
+    finally:
+        digests.unpersist()
 
 
 def _row_starts(metadata: pq.FileMetaData) -> list[int]:
@@ -313,49 +501,49 @@ def index_lake_with_spark(
     and only their rows shuffled. Refuses a lake breaking the contract (LakeContractError) before anything is
     written; a failure of any task leaves the previous derived tables in place (the staged parts are discarded).
     """
-    from pyspark import StorageLevel
-
     lake = Lake.open(lake_uri)
     snapshot = source_snapshot_of(lake)
     check_columns(lake)
-    # Compared with the recorded ones and written as the next run's: kept by Spark meanwhile (spilling to disk).
-    digests = read_user_digests(spark, lake, lake_uri).persist(StorageLevel.MEMORY_AND_DISK)
-    persisted = [digests]
     recorded = None if full else recorded_paths(lake)
     folder = lake.table_dir(BATCH_USERS)
     previous_row_groups = _recorded_row_groups(lake, recorded, folder)
     row_groups = row_group_digests(lake, snapshot, previous_row_groups)
-    inputs = None
-    if recorded is not None and previous_row_groups is not None:
-        changes = _Changes(spark, lake, lake_uri, folder, recorded, digests)
-        inputs = changes.inputs(snapshot, previous_row_groups, row_groups, part_rows)
-    if inputs is None:
-        inputs = _full_inputs(spark, lake, lake_uri, part_rows)
-    persisted += inputs.persisted
-    run = IndexRun(inputs.parts, recorded_sources(snapshot), inputs.consumers, overlay=inputs.overlay)
-    # Profiles of unknown users stay null (a row with only its ids), as in the single process.
-    enrolled = inputs.enrolments.join(inputs.users, "user_id", "left")
-    events = _consent_events(lake, spark, lake_uri, inputs.enrolments, inputs.consents, inputs.asking)
-    packed = (
-        enrolled.mapInArrow(_packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS), run), _PACKED_SCHEMA)
-        .unionByName(inputs.attempts.mapInArrow(_packer(_ATTEMPTS, list(ATTEMPT_COLUMNS), run), _PACKED_SCHEMA))
-        .unionByName(events.mapInArrow(_packer(_CONSENTS, CONSENT_EVENTS_SCHEMA.names, run), _PACKED_SCHEMA))
-    )
+    token = uuid.uuid4().hex  # the run's, known first: its folder receives the profile digests as they are made
+    run_dir = f"{RUNS_DIR}/{token}"
+    persisted: list[DataFrame] = []
+    run: IndexRun | None = None
     try:
+        comparing = None if recorded is None or previous_row_groups is None else list(recorded["users"])
+        user_files, changed = user_digest_state(spark, lake, lake_uri, folder, run_dir, comparing)
+        inputs = None
+        if comparing is not None and changed is not None:
+            changes = _Changes(spark, lake, lake_uri, changed)
+            inputs = changes.inputs(snapshot, previous_row_groups, row_groups, part_rows)
+        if inputs is None:
+            inputs = _full_inputs(spark, lake, lake_uri, part_rows)
+        persisted += inputs.persisted
+        run = IndexRun(inputs.parts, recorded_sources(snapshot), inputs.consumers, token, overlay=inputs.overlay)
+        # Profiles of unknown users stay null (a row with only its ids), as in the single process.
+        enrolled = inputs.enrolments.join(inputs.users, "user_id", "left")
+        events = _consent_events(lake, spark, lake_uri, inputs.enrolments, inputs.consents, inputs.asking)
+        packed = (
+            enrolled.mapInArrow(_packer(_ENROLLED, list(ENROLLED_COLUMNS + PROFILE_FIELDS), run), _PACKED_SCHEMA)
+            .unionByName(inputs.attempts.mapInArrow(_packer(_ATTEMPTS, list(ATTEMPT_COLUMNS), run), _PACKED_SCHEMA))
+            .unionByName(events.mapInArrow(_packer(_CONSENTS, CONSENT_EVENTS_SCHEMA.names, run), _PACKED_SCHEMA))
+        )
         written = packed.groupBy("part").applyInPandas(_part_writer(lake_uri, run), _RESULT_SCHEMA).collect()
         missing = {part.number for part in run.parts} - {row["part"] for row in written}
         if missing and run.overlay is None:
             raise RuntimeError(f"the job wrote {len(written)} of {len(run.parts)} parts")
         # An overlay part may hold no row (its batches' rows all went): its empty files are written here.
         _write_empty_parts(lake, run, missing)
-        run_dir = f"{RUNS_DIR}/{run.token}"
-        state = {
-            "users": _write_user_digests(digests, lake_uri, folder, run_dir),
-            "rowGroups": write_row_groups(lake, row_groups, folder, run_dir),
-        }
+        state = {"users": user_files, "rowGroups": write_row_groups(lake, row_groups, folder, run_dir)}
         publish(lake, run, state=state)
     except BaseException:
-        discard(lake, run)
+        if run is not None:
+            discard(lake, run)
+        if lake.filesystem.get_file_info(f"{folder}/{run_dir}").type != pafs.FileType.NotFound:
+            lake.filesystem.delete_dir(f"{folder}/{run_dir}")
         raise
     finally:
         for frame in persisted:
@@ -417,20 +605,11 @@ def _recorded_row_groups(lake: Lake, recorded: Mapping[str, Any] | None, folder:
 
 
 class _Changes:
-    """The batches a load touched, found as the single process finds them, the profile digests compared by Spark
-    (150 M users' digests do not fit a driver); then only their rows are read and shuffled."""
+    """The batches a load touched, found as the single process finds them from the changed row groups and the
+    changed users (`user_digest_state`); then only their rows are read and shuffled."""
 
-    def __init__(
-        self,
-        spark: SparkSession,
-        lake: Lake,
-        lake_uri: str,
-        folder: str,
-        recorded: Mapping[str, Any],
-        digests: DataFrame,
-    ):
-        self.spark, self.lake, self.lake_uri, self.folder = spark, lake, lake_uri, folder
-        self.recorded, self.digests = recorded, digests
+    def __init__(self, spark: SparkSession, lake: Lake, lake_uri: str, changed_users: Sequence[str]):
+        self.spark, self.lake, self.lake_uri, self.changed_users = spark, lake, lake_uri, changed_users
 
     def inputs(
         self, snapshot: Mapping[str, Any], previous_row_groups: pa.Table, row_groups: pa.Table, part_rows: int
@@ -451,19 +630,8 @@ class _Changes:
                 condition = condition | other
             batch_ids = read_table(self.spark, self.lake, self.lake_uri, "enrolments", ("batch_id",))
             touched.update(row["batch_id"] for row in batch_ids.where(condition).distinct().collect())
-        paths = [f"{self.folder}/{name}" for name in self.recorded["users"]]
-        changed = (
-            read_files(self.spark, self.lake, self.lake_uri, paths)
-            .withColumnRenamed("digest", "before")
-            .join(self.digests, "user_id", "full_outer")
-            .where(~F.col("before").eqNullSafe(F.col("digest")))
-            .select("user_id")
-        )
-        ids = [row["user_id"] for row in changed.limit(index_state.MAX_CHANGED_USERS + 1).collect()]
-        if too_many_changed(len(ids)):
-            return None
-        if ids:  # their enrolments, filtered where they are read: only those reach the JVM
-            holding = {"user_id": sorted(ids)}
+        if self.changed_users:  # their enrolments, filtered where they are read: only those reach the JVM
+            holding = {"user_id": list(self.changed_users)}
             moved = read_table(
                 self.spark, self.lake, self.lake_uri, "enrolments", ("batch_id", "user_id"), isin=holding
             )
