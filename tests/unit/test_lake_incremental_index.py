@@ -230,7 +230,7 @@ def test_a_load_changing_more_profiles_than_the_cap_makes_a_full_index(handmade,
 def test_no_two_different_profiles_share_a_digest_where_a_plain_join_of_their_values_would() -> None:
     # Values that run together when joined ("ab" + "c" and "a" + "bc"), a null against "-", "" and the encoding's own
     # characters: each pair differs in one user's profile, so each must show as a changed user.
-    pairs = [
+    pairs: list[tuple[list[str | None], list[str | None]]] = [
         (["ab", "c"], ["a", "bc"]),
         ([None, "x"], ["-", "x"]),
         ([None, "x"], ["", "x"]),

@@ -203,10 +203,11 @@ def _read_tasks(
     piece_rows: int | None = None,
 ) -> list[tuple[str, list[int], int, list[int]]]:
     """What each task reads of the table (path, row groups, file number, their first rows): about `piece_rows`
-    (READ_PIECE_ROWS) rows of one file (a task parses its file's footer once, however many row groups it reads: scattered row
-    groups, a few batches', are one task per file, not one per row group); `isin`: only the row groups whose
-    statistics may hold those values of the table's leading key (the statistics of another column span most of its
-    values in each row group: testing them only breaks the runs of row groups read by one call)."""
+    (READ_PIECE_ROWS) rows of one file (a task parses its file's footer once, however many row groups it reads:
+    scattered row groups, a few batches', are one task per file, not one per row group); `isin`: only the row
+    groups whose statistics may hold those values of the table's leading key (the statistics of another column
+    span most of its values in each row group: testing them only breaks the runs of row groups read by one
+    call)."""
     piece_rows = piece_rows or READ_PIECE_ROWS
     leading = TABLES[table].sort_key[0]
     isin = {name: values for name, values in (isin or {}).items() if name == leading}
