@@ -146,9 +146,8 @@ class IndexState:
 
     def write(self, lake: Lake, folder: str, run_dir: str) -> dict[str, Any]:
         """Write the digests under the run's folder; answer the pointer's "state" (paths in the table's folder)."""
-        lake.filesystem.create_dir(f"{folder}/{run_dir}", recursive=True)
         users = f"{run_dir}/{USER_DIGESTS}"
-        pq.write_table(self.users, f"{folder}/{users}", filesystem=lake.filesystem, compression="zstd")
+        write_parquet(lake, f"{folder}/{users}", self.users)
         return {"users": [users], "rowGroups": write_row_groups(lake, self.row_groups, folder, run_dir)}
 
 
@@ -158,9 +157,14 @@ def recorded_row_groups(lake: Lake, state: Mapping[str, Any], folder: str) -> pa
 
 def write_row_groups(lake: Lake, row_groups: pa.Table, folder: str, run_dir: str) -> str:
     name = f"{run_dir}/{ROW_GROUP_DIGESTS}"
-    lake.filesystem.create_dir(f"{folder}/{run_dir}", recursive=True)
-    pq.write_table(row_groups, f"{folder}/{name}", filesystem=lake.filesystem, compression="zstd")
+    write_parquet(lake, f"{folder}/{name}", row_groups)
     return name
+
+
+def write_parquet(lake: Lake, path: str, table: pa.Table) -> None:
+    """A state file (its folder made first)."""
+    lake.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    pq.write_table(table, path, filesystem=lake.filesystem, compression="zstd")
 
 
 def read_parquet(lake: Lake, path: str) -> pa.Table:

@@ -77,6 +77,7 @@ from exhaust.lake.index_state import (
     too_many_changed,
     user_digests,
     within_share,
+    write_parquet,
     write_row_groups,
 )
 from exhaust.lake.materialized import INDEX_SOURCES, REINDEXED_BATCHES, consent_collections_of
@@ -364,14 +365,14 @@ def _compared_digests(lake_uri: str, folder: str, run_dir: str, compare: bool) -
                 users = conform(pa.Table.from_batches(batches), schemas.USERS)
                 current = user_digests(users)
                 name = f"{run_dir}/{_USER_DIGESTS_DIR}/part-{row['task']:05d}.parquet"
-                _write_digests(lake, f"{folder}/{name}", current)
+                write_parquet(lake, f"{folder}/{name}", current)
                 count = 0
                 if compare:
                     changed = changed_users(_recorded_within(lake, folder, row), current)
                     count = len(changed)
                     if count > 0 and not too_many_changed(count):
                         ids = f"{folder}/{run_dir}/{_CHANGED_USERS}/part-{row['task']:05d}.parquet"
-                        _write_digests(lake, ids, pa.table({"user_id": changed}))
+                        write_parquet(lake, ids, pa.table({"user_id": changed}))
                 yield pa.record_batch([pa.array([name]), pa.array([count], pa.int64())], names=["name", "changed"])
 
     return run
@@ -390,11 +391,6 @@ def _recorded_within(lake: Lake, folder: str, row: Mapping[str, Any]) -> pa.Tabl
         pc.less(ids, row["high"]) if row["high"] is not None else pc.is_valid(ids),
     )
     return found.filter(inside)
-
-
-def _write_digests(lake: Lake, path: str, table: pa.Table) -> None:
-    lake.filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    pq.write_table(table, path, filesystem=lake.filesystem, compression="zstd")
 
 
 def _listed(lake: Lake, folder: str) -> list[pafs.FileInfo]:
@@ -718,10 +714,8 @@ def _write_user_digests(digests: DataFrame, lake_uri: str, folder: str, run_dir:
             return
         found = pa.concat_tables(tables).cast(USER_DIGESTS_SCHEMA).sort_by("user_id")
         context = TaskContext.get()
-        name = f"{run_dir}/_user_digests/part-{context.partitionId() if context else 0:05d}.parquet"
-        lake = Lake.open(lake_uri)
-        lake.filesystem.create_dir(f"{folder}/{run_dir}/_user_digests", recursive=True)
-        pq.write_table(found, f"{folder}/{name}", filesystem=lake.filesystem, compression="zstd")
+        name = f"{run_dir}/{_USER_DIGESTS_DIR}/part-{context.partitionId() if context else 0:05d}.parquet"
+        write_parquet(Lake.open(lake_uri), f"{folder}/{name}", found)
         yield pa.record_batch([pa.array([name])], names=["name"])
 
     return sorted(row["name"] for row in digests.mapInArrow(write, "name string").collect())
